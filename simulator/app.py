@@ -1,0 +1,89 @@
+"""create_app(settings): one aiohttp application, every provider under its prefix."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from simulator.admin import admin_app
+from simulator.core.clock import VirtualClock
+from simulator.engine import Engine
+from simulator.hosted import hosted_app
+from simulator.journal import Journal
+from simulator.providers import base
+from simulator.settings import Settings
+from simulator.store.memory import MemoryStore
+from simulator.webhooks.dispatcher import Dispatcher, Endpoint
+
+log = logging.getLogger("simulator")
+
+ENGINE = web.AppKey("engine", Engine)
+SETTINGS = web.AppKey("settings", Settings)
+JOURNAL = web.AppKey("journal", Journal)
+PROVIDERS = web.AppKey("providers", dict)
+SHUTDOWN_REPORT = web.AppKey("shutdown_report", dict)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    settings = settings or Settings()
+    clock = VirtualClock(scale=settings.clock_scale)
+    store = MemoryStore()
+    dispatcher = Dispatcher(clock)
+    for name, target in settings.webhooks.items():
+        dispatcher.configure(Endpoint(url=target.url, secret=target.secret, provider=name))
+    engine = Engine(store=store, clock=clock, dispatcher=dispatcher)
+    journal = Journal(settings.journal_size)
+    providers = {p.name: p for p in base.load(settings.providers or None)}
+    unknown_hooks = set(settings.webhooks) - set(providers)
+    if unknown_hooks:
+        raise ValueError(f"Webhook configured for unknown provider(s): "
+                         f"{', '.join(sorted(unknown_hooks))}; known: {', '.join(providers)}.")
+
+    @web.middleware
+    async def not_found(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPNotFound as exc:
+            if request.path.startswith("/__"):
+                raise
+            first = request.path.strip("/").split("/", 1)[0]
+            close = difflib.get_close_matches(first, list(providers), n=3, cutoff=0.4)
+            hint = f" Did you mean /{close[0]}?" if close else ""
+            del exc
+            return web.Response(status=404, content_type="application/json", body=orjson.dumps(
+                {"error": {"message": f"No provider is mounted at /{first}.{hint} Mounted: "
+                           + ", ".join(f"/{n}" for n in providers) + ".",
+                           "providers": {n: f"{settings.base_url}/{n}" for n in providers}}}))
+
+    app = web.Application(middlewares=[not_found], client_max_size=settings.max_body_bytes)
+    app[ENGINE] = engine
+    app[SETTINGS] = settings
+    app[JOURNAL] = journal
+    app[PROVIDERS] = providers
+    app[SHUTDOWN_REPORT] = {}
+    for p in providers.values():
+        app.add_subapp(f"/{p.name}", base.provider_app(p, engine, journal,
+                                                        max_body=settings.max_body_bytes))
+    app.add_subapp("/__admin", admin_app(engine, journal, settings, providers, time.time()))
+    app.add_subapp("/__hosted", hosted_app(engine, providers))
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await dispatcher.start()
+        yield
+        report = await dispatcher.stop(drain_timeout=settings.drain_timeout)
+        app[SHUTDOWN_REPORT].update(report)
+        if report["pending"] or report["delivering"]:
+            log.warning("shut down with %d webhook deliveries still owed (pending retry or "
+                        "cut off); they are lost with this process",
+                        report["pending"] + report["delivering"])
+        await store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

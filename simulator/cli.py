@@ -1,0 +1,190 @@
+"""paysandbox: the command line.
+
+    paysandbox serve                 run the simulator (127.0.0.1:12111)
+    paysandbox providers             list the imitated providers and their base URLs
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from simulator import __version__
+from simulator.providers import base
+from simulator.settings import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    Settings,
+    SettingsError,
+    WebhookTarget,
+    default_secret,
+    parse_pair,
+)
+
+EPILOG = """\
+examples:
+  paysandbox serve
+  paysandbox serve --port 12111 --webhook stripe=http://127.0.0.1:8000/webhooks/stripe
+  PAYSANDBOX_WEBHOOK_STRIPE=http://127.0.0.1:8000/hook paysandbox serve --clock-scale 60
+
+Point a Stripe SDK at it by changing only the base URL:
+  stripe.StripeClient("sk_test_123", base_addresses={"api": "http://127.0.0.1:12111/stripe"})
+
+Every flag has a PAYSANDBOX_* environment variable (flags win): PAYSANDBOX_HOST,
+PAYSANDBOX_PORT, PAYSANDBOX_PROVIDERS (comma-separated), PAYSANDBOX_WEBHOOK_<PROVIDER>,
+PAYSANDBOX_WEBHOOK_SECRET_<PROVIDER>, PAYSANDBOX_CLOCK_SCALE, PAYSANDBOX_JOURNAL_SIZE,
+PAYSANDBOX_MAX_BODY_BYTES, PAYSANDBOX_ADMIN_TOKEN, PAYSANDBOX_LOG_LEVEL,
+PAYSANDBOX_DRAIN_TIMEOUT, PAYSANDBOX_PUBLIC_URL.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paysandbox",
+        description="An offline stand-in for payment providers on their real wire APIs.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"paysandbox {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve", help="run the simulator", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run the simulator: every provider under its prefix on one port, the "
+                    "admin API at /__admin, hosted pages at /__hosted.")
+    serve.add_argument("--host", help=f"address to bind (default {DEFAULT_HOST}; anything "
+                                      "beyond loopback needs --admin-token)")
+    serve.add_argument("--port", type=int, help=f"port (default {DEFAULT_PORT}; 0 = any free)")
+    serve.add_argument("--provider", action="append", metavar="NAME", dest="providers",
+                       help="mount only this provider (repeatable; default: all installed)")
+    serve.add_argument("--webhook", action="append", metavar="PROVIDER=URL", default=[],
+                       help="send PROVIDER's webhooks to URL, for providers whose real "
+                            "webhooks are set up in a dashboard (repeatable)")
+    serve.add_argument("--webhook-secret", action="append", metavar="PROVIDER=SECRET",
+                       default=[], help="signing secret for PROVIDER's webhooks (default: a "
+                                        "stable secret printed at start-up)")
+    serve.add_argument("--clock-scale", type=float, metavar="X",
+                       help="virtual seconds per real second (3600: an hour of webhook "
+                            "retries a second)")
+    serve.add_argument("--journal-size", type=int, metavar="N",
+                       help="requests kept in the journal (default 10000; 0 turns it off)")
+    serve.add_argument("--max-body-bytes", type=int, metavar="N",
+                       help="largest request body accepted (default 1 MiB)")
+    serve.add_argument("--admin-token", metavar="TOKEN",
+                       help="require 'Authorization: Bearer TOKEN' on /__admin")
+    serve.add_argument("--public-url", metavar="URL",
+                       help="the URL clients use to reach this server, when not the bind address")
+    serve.add_argument("--drain-timeout", type=float, metavar="SECONDS",
+                       help="on shutdown, how long to wait for due webhook deliveries "
+                            "(default 5)")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+    sub.add_parser("providers", help="list the imitated providers and their base URLs")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    changes: dict[str, object] = {}
+    for flag in ("host", "port", "clock_scale", "journal_size", "max_body_bytes",
+                 "admin_token", "public_url", "drain_timeout", "log_level"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            changes[flag] = value
+    if getattr(args, "providers", None):
+        changes["providers"] = tuple(p.lower() for p in args.providers)
+    secrets = dict(parse_pair(s, "--webhook-secret") for s in args.webhook_secret)
+    hooks = dict(settings.webhooks)
+    for text in args.webhook:
+        provider, url = parse_pair(text, "--webhook")
+        hooks[provider] = WebhookTarget(url, secrets.pop(provider, default_secret(provider)))
+    for provider, secret in secrets.items():
+        if provider not in hooks:
+            raise SettingsError(f"--webhook-secret {provider}=… has no --webhook {provider}=URL")
+        hooks[provider] = WebhookTarget(hooks[provider].url, secret)
+    changes["webhooks"] = hooks
+    return settings.replace(**changes)
+
+
+def banner(settings: Settings, port: int) -> str:
+    url = settings.replace(port=port).base_url
+    lines = [f"paysandbox {__version__} listening on {url}", "", "providers (give a SDK the "
+             "base URL):"]
+    for provider in base.load(settings.providers or None):
+        lines.append(f"  {provider.title:<14} {url}/{provider.name}{provider.base_url_hint()}")
+    lines += ["", f"admin           {url}/__admin/  (health, journal, payments, webhooks, clock)"]
+    if settings.admin_token:
+        lines.append("                (admin token required)")
+    lines.append("")
+    lines.append("webhooks:")
+    if settings.webhooks:
+        for name, target in sorted(settings.webhooks.items()):
+            lines.append(f"  {name:<14} -> {target.url}  (secret {target.secret})")
+    else:
+        lines.append("  none configured: use --webhook PROVIDER=URL, PUT /__admin/webhooks/"
+                     "{provider}, or the provider's own API (Stripe: POST /v1/webhook_endpoints)")
+    lines.append("")
+    lines.append("Ctrl-C stops it; due webhook deliveries are drained first.")
+    return "\n".join(lines)
+
+
+async def serve(settings: Settings) -> int:
+    from simulator.app import SHUTDOWN_REPORT, create_app
+
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True)
+    await site.start()
+    port = runner.addresses[0][1] if runner.addresses else settings.port
+    print(banner(settings, port), flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("\nshutting down: draining webhook deliveries…", flush=True)
+    await runner.cleanup()
+    report = app[SHUTDOWN_REPORT]
+    owed = report.get("pending", 0) + report.get("delivering", 0)
+    print(f"webhooks: {report.get('delivered', 0)} delivered, {report.get('failed', 0)} failed,"
+          f" {owed} still owed (not delivered)", flush=True)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "providers":
+            settings = Settings.from_env()
+            for p in base.load(settings.providers or None):
+                print(f"{p.name:<12} {p.title:<14} {settings.base_url}/{p.name}"
+                      f"{p.base_url_hint()}")
+            return 0
+        settings = settings_from(args)
+    except (SettingsError, ValueError) as exc:
+        print(f"paysandbox: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is optional on some platforms
+        return asyncio.run(serve(settings))
+    return uvloop.run(serve(settings))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Provider-neutral payment domain: money, cards, outcomes and time."""

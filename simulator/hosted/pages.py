@@ -1,0 +1,113 @@
+"""The 3DS challenge page: Complete or Fail, then back to the merchant's return_url."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from simulator.core.commands import Complete
+from simulator.core.money import format_amount
+from simulator.core.payments import InvalidTransition, Payment, Status
+from simulator.store.base import Store
+
+if TYPE_CHECKING:
+    from simulator.engine import Engine
+    from simulator.providers.base import Provider
+
+HOSTED_NAMESPACE = "__hosted__"
+CHALLENGE = "challenge"
+
+
+async def register_challenge(store: Store, token: str, *, provider: str, namespace: str,
+                             payment_id: str) -> None:
+    await store.put_object(HOSTED_NAMESPACE, CHALLENGE, token,
+                           {"provider": provider, "namespace": namespace,
+                            "payment_id": payment_id})
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#222}}
+.card{{border:1px solid #ddd;border-radius:8px;padding:1.5rem}}
+button{{font-size:1rem;padding:.6rem 1.2rem;margin-right:.5rem;border-radius:6px;border:0;cursor:pointer}}
+#complete{{background:#2e7d32;color:#fff}} #fail{{background:#c62828;color:#fff}}
+small{{color:#666}}
+</style></head>
+<body><div class="card">
+<h1>{title}</h1>
+{body}
+</div>
+<p><small>payments-sandbox: a simulated {provider} page. No real bank is contacted.</small></p>
+</body></html>"""
+
+
+def _render(title: str, body: str, provider: str, status: int = 200) -> web.Response:
+    return web.Response(text=_PAGE.format(title=html.escape(title), body=body,
+                                          provider=html.escape(provider)),
+                        content_type="text/html", status=status)
+
+
+def hosted_app(engine: Engine, providers: Mapping[str, Provider]) -> web.Application:
+    """Pages for every provider; a provider may send the shopper back to the merchant
+    by defining `return_url(payment, success)`."""
+
+    async def lookup(request: web.Request) -> tuple[Mapping[str, Any], Payment | None]:
+        record = await engine.store.get_object(HOSTED_NAMESPACE, CHALLENGE,
+                                               request.match_info["token"])
+        if record is None:
+            raise web.HTTPNotFound(text="This challenge link is unknown or was reset.")
+        return record, await engine.store.get(record["namespace"], record["payment_id"])
+
+    async def show(request: web.Request) -> web.Response:
+        record, p = await lookup(request)
+        provider = record["provider"]
+        if p is None:
+            return _render("Payment not found", "<p>The payment no longer exists.</p>",
+                           provider, 404)
+        amount = html.escape(format_amount(p.amount, p.currency))
+        card = f"{p.card.brand} •••• {p.card.last4}" if p.card else "card"
+        if p.status is not Status.REQUIRES_ACTION:
+            return _render("Authentication finished",
+                           f"<p id='status'>Payment {html.escape(p.id)} is "
+                           f"{html.escape(p.status.value)}.</p>", provider)
+        token = html.escape(request.match_info["token"])
+        body = (f"<p>Approve the payment of <strong id='amount'>{amount}</strong> with "
+                f"{html.escape(card)}?</p>"
+                f"<p><small>Payment {html.escape(p.id)}</small></p>"
+                f"<form method='post' action='/__hosted/3ds/{token}/complete' "
+                "style='display:inline'><button id='complete' type='submit'>Complete</button>"
+                "</form>"
+                f"<form method='post' action='/__hosted/3ds/{token}/fail' "
+                "style='display:inline'><button id='fail' type='submit'>Fail</button></form>")
+        return _render("3D Secure authentication", body, provider)
+
+    async def finish(request: web.Request) -> web.Response:
+        record, p = await lookup(request)
+        success = request.match_info["verdict"] == "complete"
+        provider = providers[record["provider"]]
+        if p is None:
+            raise web.HTTPNotFound(text="The payment no longer exists.")
+        try:
+            result = await engine.execute(provider, record["namespace"],
+                                          Complete(p.id, success))
+            p = result.payment
+        except InvalidTransition:
+            pass  # finished already (a second click): show where it stands
+        back: Callable[[Payment, bool], str | None] | None = getattr(
+            provider, "return_url", None)
+        target = back(p, success) if back else None
+        if target:
+            raise web.HTTPSeeOther(target)
+        return _render("Authentication finished",
+                       f"<p id='status'>Payment {html.escape(p.id)} is "
+                       f"{html.escape(p.status.value)}.</p>", record["provider"])
+
+    app = web.Application()
+    app.router.add_get("/3ds/{token}", show)
+    app.router.add_post("/3ds/{token}/{verdict:complete|fail}", finish)
+    return app

@@ -1,0 +1,174 @@
+"""The Provider protocol, the plugin registry, and the HTTP plumbing every provider shares.
+
+A provider is a small object: a name (its URL prefix and its `provider:` in
+scenarios), routes, one error renderer and one webhook scheme. Providers are plugins
+found through the `payments_sandbox.providers` entry point group and imported only
+when mounted, so an in-house acquirer can ship as a package of its own.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aiohttp import web
+
+from simulator.core.commands import Command, Result
+from simulator.errors import ApiError, PayloadTooLarge, RouteMissing
+from simulator.journal import Journal
+from simulator.store.base import Store
+from simulator.webhooks.dispatcher import Endpoint, Event, WebhookScheme
+
+if TYPE_CHECKING:
+    from simulator.engine import Engine
+
+log = logging.getLogger("simulator.providers")
+
+ENTRY_POINT_GROUP = "payments_sandbox.providers"
+
+
+class Provider(Protocol):
+    name: str
+    title: str
+    webhooks: WebhookScheme
+
+    def routes(self, engine: Engine) -> Iterable[web.RouteDef]:
+        """The provider's real paths, relative to its prefix."""
+
+    def render_error(self, error: ApiError, request: web.Request) -> web.Response:
+        """The one place the provider's error envelope is built."""
+
+    def events_for(self, namespace: str, command: Command, result: Result) -> Sequence[Event]:
+        """Events a state change emits (rendered lazily)."""
+
+    async def webhook_endpoints(self, store: Store, namespace: str) -> Sequence[Endpoint]:
+        """Endpoints registered through the provider's own API, if it has one."""
+
+    def base_url_hint(self) -> str:
+        """What follows the prefix in the base URL a SDK is given (may be empty)."""
+
+
+def available() -> dict[str, Any]:
+    """Installed provider plugins by name, not yet imported."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def load(names: Sequence[str] | None = None) -> list[Provider]:
+    found = available()
+    wanted = list(found) if not names else list(names)
+    unknown = [n for n in wanted if n not in found]
+    if unknown:
+        raise ValueError(
+            f"Unknown provider(s): {', '.join(unknown)}. Installed: {', '.join(sorted(found))}."
+        )
+    return [found[n].load() for n in wanted]
+
+
+def request_id() -> str:
+    return secrets.token_hex(7)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def provider_app(provider: Provider, engine: Engine, journal: Journal, *,
+                 max_body: int) -> web.Application:
+    """A sub-application for one provider: its routes plus the shared middleware that
+    renders every failure in the provider's envelope and journals every exchange."""
+
+    @web.middleware
+    async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        request["request_id"] = request_id()
+        try:
+            response = await handler(request)
+        except ApiError as exc:
+            response = provider.render_error(exc, request)
+        except web.HTTPRequestEntityTooLarge:
+            response = provider.render_error(PayloadTooLarge(
+                f"Request body exceeds the limit of {max_body} bytes."), request)
+        except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
+            response = provider.render_error(_route_missing(request, sub, "/" + provider.name),
+                                              request)
+        except web.HTTPException:
+            raise
+        except Exception:  # a bug: say so in the provider's envelope, never a traceback
+            log.exception("unhandled error serving %s %s", request.method, request.path)
+            response = provider.render_error(
+                ApiError("The simulator failed to handle this request; see its log.",
+                         status=500, code="simulator_error"), request)
+        if journal.enabled:
+            body = getattr(response, "body", b"")
+            journal.record(
+                at=engine.clock.now(), provider=provider.name,
+                namespace=request.get("namespace"), method=request.method,
+                path=request.path, query=request.query_string, status=response.status,
+                request_id=request["request_id"], request_body=request.get("raw_body", b""),
+                response_body=body if isinstance(body, bytes) else b"",
+                duration_ms=(time.perf_counter() - started) * 1000,
+                notes=request.get("journal_notes"))
+        return response
+
+    sub = web.Application(middlewares=[envelope], client_max_size=max_body)
+    sub.add_routes(provider.routes(engine))
+    return sub
+
+
+def _route_missing(request: web.Request, app: web.Application, prefix: str) -> RouteMissing:
+    here = f"{request.method} {request.path.removeprefix(prefix)}"
+    known = sorted({f"{r.method} {r.resource.canonical.removeprefix(prefix)}"
+                    for r in app.router.routes() if r.resource is not None and r.method != "HEAD"})
+    close = difflib.get_close_matches(here, known, n=3, cutoff=0.5)
+    path = request.path.removeprefix(prefix)
+    return RouteMissing(f"Unrecognized request URL ({request.method}: {path}).",
+                        extra={"closest": close})
+
+
+async def idempotent(store: Store, namespace: str, key: str | None, fingerprint: str,
+                     now: float, run: Callable[[], Awaitable[web.Response]], *,
+                     replay_header: str | None, mismatch: Callable[[], ApiError],
+                     in_flight: Callable[[], ApiError],
+                     render: Callable[[ApiError], web.Response]) -> web.Response:
+    """Run `run` at most once per idempotency key and replay its response after.
+
+    The same key with another request is the provider's `mismatch` error; the same key
+    while the first request is still running is its `in_flight` error. Errors raised
+    by `run` (a decline, an invalid transition) are responses too and are replayed.
+    """
+    if key is None:
+        try:
+            return await run()
+        except ApiError as exc:
+            return render(exc)
+    record = await store.idempotency_begin(namespace, key, fingerprint, now)
+    if record is not None:
+        if record.fingerprint != fingerprint:
+            raise mismatch()
+        if not record.finished:
+            raise in_flight()
+        assert record.status is not None and record.body is not None
+        headers = dict(record.headers or {})
+        if replay_header:
+            headers[replay_header] = "true"
+        return web.Response(status=record.status, body=record.body, headers=headers)
+    try:
+        try:
+            response = await run()
+        except ApiError as exc:
+            response = render(exc)
+    except BaseException:
+        await store.idempotency_release(namespace, key)
+        raise
+    if response.status >= 500:  # nothing happened that a retry must not repeat
+        await store.idempotency_release(namespace, key)
+        return response
+    body = response.body if isinstance(response.body, bytes) else b""
+    kept = {k: v for k, v in response.headers.items()
+            if k.lower() not in ("content-length", "date", "server")}
+    await store.idempotency_finish(namespace, key, response.status, body, kept)
+    return response

@@ -1,0 +1,132 @@
+"""One Settings object, from PAYSANDBOX_* environment variables and CLI flags.
+
+Precedence: defaults < environment < flags. Every setting has both forms, so the same
+configuration works in a shell, in docker-compose and in CI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 12111
+ENV_PREFIX = "PAYSANDBOX_"
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookTarget:
+    url: str
+    secret: str
+
+
+def default_secret(provider: str) -> str:
+    """A stable secret per provider, so a receiver configured once keeps working."""
+    return "whsec_" + hashlib.sha256(f"paysandbox:{provider}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    providers: tuple[str, ...] = ()  # empty: every installed provider
+    webhooks: Mapping[str, WebhookTarget] = field(default_factory=dict)
+    clock_scale: float = 1.0
+    journal_size: int = 10_000
+    max_body_bytes: int = 1024 * 1024
+    admin_token: str | None = None
+    log_level: str = "info"
+    drain_timeout: float = 5.0
+    public_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port must be 0..65535, got {self.port}")
+        if self.clock_scale <= 0:
+            raise SettingsError(f"clock scale must be > 0, got {self.clock_scale}")
+        if self.journal_size < 0:
+            raise SettingsError(f"journal size must be >= 0, got {self.journal_size}")
+        if self.max_body_bytes < 1024:
+            raise SettingsError(f"max body must be >= 1024 bytes, got {self.max_body_bytes}")
+        if not self.loopback and not self.admin_token:
+            raise SettingsError(
+                f"Binding to {self.host} exposes /__admin beyond this machine: set an admin "
+                "token with --admin-token or PAYSANDBOX_ADMIN_TOKEN.")
+
+    @property
+    def loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        get = lambda name: env.get(ENV_PREFIX + name)  # noqa: E731
+        values: dict[str, object] = {}
+        try:
+            if get("HOST"):
+                values["host"] = get("HOST")
+            if get("PORT"):
+                values["port"] = int(get("PORT") or 0)
+            if get("PROVIDERS"):
+                values["providers"] = split_list(get("PROVIDERS") or "")
+            if get("CLOCK_SCALE"):
+                values["clock_scale"] = float(get("CLOCK_SCALE") or 0)
+            if get("JOURNAL_SIZE"):
+                values["journal_size"] = int(get("JOURNAL_SIZE") or 0)
+            if get("MAX_BODY_BYTES"):
+                values["max_body_bytes"] = int(get("MAX_BODY_BYTES") or 0)
+            if get("DRAIN_TIMEOUT"):
+                values["drain_timeout"] = float(get("DRAIN_TIMEOUT") or 0)
+        except ValueError as exc:
+            raise SettingsError(f"bad {ENV_PREFIX}* value: {exc}") from None
+        for name in ("ADMIN_TOKEN", "PUBLIC_URL"):
+            if get(name):
+                values[name.lower()] = get(name)
+        if get("LOG_LEVEL"):
+            values["log_level"] = (get("LOG_LEVEL") or "").lower()
+        hooks: dict[str, WebhookTarget] = {}
+        secret_prefix = ENV_PREFIX + "WEBHOOK_SECRET_"
+        for key, url in env.items():
+            if key.startswith(ENV_PREFIX + "WEBHOOK_") and not key.startswith(secret_prefix):
+                provider = key[len(ENV_PREFIX + "WEBHOOK_"):].lower()
+                secret = env.get(secret_prefix + provider.upper()) or default_secret(provider)
+                hooks[provider] = WebhookTarget(url, secret)
+        if hooks:
+            values["webhooks"] = hooks
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def split_list(text: str) -> tuple[str, ...]:
+    return tuple(p.strip().lower() for p in text.split(",") if p.strip())
+
+
+def parse_pair(text: str, what: str) -> tuple[str, str]:
+    """`PROVIDER=VALUE` -> (provider, value)."""
+    provider, sep, value = text.partition("=")
+    if not sep or not provider.strip() or not value.strip():
+        raise SettingsError(f"{what} must look like PROVIDER=VALUE, for example "
+                            f"stripe=http://127.0.0.1:8000/webhooks/stripe; got {text!r}")
+    return provider.strip().lower(), value.strip()

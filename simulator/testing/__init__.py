@@ -1,0 +1,1 @@
+"""Testing helpers: a pytest plugin with a `payment_simulator` fixture."""

@@ -1,0 +1,13 @@
+"""Webhooks: events, endpoints, and the dispatcher every provider shares."""
+
+from __future__ import annotations
+
+from simulator.webhooks.dispatcher import (
+    Delivery,
+    Dispatcher,
+    Endpoint,
+    Event,
+    WebhookScheme,
+)
+
+__all__ = ["Delivery", "Dispatcher", "Endpoint", "Event", "WebhookScheme"]
