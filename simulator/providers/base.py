@@ -31,6 +31,12 @@ log = logging.getLogger("simulator.providers")
 
 ENTRY_POINT_GROUP = "payments_sandbox.providers"
 
+# What a provider's handler tells the shared middleware about one request.
+REQUEST_ID = web.RequestKey("request_id", str)
+NAMESPACE = web.RequestKey("namespace", str)
+RAW_BODY = web.RequestKey("raw_body", bytes)
+JOURNAL_NOTES = web.RequestKey("journal_notes", dict)
+
 
 class Provider(Protocol):
     name: str
@@ -84,7 +90,7 @@ def provider_app(provider: Provider, engine: Engine, journal: Journal, *,
     @web.middleware
     async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
-        request["request_id"] = request_id()
+        request[REQUEST_ID] = request_id()
         try:
             response = await handler(request)
         except ApiError as exc:
@@ -106,12 +112,12 @@ def provider_app(provider: Provider, engine: Engine, journal: Journal, *,
             body = getattr(response, "body", b"")
             journal.record(
                 at=engine.clock.now(), provider=provider.name,
-                namespace=request.get("namespace"), method=request.method,
+                namespace=request.get(NAMESPACE), method=request.method,
                 path=request.path, query=request.query_string, status=response.status,
-                request_id=request["request_id"], request_body=request.get("raw_body", b""),
+                request_id=request[REQUEST_ID], request_body=request.get(RAW_BODY, b""),
                 response_body=body if isinstance(body, bytes) else b"",
                 duration_ms=(time.perf_counter() - started) * 1000,
-                notes=request.get("journal_notes"))
+                notes=request.get(JOURNAL_NOTES))
         return response
 
     sub = web.Application(middlewares=[envelope], client_max_size=max_body)

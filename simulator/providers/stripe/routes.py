@@ -53,7 +53,7 @@ from simulator.errors import (
     Unauthorized,
 )
 from simulator.hosted import register_challenge
-from simulator.providers.base import idempotent
+from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent
 from simulator.providers.stripe import magic, wire
 from simulator.store.base import NotFound, Store
 from simulator.webhooks.dispatcher import Endpoint, Event
@@ -169,7 +169,7 @@ _ATTEMPT_EVENTS: dict[Status, list[tuple[str, str]]] = {
 def _json(obj: Any, request: web.Request, *, status: int = 200) -> web.Response:
     return web.Response(body=wire.dumps(obj), status=status, headers={
         "Content-Type": "application/json",
-        "Request-Id": "req_" + request.get("request_id", ""),
+        "Request-Id": "req_" + request.get(REQUEST_ID, ""),
         "Stripe-Version": request.headers.get("Stripe-Version", wire.API_VERSION),
     })
 
@@ -199,7 +199,7 @@ def authenticate(request: web.Request) -> str:
             f"Invalid API Key provided: {shown or '(empty)'}. "
             + ("This simulator never accepts live-mode keys; use a sk_test_… key."
                if live else "Use a test-mode secret key, for example sk_test_123."))
-    request["namespace"] = key
+    request[NAMESPACE] = key
     return key
 
 
@@ -215,10 +215,19 @@ class _Api:
 
     async def _params(self, request: web.Request, contract: str) -> tuple[str, dict[str, Any]]:
         ns = authenticate(request)
+        params = await self._read(request, contract)
+        expandable = _EXPANDABLE.get(contract, ())
+        for path in params.get("expand", ()):
+            if path not in expandable:
+                raise InvalidRequest(f"This property cannot be expanded ({path}).",
+                                     param="expand")
+        return ns, params
+
+    async def _read(self, request: web.Request, contract: str) -> dict[str, Any]:
         if request.method == "GET" or request.method == "DELETE":
-            return ns, wire.parse_params(request.query_string, contract)
+            return wire.parse_params(request.query_string, contract)
         raw = await request.read()
-        request["raw_body"] = raw
+        request[RAW_BODY] = raw
         ctype = request.content_type
         if raw and ctype not in ("application/x-www-form-urlencoded", "application/octet-stream"):
             raise InvalidRequest(
@@ -233,14 +242,14 @@ class _Api:
         params = wire.parse_params(text, contract)
         if request.query_string:  # Stripe reads parameters from the query string too
             params = {**wire.parse_params(request.query_string, contract), **params}
-        return ns, params
+        return params
 
     async def _once(self, request: web.Request, ns: str, run: Callable[[], Coroutine[
             Any, Any, web.Response]]) -> web.Response:
         key = request.headers.get("Idempotency-Key")
         fingerprint = hashlib.sha256(
             request.method.encode() + request.path.encode() + b"?" +
-            request.get("raw_body", b"")).hexdigest()
+            request.get(RAW_BODY, b"")).hexdigest()
         return await idempotent(
             self.store, ns, key, fingerprint, self.engine.clock.now(), run,
             replay_header="Idempotent-Replayed",
@@ -274,9 +283,15 @@ class _Api:
         except AmountExceeded as exc:
             raise _amount_error(exc) from None
 
-    def _respond(self, request: web.Request, p: Payment, params: Mapping[str, Any]) \
-            -> web.Response:
-        return _json(wire.payment_intent(p, expand=params.get("expand", ())), request)
+    async def _respond(self, request: web.Request, ns: str, p: Payment,
+                       params: Mapping[str, Any]) -> web.Response:
+        """A PaymentIntent with what `expand[]` asked for embedded."""
+        expand = params.get("expand", ())
+        pm = None
+        if "payment_method" in expand and p.extra.get("payment_method"):
+            record = await self.store.get_object(ns, PM_KIND, p.extra["payment_method"])
+            pm = wire.payment_method(record) if record else None
+        return _json(wire.payment_intent(p, pm=pm, expand=expand), request)
 
     # -- payment methods ---------------------------------------------------------------
 
@@ -413,7 +428,7 @@ class _Api:
                     record, _ = await self._pm_by_id(ns, pm, "payment_method")
                     payment = _with_extra(payment, payment_method=record["id"])
                 result = await self._run(ns, Create(pi_id, payment), request)
-                return self._respond(request, result.payment, params)
+                return await self._respond(request, ns, result.payment, params)
             return await self._confirm(request, ns, payment, params, create=True)
         return await self._once(request, ns, run)
 
@@ -470,25 +485,12 @@ class _Api:
                 **({"decline_code": err["decline_code"]} if "decline_code" in err else {}),
                 "charge": charge_id, "payment_intent": wire.payment_intent(after),
                 "payment_method": pm, "request_log_url": None})
-        return self._respond(request, after, params)
+        return await self._respond(request, ns, after, params)
 
     async def retrieve_payment_intent(self, request: web.Request) -> web.Response:
         ns, params = await self._params(request, "retrieve.request")
         p = await self._payment(ns, request.match_info["id"])
-        return await self._render_expanded(request, ns, p, params)
-
-    async def _render_expanded(self, request: web.Request, ns: str, p: Payment,
-                               params: Mapping[str, Any]) -> web.Response:
-        expand = params.get("expand", ())
-        unknown = [e for e in expand if e not in ("latest_charge", "payment_method")]
-        if unknown:
-            raise InvalidRequest(f"This property cannot be expanded ({unknown[0]}).",
-                                 param="expand")
-        pm = None
-        if "payment_method" in expand and p.extra.get("payment_method"):
-            record = await self.store.get_object(ns, PM_KIND, p.extra["payment_method"])
-            pm = wire.payment_method(record) if record else None
-        return _json(wire.payment_intent(p, pm=pm, expand=expand), request)
+        return await self._respond(request, ns, p, params)
 
     async def update_payment_intent(self, request: web.Request) -> web.Response:
         ns, params = await self._params(request, "update_payment_intent.request")
@@ -510,7 +512,7 @@ class _Api:
                 record, _ = await self._pm_by_id(ns, params["payment_method"], "payment_method")
                 changes["extra"]["payment_method"] = record["id"]
             result = await self._run(ns, Update(p.id, changes), request)
-            return self._respond(request, result.payment, params)
+            return await self._respond(request, ns, result.payment, params)
         return await self._once(request, ns, run)
 
     async def capture_payment_intent(self, request: web.Request) -> web.Response:
@@ -520,7 +522,7 @@ class _Api:
             p = await self._payment(ns, request.match_info["id"])
             result = await self._run(ns, Capture(p.id, params.get("amount_to_capture")),
                                      request)
-            return self._respond(request, result.payment, params)
+            return await self._respond(request, ns, result.payment, params)
         return await self._once(request, ns, run)
 
     async def cancel_payment_intent(self, request: web.Request) -> web.Response:
@@ -529,7 +531,7 @@ class _Api:
         async def run() -> web.Response:
             p = await self._payment(ns, request.match_info["id"])
             result = await self._run(ns, Void(p.id, params.get("cancellation_reason")), request)
-            return self._respond(request, result.payment, params)
+            return await self._respond(request, ns, result.payment, params)
         return await self._once(request, ns, run)
 
     async def list_payment_intents(self, request: web.Request) -> web.Response:
@@ -724,6 +726,13 @@ def _metadata(current: Mapping[str, str], given: Mapping[str, str] | None) -> di
             out[k] = v
     return out
 
+
+_PI_EXPANSIONS = ("latest_charge", "payment_method")
+_EXPANDABLE: dict[str, tuple[str, ...]] = {
+    name: _PI_EXPANSIONS for name in (
+        "create_payment_intent.request", "update_payment_intent.request",
+        "confirm_payment_intent.request", "capture_payment_intent.request",
+        "cancel_payment_intent.request", "retrieve.request")}
 
 _EXTRA = ("customer", "receipt_email", "return_url", "setup_future_usage",
           "statement_descriptor", "capture_method", "confirmation_method",

@@ -1,0 +1,96 @@
+"""The baseline of the load benchmark: the least an aiohttp server can do for a POST.
+
+It reads the request body (as the simulator must) and answers with a static JSON body
+shaped like a Stripe PaymentIntent, padded to a chosen size. No middleware, no access
+log, uvloop when installed: the same stack the simulator runs on, minus the simulator.
+
+    python tests/bench/raw_server.py --port 0 --body-bytes 1800
+
+prints `raw baseline listening on http://127.0.0.1:PORT (body N bytes)` once bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+
+import orjson
+from aiohttp import web
+
+# A PaymentIntent as Stripe returns it after a successful create+confirm.
+PAYMENT_INTENT = {
+    "id": "pi_3QkBenchBaselineA1b2C3d4", "object": "payment_intent", "amount": 2000,
+    "amount_capturable": 0, "amount_details": {"tip": {}}, "amount_received": 2000,
+    "application": None, "application_fee_amount": None, "automatic_payment_methods": None,
+    "canceled_at": None, "cancellation_reason": None, "capture_method": "automatic_async",
+    "client_secret": "pi_3QkBenchBaselineA1b2C3d4_secret_0123456789abcdef01234567",
+    "confirmation_method": "automatic", "created": 1795295144, "currency": "usd",
+    "customer": None, "description": None, "last_payment_error": None,
+    "latest_charge": "ch_3QkBenchBaselineA1b2C3d4", "livemode": False, "metadata": {},
+    "next_action": None, "on_behalf_of": None, "payment_method": "pm_1QkBenchBaselineE5f6G7h8",
+    "payment_method_configuration_details": None,
+    "payment_method_options": {"card": {"installments": None, "mandate_options": None,
+                                        "network": None, "request_three_d_secure": "automatic"}},
+    "payment_method_types": ["card"], "processing": None, "receipt_email": None,
+    "review": None, "setup_future_usage": None, "shipping": None, "source": None,
+    "statement_descriptor": None, "statement_descriptor_suffix": None, "status": "succeeded",
+    "transfer_data": None, "transfer_group": None,
+}
+
+
+def static_body(size: int) -> bytes:
+    """The PaymentIntent, padded through its description to exactly `size` bytes when
+    that is larger than the object itself."""
+    bare = orjson.dumps({**PAYMENT_INTENT, "description": ""})
+    pad = max(0, size - len(bare))
+    if pad == 0:
+        return orjson.dumps(PAYMENT_INTENT)
+    return orjson.dumps({**PAYMENT_INTENT, "description": "x" * pad})
+
+
+def make_app(body: bytes) -> web.Application:
+    async def answer(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/", answer)
+    return app
+
+
+async def serve(host: str, port: int, body: bytes) -> None:
+    runner = web.AppRunner(make_app(body), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
+    await site.start()
+    bound = runner.addresses[0][1]
+    print(f"raw baseline listening on http://{host}:{bound} (body {len(body)} bytes)",
+          flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 = any free port")
+    parser.add_argument("--body-bytes", type=int, default=1800)
+    args = parser.parse_args()
+    body = static_body(args.body_bytes)
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is optional on some platforms
+        asyncio.run(serve(args.host, args.port, body))
+    else:
+        with contextlib.suppress(KeyboardInterrupt):
+            uvloop.run(serve(args.host, args.port, body))
+
+
+if __name__ == "__main__":
+    main()

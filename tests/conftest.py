@@ -1,0 +1,104 @@
+"""Shared fixtures: the simulator comes from the package's own pytest plugin
+(`payment_simulator`); here are SDK clients and a webhook receiver."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import stripe
+
+from simulator.testing.server import SimulatorServer
+
+
+@pytest.fixture
+def stripe_key() -> str:
+    """A fresh key per test: its own namespace in the simulator."""
+    return f"sk_test_{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def make_stripe(payment_simulator: SimulatorServer) -> Callable[..., stripe.StripeClient]:
+    def make(key: str | None = None, **options: Any) -> stripe.StripeClient:
+        options.setdefault("max_network_retries", 0)
+        return stripe.StripeClient(key or f"sk_test_{uuid.uuid4().hex}",
+                                   base_addresses={"api": payment_simulator.url("stripe")},
+                                   **options)
+    return make
+
+
+@pytest.fixture
+def client(make_stripe: Callable[..., stripe.StripeClient], stripe_key: str) -> stripe.StripeClient:
+    return make_stripe(stripe_key)
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class WebhookReceiver:
+    """A local HTTP receiver; `fail_first` answers 500 to that many requests first."""
+
+    url: str
+    received: list[Received] = field(default_factory=list)
+    attempts: int = 0
+    fail_first: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    def wait_for(self, predicate: Callable[[list[Received]], bool], timeout: float = 10) -> bool:
+        with self.arrived:
+            return self.arrived.wait_for(lambda: predicate(self.received), timeout)
+
+    def types(self) -> list[str]:
+        return [r.json()["type"] for r in self.received]
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    state: dict[str, WebhookReceiver] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            rx = state["rx"]
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with rx.lock:
+                rx.attempts += 1
+                failing = rx.attempts <= rx.fail_first
+            if failing:
+                self.send_response(500)
+                self.end_headers()
+                self.wfile.write(b"receiver down")
+                return
+            with rx.arrived:
+                rx.received.append(Received(self.path, dict(self.headers.items()), body))
+                rx.arrived.notify_all()
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state["rx"] = WebhookReceiver(f"http://127.0.0.1:{server.server_address[1]}/hooks")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state["rx"]
+    finally:
+        server.shutdown()
+        server.server_close()
