@@ -1,0 +1,50 @@
+# The two quick-start commands: `make serve` and `make test`. Each installs what it
+# needs into .venv first (and, for the browser tests, Debian's chromium when run as root).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: serve test browser lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+serve: $(VENV)/.installed
+	$(BIN)/paysandbox serve
+
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "no /usr/bin/chromium: install it (apt-get install chromium) to run the browser tests"; \
+	  fi; \
+	fi
+
+test: $(VENV)/.installed-test browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/ruff check simulator tests
+	$(BIN)/mypy
+
+bench: $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python tests/bench/loadbench.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info
