@@ -47,14 +47,30 @@ small{{color:#666}}
 
 
 def _render(title: str, body: str, provider: str, status: int = 200) -> web.Response:
+    # no-store: the Back button must fetch the page again and show where the payment
+    # stands, never a stale challenge whose buttons would contradict the outcome.
     return web.Response(text=_PAGE.format(title=html.escape(title), body=body,
                                           provider=html.escape(provider)),
-                        content_type="text/html", status=status)
+                        content_type="text/html", status=status,
+                        headers={"Cache-Control": "no-store"})
+
+
+def _status_of(provider: Provider, p: Payment) -> str:
+    """The status as the provider's own API reports it, where the provider says."""
+    public: Callable[[Payment], str] | None = getattr(provider, "public_status", None)
+    return public(p) if public else p.status.value
+
+
+def _finished(provider: Provider, p: Payment) -> web.Response:
+    return _render("Authentication finished",
+                   f"<p id='status'>Payment {html.escape(p.id)} is "
+                   f"{html.escape(_status_of(provider, p))}.</p>", provider.title)
 
 
 def hosted_app(engine: Engine, providers: Mapping[str, Provider]) -> web.Application:
-    """Pages for every provider; a provider may send the shopper back to the merchant
-    by defining `return_url(payment, success)`."""
+    """Pages for every provider. A provider may send the shopper back to the merchant
+    by defining `return_url(payment)` and name statuses its own way with
+    `public_status(payment)`."""
 
     async def lookup(request: web.Request) -> tuple[Mapping[str, Any], Payment | None]:
         record = await engine.store.get_object(HOSTED_NAMESPACE, CHALLENGE,
@@ -65,16 +81,14 @@ def hosted_app(engine: Engine, providers: Mapping[str, Provider]) -> web.Applica
 
     async def show(request: web.Request) -> web.Response:
         record, p = await lookup(request)
-        provider = record["provider"]
+        provider = providers[record["provider"]]
         if p is None:
             return _render("Payment not found", "<p>The payment no longer exists.</p>",
-                           provider, 404)
+                           provider.title, 404)
         amount = html.escape(format_amount(p.amount, p.currency))
-        card = f"{p.card.brand} •••• {p.card.last4}" if p.card else "card"
+        card = f"{p.card.brand.capitalize()} •••• {p.card.last4}" if p.card else "card"
         if p.status is not Status.REQUIRES_ACTION:
-            return _render("Authentication finished",
-                           f"<p id='status'>Payment {html.escape(p.id)} is "
-                           f"{html.escape(p.status.value)}.</p>", provider)
+            return _finished(provider, p)
         token = html.escape(request.match_info["token"])
         body = (f"<p>Approve the payment of <strong id='amount'>{amount}</strong> with "
                 f"{html.escape(card)}?</p>"
@@ -84,7 +98,7 @@ def hosted_app(engine: Engine, providers: Mapping[str, Provider]) -> web.Applica
                 "</form>"
                 f"<form method='post' action='/__hosted/3ds/{token}/fail' "
                 "style='display:inline'><button id='fail' type='submit'>Fail</button></form>")
-        return _render("3D Secure authentication", body, provider)
+        return _render("3D Secure authentication", body, provider.title)
 
     async def finish(request: web.Request) -> web.Response:
         record, p = await lookup(request)
@@ -98,14 +112,11 @@ def hosted_app(engine: Engine, providers: Mapping[str, Provider]) -> web.Applica
             p = result.payment
         except InvalidTransition:
             pass  # finished already (a second click): show where it stands
-        back: Callable[[Payment, bool], str | None] | None = getattr(
-            provider, "return_url", None)
-        target = back(p, success) if back else None
+        back: Callable[[Payment], str | None] | None = getattr(provider, "return_url", None)
+        target = back(p) if back else None
         if target:
             raise web.HTTPSeeOther(target)
-        return _render("Authentication finished",
-                       f"<p id='status'>Payment {html.escape(p.id)} is "
-                       f"{html.escape(p.status.value)}.</p>", record["provider"])
+        return _finished(provider, p)
 
     app = web.Application()
     app.router.add_get("/3ds/{token}", show)

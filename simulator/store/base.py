@@ -60,7 +60,7 @@ class Store(Protocol):
         Returns (before, after). Whatever `fn` raises propagates and nothing changes.
         """
 
-    async def list(self, namespace: str, *, provider: str | None = None,
+    async def list_payments(self, namespace: str, *, provider: str | None = None,
                    limit: int = 100) -> list[Payment]:
         """Newest first."""
 

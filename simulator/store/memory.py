@@ -76,7 +76,7 @@ class MemoryStore:
             if self._compare_and_set(space, before, after):
                 return before, after
 
-    async def list(self, namespace: str, *, provider: str | None = None,
+    async def list_payments(self, namespace: str, *, provider: str | None = None,
                    limit: int = 100) -> list[Payment]:
         space = self._spaces.get(namespace)
         if not space:

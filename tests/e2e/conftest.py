@@ -5,22 +5,28 @@ package from PyPI, whose wheel ships its own driver: `playwright install` is nev
 needed. On a developer's machine without Chromium these tests are skipped; on CI
 (`CI` set) a missing browser fails the run, so a green CI always means the pages were
 really clicked.
+
+Playwright's async API, on pytest-asyncio's session loop: its sync API leaves its own
+event loop marked as running in the main thread between calls, so a session-scoped sync
+browser makes every asyncio test that runs after it fail. Browser tests therefore mark
+themselves `pytest.mark.asyncio(loop_scope="session")`.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import pytest_asyncio
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.async_api import Browser, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -34,6 +40,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 15_000
+RETURN_PATH = "/checkout/done"
 
 
 def _unavailable(reason: str) -> NoReturn:
@@ -43,33 +50,34 @@ def _unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} is missing: run `apt-get install -y chromium`.")
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.async_api import async_playwright
     except ImportError:
         _unavailable("The playwright package is missing: run `pip install playwright` "
                      "(no `playwright install`: the tests use Debian's Chromium).")
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(executable_path=str(CHROMIUM),
+                                            args=CHROMIUM_ARGS)
         try:
             yield launched
         finally:
-            launched.close()
+            await launched.close()
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+@pytest_asyncio.fixture(loop_scope="session")
+async def page(browser: Browser) -> AsyncIterator[Page]:
     """A fresh context per test: no cookies or history leak between tests."""
-    context = browser.new_context()
+    context = await browser.new_context()
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
     try:
-        yield context.new_page()
+        yield await context.new_page()
     finally:
-        context.close()
+        await context.close()
 
 
 class ReturnReceiver:
@@ -81,8 +89,11 @@ class ReturnReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                query = parse_qs(urlsplit(self.path).query)
-                receiver.hits.append({k: v[-1] for k, v in query.items()})
+                url = urlsplit(self.path)
+                if url.path != RETURN_PATH:  # the browser's own /favicon.ico
+                    self.send_error(404)
+                    return
+                receiver.hits.append({k: v[-1] for k, v in parse_qs(url.query).items()})
                 body = b"<!doctype html><title>Shop</title><p id='shop'>Back at the shop</p>"
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -99,7 +110,7 @@ class ReturnReceiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/checkout/done"
+        return f"http://127.0.0.1:{self._server.server_address[1]}{RETURN_PATH}"
 
     def start(self) -> None:
         self._thread.start()

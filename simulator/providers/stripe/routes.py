@@ -76,14 +76,23 @@ class StripeProvider:
     def base_url_hint(self) -> str:
         return ""
 
-    def return_url(self, p: Payment, success: bool) -> str | None:
-        """Where the shopper goes after a challenge, with the query Stripe appends."""
+    def public_status(self, p: Payment) -> str:
+        return wire.pi_status(p)
+
+    def return_url(self, p: Payment) -> str | None:
+        """Where the shopper goes after a challenge, with the query Stripe appends.
+
+        `redirect_status` says what became of the payment, not which button was
+        pressed: a card can pass 3DS and still be declined."""
         url = p.extra.get("return_url")
         if not url:
             return None
+        status = wire.pi_status(p)
+        redirect = {"succeeded": "succeeded", "requires_capture": "succeeded",
+                    "processing": "processing"}.get(status, "failed")
         query = urlencode({"payment_intent": p.id,
                            "payment_intent_client_secret": p.extra.get("client_secret", ""),
-                           "redirect_status": "succeeded" if success else "failed"})
+                           "redirect_status": redirect})
         return f"{url}{'&' if '?' in url else '?'}{query}"
 
     # -- plumbing --------------------------------------------------------------------
@@ -536,7 +545,7 @@ class _Api:
 
     async def list_payment_intents(self, request: web.Request) -> web.Response:
         ns, params = await self._params(request, "list_payment_intents.request")
-        found = [p for p in await self.store.list(ns, provider="stripe", limit=10_000)]
+        found = await self.store.list_payments(ns, provider="stripe", limit=10_000)
         page, more = _page(found, params, key=lambda p: p.id)
         return _json(wire.listing("/v1/payment_intents",
                                   [wire.payment_intent(p) for p in page], more), request)
@@ -612,7 +621,7 @@ class _Api:
             pid = await self.store.resolve(ns, params["charge"])
             pays = [await self._payment(ns, pid or params["charge"], "charge")]
         else:
-            pays = await self.store.list(ns, provider="stripe", limit=10_000)
+            pays = await self.store.list_payments(ns, provider="stripe", limit=10_000)
         found = sorted(((p, r) for p in pays for r in p.refunds),
                        key=lambda pr: pr[1].created, reverse=True)
         page, more = _page(found, params, key=lambda pr: pr[1].id)
