@@ -39,7 +39,7 @@ test: $(VENV)/.installed-test browser
 
 lint: $(VENV)/.installed-test
 	$(BIN)/pip install --quiet -e ".[dev]"
-	$(BIN)/ruff check simulator tests
+	$(BIN)/ruff check simulator
 	$(BIN)/mypy
 
 bench: $(VENV)/.installed-test

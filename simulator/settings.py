@@ -83,7 +83,10 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        get = lambda name: env.get(ENV_PREFIX + name)  # noqa: E731
+
+        def get(name: str) -> str | None:
+            return env.get(ENV_PREFIX + name)
+
         values: dict[str, object] = {}
         try:
             if get("HOST"):

@@ -157,7 +157,8 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         namespaces = [q["namespace"]] if q.get("namespace") else await store.namespaces()
         found: list[Payment] = []
         for ns in namespaces:
-            found += await store.list_payments(ns, provider=q.get("provider"), limit=limit_of(request))
+            found += await store.list_payments(ns, provider=q.get("provider"),
+                                               limit=limit_of(request))
         found.sort(key=lambda p: p.created, reverse=True)
         return _json({"payments": [payment_json(p) for p in found[:limit_of(request)]]})
 

@@ -275,7 +275,8 @@ def refund(p: Payment, refund_id: str, amount: int | None, now: float, *,
            reason: str | None = None, metadata: Mapping[str, str] | None = None) -> Payment:
     """Refund all or part of what is captured and not yet refunded; may repeat."""
     if p.status not in (Status.CAPTURED, Status.PARTIALLY_REFUNDED):
-        raise InvalidTransition(p, "refund", frozenset({Status.CAPTURED, Status.PARTIALLY_REFUNDED}))
+        raise InvalidTransition(p, "refund",
+                                frozenset({Status.CAPTURED, Status.PARTIALLY_REFUNDED}))
     available = p.amount_refundable
     amount = available if amount is None else amount
     if amount <= 0 or amount > available:

@@ -34,7 +34,8 @@ _PAGE = """<!doctype html>
 <style>
 body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#222}}
 .card{{border:1px solid #ddd;border-radius:8px;padding:1.5rem}}
-button{{font-size:1rem;padding:.6rem 1.2rem;margin-right:.5rem;border-radius:6px;border:0;cursor:pointer}}
+button{{font-size:1rem;padding:.6rem 1.2rem;margin-right:.5rem;border-radius:6px;border:0;
+cursor:pointer}}
 #complete{{background:#2e7d32;color:#fff}} #fail{{background:#c62828;color:#fff}}
 small{{color:#666}}
 </style></head>

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from simulator.core.payments import Payment
-from simulator.webhooks.dispatcher import Event
 from simulator.store.base import AlreadyExists, IdempotencyRecord, NotFound
+from simulator.webhooks.dispatcher import Event
 
 
 class _Namespace:
@@ -107,7 +107,7 @@ class MemoryStore:
 
     async def delete_object(self, namespace: str, kind: str, object_id: str) -> bool:
         space = self._spaces.get(namespace)
-        return bool(space) and space.objects.get(kind, {}).pop(object_id, None) is not None
+        return space is not None and space.objects.get(kind, {}).pop(object_id, None) is not None
 
     async def idempotency_begin(self, namespace: str, key: str, fingerprint: str,
                                 now: float) -> IdempotencyRecord | None:

@@ -303,7 +303,7 @@ class Dispatcher:
                     ok = d.scheme.accepted(status, body)
                     if not ok:
                         error = f"receiver answered {status}: {body[:200]!r}"
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             d.attempts.append(Attempt(at, status, error, (time.perf_counter() - started) * 1000))
         retries_done = len(d.attempts) - 1

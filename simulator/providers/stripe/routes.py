@@ -16,8 +16,8 @@ LIMITATIONS (what of the real API this does not imitate):
 from __future__ import annotations
 
 import base64
-import dataclasses
 import binascii
+import dataclasses
 import hashlib
 import re
 import secrets
@@ -37,7 +37,6 @@ from simulator.core.commands import (
     Create,
     RefundPayment,
     Result,
-    Retrieve,
     Update,
     Void,
 )
@@ -56,7 +55,7 @@ from simulator.hosted import register_challenge
 from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent
 from simulator.providers.stripe import magic, wire
 from simulator.store.base import NotFound, Store
-from simulator.webhooks.dispatcher import Endpoint, Event
+from simulator.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 
 if TYPE_CHECKING:
     from simulator.engine import Engine
@@ -71,7 +70,7 @@ Handler = Callable[[web.Request], Coroutine[Any, Any, web.Response]]
 class StripeProvider:
     name = "stripe"
     title = "Stripe"
-    webhooks = wire.StripeWebhooks()
+    webhooks: WebhookScheme = wire.StripeWebhooks()
 
     def base_url_hint(self) -> str:
         return ""
@@ -327,12 +326,12 @@ class _Api:
         if test is not None:  # like Stripe, each use of a test token makes a new method
             record = await self._save_pm(ns, test.number, 12, self._test_expiry_year(), test, None)
             return record, test.outcome
-        record = await self.store.get_object(ns, PM_KIND, pm_id)
-        if record is None:
+        stored = await self.store.get_object(ns, PM_KIND, pm_id)
+        if stored is None:
             raise ResourceMissing(f"No such PaymentMethod: '{pm_id}'", param=param,
                                   code="resource_missing")
-        known = magic.BY_NUMBER.get(record.get("magic", ""))
-        return record, (known.outcome if known else Outcome.approve())
+        known = magic.BY_NUMBER.get(stored.get("magic", ""))
+        return stored, (known.outcome if known else Outcome.approve())
 
     async def _pm_from_data(self, ns: str, data: Mapping[str, Any], param: str) \
             -> tuple[Mapping[str, Any], Outcome]:
@@ -402,16 +401,17 @@ class _Api:
         pm_id = request.match_info["id"]
         test = magic.card_for_alias(pm_id)
         if test is not None:
-            record = {"id": pm_id, "created": self.engine.clock.now_int(), "card": {
+            token = {"id": pm_id, "created": self.engine.clock.now_int(), "card": {
                 "brand": test.brand.value, "last4": test.number[-4:], "exp_month": 12,
-                "exp_year": self._test_expiry_year(), "funding": test.funding, "country": test.country,
+                "exp_year": self._test_expiry_year(), "funding": test.funding,
+                "country": test.country,
                 "fingerprint": hashlib.sha256(test.number.encode()).hexdigest()[:16]}}
-            return _json(wire.payment_method(record), request)
-        record = await self.store.get_object(ns, PM_KIND, pm_id)
-        if record is None:
+            return _json(wire.payment_method(token), request)
+        stored = await self.store.get_object(ns, PM_KIND, pm_id)
+        if stored is None:
             raise ResourceMissing(f"No such PaymentMethod: '{pm_id}'", param="payment_method",
                                   code="resource_missing")
-        return _json(wire.payment_method(record), request)
+        return _json(wire.payment_method(stored), request)
 
     # -- payment intents -----------------------------------------------------------------
 
