@@ -12,7 +12,8 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import cast
 
 from aiohttp import web
 
@@ -25,6 +26,7 @@ from simulator.settings import (
     SettingsError,
     WebhookTarget,
     default_secret,
+    env_values,
     parse_pair,
 )
 
@@ -90,26 +92,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    settings = Settings.from_env()
-    changes: dict[str, object] = {}
+    """Flags over PAYSANDBOX_* variables over defaults, validated once merged."""
+    values = env_values()
     for flag in ("host", "port", "clock_scale", "journal_size", "max_body_bytes",
                  "admin_token", "public_url", "drain_timeout", "log_level"):
         value = getattr(args, flag, None)
         if value is not None:
-            changes[flag] = value
+            values[flag] = value
     if getattr(args, "providers", None):
-        changes["providers"] = tuple(p.lower() for p in args.providers)
+        values["providers"] = tuple(p.lower() for p in args.providers)
     secrets = dict(parse_pair(s, "--webhook-secret") for s in args.webhook_secret)
-    hooks = dict(settings.webhooks)
+    hooks = dict(cast("Mapping[str, WebhookTarget]", values.get("webhooks") or {}))
     for text in args.webhook:
         provider, url = parse_pair(text, "--webhook")
-        hooks[provider] = WebhookTarget(url, secrets.pop(provider, default_secret(provider)))
+        known = hooks.get(provider)
+        secret = secrets.pop(provider, known.secret if known else default_secret(provider))
+        hooks[provider] = WebhookTarget(url, secret)
     for provider, secret in secrets.items():
         if provider not in hooks:
             raise SettingsError(f"--webhook-secret {provider}=… has no --webhook {provider}=URL")
         hooks[provider] = WebhookTarget(hooks[provider].url, secret)
-    changes["webhooks"] = hooks
-    return settings.replace(**changes)
+    values["webhooks"] = hooks
+    return Settings(**values)  # type: ignore[arg-type]
 
 
 def banner(settings: Settings, port: int) -> str:

@@ -90,11 +90,43 @@ def _explain(exc: fastjsonschema.JsonSchemaValueException) -> Violation:
     if rule == "type":
         return Violation("type", path, f"must be {_type_name(definition)}", value=value,
                          expected=definition)
-    if rule in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
-                "maxLength", "minItems", "maxItems", "maxProperties"):
-        return Violation("range", path, exc.message.split(" must ", 1)[-1], value=value,
+    phrase = _RANGE.get(rule or "")
+    if phrase is not None:
+        return Violation("range", path, phrase.format(definition), value=value,
                          expected={rule: definition})
-    return Violation("format", path, exc.message, value=value)
+    if rule == "propertyNames" and isinstance(definition, Mapping):
+        longest = definition.get("maxLength")
+        return Violation("format", path, f"keys must be at most {longest} characters long"
+                         if longest is not None else "has a key that is not allowed",
+                         value=value)
+    if rule in ("anyOf", "oneOf") and isinstance(definition, list):
+        return Violation("enum", path, "must be " + _alternatives(definition), value=value,
+                         expected=definition)
+    return Violation("format", path, "is not valid here", value=value)
+
+
+_RANGE = {
+    "minimum": "must be greater than or equal to {}",
+    "maximum": "must be less than or equal to {}",
+    "exclusiveMinimum": "must be greater than {}",
+    "exclusiveMaximum": "must be less than {}",
+    "minLength": "must be at least {} characters long",
+    "maxLength": "must be at most {} characters long",
+    "minItems": "must have at least {} items",
+    "maxItems": "must have at most {} items",
+    "minProperties": "must have at least {} keys",
+    "maxProperties": "must have at most {} keys",
+}
+
+
+def _alternatives(options: list[Any]) -> str:
+    words: list[str] = []
+    for option in options:
+        if isinstance(option, Mapping) and "enum" in option:
+            words += [str(v) for v in option["enum"] if v != ""]
+        elif isinstance(option, Mapping) and "type" in option:
+            words.append(_type_name(option["type"]))
+    return " or ".join(words) if words else "one of the documented values"
 
 
 def _type_name(definition: Any) -> str:

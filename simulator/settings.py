@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 12111
 ENV_PREFIX = "PAYSANDBOX_"
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class SettingsError(ValueError):
@@ -50,8 +52,12 @@ class Settings:
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port must be 0..65535, got {self.port}")
-        if self.clock_scale <= 0:
-            raise SettingsError(f"clock scale must be > 0, got {self.clock_scale}")
+        if not (math.isfinite(self.clock_scale) and self.clock_scale > 0):
+            raise SettingsError(f"clock scale must be a finite number > 0, got "
+                                f"{self.clock_scale}")
+        if self.log_level not in LOG_LEVELS:
+            raise SettingsError(f"log level must be one of {', '.join(LOG_LEVELS)}, got "
+                                f"{self.log_level!r}")
         if self.journal_size < 0:
             raise SettingsError(f"journal size must be >= 0, got {self.journal_size}")
         if self.max_body_bytes < 1024:
@@ -81,45 +87,54 @@ class Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from the environment, with `overrides` (CLI flags) on top; only the
+        merged result is validated, so a flag can fix what the environment lacks."""
+        return cls(**{**env_values(env), **overrides})  # type: ignore[arg-type]
 
-        def get(name: str) -> str | None:
-            return env.get(ENV_PREFIX + name)
 
-        values: dict[str, object] = {}
-        try:
-            if get("HOST"):
-                values["host"] = get("HOST")
-            if get("PORT"):
-                values["port"] = int(get("PORT") or 0)
-            if get("PROVIDERS"):
-                values["providers"] = split_list(get("PROVIDERS") or "")
-            if get("CLOCK_SCALE"):
-                values["clock_scale"] = float(get("CLOCK_SCALE") or 0)
-            if get("JOURNAL_SIZE"):
-                values["journal_size"] = int(get("JOURNAL_SIZE") or 0)
-            if get("MAX_BODY_BYTES"):
-                values["max_body_bytes"] = int(get("MAX_BODY_BYTES") or 0)
-            if get("DRAIN_TIMEOUT"):
-                values["drain_timeout"] = float(get("DRAIN_TIMEOUT") or 0)
-        except ValueError as exc:
-            raise SettingsError(f"bad {ENV_PREFIX}* value: {exc}") from None
-        for name in ("ADMIN_TOKEN", "PUBLIC_URL"):
-            if get(name):
-                values[name.lower()] = get(name)
-        if get("LOG_LEVEL"):
-            values["log_level"] = (get("LOG_LEVEL") or "").lower()
-        hooks: dict[str, WebhookTarget] = {}
-        secret_prefix = ENV_PREFIX + "WEBHOOK_SECRET_"
-        for key, url in env.items():
-            if key.startswith(ENV_PREFIX + "WEBHOOK_") and not key.startswith(secret_prefix):
-                provider = key[len(ENV_PREFIX + "WEBHOOK_"):].lower()
-                secret = env.get(secret_prefix + provider.upper()) or default_secret(provider)
-                hooks[provider] = WebhookTarget(url, secret)
-        if hooks:
-            values["webhooks"] = hooks
-        return cls(**values)  # type: ignore[arg-type]
+def env_values(env: Mapping[str, str] | None = None) -> dict[str, object]:
+    """The settings the PAYSANDBOX_* variables give, not yet validated."""
+    env = os.environ if env is None else env
+
+    def get(name: str) -> str | None:
+        return env.get(ENV_PREFIX + name)
+
+    values: dict[str, object] = {}
+    try:
+        if get("HOST"):
+            values["host"] = get("HOST")
+        if get("PORT"):
+            values["port"] = int(get("PORT") or 0)
+        if get("PROVIDERS"):
+            values["providers"] = split_list(get("PROVIDERS") or "")
+        if get("CLOCK_SCALE"):
+            values["clock_scale"] = float(get("CLOCK_SCALE") or 0)
+        if get("JOURNAL_SIZE"):
+            values["journal_size"] = int(get("JOURNAL_SIZE") or 0)
+        if get("MAX_BODY_BYTES"):
+            values["max_body_bytes"] = int(get("MAX_BODY_BYTES") or 0)
+        if get("DRAIN_TIMEOUT"):
+            values["drain_timeout"] = float(get("DRAIN_TIMEOUT") or 0)
+    except ValueError as exc:
+        raise SettingsError(f"bad {ENV_PREFIX}* value: {exc}") from None
+    for name in ("ADMIN_TOKEN", "PUBLIC_URL"):
+        if get(name):
+            values[name.lower()] = get(name)
+    if get("LOG_LEVEL"):
+        values["log_level"] = (get("LOG_LEVEL") or "").lower()
+    hooks: dict[str, WebhookTarget] = {}
+    secret_prefix = ENV_PREFIX + "WEBHOOK_SECRET_"
+    for key, url in env.items():
+        if not url.strip():
+            continue  # an empty variable counts as unset, as everywhere else
+        if key.startswith(ENV_PREFIX + "WEBHOOK_") and not key.startswith(secret_prefix):
+            provider = key[len(ENV_PREFIX + "WEBHOOK_"):].lower()
+            secret = env.get(secret_prefix + provider.upper()) or default_secret(provider)
+            hooks[provider] = WebhookTarget(url, secret)
+    if hooks:
+        values["webhooks"] = hooks
+    return values
 
 
 def split_list(text: str) -> tuple[str, ...]:

@@ -54,7 +54,7 @@ def parse_form(body: str) -> dict[str, Any]:
                                  code="parameter_invalid_string")
         parts = [m.group(1), *_PART.findall(m.group(2))]
         _insert(root, parts, value, key)
-    return _listify(root)  # type: ignore[no-any-return]
+    return _listify(root, "")  # type: ignore[no-any-return]
 
 
 def _insert(node: dict[str, Any], parts: list[str], value: str, key: str) -> None:
@@ -84,16 +84,19 @@ def _insert(node: dict[str, Any], parts: list[str], value: str, key: str) -> Non
         node = nxt
 
 
-def _listify(node: Any) -> Any:
+def _listify(node: Any, name: str) -> Any:
     if not isinstance(node, dict):
         return node
     if "\0list" in node:
         items = node.pop("\0list")
-        if not node:
-            return [_listify(v) for v in items]
+        if node:  # `x[]=1` beside `x[k]=2` or `x[0]=2`: a list and a hash at once
+            raise InvalidRequest(f"Invalid array: {name} was given both with [] and with "
+                                 f"keys or indexes ({', '.join(sorted(node))})", param=name,
+                                 code="parameter_invalid_array")
+        return [_listify(v, f"{name}[]") for v in items]
     if node and all(k.isdigit() for k in node):
-        return [_listify(node[k]) for k in sorted(node, key=int)]
-    return {k: _listify(v) for k, v in node.items()}
+        return [_listify(node[k], f"{name}[{k}]") for k in sorted(node, key=int)]
+    return {k: _listify(v, f"{name}[{k}]" if name else k) for k, v in node.items()}
 
 
 _INT = re.compile(r"^-?\d+$")
@@ -164,16 +167,13 @@ def violation_error(v: Violation) -> InvalidRequest:
         return InvalidRequest(f"Invalid {param}: must be one of {listed}", param=param,
                               code="parameter_invalid_string")
     if v.kind == "range":
-        rule, bound = next(iter((v.expected or {"": ""}).items()))
-        if rule == "minimum":
-            msg = f"Invalid {param}: must be greater than or equal to {bound}"
-        elif rule == "maximum":
-            msg = f"Invalid {param}: must be less than or equal to {bound}"
-        else:
-            msg = f"Invalid {param}: {v.message}"
-        return InvalidRequest(msg, param=param, code="parameter_invalid_integer"
-                              if isinstance(v.value, int) else "parameter_invalid_string")
-    return InvalidRequest(f"Invalid {param}: {v.message}", param=param)
+        code = "parameter_invalid_integer" if isinstance(v.value, int) else \
+            "parameter_invalid_string" if isinstance(v.value, str) else \
+            "parameter_invalid_array" if isinstance(v.value, list) else \
+            "parameter_invalid_object"
+        return InvalidRequest(f"Invalid {param}: {v.message}", param=param, code=code)
+    return InvalidRequest(f"Invalid {param}: {v.message}", param=param,
+                          code="parameter_invalid_string")
 
 
 # -- responses ------------------------------------------------------------------------

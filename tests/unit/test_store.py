@@ -1,0 +1,293 @@
+"""MemoryStore: the semantics every Store backend must honour."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from simulator.core import payments
+from simulator.core.outcomes import Outcome
+from simulator.core.payments import InvalidTransition, Payment, Status
+from simulator.store import AlreadyExists, IdempotencyRecord, MemoryStore, NotFound
+from simulator.webhooks.dispatcher import Event
+
+NOW = 1_700_000_000.0
+
+
+def payment(pid: str = "pi_1", namespace: str = "sk_test_a", *, provider: str = "stripe",
+            amount: int = 1000, manual: bool = True) -> Payment:
+    return Payment(id=pid, namespace=namespace, provider=provider, amount=amount,
+                   currency="USD", created=NOW, capture_manual=manual)
+
+
+def event(n: int, namespace: str = "sk_test_a", provider: str = "stripe") -> Event:
+    return Event(id=f"evt_{n}", provider=provider, namespace=namespace,
+                 type="payment_intent.succeeded", created=NOW + n,
+                 render=lambda: f'{{"n": {n}}}'.encode())
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()
+
+
+# -- payments -------------------------------------------------------------------------
+
+async def test_create_then_get(store: MemoryStore) -> None:
+    p = payment()
+    await store.create(p)
+    assert await store.get("sk_test_a", "pi_1") == p
+
+
+async def test_get_of_unknown_id_or_namespace_is_none(store: MemoryStore) -> None:
+    await store.create(payment())
+    assert await store.get("sk_test_a", "pi_other") is None
+    assert await store.get("sk_test_other", "pi_1") is None
+
+
+async def test_create_with_a_taken_id_is_already_exists(store: MemoryStore) -> None:
+    first = payment(amount=1000)
+    await store.create(first)
+    with pytest.raises(AlreadyExists):
+        await store.create(payment(amount=5))
+    assert await store.get("sk_test_a", "pi_1") == first
+
+
+async def test_transition_returns_before_and_after_and_stores_after(store: MemoryStore) -> None:
+    await store.create(payment())
+    before, after = await store.transition(
+        "sk_test_a", "pi_1", lambda p: payments.attempt(p, Outcome.approve(), NOW))
+    assert before.status is Status.CREATED
+    assert after.status is Status.AUTHORIZED
+    assert after.version == before.version + 1
+    assert await store.get("sk_test_a", "pi_1") == after
+
+
+async def test_transition_propagates_the_error_and_changes_nothing(store: MemoryStore) -> None:
+    await store.create(payment())
+    _, authorized = await store.transition(
+        "sk_test_a", "pi_1", lambda p: payments.attempt(p, Outcome.approve(), NOW))
+    with pytest.raises(InvalidTransition):
+        await store.transition("sk_test_a", "pi_1", lambda p: payments.refund(p, "re", 1, NOW))
+    assert await store.get("sk_test_a", "pi_1") == authorized
+
+    class Boom(Exception):
+        pass
+
+    def explode(p: Payment) -> Payment:
+        raise Boom
+
+    with pytest.raises(Boom):
+        await store.transition("sk_test_a", "pi_1", explode)
+    assert await store.get("sk_test_a", "pi_1") == authorized
+
+
+async def test_transition_of_a_missing_payment_is_not_found(store: MemoryStore) -> None:
+    with pytest.raises(NotFound) as info:
+        await store.transition("sk_test_a", "pi_missing", lambda p: p)
+    assert info.value.key == "pi_missing"
+    assert info.value.namespace == "sk_test_a"
+
+
+async def test_transitions_apply_one_after_another(store: MemoryStore) -> None:
+    await store.create(payment())
+    await store.transition("sk_test_a", "pi_1",
+                           lambda p: payments.attempt(p, Outcome.approve(), NOW))
+    await store.transition("sk_test_a", "pi_1", lambda p: payments.capture(p, 600, NOW))
+    await store.transition("sk_test_a", "pi_1", lambda p: payments.refund(p, "re_1", 100, NOW))
+    p = await store.get("sk_test_a", "pi_1")
+    assert p is not None
+    assert (p.status, p.amount_captured, p.amount_refunded, p.version) == (
+        Status.PARTIALLY_REFUNDED, 600, 100, 3)
+
+
+async def test_list_is_newest_first_filtered_and_limited(store: MemoryStore) -> None:
+    for i in range(5):
+        await store.create(payment(f"pi_{i}", provider="stripe" if i % 2 == 0 else "adyen"))
+    assert [p.id for p in await store.list_payments("sk_test_a")] == [
+        "pi_4", "pi_3", "pi_2", "pi_1", "pi_0"]
+    assert [p.id for p in await store.list_payments("sk_test_a", provider="stripe")] == [
+        "pi_4", "pi_2", "pi_0"]
+    assert [p.id for p in await store.list_payments("sk_test_a", limit=2)] == ["pi_4", "pi_3"]
+    assert await store.list_payments("sk_test_nobody") == []
+
+
+async def test_a_transition_does_not_reorder_the_listing(store: MemoryStore) -> None:
+    await store.create(payment("pi_old"))
+    await store.create(payment("pi_new"))
+    await store.transition("sk_test_a", "pi_old",
+                           lambda p: payments.attempt(p, Outcome.approve(), NOW))
+    assert [p.id for p in await store.list_payments("sk_test_a")] == ["pi_new", "pi_old"]
+
+
+# -- namespaces -----------------------------------------------------------------------
+
+async def test_the_same_id_lives_separately_in_two_namespaces(store: MemoryStore) -> None:
+    await store.create(payment("pi_1", "sk_test_a", amount=100))
+    await store.create(payment("pi_1", "sk_test_b", amount=200))
+    await store.transition("sk_test_a", "pi_1",
+                           lambda p: payments.attempt(p, Outcome.approve(), NOW))
+    a = await store.get("sk_test_a", "pi_1")
+    b = await store.get("sk_test_b", "pi_1")
+    assert a is not None and b is not None
+    assert (a.amount, a.status) == (100, Status.AUTHORIZED)
+    assert (b.amount, b.status) == (200, Status.CREATED)
+    assert [p.amount for p in await store.list_payments("sk_test_b")] == [200]
+    assert await store.namespaces() == ["sk_test_a", "sk_test_b"]
+
+
+async def test_reset_of_one_namespace_leaves_the_others(store: MemoryStore) -> None:
+    for ns in ("sk_test_a", "sk_test_b"):
+        await store.create(payment("pi_1", ns))
+        await store.link(ns, "ch_1", "pi_1")
+        await store.put_object(ns, "payment_method", "pm_1", {"id": "pm_1"})
+        await store.append_event(ns, event(1, ns))
+        await store.idempotency_begin(ns, "key", "fp", NOW)
+    await store.reset("sk_test_a")
+
+    assert await store.get("sk_test_a", "pi_1") is None
+    assert await store.resolve("sk_test_a", "ch_1") is None
+    assert await store.get_object("sk_test_a", "payment_method", "pm_1") is None
+    assert await store.events("sk_test_a") == []
+    assert await store.idempotency_begin("sk_test_a", "key", "fp", NOW) is None
+
+    assert await store.get("sk_test_b", "pi_1") is not None
+    assert await store.resolve("sk_test_b", "ch_1") == "pi_1"
+    assert await store.get_object("sk_test_b", "payment_method", "pm_1") == {"id": "pm_1"}
+    assert [e.id for e in await store.events("sk_test_b")] == ["evt_1"]
+    assert await store.idempotency_begin("sk_test_b", "key", "fp", NOW) is not None
+
+
+async def test_reset_of_everything(store: MemoryStore) -> None:
+    await store.create(payment("pi_1", "sk_test_a"))
+    await store.create(payment("pi_1", "sk_test_b"))
+    await store.reset()
+    assert await store.namespaces() == []
+    assert await store.get("sk_test_a", "pi_1") is None
+    assert await store.get("sk_test_b", "pi_1") is None
+    await store.create(payment("pi_1", "sk_test_a"))  # the id is free again
+
+
+# -- aliases and objects --------------------------------------------------------------
+
+async def test_link_and_resolve(store: MemoryStore) -> None:
+    await store.create(payment("pi_1"))
+    await store.link("sk_test_a", "ch_1", "pi_1")
+    await store.link("sk_test_a", "re_1", "pi_1")
+    assert await store.resolve("sk_test_a", "ch_1") == "pi_1"
+    assert await store.resolve("sk_test_a", "re_1") == "pi_1"
+    assert await store.resolve("sk_test_a", "ch_unknown") is None
+    assert await store.resolve("sk_test_b", "ch_1") is None
+
+
+async def test_objects_per_kind(store: MemoryStore) -> None:
+    ns = "sk_test_a"
+    await store.put_object(ns, "payment_method", "pm_1", {"id": "pm_1", "n": 1})
+    await store.put_object(ns, "payment_method", "pm_2", {"id": "pm_2"})
+    await store.put_object(ns, "webhook_endpoint", "we_1", {"id": "we_1"})
+
+    assert await store.get_object(ns, "payment_method", "pm_1") == {"id": "pm_1", "n": 1}
+    assert await store.get_object(ns, "webhook_endpoint", "pm_1") is None
+    assert await store.get_object("sk_test_b", "payment_method", "pm_1") is None
+    assert sorted(o["id"] for o in await store.list_objects(ns, "payment_method")) == [
+        "pm_1", "pm_2"]
+    assert await store.list_objects(ns, "webhook_endpoint") == [{"id": "we_1"}]
+    assert await store.list_objects(ns, "customer") == []
+    assert await store.list_objects("sk_test_b", "payment_method") == []
+
+    await store.put_object(ns, "payment_method", "pm_1", {"id": "pm_1", "n": 2})  # replaces
+    assert await store.get_object(ns, "payment_method", "pm_1") == {"id": "pm_1", "n": 2}
+
+    assert await store.delete_object(ns, "payment_method", "pm_1") is True
+    assert await store.delete_object(ns, "payment_method", "pm_1") is False
+    assert await store.delete_object(ns, "webhook_endpoint", "pm_2") is False
+    assert await store.delete_object("sk_test_b", "payment_method", "pm_2") is False
+    assert await store.get_object(ns, "payment_method", "pm_1") is None
+    assert [o["id"] for o in await store.list_objects(ns, "payment_method")] == ["pm_2"]
+
+
+# -- idempotency ----------------------------------------------------------------------
+
+async def test_first_begin_owns_the_key_and_a_second_sees_it_in_flight(
+        store: MemoryStore) -> None:
+    assert await store.idempotency_begin("sk_test_a", "k1", "fp1", NOW) is None
+    record = await store.idempotency_begin("sk_test_a", "k1", "fp2", NOW + 1)
+    assert isinstance(record, IdempotencyRecord)
+    assert record.fingerprint == "fp1"  # the first request's, to detect a reuse
+    assert record.created == NOW
+    assert not record.finished
+    assert record.status is None and record.body is None
+
+
+async def test_a_finished_record_replays_status_body_and_headers(store: MemoryStore) -> None:
+    await store.idempotency_begin("sk_test_a", "k1", "fp1", NOW)
+    await store.idempotency_finish("sk_test_a", "k1", 402, b'{"error": {}}',
+                                   {"Request-Id": "req_1"})
+    record = await store.idempotency_begin("sk_test_a", "k1", "fp1", NOW + 5)
+    assert record is not None
+    assert record.finished
+    assert (record.status, record.body) == (402, b'{"error": {}}')
+    assert dict(record.headers or {}) == {"Request-Id": "req_1"}
+    assert record.fingerprint == "fp1"
+    assert record.created == NOW
+
+
+async def test_release_frees_the_key_for_a_retry(store: MemoryStore) -> None:
+    await store.idempotency_begin("sk_test_a", "k1", "fp1", NOW)
+    await store.idempotency_release("sk_test_a", "k1")
+    assert await store.idempotency_begin("sk_test_a", "k1", "fp1", NOW) is None
+    await store.idempotency_release("sk_test_nobody", "k1")  # harmless
+
+
+async def test_idempotency_keys_are_per_namespace(store: MemoryStore) -> None:
+    assert await store.idempotency_begin("sk_test_a", "k1", "fp", NOW) is None
+    assert await store.idempotency_begin("sk_test_b", "k1", "fp", NOW) is None
+    await store.idempotency_finish("sk_test_a", "k1", 200, b"a", {})
+    record = await store.idempotency_begin("sk_test_b", "k1", "fp", NOW)
+    assert record is not None and not record.finished
+
+
+async def test_idempotency_keys_are_bounded_oldest_forgotten_first() -> None:
+    store = MemoryStore(max_idempotency_keys=3)
+    for key in ("k1", "k2", "k3", "k4"):
+        assert await store.idempotency_begin("sk_test_a", key, "fp", NOW) is None
+    assert await store.idempotency_begin("sk_test_a", "k1", "fp", NOW) is None  # forgotten
+    for key in ("k3", "k4"):
+        assert await store.idempotency_begin("sk_test_a", key, "fp", NOW) is not None
+
+
+# -- events ---------------------------------------------------------------------------
+
+async def test_events_are_newest_first_filtered_and_limited(store: MemoryStore) -> None:
+    for n in range(4):
+        await store.append_event("sk_test_a", event(n, provider="stripe" if n % 2 else "adyen"))
+    assert [e.id for e in await store.events("sk_test_a")] == ["evt_3", "evt_2", "evt_1",
+                                                                "evt_0"]
+    assert [e.id for e in await store.events("sk_test_a", provider="stripe")] == ["evt_3",
+                                                                                 "evt_1"]
+    assert [e.id for e in await store.events("sk_test_a", limit=1)] == ["evt_3"]
+    assert await store.events("sk_test_b") == []
+
+
+async def test_events_are_bounded_by_max_events() -> None:
+    store = MemoryStore(max_events=3)
+    for n in range(10):
+        await store.append_event("sk_test_a", event(n))
+    assert [e.id for e in await store.events("sk_test_a")] == ["evt_9", "evt_8", "evt_7"]
+
+
+async def test_event_body_is_rendered_from_the_snapshot() -> None:
+    store = MemoryStore()
+    await store.append_event("sk_test_a", event(7))
+    (e,) = await store.events("sk_test_a")
+    assert e.body == b'{"n": 7}'
+    assert e.summary() == {"id": "evt_7", "provider": "stripe",
+                           "type": "payment_intent.succeeded", "created": NOW + 7}
+
+
+async def test_stored_payments_are_the_immutable_snapshots(store: MemoryStore) -> None:
+    p = payment()
+    await store.create(p)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.amount = 1  # type: ignore[misc]
