@@ -244,8 +244,8 @@ def complete_action(p: Payment, success: bool, now: float) -> Payment:
         failed = Outcome.decline(DeclineReason.AUTHENTICATION_FAILED)
         return _settle(p, failed, now, "complete")
     then = p.then or Outcome.approve()
-    if then.kind is OutcomeKind.REQUIRES_ACTION:  # an action never chains into another
-        then = Outcome.approve()
+    if then.kind in (OutcomeKind.REQUIRES_ACTION, OutcomeKind.PENDING):
+        then = Outcome.approve()  # completing a step never leads into another one
     return _settle(p, then, now, "complete")
 
 

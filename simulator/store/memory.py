@@ -67,10 +67,10 @@ class MemoryStore:
     async def transition(
         self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment]
     ) -> tuple[Payment, Payment]:
-        space = self._ns(namespace)
+        space = self._spaces.get(namespace)
         while True:
-            before = space.payments.get(payment_id)
-            if before is None:
+            before = space.payments.get(payment_id) if space else None
+            if space is None or before is None:
                 raise NotFound(namespace, payment_id)
             after = fn(before)
             if self._compare_and_set(space, before, after):
