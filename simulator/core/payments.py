@@ -244,8 +244,9 @@ def complete_action(p: Payment, success: bool, now: float) -> Payment:
         failed = Outcome.decline(DeclineReason.AUTHENTICATION_FAILED)
         return _settle(p, failed, now, "complete")
     then = p.then or Outcome.approve()
-    if then.kind in (OutcomeKind.REQUIRES_ACTION, OutcomeKind.PENDING):
-        then = Outcome.approve()  # completing a step never leads into another one
+    if then.kind is OutcomeKind.REQUIRES_ACTION or (
+            then.kind is OutcomeKind.PENDING and p.status is Status.PENDING):
+        then = Outcome.approve()  # a step never leads into another step of its own kind
     return _settle(p, then, now, "complete")
 
 
