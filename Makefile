@@ -44,7 +44,10 @@ lint: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/pip install --quiet -e ".[bench]"
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk (apt-get install wrk)"; exit 1; }
 	$(BIN)/python tests/bench/loadbench.py
+	$(BIN)/python -m pytest tests/bench -p no:cacheprovider --benchmark-only
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,6 +30,18 @@ PROVIDERS = web.AppKey("providers", dict)
 SHUTDOWN_REPORT = web.AppKey("shutdown_report", dict)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
+    """After a full collection, move what survived out of the collector's sight.
+
+    Payments live until a reset, so a store of a million objects would otherwise be
+    walked by every full collection: pauses of hundreds of milliseconds that show up
+    as the tested service's p99. Frozen objects are still freed by reference counting;
+    a reset unfreezes them so cycles among them are collected too.
+    """
+    if phase == "stop" and info.get("generation") == 2:
+        gc.freeze()
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
@@ -76,7 +89,10 @@ def create_app(settings: Settings | None = None) -> web.Application:
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await dispatcher.start()
+        gc.callbacks.append(_freeze_survivors)
         yield
+        gc.callbacks.remove(_freeze_survivors)
+        gc.unfreeze()
         report = await dispatcher.stop(drain_timeout=settings.drain_timeout)
         app[SHUTDOWN_REPORT].update(report)
         if report["pending"] or report["delivering"]:

@@ -6,6 +6,7 @@ Whenever the server binds beyond loopback, every admin call needs the admin toke
 
 from __future__ import annotations
 
+import gc
 import hmac
 import re
 import time
@@ -137,6 +138,7 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         await store.reset(ns)
         journal.clear(ns)
         dispatcher.forget(ns)
+        gc.unfreeze()  # let the next full collection see what the reset let go
         return _json({"reset": ns or "all"})
 
     async def journal_list(request: web.Request) -> web.Response:

@@ -165,16 +165,29 @@ class Payment:
         return next((r for r in self.refunds if r.id == refund_id), None)
 
 
+_FIELDS = tuple(f.name for f in dataclasses.fields(Payment))
+_set = object.__setattr__
+
+
+def _replace(p: Payment, changes: Mapping[str, Any]) -> Payment:
+    """dataclasses.replace without its generic machinery: this is on every request."""
+    new = object.__new__(Payment)
+    for name in _FIELDS:
+        _set(new, name, changes[name] if name in changes else getattr(p, name))
+    return new
+
+
 def _move(
-    p: Payment, to: Status, verb: str, now: float, *, amount: int | None = None,
+    p: Payment, to: Status, verb: str, now: float, *, moved: int | None = None,
     detail: str | None = None, **changes: Any,
 ) -> Payment:
+    """The one way a payment changes status: checked, recorded, versioned."""
     if to not in TRANSITIONS[p.status]:
         raise InvalidTransition(p, verb, frozenset(s for s in TRANSITIONS if to in TRANSITIONS[s]))
-    entry = HistoryEntry(now, verb, to, amount, detail)
-    new = dataclasses.replace(
-        p, status=to, history=(*p.history, entry), version=p.version + 1, **changes
-    )
+    changes["status"] = to
+    changes["history"] = (*p.history, HistoryEntry(now, verb, to, moved, detail))
+    changes["version"] = p.version + 1
+    new = _replace(p, changes)
     _check_invariants(new)
     return new
 
@@ -204,36 +217,39 @@ def update(p: Payment, now: float, **changes: Any) -> Payment:
     if p.status not in ATTEMPTABLE and p.status is not Status.REQUIRES_ACTION:
         raise InvalidTransition(p, "update", ATTEMPTABLE | {Status.REQUIRES_ACTION})
     entry = HistoryEntry(now, "update", p.status)
-    return dataclasses.replace(p, history=(*p.history, entry), version=p.version + 1,
-                               **_merged(p, changes))
+    return _replace(p, {**_merged(p, changes), "history": (*p.history, entry),
+                        "version": p.version + 1})
 
 
 def attempt(p: Payment, outcome: Outcome, now: float, **changes: Any) -> Payment:
     """Apply an authorization attempt's outcome: approve, decline, action or pending."""
     if p.status not in ATTEMPTABLE:
         raise InvalidTransition(p, "authorize", ATTEMPTABLE)
-    p = dataclasses.replace(p, **_merged(p, changes)) if changes else p
-    return _settle(p, outcome, now, "authorize")
+    return _settle(p, outcome, now, "authorize", _merged(p, changes))
 
 
-def _settle(p: Payment, outcome: Outcome, now: float, verb: str) -> Payment:
+def _settle(p: Payment, outcome: Outcome, now: float, verb: str,
+            changes: Mapping[str, Any] | None = None) -> Payment:
+    """Move to where `outcome` leads, applying `changes` in the same step."""
+    c = dict(changes or {})
     kind = outcome.kind
     if kind is OutcomeKind.APPROVE:
-        if p.capture_manual:
-            return _move(p, Status.AUTHORIZED, verb, now, amount=p.amount,
-                         amount_authorized=p.amount, decline=None, decline_code=None,
-                         action=None, then=None)
-        return _move(p, Status.CAPTURED, verb, now, amount=p.amount,
-                     amount_authorized=p.amount, amount_captured=p.amount, decline=None,
-                     decline_code=None, action=None, then=None)
+        amount = c.get("amount", p.amount)
+        c.update(amount_authorized=amount, decline=None, decline_code=None, action=None,
+                 then=None)
+        if c.get("capture_manual", p.capture_manual):
+            return _move(p, Status.AUTHORIZED, verb, now, moved=amount, **c)
+        return _move(p, Status.CAPTURED, verb, now, moved=amount, amount_captured=amount, **c)
     if kind is OutcomeKind.DECLINE:
-        return _move(p, Status.FAILED, verb, now, detail=outcome.native_code or str(outcome.reason),
-                     decline=outcome.reason, decline_code=outcome.native_code, action=None,
-                     then=None)
+        c.update(decline=outcome.reason, decline_code=outcome.native_code, action=None,
+                 then=None)
+        return _move(p, Status.FAILED, verb, now,
+                     detail=outcome.native_code or str(outcome.reason), **c)
     if kind is OutcomeKind.REQUIRES_ACTION:
-        return _move(p, Status.REQUIRES_ACTION, verb, now, detail=outcome.action,
-                     action=outcome.action, then=outcome.then)
-    return _move(p, Status.PENDING, verb, now, then=outcome.then, action=None)
+        c.update(action=outcome.action, then=outcome.then)
+        return _move(p, Status.REQUIRES_ACTION, verb, now, detail=outcome.action, **c)
+    c.update(then=outcome.then, action=None)
+    return _move(p, Status.PENDING, verb, now, **c)
 
 
 def complete_action(p: Payment, success: bool, now: float) -> Payment:
@@ -257,7 +273,7 @@ def capture(p: Payment, amount: int | None, now: float) -> Payment:
     amount = p.amount_authorized if amount is None else amount
     if amount <= 0 or amount > p.amount_authorized:
         raise AmountExceeded(p, "capture", amount, p.amount_authorized)
-    return _move(p, Status.CAPTURED, "capture", now, amount=amount, amount_captured=amount)
+    return _move(p, Status.CAPTURED, "capture", now, moved=amount, amount_captured=amount)
 
 
 def void(p: Payment, now: float, reason: str | None = None) -> Payment:
@@ -285,5 +301,5 @@ def refund(p: Payment, refund_id: str, amount: int | None, now: float, *,
     total = p.amount_refunded + amount
     to = Status.REFUNDED if total == p.amount_captured else Status.PARTIALLY_REFUNDED
     r = Refund(refund_id, amount, now, reason=reason, metadata=dict(metadata or {}))
-    return _move(p, to, "refund", now, amount=amount, amount_refunded=total,
+    return _move(p, to, "refund", now, moved=amount, amount_refunded=total,
                  refunds=(*p.refunds, r), detail=refund_id)

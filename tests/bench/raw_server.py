@@ -3,8 +3,10 @@
 It reads the request body (as the simulator must) and answers with a static JSON body
 shaped like a Stripe PaymentIntent, padded to a chosen size. No middleware, no access
 log, uvloop when installed: the same stack the simulator runs on, minus the simulator.
+With --shaped, the same handler is mounted the way the simulator mounts its own (see
+make_app), to measure what that structure costs.
 
-    python tests/bench/raw_server.py --port 0 --body-bytes 1800
+    python tests/bench/raw_server.py --port 0 --body-bytes 1800 [--shaped]
 
 prints `raw baseline listening on http://127.0.0.1:PORT (body N bytes)` once bound.
 """
@@ -15,9 +17,12 @@ import argparse
 import asyncio
 import contextlib
 import signal
+from collections.abc import Awaitable, Callable
 
 import orjson
 from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # A PaymentIntent as Stripe returns it after a successful create+confirm.
 PAYMENT_INTENT = {
@@ -50,18 +55,42 @@ def static_body(size: int) -> bytes:
     return orjson.dumps({**PAYMENT_INTENT, "description": "x" * pad})
 
 
-def make_app(body: bytes) -> web.Application:
+def make_app(body: bytes, *, shaped: bool = False) -> web.Application:
+    """The bare handler at `POST /`; or, `shaped`, the same handler where the simulator
+    has its own: in a sub-application at `/stripe/v1/payment_intents` behind two
+    pass-through middlewares (one on the root app, one on the sub-app), answering
+    with the simulator's response headers. The difference between the two is what
+    the simulator's application structure costs, apart from anything it computes."""
+
     async def answer(request: web.Request) -> web.Response:
         await request.read()
         return web.Response(body=body, content_type="application/json")
 
-    app = web.Application()
-    app.router.add_post("/", answer)
+    if not shaped:
+        app = web.Application()
+        app.router.add_post("/", answer)
+        return app
+
+    @web.middleware
+    async def passthrough(request: web.Request, handler: Handler) -> web.StreamResponse:
+        return await handler(request)
+
+    async def answer_like_stripe(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=body, headers={
+            "Content-Type": "application/json", "Request-Id": "req_0123456789abcd",
+            "Stripe-Version": request.headers.get("Stripe-Version", "2026-10-28.endive")})
+
+    sub = web.Application(middlewares=[passthrough])
+    sub.router.add_post("/v1/payment_intents", answer_like_stripe)
+    app = web.Application(middlewares=[passthrough])
+    app.add_subapp("/stripe", sub)
     return app
 
 
-async def serve(host: str, port: int, body: bytes) -> None:
-    runner = web.AppRunner(make_app(body), access_log=None, handle_signals=False)
+async def serve(host: str, port: int, body: bytes, *, shaped: bool) -> None:
+    runner = web.AppRunner(make_app(body, shaped=shaped), access_log=None,
+                           handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
     await site.start()
@@ -81,15 +110,18 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 = any free port")
     parser.add_argument("--body-bytes", type=int, default=1800)
+    parser.add_argument("--shaped", action="store_true",
+                        help="answer at /stripe/v1/payment_intents in a sub-app behind two "
+                             "middlewares, as the simulator is built")
     args = parser.parse_args()
     body = static_body(args.body_bytes)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is optional on some platforms
-        asyncio.run(serve(args.host, args.port, body))
+        asyncio.run(serve(args.host, args.port, body, shaped=args.shaped))
     else:
         with contextlib.suppress(KeyboardInterrupt):
-            uvloop.run(serve(args.host, args.port, body))
+            uvloop.run(serve(args.host, args.port, body, shaped=args.shaped))
 
 
 if __name__ == "__main__":

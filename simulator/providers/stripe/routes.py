@@ -18,10 +18,12 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import hashlib
 import re
 import secrets
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -255,7 +257,7 @@ class _Api:
     async def _once(self, request: web.Request, ns: str, run: Callable[[], Coroutine[
             Any, Any, web.Response]]) -> web.Response:
         key = request.headers.get("Idempotency-Key")
-        fingerprint = hashlib.sha256(
+        fingerprint = "" if key is None else hashlib.sha256(
             request.method.encode() + request.path.encode() + b"?" +
             request.get(RAW_BODY, b"")).hexdigest()
         return await idempotent(
@@ -305,7 +307,7 @@ class _Api:
 
     def _test_expiry_year(self) -> int:
         """Test tokens carry a card that expires in a couple of years, as Stripe's do."""
-        return self.engine.clock.now_datetime().year + 2
+        return _year_of(int(self.engine.clock.now()) // 86400) + 2
 
     async def _resolve_pm(self, ns: str, params: Mapping[str, Any],
                           current: str | None) -> tuple[Mapping[str, Any], Outcome] | None:
@@ -377,12 +379,7 @@ class _Api:
             "magic": number if number in magic.BY_NUMBER else "",
             "billing_details": None,
             "metadata": dict((data or {}).get("metadata") or {}),
-            "card": {"brand": detect_brand(number).value, "last4": number[-4:],
-                     "bin": number[:6], "exp_month": month, "exp_year": year,
-                     "funding": test.funding, "country": test.country,
-                     "fingerprint": hashlib.sha256(number.encode()).hexdigest()[:16],
-                     "checks": {"address_line1_check": None,
-                                "address_postal_code_check": None, "cvc_check": "pass"}},
+            "card": _card_facts(number, month, year, test.funding, test.country),
         }
         await self.store.put_object(ns, PM_KIND, pm_id, record)
         return record
@@ -471,7 +468,7 @@ class _Api:
             "card": wire.card_of(record),
             "extra": {"payment_method": record["id"], "charge": charge_id,
                       "charge_created": self.engine.clock.now(),
-                      "action_url": f"{request.url.origin()}/__hosted/3ds/{token}",
+                      "action_url": f"{request.scheme}://{request.host}/__hosted/3ds/{token}",
                       **_extra(params)},
         }
         if capture is not None:
@@ -692,6 +689,24 @@ class _Api:
             if e.id == evt_id:
                 return _json(_event_json(e), request)
         raise ResourceMissing(f"No such event: '{evt_id}'", param="id", code="resource_missing")
+
+
+@functools.lru_cache(maxsize=4096)
+def _card_facts(number: str, month: int, year: int, funding: str,
+                country: str) -> Mapping[str, Any]:
+    """What a payment method shows of its card: computed once per card, shared by every
+    payment method made from it, so never mutated."""
+    return {
+        "brand": detect_brand(number).value, "last4": number[-4:], "bin": number[:6],
+        "exp_month": month, "exp_year": year, "funding": funding, "country": country,
+        "fingerprint": hashlib.sha256(number.encode()).hexdigest()[:16],
+        "checks": {"address_line1_check": None, "address_postal_code_check": None,
+                   "cvc_check": "pass"}}
+
+
+@functools.lru_cache(maxsize=64)
+def _year_of(day: int) -> int:
+    return datetime.fromtimestamp(day * 86400, UTC).year
 
 
 def _event_json(e: Event) -> Any:
