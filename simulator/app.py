@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import difflib
 import gc
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -13,10 +16,12 @@ from aiohttp import web
 
 from simulator.admin import admin_app
 from simulator.core.clock import VirtualClock
-from simulator.engine import Engine
+from simulator.engine import Engine, ScenarioEffects
 from simulator.hosted import hosted_app
 from simulator.journal import Journal
 from simulator.providers import base
+from simulator.scenarios.loader import ScenarioError, load_file
+from simulator.scenarios.runtime import ScenarioSet
 from simulator.settings import Settings
 from simulator.store.memory import MemoryStore
 from simulator.webhooks.dispatcher import Dispatcher, Endpoint
@@ -28,8 +33,41 @@ SETTINGS = web.AppKey("settings", Settings)
 JOURNAL = web.AppKey("journal", Journal)
 PROVIDERS = web.AppKey("providers", dict)
 SHUTDOWN_REPORT = web.AppKey("shutdown_report", dict)
+SCENARIOS = web.AppKey("scenarios", ScenarioSet)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def watch_files(scenarios: ScenarioSet, paths: tuple[str, ...],
+                      interval: float = 0.5) -> None:
+    """Reload a scenario file when it changes. A bad edit is reported and changes
+    nothing: the scenarios that were running keep running."""
+    seen = {p: _mtime(p) for p in paths}
+    while True:
+        await asyncio.sleep(interval)
+        for path in paths:
+            mtime = _mtime(path)
+            if mtime == seen[path]:
+                continue
+            seen[path] = mtime
+            try:
+                doc = load_file(path)
+            except ScenarioError as exc:
+                log.error("not reloading %s; keeping the running scenarios:\n%s", path,
+                          "\n".join(str(p) for p in exc.problems))
+                continue
+            except OSError as exc:
+                log.error("not reloading %s: %s", path, exc)
+                continue
+            scenarios.put(doc, source=path)
+            log.info("reloaded scenario %s from %s", doc["name"], path)
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime_ns / 1e9
+    except OSError:
+        return -1.0
 
 
 def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
@@ -51,7 +89,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
     dispatcher = Dispatcher(clock)
     for name, target in settings.webhooks.items():
         dispatcher.configure(Endpoint(url=target.url, secret=target.secret, provider=name))
-    engine = Engine(store=store, clock=clock, dispatcher=dispatcher)
+    scenarios = ScenarioSet()
+    for path in settings.scenarios:  # raises ScenarioError with every problem
+        scenarios.put(load_file(path), source=path)
+    engine = Engine(store=store, clock=clock, dispatcher=dispatcher,
+                    scenarios=ScenarioEffects(scenarios))
     journal = Journal(settings.journal_size)
     providers = {p.name: p for p in base.load(settings.providers or None)}
     unknown_hooks = set(settings.webhooks) - set(providers)
@@ -81,16 +123,25 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[JOURNAL] = journal
     app[PROVIDERS] = providers
     app[SHUTDOWN_REPORT] = {}
+    app[SCENARIOS] = scenarios
     for p in providers.values():
         app.add_subapp(f"/{p.name}", base.provider_app(p, engine, journal,
                                                         max_body=settings.max_body_bytes))
-    app.add_subapp("/__admin", admin_app(engine, journal, settings, providers, time.time()))
+    app.add_subapp("/__admin", admin_app(engine, journal, settings, providers, time.time(),
+                                         scenarios))
     app.add_subapp("/__hosted", hosted_app(engine, providers))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await dispatcher.start()
         gc.callbacks.append(_freeze_survivors)
+        watcher = None
+        if settings.watch and settings.scenarios:
+            watcher = asyncio.create_task(watch_files(scenarios, settings.scenarios))
         yield
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
         gc.callbacks.remove(_freeze_survivors)
         gc.unfreeze()
         report = await dispatcher.stop(drain_timeout=settings.drain_timeout)

@@ -2,6 +2,7 @@
 
     paysandbox serve                 run the simulator (127.0.0.1:12111)
     paysandbox providers             list the imitated providers and their base URLs
+    paysandbox validate FILE...      check scenario files, every error with file:line:col
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ Every flag has a PAYSANDBOX_* environment variable (flags win): PAYSANDBOX_HOST,
 PAYSANDBOX_PORT, PAYSANDBOX_PROVIDERS (comma-separated), PAYSANDBOX_WEBHOOK_<PROVIDER>,
 PAYSANDBOX_WEBHOOK_SECRET_<PROVIDER>, PAYSANDBOX_CLOCK_SCALE, PAYSANDBOX_JOURNAL_SIZE,
 PAYSANDBOX_MAX_BODY_BYTES, PAYSANDBOX_ADMIN_TOKEN, PAYSANDBOX_LOG_LEVEL,
-PAYSANDBOX_DRAIN_TIMEOUT, PAYSANDBOX_PUBLIC_URL.
+PAYSANDBOX_DRAIN_TIMEOUT, PAYSANDBOX_PUBLIC_URL, PAYSANDBOX_SCENARIOS (paths joined by
+':'), PAYSANDBOX_WATCH.
 """
 
 
@@ -86,6 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="on shutdown, how long to wait for due webhook deliveries "
                             "(default 5)")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--scenario", action="append", metavar="FILE", dest="scenarios",
+                       help="load a scenario file (repeatable; see scenarios/README.md)")
+    serve.add_argument("--watch", action="store_true", default=None,
+                       help="reload scenario files when they change (a bad edit is reported "
+                            "and the running scenarios stay)")
+
+    validate = sub.add_parser(
+        "validate", help="check scenario files and print every error",
+        description="Check scenario files against contracts/scenario.schema.json and the "
+                    "simulator's own rules; print every error as FILE:LINE:COL $.path: "
+                    "message. Exit status 1 when any file has an error.")
+    validate.add_argument("files", nargs="+", metavar="FILE")
 
     sub.add_parser("providers", help="list the imitated providers and their base URLs")
     return parser
@@ -101,6 +115,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
             values[flag] = value
     if getattr(args, "providers", None):
         values["providers"] = tuple(p.lower() for p in args.providers)
+    if getattr(args, "scenarios", None):
+        values["scenarios"] = tuple(args.scenarios)
+    if getattr(args, "watch", None):
+        values["watch"] = True
     secrets = dict(parse_pair(s, "--webhook-secret") for s in args.webhook_secret)
     hooks = dict(cast("Mapping[str, WebhookTarget]", values.get("webhooks") or {}))
     for text in args.webhook:
@@ -133,6 +151,9 @@ def banner(settings: Settings, port: int) -> str:
     else:
         lines.append("  none configured: use --webhook PROVIDER=URL, PUT /__admin/webhooks/"
                      "{provider}, or the provider's own API (Stripe: POST /v1/webhook_endpoints)")
+    if settings.scenarios:
+        lines += ["", "scenarios" + (" (watching for changes):" if settings.watch else ":")]
+        lines += [f"  {path}" for path in settings.scenarios]
     lines.append("")
     lines.append("Ctrl-C stops it; due webhook deliveries are drained first.")
     return "\n".join(lines)
@@ -140,8 +161,16 @@ def banner(settings: Settings, port: int) -> str:
 
 async def serve(settings: Settings) -> int:
     from simulator.app import SHUTDOWN_REPORT, create_app
+    from simulator.scenarios.loader import ScenarioError
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ScenarioError as exc:
+        print("paysandbox: the scenario files have errors; nothing was started:",
+              file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True)
@@ -170,6 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "validate":
+        from simulator.scenarios.validate import main as validate_main
+        return validate_main(args.files)
     try:
         if args.command == "providers":
             settings = Settings.from_env()

@@ -9,7 +9,10 @@ Adding a provider adds no line to this file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import random
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,6 +31,8 @@ from simulator.core.commands import (
     Void,
 )
 from simulator.core.outcomes import APPROVED, Outcome
+from simulator.faults import Fault
+from simulator.scenarios.runtime import ScenarioSet, WebhookChaos, facts_for
 from simulator.store.base import NotFound, Store
 from simulator.webhooks.dispatcher import Dispatcher, Endpoint, Event, WebhookScheme
 
@@ -38,12 +43,19 @@ class Effects:
 
     outcome: Outcome | None = None
     latency: float = 0.0  # seconds, awaited before the response
-    fault: str | None = None
+    fault: Fault | str | None = None
     webhook_delay: float = 0.0  # virtual seconds
     matched: tuple[str, ...] = ()
+    settle_after: float | None = None  # a pending outcome settles by itself after this
+    webhooks: WebhookChaos | None = None
+    webhook_rng: random.Random | None = None
 
 
 NO_EFFECTS = Effects()
+
+#: The effects applied to the request being served, for the HTTP layer (faults that
+#: mangle the answer, the journal's list of matched rules). Reset per request.
+APPLIED: ContextVar[Effects | None] = ContextVar("applied_effects", default=None)
 
 
 class Scenarios(Protocol):
@@ -59,6 +71,24 @@ class NoScenarios:
         return NO_EFFECTS
 
 
+class ScenarioEffects:
+    """Scenarios from YAML (simulator/scenarios) behind the engine's seam."""
+
+    def __init__(self, scenarios: ScenarioSet) -> None:
+        self.scenarios = scenarios
+
+    def effects(self, provider: str, namespace: str, command: Command,
+                facts: Mapping[str, Any]) -> Effects:
+        if not len(self.scenarios):
+            return NO_EFFECTS
+        d = self.scenarios.decide(facts_for(provider, namespace, command, facts))
+        if not d.matched and d.webhooks is None:
+            return NO_EFFECTS
+        return Effects(outcome=d.outcome, latency=d.latency, fault=d.fault,
+                       matched=d.matched, settle_after=d.settle_after, webhooks=d.webhooks,
+                       webhook_rng=d.webhook_rng)
+
+
 class EventSource(Protocol):
     """The part of a provider the engine talks to after a state change."""
 
@@ -71,11 +101,11 @@ class EventSource(Protocol):
 
 
 class InjectedFault(Exception):
-    """A scenario asked for a transport fault; the HTTP layer applies it."""
+    """A scenario asked for a fault that ends the request; the HTTP layer applies it."""
 
-    def __init__(self, fault: str) -> None:
-        super().__init__(fault)
-        self.fault = fault
+    def __init__(self, fault: Fault | str) -> None:
+        self.fault = fault if isinstance(fault, Fault) else Fault.parse(fault)
+        super().__init__(self.fault.kind)
 
 
 class Engine:
@@ -85,20 +115,60 @@ class Engine:
         self.clock = clock
         self.dispatcher = dispatcher
         self.scenarios: Scenarios = scenarios or NoScenarios()
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def intercept(self, provider: EventSource, namespace: str, command: Command,
+                        facts: Mapping[str, Any] | None = None) -> Effects:
+        """Scenario effects for a request that changes no payment (a read, a list):
+        latency is served and faults are raised here."""
+        effects = self.scenarios.effects(provider.name, namespace, command, facts or {})
+        if effects is not NO_EFFECTS:
+            APPLIED.set(effects)
+            if effects.latency > 0:
+                await asyncio.sleep(effects.latency)
+            fault = effects.fault
+            if fault is not None and InjectedFault(fault).fault.ends_early:
+                raise InjectedFault(fault)
+        return effects
 
     async def execute(self, provider: EventSource, namespace: str, command: Command,
                       facts: Mapping[str, Any] | None = None) -> Result:
         effects = self.scenarios.effects(provider.name, namespace, command, facts or {})
-        if effects.fault is not None:
-            raise InjectedFault(effects.fault)
+        if effects is not NO_EFFECTS:
+            APPLIED.set(effects)
+            if effects.fault is not None:
+                fault = InjectedFault(effects.fault)
+                if fault.fault.ends_early:
+                    if effects.latency > 0:
+                        await asyncio.sleep(effects.latency)
+                    raise fault
         try:
             result = await self._apply(namespace, command, effects)
             if result.previous is not result.payment:
                 await self._emit(provider, namespace, command, result, effects)
+                if effects.settle_after is not None and \
+                        result.payment.status is payments.Status.PENDING:
+                    self._settle_later(provider, namespace, result.payment.id,
+                                       effects.settle_after)
         finally:
             if effects.latency > 0:
                 await asyncio.sleep(effects.latency)
         return result
+
+    def _settle_later(self, provider: EventSource, namespace: str, payment_id: str,
+                      after: float) -> None:
+        """A pending outcome from a scenario settles by itself, on the virtual clock."""
+        due = self.clock.now() + after
+
+        async def settle() -> None:
+            while self.clock.now() < due:
+                await asyncio.sleep(min(self.clock.real_seconds_until(due), 1.0))
+            with contextlib.suppress(payments.PaymentError, NotFound):
+                await self.execute(provider, namespace, Complete(payment_id, True))
+
+        task = asyncio.get_running_loop().create_task(settle())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _apply(self, namespace: str, command: Command, effects: Effects) -> Result:
         store, now = self.store, self.clock.now()
@@ -152,7 +222,23 @@ class Engine:
         if not events:
             return
         endpoints = await provider.webhook_endpoints(self.store, namespace)
+        chaos, rng = effects.webhooks, effects.webhook_rng or random.Random()
         for event in events:
             await self.store.append_event(namespace, event)
-            self.dispatcher.publish(event, provider.webhooks, endpoints,
-                                    delay=effects.webhook_delay)
+            if chaos is None:
+                self.dispatcher.publish(event, provider.webhooks, endpoints,
+                                        delay=effects.webhook_delay)
+                continue
+            if chaos.drop and rng.random() < chaos.drop:
+                continue
+            copies = 2 if chaos.duplicate and rng.random() < chaos.duplicate else 1
+            for _ in range(copies):
+                delay = chaos.delay(rng) if chaos.delay else 0.0
+                if chaos.reorder:
+                    delay += rng.random()
+                self.dispatcher.publish(
+                    event, provider.webhooks, endpoints, delay=delay,
+                    fail_first=chaos.fail_first,
+                    bad_signature=bool(chaos.bad_signature)
+                    and rng.random() < chaos.bad_signature,
+                    stale=bool(chaos.stale_timestamp) and rng.random() < chaos.stale_timestamp)

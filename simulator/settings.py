@@ -48,6 +48,8 @@ class Settings:
     log_level: str = "info"
     drain_timeout: float = 5.0
     public_url: str | None = None
+    scenarios: tuple[str, ...] = ()  # scenario files loaded at start-up
+    watch: bool = False  # reload scenario files when they change
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -121,6 +123,10 @@ def env_values(env: Mapping[str, str] | None = None) -> dict[str, object]:
     for name in ("ADMIN_TOKEN", "PUBLIC_URL"):
         if get(name):
             values[name.lower()] = get(name)
+    if get("SCENARIOS"):
+        values["scenarios"] = tuple(p for p in (get("SCENARIOS") or "").split(os.pathsep) if p)
+    if get("WATCH"):
+        values["watch"] = (get("WATCH") or "").lower() in ("1", "true", "yes", "on")
     if get("LOG_LEVEL"):
         values["log_level"] = (get("LOG_LEVEL") or "").lower()
     hooks: dict[str, WebhookTarget] = {}

@@ -19,6 +19,8 @@ from aiohttp import web
 from simulator import __version__
 from simulator.core.commands import Complete
 from simulator.core.payments import InvalidTransition, Payment
+from simulator.scenarios.loader import ScenarioError, load_text
+from simulator.scenarios.runtime import ScenarioSet
 from simulator.settings import Settings, default_secret
 from simulator.webhooks.dispatcher import Endpoint
 
@@ -78,7 +80,9 @@ def payment_json(p: Payment) -> dict[str, Any]:
 
 
 def admin_app(engine: Engine, journal: Journal, settings: Settings,
-              providers: Mapping[str, Provider], started: float) -> web.Application:
+              providers: Mapping[str, Provider], started: float,
+              scenarios: ScenarioSet | None = None) -> web.Application:
+    scenarios = scenarios if scenarios is not None else ScenarioSet()
     store, dispatcher, clock = engine.store, engine.dispatcher, engine.clock
 
     @web.middleware
@@ -235,6 +239,55 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         clock.advance(parse_duration(data.get("seconds", data.get("by"))))
         return _json(clock.snapshot())
 
+    async def scenarios_list(request: web.Request) -> web.Response:
+        return _json({"scenarios": scenarios.status()})
+
+    async def scenario_get(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        found = scenarios.get(name)
+        if found is None:
+            raise AdminError(404, f"No scenario {name!r}; loaded: "
+                                  f"{', '.join(s['name'] for s in scenarios.status()) or 'none'}.")
+        return _json(found.status(time.monotonic()))
+
+    async def scenario_put(request: web.Request) -> web.Response:
+        """The body is the scenario file (YAML or JSON); its name must match the URL's."""
+        name = request.match_info["name"]
+        raw = await request.read()
+        source = f"PUT /__admin/scenarios/{name}"
+        try:
+            doc = load_text(raw.decode("utf-8"), source=source)
+        except UnicodeDecodeError:
+            raise AdminError(400, "The scenario must be UTF-8 text (YAML or JSON).") from None
+        except ScenarioError as exc:
+            return _json({"error": {"message": f"{len(exc.problems)} problem(s) in the "
+                                    "scenario; nothing was changed.",
+                                    "problems": [str(p) for p in exc.problems]}}, 400)
+        if doc.get("name") != name:
+            raise AdminError(400, f"The scenario's name is {doc.get('name')!r} but the URL "
+                                  f"says {name!r}: they must agree.")
+        replaced = scenarios.get(name) is not None
+        loaded = scenarios.put(doc, source=source)
+        return _json(loaded.status(time.monotonic()), 200 if replaced else 201)
+
+    async def scenario_delete(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if not scenarios.remove(name):
+            raise AdminError(404, f"No scenario {name!r}.")
+        return _json({"deleted": name})
+
+    async def scenarios_delete(request: web.Request) -> web.Response:
+        count = len(scenarios)
+        scenarios.clear()
+        return _json({"deleted": count})
+
+    async def scenario_start(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        started_scenario = scenarios.start(name)
+        if started_scenario is None:
+            raise AdminError(404, f"No scenario {name!r}.")
+        return _json(started_scenario.status(time.monotonic()))
+
     app = web.Application(middlewares=[guard])
     r = app.router
     r.add_get("/health", health)
@@ -249,6 +302,12 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
     r.add_get("/webhooks/deliveries", deliveries)
     r.add_get("/webhooks/deliveries/{id}", delivery_get)
     r.add_post("/webhooks/deliveries/{id}/redeliver", redeliver)
+    r.add_get("/scenarios", scenarios_list)
+    r.add_delete("/scenarios", scenarios_delete)
+    r.add_get("/scenarios/{name}", scenario_get)
+    r.add_put("/scenarios/{name}", scenario_put)
+    r.add_delete("/scenarios/{name}", scenario_delete)
+    r.add_post("/scenarios/{name}/start", scenario_start)
     r.add_get("/clock", clock_get)
     r.add_post("/clock/advance", clock_advance)
     return app

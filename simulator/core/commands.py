@@ -80,6 +80,13 @@ class Retrieve(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class Listing(Command):
+    """A read that changes nothing and names no one payment (lists, events)."""
+
+    operation: ClassVar[str] = "list"
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
     payment: Payment
     previous: Payment | None = None

@@ -18,8 +18,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
+from simulator import faults
 from simulator.core.commands import Command, Result
+from simulator.engine import APPLIED, InjectedFault
 from simulator.errors import ApiError, PayloadTooLarge, RouteMissing
+from simulator.faults import Fault
 from simulator.journal import Journal
 from simulator.store.base import Store
 from simulator.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -91,23 +94,30 @@ def provider_app(provider: Provider, engine: Engine, journal: Journal, *,
     async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
         request[REQUEST_ID] = request_id()
+        token = APPLIED.set(None)
         try:
-            response = await handler(request)
-        except ApiError as exc:
-            response = provider.render_error(exc, request)
-        except web.HTTPRequestEntityTooLarge:
-            response = provider.render_error(PayloadTooLarge(
-                f"Request body exceeds the limit of {max_body} bytes."), request)
-        except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
-            response = provider.render_error(_route_missing(request, sub, "/" + provider.name),
-                                              request)
-        except web.HTTPException:
-            raise
-        except Exception:  # a bug: say so in the provider's envelope, never a traceback
-            log.exception("unhandled error serving %s %s", request.method, request.path)
-            response = provider.render_error(
-                ApiError("The simulator failed to handle this request; see its log.",
-                         status=500, code="simulator_error"), request)
+            response = await serve(request, handler)
+            applied = APPLIED.get()
+        finally:
+            APPLIED.reset(token)
+        notes = request.get(JOURNAL_NOTES)
+        if applied is not None:
+            notes = {**(notes or {}), "scenario_rules": list(applied.matched)}
+            fault = applied.fault
+            if isinstance(fault, Fault) and not fault.ends_early and \
+                    isinstance(response, web.Response):
+                notes["fault"] = fault.kind
+                if fault.kind == "malformed_body":
+                    response.body = faults.truncate(response.body)  # type: ignore[arg-type]
+                else:
+                    record(request, started, response, notes)
+                    await faults.dribble(request, response, fault.duration)
+                    return response
+        record(request, started, response, notes)
+        return response
+
+    def record(request: web.Request, started: float, response: web.StreamResponse,
+               notes: dict[str, Any] | None) -> None:
         if journal.enabled:
             body = getattr(response, "body", b"")
             journal.record(
@@ -116,13 +126,67 @@ def provider_app(provider: Provider, engine: Engine, journal: Journal, *,
                 path=request.path, query=request.query_string, status=response.status,
                 request_id=request[REQUEST_ID], request_body=request.get(RAW_BODY, b""),
                 response_body=body if isinstance(body, bytes) else b"",
-                duration_ms=(time.perf_counter() - started) * 1000,
-                notes=request.get(JOURNAL_NOTES))
-        return response
+                duration_ms=(time.perf_counter() - started) * 1000, notes=notes)
+
+    async def serve(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except InjectedFault as exc:
+            return await inject(request, exc.fault)
+        except ApiError as exc:
+            return provider.render_error(exc, request)
+        except web.HTTPRequestEntityTooLarge:
+            return provider.render_error(PayloadTooLarge(
+                f"Request body exceeds the limit of {max_body} bytes."), request)
+        except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
+            return provider.render_error(_route_missing(request, sub, "/" + provider.name),
+                                         request)
+        except web.HTTPException:
+            raise
+        except Exception:  # a bug: say so in the provider's envelope, never a traceback
+            log.exception("unhandled error serving %s %s", request.method, request.path)
+            return provider.render_error(
+                ApiError("The simulator failed to handle this request; see its log.",
+                         status=500, code="simulator_error"), request)
+
+    async def inject(request: web.Request, fault: Fault) -> web.StreamResponse:
+        """A fault that ends the request: an HTTP error in the provider's envelope, or
+        a broken connection."""
+        if fault.kind == "http":
+            error = ApiError(_HTTP_MESSAGES.get(fault.status, f"The provider answered "
+                                                f"{fault.status} (injected by a scenario)."),
+                             status=fault.status, code=_HTTP_CODES.get(fault.status))
+            response = provider.render_error(error, request)
+            if fault.retry_after is not None:
+                response.headers["Retry-After"] = str(max(1, round(fault.retry_after)))
+            return response
+        if fault.kind == "connection_reset":
+            faults.reset(request)
+        elif fault.kind == "hang":
+            await faults.hang(request)
+        else:
+            faults.close_silently(request)
+        raise _Dropped
 
     sub = web.Application(middlewares=[envelope], client_max_size=max_body)
     sub.add_routes(provider.routes(engine))
     return sub
+
+
+class _Dropped(ConnectionResetError):
+    """The connection was broken on purpose; aiohttp closes the request quietly."""
+
+
+_HTTP_MESSAGES = {
+    429: "Too many requests hit the API too quickly. Retry after a pause "
+         "(rate limit injected by a scenario).",
+    500: "An unexpected error occurred on the provider's side (injected by a scenario).",
+    502: "Bad gateway: the provider's edge could not reach its backend (injected by a "
+         "scenario).",
+    503: "The provider is temporarily unavailable (injected by a scenario).",
+    504: "The provider timed out answering (injected by a scenario).",
+}
+_HTTP_CODES = {429: "rate_limit", 409: "lock_timeout"}
 
 
 def _route_missing(request: web.Request, app: web.Application, prefix: str) -> RouteMissing:

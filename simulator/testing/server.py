@@ -6,11 +6,14 @@ import asyncio
 import json
 import threading
 import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from simulator.settings import Settings
+from simulator.testing.client import AdminClient
 
 
 class SimulatorServer:
@@ -71,7 +74,12 @@ class SimulatorServer:
         assert self._loop is not None
         return asyncio.run_coroutine_threadsafe(loop_coro, self._loop).result(30)
 
+    @property
+    def client(self) -> AdminClient:
+        return AdminClient(self.base_url)
+
     def admin(self, method: str, path: str, body: Any = None) -> Any:
+        """A raw admin call; raises urllib's HTTPError on a 4xx/5xx."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(f"{self.base_url}/__admin{path}", data=data, method=method,
                                      headers={"Content-Type": "application/json"})
@@ -79,5 +87,21 @@ class SimulatorServer:
             return json.loads(resp.read() or b"null")
 
     def reset(self) -> None:
-        self.admin("POST", "/reset")
+        """Forget every payment, event and delivery, and unload every scenario."""
+        self.client.reset()
+        self.client.clear_scenarios()
+
+    # The admin client's conveniences, on the fixture itself.
+
+    def use_scenario(self, scenario: str | Path | Mapping[str, Any]) -> str:
+        return self.client.use_scenario(scenario)
+
+    def journal(self, **filters: Any) -> list[dict[str, Any]]:
+        return self.client.journal(**filters)
+
+    def advance_clock(self, by: str | float) -> Any:
+        return self.client.advance_clock(by)
+
+    def wait_for_webhook(self, event_type: str, **options: Any) -> dict[str, Any]:
+        return self.client.wait_for_webhook(event_type, **options)
 

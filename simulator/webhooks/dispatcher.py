@@ -111,6 +111,11 @@ class Delivery:
     state: str = "pending"  # pending | delivering | delivered | failed
     next_attempt_at: float = 0.0
     attempts: list[Attempt] = field(default_factory=list)
+    # Webhook chaos from a scenario: attempts that fail without being sent, a wrong
+    # signature, a timestamp signed ten minutes in the past.
+    fail_first: int = 0
+    bad_signature: bool = False
+    stale: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -196,7 +201,9 @@ class Dispatcher:
     # -- publishing ----------------------------------------------------------------
 
     def publish(self, event: Event, scheme: WebhookScheme,
-                endpoints: Sequence[Endpoint] = (), *, delay: float = 0.0) -> list[Delivery]:
+                endpoints: Sequence[Endpoint] = (), *, delay: float = 0.0,
+                fail_first: int = 0, bad_signature: bool = False,
+                stale: bool = False) -> list[Delivery]:
         """Queue `event` for every endpoint that wants it: the provider's configured
         one plus `endpoints` (those registered through the provider's own API)."""
         targets = [*self._endpoints.get(event.provider, ()), *endpoints]
@@ -204,7 +211,8 @@ class Dispatcher:
         for endpoint in targets:
             if not endpoint.wants(event):
                 continue
-            d = Delivery("whd_" + secrets.token_hex(8), event, endpoint, scheme)
+            d = Delivery("whd_" + secrets.token_hex(8), event, endpoint, scheme,
+                         fail_first=fail_first, bad_signature=bad_signature, stale=stale)
             self._remember(d)
             self._schedule(d, self._clock.now() + delay)
             created.append(d)
@@ -287,25 +295,39 @@ class Dispatcher:
         task.add_done_callback(self._inflight.discard)
 
     async def _deliver(self, d: Delivery) -> None:
-        assert self._session is not None
         async with self._semaphore:
             started = time.perf_counter()
             at = self._clock.now()
-            headers = dict(d.scheme.sign(d.event.body, d.endpoint.secret, int(at)))
+            secret = d.endpoint.secret + ("-wrong" if d.bad_signature else "")
+            # Receivers check the signature's age against their own wall clock, so it is
+            # signed with real time even when the virtual clock has been advanced.
+            signed_at = int(time.time()) - (600 if d.stale else 0)
+            headers = dict(d.scheme.sign(d.event.body, secret, signed_at))
             status: int | None = None
             error: str | None = None
             ok = False
-            try:
-                async with self._session.post(d.endpoint.url, data=d.event.body,
-                                              headers=headers) as resp:
-                    status = resp.status
-                    body = await resp.read()
-                    ok = d.scheme.accepted(status, body)
-                    if not ok:
-                        error = f"receiver answered {status}: {body[:200]!r}"
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if len(d.attempts) < d.fail_first:
+                error = "failed by a scenario (webhooks.fail_first): not sent"
+            else:
+                ok, status, error = await self._post(d, headers)
             d.attempts.append(Attempt(at, status, error, (time.perf_counter() - started) * 1000))
+        self._after_attempt(d, ok, error)
+
+    async def _post(self, d: Delivery, headers: Mapping[str, str]) -> tuple[
+            bool, int | None, str | None]:
+        assert self._session is not None
+        try:
+            async with self._session.post(d.endpoint.url, data=d.event.body,
+                                          headers=headers) as resp:
+                body = await resp.read()
+                if d.scheme.accepted(resp.status, body):
+                    return True, resp.status, None
+                return False, resp.status, f"receiver answered {resp.status}: {body[:200]!r}"
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            return False, None, f"{type(exc).__name__}: {exc}" if str(exc) else \
+                type(exc).__name__
+
+    def _after_attempt(self, d: Delivery, ok: bool, error: str | None) -> None:
         retries_done = len(d.attempts) - 1
         if ok:
             d.state = "delivered"

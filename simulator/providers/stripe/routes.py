@@ -37,6 +37,7 @@ from simulator.core.commands import (
     Capture,
     Command,
     Create,
+    Listing,
     RefundPayment,
     Result,
     Update,
@@ -44,7 +45,13 @@ from simulator.core.commands import (
 )
 from simulator.core.money import UnknownCurrency, currency, to_major
 from simulator.core.outcomes import Outcome
-from simulator.core.payments import AmountExceeded, InvalidTransition, Payment, Status
+from simulator.core.payments import (
+    AmountExceeded,
+    CardDetails,
+    InvalidTransition,
+    Payment,
+    Status,
+)
 from simulator.errors import (
     ApiError,
     Conflict,
@@ -226,6 +233,11 @@ class _Api:
     async def _params(self, request: web.Request, contract: str) -> tuple[str, dict[str, Any]]:
         ns = authenticate(request)
         params = await self._read(request, contract)
+        operation = _READS.get(contract)
+        if operation is not None:  # commands meet scenarios in the engine; reads here
+            await self.engine.intercept(self.provider, ns, Listing(""), {
+                "operation": operation, "path": request.path[len("/stripe"):],
+                "headers": request.headers})
         expandable = _EXPANDABLE.get(contract, ())
         for path in params.get("expand", ()):
             if path not in expandable:
@@ -281,10 +293,16 @@ class _Api:
                                   code="resource_missing")
         return p
 
-    async def _run(self, ns: str, command: Command, request: web.Request) -> Result:
+    async def _run(self, ns: str, command: Command, request: web.Request, p: Payment,
+                   *, card: CardDetails | None = None, amount: int | None = None) -> Result:
+        """Execute a command, telling scenarios what they can match on."""
+        card = card or p.card
+        facts = {"path": request.path[len("/stripe"):], "headers": request.headers,
+                 "amount": p.amount if amount is None else amount, "currency": p.currency,
+                 "card": card, "method": p.method, "metadata": p.metadata,
+                 "country": card.country if card else None}
         try:
-            return await self.engine.execute(self.provider, ns, command,
-                                             {"path": request.path, "headers": request.headers})
+            return await self.engine.execute(self.provider, ns, command, facts)
         except NotFound:
             raise ResourceMissing(f"No such payment_intent: '{command.payment_id}'",
                                   param="intent", code="resource_missing") from None
@@ -433,7 +451,7 @@ class _Api:
                 if pm is not None:
                     record, _ = await self._pm_by_id(ns, pm, "payment_method")
                     payment = _with_extra(payment, payment_method=record["id"])
-                result = await self._run(ns, Create(pi_id, payment), request)
+                result = await self._run(ns, Create(pi_id, payment), request, payment)
                 return await self._respond(request, ns, result.payment, params)
             return await self._confirm(request, ns, payment, params, create=True)
         return await self._once(request, ns, run)
@@ -453,7 +471,7 @@ class _Api:
         resolved = await self._resolve_pm(ns, params, p.extra.get("payment_method"))
         if resolved is None:
             if create:
-                await self._run(ns, Create(p.id, p), request)
+                await self._run(ns, Create(p.id, p), request, p)
             raise InvalidRequest(
                 "You cannot confirm this PaymentIntent because it's missing a payment "
                 "method. Pass payment_method (for example pm_card_visa) or "
@@ -474,7 +492,8 @@ class _Api:
         if capture is not None:
             changes["capture_manual"] = capture == "manual"
         result = await self._run(ns, Authorize(p.id, outcome, changes,
-                                               create=p if create else None), request)
+                                               create=p if create else None), request, p,
+                                 card=changes["card"])
         await self.store.link(ns, charge_id, p.id)
         after = result.payment
         if after.status is Status.REQUIRES_ACTION:
@@ -517,7 +536,8 @@ class _Api:
             if "payment_method" in params:
                 record, _ = await self._pm_by_id(ns, params["payment_method"], "payment_method")
                 changes["extra"]["payment_method"] = record["id"]
-            result = await self._run(ns, Update(p.id, changes), request)
+            result = await self._run(ns, Update(p.id, changes), request, p,
+                                     amount=changes.get("amount"))
             return await self._respond(request, ns, result.payment, params)
         return await self._once(request, ns, run)
 
@@ -527,7 +547,7 @@ class _Api:
         async def run() -> web.Response:
             p = await self._payment(ns, request.match_info["id"])
             result = await self._run(ns, Capture(p.id, params.get("amount_to_capture")),
-                                     request)
+                                     request, p, amount=params.get("amount_to_capture"))
             return await self._respond(request, ns, result.payment, params)
         return await self._once(request, ns, run)
 
@@ -536,7 +556,8 @@ class _Api:
 
         async def run() -> web.Response:
             p = await self._payment(ns, request.match_info["id"])
-            result = await self._run(ns, Void(p.id, params.get("cancellation_reason")), request)
+            result = await self._run(ns, Void(p.id, params.get("cancellation_reason")),
+                                     request, p)
             return await self._respond(request, ns, result.payment, params)
         return await self._once(request, ns, run)
 
@@ -594,7 +615,7 @@ class _Api:
             cmd = RefundPayment(p.id, refund_id=refund_id, amount=params.get("amount"),
                                 reason=params.get("reason"),
                                 metadata=_metadata({}, params.get("metadata")))
-            result = await self._run(ns, cmd, request)
+            result = await self._run(ns, cmd, request, p, amount=params.get("amount"))
             assert result.refund is not None
             return _json(wire.refund(result.payment, result.refund), request)
         return await self._once(request, ns, run)
@@ -750,6 +771,16 @@ def _metadata(current: Mapping[str, str], given: Mapping[str, str] | None) -> di
             out[k] = v
     return out
 
+
+#: Requests that change no payment, as scenarios name their operation.
+_READS: dict[str, str] = {
+    "retrieve.request": "retrieve",
+    "list_payment_intents.request": "list",
+    "list_refunds.request": "list",
+    "list_events.request": "list",
+    "create_payment_method.request": "create",
+    "create_webhook_endpoint.request": "create",
+}
 
 _PI_EXPANSIONS = ("latest_charge", "payment_method")
 _EXPANDABLE: dict[str, tuple[str, ...]] = {

@@ -1,0 +1,1 @@
+"""Scenario files: loading with positions, validation, and the running rules."""
