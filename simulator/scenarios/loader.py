@@ -36,7 +36,7 @@ MAX_BYTES = 1 << 20  # a scenario is a page of rules; anything bigger is a mista
 MAX_VALUES = 100_000  # values after alias expansion: stops "billion laughs"
 MAX_DEPTH = 64  # nesting; a recursive alias (&a [*a]) would otherwise never end
 
-Path_ = tuple[str | int, ...]
+Keys = tuple[str | int, ...]  # ("rules", 2, "latency"): a JSON path before formatting
 
 _YAML = "tag:yaml.org,2002:"
 _MERGE = _YAML + "merge"
@@ -61,12 +61,8 @@ class ScenarioError(Exception):
     """A scenario file was refused; `problems` holds every reason, in file order."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems: list[Problem] = sorted(set(problems), key=_position)
+        self.problems: list[Problem] = sorted(set(problems))  # by file, line, column
         super().__init__("\n".join(str(p) for p in self.problems))
-
-
-def _position(p: Problem) -> tuple[str, int, int, str, str]:
-    return (p.file, p.line, p.column, p.path, p.message)
 
 
 @functools.cache
@@ -124,10 +120,9 @@ def load_text(text: str, *, source: str = "<scenario>") -> dict[str, Any]:
         doc = builder.build(root, (), 0)
     except _Overflow as exc:
         raise ScenarioError([exc.problem]) from None
-    problems = list(builder.problems)
-    refused = [p.path for p in problems]  # a refused value would also fail the schema
-    problems += [p for p in _Checker(source, builder, doc).problems()
-                 if not any(_within(p.path, r) for r in refused)]
+    problems = list(builder.problems)  # a refused value (now None) fails the schema too:
+    problems += [p for p in _Checker(source, builder, doc).problems()  # say it once
+                 if not any(_within(p.path, r) for r in builder.refused)]
     if problems:
         raise ScenarioError(problems)
     if not isinstance(doc, dict):  # the schema said so already; keeps the type honest
@@ -202,17 +197,18 @@ class _Builder:
     def __init__(self, source: str) -> None:
         self.source = source
         self.problems: list[Problem] = []
-        self.at: dict[Path_, tuple[int, int]] = {}
-        self.key_at: dict[Path_, tuple[int, int]] = {}
-        self.scalars: dict[Path_, yaml.ScalarNode] = {}
+        self.refused: list[str] = []  # paths of values replaced by None
+        self.at: dict[Keys, tuple[int, int]] = {}
+        self.key_at: dict[Keys, tuple[int, int]] = {}
+        self.scalars: dict[Keys, yaml.ScalarNode] = {}
         self._count = 0
         self._constructor = yaml.SafeLoader("")
 
-    def _problem(self, node: yaml.Node, path: Path_, message: str) -> None:
+    def _problem(self, node: yaml.Node, path: Keys, message: str) -> None:
         line, column = _mark(node)
         self.problems.append(Problem(self.source, line, column, json_path(path), message))
 
-    def build(self, node: yaml.Node, path: Path_, depth: int) -> Any:
+    def build(self, node: yaml.Node, path: Keys, depth: int) -> Any:
         self._count += 1
         if self._count > MAX_VALUES or depth > MAX_DEPTH:
             what = (f"expands to more than {MAX_VALUES} values" if self._count > MAX_VALUES
@@ -234,12 +230,16 @@ class _Builder:
             return self._mapping(node, path, depth)
         return self._bad_tag(node, path)  # pragma: no cover - compose yields only these
 
-    def _bad_tag(self, node: yaml.Node, path: Path_) -> None:
-        self._problem(node, path, f"the tag {_tag_name(node.tag)} is not allowed: a scenario "
-                      "is plain data (strings, numbers, lists, mappings)")
+    def _bad_tag(self, node: yaml.Node, path: Keys) -> None:
+        return self._refuse(node, path, f"the tag {_tag_name(node.tag)} is not allowed: a "
+                            "scenario is plain data (strings, numbers, lists, mappings)")
+
+    def _refuse(self, node: yaml.Node, path: Keys, message: str) -> None:
+        self._problem(node, path, message)
+        self.refused.append(json_path(path))
         return None
 
-    def _scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
+    def _scalar(self, node: yaml.ScalarNode, path: Keys) -> Any:
         self.scalars[path] = node
         tag = node.tag
         if tag not in _SCALARS:
@@ -256,14 +256,13 @@ class _Builder:
                 return c.construct_yaml_int(node)
             number = c.construct_yaml_float(node)
         except (ValueError, KeyError):
-            self._problem(node, path, f"{node.value!r} is not a valid {_tag_name(tag)}")
-            return None
+            return self._refuse(node, path, f"{node.value!r} is not a valid {_tag_name(tag)}")
         if not math.isfinite(number):
-            self._problem(node, path, f"{node.value!r} is not a usable number (write a "
-                          "finite number)")
+            return self._refuse(node, path, f"{node.value!r} is not a usable number (write a "
+                                "finite number)")
         return number
 
-    def _key(self, node: yaml.Node, path: Path_) -> str | None:
+    def _key(self, node: yaml.Node, path: Keys) -> str | None:
         if not isinstance(node, yaml.ScalarNode):
             self._problem(node, path, "a key must be a plain word, not a list or a mapping")
             return None
@@ -272,7 +271,7 @@ class _Builder:
             return None
         return str(node.value)  # `on:`, `2024:` are keys as written, not true or 2024
 
-    def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict[str, Any]:
+    def _mapping(self, node: yaml.MappingNode, path: Keys, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:  # merged keys first: explicit ones win
             if key_node.tag == _MERGE:
@@ -298,7 +297,7 @@ class _Builder:
             result[key] = self.build(value_node, child, depth + 1)
         return result
 
-    def _merge_sources(self, node: yaml.Node, path: Path_) -> list[yaml.Node]:
+    def _merge_sources(self, node: yaml.Node, path: Keys) -> list[yaml.Node]:
         if isinstance(node, yaml.MappingNode):
             return [node]
         if isinstance(node, yaml.SequenceNode) and all(
@@ -334,10 +333,6 @@ def _suggest(word: str, choices: Iterable[str]) -> str | None:
     return close[0] if close else None
 
 
-def _explicit_keys(schema: Mapping[str, Any]) -> list[str]:
-    return list(schema.get("properties", {}))
-
-
 class _Checker:
     """Schema errors made readable, then what a schema cannot say."""
 
@@ -357,7 +352,7 @@ class _Checker:
 
     # positions
 
-    def _at(self, path: Path_, message: str, *, key: bool = False) -> Problem:
+    def _at(self, path: Keys, message: str, *, key: bool = False) -> Problem:
         where = self.built.key_at.get(path) if key else None
         probe = path
         while where is None:
@@ -371,7 +366,7 @@ class _Checker:
     # schema errors
 
     def _explain(self, error: ValidationError) -> list[Problem]:
-        path: Path_ = tuple(error.absolute_path)
+        path: Keys = tuple(error.absolute_path)
         kind, value, sub = error.validator, error.instance, error.schema
         if not isinstance(sub, Mapping):
             return [self._at(path, error.message)]
@@ -428,9 +423,9 @@ class _Checker:
             return str(exc)
         return f"{_describe(value)} is not a duration"  # pragma: no cover - schema agrees
 
-    def _unknown_keys(self, path: Path_, value: Mapping[str, Any],
+    def _unknown_keys(self, path: Keys, value: Mapping[str, Any],
                       sub: Mapping[str, Any]) -> list[Problem]:
-        allowed = _explicit_keys(sub)
+        allowed = list(sub.get("properties", {}))
         patterns = list(sub.get("patternProperties", {}))
         out = []
         for key in value:
@@ -443,7 +438,7 @@ class _Checker:
             out.append(self._at((*path, key), message, key=True))
         return out
 
-    def _type_message(self, path: Path_, value: Any, expected: Any) -> str:
+    def _type_message(self, path: Keys, value: Any, expected: Any) -> str:
         names = expected if isinstance(expected, list) else [expected]
         want = " or ".join(_TYPE_NAMES.get(n, str(n)) for n in names)
         message = f"expected {want}, got {_describe(value)}"
@@ -459,9 +454,9 @@ class _Checker:
             if close is not None:
                 return f"unknown {title} {value!r}; did you mean {close!r}?"
             return f"unknown {title} {value!r}; expected one of: " + ", ".join(words)
-        return f"expected a {title} (one of: {', '.join(words)}), got {_describe(value)}"
+        return f"expected {_a(title)} (one of: {', '.join(words)}), got {_describe(value)}"
 
-    def _alternatives(self, error: ValidationError, path: Path_) -> list[Problem]:
+    def _alternatives(self, error: ValidationError, path: Keys) -> list[Problem]:
         """The branch the author was writing, judged by type and discriminating key."""
         options = error.validator_value
         if all(isinstance(o, Mapping) and set(o) == {"required"} for o in options):
@@ -487,7 +482,7 @@ class _Checker:
             out += self._explain(sub_error)
         return out
 
-    def _no_branch_fits(self, path: Path_, options: Sequence[Any], value: Any,
+    def _no_branch_fits(self, path: Keys, options: Sequence[Any], value: Any,
                         title: str) -> Problem | None:
         """When the value fits none of the alternatives' shapes, name the alternatives."""
         resolved = [self._resolve(o) for o in options]
@@ -548,7 +543,7 @@ class _Checker:
         found: list[Problem] = []
         from simulator.providers.base import available  # the plugins installed now
         providers = set(available()) | {"*"}
-        rule_names: dict[str, Path_] = {}
+        rule_names: dict[str, Keys] = {}
         for path, rule in _rules(doc):
             found += self._rule(path, rule, providers)
             name = rule.get("name")
@@ -571,20 +566,20 @@ class _Checker:
         found += self._phases(doc.get("phases"))
         return found
 
-    def _rule(self, path: Path_, rule: dict[str, Any], providers: set[str]) -> list[Problem]:
+    def _rule(self, path: Keys, rule: dict[str, Any], providers: set[str]) -> list[Problem]:
         found = self._probability((*path, "probability"), rule.get("probability"))
         found += self._latency((*path, "latency"), rule.get("latency"))
         if isinstance(rule.get("match"), dict):
             found += self._match((*path, "match"), rule["match"], providers)
         return found
 
-    def _probability(self, path: Path_, value: Any) -> list[Problem]:
+    def _probability(self, path: Keys, value: Any) -> list[Problem]:
         if isinstance(value, int | float) and not isinstance(value, bool) and not (
                 0 <= value <= 1):
             return [self._at(path, f"a probability is between 0 and 1, got {value}")]
         return []
 
-    def _providers(self, path: Path_, value: Any, providers: set[str]) -> list[Problem]:
+    def _providers(self, path: Keys, value: Any, providers: set[str]) -> list[Problem]:
         names = [value] if isinstance(value, str) else value if isinstance(value, list) else []
         out = []
         for i, name in enumerate(names):
@@ -598,7 +593,7 @@ class _Checker:
                 f"installed: {installed} (or \"*\" for any)"))
         return out
 
-    def _match(self, path: Path_, match: dict[str, Any], providers: set[str]) -> list[Problem]:
+    def _match(self, path: Keys, match: dict[str, Any], providers: set[str]) -> list[Problem]:
         found = self._providers(path, match.get("provider"), providers)
         amount = match.get("amount")
         if isinstance(amount, dict):
@@ -629,7 +624,7 @@ class _Checker:
             found += self._match((*path, "not"), match["not"], providers)
         return found
 
-    def _latency(self, path: Path_, spec: Any) -> list[Problem]:
+    def _latency(self, path: Keys, spec: Any) -> list[Problem]:
         if not isinstance(spec, dict):
             return []
         kind = spec.get("distribution")
@@ -762,7 +757,7 @@ def _wrong_shape(error: ValidationError) -> bool:
     return False
 
 
-def _rules(doc: Mapping[str, Any]) -> Iterator[tuple[Path_, dict[str, Any]]]:
+def _rules(doc: Mapping[str, Any]) -> Iterator[tuple[Keys, dict[str, Any]]]:
     rules = doc.get("rules")
     if isinstance(rules, list):
         for i, rule in enumerate(rules):
@@ -778,7 +773,7 @@ def _rules(doc: Mapping[str, Any]) -> Iterator[tuple[Path_, dict[str, Any]]]:
                         yield ("phases", p, "rules", i), rule
 
 
-def _regexes(path: Path_, match: Mapping[str, Any]) -> Iterator[tuple[str, Path_]]:
+def _regexes(path: Keys, match: Mapping[str, Any]) -> Iterator[tuple[str, Keys]]:
     if isinstance(match.get("path"), str):
         yield match["path"], (*path, "path")
     headers = match.get("header")
