@@ -354,3 +354,56 @@ def test_stale_timestamp_fails_the_sdks_tolerance(client, payment_simulator,
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(r.body.decode(), r.headers["Stripe-Signature"],
                                        endpoint.secret, tolerance=300)
+
+
+def test_header_path_and_country_matchers(payment_simulator, stripe_key, make_stripe):
+    scenario(payment_simulator, """
+name: targeted
+rules:
+  - {match: {header: {X-Test-Case: "^decline-"}}, outcome: {decline: lost_card}}
+  - {match: {path: "/capture$"}, fault: {http: 500}}
+  - {match: {country: BR}, outcome: {decline: card_not_supported}}
+""")
+    import requests
+    url = payment_simulator.url("stripe") + "/v1/payment_intents"
+    auth = {"Authorization": f"Bearer {stripe_key}"}
+    declined = requests.post(url, data=FORM, headers={**auth, "X-Test-Case": "decline-1"},
+                             timeout=10)
+    assert declined.status_code == 402
+    assert declined.json()["error"]["decline_code"] == "lost_card"
+    fine = requests.post(url, data={**FORM, "capture_method": "manual"},
+                         headers={**auth, "X-Test-Case": "happy"}, timeout=10)
+    assert fine.status_code == 200
+    capture = requests.post(f"{url}/{fine.json()['id']}/capture", headers=auth, timeout=10)
+    assert capture.status_code == 500
+    assert capture.json()["error"]["type"] == "api_error"
+
+
+def test_first_and_after(client, payment_simulator):
+    scenario(payment_simulator, """
+name: windows
+rules:
+  - {name: warmup, match: {operation: authorize}, first: 2, outcome: {decline: try_again_later}}
+  - {name: late, match: {operation: authorize}, after: 4, outcome: {decline: do_not_honor}}
+""")
+    codes = []
+    for _ in range(6):
+        try:
+            pay(client)
+            codes.append("ok")
+        except stripe.CardError as exc:
+            codes.append(exc.error.decline_code)
+    assert codes == ["try_again_later", "try_again_later", "ok", "ok", "do_not_honor",
+                     "do_not_honor"]
+
+
+def test_webhook_delay_follows_the_virtual_clock(client, payment_simulator,
+                                                 webhook_receiver: WebhookReceiver):
+    client.v1.webhook_endpoints.create(params={
+        "url": webhook_receiver.url, "enabled_events": ["payment_intent.succeeded"]})
+    scenario(payment_simulator, "name: slow-hooks\nwebhooks: {delay: 1h}\n")
+    pay(client)
+    time.sleep(0.3)
+    assert webhook_receiver.received == []
+    payment_simulator.advance_clock("61m")
+    assert webhook_receiver.wait_for(lambda got: len(got) == 1)
