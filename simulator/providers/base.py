@@ -104,9 +104,10 @@ def provider_app(provider: Provider, engine: Engine, journal: Journal, *,
         if applied is not None:
             notes = {**(notes or {}), "scenario_rules": list(applied.matched)}
             fault = applied.fault
+            if isinstance(fault, Fault):
+                notes["fault"] = fault.kind
             if isinstance(fault, Fault) and not fault.ends_early and \
                     isinstance(response, web.Response):
-                notes["fault"] = fault.kind
                 if fault.kind == "malformed_body":
                     response.body = faults.truncate(response.body)  # type: ignore[arg-type]
                 else:
@@ -166,15 +167,17 @@ def provider_app(provider: Provider, engine: Engine, journal: Journal, *,
             await faults.hang(request)
         else:
             faults.close_silently(request)
-        raise _Dropped
+        # The connection is gone: aiohttp finds it closed when it writes this, and
+        # drops it quietly as a client disconnection. The journal keeps the status.
+        return web.Response(status=_BROKEN)
 
     sub = web.Application(middlewares=[envelope], client_max_size=max_body)
     sub.add_routes(provider.routes(engine))
     return sub
 
 
-class _Dropped(ConnectionResetError):
-    """The connection was broken on purpose; aiohttp closes the request quietly."""
+#: The status journaled for a connection broken on purpose (nginx's "no response").
+_BROKEN = 444
 
 
 _HTTP_MESSAGES = {
