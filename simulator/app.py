@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     dispatcher = Dispatcher(clock)
     for name, target in settings.webhooks.items():
         dispatcher.configure(Endpoint(url=target.url, secret=target.secret, provider=name))
+    dispatcher.remember_configuration()
     scenarios = ScenarioSet()
     for path in settings.scenarios:  # raises ScenarioError with every problem
         scenarios.put(load_file(path), source=path)

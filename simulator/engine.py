@@ -225,7 +225,7 @@ class Engine:
         chaos, rng = effects.webhooks, effects.webhook_rng or random.Random()
         for event in events:
             await self.store.append_event(namespace, event)
-            if chaos is None:
+            if chaos is None or not chaos.wants(event.type):
                 self.dispatcher.publish(event, provider.webhooks, endpoints,
                                         delay=effects.webhook_delay)
                 continue

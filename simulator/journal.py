@@ -7,6 +7,7 @@ decoding, card-number redaction and filtering happen only when someone reads it.
 from __future__ import annotations
 
 import itertools
+import re
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -59,10 +60,16 @@ def _mask_key(key: str | None) -> str | None:
     return key[:8] + "…" + key[-4:]
 
 
+# A card's security code may never be stored (PCI DSS 3.2): in form bodies
+# (`card][cvc]=123`, `cvc=123`) and in JSON (`"cvc": "123"`, Adyen's `"cvc"`, …).
+_CVC = re.compile(r'((?:cvc|cvv|cvv2|security_?code|encryptedSecurityCode)(?:%5D|\])?'
+                  r'(?:=|"\s*:\s*"?))[^&"\s,}]*', re.IGNORECASE)
+
+
 def _decode(body: bytes) -> Any:
     if not body:
         return None
-    text = redact_pans(body.decode("utf-8", "replace"))
+    text = _CVC.sub(r"\1***", redact_pans(body.decode("utf-8", "replace")))
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:

@@ -142,6 +142,8 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         await store.reset(ns)
         journal.clear(ns)
         dispatcher.forget(ns)
+        if ns is None:  # a full reset also undoes endpoints set through this API
+            dispatcher.restore_configuration()
         gc.unfreeze()  # let the next full collection see what the reset let go
         return _json({"reset": ns or "all"})
 

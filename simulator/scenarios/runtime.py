@@ -265,6 +265,7 @@ class Phase:
 @dataclass(slots=True)
 class WebhookChaos:
     match: Matcher
+    events: frozenset[str] | None = None  # event types it applies to; None: all
     delay: Sampler | None = None
     duplicate: float = 0.0
     drop: float = 0.0
@@ -272,6 +273,9 @@ class WebhookChaos:
     fail_first: int = 0
     bad_signature: float = 0.0
     stale_timestamp: float = 0.0
+
+    def wants(self, event_type: str) -> bool:
+        return self.events is None or "*" in self.events or event_type in self.events
 
 
 @dataclass(slots=True)
@@ -330,8 +334,11 @@ def compile_scenario(doc: Mapping[str, Any], *, source: str = "<api>",
     chaos = None
     hooks = doc.get("webhooks")
     if hooks:
+        hook_match = dict(hooks.get("match") or {})
+        events = hook_match.pop("event", None)
         chaos = WebhookChaos(
-            match=compile_match(hooks.get("match")),
+            match=compile_match(hook_match),
+            events=_one_of(events) if events is not None else None,
             delay=distribution(hooks["delay"]) if "delay" in hooks else None,
             duplicate=float(hooks.get("duplicate", 0)), drop=float(hooks.get("drop", 0)),
             reorder=bool(hooks.get("reorder", False)),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,8 +43,18 @@ def payment_simulator(payment_simulator_server: SimulatorServer,
     payment_simulator_server.reset()
     for marker in request.node.iter_markers("payment_scenario"):
         for scenario in marker.args:
-            path = Path(scenario)
-            if not path.is_absolute() and not path.exists():
-                path = Path(str(request.node.fspath)).parent / scenario
-            payment_simulator_server.use_scenario(path if path.exists() else scenario)
+            payment_simulator_server.use_scenario(
+                _scenario_source(scenario, Path(str(request.node.fspath)).parent))
     return payment_simulator_server
+
+
+def _scenario_source(scenario: Any, test_dir: Path) -> Any:
+    """A dict or YAML text as it is; a path relative to the working directory or to the
+    test's own folder, and a clear error when it is neither."""
+    if not isinstance(scenario, str | Path) or (isinstance(scenario, str) and "\n" in scenario):
+        return scenario
+    for candidate in (Path(scenario), test_dir / scenario):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"payment_scenario: no scenario file {scenario!s} (looked in "
+                            f"{Path.cwd()} and {test_dir}); give a path or the YAML text.")

@@ -139,6 +139,7 @@ class Dispatcher:
         self._clock = clock
         self._timeout = timeout
         self._endpoints: dict[str, list[Endpoint]] = {}
+        self._defaults: dict[str, list[Endpoint]] = {}
         self._deliveries: OrderedDict[str, Delivery] = OrderedDict()
         self._log_size = log_size
         self._queue: list[tuple[float, int, Delivery]] = []
@@ -161,6 +162,13 @@ class Dispatcher:
 
     def configured(self) -> dict[str, list[Endpoint]]:
         return {k: list(v) for k, v in self._endpoints.items()}
+
+    def remember_configuration(self) -> None:
+        """Mark the endpoints configured now (at start-up) as the ones a reset restores."""
+        self._defaults = {k: list(v) for k, v in self._endpoints.items()}
+
+    def restore_configuration(self) -> None:
+        self._endpoints = {k: list(v) for k, v in self._defaults.items()}
 
     # -- lifecycle -----------------------------------------------------------------
 

@@ -101,3 +101,20 @@ def test_webhook_config_validation(payment_simulator: SimulatorServer):
     assert status == 404
     status, _ = admin_error(payment_simulator, "PUT", "/webhooks/stripe", {"url": "nope"})
     assert status == 400
+
+
+def test_journal_never_keeps_a_security_code(payment_simulator: SimulatorServer,
+                                             client: stripe.StripeClient):
+    client.v1.payment_intents.create(params={
+        "amount": 500, "currency": "usd", "confirm": True,
+        "payment_method_data": {"type": "card", "card": {
+            "number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "321"}}})
+    (entry,) = payment_simulator.admin("GET", "/journal")["entries"]
+    assert "321" not in str(entry["request"])
+    assert "[cvc]=***" in str(entry["request"])
+
+
+def test_full_reset_restores_the_start_up_webhook_endpoints(payment_simulator: SimulatorServer):
+    payment_simulator.admin("PUT", "/webhooks/stripe", {"url": "http://127.0.0.1:9/x"})
+    payment_simulator.reset()
+    assert payment_simulator.admin("GET", "/webhooks")["endpoints"] == {}

@@ -121,3 +121,14 @@ def test_reset_of_one_namespace_leaves_the_other(make_stripe: Make,
     with pytest.raises(stripe.InvalidRequestError):
         a.v1.payment_intents.retrieve(pa.id)
     assert b.v1.payment_intents.retrieve(pb.id).id == pb.id
+
+
+def test_same_parameters_in_another_order_replay(payment_simulator: SimulatorServer,
+                                                 stripe_key: str):
+    url = payment_simulator.url("stripe") + "/v1/payment_intents"
+    headers = {"Authorization": f"Bearer {stripe_key}", "Idempotency-Key": "reordered",
+               "Content-Type": "application/x-www-form-urlencoded"}
+    first = requests.post(url, data="amount=100&currency=usd", headers=headers, timeout=10)
+    again = requests.post(url, data="currency=usd&amount=100", headers=headers, timeout=10)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]

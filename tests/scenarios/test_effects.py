@@ -407,3 +407,17 @@ def test_webhook_delay_follows_the_virtual_clock(client, payment_simulator,
     assert webhook_receiver.received == []
     payment_simulator.advance_clock("61m")
     assert webhook_receiver.wait_for(lambda got: len(got) == 1)
+
+
+def test_webhook_chaos_for_one_event_type_only(client, payment_simulator,
+                                               webhook_receiver: WebhookReceiver):
+    client.v1.webhook_endpoints.create(params={"url": webhook_receiver.url,
+                                               "enabled_events": ["*"]})
+    scenario(payment_simulator, """
+name: drop-succeeded
+webhooks: {match: {event: payment_intent.succeeded}, drop: 1.0}
+""")
+    pay(client)
+    assert webhook_receiver.wait_for(lambda got: len(got) == 2)
+    time.sleep(0.3)
+    assert sorted(webhook_receiver.types()) == ["charge.succeeded", "payment_intent.created"]

@@ -25,7 +25,7 @@ import secrets
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from aiohttp import web
@@ -269,9 +269,7 @@ class _Api:
     async def _once(self, request: web.Request, ns: str, run: Callable[[], Coroutine[
             Any, Any, web.Response]]) -> web.Response:
         key = request.headers.get("Idempotency-Key")
-        fingerprint = "" if key is None else hashlib.sha256(
-            request.method.encode() + request.path.encode() + b"?" +
-            request.get(RAW_BODY, b"")).hexdigest()
+        fingerprint = "" if key is None else _fingerprint(request)
         return await idempotent(
             self.store, ns, key, fingerprint, self.engine.clock.now(), run,
             replay_header="Idempotent-Replayed",
@@ -728,6 +726,14 @@ def _card_facts(number: str, month: int, year: int, funding: str,
 @functools.lru_cache(maxsize=64)
 def _year_of(day: int) -> int:
     return datetime.fromtimestamp(day * 86400, UTC).year
+
+
+def _fingerprint(request: web.Request) -> str:
+    """The same parameters in any order are the same request (Stripe compares
+    parameters, not bytes)."""
+    pairs = sorted(parse_qsl(request.get(RAW_BODY, b"").decode("utf-8", "replace"),
+                             keep_blank_values=True))
+    return hashlib.sha256(f"{request.method} {request.path} {pairs!r}".encode()).hexdigest()
 
 
 def _event_json(e: Event) -> Any:
