@@ -3,6 +3,7 @@
     paysandbox serve                 run the simulator (127.0.0.1:12111)
     paysandbox providers             list the imitated providers and their base URLs
     paysandbox validate FILE...      check scenario files, every error with file:line:col
+    paysandbox scenarios ACTION ...  load/start/list/unload scenarios in a running simulator
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import cast
 
 from aiohttp import web
@@ -102,7 +105,58 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", metavar="FILE")
 
     sub.add_parser("providers", help="list the imitated providers and their base URLs")
+
+    scen = sub.add_parser(
+        "scenarios", help="load, start, list or unload scenarios in a running simulator",
+        description="Talk to a running simulator's /__admin/scenarios.",
+        epilog="examples:\n  paysandbox scenarios load scenarios/outage-timeline.yaml\n"
+               "  paysandbox scenarios start outage-timeline\n  paysandbox scenarios list",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    scen.add_argument("action", choices=["list", "load", "start", "unload"])
+    scen.add_argument("targets", nargs="*", metavar="FILE_OR_NAME",
+                      help="files for load; scenario names for start and unload")
+    scen.add_argument("--url", default=None,
+                      help="the simulator's base URL (default http://127.0.0.1:12111 or "
+                           "PAYSANDBOX_URL)")
+    scen.add_argument("--admin-token", default=None, help="admin token, if the server has one")
     return parser
+
+
+def scenarios_command(args: argparse.Namespace) -> int:
+    from simulator.testing.client import AdminClient, AdminError
+
+    url = args.url or os.environ.get("PAYSANDBOX_URL") or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+    client = AdminClient(url, token=args.admin_token or os.environ.get("PAYSANDBOX_ADMIN_TOKEN"))
+    try:
+        if args.action == "list":
+            for s in client.scenarios():
+                state = f"started {s['elapsed_s']} s ago" if s["started"] else "not started"
+                active = [p["name"] for p in s["phases"] if p["active"]]
+                print(f"{s['name']:<24} {state}; active phases: {', '.join(active) or 'none'}")
+                for rule in [*s["rules"], *(r for p in s["phases"] for r in p["rules"])]:
+                    print(f"  {rule['name']:<30} matched {rule['matched']:>6}  "
+                          f"applied {rule['applied']:>6}")
+            return 0
+        if not args.targets:
+            print(f"paysandbox scenarios {args.action}: name at least one "
+                  f"{'file' if args.action == 'load' else 'scenario'}", file=sys.stderr)
+            return 2
+        for target in args.targets:
+            if args.action == "load":
+                print(f"loaded {client.use_scenario(Path(target))} from {target}")
+            elif args.action == "start":
+                client.start_scenario(target)
+                print(f"started {target}")
+            else:
+                client.call("DELETE", f"/scenarios/{target}")
+                print(f"unloaded {target}")
+        return 0
+    except AdminError as exc:
+        print(f"paysandbox: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"paysandbox: cannot reach the simulator at {url}: {exc}", file=sys.stderr)
+        return 1
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -199,6 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "scenarios":
+        return scenarios_command(args)
     if args.command == "validate":
         from simulator.scenarios.validate import main as validate_main
         return validate_main(args.files)

@@ -421,3 +421,20 @@ webhooks: {match: {event: payment_intent.succeeded}, drop: 1.0}
     assert webhook_receiver.wait_for(lambda got: len(got) == 2)
     time.sleep(0.3)
     assert sorted(webhook_receiver.types()) == ["charge.succeeded", "payment_intent.created"]
+
+
+def test_webhook_reorder_shuffles_deliveries(client, payment_simulator,
+                                             webhook_receiver: WebhookReceiver):
+    client.v1.webhook_endpoints.create(params={"url": webhook_receiver.url,
+                                               "enabled_events": ["*"]})
+    scenario(payment_simulator, "name: shuffle\nseed: 5\nwebhooks: {reorder: true}\n")
+    emitted = [pay(client).id for _ in range(4)]
+    assert webhook_receiver.wait_for(lambda got: len(got) == 12, timeout=15)
+    arrived = []
+    for r in webhook_receiver.received:
+        obj = r.json()["data"]["object"]
+        pid = obj.get("payment_intent") or obj["id"]
+        if not arrived or arrived[-1] != pid:
+            arrived.append(pid)
+    assert arrived != emitted  # events of different payments interleave out of order
+    assert sorted(set(arrived)) == sorted(emitted)

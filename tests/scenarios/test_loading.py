@@ -139,3 +139,23 @@ def test_reloading_under_load_drops_no_request(payment_simulator: SimulatorServe
         reloader.join(30)
     assert statuses == ["succeeded"] * 200
     assert reloads > 3
+
+
+def test_scenarios_command_drives_a_running_simulator(payment_simulator: SimulatorServer,
+                                                      tmp_path: Path):
+    path = tmp_path / "manual.yaml"
+    path.write_text("name: later\nstart: manual\nphases:\n  - {name: down, after: 0s, "
+                    "for: 1h, rules: [{fault: {http: 503}}]}\n")
+    url = ["--url", payment_simulator.base_url]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*CMD, "scenarios", *args, *url], capture_output=True,
+                              text=True, timeout=60)
+
+    assert run("load", str(path)).stdout.strip() == f"loaded later from {path}"
+    assert "later" in run("list").stdout and "not started" in run("list").stdout
+    assert run("start", "later").returncode == 0
+    assert "active phases: down" in run("list").stdout
+    assert run("unload", "later").returncode == 0
+    missing = run("start", "later")
+    assert missing.returncode == 1 and "No scenario 'later'" in missing.stderr
