@@ -25,36 +25,48 @@ Matcher = Callable[[Facts, float], bool]
 
 
 # -- matchers -------------------------------------------------------------------------
+#
+# Matching runs for every request against every rule, so it is compiled to plain
+# closures: facts are normalised once per request (see `facts_for`: lower-case
+# provider, operation and method, upper-case currency and country), a rule's
+# provider and operation are checked once per (provider, operation) pair and cached
+# (see `Scenario.candidates`), and conjunctions are chained calls, not generators.
 
 def _one_of(value: Any, *, fold: Callable[[str], str] = str) -> frozenset[str]:
     values = value if isinstance(value, list) else [value]
     return frozenset(fold(str(v)) for v in values)
 
 
-_AMOUNT_OPS: dict[str, Callable[[int, Any], bool]] = {
-    "eq": lambda a, v: a == v,
-    "ne": lambda a, v: a != v,
-    "gt": lambda a, v: a > v,
-    "gte": lambda a, v: a >= v,
-    "lt": lambda a, v: a < v,
-    "lte": lambda a, v: a <= v,
-    "between": lambda a, v: v[0] <= a <= v[1],
-    "in": lambda a, v: a in v,
-}
+def _amount_op(op: str, v: Any) -> Matcher:
+    if op == "eq":
+        return lambda f, _e: f.get("amount") == v
+    if op == "ne":
+        return lambda f, _e: (a := f.get("amount")) is not None and a != v
+    if op == "gt":
+        return lambda f, _e: (a := f.get("amount")) is not None and a > v
+    if op == "gte":
+        return lambda f, _e: (a := f.get("amount")) is not None and a >= v
+    if op == "lt":
+        return lambda f, _e: (a := f.get("amount")) is not None and a < v
+    if op == "lte":
+        return lambda f, _e: (a := f.get("amount")) is not None and a <= v
+    if op == "between":
+        lo, hi = v
+        return lambda f, _e: (a := f.get("amount")) is not None and lo <= a <= hi
+    if op == "in":
+        wanted = frozenset(v)
+        return lambda f, _e: f.get("amount") in wanted
+    raise ValueError(f"unknown amount operator {op!r}")
 
 
 def _amount(spec: Any) -> Matcher:
     ops = {"eq": spec} if isinstance(spec, int) else dict(spec)
-
-    def match(facts: Facts, _elapsed: float) -> bool:
-        amount = facts.get("amount")
-        return amount is not None and all(_AMOUNT_OPS[k](amount, v) for k, v in ops.items())
-    return match
+    return _all([_amount_op(k, v) for k, v in ops.items()])
 
 
 def _card(spec: Mapping[str, Any]) -> Matcher:
     brands = _one_of(spec["brand"], fold=str.lower) if "brand" in spec else None
-    bins = _one_of(spec["bin"]) if "bin" in spec else None
+    bins = tuple(_one_of(spec["bin"])) if "bin" in spec else None
     last4 = _one_of(spec["last4"]) if "last4" in spec else None
     countries = _one_of(spec["country"], fold=str.upper) if "country" in spec else None
 
@@ -63,51 +75,47 @@ def _card(spec: Mapping[str, Any]) -> Matcher:
         if card is None:
             return False
         return ((brands is None or card.brand in brands)
-                and (bins is None or any(card.bin.startswith(b) for b in bins))
+                and (bins is None or card.bin.startswith(bins))
                 and (last4 is None or card.last4 in last4)
                 and (countries is None or card.country.upper() in countries))
     return match
 
 
-def _field(name: str, spec: Any, fold: Callable[[str], str] = str) -> Matcher:
+def _field(name: str, spec: Any, fold: Callable[[str], str] = str) -> Matcher | None:
+    """Equals one of the given values; facts are already normalised (see facts_for)."""
     wanted = _one_of(spec, fold=fold)
     if "*" in wanted:
-        return lambda _f, _e: True
-
-    def match(facts: Facts, _elapsed: float) -> bool:
-        value = facts.get(name)
-        return value is not None and fold(str(value)) in wanted
-    return match
+        return None
+    if len(wanted) == 1:
+        (only,) = wanted
+        return lambda f, _e: f.get(name) == only
+    return lambda f, _e: f.get(name) in wanted
 
 
 def _country(spec: Any) -> Matcher:
     wanted = _one_of(spec, fold=str.upper)
-
-    def match(facts: Facts, _elapsed: float) -> bool:
-        card = facts.get("card")
-        country = facts.get("country") or (card.country if card is not None else None)
-        return country is not None and country.upper() in wanted
-    return match
+    return lambda f, _e: f.get("country") in wanted
 
 
 def _metadata(spec: Mapping[str, Any]) -> Matcher:
-    wanted = {str(k): str(v) for k, v in spec.items()}
+    wanted = tuple((str(k), str(v)) for k, v in spec.items())
 
     def match(facts: Facts, _elapsed: float) -> bool:
-        meta = facts.get("metadata") or {}
-        return all(meta.get(k) == v for k, v in wanted.items())
+        meta = facts.get("metadata")
+        return bool(meta) and all(meta.get(k) == v for k, v in wanted)
     return match
 
 
 def _header(spec: Mapping[str, Any]) -> Matcher:
-    patterns = [(str(k), re.compile(str(v))) for k, v in spec.items()]
+    """Header names are case-insensitive: the routes pass aiohttp's CIMultiDict."""
+    patterns = tuple((str(k), re.compile(str(v))) for k, v in spec.items())
 
     def match(facts: Facts, _elapsed: float) -> bool:
-        headers = facts.get("headers") or {}
+        headers = facts.get("headers")
+        if headers is None:
+            return False
         for name, pattern in patterns:
             value = headers.get(name)
-            if value is None:
-                value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
             if value is None or not pattern.search(value):
                 return False
         return True
@@ -115,8 +123,8 @@ def _header(spec: Mapping[str, Any]) -> Matcher:
 
 
 def _path(spec: str) -> Matcher:
-    pattern = re.compile(spec)
-    return lambda facts, _e: pattern.search(facts.get("path", "")) is not None
+    search = re.compile(spec).search
+    return lambda facts, _e: search(facts.get("path", "")) is not None
 
 
 def _time(spec: Mapping[str, Any]) -> Matcher:
@@ -125,24 +133,59 @@ def _time(spec: Mapping[str, Any]) -> Matcher:
     return lambda _facts, elapsed: after <= elapsed < before
 
 
-def _combine(how: str, subs: list[Matcher]) -> Matcher:
-    if how == "all":
-        return lambda f, e: all(m(f, e) for m in subs)
-    return lambda f, e: any(m(f, e) for m in subs)
+def _always(_facts: Facts, _elapsed: float) -> bool:
+    return True
+
+
+def _all(parts: list[Matcher]) -> Matcher:
+    """A chained `and` of matchers: no generator on the hot path."""
+    if not parts:
+        return _always
+    matcher = parts[-1]
+    for part in reversed(parts[:-1]):
+        matcher = _and(part, matcher)
+    return matcher
+
+
+def _and(a: Matcher, b: Matcher) -> Matcher:
+    return lambda f, e: a(f, e) and b(f, e)
+
+
+def _any(parts: list[Matcher]) -> Matcher:
+    matcher = parts[-1]
+    for part in reversed(parts[:-1]):
+        matcher = _or(part, matcher)
+    return matcher
+
+
+def _or(a: Matcher, b: Matcher) -> Matcher:
+    return lambda f, e: a(f, e) or b(f, e)
 
 
 def _negate(sub: Matcher) -> Matcher:
     return lambda f, e: not sub(f, e)
 
 
-def compile_match(spec: Mapping[str, Any] | None) -> Matcher:
-    """One closure for a `match` object: every key must hold."""
+#: Matchers that cost nothing to evaluate first go first; the rest keep file order.
+_CHEAP_FIRST = ("amount", "currency", "method", "namespace", "country", "card", "time")
+
+
+def compile_match(spec: Mapping[str, Any] | None, *, hoisted: tuple[str, ...] = ()) -> Matcher:
+    """One closure for a `match` object: every key must hold. Keys in `hoisted` are
+    checked elsewhere (a rule's provider and operation, see Scenario.candidates)."""
     if not spec:
-        return lambda _f, _e: True
-    parts: list[Matcher] = []
-    for key, value in spec.items():
-        if key in ("provider", "operation", "method", "namespace"):
-            parts.append(_field(key, value, str.lower if key != "namespace" else str))
+        return _always
+    parts: list[Matcher | None] = []
+    keys = sorted(spec, key=lambda k: (k not in _CHEAP_FIRST, _CHEAP_FIRST.index(k)
+                                       if k in _CHEAP_FIRST else 0))
+    for key in keys:
+        value = spec[key]
+        if key in hoisted:
+            continue
+        if key in ("provider", "operation", "method"):
+            parts.append(_field(key, value, str.lower))
+        elif key == "namespace":
+            parts.append(_field(key, value))
         elif key == "currency":
             parts.append(_field("currency", value, str.upper))
         elif key == "amount":
@@ -159,15 +202,15 @@ def compile_match(spec: Mapping[str, Any] | None) -> Matcher:
             parts.append(_path(value))
         elif key == "time":
             parts.append(_time(value))
-        elif key in ("all", "any"):
-            parts.append(_combine(key, [compile_match(s) for s in value]))
+        elif key == "all":
+            parts.append(_all([compile_match(s) for s in value]))
+        elif key == "any":
+            parts.append(_any([compile_match(s) for s in value]))
         elif key == "not":
             parts.append(_negate(compile_match(value)))
         else:  # the loader's schema makes this unreachable
             raise ValueError(f"unknown match key {key!r}")
-    if len(parts) == 1:
-        return parts[0]
-    return lambda f, e: all(m(f, e) for m in parts)
+    return _all([p for p in parts if p is not None])
 
 
 # -- outcomes -------------------------------------------------------------------------
@@ -202,6 +245,8 @@ def settle_delay(spec: Any) -> float | None:
 class Rule:
     name: str
     match: Matcher
+    providers: frozenset[str] | None = None  # None: any (checked once per pair, cached)
+    operations: frozenset[str] | None = None
     probability: float | None = None
     first: int | None = None
     every: int | None = None
@@ -229,11 +274,25 @@ class Rule:
     def counters(self) -> dict[str, Any]:
         return {"name": self.name, "matched": self.seen, "applied": self.hits}
 
+    def admits(self, provider: str, operation: str) -> bool:
+        return ((self.providers is None or provider in self.providers)
+                and (self.operations is None or operation in self.operations))
+
+
+def _hoist(match: Mapping[str, Any] | None, key: str) -> frozenset[str] | None:
+    if not match or key not in match:
+        return None
+    wanted = _one_of(match[key], fold=str.lower)
+    return None if "*" in wanted else wanted
+
 
 def compile_rule(spec: Mapping[str, Any], default_name: str) -> Rule:
+    match = spec.get("match")
     return Rule(
         name=str(spec.get("name") or default_name),
-        match=compile_match(spec.get("match")),
+        match=compile_match(match, hoisted=("provider", "operation")),
+        providers=_hoist(match, "provider"),
+        operations=_hoist(match, "operation"),
         probability=spec.get("probability"),
         first=spec.get("first"),
         every=spec.get("every"),
@@ -292,6 +351,23 @@ class Scenario:
     loaded: int = 0
     started_at: float | None = None
     rng: random.Random = field(default_factory=random.Random)
+    _candidates: dict[tuple[str, str, int], list[Rule]] = field(default_factory=dict)
+
+    def candidates(self, provider: str, operation: str, elapsed: float) -> list[Rule]:
+        """The rules that may apply to (provider, operation) now, in precedence order:
+        active phases' rules, then top-level rules. Cached per pair and phase set."""
+        active = 0
+        for i, phase in enumerate(self.phases):
+            if phase.active(elapsed):
+                active |= 1 << i
+        key = (provider, operation, active)
+        found = self._candidates.get(key)
+        if found is None:
+            rules = [r for i, p in enumerate(self.phases) if active >> i & 1 for r in p.rules]
+            rules += self.rules
+            found = self._candidates[key] = [r for r in rules
+                                             if r.admits(provider, operation)]
+        return found
 
     def elapsed(self, now: float) -> float | None:
         return None if self.started_at is None else now - self.started_at
@@ -426,6 +502,7 @@ class ScenarioSet:
         if not active:
             return NOTHING
         now = self._clock()
+        provider, operation = facts.get("provider", ""), facts.get("operation", "")
         outcome: Outcome | None = None
         settle: float | None = None
         latency: Sampler | None = None
@@ -438,9 +515,7 @@ class ScenarioSet:
             elapsed = scenario.elapsed(now)
             if elapsed is None:
                 continue
-            rules = [r for p in scenario.phases if p.active(elapsed) for r in p.rules]
-            rules += scenario.rules
-            for rule in rules:
+            for rule in scenario.candidates(provider, operation, elapsed):
                 if not rule.applies(facts, elapsed, scenario.rng):
                     continue
                 used = False
@@ -466,7 +541,14 @@ def facts_for(provider: str, namespace: str, command: Command,
               extra: Mapping[str, Any] | None) -> dict[str, Any]:
     """The facts rules match on: what the provider told us plus who and what."""
     facts = dict(extra or {})
-    facts.setdefault("provider", provider)
+    facts["provider"] = str(facts.get("provider") or provider).lower()
     facts.setdefault("namespace", namespace)
-    facts.setdefault("operation", command.operation)
+    facts["operation"] = str(facts.get("operation") or command.operation).lower()
+    if facts.get("currency"):
+        facts["currency"] = str(facts["currency"]).upper()
+    if facts.get("method"):
+        facts["method"] = str(facts["method"]).lower()
+    card = facts.get("card")
+    country = facts.get("country") or (card.country if card is not None else None)
+    facts["country"] = str(country).upper() if country else None
     return facts
