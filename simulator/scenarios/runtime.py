@@ -102,7 +102,9 @@ def _metadata(spec: Mapping[str, Any]) -> Matcher:
 
     def match(facts: Facts, _elapsed: float) -> bool:
         meta = facts.get("metadata")
-        return bool(meta) and all(meta.get(k) == v for k, v in wanted)
+        if not meta:
+            return False
+        return all(meta.get(k) == v for k, v in wanted)
     return match
 
 
