@@ -139,25 +139,24 @@ def _always(_facts: Facts, _elapsed: float) -> bool:
     return True
 
 
-def _all(parts: list[Matcher]) -> Matcher:
-    """A chained `and` of matchers: no generator on the hot path."""
-    if not parts:
-        return _always
+def _chain(parts: list[Matcher], link: Callable[[Matcher, Matcher], Matcher]) -> Matcher:
+    """Nest `parts` with `link` (and/or): plain calls, no generator on the hot path."""
     matcher = parts[-1]
     for part in reversed(parts[:-1]):
-        matcher = _and(part, matcher)
+        matcher = link(part, matcher)
     return matcher
+
+
+def _all(parts: list[Matcher]) -> Matcher:
+    return _chain(parts, _and) if parts else _always
+
+
+def _any(parts: list[Matcher]) -> Matcher:
+    return _chain(parts, _or)
 
 
 def _and(a: Matcher, b: Matcher) -> Matcher:
     return lambda f, e: a(f, e) and b(f, e)
-
-
-def _any(parts: list[Matcher]) -> Matcher:
-    matcher = parts[-1]
-    for part in reversed(parts[:-1]):
-        matcher = _or(part, matcher)
-    return matcher
 
 
 def _or(a: Matcher, b: Matcher) -> Matcher:
