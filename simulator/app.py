@@ -9,7 +9,7 @@ import gc
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import orjson
 from aiohttp import web
@@ -34,8 +34,6 @@ JOURNAL = web.AppKey("journal", Journal)
 PROVIDERS = web.AppKey("providers", dict)
 SHUTDOWN_REPORT = web.AppKey("shutdown_report", dict)
 SCENARIOS = web.AppKey("scenarios", ScenarioSet)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def watch_files(scenarios: ScenarioSet, paths: tuple[str, ...],
@@ -102,23 +100,18 @@ def create_app(settings: Settings | None = None) -> web.Application:
         raise ValueError(f"Webhook configured for unknown provider(s): "
                          f"{', '.join(sorted(unknown_hooks))}; known: {', '.join(providers)}.")
 
-    @web.middleware
-    async def not_found(request: web.Request, handler: Handler) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except web.HTTPNotFound as exc:
-            if request.path.startswith("/__"):
-                raise
-            first = request.path.strip("/").split("/", 1)[0]
-            close = difflib.get_close_matches(first, list(providers), n=3, cutoff=0.4)
-            hint = f" Did you mean /{close[0]}?" if close else ""
-            del exc
-            return web.Response(status=404, content_type="application/json", body=orjson.dumps(
-                {"error": {"message": f"No provider is mounted at /{first}.{hint} Mounted: "
-                           + ", ".join(f"/{n}" for n in providers) + ".",
-                           "providers": {n: f"{settings.base_url}/{n}" for n in providers}}}))
+    async def no_such_provider(request: web.Request) -> web.Response:
+        """A catch-all route rather than a middleware: no cost on the requests that do
+        reach a provider."""
+        first = request.path.strip("/").split("/", 1)[0]
+        close = difflib.get_close_matches(first, list(providers), n=3, cutoff=0.4)
+        hint = f" Did you mean /{close[0]}?" if close else ""
+        return web.Response(status=404, content_type="application/json", body=orjson.dumps(
+            {"error": {"message": f"No provider is mounted at /{first}.{hint} Mounted: "
+                       + ", ".join(f"/{n}" for n in providers) + ".",
+                       "providers": {n: f"{settings.base_url}/{n}" for n in providers}}}))
 
-    app = web.Application(middlewares=[not_found], client_max_size=settings.max_body_bytes)
+    app = web.Application(client_max_size=settings.max_body_bytes)
     app[ENGINE] = engine
     app[SETTINGS] = settings
     app[JOURNAL] = journal
@@ -131,6 +124,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.add_subapp("/__admin", admin_app(engine, journal, settings, providers, time.time(),
                                          scenarios))
     app.add_subapp("/__hosted", hosted_app(engine, providers))
+    app.router.add_route("*", "/{path:.*}", no_such_provider)  # last: after every prefix
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await dispatcher.start()
