@@ -117,22 +117,10 @@ class Engine:
         self.scenarios: Scenarios = scenarios or NoScenarios()
         self._background: set[asyncio.Task[None]] = set()
 
-    async def intercept(self, provider: EventSource, namespace: str, command: Command,
-                        facts: Mapping[str, Any] | None = None) -> Effects:
-        """Scenario effects for a request that changes no payment (a read, a list):
-        latency is served and faults are raised here."""
-        effects = self.scenarios.effects(provider.name, namespace, command, facts or {})
-        if effects is not NO_EFFECTS:
-            APPLIED.set(effects)
-            if effects.latency > 0:
-                await asyncio.sleep(effects.latency)
-            fault = effects.fault
-            if fault is not None and InjectedFault(fault).fault.ends_early:
-                raise InjectedFault(fault)
-        return effects
-
-    async def execute(self, provider: EventSource, namespace: str, command: Command,
-                      facts: Mapping[str, Any] | None = None) -> Result:
+    async def _consult(self, provider: EventSource, namespace: str, command: Command,
+                       facts: Mapping[str, Any] | None) -> Effects:
+        """The scenarios' effects for this request, recorded for the HTTP layer; a fault
+        that ends the request is raised here, after its latency."""
         effects = self.scenarios.effects(provider.name, namespace, command, facts or {})
         if effects is not NO_EFFECTS:
             APPLIED.set(effects)
@@ -142,6 +130,20 @@ class Engine:
                     if effects.latency > 0:
                         await asyncio.sleep(effects.latency)
                     raise fault
+        return effects
+
+    async def intercept(self, provider: EventSource, namespace: str, command: Command,
+                        facts: Mapping[str, Any] | None = None) -> Effects:
+        """Scenario effects for a request that changes no payment (a read, a list):
+        latency is served and faults are raised here."""
+        effects = await self._consult(provider, namespace, command, facts)
+        if effects.latency > 0:
+            await asyncio.sleep(effects.latency)
+        return effects
+
+    async def execute(self, provider: EventSource, namespace: str, command: Command,
+                      facts: Mapping[str, Any] | None = None) -> Result:
+        effects = await self._consult(provider, namespace, command, facts)
         try:
             result = await self._apply(namespace, command, effects)
             if result.previous is not result.payment:

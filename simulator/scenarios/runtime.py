@@ -171,6 +171,26 @@ def _negate(sub: Matcher) -> Matcher:
 _CHEAP_FIRST = ("amount", "currency", "method", "namespace", "country", "card", "time")
 
 
+#: Each `match` key and how it compiles; the keys are the YAML names.
+_MATCHERS: dict[str, Callable[[Any], Matcher | None]] = {
+    "provider": lambda v: _field("provider", v, str.lower),
+    "operation": lambda v: _field("operation", v, str.lower),
+    "method": lambda v: _field("method", v, str.lower),
+    "namespace": lambda v: _field("namespace", v),
+    "currency": lambda v: _field("currency", v, str.upper),
+    "amount": _amount,
+    "card": _card,
+    "country": _country,
+    "metadata": _metadata,
+    "header": _header,
+    "path": _path,
+    "time": _time,
+    "all": lambda v: _all([compile_match(s) for s in v]),
+    "any": lambda v: _any([compile_match(s) for s in v]),
+    "not": lambda v: _negate(compile_match(v)),
+}
+
+
 def compile_match(spec: Mapping[str, Any] | None, *, hoisted: tuple[str, ...] = ()) -> Matcher:
     """One closure for a `match` object: every key must hold. Keys in `hoisted` are
     checked elsewhere (a rule's provider and operation, see Scenario.candidates)."""
@@ -183,34 +203,10 @@ def compile_match(spec: Mapping[str, Any] | None, *, hoisted: tuple[str, ...] = 
         value = spec[key]
         if key in hoisted:
             continue
-        if key in ("provider", "operation", "method"):
-            parts.append(_field(key, value, str.lower))
-        elif key == "namespace":
-            parts.append(_field(key, value))
-        elif key == "currency":
-            parts.append(_field("currency", value, str.upper))
-        elif key == "amount":
-            parts.append(_amount(value))
-        elif key == "card":
-            parts.append(_card(value))
-        elif key == "country":
-            parts.append(_country(value))
-        elif key == "metadata":
-            parts.append(_metadata(value))
-        elif key == "header":
-            parts.append(_header(value))
-        elif key == "path":
-            parts.append(_path(value))
-        elif key == "time":
-            parts.append(_time(value))
-        elif key == "all":
-            parts.append(_all([compile_match(s) for s in value]))
-        elif key == "any":
-            parts.append(_any([compile_match(s) for s in value]))
-        elif key == "not":
-            parts.append(_negate(compile_match(value)))
-        else:  # the loader's schema makes this unreachable
+        build = _MATCHERS.get(key)
+        if build is None:  # the loader's schema makes this unreachable
             raise ValueError(f"unknown match key {key!r}")
+        parts.append(build(value))
     return _all([p for p in parts if p is not None])
 
 

@@ -33,11 +33,11 @@ import statistics
 import sys
 import tempfile
 import timeit
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from simulator.testing.client import AdminClient, AdminError
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -150,15 +150,11 @@ def in_process(args: argparse.Namespace) -> dict[str, Any]:
 
 def admin(server: Server, method: str, path: str, body: str | None = None,
           content_type: str = "application/json") -> Any:
-    req = urllib.request.Request(f"http://{HOST}:{server.port}/__admin{path}", method=method,
-                                 data=body.encode() if body is not None else None,
-                                 headers={"Content-Type": content_type})
+    client = AdminClient(f"http://{HOST}:{server.port}", timeout=30)
     try:
-        with urllib.request.urlopen(req, timeout=30) as response:
-            return json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        raise BenchError(f"{method} /__admin{path} answered {exc.code}: "
-                         f"{exc.read()[:800].decode(errors='replace')}") from None
+        return client.call(method, path, body, content_type=content_type)
+    except AdminError as exc:
+        raise BenchError(f"{method} /__admin{path}: {exc}") from None
 
 
 def load(server: Server, text: str) -> None:
