@@ -213,11 +213,14 @@ async def idempotent(store: Store, namespace: str, key: str | None, fingerprint:
     while the first request is still running is its `in_flight` error. Errors raised
     by `run` (a decline, an invalid transition) are responses too and are replayed.
     """
-    if key is None:
+    async def respond() -> web.Response:
         try:
             return await run()
         except ApiError as exc:
             return render(exc)
+
+    if key is None:
+        return await respond()
     record = await store.idempotency_begin(namespace, key, fingerprint, now)
     if record is not None:
         if record.fingerprint != fingerprint:
@@ -230,10 +233,7 @@ async def idempotent(store: Store, namespace: str, key: str | None, fingerprint:
             headers[replay_header] = "true"
         return web.Response(status=record.status, body=record.body, headers=headers)
     try:
-        try:
-            response = await run()
-        except ApiError as exc:
-            response = render(exc)
+        response = await respond()
     except BaseException:
         await store.idempotency_release(namespace, key)
         raise
