@@ -31,8 +31,11 @@ class WebhookTarget:
 
 
 def default_secret(provider: str) -> str:
-    """A stable secret per provider, so a receiver configured once keeps working."""
-    return "whsec_" + hashlib.sha256(f"paysandbox:{provider}".encode()).hexdigest()[:32]
+    """A stable secret per provider, so a receiver configured once keeps working.
+
+    64 hex digits: a valid key for every scheme, including those that read the key as
+    hex (Adyen's HMAC keys)."""
+    return hashlib.sha256(f"paysandbox:{provider}".encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

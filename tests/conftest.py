@@ -72,7 +72,7 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
     state: dict[str, WebhookReceiver] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             rx = state["rx"]
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with rx.lock:

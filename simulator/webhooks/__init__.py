@@ -7,7 +7,8 @@ from simulator.webhooks.dispatcher import (
     Dispatcher,
     Endpoint,
     Event,
+    Signed,
     WebhookScheme,
 )
 
-__all__ = ["Delivery", "Dispatcher", "Endpoint", "Event", "WebhookScheme"]
+__all__ = ["Delivery", "Dispatcher", "Endpoint", "Event", "Signed", "WebhookScheme"]

@@ -28,14 +28,25 @@ from simulator.core.clock import VirtualClock
 log = logging.getLogger("simulator.webhooks")
 
 
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """What goes on the wire for one delivery attempt."""
+
+    body: bytes
+    headers: Mapping[str, str]
+
+
 class WebhookScheme(Protocol):
     """What differs between providers' webhooks; everything else is shared."""
 
     #: Virtual seconds to wait before each retry; its length is the number of retries.
     retry_schedule: Sequence[float]
 
-    def sign(self, body: bytes, secret: str, timestamp: int) -> Mapping[str, str]:
-        """Headers (signature, content type) for one delivery attempt."""
+    def sign(self, body: bytes, secret: str, timestamp: int) -> Signed:
+        """The body and headers (signature, content type) of one delivery attempt.
+
+        Most schemes sign in a header and send the body as it is; some sign inside the
+        body (Adyen's `additionalData.hmacSignature`) and return a new one."""
 
     def accepted(self, status: int, body: bytes) -> bool:
         """Whether the receiver acknowledged the delivery."""
@@ -310,23 +321,24 @@ class Dispatcher:
             # Receivers check the signature's age against their own wall clock, so it is
             # signed with real time even when the virtual clock has been advanced.
             signed_at = int(time.time()) - (600 if d.stale else 0)
-            headers = dict(d.scheme.sign(d.event.body, secret, signed_at))
+            signed = d.scheme.sign(d.event.body, secret, signed_at)
             status: int | None = None
             error: str | None = None
             ok = False
             if len(d.attempts) < d.fail_first:
                 error = "failed by a scenario (webhooks.fail_first): not sent"
             else:
-                ok, status, error = await self._post(d, headers)
+                ok, status, error = await self._post(d, signed)
             d.attempts.append(Attempt(at, status, error, (time.perf_counter() - started) * 1000))
         self._after_attempt(d, ok, error)
 
-    async def _post(self, d: Delivery, headers: Mapping[str, str]) -> tuple[
-            bool, int | None, str | None]:
+    async def _post(self, d: Delivery, signed: Signed) -> tuple[bool, int | None, str | None]:
+        """One attempt. Credentials in the endpoint's URL (`http://user:pass@host/…`)
+        are sent as Basic auth, as providers do for receivers that ask for it."""
         assert self._session is not None
         try:
-            async with self._session.post(d.endpoint.url, data=d.event.body,
-                                          headers=headers) as resp:
+            async with self._session.post(d.endpoint.url, data=signed.body,
+                                          headers=dict(signed.headers)) as resp:
                 body = await resp.read()
                 if d.scheme.accepted(resp.status, body):
                     return True, resp.status, None

@@ -7,10 +7,10 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-import threading
 
 import pytest
 import requests
@@ -50,7 +50,7 @@ def test_bad_settings_are_clear_errors():
 class _Hook(BaseHTTPRequestHandler):
     got: list[bytes] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         _Hook.got.append(self.rfile.read(int(self.headers["Content-Length"])))
         self.send_response(200)
         self.end_headers()

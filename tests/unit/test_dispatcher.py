@@ -4,8 +4,9 @@ become due when the clock is advanced, never by waiting."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -14,7 +15,7 @@ from aiohttp import web
 
 from simulator.core.clock import VirtualClock
 from simulator.providers.stripe.wire import StripeWebhooks
-from simulator.webhooks.dispatcher import Delivery, Dispatcher, Endpoint, Event
+from simulator.webhooks.dispatcher import Delivery, Dispatcher, Endpoint, Event, Signed
 
 START = 1_700_000_000.0
 WAIT = 10.0  # a safety net for a broken dispatcher, never an assertion on time
@@ -35,8 +36,9 @@ class PlainScheme:
 
     retry_schedule: Sequence[float] = (60.0, 600.0)
 
-    def sign(self, body: bytes, secret: str, timestamp: int) -> Mapping[str, str]:
-        return {"Content-Type": "application/json", "X-Test-Signature": f"{secret}:{timestamp}"}
+    def sign(self, body: bytes, secret: str, timestamp: int) -> Signed:
+        return Signed(body, {"Content-Type": "application/json",
+                             "X-Test-Signature": f"{secret}:{timestamp}"})
 
     def accepted(self, status: int, body: bytes) -> bool:
         return 200 <= status < 300
@@ -158,6 +160,35 @@ async def test_delivers_with_the_schemes_signed_headers(receiver: Receiver) -> N
     assert event_obj["id"] == "evt_1"
     assert [a.status for a in d.attempts] == [200]
     assert d.attempts[0].error is None
+
+
+class BodySigningScheme(PlainScheme):
+    """Signs inside the body, as Adyen does with additionalData.hmacSignature."""
+
+    def sign(self, body: bytes, secret: str, timestamp: int) -> Signed:
+        return Signed(body.replace(b"}", f', "sig": "{secret}"}}'.encode()),
+                      {"Content-Type": "application/json"})
+
+
+async def test_a_scheme_that_signs_inside_the_body_sends_its_body(
+        dispatcher: Dispatcher, receiver: Receiver) -> None:
+    e = event(body=b'{"id": "evt_b"}')
+    (d,) = dispatcher.publish(e, BodySigningScheme(), [
+        Endpoint(url=receiver.url(), secret="k1", provider="adyen")])
+    await until(lambda: d.state == "delivered")
+    (hit,) = receiver.hits
+    assert hit.body == b'{"id": "evt_b", "sig": "k1"}'
+    assert e.body == b'{"id": "evt_b"}'  # the event itself (the API's copy) is unsigned
+
+
+async def test_credentials_in_the_endpoint_url_are_sent_as_basic_auth(
+        dispatcher: Dispatcher, receiver: Receiver) -> None:
+    url = receiver.url().replace("http://", "http://hooks:s3cret@")
+    (d,) = dispatcher.publish(event(), PlainScheme(), [
+        Endpoint(url=url, secret="sec", provider="adyen")])
+    await until(lambda: d.state == "delivered")
+    (hit,) = receiver.hits
+    assert hit.headers["Authorization"] == "Basic " + base64.b64encode(b"hooks:s3cret").decode()
 
 
 async def test_custom_scheme_headers_and_wall_clock_timestamp(

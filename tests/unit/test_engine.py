@@ -29,7 +29,7 @@ from simulator.core.payments import AmountExceeded, InvalidTransition, Payment, 
 from simulator.engine import Effects, Engine, InjectedFault
 from simulator.store import AlreadyExists, MemoryStore, NotFound
 from simulator.store.base import Store
-from simulator.webhooks.dispatcher import Dispatcher, Endpoint, Event
+from simulator.webhooks.dispatcher import Dispatcher, Endpoint, Event, Signed
 
 NS = "sk_test_engine"
 START = 1_700_000_000.0
@@ -46,8 +46,8 @@ class FrozenWall:
 class NoWebhooks:
     retry_schedule: Sequence[float] = ()
 
-    def sign(self, body: bytes, secret: str, timestamp: int) -> Mapping[str, str]:
-        return {}
+    def sign(self, body: bytes, secret: str, timestamp: int) -> Signed:
+        return Signed(body, {})
 
     def accepted(self, status: int, body: bytes) -> bool:
         return 200 <= status < 300

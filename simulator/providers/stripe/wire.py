@@ -25,6 +25,7 @@ from simulator.contracts import ContractViolation, Violation, schema, validator
 from simulator.core.outcomes import DeclineReason
 from simulator.core.payments import CardDetails, Payment, Refund, Status
 from simulator.errors import ApiError, InvalidRequest
+from simulator.webhooks.dispatcher import Signed
 
 API_VERSION = "2026-10-28.endive"
 DOCS = "https://docs.stripe.com"
@@ -482,10 +483,10 @@ class StripeWebhooks:
     # (https://docs.stripe.com/webhooks#retries); virtual seconds.
     retry_schedule: Sequence[float] = (300.0, 3600.0, 3 * 3600.0)
 
-    def sign(self, body: bytes, secret: str, timestamp: int) -> Mapping[str, str]:
-        return {"Content-Type": "application/json; charset=utf-8",
-                "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-                "Stripe-Signature": signature_header(body, secret, timestamp)}
+    def sign(self, body: bytes, secret: str, timestamp: int) -> Signed:
+        return Signed(body, {"Content-Type": "application/json; charset=utf-8",
+                             "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+                             "Stripe-Signature": signature_header(body, secret, timestamp)})
 
     def accepted(self, status: int, body: bytes) -> bool:
         return 200 <= status < 300
