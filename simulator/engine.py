@@ -24,6 +24,7 @@ from simulator.core.commands import (
     Command,
     Complete,
     Create,
+    Expire,
     RefundPayment,
     Result,
     Retrieve,
@@ -150,25 +151,27 @@ class Engine:
                 await self._emit(provider, namespace, command, result, effects)
                 if effects.settle_after is not None and \
                         result.payment.status is payments.Status.PENDING:
-                    self._settle_later(provider, namespace, result.payment.id,
-                                       effects.settle_after)
+                    self.schedule(provider, namespace, Complete(result.payment.id, True),
+                                  self.clock.now() + effects.settle_after)
         finally:
             if effects.latency > 0:
                 await asyncio.sleep(effects.latency)
         return result
 
-    def _settle_later(self, provider: EventSource, namespace: str, payment_id: str,
-                      after: float) -> None:
-        """A pending outcome from a scenario settles by itself, on the virtual clock."""
-        due = self.clock.now() + after
+    def schedule(self, provider: EventSource, namespace: str, command: Command,
+                 at: float) -> None:
+        """Execute `command` when the virtual clock reaches `at`: a pending payment
+        settling by itself, a QR code or voucher expiring. Advancing the clock brings it
+        forward; a payment that has moved on meanwhile (paid before its expiry) or was
+        reset is left alone."""
 
-        async def settle() -> None:
-            while self.clock.now() < due:
-                await asyncio.sleep(min(self.clock.real_seconds_until(due), 1.0))
+        async def run() -> None:
+            while self.clock.now() < at:
+                await asyncio.sleep(min(self.clock.real_seconds_until(at), 1.0))
             with contextlib.suppress(payments.PaymentError, NotFound):
-                await self.execute(provider, namespace, Complete(payment_id, True))
+                await self.execute(provider, namespace, command)
 
-        task = asyncio.get_running_loop().create_task(settle())
+        task = asyncio.get_running_loop().create_task(run())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -200,9 +203,12 @@ class Engine:
             before, after = await store.transition(
                 namespace, pid, lambda p: payments.void(p, now, reason))
         elif isinstance(command, Complete):
-            ok = command.success
+            ok, why, code = command.success, command.reason, command.native_code
             before, after = await store.transition(
-                namespace, pid, lambda p: payments.complete_action(p, ok, now))
+                namespace, pid, lambda p: payments.complete_action(p, ok, now, why, code))
+        elif isinstance(command, Expire):
+            before, after = await store.transition(
+                namespace, pid, lambda p: payments.expire(p, now, unfinished_only=True))
         elif isinstance(command, Update):
             changes = command.changes
             before, after = await store.transition(

@@ -17,7 +17,8 @@ import orjson
 from aiohttp import web
 
 from simulator import __version__
-from simulator.core.commands import Complete
+from simulator.core.commands import Command, Complete, Expire, Void
+from simulator.core.outcomes import UnknownDeclineReason, decline_reason
 from simulator.core.payments import InvalidTransition, Payment
 from simulator.scenarios.loader import ScenarioError, load_text
 from simulator.scenarios.runtime import ScenarioSet
@@ -176,13 +177,28 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
     async def payment_complete(request: web.Request) -> web.Response:
         data = await body(request)
         outcome = data.get("outcome", "success")
-        if outcome not in ("success", "failure"):
-            raise AdminError(400, f"outcome must be 'success' or 'failure', got {outcome!r}.")
+        if outcome not in _COMPLETIONS:
+            raise AdminError(400, f"outcome must be one of {', '.join(_COMPLETIONS)}; got "
+                                  f"{outcome!r}.")
+        reason = None
+        if data.get("reason") is not None:
+            if outcome != "failure":
+                raise AdminError(400, "reason goes with outcome 'failure' only.")
+            try:
+                reason = decline_reason(data["reason"])
+            except UnknownDeclineReason as exc:
+                raise AdminError(400, str(exc)) from None
         p = await find_payment(request.match_info["id"])
         provider = providers[p.provider]
+        command: Command
+        if outcome == "canceled":
+            command = Void(p.id, "canceled by the shopper")
+        elif outcome == "expired":
+            command = Expire(p.id)
+        else:
+            command = Complete(p.id, outcome == "success", reason)
         try:
-            result = await engine.execute(provider, p.namespace,
-                                          Complete(p.id, outcome == "success"))
+            result = await engine.execute(provider, p.namespace, command)
         except InvalidTransition as exc:
             raise AdminError(409, str(exc)) from None
         return _json(payment_json(result.payment))
@@ -313,3 +329,7 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
     r.add_get("/clock", clock_get)
     r.add_post("/clock/advance", clock_advance)
     return app
+
+
+#: What `POST /__admin/payments/{id}/complete` can make of a pending payment.
+_COMPLETIONS = ("success", "failure", "canceled", "expired")

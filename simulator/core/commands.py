@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from simulator.core.outcomes import Outcome
+from simulator.core.outcomes import DeclineReason, Outcome
 from simulator.core.payments import Payment, Refund
 
 
@@ -51,6 +51,16 @@ class Complete(Command):
 
     operation: ClassVar[str] = "complete"
     success: bool = True
+    reason: DeclineReason | None = None  # why it failed, when not authentication
+    native_code: str | None = None  # the provider's own code for that failure
+
+
+@dataclass(frozen=True, slots=True)
+class Expire(Command):
+    """An unfinished payment ran out of time (a QR code, a voucher, a prompt); a
+    payment that has moved on is left as it is (InvalidTransition)."""
+
+    operation: ClassVar[str] = "expire"
 
 
 @dataclass(frozen=True, slots=True)

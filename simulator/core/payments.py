@@ -252,12 +252,16 @@ def _settle(p: Payment, outcome: Outcome, now: float, verb: str,
     return _move(p, Status.PENDING, verb, now, **c)
 
 
-def complete_action(p: Payment, success: bool, now: float) -> Payment:
-    """Finish a 3DS challenge or redirect: the shopper passed or failed it."""
+def complete_action(p: Payment, success: bool, now: float,
+                    reason: DeclineReason | None = None, native_code: str | None = None) -> Payment:
+    """Finish a 3DS challenge, redirect or asynchronous approval: the shopper passed or
+    failed it. A failure is an authentication failure unless `reason` says otherwise
+    (an M-Pesa prompt can fail for insufficient funds)."""
     if p.status not in (Status.REQUIRES_ACTION, Status.PENDING):
         raise InvalidTransition(p, "complete", frozenset({Status.REQUIRES_ACTION, Status.PENDING}))
     if not success:
-        failed = Outcome.decline(DeclineReason.AUTHENTICATION_FAILED)
+        failed = Outcome.decline(reason or DeclineReason.AUTHENTICATION_FAILED,
+                                 native_code=native_code)
         return _settle(p, failed, now, "complete")
     then = p.then or Outcome.approve()
     if then.kind is OutcomeKind.REQUIRES_ACTION or (
@@ -284,7 +288,15 @@ def void(p: Payment, now: float, reason: str | None = None) -> Payment:
     return _move(p, Status.VOIDED, "void", now, detail=reason, action=None, then=None)
 
 
-def expire(p: Payment, now: float) -> Payment:
+#: Payments still waiting for the shopper: what a QR code or voucher running out ends.
+UNFINISHED = frozenset({Status.CREATED, Status.REQUIRES_ACTION, Status.PENDING})
+
+
+def expire(p: Payment, now: float, *, unfinished_only: bool = False) -> Payment:
+    """Time ran out: an authorization hold lapsed, or (`unfinished_only`) the shopper
+    never finished paying."""
+    if unfinished_only and p.status not in UNFINISHED:
+        raise InvalidTransition(p, "expire", UNFINISHED)
     return _move(p, Status.EXPIRED, "expire", now, action=None, then=None)
 
 

@@ -1,4 +1,5 @@
-"""/__hosted pages: what a shopper would see at the provider (a 3DS challenge for now).
+"""/__hosted pages: what a shopper would see at the provider (a 3DS challenge, and the
+providers' own pages under /__hosted/<provider>/).
 
 A page is reached through an opaque token, never through the API key, so a link can be
 opened in a browser or followed by a test without leaking the credential.
@@ -6,6 +7,6 @@ opened in a browser or followed by a test without leaking the credential.
 
 from __future__ import annotations
 
-from simulator.hosted.pages import HOSTED_NAMESPACE, hosted_app, register_challenge
+from simulator.hosted.pages import HOSTED_NAMESPACE, hosted_app, register_challenge, render_page
 
-__all__ = ["HOSTED_NAMESPACE", "hosted_app", "register_challenge"]
+__all__ = ["HOSTED_NAMESPACE", "hosted_app", "register_challenge", "render_page"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -47,7 +47,8 @@ small{{color:#666}}
 </body></html>"""
 
 
-def _render(title: str, body: str, provider: str, status: int = 200) -> web.Response:
+def render_page(title: str, body: str, provider: str, status: int = 200) -> web.Response:
+    """A hosted page in the shared look. `body` is HTML the caller has escaped."""
     # no-store: the Back button must fetch the page again and show where the payment
     # stands, never a stale challenge whose buttons would contradict the outcome.
     return web.Response(text=_PAGE.format(title=html.escape(title), body=body,
@@ -63,15 +64,16 @@ def _status_of(provider: Provider, p: Payment) -> str:
 
 
 def _finished(provider: Provider, p: Payment) -> web.Response:
-    return _render("Authentication finished",
+    return render_page("Authentication finished",
                    f"<p id='status'>Payment {html.escape(p.id)} is "
                    f"{html.escape(_status_of(provider, p))}.</p>", provider.title)
 
 
 def hosted_app(engine: Engine, providers: Mapping[str, Provider]) -> web.Application:
     """Pages for every provider. A provider may send the shopper back to the merchant
-    by defining `return_url(payment)` and name statuses its own way with
-    `public_status(payment)`."""
+    by defining `return_url(payment)`, name statuses its own way with
+    `public_status(payment)`, and serve pages of its own under `/__hosted/<name>/` by
+    defining `hosted_routes(engine)` (render them with `render_page`)."""
 
     async def lookup(request: web.Request) -> tuple[Mapping[str, Any], Payment | None]:
         record = await engine.store.get_object(HOSTED_NAMESPACE, CHALLENGE,
@@ -84,7 +86,7 @@ def hosted_app(engine: Engine, providers: Mapping[str, Provider]) -> web.Applica
         record, p = await lookup(request)
         provider = providers[record["provider"]]
         if p is None:
-            return _render("Payment not found", "<p>The payment no longer exists.</p>",
+            return render_page("Payment not found", "<p>The payment no longer exists.</p>",
                            provider.title, 404)
         amount = html.escape(format_amount(p.amount, p.currency))
         card = f"{p.card.brand.capitalize()} •••• {p.card.last4}" if p.card else "card"
@@ -99,7 +101,7 @@ def hosted_app(engine: Engine, providers: Mapping[str, Provider]) -> web.Applica
                 "</form>"
                 f"<form method='post' action='/__hosted/3ds/{token}/fail' "
                 "style='display:inline'><button id='fail' type='submit'>Fail</button></form>")
-        return _render("3D Secure authentication", body, provider.title)
+        return render_page("3D Secure authentication", body, provider.title)
 
     async def finish(request: web.Request) -> web.Response:
         record, p = await lookup(request)
@@ -122,4 +124,11 @@ def hosted_app(engine: Engine, providers: Mapping[str, Provider]) -> web.Applica
     app = web.Application()
     app.router.add_get("/3ds/{token}", show)
     app.router.add_post("/3ds/{token}/{verdict:complete|fail}", finish)
+    for name, provider in providers.items():
+        own: Callable[[Engine], Iterable[web.RouteDef]] | None = getattr(
+            provider, "hosted_routes", None)
+        if own is not None:  # the provider's own pages (a bank picker, a QR code)
+            sub = web.Application()
+            sub.add_routes(own(engine))
+            app.add_subapp(f"/{name}", sub)
     return app

@@ -67,8 +67,14 @@ class AdminClient:
     def payment(self, payment_id: str) -> Any:
         return self.call("GET", f"/payments/{payment_id}")
 
-    def complete(self, payment_id: str, outcome: str = "success") -> Any:
-        return self.call("POST", f"/payments/{payment_id}/complete", {"outcome": outcome})
+    def complete(self, payment_id: str, outcome: str = "success", *,
+                 reason: str | None = None) -> Any:
+        """Finish a pending payment: success, failure (optionally with a decline
+        reason), canceled or expired."""
+        body: dict[str, Any] = {"outcome": outcome}
+        if reason is not None:
+            body["reason"] = reason
+        return self.call("POST", f"/payments/{payment_id}/complete", body)
 
     def journal(self, **filters: Any) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = self.call("GET", "/journal", query=filters)["entries"]

@@ -96,6 +96,45 @@ def test_unknown_payment_and_bad_completion(payment_simulator: SimulatorServer,
     assert status == 400
 
 
+@pytest.mark.parametrize(("outcome", "reason", "status", "decline_code"), [
+    ("success", None, "succeeded", None),
+    ("failure", None, "requires_payment_method", None),
+    ("failure", "insufficient_funds", "requires_payment_method", "insufficient_funds"),
+    ("canceled", None, "canceled", None),
+    ("expired", None, "canceled", None),
+])
+def test_admin_completes_a_waiting_payment_every_way(
+        payment_simulator: SimulatorServer, client: stripe.StripeClient, outcome: str,
+        reason: str | None, status: str, decline_code: str | None):
+    pi = client.v1.payment_intents.create(params={
+        "amount": 700, "currency": "eur", "confirm": True,
+        "payment_method": "pm_card_threeDSecure2Required",
+        "return_url": "http://127.0.0.1/back"})
+    assert pi.status == "requires_action"
+    payment_simulator.client.complete(pi.id, outcome, reason=reason)
+    after = client.v1.payment_intents.retrieve(pi.id)
+    assert after.status == status
+    error = after.last_payment_error
+    assert (error.to_dict().get("decline_code") if error else None) == decline_code
+    history = payment_simulator.admin("GET", f"/payments/{pi.id}")["history"]
+    assert history[-1]["action"] == {"success": "complete", "failure": "complete",
+                                     "canceled": "void", "expired": "expire"}[outcome]
+
+
+def test_admin_completion_refuses_a_reason_it_does_not_know(
+        payment_simulator: SimulatorServer, client: stripe.StripeClient):
+    pi = client.v1.payment_intents.create(params={
+        "amount": 700, "currency": "eur", "confirm": True,
+        "payment_method": "pm_card_threeDSecure2Required"})
+    status, body = admin_error(payment_simulator, "POST", f"/payments/{pi.id}/complete",
+                               {"outcome": "failure", "reason": "insufficent_funds"})
+    assert status == 400 and "insufficient_funds" in body["error"]["message"]
+    status, _ = admin_error(payment_simulator, "POST", f"/payments/{pi.id}/complete",
+                            {"outcome": "success", "reason": "insufficient_funds"})
+    assert status == 400
+    assert client.v1.payment_intents.retrieve(pi.id).status == "requires_action"
+
+
 def test_webhook_config_validation(payment_simulator: SimulatorServer):
     status, _ = admin_error(payment_simulator, "PUT", "/webhooks/paypal", {"url": "http://x"})
     assert status == 404

@@ -18,6 +18,7 @@ from simulator.core.commands import (
     Command,
     Complete,
     Create,
+    Expire,
     RefundPayment,
     Result,
     Retrieve,
@@ -367,3 +368,54 @@ async def test_no_latency_no_sleep(monkeypatch: pytest.MonkeyPatch, engine: Engi
     monkeypatch.setattr(engine_module.asyncio, "sleep", recording_sleep)
     await authorized(engine, provider)
     assert slept == []
+
+
+# -- the virtual-clock scheduler and asynchronous completions --------------------------
+
+async def pending(engine: Engine, provider: FakeProvider, pid: str = "pay_1") -> Payment:
+    result = await engine.execute(provider, NS, Authorize(
+        pid, Outcome.pending(), create=new_payment(pid)))
+    assert result.payment.status is Status.PENDING
+    return result.payment
+
+
+async def settled(store: Store, pid: str, status: Status) -> Payment:
+    for _ in range(200):
+        p = await store.get(NS, pid)
+        if p is not None and p.status is status:
+            return p
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"{pid} never became {status}: {p}")
+
+
+async def test_a_scheduled_expiry_runs_when_the_clock_is_advanced(
+        engine: Engine, provider: FakeProvider, store: Store, clock: VirtualClock) -> None:
+    await pending(engine, provider)
+    engine.schedule(provider, NS, Expire("pay_1"), clock.now() + 3600)
+    await asyncio.sleep(0.02)
+    assert (await store.get(NS, "pay_1")).status is Status.PENDING  # type: ignore[union-attr]
+    clock.advance(3601)
+    p = await settled(store, "pay_1", Status.EXPIRED)
+    assert p.history[-1].action == "expire"
+    assert provider.emitted[-1][1] == Expire("pay_1")  # the provider renders its event
+
+
+async def test_a_payment_finished_before_its_expiry_is_left_alone(
+        engine: Engine, provider: FakeProvider, store: Store, clock: VirtualClock) -> None:
+    await pending(engine, provider)
+    engine.schedule(provider, NS, Expire("pay_1"), clock.now() + 60)
+    await engine.execute(provider, NS, Complete("pay_1", True))
+    clock.advance(61)
+    await asyncio.sleep(0.05)
+    p = await store.get(NS, "pay_1")
+    assert p is not None and p.status is Status.AUTHORIZED
+
+
+async def test_a_failed_completion_keeps_the_reason_and_native_code(
+        engine: Engine, provider: FakeProvider) -> None:
+    await pending(engine, provider)
+    result = await engine.execute(provider, NS, Complete(
+        "pay_1", False, DeclineReason.INSUFFICIENT_FUNDS, native_code="1"))
+    p = result.payment
+    assert (p.status, p.decline, p.decline_code) == (
+        Status.FAILED, DeclineReason.INSUFFICIENT_FUNDS, "1")
