@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from simulator.core.clock import VirtualClock
+from simulator.settings import default_secret
 
 log = logging.getLogger("simulator.webhooks")
 
@@ -60,15 +61,18 @@ class Event:
     when no one is listening.
     """
 
-    __slots__ = ("_body", "_render", "created", "id", "namespace", "provider", "type")
+    __slots__ = ("_body", "_render", "created", "id", "namespace", "provider", "type", "url")
 
     def __init__(self, *, id: str, provider: str, namespace: str, type: str, created: float,
-                 render: Callable[[], bytes]) -> None:
+                 render: Callable[[], bytes], url: str | None = None) -> None:
         self.id = id
         self.provider = provider
         self.namespace = namespace
         self.type = type
         self.created = created
+        # Where the request that caused it said to send it (Mollie's webhookUrl, Daraja's
+        # CallBackURL, Mercado Pago's notification_url): it goes there and nowhere else.
+        self.url = url
         self._render: Callable[[], bytes] | None = render
         self._body = b""
 
@@ -224,8 +228,16 @@ class Dispatcher:
                 fail_first: int = 0, bad_signature: bool = False,
                 stale: bool = False) -> list[Delivery]:
         """Queue `event` for every endpoint that wants it: the provider's configured
-        one plus `endpoints` (those registered through the provider's own API)."""
-        targets = [*self._endpoints.get(event.provider, ()), *endpoints]
+        one plus `endpoints` (those registered through the provider's own API); or, when
+        the API named a URL for it, that URL only, signed with the provider's configured
+        secret (the dashboard's) or else its default one."""
+        configured = self._endpoints.get(event.provider, ())
+        if event.url:
+            secret = configured[0].secret if configured else default_secret(event.provider)
+            targets = [Endpoint(url=event.url, secret=secret, provider=event.provider,
+                                namespace=event.namespace)]
+        else:
+            targets = [*configured, *endpoints]
         created = []
         for endpoint in targets:
             if not endpoint.wants(event):

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from simulator.core.clock import VirtualClock
 from simulator.providers.stripe.wire import StripeWebhooks
+from simulator.settings import default_secret
 from simulator.webhooks.dispatcher import Delivery, Dispatcher, Endpoint, Event, Signed
 
 START = 1_700_000_000.0
@@ -427,3 +428,27 @@ def test_stripe_scheme_accepts_only_2xx() -> None:
     assert not scheme.accepted(400, b"")
     assert not scheme.accepted(500, b"")
     assert list(scheme.retry_schedule) and all(s > 0 for s in scheme.retry_schedule)
+
+
+async def test_a_url_named_by_the_api_wins_over_the_configured_endpoint(
+        dispatcher: Dispatcher, receiver: Receiver) -> None:
+    """Mollie's webhookUrl, Daraja's CallBackURL: the request said where, so it goes
+    there only, signed with the dashboard's secret."""
+    dispatcher.configure(Endpoint(url=receiver.url("/dashboard"), secret="dash",
+                                  provider="mollie"))
+    e = Event(id="evt_u", provider="mollie", namespace="test_a", type="payment.paid",
+              created=START, render=lambda: b"id=tr_1", url=receiver.url("/per-payment"))
+    (d,) = dispatcher.publish(e, PlainScheme())
+    await until(lambda: d.state == "delivered")
+    (hit,) = receiver.hits
+    assert hit.path == "/per-payment"
+    assert hit.headers["X-Test-Signature"].startswith("dash:")
+
+
+async def test_a_url_named_by_the_api_without_configuration_uses_the_default_secret(
+        dispatcher: Dispatcher, receiver: Receiver) -> None:
+    e = Event(id="evt_v", provider="daraja", namespace="ns", type="stk.callback",
+              created=START, render=lambda: b"{}", url=receiver.url("/cb"))
+    (d,) = dispatcher.publish(e, PlainScheme())
+    await until(lambda: d.state == "delivered")
+    assert receiver.hits[0].headers["X-Test-Signature"].startswith(default_secret("daraja"))
