@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
+import functools
 import gc
 import logging
 import os
@@ -14,7 +15,9 @@ from collections.abc import AsyncIterator
 import orjson
 from aiohttp import web
 
+from simulator import contracts
 from simulator.admin import admin_app
+from simulator.contract_report import ContractLog
 from simulator.core.clock import VirtualClock
 from simulator.engine import Engine, ScenarioEffects
 from simulator.hosted import hosted_app
@@ -24,7 +27,7 @@ from simulator.scenarios.loader import ScenarioError, load_file
 from simulator.scenarios.runtime import ScenarioSet
 from simulator.settings import Settings
 from simulator.store.memory import MemoryStore
-from simulator.webhooks.dispatcher import Dispatcher, Endpoint
+from simulator.webhooks.dispatcher import Dispatcher, Endpoint, Event
 
 log = logging.getLogger("simulator")
 
@@ -34,6 +37,7 @@ JOURNAL = web.AppKey("journal", Journal)
 PROVIDERS = web.AppKey("providers", dict)
 SHUTDOWN_REPORT = web.AppKey("shutdown_report", dict)
 SCENARIOS = web.AppKey("scenarios", ScenarioSet)
+CONTRACT_LOG = web.AppKey("contract_log", ContractLog)
 
 
 async def watch_files(scenarios: ScenarioSet, paths: tuple[str, ...],
@@ -80,6 +84,18 @@ def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
         gc.freeze()
 
 
+def _check_webhook(contract_log: ContractLog, event: Event) -> None:
+    """Test mode: an event whose payload breaks its contract is logged and counted."""
+    if contracts.manifest(event.provider) is None:
+        return
+    problems = contracts.webhook_problems(event.provider, event.type, event.body)
+    if problems:
+        log.error("webhook %s (%s) breaks its contract: %s", event.type, event.id,
+                  "; ".join(f"{f.field} {f.violation.message}" for f in problems))
+        contract_log.add(problems, operation=f"webhook {event.type}",
+                         example={"event_id": event.id})
+
+
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     clock = VirtualClock(scale=settings.clock_scale)
@@ -118,11 +134,16 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[PROVIDERS] = providers
     app[SHUTDOWN_REPORT] = {}
     app[SCENARIOS] = scenarios
+    contract_log = app[CONTRACT_LOG] = ContractLog()
+    if settings.check_responses:
+        engine.inspect_event = functools.partial(_check_webhook, contract_log)
     for p in providers.values():
-        app.add_subapp(f"/{p.name}", base.provider_app(p, engine, journal,
-                                                        max_body=settings.max_body_bytes))
+        app.add_subapp(f"/{p.name}", base.provider_app(
+            p, engine, journal, max_body=settings.max_body_bytes,
+            contracts_mode=settings.contracts, contract_log=contract_log,
+            check_responses=settings.check_responses))
     app.add_subapp("/__admin", admin_app(engine, journal, settings, providers, time.time(),
-                                         scenarios))
+                                         scenarios, contract_log))
     app.add_subapp("/__hosted", hosted_app(engine, providers))
     app.router.add_route("*", "/{path:.*}", no_such_provider)  # last: after every prefix
 

@@ -21,7 +21,7 @@ from typing import cast
 
 from aiohttp import web
 
-from simulator import __version__
+from simulator import __version__, contract_report
 from simulator.providers import base
 from simulator.settings import (
     DEFAULT_HOST,
@@ -48,7 +48,7 @@ PAYSANDBOX_PORT, PAYSANDBOX_PROVIDERS (comma-separated), PAYSANDBOX_WEBHOOK_<PRO
 PAYSANDBOX_WEBHOOK_SECRET_<PROVIDER>, PAYSANDBOX_CLOCK_SCALE, PAYSANDBOX_JOURNAL_SIZE,
 PAYSANDBOX_MAX_BODY_BYTES, PAYSANDBOX_ADMIN_TOKEN, PAYSANDBOX_LOG_LEVEL,
 PAYSANDBOX_DRAIN_TIMEOUT, PAYSANDBOX_PUBLIC_URL, PAYSANDBOX_SCENARIOS (paths joined by
-':'), PAYSANDBOX_WATCH.
+':'), PAYSANDBOX_WATCH, PAYSANDBOX_CONTRACTS, PAYSANDBOX_CHECK_RESPONSES.
 """
 
 
@@ -93,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--scenario", action="append", metavar="FILE", dest="scenarios",
                        help="load a scenario file (repeatable; see scenarios/README.md)")
+    serve.add_argument("--contracts", choices=["strict", "report"],
+                       help="strict (default): a request that breaks its contract gets the "
+                            "provider's 4xx; report: it is served and the violation recorded "
+                            "(see `paysandbox contracts`)")
+    serve.add_argument("--check-responses", action="store_true", default=None,
+                       help="test mode: check every response and webhook the simulator emits "
+                            "against its contract and log each mismatch")
     serve.add_argument("--watch", action="store_true", default=None,
                        help="reload scenario files when they change (a bad edit is reported "
                             "and the running scenarios stay)")
@@ -105,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", metavar="FILE")
 
     sub.add_parser("providers", help="list the imitated providers and their base URLs")
+    contract_report.add_command(sub)
 
     scen = sub.add_parser(
         "scenarios", help="load, start, list or unload scenarios in a running simulator",
@@ -163,7 +171,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """Flags over PAYSANDBOX_* variables over defaults, validated once merged."""
     values = env_values()
     for flag in ("host", "port", "clock_scale", "journal_size", "max_body_bytes",
-                 "admin_token", "public_url", "drain_timeout", "log_level"):
+                 "admin_token", "public_url", "drain_timeout", "log_level", "contracts",
+                 "check_responses"):
         value = getattr(args, flag, None)
         if value is not None:
             values[flag] = value
@@ -255,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "scenarios":
         return scenarios_command(args)
+    if args.command == "contracts":
+        return contract_report.command(args)
     if args.command == "validate":
         from simulator.scenarios.validate import main as validate_main
         return validate_main(args.files)

@@ -1,4 +1,15 @@
-"""Request contracts: JSON Schemas from `contracts/`, compiled once, checked fast.
+"""Contracts: JSON Schemas from `contracts/`, compiled once, checked fast.
+
+Each provider's folder has an `operations.json` manifest naming, for every route, its
+request and response schemas and, for every webhook event type, its payload schema
+(contracts/README.md). Three checks use them:
+
+- requests, on every call (`check`): strict mode raises the first violation for the
+  provider to render in its own envelope; report mode records every violation and
+  serves what can be served. Either way the request's findings go to the journal.
+- responses and webhooks, in test mode (`response_problems`, `webhook_problems`), so
+  drift between the code and its contracts cannot land.
+- the report a payment service's CI reads (simulator/contract_report.py).
 
 A violation is reported as the provider would name it: the parameter path in the
 provider's own notation (Stripe's `metadata[order_id]`), and what was wrong.
@@ -10,12 +21,16 @@ import functools
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import fastjsonschema
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unused-ignore]
+from jsonschema.exceptions import best_match  # type: ignore[import-untyped,unused-ignore]
+from referencing import Registry, Resource
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +73,23 @@ def schema(provider: str, name: str) -> Mapping[str, Any]:
     return loaded
 
 
+#: The `$id` every schema starts with; `$ref`s below it are files in contracts/.
+ID_BASE = "https://payments-sandbox.dev/contracts/"
+
+
+def _local(uri: str) -> Mapping[str, Any]:
+    """A schema referenced by URI, read from contracts/ rather than the network."""
+    if not uri.startswith(ID_BASE):
+        raise ValueError(f"contracts refer only to {ID_BASE}…, not {uri}")
+    provider, _, rest = uri[len(ID_BASE):].partition("/")
+    return schema(provider, rest.removesuffix(".json"))
+
+
 @functools.cache
 def validator(provider: str, name: str) -> Callable[[Any], Any]:
     """Compiled validator; raises ContractViolation with the first violation."""
-    compiled = fastjsonschema.compile(dict(schema(provider, name)))
+    compiled = fastjsonschema.compile(dict(schema(provider, name)),
+                                      handlers={"https": lambda uri: dict(_local(uri))})
 
     def validate(data: Any) -> Any:
         try:
@@ -74,16 +102,44 @@ def validator(provider: str, name: str) -> Callable[[Any], Any]:
 
 def _explain(exc: fastjsonschema.JsonSchemaValueException) -> Violation:
     path: tuple[str | int, ...] = tuple(exc.path[1:]) if exc.path else ()
-    rule, value, definition = exc.rule, exc.value, exc.rule_definition
+    return _describe(exc.rule, exc.rule_definition, exc.value, path, exc.definition)[0]
+
+
+def every_violation(provider: str, name: str, data: Any) -> list[Violation]:
+    """All the ways `data` breaks the contract (slower than `validator`: for reports)."""
+    found: list[Violation] = []
+    for error in _full_validator(provider, name).iter_errors(data):
+        if error.context:  # anyOf/oneOf: say what was wrong in the closest alternative
+            error = best_match([error])
+        path = tuple(error.absolute_path)
+        found += _describe(str(error.validator), error.validator_value, error.instance,
+                           path, error.schema if isinstance(error.schema, Mapping) else None)
+    return found
+
+
+@functools.cache
+def _full_validator(provider: str, name: str) -> Any:
+    def retrieve(uri: str) -> Resource[Any]:
+        return Resource.from_contents(dict(_local(uri)))
+
+    registry: Registry[Any] = Registry(retrieve=retrieve)  # type: ignore[call-arg]
+    return Draft202012Validator(dict(schema(provider, name)), registry=registry)
+
+
+def _describe(rule: str | None, definition: Any, value: Any, path: tuple[str | int, ...],
+              node: Mapping[str, Any] | None) -> list[Violation]:
     if rule == "required" and isinstance(value, Mapping):
-        missing = next(k for k in definition if k not in value)
-        return Violation("missing", (*path, missing), f"Missing required param: {missing}",
-                         expected=list(definition))
+        return [Violation("missing", (*path, k), f"Missing required param: {k}",
+                          expected=list(definition)) for k in definition if k not in value]
     if rule == "additionalProperties" and isinstance(value, Mapping):
-        known = (exc.definition or {}).get("properties", {})
-        unknown = next(k for k in value if k not in known)
-        return Violation("unknown", (*path, unknown), f"Received unknown parameter: {unknown}",
-                         value=unknown, expected=sorted(known))
+        known = (node or {}).get("properties", {})
+        return [Violation("unknown", (*path, k), f"Received unknown parameter: {k}",
+                          value=k, expected=sorted(known)) for k in value if k not in known]
+    return [_describe_value(rule, definition, value, path)]
+
+
+def _describe_value(rule: str | None, definition: Any, value: Any,
+                    path: tuple[str | int, ...]) -> Violation:
     if rule == "enum":
         return Violation("enum", path, "must be one of " + ", ".join(map(str, definition)),
                          value=value, expected=list(definition))
@@ -134,3 +190,150 @@ def _type_name(definition: Any) -> str:
     articles = {"integer": "an integer", "object": "an object", "array": "an array",
                 "string": "a string", "boolean": "a boolean", "number": "a number"}
     return " or ".join(articles.get(n, str(n)) for n in names)
+
+
+# -- the manifest: which schema goes with which route and webhook ----------------------
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    name: str
+    method: str
+    path: str  # the route's path below the provider's prefix, as aiohttp writes it
+    request: str  # schema names, relative to the provider's folder, without .json
+    response: str
+    reference: str  # the provider's API reference section it follows
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    provider: str
+    operations: Mapping[str, Operation]
+    error: str  # the schema of the provider's error envelope
+    webhooks: Mapping[str, str]  # event type -> schema name
+
+
+def _stem(file: str) -> str:
+    return file.removesuffix(".json")
+
+
+@functools.cache
+def manifest(provider: str) -> Manifest | None:
+    """The provider's `operations.json`, or None when it has none yet."""
+    path = contracts_dir() / provider / "operations.json"
+    if not path.is_file():
+        return None
+    with path.open("rb") as fh:
+        raw = json.load(fh)
+    operations = {
+        name: Operation(name, op["method"], op["path"], _stem(op["request"]),
+                        _stem(op["response"]), op.get("reference", ""))
+        for name, op in raw["operations"].items()}
+    return Manifest(provider, operations, _stem(raw["error"]),
+                    {t: _stem(f) for t, f in raw.get("webhooks", {}).items()})
+
+
+# -- requests: strict or report ----------------------------------------------------------
+
+STRICT, REPORT = "strict", "report"
+MODES = (STRICT, REPORT)
+
+#: Violations a handler cannot serve past: there is nothing, or nothing usable, to read.
+_UNSERVABLE = frozenset({"missing", "type"})
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One violation seen on the wire, as the journal and the report keep it."""
+
+    provider: str
+    contract: str
+    source: str  # request | response | webhook
+    violation: Violation
+
+    @property
+    def field(self) -> str:
+        return ".".join(str(p) for p in self.violation.path) or "(body)"
+
+    def to_json(self) -> dict[str, Any]:
+        v = self.violation
+        value = v.value if isinstance(v.value, str | int | float | bool) or v.value is None \
+            else type(v.value).__name__
+        return {"provider": self.provider, "contract": self.contract, "source": self.source,
+                "field": self.field, "kind": v.kind, "message": v.message, "value": value}
+
+
+@dataclass(slots=True)
+class Observed:
+    """The contract findings of the request being served."""
+
+    mode: str = STRICT
+    findings: list[Finding] = field(default_factory=list)
+
+
+#: Set per request by the provider middleware; None outside a request (unit tests).
+OBSERVED: ContextVar[Observed | None] = ContextVar("contract_findings", default=None)
+
+
+def check(provider: str, name: str, data: Any) -> Any:
+    """Validate a request against its contract and return it.
+
+    Strict (as real providers are): the first violation is raised for the provider to
+    render. Report: every violation is recorded and the request is served, unless it
+    cannot be (a required field missing, a value of the wrong type)."""
+    try:
+        return validator(provider, name)(data)
+    except ContractViolation as first:
+        found = every_violation(provider, name, data) or [first.violation]
+        seen = OBSERVED.get()
+        if seen is not None:
+            seen.findings += [Finding(provider, name, "request", v) for v in found]
+        if seen is None or seen.mode == STRICT or any(
+                v.kind in _UNSERVABLE or (v.kind == "range" and isinstance(v.value, int | float))
+                for v in found):
+            raise
+        return data
+
+
+# -- responses and webhooks (test mode) ----------------------------------------------------
+
+def _problems(provider: str, name: str, body: bytes, source: str) -> list[Finding]:
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        return [Finding(provider, name, source, Violation(
+            "format", (), "is not JSON", value=body[:80].decode("utf-8", "replace")))]
+    try:
+        validator(provider, name)(data)
+    except ContractViolation as first:
+        found = every_violation(provider, name, data) or [first.violation]
+        return [Finding(provider, name, source, v) for v in found]
+    return []
+
+
+def response_problems(provider: str, operation: str | None, status: int,
+                      body: bytes) -> list[Finding]:
+    """How a response breaks its contract: the operation's response schema for a
+    success, the provider's error schema otherwise. A route missing from the manifest
+    is itself a problem."""
+    m = manifest(provider)
+    op = m.operations.get(operation or "") if m else None
+    if m is None or op is None:
+        return [Finding(provider, operation or "(unnamed route)", "response", Violation(
+            "missing", (), f"no contract for operation {operation!r} in "
+                           f"contracts/{provider}/operations.json"))]
+    name = op.response if status < 400 else m.error
+    if status == 204 or (status >= 400 and not body):
+        return []  # no body to check (some providers answer errors with none)
+    return _problems(provider, name, body, "response")
+
+
+def webhook_problems(provider: str, event_type: str, body: bytes) -> list[Finding]:
+    m = manifest(provider)
+    name = m.webhooks.get(event_type) if m else None
+    if name is None:
+        return [Finding(provider, event_type, "webhook", Violation(
+            "missing", (), f"no contract for webhook {event_type!r} in "
+                           f"contracts/{provider}/operations.json"))]
+    if body[:1] not in (b"{", b"["):
+        return []  # a form-encoded notification (Mollie's id=tr_…) has no JSON schema
+    return _problems(provider, name, body, "webhook")

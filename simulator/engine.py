@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -116,6 +116,8 @@ class Engine:
         self.clock = clock
         self.dispatcher = dispatcher
         self.scenarios: Scenarios = scenarios or NoScenarios()
+        #: Test mode: sees every event as it is emitted (contract checks).
+        self.inspect_event: Callable[[Event], None] | None = None
         self._background: set[asyncio.Task[None]] = set()
 
     async def _consult(self, provider: EventSource, namespace: str, command: Command,
@@ -232,6 +234,8 @@ class Engine:
         endpoints = await provider.webhook_endpoints(self.store, namespace)
         chaos, rng = effects.webhooks, effects.webhook_rng or random.Random()
         for event in events:
+            if self.inspect_event is not None:
+                self.inspect_event(event)
             await self.store.append_event(namespace, event)
             if chaos is None or not chaos.wants(event.type):
                 self.dispatcher.publish(event, provider.webhooks, endpoints,

@@ -18,6 +18,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 12111
 ENV_PREFIX = "PAYSANDBOX_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+CONTRACT_MODES = ("strict", "report")
 
 
 class SettingsError(ValueError):
@@ -53,6 +54,8 @@ class Settings:
     public_url: str | None = None
     scenarios: tuple[str, ...] = ()  # scenario files loaded at start-up
     watch: bool = False  # reload scenario files when they change
+    contracts: str = "strict"  # strict: violations get the provider's 4xx; report: served
+    check_responses: bool = False  # test mode: check our own responses and webhooks too
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -63,6 +66,9 @@ class Settings:
         if self.log_level not in LOG_LEVELS:
             raise SettingsError(f"log level must be one of {', '.join(LOG_LEVELS)}, got "
                                 f"{self.log_level!r}")
+        if self.contracts not in CONTRACT_MODES:
+            raise SettingsError(f"contracts mode must be one of {', '.join(CONTRACT_MODES)}, "
+                                f"got {self.contracts!r}")
         if self.journal_size < 0:
             raise SettingsError(f"journal size must be >= 0, got {self.journal_size}")
         if self.max_body_bytes < 1024:
@@ -129,7 +135,11 @@ def env_values(env: Mapping[str, str] | None = None) -> dict[str, object]:
     if get("SCENARIOS"):
         values["scenarios"] = tuple(p for p in (get("SCENARIOS") or "").split(os.pathsep) if p)
     if get("WATCH"):
-        values["watch"] = (get("WATCH") or "").lower() in ("1", "true", "yes", "on")
+        values["watch"] = _flag(get("WATCH"))
+    if get("CONTRACTS"):
+        values["contracts"] = (get("CONTRACTS") or "").lower()
+    if get("CHECK_RESPONSES"):
+        values["check_responses"] = _flag(get("CHECK_RESPONSES"))
     if get("LOG_LEVEL"):
         values["log_level"] = (get("LOG_LEVEL") or "").lower()
     hooks: dict[str, WebhookTarget] = {}
@@ -144,6 +154,10 @@ def env_values(env: Mapping[str, str] | None = None) -> dict[str, object]:
     if hooks:
         values["webhooks"] = hooks
     return values
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes", "on")
 
 
 def split_list(text: str) -> tuple[str, ...]:

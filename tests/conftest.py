@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,7 +15,25 @@ from typing import Any
 import pytest
 import stripe
 
+from simulator.contract_report import groups_from_report, render_text
 from simulator.testing.server import SimulatorServer
+
+# The whole suite runs the simulator in test mode: every response and webhook it emits
+# is checked against its contract, and a test that saw a mismatch fails (below).
+os.environ.setdefault("PAYSANDBOX_CHECK_RESPONSES", "1")
+
+
+@pytest.fixture(autouse=True)
+def _responses_keep_their_contracts(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "payment_simulator" not in request.fixturenames:
+        return
+    server: SimulatorServer = request.getfixturevalue("payment_simulator_server")
+    report = server.admin("GET", "/contracts")
+    ours = [g for g in groups_from_report(report) if g.source != "request"]
+    if ours:
+        pytest.fail("The simulator emitted bodies that break their contracts:\n"
+                    + render_text(ours), pytrace=False)
 
 
 @pytest.fixture

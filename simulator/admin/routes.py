@@ -17,6 +17,7 @@ import orjson
 from aiohttp import web
 
 from simulator import __version__
+from simulator.contract_report import ContractLog
 from simulator.core.commands import Command, Complete, Expire, Void
 from simulator.core.outcomes import UnknownDeclineReason, decline_reason
 from simulator.core.payments import InvalidTransition, Payment
@@ -82,8 +83,10 @@ def payment_json(p: Payment) -> dict[str, Any]:
 
 def admin_app(engine: Engine, journal: Journal, settings: Settings,
               providers: Mapping[str, Provider], started: float,
-              scenarios: ScenarioSet | None = None) -> web.Application:
+              scenarios: ScenarioSet | None = None,
+              contract_log: ContractLog | None = None) -> web.Application:
     scenarios = scenarios if scenarios is not None else ScenarioSet()
+    contract_log = contract_log if contract_log is not None else ContractLog()
     store, dispatcher, clock = engine.store, engine.dispatcher, engine.clock
 
     @web.middleware
@@ -145,6 +148,7 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         dispatcher.forget(ns)
         if ns is None:  # a full reset also undoes endpoints set through this API
             dispatcher.restore_configuration()
+            contract_log.clear()
         gc.unfreeze()  # let the next full collection see what the reset let go
         return _json({"reset": ns or "all"})
 
@@ -202,6 +206,15 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         except InvalidTransition as exc:
             raise AdminError(409, str(exc)) from None
         return _json(payment_json(result.payment))
+
+    async def contracts_get(request: web.Request) -> web.Response:
+        """Contract violations since start or the last full reset, grouped."""
+        return _json({"mode": settings.contracts, "check_responses": settings.check_responses,
+                      **contract_log.report()})
+
+    async def contracts_delete(request: web.Request) -> web.Response:
+        contract_log.clear()
+        return _json({"cleared": True})
 
     async def webhooks_get(request: web.Request) -> web.Response:
         return _json({"endpoints": {p: [{"url": e.url, "secret": e.secret} for e in eps]
@@ -326,6 +339,8 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
     r.add_put("/scenarios/{name}", scenario_put)
     r.add_delete("/scenarios/{name}", scenario_delete)
     r.add_post("/scenarios/{name}/start", scenario_start)
+    r.add_get("/contracts", contracts_get)
+    r.add_delete("/contracts", contracts_delete)
     r.add_get("/clock", clock_get)
     r.add_post("/clock/advance", clock_advance)
     return app

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
-from simulator import faults
+from simulator import contracts, faults
+from simulator.contract_report import ContractLog
 from simulator.core.commands import Command, Result
 from simulator.engine import APPLIED, InjectedFault
 from simulator.errors import ApiError, PayloadTooLarge, RouteMissing
@@ -78,6 +79,12 @@ def load(names: Sequence[str] | None = None) -> list[Provider]:
     return [found[n].load() for n in wanted]
 
 
+def route(method: str, path: str, handler: Handler) -> web.RouteDef:
+    """A route named after its handler: the name is the operation the contracts
+    manifest (contracts/<provider>/operations.json) lists it under."""
+    return web.route(method, path, handler, name=getattr(handler, "__name__", None))
+
+
 def request_id() -> str:
     return secrets.token_hex(7)
 
@@ -86,21 +93,34 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def provider_app(provider: Provider, engine: Engine, journal: Journal, *,
-                 max_body: int) -> web.Application:
+                 max_body: int, contracts_mode: str = contracts.STRICT,
+                 contract_log: ContractLog | None = None,
+                 check_responses: bool = False) -> web.Application:
     """A sub-application for one provider: its routes plus the shared middleware that
-    renders every failure in the provider's envelope and journals every exchange."""
+    renders every failure in the provider's envelope and journals every exchange.
+
+    Request contracts are checked in `contracts_mode`; with `check_responses` (test
+    mode) every response is checked against its contract too. Findings go to the
+    journal entry and to `contract_log`."""
 
     @web.middleware
     async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
         request[REQUEST_ID] = request_id()
         token = APPLIED.set(None)
+        observed = contracts.Observed(contracts_mode)
+        observing = contracts.OBSERVED.set(observed)
         try:
             response = await serve(request, handler)
             applied = APPLIED.get()
         finally:
             APPLIED.reset(token)
+            contracts.OBSERVED.reset(observing)
+        if check_responses:
+            check_response(request, response, observed)
         notes = request.get(JOURNAL_NOTES)
+        if observed.findings:
+            notes = contract_notes(request, observed.findings, notes)
         if applied is not None:
             notes = {**(notes or {}), "scenario_rules": list(applied.matched)}
             fault = applied.fault
@@ -116,6 +136,31 @@ def provider_app(provider: Provider, engine: Engine, journal: Journal, *,
                     return response
         record(request, started, response, notes)
         return response
+
+    def check_response(request: web.Request, response: web.StreamResponse,
+                       observed: contracts.Observed) -> None:
+        body = getattr(response, "body", None)
+        route = request.match_info.route
+        if request.match_info.http_exception is not None or response.status == _BROKEN or \
+                not isinstance(body, bytes) or contracts.manifest(provider.name) is None:
+            return
+        problems = contracts.response_problems(provider.name, route.name, response.status,
+                                               body)
+        if problems:
+            log.error("%s %s: the simulator's response breaks its contract: %s",
+                      request.method, request.path,
+                      "; ".join(f"{f.field} {f.violation.message}" for f in problems))
+            observed.findings += problems
+
+    def contract_notes(request: web.Request, findings: list[contracts.Finding],
+                       notes: dict[str, Any] | None) -> dict[str, Any]:
+        operation = request.match_info.route.name or ""
+        if contract_log is not None:
+            contract_log.add(findings, operation=operation, example={
+                "request_id": request[REQUEST_ID], "method": request.method,
+                "path": request.path})
+        return {**(notes or {}), "operation": operation,
+                "contract_violations": [f.to_json() for f in findings]}
 
     def record(request: web.Request, started: float, response: web.StreamResponse,
                notes: dict[str, Any] | None) -> None:

