@@ -1,0 +1,1 @@
+"""Checkout.com's unified payments API (`/payments`), on its real wire API."""
