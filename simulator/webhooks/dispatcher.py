@@ -348,8 +348,11 @@ class Dispatcher:
         """One attempt. Credentials in the endpoint's URL (`http://user:pass@host/…`)
         are sent as Basic auth, as providers do for receivers that ask for it."""
         assert self._session is not None
+        # A scheme may address each delivery itself (Mercado Pago adds `?data.id=…`).
+        address: Callable[[Event, str], str] | None = getattr(d.scheme, "address", None)
+        url = address(d.event, d.endpoint.url) if address is not None else d.endpoint.url
         try:
-            async with self._session.post(d.endpoint.url, data=signed.body,
+            async with self._session.post(url, data=signed.body,
                                           headers=dict(signed.headers)) as resp:
                 body = await resp.read()
                 if d.scheme.accepted(resp.status, body):

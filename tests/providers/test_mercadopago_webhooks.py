@@ -1,0 +1,122 @@
+"""Mercado Pago notifications: sent to the payment's notification_url or the configured
+endpoint with `?data.id=…&type=payment`, signed with `x-signature` and verified by the
+SDK's own WebhookSignatureValidator, retried on the virtual clock."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import mercadopago
+import pytest
+from mercadopago.webhook import InvalidWebhookSignatureError
+
+from simulator.settings import default_secret
+from simulator.testing.client import wait_until
+from simulator.testing.server import SimulatorServer
+from tests.conftest import WebhookReceiver
+from tests.providers.mercadopago_sdk import sdk, verify
+
+# The SDK warns that notification_url is deprecated in favour of dashboard webhooks;
+# both are imitated, so both are tested.
+pytestmark = pytest.mark.filterwarnings("ignore:notification_url is deprecated")
+
+PAYER = {"email": "buyer@testuser.com"}
+SECRET = "a-secret-signature-from-your-integrations"
+
+
+@pytest.fixture
+def mp(payment_simulator: SimulatorServer) -> mercadopago.SDK:
+    return sdk(payment_simulator.url("mercadopago"))
+
+
+def pix(mp: mercadopago.SDK, **extra: Any) -> dict[str, Any]:
+    result = mp.payment().create({"transaction_amount": 25, "payment_method_id": "pix",
+                                  "payer": PAYER, **extra})
+    assert result["status"] == 201, result
+    body: dict[str, Any] = result["response"]
+    return body
+
+
+def actions(rx: WebhookReceiver) -> list[str]:
+    return [r.json()["action"] for r in rx.received]
+
+
+def test_notification_url_gets_signed_created_and_updated(
+        mp: mercadopago.SDK, payment_simulator: SimulatorServer,
+        webhook_receiver: WebhookReceiver) -> None:
+    p = pix(mp, notification_url=webhook_receiver.url + "?shop=7")
+    assert webhook_receiver.wait_for(lambda got: len(got) >= 1)
+
+    payment_simulator.client.complete(str(p["id"]), "success")
+
+    assert webhook_receiver.wait_for(lambda got: len(got) >= 2)
+    assert actions(webhook_receiver) == ["payment.created", "payment.updated"]
+    secret = default_secret("mercadopago")  # nothing configured: the default secret
+    for r in webhook_receiver.received:
+        assert verify(r.headers, r.path, secret) == str(p["id"])
+        query = parse_qs(urlsplit(r.path).query)
+        assert query["type"] == ["payment"] and query["shop"] == ["7"]
+        body = r.json()
+        assert body["type"] == "payment" and body["api_version"] == "v1"
+        assert body["data"] == {"id": str(p["id"])}
+        assert body["live_mode"] is False
+        assert body["user_id"] == p["collector_id"]
+    ids = [r.json()["id"] for r in webhook_receiver.received]
+    assert len(set(ids)) == 2
+    request_ids = {r.headers["x-request-id"] for r in webhook_receiver.received}
+    assert len(request_ids) == 2
+
+
+def test_the_configured_endpoint_gets_notifications_signed_with_its_secret(
+        mp: mercadopago.SDK, payment_simulator: SimulatorServer,
+        webhook_receiver: WebhookReceiver) -> None:
+    payment_simulator.admin("PUT", "/webhooks/mercadopago",
+                            {"url": webhook_receiver.url, "secret": SECRET})
+    p = pix(mp)
+
+    assert webhook_receiver.wait_for(lambda got: len(got) >= 1)
+    received = webhook_receiver.received[0]
+    assert verify(received.headers, received.path, SECRET) == str(p["id"])
+    with pytest.raises(InvalidWebhookSignatureError):
+        verify(received.headers, received.path, "not-the-secret")
+
+
+def test_an_expiry_is_notified_as_payment_updated(
+        mp: mercadopago.SDK, payment_simulator: SimulatorServer,
+        webhook_receiver: WebhookReceiver) -> None:
+    p = pix(mp, notification_url=webhook_receiver.url)
+    assert webhook_receiver.wait_for(lambda got: len(got) >= 1)
+
+    payment_simulator.advance_clock("24h")
+
+    assert webhook_receiver.wait_for(lambda got: len(got) >= 2)
+    assert actions(webhook_receiver) == ["payment.created", "payment.updated"]
+    assert mp.payment().get(p["id"])["response"]["status_detail"] == "expired"
+
+
+def test_a_refused_delivery_is_retried_after_15_virtual_minutes(
+        mp: mercadopago.SDK, payment_simulator: SimulatorServer,
+        webhook_receiver: WebhookReceiver) -> None:
+    webhook_receiver.fail_first = 1
+    pix(mp, notification_url=webhook_receiver.url)
+
+    def delivery() -> dict[str, Any] | None:
+        found = payment_simulator.admin("GET", "/webhooks/deliveries?provider=mercadopago")
+        d = found["deliveries"]
+        return d[0] if d and d[0]["attempts"] else None
+
+    first = wait_until(delivery, 10, "no delivery attempt")
+    assert first["state"] == "pending"
+    assert first["attempts"][0]["status"] == 500
+    payment_simulator.advance_clock("14m")
+    assert not webhook_receiver.received
+
+    payment_simulator.advance_clock("1m")
+
+    assert webhook_receiver.wait_for(lambda got: len(got) == 1)
+    done = wait_until(lambda: (d := delivery()) and d["state"] == "delivered" and d, 10,
+                      "never delivered")
+    assert [a["status"] for a in done["attempts"]] == [500, 200]
+    r = webhook_receiver.received[0]
+    verify(r.headers, r.path, default_secret("mercadopago"))
