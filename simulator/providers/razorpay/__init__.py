@@ -1,0 +1,1 @@
+"""Razorpay: Orders, Payments (S2S UPI collect), Refunds and webhooks."""
