@@ -53,6 +53,7 @@ class Effects:
 
 
 NO_EFFECTS = Effects()
+_UNUSED_RNG = random.Random(0)
 
 #: The effects applied to the request being served, for the HTTP layer (faults that
 #: mangle the answer, the journal's list of matched rules). Reset per request.
@@ -232,7 +233,9 @@ class Engine:
         if not events:
             return
         endpoints = await provider.webhook_endpoints(self.store, namespace)
-        chaos, rng = effects.webhooks, effects.webhook_rng or random.Random()
+        chaos = effects.webhooks
+        # Seeding a Random costs an os.urandom call: only webhook chaos needs one.
+        rng = (effects.webhook_rng or random.Random()) if chaos is not None else _UNUSED_RNG
         for event in events:
             if self.inspect_event is not None:
                 self.inspect_event(event)
