@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from simulator import contracts
 from simulator.core.outcomes import DeclineReason, OutcomeKind
 from simulator.core.payments import Payment, Status
 from simulator.providers.checkoutcom import magic, wire
@@ -85,3 +86,32 @@ def test_field_codes_follow_checkoutcom_names() -> None:
     assert wire.field_code(("source", "number")) == "card_number"
     assert wire.field_code(("source",)) == "payment_source"
     assert wire.field_code(("customer", "email")) == "customer_email"
+
+
+_CARD = {"type": "card", "number": "4242424242424242", "expiry_month": 12,
+         "expiry_year": 2035}
+
+
+@pytest.mark.parametrize(("mode", "body", "served", "codes"), [
+    (contracts.STRICT, {"payment_type": "Weekly"}, False, ["payment_type_invalid"]),
+    (contracts.REPORT, {"payment_type": "Weekly"}, True, None),  # an enum: served
+    (contracts.REPORT, {"reference": "x" * 81}, True, None),  # too long: served
+    (contracts.REPORT, {"amount": "1000"}, False, ["amount_invalid"]),  # wrong type
+    (contracts.REPORT, {"amount": -1}, False, ["amount_invalid"]),  # a negative amount
+    (contracts.REPORT, {"currency": None}, False, ["currency_invalid"]),
+])
+def test_validate_goes_through_the_contract_in_either_mode(
+        mode: str, body: dict[str, object], served: bool, codes: list[str] | None) -> None:
+    data = {"source": _CARD, "amount": 1000, "currency": "USD", **body}
+    seen = contracts.Observed(mode)
+    token = contracts.OBSERVED.set(seen)
+    try:
+        if served:
+            assert wire.validate(data, "create_payment.request") == data
+        else:
+            with pytest.raises(wire.Invalid) as caught:
+                wire.validate(data, "create_payment.request")
+            assert caught.value.extra["error_codes"] == codes
+    finally:
+        contracts.OBSERVED.reset(token)
+    assert [f.field for f in seen.findings] == [next(iter(body))]

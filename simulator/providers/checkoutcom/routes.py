@@ -18,6 +18,8 @@ LIMITATIONS (what of the real API this does not imitate):
   amount triggers of "Response code testing" (see magic.py). The bypass by expiry date,
   the 3DS-only amount triggers (20150, 20153), "first attempt only" for 2011/2013, the
   card-verification cards and the AFT/payout cards are not imitated.
+- A payment's `customer` gets a `cus_` id derived from its email (the same email under
+  the same key is the same customer); the Customers API itself is not imitated.
 - A payment declined by 3DS or the issuer is final, as in the real API; there is no
   retry (`retry`) or `previous_payment_id` chaining. Risk rules are not evaluated.
 - The bodies of 403 (action not allowed) answers and the error codes of malformed or
@@ -62,7 +64,7 @@ from simulator.core.payments import (
 )
 from simulator.errors import ApiError, Conflict, ResourceMissing, Unauthorized
 from simulator.hosted import register_challenge
-from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent
+from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent, route
 from simulator.providers.checkoutcom import magic, wire
 from simulator.providers.checkoutcom.wire import Invalid
 from simulator.store.base import NotFound, Store
@@ -83,6 +85,12 @@ class CheckoutProvider:
     title = "Checkout.com"
     webhooks: WebhookScheme = wire.CheckoutWebhooks()
 
+    @property
+    def event_types(self) -> frozenset[str]:
+        """Every webhook type `events_for` can send (contracts/checkoutcom/operations.json
+        gives each its payload schema)."""
+        return EVENT_TYPES
+
     def base_url_hint(self) -> str:
         return ""
 
@@ -102,12 +110,12 @@ class CheckoutProvider:
     def routes(self, engine: Engine) -> Iterable[web.RouteDef]:
         api = _Api(self, engine)
         return [
-            web.post("/payments", api.request_payment),
-            web.get("/payments/{id}", api.get_payment),
-            web.get("/payments/{id}/actions", api.get_actions),
-            web.post("/payments/{id}/captures", api.capture),
-            web.post("/payments/{id}/refunds", api.refund),
-            web.post("/payments/{id}/voids", api.void),
+            route("POST", "/payments", api.create_payment),
+            route("GET", "/payments/{id}", api.get_payment),
+            route("GET", "/payments/{id}/actions", api.get_payment_actions),
+            route("POST", "/payments/{id}/captures", api.capture_payment),
+            route("POST", "/payments/{id}/refunds", api.refund_payment),
+            route("POST", "/payments/{id}/voids", api.void_payment),
         ]
 
     def render_error(self, error: ApiError, request: web.Request) -> web.Response:
@@ -132,7 +140,7 @@ class CheckoutProvider:
         found: list[tuple[str, Mapping[str, Any] | None]] = []
         if p.status in (Status.REQUIRES_ACTION, Status.PENDING) and \
                 (before is None or before.status is not p.status):
-            found.append(("payment_pending", None))
+            found.append((PENDING_EVENT, None))
         for done in wire.actions(p, {}, since=since):
             found.append((_EVENT_TYPES[done["type"], done["approved"]], done))
         at = p.history[-1].at if p.history else p.created
@@ -158,6 +166,8 @@ _EVENT_TYPES: Mapping[tuple[str, bool], str] = {
     ("Refund", True): "payment_refunded",
     ("Refund", False): "payment_refund_declined",
 }
+PENDING_EVENT = "payment_pending"
+EVENT_TYPES = frozenset({PENDING_EVENT, *_EVENT_TYPES.values()})
 
 
 def _headers(request: web.Request) -> dict[str, str]:
@@ -267,7 +277,7 @@ class _Api:
 
     # -- payments --------------------------------------------------------------------
 
-    async def request_payment(self, request: web.Request) -> web.Response:
+    async def create_payment(self, request: web.Request) -> web.Response:
         ns, body = await self._body(request, "create_payment.request")
         payment, outcome = self._new_payment(request, ns, body)
 
@@ -335,9 +345,11 @@ class _Api:
             "payment_type": body.get("payment_type", "Regular"),
             "metadata": metadata,
         }
-        for key in ("reference", "description", "customer", "success_url", "failure_url"):
+        for key in ("reference", "description", "success_url", "failure_url"):
             if body.get(key) is not None:
                 extra[key] = body[key]
+        if body.get("customer") is not None:
+            extra["customer"] = wire.customer(ns, body["customer"])
         payment = Payment(
             id=pid, namespace=ns, provider=self.provider.name, amount=amount,
             currency=cur.code, created=self.engine.clock.now(),
@@ -372,7 +384,7 @@ class _Api:
         p = await self._payment(ns, request.match_info["id"])
         return _json(wire.details(p, await self._notes(ns, p)), request)
 
-    async def get_actions(self, request: web.Request) -> web.Response:
+    async def get_payment_actions(self, request: web.Request) -> web.Response:
         ns = await self._read(request, "list")
         p = await self._payment(ns, request.match_info["id"])
         found = wire.actions(p, await self._notes(ns, p))[::-1]
@@ -380,15 +392,15 @@ class _Api:
 
     # -- actions ---------------------------------------------------------------------
 
-    async def capture(self, request: web.Request) -> web.Response:
+    async def capture_payment(self, request: web.Request) -> web.Response:
         return await self._act(request, "capture", "capture_payment.request",
                                lambda p, b: Capture(p.id, b.get("amount")))
 
-    async def void(self, request: web.Request) -> web.Response:
+    async def void_payment(self, request: web.Request) -> web.Response:
         return await self._act(request, "void", "void_payment.request",
                                lambda p, b: Void(p.id, b.get("reference")))
 
-    async def refund(self, request: web.Request) -> web.Response:
+    async def refund_payment(self, request: web.Request) -> web.Response:
         return await self._act(
             request, "refund", "refund_payment.request",
             lambda p, b: RefundPayment(p.id, refund_id=wire.new_id("rfd"),

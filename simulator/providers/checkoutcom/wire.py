@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import yaml
 
-from simulator.contracts import ContractViolation, Violation, validator
+from simulator.contracts import ContractViolation, Violation, check
 from simulator.core.outcomes import DeclineReason
 from simulator.core.payments import Payment, Status
 from simulator.errors import ApiError
@@ -94,20 +94,16 @@ def violation_error(v: Violation) -> Invalid:
     return Invalid(f"{name}_required" if v.kind == "missing" else f"{name}_invalid")
 
 
-@functools.cache
-def _validator(name: str) -> Any:
-    return validator("checkoutcom", name)
-
-
 def validate(data: Any, contract: str) -> dict[str, Any]:
-    """A parsed JSON body checked against its contract; Checkout.com's 422 if not."""
+    """A parsed JSON body checked against its contract (contracts/checkoutcom/); in
+    strict mode, or when it cannot be served, Checkout.com's 422 naming the field."""
     if not isinstance(data, dict):
         raise Invalid("request_body_malformed")
     try:
-        _validator(contract)(data)
+        checked: dict[str, Any] = check("checkoutcom", contract, data)
     except ContractViolation as exc:
         raise violation_error(exc.violation) from None
-    return data
+    return checked
 
 
 # -- responses ------------------------------------------------------------------------
@@ -160,14 +156,15 @@ def decline(p: Payment) -> tuple[str, str]:
     return row["response_code"], row["response_summary"]
 
 
-def source(p: Payment) -> dict[str, Any] | None:
+def source(p: Payment, *, last4: str = "last4") -> dict[str, Any] | None:
+    """The card source; webhooks spell the last four digits `last_4`, the API `last4`."""
     c = p.card
     if c is None:
         return None
     x = p.extra
     out: dict[str, Any] = {
         "id": x.get("source_id"), "type": "card", "expiry_month": c.exp_month,
-        "expiry_year": c.exp_year, "scheme": scheme(c.brand), "last4": c.last4,
+        "expiry_year": c.exp_year, "scheme": scheme(c.brand), last4: c.last4,
         "fingerprint": c.fingerprint, "bin": c.bin, "card_type": c.funding.upper(),
         "card_category": "CONSUMER", "issuer_country": c.country,
         "avs_check": "S", "cvv_check": "Y" if x.get("cvv") else "",
@@ -181,12 +178,15 @@ def _href(p: Payment, path: str = "") -> dict[str, str]:
     return {"href": f"{p.extra.get('base', '')}/payments/{p.id}{path}"}
 
 
-def links(p: Payment) -> dict[str, Any]:
+def links(p: Payment, *, details: bool = False) -> dict[str, Any]:
+    """A payment's `_links`; the 202 of a payment awaiting 3DS has only `self` and
+    `redirect`, its details have `actions` too."""
     out: dict[str, Any] = {"self": _href(p)}
+    if p.status is not Status.REQUIRES_ACTION or details:
+        out["actions"] = _href(p, "/actions")
     if p.status is Status.REQUIRES_ACTION:
         out["redirect"] = {"href": p.extra.get("redirect")}
         return out
-    out["actions"] = _href(p, "/actions")
     if is_verification(p):
         return out
     if p.status is Status.AUTHORIZED:
@@ -233,12 +233,24 @@ def _outcome_fields(p: Payment) -> dict[str, Any]:
             "response_summary": "Approved"}
 
 
-def _common(p: Payment) -> dict[str, Any]:
+def _common(p: Payment, *keys: str) -> dict[str, Any]:
+    """The request's `reference` and `customer` as given back, and the other `keys`."""
     out: dict[str, Any] = {}
     x = p.extra
-    for key in ("reference", "customer", "description"):
+    for key in ("reference", "customer", *keys):
         if x.get(key) is not None:
             out[key] = x[key]
+    return out
+
+
+def customer(namespace: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The payment's `customer` as the API answers it: the request's, with the `cus_`
+    id of the customer it names (the same email is the same customer, per key)."""
+    out: dict[str, Any] = {"id": given.get("id") or derived_id(
+        "cus", namespace, given.get("email") or given.get("name") or new_id("cus"))}
+    for key in ("email", "name", "phone"):
+        if given.get(key) is not None:
+            out[key] = given[key]
     return out
 
 
@@ -290,7 +302,7 @@ def details(p: Payment, notes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any
         "amount": p.amount,
         "currency": p.currency,
         "payment_type": p.extra.get("payment_type", "Regular"),
-        **_common(p),
+        **_common(p, "description"),
         "approved": p.status not in (Status.FAILED, Status.REQUIRES_ACTION, Status.PENDING,
                                      Status.CREATED),
         "status": status(p),
@@ -307,7 +319,7 @@ def details(p: Payment, notes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any
                            "response_summary": a["response_summary"]}
                           for a in actions(p, notes)[::-1]]
         out["processing"] = processing(p)
-    out["_links"] = links(p)
+    out["_links"] = links(p, details=True)
     return out
 
 
@@ -406,7 +418,7 @@ def event(event_id: str, type_: str, created_on: float, p: Payment,
     tds = three_ds(p)
     if tds is not None:
         data["3ds"] = tds
-    data["source"] = source(p)
+    data["source"] = source(p, last4="last_4")
     data["balances"] = balances(p)
     data["event_links"] = {"payment": f"{base}/payments/{p.id}",
                            "payment_actions": f"{base}/payments/{p.id}/actions"}
