@@ -1,0 +1,1 @@
+"""Examples that use payments-sandbox; `payment_service` is the reference SUT."""

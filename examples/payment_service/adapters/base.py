@@ -1,0 +1,124 @@
+"""What the service needs from an acquirer, and the errors an adapter raises.
+
+Adapters speak each provider's public HTTP API with aiohttp (no SDKs: the SDKs block,
+and the service is asyncio). They turn the provider's answer into a `ProviderResult`,
+and transport trouble into `Unavailable` (retry, then fail over) or `Rejected` (a bug
+on our side: neither retry nor fail over).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+
+# The service's own statuses, provider-neutral.
+AUTHORIZED, CAPTURED, DECLINED = "authorized", "captured", "declined"
+REQUIRES_ACTION, PENDING, FAILED = "requires_action", "pending", "failed"
+REFUNDED, PARTIALLY_REFUNDED, CANCELED = "refunded", "partially_refunded", "canceled"
+
+
+@dataclass(frozen=True)
+class Card:
+    number: str
+    exp_month: int
+    exp_year: int
+    cvc: str
+    holder: str = "Test Shopper"
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    reference: str
+    amount: int             # minor units
+    currency: str           # lower-case ISO 4217
+    card: Card
+    capture: bool = True
+    return_url: str = "http://127.0.0.1/return"
+    country: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderResult:
+    status: str
+    reference: str = ""            # the provider's id (pi_…, pspReference, pay_…)
+    action_url: str | None = None  # where the shopper goes (3DS, redirect)
+    decline_code: str | None = None
+    message: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WebhookUpdate:
+    """What a verified webhook says about one payment at the provider."""
+    reference: str
+    status: str
+    event: str
+
+
+class Unavailable(Exception):
+    """The provider did not answer usefully (timeout, reset, 5xx, 429): retry with the
+    same idempotency key, then count a breaker failure and fail over."""
+
+
+class Rejected(Exception):
+    """The provider refused the request itself (4xx other than a decline)."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"HTTP {status}: {body[:300]}")
+        self.status = status
+
+
+class BadSignature(Exception):
+    """A webhook whose signature does not verify: answer 401 and change nothing."""
+
+
+class Adapter(Protocol):
+    name: str
+
+    async def authorize(self, request: PaymentRequest, idempotency_key: str
+                        ) -> ProviderResult: ...
+
+    async def capture(self, reference: str, amount: int, currency: str,
+                      idempotency_key: str) -> ProviderResult: ...
+
+    async def refund(self, reference: str, amount: int, currency: str,
+                     idempotency_key: str) -> ProviderResult: ...
+
+    async def retrieve(self, reference: str) -> ProviderResult | None:
+        """The payment as the provider sees it now; None where the API has no read
+        (the webhook will tell)."""
+        ...
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes
+                       ) -> list[WebhookUpdate]: ...
+
+    def webhook_ack(self) -> tuple[str, str]:
+        """Body and content type the provider expects back from a receiver."""
+        ...
+
+
+async def send(session: aiohttp.ClientSession, method: str, url: str, *,
+               timeout: float, **kwargs: Any) -> tuple[int, Any, str]:
+    """One HTTP call; (status, parsed JSON or None, text). Transport trouble and
+    5xx/429 raise Unavailable."""
+    try:
+        async with session.request(method, url, timeout=aiohttp.ClientTimeout(total=timeout),
+                                   **kwargs) as resp:
+            text = await resp.text()
+            status = resp.status
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+    if status >= 500 or status == 429:
+        raise Unavailable(f"{method} {url}: HTTP {status}")
+    try:
+        parsed = json.loads(text) if text else None
+    except ValueError:
+        if status < 300:  # a 200 whose body is cut short: nothing we can rely on
+            raise Unavailable(f"{method} {url}: HTTP {status} with a malformed body") from None
+        parsed = None
+    return status, parsed, text

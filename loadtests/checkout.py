@@ -1,0 +1,60 @@
+"""The `checkout` suite: shoppers paying through a payment service's API.
+
+    locust -f loadtests/checkout.py --host http://127.0.0.1:8000 \
+        --simulator http://127.0.0.1:12111 --headless -u 20 -r 5 -t 60s
+
+Each iteration is one order (Faker customer, currency mix, lognormal amount, a test
+card): pay; finish a 3DS challenge on the simulator's hosted page when asked; complete
+an asynchronous payment through the simulator's admin API when pending; capture the
+authorize-only ones (--capture-ratio); refund some (--refund-ratio, half of them
+partially). Declines are expected answers, not failures.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from pathlib import Path
+
+from locust import between, task
+from locust.contrib.fasthttp import FastHttpUser
+
+try:
+    import loadtests  # noqa: F401
+except ImportError:  # run as `locust -f loadtests/checkout.py` from a checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from loadtests import plugin
+from loadtests.adapters import load as load_adapter
+from loadtests.data import Orders
+
+_users = itertools.count()
+
+
+class CheckoutUser(FastHttpUser):
+    wait_time = between(0.05, 0.25)
+
+    def on_start(self) -> None:
+        opts = self.environment.parsed_options
+        index = next(_users)
+        self.orders = Orders(opts.seed * 100_003 + index, capture_ratio=opts.capture_ratio,
+                             three_ds_ratio=opts.three_ds_ratio,
+                             decline_ratio=opts.decline_ratio)
+        self.refund_ratio = opts.refund_ratio
+        self.sut = load_adapter(opts.sut_adapter)(self.client, plugin.admin(self.environment))
+
+    @task
+    def checkout(self) -> None:
+        order = self.orders.next()
+        payment = self.sut.create_payment(order)
+        if payment is None:
+            return
+        if payment.status == "requires_action":
+            payment = self.sut.complete_action(payment)
+        elif payment.status == "pending":
+            payment = self.sut.complete_async(payment)
+        if payment.status == "authorized" and not order.capture:
+            payment = self.sut.capture(payment)
+        if payment.status == "captured" and self.orders.rng.random() < self.refund_ratio:
+            partial = self.orders.rng.random() < 0.5
+            self.sut.refund(payment, payment.amount // 2 if partial else payment.amount)

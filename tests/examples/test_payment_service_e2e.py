@@ -1,0 +1,141 @@
+"""The reference payment service against a simulator: routing, capture and refund,
+webhooks, and failover to the second acquirer while Stripe is down."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from examples.payment_service.config import for_simulator
+from examples.payment_service.server import ServiceServer, simulator_providers
+from simulator.testing.server import SimulatorServer
+
+CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}
+
+STRIPE_DOWN = """
+name: stripe-down
+rules:
+  - name: stripe-503
+    match: {provider: stripe, operation: authorize}
+    probability: 0.7
+    fault: {http: 503}
+  - name: stripe-reset
+    match: {provider: stripe, operation: authorize}
+    fault: connection_reset
+"""
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[SimulatorServer]:
+    server = SimulatorServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def service(simulator: SimulatorServer) -> Iterator[ServiceServer]:
+    simulator.reset()
+    config = for_simulator(simulator.base_url, simulator_providers(simulator.base_url),
+                           retries=1, backoff_s=0.01, breaker_threshold=3,
+                           breaker_reset_s=60)
+    server = ServiceServer(config).start()
+    yield server
+    server.stop()
+
+
+def pay(service: ServiceServer, currency: str = "usd", **extra: object) -> tuple[int, dict]:
+    return service.call("POST", "/payments", {"amount": 2599, "currency": currency,
+                                              "card": CARD, **extra})
+
+
+def wait_until(predicate, timeout: float = 10) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_dollar_payment_goes_to_stripe_and_is_captured_then_refunded(
+        service: ServiceServer, simulator: SimulatorServer) -> None:
+    status, p = pay(service, capture=False)
+    assert (status, p["provider"], p["status"]) == (201, "stripe", "authorized")
+    assert simulator.client.payment(p["provider_reference"])["status"] == "authorized"
+    status, p = service.call("POST", f"/payments/{p['id']}/capture", {})
+    assert (status, p["status"]) == (200, "captured")
+    status, p = service.call("POST", f"/payments/{p['id']}/refund", {"amount": 599})
+    assert (status, p["status"], p["refunded"]) == (200, "partially_refunded", 599)
+    at_stripe = simulator.client.payment(p["provider_reference"])
+    assert (at_stripe["amount_captured"], at_stripe["amount_refunded"]) == (2599, 599)
+
+
+def test_a_euro_payment_goes_to_adyen_first(service: ServiceServer) -> None:
+    status, p = pay(service, "eur")
+    assert (status, p["provider"], p["status"]) == (201, "adyen", "captured")
+
+
+def test_a_decline_is_an_answer_not_a_reason_to_fail_over(service: ServiceServer) -> None:
+    status, p = pay(service, card={**CARD, "number": "4000000000009995"})
+    assert (status, p["status"], p["decline_code"]) == (402, "declined", "insufficient_funds")
+    assert [a["provider"] for a in p["attempts"]] == ["stripe"]
+
+
+def test_3ds_completes_on_the_hosted_page_and_the_signed_webhook_updates_the_payment(
+        service: ServiceServer, simulator: SimulatorServer) -> None:
+    status, p = pay(service, card={**CARD, "number": "4000002760003184"})
+    assert (status, p["status"]) == (201, "requires_action")
+    req = urllib.request.Request(p["action_url"] + "/complete", data=b"", method="POST")
+    # The page redirects to the shop's return_url (nobody listens there): stop at it.
+    opener = urllib.request.build_opener(NoRedirect)
+    with pytest.raises(urllib.error.HTTPError) as redirect:
+        opener.open(req)
+    assert redirect.value.code == 303
+    assert wait_until(lambda: service.service.payments[p["id"]]["status"] == "captured")
+    assert service.service.counts["webhook:stripe:verified"] > 0
+    assert service.service.counts["webhook:stripe:bad_signature"] == 0
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return None
+
+
+def test_a_webhook_with_a_bad_signature_is_refused_and_changes_nothing(
+        service: ServiceServer) -> None:
+    _, p = pay(service, capture=False)
+    body = json.dumps({"type": "payment_intent.canceled", "data": {
+        "object": {"id": p["provider_reference"], "status": "canceled"}}})
+    req = urllib.request.Request(f"{service.url}/webhooks/stripe", data=body.encode(),
+                                 method="POST", headers={
+                                     "Stripe-Signature": f"t={int(time.time())},v1=00"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req)
+    assert refused.value.code == 401
+    assert service.call("GET", f"/payments/{p['id']}")[1]["status"] == "authorized"
+
+
+def test_while_stripe_is_down_payments_succeed_through_the_second_acquirer(
+        service: ServiceServer, simulator: SimulatorServer) -> None:
+    simulator.use_scenario(STRIPE_DOWN)
+    results = [pay(service) for _ in range(8)]
+    assert all(status == 201 for status, _ in results), results
+    assert {p["status"] for _, p in results} == {"captured"}
+    assert {p["provider"] for _, p in results} == {"checkoutcom"}
+    # The first payments tried Stripe (and its retry); once the breaker opened, Stripe
+    # was skipped without a call.
+    first, last = results[0][1], results[-1][1]
+    assert first["attempts"][0]["provider"] == "stripe"
+    assert first["attempts"][0]["outcome"].startswith("unavailable")
+    assert last["attempts"][0]["outcome"] == "skipped: circuit open"
+    assert service.service.breakers["stripe"].state == "open"
+    faults = [e for e in simulator.journal(provider="stripe", limit=1000) if e.get("fault")]
+    assert len(faults) == 3 * 2  # threshold 3, each call retried once
+    at_checkout = simulator.client.call("GET", "/payments", query={"provider": "checkoutcom"})
+    assert len(at_checkout["payments"]) == 8

@@ -1,0 +1,95 @@
+"""docker-compose.yml, checked without a Docker engine: every build context, Dockerfile,
+command, module and file it names exists; flags parse; ports and PAYSANDBOX_* variables
+agree with what the simulator reads."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from examples.payment_service.__main__ import main as service_main
+from simulator.cli import build_parser
+from simulator.settings import DEFAULT_PORT, env_values
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return doc
+
+
+def command(service: dict[str, Any]) -> list[str]:
+    cmd = service["command"]
+    return shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
+
+
+def test_every_build_context_and_dockerfile_exists(compose: dict[str, Any]) -> None:
+    built = [s for s in compose["services"].values() if "build" in s]
+    assert len(built) == 4
+    for service in built:
+        context = ROOT / service["build"]["context"]
+        assert context.is_dir()
+        dockerfile = context / service["build"].get("dockerfile", "Dockerfile")
+        text = dockerfile.read_text()
+        for src in re.findall(r"^COPY\s+(.+?)\s+\S+$", text, re.MULTILINE):
+            for path in src.split():
+                assert (context / path).exists(), f"{dockerfile.name} copies missing {path}"
+        assert '".[load]"' in text  # Locust and Faker in the image
+
+
+def test_the_simulator_command_parses_and_its_environment_is_all_read(
+        compose: dict[str, Any]) -> None:
+    sim = compose["services"]["simulator"]
+    cmd = command(sim)
+    assert cmd[0] == "paysandbox"
+    build_parser().parse_args(cmd[1:])  # exits on an unknown flag
+    env = {k: str(v) for k, v in sim["environment"].items()}
+    for name in env:
+        assert name.startswith("PAYSANDBOX_")
+    values = env_values({k: (v if "${" not in v else "token") for k, v in env.items()})
+    read = {k.upper() for k in values}
+    for name in env:
+        assert name.removeprefix("PAYSANDBOX_") in read, f"settings.py does not read {name}"
+    assert int(env["PAYSANDBOX_PORT"]) == DEFAULT_PORT
+    assert sim["ports"] == [f"{DEFAULT_PORT}:{DEFAULT_PORT}"]
+    assert env["PAYSANDBOX_HOST"] == "0.0.0.0" and env["PAYSANDBOX_ADMIN_TOKEN"]
+
+
+def test_every_paysandbox_variable_anywhere_is_one_the_simulator_reads(
+        compose: dict[str, Any]) -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    used = set(re.findall(r"PAYSANDBOX_[A-Z_]+", text))
+    assert used
+    for name in used:  # settings.py turns it into a setting, or it is a typo
+        assert env_values({name: "1"}), f"simulator/settings.py does not read {name}"
+
+
+def test_the_service_and_locust_commands_point_at_files_and_ports_that_exist(
+        compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    services = compose["services"]
+    svc = command(services["payment-service"])
+    assert svc[:3] == ["python", "-m", "examples.payment_service"]
+    assert (ROOT / "examples" / "payment_service" / "__main__.py").exists()
+    with pytest.raises(SystemExit) as shown:  # --help: every flag in the file is known
+        service_main([*svc[3:], "--help"])
+    assert shown.value.code == 0
+    assert svc[svc.index("--simulator") + 1] == f"http://simulator:{DEFAULT_PORT}"
+    port = svc[svc.index("--port") + 1]
+    assert services["payment-service"]["ports"] == [f"{port}:{port}"]
+    for name in ("locust-master", "locust-worker"):
+        cmd = command(services[name])
+        assert cmd[0] == "locust"
+        assert (ROOT / cmd[cmd.index("-f") + 1]).exists()
+    master = command(services["locust-master"])
+    assert master[master.index("--host") + 1] == f"http://payment-service:{port}"
+    assert command(services["locust-worker"])[-1] == "locust-master"
+    assert "deploy" not in services["locust-worker"]  # scaled with --scale
+    assert "ports" not in services["locust-worker"]  # a fixed port would stop --scale
+    assert services["redis"]["profiles"] == ["redis"]

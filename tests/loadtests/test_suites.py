@@ -1,0 +1,145 @@
+"""Short headless Locust runs (subprocesses) of both suites against a simulator and the
+reference payment service, asserting from Locust's own CSV output."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from examples.payment_service.config import for_simulator
+from examples.payment_service.server import ServiceServer, simulator_providers
+from simulator.cli import main as paysandbox
+from simulator.testing.server import SimulatorServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CAPTURES_FAIL = """\
+name: captures-fail
+start: manual
+rules:
+  - name: capture-503
+    match: {provider: "*", operation: capture}
+    fault: {http: 503}
+"""
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[SimulatorServer]:
+    server = SimulatorServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def service(simulator: SimulatorServer) -> Iterator[ServiceServer]:
+    simulator.reset()
+    server = ServiceServer(for_simulator(simulator.base_url,
+                                         simulator_providers(simulator.base_url),
+                                         backoff_s=0.01)).start()
+    yield server
+    server.stop()
+
+
+def stats(report: Path) -> dict[str, dict[str, int]]:
+    with (report / "locust_stats.csv").open(newline="") as f:
+        return {row["Name"]: {"requests": int(row["Request Count"]),
+                              "failures": int(row["Failure Count"])}
+                for row in csv.DictReader(f)}
+
+
+def test_checkout_suite_fails_only_where_the_scenario_injects_and_the_gate_says_which(
+        service: ServiceServer, simulator: SimulatorServer, tmp_path: Path,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    scenario = tmp_path / "captures-fail.yaml"
+    scenario.write_text(CAPTURES_FAIL)
+    report = tmp_path / "report"
+    code = paysandbox(["load", "--suite", "checkout", "--target", service.url,
+                       "--simulator", simulator.base_url, "--users", "6", "--spawn-rate", "6",
+                       "--run-time", "8s", "--scenario", str(scenario),
+                       "--slo", "POST /payments:errors<1%", "--slo", "errors<1%",
+                       "--report", str(report)])
+    assert code == 1  # the overall gate is breached by the injected capture failures
+    rows = stats(report)
+    assert rows["POST /payments"]["requests"] > 20
+    assert rows["POST /payments"]["failures"] == 0
+    capture = rows["POST /payments/{id}/capture"]
+    assert capture["requests"] > 0 and capture["failures"] == capture["requests"]
+    assert rows["POST /payments/{id}/refund"]["requests"] > 0
+    assert rows["3DS challenge (hosted page)"]["requests"] > 0
+    for name, row in rows.items():
+        if name not in ("POST /payments/{id}/capture", "Aggregated"):
+            assert row["failures"] == 0, name
+    verdicts = json.loads((report / "slo.json").read_text())
+    assert [(v["slo"], v["passed"]) for v in verdicts] == [
+        ("POST /payments:errors<1%", True), ("errors<1%", False)]
+    out = capfd.readouterr()
+    assert "SLO breached: errors<1%" in out.err
+    page = (report / "report.html").read_text()
+    assert "The simulator&#x27;s view" in page or "The simulator's view" in page
+    assert "http" in (report / "summary.md").read_text()  # the injected 503s, per provider
+    assert (report / "locust.html").stat().st_size > 0
+    started = simulator.client.scenarios()[0]
+    assert started["name"] == "captures-fail" and started["started"]
+
+
+def test_providers_suite_with_a_step_shape_passes_its_gate(
+        simulator: SimulatorServer, tmp_path: Path) -> None:
+    simulator.reset()
+    report = tmp_path / "report"
+    code = paysandbox(["load", "--suite", "providers", "--simulator", simulator.base_url,
+                       "--users", "6", "--run-time", "6s", "--shape", "step",
+                       "--slo", "p95<5s", "--slo", "errors<1%", "--report", str(report)])
+    assert code == 0
+    rows = stats(report)
+    for name in ("stripe: create+confirm", "adyen: payments", "adyen: captures",
+                 "checkoutcom: payments", "checkoutcom: captures"):
+        assert rows[name]["requests"] > 0, name
+    assert rows["Aggregated"]["failures"] == 0
+    assert (report / "report.html").exists() and (report / "summary.md").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_master_and_two_workers_on_loopback(simulator: SimulatorServer,
+                                              tmp_path: Path) -> None:
+    simulator.reset()
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    locust = [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "providers.py")]
+    master = subprocess.Popen(
+        [*locust, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port",
+         str(port), "--expect-workers", "2", "--headless", "-u", "4", "-r", "4", "-t", "4s",
+         "--host", simulator.base_url, "--csv", str(tmp_path / "locust"), "--only-summary",
+         "--slo", "errors<1%", "StripeUser", "CheckoutcomUser"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    workers = [subprocess.Popen([*locust, "--worker", "--master-host", "127.0.0.1",
+                                 "--master-port", str(port)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for _ in range(2)]
+    try:
+        output, _ = master.communicate(timeout=60)
+    finally:
+        for w in workers:
+            try:
+                w.wait(20)
+            except subprocess.TimeoutExpired:
+                w.kill()
+    assert master.returncode == 0, output[-2000:]
+    assert "2 workers connected" in output
+    rows = stats(tmp_path)
+    assert rows["stripe: create+confirm"]["requests"] > 0
+    assert rows["checkoutcom: payments"]["requests"] > 0
+    assert rows["Aggregated"]["failures"] == 0
