@@ -96,10 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--scenario", action="append", metavar="FILE", dest="scenarios",
                        help="load a scenario file (repeatable; see scenarios/README.md)")
-    serve.add_argument("--contracts", choices=["strict", "report"],
+    serve.add_argument("--contracts", choices=["strict", "report", "off"],
                        help="strict (default): a request that breaks its contract gets the "
                             "provider's 4xx; report: it is served and the violation recorded "
-                            "(see `paysandbox contracts`)")
+                            "(see `paysandbox contracts`); off: no checks (capacity runs)")
     serve.add_argument("--check-responses", action="store_true", default=None,
                        help="test mode: check every response and webhook the simulator emits "
                             "against its contract and log each mismatch")

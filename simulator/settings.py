@@ -18,7 +18,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 12111
 ENV_PREFIX = "PAYSANDBOX_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
-CONTRACT_MODES = ("strict", "report")
+CONTRACT_MODES = ("strict", "report", "off")
 
 
 class SettingsError(ValueError):
@@ -54,7 +54,7 @@ class Settings:
     public_url: str | None = None
     scenarios: tuple[str, ...] = ()  # scenario files loaded at start-up
     watch: bool = False  # reload scenario files when they change
-    contracts: str = "strict"  # strict: violations get the provider's 4xx; report: served
+    contracts: str = "strict"  # strict: the provider's 4xx | report: served, recorded | off
     check_responses: bool = False  # test mode: check our own responses and webhooks too
 
     def __post_init__(self) -> None:

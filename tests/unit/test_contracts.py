@@ -170,3 +170,14 @@ def test_the_report_can_be_rebuilt_from_a_saved_journal() -> None:
     assert report_json(groups)["total"] == 2
     assert groups[0].operation == "create_refund"
     assert groups[0].first["request_id"] == "abc"
+
+
+def test_off_checks_nothing() -> None:
+    seen = Observed(contracts.OFF)
+    token = contracts.OBSERVED.set(seen)
+    try:
+        body = {"amount": "ten"}
+        assert check("stripe", CREATE, body) is body
+    finally:
+        contracts.OBSERVED.reset(token)
+    assert seen.findings == []
