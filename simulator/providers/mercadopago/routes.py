@@ -50,7 +50,7 @@ from simulator.core.commands import (
     Result,
     Void,
 )
-from simulator.core.money import to_major
+from simulator.core.money import UnknownCurrency, currency, to_major
 from simulator.core.outcomes import Outcome
 from simulator.core.payments import (
     AmountExceeded,
@@ -66,7 +66,7 @@ from simulator.errors import (
     ResourceMissing,
     Unauthorized,
 )
-from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent
+from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent, route
 from simulator.providers.mercadopago import boleto, magic, pages, pix, wire
 from simulator.store.base import NotFound, Store
 from simulator.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -91,6 +91,10 @@ class MercadoPagoProvider:
     title = "Mercado Pago"
     webhooks: WebhookScheme = wire.MercadoPagoWebhooks()
 
+    @property
+    def event_types(self) -> frozenset[str]:
+        return EVENT_TYPES
+
     def base_url_hint(self) -> str:
         return ""
 
@@ -100,15 +104,15 @@ class MercadoPagoProvider:
     def routes(self, engine: Engine) -> Iterable[web.RouteDef]:
         api = _Api(self, engine)
         return [
-            web.post("/v1/payments", api.create_payment),
-            web.get("/v1/payments/search", api.search_payments),
-            web.get("/v1/payments/{id}", api.get_payment),
-            web.put("/v1/payments/{id}", api.update_payment),
-            web.post("/v1/payments/{id}/refunds", api.create_refund),
-            web.get("/v1/payments/{id}/refunds", api.list_refunds),
-            web.get("/v1/payments/{id}/refunds/{refund_id}", api.get_refund),
-            web.post("/v1/card_tokens", api.create_card_token),
-            web.get("/v1/card_tokens/{id}", api.get_card_token),
+            route("POST", "/v1/payments", api.create_payment),
+            route("GET", "/v1/payments/search", api.search_payments),
+            route("GET", "/v1/payments/{id}", api.get_payment),
+            route("PUT", "/v1/payments/{id}", api.update_payment),
+            route("POST", "/v1/payments/{id}/refunds", api.create_refund),
+            route("GET", "/v1/payments/{id}/refunds", api.list_refunds),
+            route("GET", "/v1/payments/{id}/refunds/{refund_id}", api.get_refund),
+            route("POST", "/v1/card_tokens", api.create_card_token),
+            route("GET", "/v1/card_tokens/{id}", api.get_card_token),
         ]
 
     def hosted_routes(self, engine: Engine) -> Iterable[web.RouteDef]:
@@ -122,7 +126,7 @@ class MercadoPagoProvider:
 
     def events_for(self, namespace: str, command: Command, result: Result) -> Sequence[Event]:
         p, before = result.payment, result.previous
-        action = "payment.created" if before is None else "payment.updated"
+        action = _ACTIONS[before is None]
         eid = wire.new_id()
         now = p.history[-1].at if p.history else p.created
         user_id = int(p.extra.get("collector_id", 0))
@@ -130,6 +134,13 @@ class MercadoPagoProvider:
                       created=now, url=p.extra.get("notification_url"),
                       render=lambda: wire.dumps(wire.notification(eid, action, p.id, now,
                                                                   user_id)))]
+
+
+#: A notification's `action`, by whether the change created the payment.
+_ACTIONS: Mapping[bool, str] = {True: "payment.created", False: "payment.updated"}
+
+#: Every notification action `events_for` can send (each has a payload contract).
+EVENT_TYPES = frozenset(_ACTIONS.values())
 
 
 def _json(obj: Any, request: web.Request, *, status: int = 200) -> web.Response:
@@ -472,8 +483,9 @@ class _Api:
             "security_code_length": len(params.get("security_code") or ""),
             "first_six_digits": number[:6], "last_four_digits": number[-4:],
             "expiration_month": month, "expiration_year": year,
-            "cardholder": {"name": holder.get("name"),
-                           "identification": dict(holder.get("identification") or {})},
+            "cardholder": {"name": holder.get("name"), "identification": {
+                k: v for k, v in (holder.get("identification") or {}).items()
+                if k in ("type", "number")}},
             "date_created": wire.date(now), "date_last_updated": wire.date(now),
             "date_due": wire.date(now + CARD_TOKEN_TTL),
             "_brand": detect_brand(number).value, "_used": False,
@@ -516,7 +528,13 @@ def _currency(given: str | None, fixed: str | None, method_id: str) -> str:
     if fixed is not None and given is not None and given != fixed:
         raise InvalidRequest(f"Invalid currency_id {given}: {method_id} payments are in "
                              f"{fixed}.", param="currency_id", code="1")
-    return fixed or given or "BRL"
+    code = fixed or given or "BRL"
+    try:
+        currency(code)
+    except UnknownCurrency:  # served past its contract (report mode): still unusable
+        raise InvalidRequest(f"Invalid currency_id {code!r}: use one of ARS, BRL, CLP, COP, "
+                             "MXN, PEN, UYU or USD.", param="currency_id", code="1") from None
+    return code
 
 
 def _voucher(p: Payment) -> dict[str, Any]:
