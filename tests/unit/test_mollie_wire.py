@@ -1,15 +1,19 @@
 """Mollie's wire format without a server: decline reasons, amounts, lifetimes, the error
-envelope and the webhook scheme."""
+envelope, the webhook scheme, and what each renders keeping its contract."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
+from simulator import contracts
+from simulator.contracts import ContractViolation
 from simulator.core.commands import Complete, RefundPayment, Result
 from simulator.core.outcomes import DeclineReason, Outcome
-from simulator.core.payments import Payment, attempt, complete_action
+from simulator.core.payments import Payment, attempt, complete_action, expire, refund, void
 from simulator.errors import RouteMissing, Unauthorized
 from simulator.providers.mollie import magic, wire
 from simulator.providers.mollie.routes import parse_form, provider
@@ -165,3 +169,108 @@ def test_form_bodies_nest_and_list_like_mollie_s_curl_examples():
         "metadata": {"a": 1}}
     with pytest.raises(wire.MollieError):
         parse_form("amount=1&amount[value]=2")
+
+
+# -- contracts: what the wire renders keeps contracts/mollie/ --------------------------
+
+def form_fields(body: bytes) -> dict[str, str]:
+    """A form body as a payment service reads it: each field's single value."""
+    return {k: v[0] for k, v in parse_qs(body.decode(), strict_parsing=True).items()}
+
+
+def webhook_contract(event_type: str) -> Any:
+    manifest = contracts.manifest("mollie")
+    assert manifest is not None
+    return contracts.validator("mollie", manifest.webhooks[event_type])
+
+
+def test_every_webhook_body_keeps_its_form_contract():
+    """Webhooks are form-encoded, so the simulator's test mode skips them: parse each the
+    way a receiver does and check it against the schema its event type maps to."""
+    opened = card_payment(webhookUrl="http://shop/hook")
+    waiting = attempt(opened, Outcome.requires_action("redirect"), opened.created)
+    paid = complete_action(waiting, True, waiting.created + 5)
+    refunded = refund(paid, "re_test000001", 100, paid.created + 10)
+    events = [*provider.events_for("test_k", Complete(paid.id), Result(paid, waiting)),
+              *provider.events_for("test_k", RefundPayment(paid.id, refund_id="re_1"),
+                                   Result(refunded, paid))]
+    assert [e.type for e in events] == ["payment.paid", "refund.created"]
+    for event in events:
+        fields = form_fields(event.body)
+        assert webhook_contract(event.type)(fields) == {"id": "tr_test000001"}
+    assert provider.event_types == {"payment.paid", "payment.failed", "payment.canceled",
+                                    "payment.expired", "payment.authorized",
+                                    "refund.created"}
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    (b"id=re_test000001", "id"),  # a refund's id: Mollie posts the payment's
+    (b"id=tr_test000001&status=paid", "status"),  # Mollie posts nothing but the id
+    (b"payment=tr_test000001", "id"),
+])
+def test_the_webhook_contract_refuses_what_mollie_never_posts(body: bytes, field: str):
+    with pytest.raises(ContractViolation) as err:
+        webhook_contract("payment.paid")(form_fields(body))
+    assert err.value.violation.path == (field,)
+
+
+BASE = "http://127.0.0.1:8080/mollie/v2"
+CHECKOUT = "http://127.0.0.1:8080/__hosted/mollie/checkout/tok"
+
+
+def made(method: str | None, end: str, **extra: object) -> Payment:
+    """A payment with `method`, taken to `end` the way the checkout and the API do."""
+    p = Payment(id="tr_test000002", namespace="test_k", provider="mollie", amount=1050,
+                currency="EUR", created=1_700_000_000.0, method=method or "",
+                description="Order #12345", metadata={"order_id": "12345"},
+                extra={"method": method, "expiresAt": 1_700_000_900.0,
+                       "redirectUrl": "https://webshop.example.org/order/12345/",
+                       "webhookUrl": None, "metadata": {"order_id": 12345}, **extra})
+    if end == "failed":
+        return attempt(p, Outcome.decline(DeclineReason.INSUFFICIENT_FUNDS), p.created + 1)
+    if end == "authorized":
+        return attempt(p, Outcome.approve(), p.created + 1, capture_manual=True)
+    opened = attempt(p, Outcome.requires_action("redirect"), p.created)
+    if end == "open":
+        return opened
+    if end == "pending":
+        return attempt(p, Outcome.pending(), p.created)
+    if end == "canceled":
+        return void(opened, p.created + 2)
+    if end == "expired":
+        return expire(opened, p.created + 900)
+    paid = complete_action(opened, True, p.created + 3)
+    return refund(paid, "re_test000002", 250, p.created + 4, reason="Damaged") \
+        if end == "refunded" else paid
+
+
+@pytest.mark.parametrize(("method", "end"), [
+    (None, "open"), ("ideal", "open"), ("ideal", "paid"), ("ideal", "refunded"),
+    ("ideal", "canceled"), ("ideal", "expired"), ("kbc", "paid"), ("paypal", "pending"),
+    ("banktransfer", "open"), ("banktransfer", "paid"), ("bancontact", "paid"),
+    ("creditcard", "open"), ("creditcard", "paid"), ("creditcard", "failed"),
+    ("creditcard", "authorized"),
+])
+def test_every_payment_the_wire_renders_keeps_its_contract(method: str | None, end: str):
+    p = made(method, end, billingEmail="shopper@example.org", locale="nl_NL")
+    rendered = wire.payment(p, BASE, checkout=CHECKOUT, refunds=p.refunds)
+    assert rendered["status"] == {"refunded": "paid"}.get(end, end)
+    contracts.validator("mollie", "objects/payment")(rendered)
+    for r in p.refunds:
+        contracts.validator("mollie", "objects/refund")(wire.refund(p, r, BASE))
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"status": "refunded"}, "status"),  # Mollie's payments are paid, refunds refunded
+    ({"amount": {"value": 10.5, "currency": "EUR"}}, "amount.value"),
+    ({"createdAt": "1700000000"}, "createdAt"),
+    ({"paidAt": None}, "paidAt"),
+    ({"details": {"cardNumber": "6787"}}, "details"),  # a bank account's details
+    ({"surprise": True}, "surprise"),
+])
+def test_the_payment_contract_catches_drift(change: dict[str, Any], field: str):
+    rendered = {**wire.payment(made("ideal", "paid"), BASE), **change}
+    with pytest.raises(ContractViolation):
+        contracts.validator("mollie", "objects/payment")(rendered)
+    found = contracts.every_violation("mollie", "objects/payment", rendered)
+    assert field in {".".join(map(str, v.path)) for v in found}, found

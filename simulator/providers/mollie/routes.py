@@ -68,7 +68,7 @@ from simulator.core.outcomes import DeclineReason, Outcome, decline_reason
 from simulator.core.payments import AmountExceeded, InvalidTransition, Payment
 from simulator.errors import ApiError, Conflict, ResourceMissing, Unauthorized
 from simulator.hosted import HOSTED_NAMESPACE, render_page
-from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent
+from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent, route
 from simulator.providers.mollie import magic, wire
 from simulator.providers.mollie.wire import MollieError
 from simulator.store.base import NotFound, Store
@@ -92,6 +92,10 @@ class MollieProvider:
     title = "Mollie"
     webhooks: WebhookScheme = wire.MollieWebhooks()
 
+    @property
+    def event_types(self) -> frozenset[str]:
+        return EVENT_TYPES
+
     def base_url_hint(self) -> str:
         return ""
 
@@ -103,15 +107,15 @@ class MollieProvider:
     def routes(self, engine: Engine) -> Iterable[web.RouteDef]:
         api = _Api(self, engine)
         return [
-            web.post("/v2/payments", api.create_payment),
-            web.get("/v2/payments", api.list_payments),
-            web.get("/v2/payments/{id}", api.get_payment),
-            web.patch("/v2/payments/{id}", api.update_payment),
-            web.delete("/v2/payments/{id}", api.cancel_payment),
-            web.post("/v2/payments/{id}/refunds", api.create_refund),
-            web.get("/v2/payments/{id}/refunds", api.list_refunds),
-            web.get("/v2/payments/{id}/refunds/{refund}", api.get_refund),
-            web.delete("/v2/payments/{id}/refunds/{refund}", api.cancel_refund),
+            route("POST", "/v2/payments", api.create_payment),
+            route("GET", "/v2/payments", api.list_payments),
+            route("GET", "/v2/payments/{id}", api.get_payment),
+            route("PATCH", "/v2/payments/{id}", api.update_payment),
+            route("DELETE", "/v2/payments/{id}", api.cancel_payment),
+            route("POST", "/v2/payments/{id}/refunds", api.create_refund),
+            route("GET", "/v2/payments/{id}/refunds", api.list_refunds),
+            route("GET", "/v2/payments/{id}/refunds/{refund}", api.get_refund),
+            route("DELETE", "/v2/payments/{id}/refunds/{refund}", api.cancel_refund),
         ]
 
     def hosted_routes(self, engine: Engine) -> Iterable[web.RouteDef]:
@@ -139,6 +143,11 @@ class MollieProvider:
         return [Event(id=wire.new_id("evt", 14), provider=self.name, namespace=namespace,
                       type=type_, created=at, render=lambda: wire.webhook_body(pid),
                       url=p.extra.get("webhookUrl") or None)]
+
+
+#: Every event type `events_for` can emit (each has a payload contract): a status
+#: change Mollie notifies, or a refund.
+EVENT_TYPES = frozenset({"refund.created", *(f"payment.{s}" for s in _NOTIFIED)})
 
 
 def _json(obj: Any, request: web.Request, *, status: int = 200,

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 import yaml
 
-from simulator.contracts import ContractViolation, Violation, schema, validator
+from simulator.contracts import ContractViolation, Violation, check
 from simulator.core.outcomes import DeclineReason
 from simulator.core.payments import HistoryEntry, Payment, Refund, Status
 from simulator.errors import ApiError
@@ -117,15 +117,12 @@ def money(minor: int, currency: str) -> dict[str, str]:
 
 # -- requests --------------------------------------------------------------------------
 
-@functools.cache
-def _validator(name: str) -> Any:
-    schema("mollie", name)  # fail at first use if the file is missing
-    return validator("mollie", name)
-
-
-def validate(data: Any, contract: str) -> None:
+def validate(data: Any, contract: str) -> Any:
+    """Check a request against contracts/mollie/<contract>.json: strict mode refuses the
+    first violation in Mollie's envelope; report mode records every violation and
+    returns the data when it can still be served (simulator.contracts.check)."""
     try:
-        _validator(contract)(data)
+        return check("mollie", contract, data)
     except ContractViolation as exc:
         raise violation_error(exc.violation) from None
 
@@ -142,13 +139,11 @@ def violation_error(v: Violation) -> MollieError:
     if v.kind == "unknown":
         return MollieError(f'Non-existent body parameter "{field}" for this API call. '
                            "Check its spelling against the API reference.", field=field)
-    if v.kind == "type":
-        expected = v.expected if isinstance(v.expected, str) else \
-            " or ".join(map(str, v.expected)) if isinstance(v.expected, list) else "value"
+    if v.kind == "type":  # v.message: "must be a string", "must be an object", …
         shown = orjson.dumps(v.value).decode()[:80]
         hint = (' Amounts are objects of strings, for example {"currency": "EUR", '
                 '"value": "10.00"}.') if field.startswith("amount") else ""
-        return MollieError(f"The '{field}' field must be a {expected}, not {shown}.{hint}",
+        return MollieError(f"The '{field}' field {v.message}, not {shown}.{hint}",
                            field=field)
     if v.kind == "enum":
         choices = ", ".join(str(c) for c in (v.expected or []) if c is not None
