@@ -25,7 +25,7 @@ def codes_of(name: str) -> dict[str, Any]:
 
 
 def test_the_card_acquirers_are_installed() -> None:
-    assert {"stripe", "checkoutcom"} <= set(PROVIDERS)
+    assert {"stripe", "adyen", "checkoutcom"} <= set(PROVIDERS)
 
 
 @pytest.mark.parametrize("name", PROVIDERS)
