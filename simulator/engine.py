@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from simulator.core import payments
 from simulator.core.clock import VirtualClock
 from simulator.core.commands import (
+    Adjust,
     Authorize,
     Capture,
     Command,
@@ -201,6 +202,10 @@ class Engine:
             amount = command.amount
             before, after = await store.transition(
                 namespace, pid, lambda p: payments.capture(p, amount, now))
+        elif isinstance(command, Adjust):
+            to = command.amount
+            before, after = await store.transition(
+                namespace, pid, lambda p: payments.adjust(p, to, now))
         elif isinstance(command, Void):
             reason = command.reason
             before, after = await store.transition(

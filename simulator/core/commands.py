@@ -70,6 +70,14 @@ class Capture(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class Adjust(Command):
+    """Change the amount an authorization holds (Adyen's amountUpdates)."""
+
+    operation: ClassVar[str] = "adjust"
+    amount: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Void(Command):
     operation: ClassVar[str] = "void"
     reason: str | None = None

@@ -48,7 +48,8 @@ TRANSITIONS: Mapping[Status, frozenset[Status]] = {
     Status.PENDING: frozenset(
         {Status.AUTHORIZED, Status.CAPTURED, Status.FAILED, Status.VOIDED, Status.EXPIRED}
     ),
-    Status.AUTHORIZED: frozenset({Status.CAPTURED, Status.VOIDED, Status.EXPIRED}),
+    Status.AUTHORIZED: frozenset({Status.AUTHORIZED, Status.CAPTURED, Status.VOIDED,
+                                  Status.EXPIRED}),
     Status.CAPTURED: frozenset({Status.PARTIALLY_REFUNDED, Status.REFUNDED}),
     Status.PARTIALLY_REFUNDED: frozenset({Status.PARTIALLY_REFUNDED, Status.REFUNDED}),
     Status.REFUNDED: frozenset(),
@@ -278,6 +279,17 @@ def capture(p: Payment, amount: int | None, now: float) -> Payment:
     if amount <= 0 or amount > p.amount_authorized:
         raise AmountExceeded(p, "capture", amount, p.amount_authorized)
     return _move(p, Status.CAPTURED, "capture", now, moved=amount, amount_captured=amount)
+
+
+def adjust(p: Payment, amount: int, now: float) -> Payment:
+    """Change the amount held by an authorization (an incremental or decremental
+    authorization: a hotel stay grows, an order shrinks before it ships)."""
+    if p.status is not Status.AUTHORIZED:
+        raise InvalidTransition(p, "adjust", frozenset({Status.AUTHORIZED}))
+    if amount <= 0:
+        raise AmountExceeded(p, "adjust", amount, p.amount_authorized)
+    return _move(p, Status.AUTHORIZED, "adjust", now, moved=amount, amount=amount,
+                 amount_authorized=amount)
 
 
 def void(p: Payment, now: float, reason: str | None = None) -> Payment:

@@ -13,6 +13,7 @@ import pytest
 from simulator import engine as engine_module
 from simulator.core.clock import VirtualClock
 from simulator.core.commands import (
+    Adjust,
     Authorize,
     Capture,
     Command,
@@ -419,3 +420,12 @@ async def test_a_failed_completion_keeps_the_reason_and_native_code(
     p = result.payment
     assert (p.status, p.decline, p.decline_code) == (
         Status.FAILED, DeclineReason.INSUFFICIENT_FUNDS, "1")
+
+
+async def test_adjust_changes_what_an_authorization_holds(
+        engine: Engine, provider: FakeProvider) -> None:
+    await authorized(engine, provider, amount=1000)
+    result = await engine.execute(provider, NS, Adjust("pay_1", 2500))
+    assert (result.previous.amount_authorized, result.payment.amount_authorized) == (  # type: ignore[union-attr]
+        1000, 2500)
+    assert provider.emitted[-1][1] == Adjust("pay_1", 2500)

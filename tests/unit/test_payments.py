@@ -595,3 +595,24 @@ def test_terminal_statuses_are_absorbing(steps: list[tuple[str, Outcome, AmountS
             assert p is ended_at
         elif p.status in TERMINAL:
             ended_at = p
+
+
+# -- adjusting an authorization ---------------------------------------------------------
+
+def test_an_authorization_can_grow_or_shrink_before_capture() -> None:
+    grown = payments.adjust(authorized(1000), 1500, NOW)
+    assert (grown.status, grown.amount, grown.amount_authorized) == (
+        Status.AUTHORIZED, 1500, 1500)
+    assert grown.history[-1].action == "adjust" and grown.history[-1].amount == 1500
+    shrunk = payments.adjust(grown, 400, NOW)
+    assert payments.capture(shrunk, None, NOW).amount_captured == 400
+    with pytest.raises(payments.AmountExceeded):
+        payments.capture(shrunk, 500, NOW)
+
+
+def test_only_an_authorization_can_be_adjusted() -> None:
+    with pytest.raises(payments.InvalidTransition) as info:
+        payments.adjust(captured(), 500, NOW)
+    assert info.value.allowed == frozenset({Status.AUTHORIZED})
+    with pytest.raises(payments.AmountExceeded):
+        payments.adjust(authorized(), 0, NOW)
