@@ -107,14 +107,17 @@ def _explain(exc: fastjsonschema.JsonSchemaValueException) -> Violation:
 
 def every_violation(provider: str, name: str, data: Any) -> list[Violation]:
     """All the ways `data` breaks the contract (slower than `validator`: for reports)."""
-    found: list[Violation] = []
+    found: dict[tuple[str, tuple[str | int, ...]], Violation] = {}
     for error in _full_validator(provider, name).iter_errors(data):
         if error.context:  # anyOf/oneOf: say what was wrong in the closest alternative
             error = best_match([error])
         path = tuple(error.absolute_path)
-        found += _describe(str(error.validator), error.validator_value, error.instance,
-                           path, error.schema if isinstance(error.schema, Mapping) else None)
-    return found
+        # jsonschema reports each missing key of one `required` on its own; each
+        # report names them all, so keep one violation per kind and place
+        for v in _describe(str(error.validator), error.validator_value, error.instance,
+                           path, error.schema if isinstance(error.schema, Mapping) else None):
+            found.setdefault((v.kind, v.path), v)
+    return list(found.values())
 
 
 @functools.cache

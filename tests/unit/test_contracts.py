@@ -33,6 +33,13 @@ def test_every_violation_names_each_field() -> None:
         ("type", "metadata.k"), ("unknown", "colour")]
 
 
+def test_several_missing_fields_are_each_reported_once() -> None:
+    found = contracts.every_violation("stripe", "create_refund.request", [])
+    assert kinds(found) == [("type", "")]
+    found = contracts.every_violation("stripe", CREATE, {})
+    assert kinds(found) == [("missing", "amount"), ("missing", "currency")]
+
+
 def test_strict_raises_the_first_violation_and_records_all() -> None:
     seen = Observed(STRICT)
     token = contracts.OBSERVED.set(seen)
