@@ -58,6 +58,8 @@ CASES: list[tuple[str, str, dict[str, str], Any, int, str, str]] = [
      "101", "Invalid card number"),
     ("bad expiry month", "/payments", {}, _with(paymentMethod=card(month="13")), 422, "129",
      "Expiry Date Invalid"),
+    ("three-digit expiry year", "/payments", {}, _with(paymentMethod=card(year="203")), 422,
+     "129", "Expiry Date Invalid"),
     ("bad cvc", "/payments", {}, _with(paymentMethod=card(cvc="12345")), 422, "103", "CVC"),
     ("not a card", "/payments", {}, _with(paymentMethod={"type": "ideal"}), 422, "905",
      "scheme"),

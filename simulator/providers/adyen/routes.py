@@ -72,7 +72,7 @@ from simulator.errors import ApiError
 from simulator.hosted import register_challenge
 from simulator.providers.adyen import magic, wire
 from simulator.providers.adyen.wire import AdyenError
-from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent
+from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent, route
 from simulator.store.base import NotFound, Store
 from simulator.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 
@@ -83,6 +83,21 @@ NAME = "adyen"
 PREFIX = "/adyen"
 MIN_VERSION = 68
 _V = "/checkout/v{version:[0-9]+}"
+
+#: The notification event code each modification endpoint's outcome arrives as, by the
+#: name of its request contract (contracts/adyen/<kind>.request.json).
+MODIFICATION_EVENTS: Mapping[str, str] = {
+    "captures": "CAPTURE",
+    "refunds": "REFUND",
+    "cancels": "CANCELLATION",
+    "reversals": "CANCEL_OR_REFUND",
+    "amount_updates": "AUTHORISATION_ADJUSTMENT",
+    "standalone_cancels": "TECHNICAL_CANCEL",
+}
+AUTHORISATION = "AUTHORISATION"
+#: Every event code `events_for` and the modification endpoints can notify (each has a
+#: payload contract in contracts/adyen/operations.json).
+EVENT_CODES = frozenset({AUTHORISATION, *MODIFICATION_EVENTS.values()})
 
 
 # -- modification commands: the canonical ones, carrying Adyen's references ---------------
@@ -97,19 +112,23 @@ class AdyenCapture(Capture):
 class AdyenCancel(Void):
     psp: str = ""
     reference: str = ""
-    event_code: str = "CANCELLATION"
+    event_code: str = MODIFICATION_EVENTS["cancels"]
 
 
 @dataclass(frozen=True, slots=True)
 class AdyenRefund(RefundPayment):
     reference: str = ""
-    event_code: str = "REFUND"
+    event_code: str = MODIFICATION_EVENTS["refunds"]
 
 
 class AdyenProvider:
     name = NAME
     title = "Adyen"
     webhooks: WebhookScheme = wire.AdyenWebhooks()
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return EVENT_CODES
 
     def base_url_hint(self) -> str:
         return "/checkout"
@@ -129,15 +148,15 @@ class AdyenProvider:
     def routes(self, engine: Engine) -> Iterable[web.RouteDef]:
         api = _Api(self, engine)
         return [
-            web.post(f"{_V}/payments", api.payments),
-            web.post(f"{_V}/payments/details", api.payment_details),
-            web.post(f"{_V}/paymentMethods", api.payment_methods),
-            web.post(f"{_V}/payments/{{psp}}/captures", api.captures),
-            web.post(f"{_V}/payments/{{psp}}/refunds", api.refunds),
-            web.post(f"{_V}/payments/{{psp}}/cancels", api.cancels),
-            web.post(f"{_V}/payments/{{psp}}/reversals", api.reversals),
-            web.post(f"{_V}/payments/{{psp}}/amountUpdates", api.amount_updates),
-            web.post(f"{_V}/cancels", api.standalone_cancel),
+            route("POST", f"{_V}/payments", api.create_payment),
+            route("POST", f"{_V}/payments/details", api.submit_payment_details),
+            route("POST", f"{_V}/paymentMethods", api.list_payment_methods),
+            route("POST", f"{_V}/payments/{{psp}}/captures", api.capture_payment),
+            route("POST", f"{_V}/payments/{{psp}}/refunds", api.refund_payment),
+            route("POST", f"{_V}/payments/{{psp}}/cancels", api.cancel_payment),
+            route("POST", f"{_V}/payments/{{psp}}/reversals", api.reverse_payment),
+            route("POST", f"{_V}/payments/{{psp}}/amountUpdates", api.update_payment_amount),
+            route("POST", f"{_V}/cancels", api.cancel_payment_by_reference),
         ]
 
     def render_error(self, error: ApiError, request: web.Request) -> web.Response:
@@ -153,8 +172,8 @@ class AdyenProvider:
     def events_for(self, namespace: str, command: Command, result: Result) -> Sequence[Event]:
         p, before = result.payment, result.previous
         if isinstance(command, AdyenCapture):
-            item = _modification_item(p, command.psp, command.reference, "CAPTURE",
-                                      p.amount_captured, True)
+            item = _modification_item(p, command.psp, command.reference,
+                                      MODIFICATION_EVENTS["captures"], p.amount_captured, True)
         elif isinstance(command, AdyenCancel):
             item = _modification_item(p, command.psp, command.reference, command.event_code,
                                       p.amount, True)
@@ -184,7 +203,7 @@ def _authorisation_item(p: Payment) -> dict[str, Any]:
     return wire.notification_item(
         psp=p.id, original=None, merchant_account=x.get("merchantAccount", ""),
         merchant_reference=x.get("reference", ""), value=p.amount, currency=p.currency,
-        event_code="AUTHORISATION", success=ok, at=_last_change(p), reason=reason,
+        event_code=AUTHORISATION, success=ok, at=_last_change(p), reason=reason,
         payment_method=x.get("brand", ""),
         operations=("CANCEL", "CAPTURE", "REFUND") if ok else ())
 
@@ -301,7 +320,7 @@ class _Api:
 
     # -- payments ----------------------------------------------------------------------
 
-    async def payments(self, request: web.Request) -> web.Response:
+    async def create_payment(self, request: web.Request) -> web.Response:
         ns, data = await self._body(request, "payments.request", "PaymentRequest")
 
         async def run() -> web.Response:
@@ -345,7 +364,8 @@ class _Api:
             raise AdyenError("Invalid card number", code="101", param="paymentMethod.number")
         month_s, year_s = (self._field(method, "expiryMonth"),
                            self._field(method, "expiryYear"))
-        if not (month_s.isdigit() and year_s.isdigit() and 1 <= int(month_s) <= 12):
+        if not (month_s.isdigit() and year_s.isdigit() and 1 <= int(month_s) <= 12
+                and len(year_s) in (2, 4)):
             raise AdyenError("Expiry Date Invalid: give expiryMonth as 1-12 and expiryYear "
                              "as four digits (test cards: 03 / 2030).", code="129",
                              param="paymentMethod.expiryMonth")
@@ -394,7 +414,7 @@ class _Api:
             return plain.strip()
         return str(method.get(name) or "").strip()
 
-    async def payment_details(self, request: web.Request) -> web.Response:
+    async def submit_payment_details(self, request: web.Request) -> web.Response:
         ns, data = await self._body(request, "payment_details.request",
                                     "PaymentDetailsRequest")
 
@@ -423,7 +443,7 @@ class _Api:
             return _json(wire.payment_response(p))
         return await self._once(request, ns, data, run)
 
-    async def payment_methods(self, request: web.Request) -> web.Response:
+    async def list_payment_methods(self, request: web.Request) -> web.Response:
         ns, data = await self._body(request, "payment_methods.request",
                                     "PaymentMethodsRequest")
         await self.engine.intercept(self.provider, ns, Listing(""), {
@@ -438,9 +458,10 @@ class _Api:
     # -- modifications -------------------------------------------------------------------
 
     async def _modify(self, request: web.Request, kind: str, structure: str,
-                      command: Callable[[Payment, str, dict[str, Any]], Command | None],
-                      event_code: str) -> web.Response:
+                      command: Callable[[Payment, str, dict[str, Any]], Command | None]
+                      ) -> web.Response:
         ns, data = await self._body(request, f"{kind}.request", structure)
+        event_code = MODIFICATION_EVENTS[kind]
 
         async def run() -> web.Response:
             p = await self._payment(ns, request.match_info["psp"], data["merchantAccount"])
@@ -476,43 +497,43 @@ class _Api:
         await self.store.append_event(ns, event)
         self.engine.dispatcher.publish(event, self.provider.webhooks)
 
-    async def captures(self, request: web.Request) -> web.Response:
+    async def capture_payment(self, request: web.Request) -> web.Response:
         return await self._modify(
             request, "captures", "PaymentCaptureRequest",
             lambda p, psp, d: AdyenCapture(p.id, d["amount"]["value"], psp=psp,
-                                           reference=d.get("reference", "")), "CAPTURE")
+                                           reference=d.get("reference", "")))
 
-    async def refunds(self, request: web.Request) -> web.Response:
+    async def refund_payment(self, request: web.Request) -> web.Response:
         return await self._modify(
             request, "refunds", "PaymentRefundRequest",
             lambda p, psp, d: AdyenRefund(p.id, refund_id=psp, amount=d["amount"]["value"],
                                           reason=d.get("merchantRefundReason"),
-                                          reference=d.get("reference", "")), "REFUND")
+                                          reference=d.get("reference", "")))
 
-    async def cancels(self, request: web.Request) -> web.Response:
+    async def cancel_payment(self, request: web.Request) -> web.Response:
         return await self._modify(
             request, "cancels", "PaymentCancelRequest",
-            lambda p, psp, d: AdyenCancel(p.id, psp=psp, reference=d.get("reference", "")),
-            "CANCELLATION")
+            lambda p, psp, d: AdyenCancel(p.id, psp=psp, reference=d.get("reference", "")))
 
-    async def reversals(self, request: web.Request) -> web.Response:
+    async def reverse_payment(self, request: web.Request) -> web.Response:
+        event_code = MODIFICATION_EVENTS["reversals"]
+
         def reverse(p: Payment, psp: str, d: dict[str, Any]) -> Command:
             if p.status in (Status.CAPTURED, Status.PARTIALLY_REFUNDED):
                 return AdyenRefund(p.id, refund_id=psp, amount=p.amount_refundable,
-                                   reference=d.get("reference", ""),
-                                   event_code="CANCEL_OR_REFUND")
+                                   reference=d.get("reference", ""), event_code=event_code)
             return AdyenCancel(p.id, psp=psp, reference=d.get("reference", ""),
-                               event_code="CANCEL_OR_REFUND")
-        return await self._modify(request, "reversals", "PaymentReversalRequest", reverse,
-                                  "CANCEL_OR_REFUND")
+                               event_code=event_code)
+        return await self._modify(request, "reversals", "PaymentReversalRequest", reverse)
 
-    async def amount_updates(self, request: web.Request) -> web.Response:
+    async def update_payment_amount(self, request: web.Request) -> web.Response:
         return await self._modify(request, "amount_updates", "PaymentAmountUpdateRequest",
-                                  lambda p, psp, d: None, "AUTHORISATION_ADJUSTMENT")
+                                  lambda p, psp, d: None)
 
-    async def standalone_cancel(self, request: web.Request) -> web.Response:
+    async def cancel_payment_by_reference(self, request: web.Request) -> web.Response:
         ns, data = await self._body(request, "standalone_cancels.request",
                                     "StandalonePaymentCancelRequest")
+        event_code = MODIFICATION_EVENTS["standalone_cancels"]
 
         async def run() -> web.Response:
             account, ref = data["merchantAccount"], data["paymentReference"]
@@ -523,19 +544,19 @@ class _Api:
                 item = wire.notification_item(
                     psp=psp, original=None, merchant_account=account,
                     merchant_reference=ref, value=0, currency="EUR",
-                    event_code="TECHNICAL_CANCEL", success=False, at=self.engine.clock.now(),
+                    event_code=event_code, success=False, at=self.engine.clock.now(),
                     reason=f"No payment with reference {ref!r} for merchant account "
                            f"{account!r}")
                 await self._notify(ns, item)
             else:
                 cancel: Command = AdyenCancel(p.id, psp=psp,
                                               reference=data.get("reference", ""),
-                                              event_code="TECHNICAL_CANCEL")
+                                              event_code=event_code)
                 if p.status in (Status.CAPTURED, Status.PARTIALLY_REFUNDED):
                     cancel = AdyenRefund(p.id, refund_id=psp, amount=p.amount_refundable,
                                          reference=data.get("reference", ""),
-                                         event_code="TECHNICAL_CANCEL")
-                await self._apply(ns, request, p, psp, data, cancel, "TECHNICAL_CANCEL")
+                                         event_code=event_code)
+                await self._apply(ns, request, p, psp, data, cancel, event_code)
             out = {"merchantAccount": account, "paymentReference": ref, "pspReference": psp,
                    "status": "received"}
             if "reference" in data:
