@@ -121,15 +121,36 @@ def test_cancel_reversal_and_cancel_by_reference(adyen: Checkout, notifications:
     _verified(notifications)
 
 
-def test_amount_update_is_received_and_reported_unsupported(adyen: Checkout,
+def test_amount_update_adjusts_what_the_authorisation_holds(adyen: Checkout,
                                                             notifications: Receiver):
     held = adyen.held()
     u = adyen.modifications.update_authorised_amount(
         {"amount": _amount(1500), "merchantAccount": adyen.merchant, "reference": "adj"},
         held["pspReference"]).message
     assert (u["status"], u["reference"]) == ("received", "adj")
-    assert notifications.one("AUTHORISATION_ADJUSTMENT", u["pspReference"])["success"] \
-        == "false"
+    adjusted = notifications.one("AUTHORISATION_ADJUSTMENT", u["pspReference"])
+    assert (adjusted["success"], adjusted["originalReference"]) == (
+        "true", held["pspReference"])
+    assert adjusted["amount"] == {"currency": "EUR", "value": 1500}
+    # the capture may now take the larger amount, and no more
+    too_much = adyen.modifications.capture_authorised_payment(
+        {"amount": _amount(1600), "merchantAccount": adyen.merchant},
+        held["pspReference"]).message
+    assert notifications.one("CAPTURE", too_much["pspReference"])["success"] == "false"
+    cap = adyen.modifications.capture_authorised_payment(
+        {"amount": _amount(1500), "merchantAccount": adyen.merchant},
+        held["pspReference"]).message
+    assert notifications.one("CAPTURE", cap["pspReference"])["success"] == "true"
+
+
+def test_amount_update_of_a_captured_payment_is_refused(adyen: Checkout,
+                                                         notifications: Receiver):
+    paid = adyen.pay()
+    u = adyen.modifications.update_authorised_amount(
+        {"amount": _amount(500), "merchantAccount": adyen.merchant},
+        paid["pspReference"]).message
+    refused = notifications.one("AUTHORISATION_ADJUSTMENT", u["pspReference"])
+    assert refused["success"] == "false" and refused["reason"]
 
 
 def test_modification_idempotency(adyen: Checkout, notifications: Receiver):

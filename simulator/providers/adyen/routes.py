@@ -23,9 +23,9 @@ LIMITATIONS (what of the real API this does not imitate):
   challenges; no device fingerprinting step (`IdentifyShopper`), no frictionless cards.
 - `captureDelayHours` > 0 leaves the payment authorised: the scheduled capture never
   happens by itself. Authorisations never expire.
-- `/payments/{pspReference}/amountUpdates` is answered `received`, but authorisation
-  adjustment is not imitated: its AUTHORISATION_ADJUSTMENT notification reports
-  success "false".
+- `/payments/{pspReference}/amountUpdates` adjusts an authorised payment's amount (up
+  or down) whatever `industryUsage` says; Adyen's per-scheme rules on which
+  adjustments an issuer accepts are not imitated.
 - Encrypted card fields only in Adyen's test form (`test_4111111111111111`); real
   client-side encryption cannot be decrypted here.
 - Risk (fraudResult), AVS, DCC, splits, line items and Level 2/3 data are accepted and
@@ -49,6 +49,7 @@ from aiohttp import web
 
 from simulator.core.cards import digits_only, is_expired, luhn_valid
 from simulator.core.commands import (
+    Adjust,
     Authorize,
     Capture,
     Command,
@@ -116,6 +117,12 @@ class AdyenCancel(Void):
 
 
 @dataclass(frozen=True, slots=True)
+class AdyenAdjust(Adjust):
+    psp: str = ""
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class AdyenRefund(RefundPayment):
     reference: str = ""
     event_code: str = MODIFICATION_EVENTS["refunds"]
@@ -177,6 +184,10 @@ class AdyenProvider:
         elif isinstance(command, AdyenCancel):
             item = _modification_item(p, command.psp, command.reference, command.event_code,
                                       p.amount, True)
+        elif isinstance(command, AdyenAdjust):
+            item = _modification_item(p, command.psp, command.reference,
+                                      MODIFICATION_EVENTS["amount_updates"],
+                                      p.amount_authorized, True)
         elif isinstance(command, AdyenRefund):
             refund = result.refund
             item = _modification_item(p, command.refund_id, command.reference,
@@ -527,8 +538,10 @@ class _Api:
         return await self._modify(request, "reversals", "PaymentReversalRequest", reverse)
 
     async def update_payment_amount(self, request: web.Request) -> web.Response:
-        return await self._modify(request, "amount_updates", "PaymentAmountUpdateRequest",
-                                  lambda p, psp, d: None)
+        return await self._modify(
+            request, "amount_updates", "PaymentAmountUpdateRequest",
+            lambda p, psp, d: AdyenAdjust(p.id, d["amount"]["value"], psp=psp,
+                                          reference=d.get("reference", "")))
 
     async def cancel_payment_by_reference(self, request: web.Request) -> web.Response:
         ns, data = await self._body(request, "standalone_cancels.request",
@@ -612,8 +625,6 @@ def _refusal_of_modification(p: Payment, data: Mapping[str, Any], event_code: st
         return "Modification in different currency than authorisation"
     if amount is not None and amount["value"] == 0:
         return "Invalid amount specified"
-    if event_code == "AUTHORISATION_ADJUSTMENT":
-        return "Authorisation adjustment is not available for this merchant account"
     return None
 
 
