@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
+from simulator.settings import Settings
 from simulator.testing.server import SimulatorServer
 from tests.conftest import WebhookReceiver
 
@@ -191,3 +193,110 @@ def test_raw_bad_requests(payment_simulator: SimulatorServer, daraja: Daraja) ->
     for r, code in zip(cases, expected, strict=True):
         assert 400 <= r.status_code < 500, r.text
         assert r.json()["errorCode"] == code
+
+
+# -- contracts (contracts/daraja/) ------------------------------------------------------
+
+def test_every_operation_and_callback_keeps_its_contract(
+        daraja: Daraja, payment_simulator: SimulatorServer,
+        webhook_receiver: WebhookReceiver) -> None:
+    """Daraja has no official SDK: integrations call it over HTTP, as Daraja does here."""
+    paid = daraja.push(callback=webhook_receiver.url, amount="25").json()["CheckoutRequestID"]
+    assert daraja.query(paid).json()["errorCode"] == "500.001.1001"  # error envelope
+    refused = daraja.push("254700001032", callback=webhook_receiver.url, PartyA=254700001032,
+                          BusinessShortCode=174379, TransactionType="CustomerBuyGoodsOnline")
+    payment_simulator.advance_clock(5)
+    assert webhook_receiver.wait_for(lambda got: len(got) == 2)
+    assert sorted(cb["ResultCode"] for cb in callbacks(webhook_receiver)) == [0, 1032]
+    assert daraja.query(paid).json()["ResultCode"] == "0"
+    assert daraja.query(refused.json()["CheckoutRequestID"]).json()["ResultCode"] == "1032"
+
+    report = payment_simulator.admin("GET", "/contracts")
+    assert report["total"] == 0, report["groups"]
+
+
+def _push_body(**over: Any) -> dict[str, Any]:
+    body = {"BusinessShortCode": SHORTCODE, "Password": password(), "Timestamp": STAMP,
+            "TransactionType": "CustomerPayBillOnline", "Amount": 10,
+            "PartyA": "254708374149", "PartyB": SHORTCODE, "PhoneNumber": "254708374149",
+            "CallBackURL": "http://127.0.0.1:9/cb", "AccountReference": "INV-42",
+            "TransactionDesc": "Payment of X", **over}
+    return {k: v for k, v in body.items() if v is not None}
+
+
+# (what, operation, body, field, kind)
+WRONG: list[tuple[str, str, dict[str, Any], str, str]] = [
+    ("missing required field", "stk_push", _push_body(PartyB=None), "PartyB", "missing"),
+    ("wrong type", "stk_push", _push_body(AccountReference=42), "AccountReference", "type"),
+    ("amount with decimals", "stk_push", _push_body(Amount=10.5), "Amount", "type"),
+    ("unknown enum value", "stk_push", _push_body(TransactionType="CustomerPayOnline"),
+     "TransactionType", "enum"),
+    ("amount as a non-numeric string", "stk_push", _push_body(Amount="ten"), "Amount",
+     "format"),
+    ("amount of zero as a string", "stk_push", _push_body(Amount="0"), "Amount", "format"),
+    ("unknown field", "stk_push", _push_body(Currency="KES"), "Currency", "unknown"),
+    ("query without its id", "stk_query",
+     {"BusinessShortCode": SHORTCODE, "Password": password(), "Timestamp": STAMP},
+     "CheckoutRequestID", "missing"),
+]
+
+
+@pytest.mark.parametrize(("what", "operation", "body", "field", "kind"), WRONG,
+                         ids=[w[0] for w in WRONG])
+def test_a_request_breaking_its_contract_is_named_in_the_envelope_and_the_report(
+        daraja: Daraja, payment_simulator: SimulatorServer, what: str, operation: str,
+        body: dict[str, Any], field: str, kind: str) -> None:
+    path = {"stk_push": "/mpesa/stkpush/v1/processrequest",
+            "stk_query": "/mpesa/stkpushquery/v1/query"}[operation]
+    r = daraja.post(path, body)
+
+    assert r.status_code == 400, r.text
+    error = r.json()
+    assert error["errorCode"] == "400.002.02"
+    assert error["errorMessage"].startswith(f"Bad Request - Invalid {field}: "), error
+    report = payment_simulator.admin("GET", "/contracts")
+    assert [(g["provider"], g["operation"], g["source"], g["field"], g["kind"])
+            for g in report["groups"]] == [("daraja", operation, "request", field, kind)]
+
+
+def test_a_wrong_grant_type_is_named_in_the_envelope_and_the_report(
+        payment_simulator: SimulatorServer) -> None:
+    r = requests.get(payment_simulator.url("daraja") + "/oauth/v1/generate",
+                     params={"grant_type": "password"}, auth=("key", "secret"), timeout=5)
+    assert r.status_code == 400
+    assert r.json()["errorCode"] == "400.008.02"
+    assert "grant_type must be one of client_credentials" in r.json()["errorMessage"]
+    groups = payment_simulator.admin("GET", "/contracts")["groups"]
+    assert [(g["operation"], g["field"], g["kind"]) for g in groups] == \
+        [("generate_token", "grant_type", "enum")]
+
+
+@pytest.fixture(scope="module")
+def lenient() -> Iterator[SimulatorServer]:
+    server = SimulatorServer(Settings(providers=("daraja",), contracts="report",
+                                      check_responses=True))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_report_mode_serves_what_it_can_and_records_each_violation(
+        lenient: SimulatorServer) -> None:
+    lenient.reset()
+    daraja = Daraja(lenient.url("daraja"))
+
+    served = daraja.push(Currency="KES", AccountReference="REF-TOO-LONG-1")
+    assert served.status_code == 200 and served.json()["ResponseCode"] == "0"
+    refused = daraja.push(Amount="ten")  # recorded, and it cannot be served either
+    assert refused.status_code == 400
+    assert refused.json()["errorMessage"].startswith("Bad Request - Invalid Amount")
+
+    report = lenient.admin("GET", "/contracts")
+    assert report["mode"] == "report"
+    assert sorted((g["operation"], g["field"], g["kind"]) for g in report["groups"]) == [
+        ("stk_push", "AccountReference", "range"),
+        ("stk_push", "Amount", "format"),
+        ("stk_push", "Currency", "unknown"),
+    ]

@@ -43,7 +43,7 @@ from simulator.core.commands import (
 from simulator.core.outcomes import Outcome
 from simulator.core.payments import Payment, Status
 from simulator.errors import ApiError, Unauthorized
-from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID
+from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, route
 from simulator.providers.daraja import magic, wire
 from simulator.store.base import Store
 from simulator.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -55,11 +55,21 @@ PREFIX = "/daraja"
 TOKEN_NAMESPACE = "daraja:oauth"
 TOKEN_KIND = "daraja.token"
 
+#: The one "webhook" Daraja sends: the STK result posted to the push's CallBackURL.
+STK_CALLBACK = "stk.callback"
+#: Every event type `events_for` can emit (each has a payload contract in
+#: contracts/daraja/operations.json).
+EVENT_TYPES = frozenset({STK_CALLBACK})
+
 
 class DarajaProvider:
     name = "daraja"
     title = "M-Pesa Daraja"
     webhooks: WebhookScheme = wire.DarajaCallbacks()
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return EVENT_TYPES
 
     def base_url_hint(self) -> str:
         return ""
@@ -67,9 +77,9 @@ class DarajaProvider:
     def routes(self, engine: Engine) -> Iterable[web.RouteDef]:
         api = _Api(self, engine)
         return [
-            web.get("/oauth/v1/generate", api.generate_token),
-            web.post("/mpesa/stkpush/v1/processrequest", api.stk_push),
-            web.post("/mpesa/stkpushquery/v1/query", api.stk_query),
+            route("GET", "/oauth/v1/generate", api.generate_token),
+            route("POST", "/mpesa/stkpush/v1/processrequest", api.stk_push),
+            route("POST", "/mpesa/stkpushquery/v1/query", api.stk_query),
         ]
 
     def render_error(self, error: ApiError, request: web.Request) -> web.Response:
@@ -84,7 +94,7 @@ class DarajaProvider:
             return ()
         at = p.history[-1].at if p.history else p.created
         return [Event(id="stk_" + secrets.token_hex(8), provider=self.name,
-                      namespace=namespace, type="stk.callback", created=at,
+                      namespace=namespace, type=STK_CALLBACK, created=at,
                       url=p.extra["callback_url"],
                       render=lambda: wire.dumps(wire.stk_callback(p, at)))]
 
@@ -117,9 +127,7 @@ class _Api:
         self.store = engine.store
 
     async def generate_token(self, request: web.Request) -> web.Response:
-        if request.query.get("grant_type") != "client_credentials":
-            raise wire.bad_request("Invalid grant type passed: use "
-                                   "?grant_type=client_credentials.", code="400.008.02")
+        wire.check_token_query(dict(request.query))
         key, secret = _basic(request)
         if not key or not secret:
             raise wire.bad_request(
@@ -167,6 +175,7 @@ class _Api:
         ns = await self._authorize(request)
         body = await self._body(request, "stkpush.request")
         shortcode = self._check_password(body)
+        wire.servable_push(body)
         phone = str(body["PhoneNumber"])
         now = self.engine.clock.now()
         p = Payment(

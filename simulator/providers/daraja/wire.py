@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import yaml
 
-from simulator.contracts import ContractViolation, validator
+from simulator.contracts import ContractViolation, check
 from simulator.core.outcomes import DeclineReason
 from simulator.core.payments import Payment, Status
 from simulator.errors import ApiError, InvalidRequest
@@ -61,17 +61,43 @@ def parse_body(raw: bytes, contract: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise bad_request("Bad Request - Invalid Request Payload: send a JSON object.",
                           code="400.002.05")
+    return validate(data, contract)
+
+
+def validate(data: dict[str, Any], contract: str) -> dict[str, Any]:
+    """Check a request against contracts/daraja/<contract>.json: in strict mode the first
+    violation is Daraja's 400 "Bad Request - Invalid <Field>"; in report mode every
+    violation is recorded and the request is served unless it cannot be."""
     try:
-        _validator(contract)(data)
+        check("daraja", contract, data)
     except ContractViolation as exc:
         field = ".".join(str(p) for p in exc.violation.path) or "Request Payload"
         raise invalid(field, exc.violation.message) from None
     return data
 
 
-@functools.cache
-def _validator(contract: str) -> Any:
-    return validator("daraja", contract)
+def check_token_query(query: dict[str, str]) -> None:
+    """The OAuth query (`grant_type=client_credentials`) against its contract; Daraja's
+    400.008.02 if it breaks it (served anyway in report mode when it can be)."""
+    try:
+        check("daraja", "generate_token.request", query)
+    except ContractViolation as exc:
+        field = ".".join(str(p) for p in exc.violation.path) or "query"
+        raise bad_request(f"Invalid grant type passed: {field} {exc.violation.message}; "
+                          "use ?grant_type=client_credentials.", code="400.008.02") from None
+
+
+def servable_push(body: Mapping[str, Any]) -> None:
+    """What even report mode cannot serve past (it records a pattern violation and
+    goes on): an amount that is no whole number of shillings, a phone number that is
+    no number, a callback URL that cannot be posted to."""
+    amount = str(body["Amount"])
+    if not amount.isdecimal() or int(amount) < 1:
+        raise invalid("Amount", "it must be a whole number of shillings, at least 1")
+    if not str(body["PhoneNumber"]).isdecimal():
+        raise invalid("PhoneNumber", "it must be the customer's number, 2547XXXXXXXX")
+    if not str(body["CallBackURL"]).startswith(("http://", "https://")):
+        raise invalid("CallBackURL", "it must be an http(s) URL")
 
 
 @functools.cache

@@ -58,7 +58,7 @@ from simulator.core.money import UnknownCurrency, currency, to_major
 from simulator.core.outcomes import Outcome
 from simulator.core.payments import AmountExceeded, InvalidTransition, Payment, Status
 from simulator.errors import ApiError, Conflict, Unauthorized
-from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent
+from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent, route
 from simulator.providers.razorpay import magic, wire
 from simulator.store.base import NotFound, Store
 from simulator.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -81,25 +81,29 @@ class RazorpayProvider:
     title = "Razorpay"
     webhooks: WebhookScheme = wire.RazorpayWebhooks()
 
+    @property
+    def event_types(self) -> frozenset[str]:
+        return EVENT_TYPES
+
     def base_url_hint(self) -> str:
         return ""  # the SDK appends /v1 to its base_url itself
 
     def routes(self, engine: Engine) -> Iterable[web.RouteDef]:
         api = _Api(self, engine)
         return [
-            web.post("/v1/orders", api.create_order),
-            web.get("/v1/orders", api.list_orders),
-            web.get("/v1/orders/{id}", api.retrieve_order),
-            web.get("/v1/orders/{id}/payments", api.order_payments),
-            web.post("/v1/payments/create/upi", api.create_upi_payment),
-            web.get("/v1/payments", api.list_payments),
-            web.get("/v1/payments/{id}", api.retrieve_payment),
-            web.post("/v1/payments/{id}/capture", api.capture_payment),
-            web.post("/v1/payments/{id}/refund", api.refund_payment),
-            web.get("/v1/payments/{id}/refunds", api.payment_refunds),
-            web.get("/v1/payments/{id}/refunds/{refund_id}", api.payment_refund),
-            web.get("/v1/refunds", api.list_refunds),
-            web.get("/v1/refunds/{id}", api.retrieve_refund),
+            route("POST", "/v1/orders", api.create_order),
+            route("GET", "/v1/orders", api.list_orders),
+            route("GET", "/v1/orders/{id}", api.retrieve_order),
+            route("GET", "/v1/orders/{id}/payments", api.list_order_payments),
+            route("POST", "/v1/payments/create/upi", api.create_upi_payment),
+            route("GET", "/v1/payments", api.list_payments),
+            route("GET", "/v1/payments/{id}", api.retrieve_payment),
+            route("POST", "/v1/payments/{id}/capture", api.capture_payment),
+            route("POST", "/v1/payments/{id}/refund", api.refund_payment),
+            route("GET", "/v1/payments/{id}/refunds", api.list_payment_refunds),
+            route("GET", "/v1/payments/{id}/refunds/{refund_id}", api.retrieve_payment_refund),
+            route("GET", "/v1/refunds", api.list_refunds),
+            route("GET", "/v1/refunds/{id}", api.retrieve_refund),
         ]
 
     def render_error(self, error: ApiError, request: web.Request) -> web.Response:
@@ -112,9 +116,9 @@ class RazorpayProvider:
         p, before = result.payment, result.previous
         types: list[str] = []
         if isinstance(command, Capture):
-            types = ["payment.captured", "order.paid"]
+            types = list(_CAPTURE_EVENTS)
         elif isinstance(command, RefundPayment):
-            types = ["refund.created", "refund.processed"]
+            types = list(_REFUND_EVENTS)
         elif before is None or before.status is not p.status:
             types = list(_ATTEMPT_EVENTS.get(p.status, ()))
         if not types:
@@ -145,6 +149,8 @@ class RazorpayProvider:
                      created=now, render=render)
 
 
+_CAPTURE_EVENTS = ("payment.captured", "order.paid")
+_REFUND_EVENTS = ("refund.created", "refund.processed")
 _ATTEMPT_EVENTS: dict[Status, tuple[str, ...]] = {
     Status.AUTHORIZED: ("payment.authorized",),
     Status.CAPTURED: ("payment.authorized", "payment.captured", "order.paid"),
@@ -152,6 +158,11 @@ _ATTEMPT_EVENTS: dict[Status, tuple[str, ...]] = {
     Status.EXPIRED: ("payment.failed",),
     Status.VOIDED: ("payment.failed",),
 }
+
+#: Every event type `events_for` can emit (each has a payload contract in
+#: contracts/razorpay/operations.json).
+EVENT_TYPES = frozenset({*_CAPTURE_EVENTS, *_REFUND_EVENTS,
+                         *(t for types in _ATTEMPT_EVENTS.values() for t in types)})
 
 
 def _as_authorized(p: Payment) -> Payment:
@@ -319,7 +330,7 @@ class _Api:
         return _json(wire.collection([
             wire.order(r, await self._order_payments(ns, r)) for r in page]), request)
 
-    async def order_payments(self, request: web.Request) -> web.Response:
+    async def list_order_payments(self, request: web.Request) -> web.Response:
         ns = authenticate(request)
         await self._read(request, ns, "list")
         record = await self._order(ns, request.match_info["id"])
@@ -489,14 +500,14 @@ class _Api:
             raise wire.not_found()
         return _json(wire.refund(p, r), request)
 
-    async def payment_refunds(self, request: web.Request) -> web.Response:
+    async def list_payment_refunds(self, request: web.Request) -> web.Response:
         ns = authenticate(request)
         await self._read(request, ns, "list")
         p = await self._payment(ns, request.match_info["id"])
         refunds = sorted(p.refunds, key=lambda r: -r.created)
         return _json(wire.collection([wire.refund(p, r) for r in refunds]), request)
 
-    async def payment_refund(self, request: web.Request) -> web.Response:
+    async def retrieve_payment_refund(self, request: web.Request) -> web.Response:
         ns = authenticate(request)
         await self._read(request, ns, "retrieve")
         p = await self._payment(ns, request.match_info["id"])

@@ -21,7 +21,8 @@ from typing import Any
 import orjson
 import yaml
 
-from simulator.contracts import ContractViolation, Violation, validator
+from simulator.contracts import ContractViolation, Violation
+from simulator.contracts import check as check_contract
 from simulator.core.outcomes import DeclineReason
 from simulator.core.payments import Payment, Refund, Status
 from simulator.errors import ApiError, InvalidRequest
@@ -117,15 +118,14 @@ def parse_body(raw: bytes, content_type: str, contract: str) -> dict[str, Any]:
 
 
 def check(data: Mapping[str, Any], contract: str) -> None:
+    """Check a request against contracts/razorpay/<contract>.json: in strict mode the
+    first violation is Razorpay's 400 naming the field; in report mode every violation
+    is recorded and the request is served unless it cannot be (a required field
+    missing, a value of the wrong type)."""
     try:
-        _validator(contract)(data)
+        check_contract("razorpay", contract, data)
     except ContractViolation as exc:
         raise violation_error(exc.violation) from None
-
-
-@functools.cache
-def _validator(contract: str) -> Any:
-    return validator("razorpay", contract)
 
 
 def field_name(path: Sequence[str | int]) -> str:
