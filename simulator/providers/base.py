@@ -47,6 +47,10 @@ class Provider(Protocol):
     title: str
     webhooks: WebhookScheme
 
+    @property
+    def event_types(self) -> frozenset[str]:
+        """Every event type `events_for` can emit: each has a payload contract."""
+
     def routes(self, engine: Engine) -> Iterable[web.RouteDef]:
         """The provider's real paths, relative to its prefix."""
 
