@@ -554,6 +554,10 @@ def table(report: dict[str, Any]) -> str:
     if shaped:
         rows.append(("aiohttp shaped as simulator", "shaped", shaped))
     rows.append(("simulator create+confirm", "simulator", sim))
+    variant = report.get("variant")
+    if variant:
+        rows.append((("simulator " + " ".join(report["settings"]["compare_args"]))[:26],
+                     "variant", variant))
     s = report["settings"]
     pin = (f"servers on CPU {s['server_cpu']}, wrk on CPU {s['wrk_cpu']}"
            if s["server_cpu"] is not None else "NOT pinned to CPUs")
@@ -589,6 +593,10 @@ def table(report: dict[str, Any]) -> str:
         f"simulator p99         {sim['latency_ms']['p99']:.2f} ms   target < "
         f"{TARGET_P99_MS:g} ms   {'PASS' if t['p99_ok'] else 'FAIL'}",
     ]
+    if variant:
+        lines.append(f"ratio simulator/variant {report['ratio_simulator_to_variant']:.3f}   "
+                     f"(the simulator as configured, against "
+                     f"{' '.join(report['settings']['compare_args'])})")
     if shaped:
         lines.append(f"ratio shaped/raw      {shaped['rps'] / raw['rps']:.3f}   (what the "
                      "application's structure costs before the simulator computes anything)")
@@ -654,6 +662,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--sim-arg", action="append", default=[], metavar="ARG",
                    help="extra argument for `simulator serve` (repeatable), e.g. "
                         "--sim-arg=--journal-size=0")
+    p.add_argument("--compare-arg", action="append", default=[], metavar="ARG",
+                   help="also measure a second simulator started with these extra `serve` "
+                        "arguments (repeatable), alternating with the others, e.g. "
+                        "--compare-arg=--contracts=off: what a feature costs, in one run")
     p.add_argument("--shaped", action="store_true",
                    help="also measure the raw handler mounted as the simulator mounts its "
                         "own (sub-app, two middlewares, Stripe's headers): the cost of the "
@@ -704,7 +716,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if not args.strict:
         return 0
-    if not all(report[k]["valid"] for k in ("raw", "simulator", "shaped") if k in report):
+    if not all(report[k]["valid"] for k in ("raw", "simulator", "shaped", "variant")
+               if k in report):
         return 2
     return 0 if report["targets"]["ratio_ok"] and report["targets"]["p99_ok"] else 1
 
@@ -736,8 +749,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             sim = Target("simulator", "simulator", srv, f"http://{HOST}:{srv.port}{SIM_PATH}")
             rss_idle = sim.server.rss_kib()
             targets.append(sim)
+            variant = None
+            if args.compare_arg:
+                srv = start_server("variant", [py, "-m", "simulator", "serve", "--port", "0",
+                                               *args.sim_arg, *args.compare_arg],
+                                   args.server_cpu, workdir)
+                servers.append(srv)
+                variant = Target("variant", "simulator " + " ".join(args.compare_arg), srv,
+                                 f"http://{HOST}:{srv.port}{SIM_PATH}")
+                targets.append(variant)
             for target in targets:
-                preflight(target, check_body=target is sim)
+                preflight(target, check_body=target in (sim, variant))
             for n in range(1, args.rounds + 1):
                 for target in targets:
                     print(f"round {n}/{args.rounds}: {target.label}, {args.warmup:g} s "
@@ -764,11 +786,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      "rounds": args.rounds, "connections": args.connections,
                      "threads": args.threads, "server_cpu": args.server_cpu,
                      "wrk_cpu": args.wrk_cpu, "raw_body_bytes": args.raw_body_bytes,
-                     "sim_args": args.sim_arg, "shaped": args.shaped,
+                     "sim_args": args.sim_arg, "compare_args": args.compare_arg,
+                     "shaped": args.shaped,
                      "request": {"method": "POST", "body": BODY.decode(),
                                  "headers": HEADERS}},
         "raw": raw_sum, "simulator": sim_sum, "ratio": round(ratio, 4), "memory": mem,
         **({"shaped": summarize(targets[1])} if args.shaped else {}),
+        **({"variant": summarize(variant),
+            "ratio_simulator_to_variant": round(sim_sum["rps"] / summarize(variant)["rps"], 4)}
+           if variant is not None else {}),
         "targets": {"ratio_min": TARGET_RATIO, "p99_max_ms": TARGET_P99_MS,
                     "ratio_ok": ratio >= TARGET_RATIO,
                     "p99_ok": sim_sum["latency_ms"]["p99"] < TARGET_P99_MS},
