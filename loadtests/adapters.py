@@ -10,6 +10,7 @@ here; write yours by subclassing `SutAdapter` (see loadtests/README.md) and pass
 from __future__ import annotations
 
 import importlib
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,8 +19,11 @@ import gevent
 from loadtests.admin import Admin
 from loadtests.data import Order
 
-SETTLED = ("authorized", "captured", "declined", "failed", "canceled", "refunded",
-           "partially_refunded")
+SETTLED = ("authorized", "captured", "declined", "failed", "canceled", "expired",
+           "refunded", "partially_refunded")
+#: How long a shopper's asynchronous payment may take to reach its final status after
+#: the tester finished it (the provider's webhook, or a re-read, must tell by then).
+ASYNC_SETTLE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,8 @@ class Payment:
     action_url: str | None = None
     provider: str | None = None
     provider_reference: str | None = None
+    method: str = "card"
+    next_action: dict[str, Any] | None = None  # an async method: what the shopper needs
 
 
 class SutAdapter:
@@ -51,8 +57,10 @@ class SutAdapter:
         """The shopper finishes a 3DS challenge / redirect."""
         raise NotImplementedError
 
-    def complete_async(self, payment: Payment) -> Payment:
-        """An asynchronous method (bank transfer, wallet) is paid by the shopper."""
+    def complete_async(self, payment: Payment, *, outcome: str = "success") -> Payment:
+        """An asynchronous method (iDEAL, PIX, OXXO, UPI, M-Pesa…) is finished the way a
+        tester would: paid (`success`), `failure` or `expired`; then wait for the
+        service to report the final status."""
         raise NotImplementedError
 
     def capture(self, payment: Payment) -> Payment:
@@ -71,6 +79,10 @@ def load(spec: str) -> type[SutAdapter]:
     return found
 
 
+_MOLLIE_CHOICE = {"success": "paid", "failure": "failed", "expired": "expired",
+                  "canceled": "canceled"}
+
+
 class ReferenceService(SutAdapter):
     """examples/payment_service: POST /payments, /payments/{id}/capture|refund."""
 
@@ -78,14 +90,23 @@ class ReferenceService(SutAdapter):
         return Payment(id=body["id"], status=body["status"], amount=body["amount"],
                        currency=body["currency"], action_url=body.get("action_url"),
                        provider=body.get("provider"),
-                       provider_reference=body.get("provider_reference"))
+                       provider_reference=body.get("provider_reference"),
+                       method=body.get("method") or "card",
+                       next_action=body.get("next_action"))
 
     def create_payment(self, order: Order) -> Payment | None:
-        body = {"amount": order.amount, "currency": order.currency, "method": "card",
-                "country": order.country, "capture": order.capture,
-                "card": {"number": order.card_number, "exp_month": order.exp_month,
-                         "exp_year": order.exp_year, "cvc": order.cvc, "holder": order.holder},
-                "customer": {"email": order.email, "name": order.holder}}
+        body: dict[str, Any] = {
+            "amount": order.amount, "currency": order.currency, "method": order.method,
+            "country": order.country, "capture": order.capture,
+            "customer": {"email": order.email, "name": order.holder}}
+        if order.method == "card":
+            body["card"] = {"number": order.card_number, "exp_month": order.exp_month,
+                            "exp_year": order.exp_year, "cvc": order.cvc,
+                            "holder": order.holder}
+        if order.phone:
+            body["customer"]["phone"] = order.phone
+        if order.vpa:
+            body["upi"] = {"vpa": order.vpa}
         with self.client.post("/payments", json=body, name="POST /payments",
                               catch_response=True) as resp:
             if resp.status_code in (201, 402):  # 402: declined, an expected answer
@@ -94,8 +115,8 @@ class ReferenceService(SutAdapter):
             resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
             return None
 
-    def refresh(self, payment: Payment) -> Payment:
-        with self.client.get(f"/payments/{payment.id}", name="GET /payments/{id}",
+    def refresh(self, payment: Payment, name: str = "GET /payments/{id}") -> Payment:
+        with self.client.get(f"/payments/{payment.id}", name=name,
                              catch_response=True) as resp:
             if resp.status_code == 200:
                 return self._payment(resp.json())
@@ -121,17 +142,55 @@ class ReferenceService(SutAdapter):
             gevent.sleep(0.1)
         return payment
 
-    def complete_async(self, payment: Payment) -> Payment:
-        if self.admin is None or not payment.provider_reference:
+    def complete_async(self, payment: Payment, *, outcome: str = "success") -> Payment:
+        method = payment.method
+        page = (payment.next_action or {}).get("url") or payment.action_url
+        if payment.provider == "mollie" and page:
+            # Mollie's test checkout: the tester clicks Paid, Failed or Expired.
+            done = self._post(page, f"{method}: finish on the checkout page",
+                              data=f"status={_MOLLIE_CHOICE[outcome]}".encode(),
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+        elif payment.provider == "mercadopago" and page and outcome == "success":
+            done = self._post(f"{page}/pay", f"{method}: simulate payment (ticket page)",
+                              data=b"")
+        elif self.admin is not None and payment.provider_reference:
+            url = (f"{self.admin.base_url}/__admin/payments/{payment.provider_reference}"
+                   "/complete")
+            token = {"Authorization": f"Bearer {self.admin.token}"} if self.admin.token else {}
+            done = self._post(url, f"{method}: complete (simulator admin)",
+                              json={"outcome": outcome}, ok=(200, 409), headers=token)
+        else:
             return payment
-        url = f"{self.admin.base_url}/__admin/payments/{payment.provider_reference}/complete"
-        with self.client.post(url, json={"outcome": "success"}, catch_response=True,
-                              name="complete async payment (simulator admin)") as resp:
-            if resp.status_code not in (200, 409):
-                resp.failure(f"HTTP {resp.status_code}")
-                return payment
-            resp.success()
-        return self.refresh(payment)
+        if not done:
+            return payment
+        return self.wait_final(payment)
+
+    def _post(self, url: str, name: str, *, ok: tuple[int, ...] = (200, 302, 303),
+              **kwargs: Any) -> bool:
+        """409: the payment had already moved on (a handset answering by itself)."""
+        with self.client.post(url, name=name, allow_redirects=False, catch_response=True,
+                              **kwargs) as resp:
+            if resp.status_code in ok:
+                resp.success()
+                return True
+            resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
+            return False
+
+    def wait_final(self, payment: Payment) -> Payment:
+        """Poll the service until the provider's webhook has settled the payment."""
+        name = f"{payment.method}: status until final"
+        deadline = time.monotonic() + ASYNC_SETTLE_S
+        while True:
+            payment = self.refresh(payment, name)
+            if payment.status in SETTLED or time.monotonic() > deadline:
+                break
+            gevent.sleep(0.1)
+        if payment.status not in SETTLED:
+            with self.client.get(f"/payments/{payment.id}", name=name,
+                                 catch_response=True) as resp:
+                resp.failure(f"still {payment.status} {ASYNC_SETTLE_S:.0f} s after the "
+                             "shopper finished: no webhook reached the service")
+        return payment
 
     def capture(self, payment: Payment) -> Payment:
         with self.client.post(f"/payments/{payment.id}/capture", json={},

@@ -45,6 +45,12 @@ def _options(parser: Any) -> None:
                        help="share of payments made with a card that asks for 3D Secure")
     group.add_argument("--decline-ratio", type=float, default=0.05,
                        help="share of payments made with a declining test card")
+    local = os.environ.get("LOAD_LOCAL_METHOD_RATIO")
+    group.add_argument("--local-method-ratio", type=float,
+                       default=float(local) if local else None,
+                       help="share of all payments made with a local method (iDEAL, "
+                            "Bancontact, PIX, OXXO, UPI, M-Pesa), evenly; default: each "
+                            "market's usual share (env LOAD_LOCAL_METHOD_RATIO)")
     group.add_argument("--sut-adapter", default="loadtests.adapters:ReferenceService",
                        help="module:Class of the adapter to your payment service's API")
     group.add_argument("--shape", default="", choices=["", "ramp", "step", "spike", "soak",

@@ -116,6 +116,9 @@ def simulator_view(admin: Admin, since: float | None = None) -> dict[str, Any]:
     if since is not None:
         journal = [e for e in journal if e.get("at", since) >= since]
     outcomes: Counter[str] = Counter(f"{p['provider']}: {p['status']}" for p in payments)
+    # A currency at more than one provider is failover (or routing) made visible.
+    routes: Counter[str] = Counter(f"{str(p.get('currency', '?')).lower()}: {p['provider']}"
+                                   for p in payments)
     declines: Counter[str] = Counter(f"{p['provider']}: {p['decline']}" for p in payments
                                      if p.get("decline"))
     answers: Counter[str] = Counter(f"{e['provider']}: {e['status']}" for e in journal)
@@ -132,7 +135,8 @@ def simulator_view(admin: Admin, since: float | None = None) -> dict[str, Any]:
         timeline[p["provider"]][int((p["created"] - start) // 5) * 5] += 1
     hooks: Counter[str] = Counter(f"{d['provider']}: {d['state']}" for d in deliveries)
     attempts = [len(d["attempts"]) for d in deliveries if d["attempts"]]
-    return {"payments": len(payments), "outcomes": outcomes, "declines": declines,
+    return {"payments": len(payments), "outcomes": outcomes, "routes": routes,
+            "declines": declines,
             "answers": answers, "faults": faults, "rules": rules,
             "timeline": {k: sorted(v.items()) for k, v in timeline.items()},
             "webhooks": hooks, "webhook_count": len(deliveries),
@@ -217,6 +221,8 @@ def build_report(report: Path, *, simulator: Admin | None, title: str,
                                  for k, v in sorted(view["timeline"].items())}))
         parts.append(bar_chart("Payments by provider and outcome",
                                sorted(view["outcomes"].items())))
+        parts.append(bar_chart("Payments by currency and provider: a currency at a second "
+                               "provider is failover", sorted(view["routes"].items())))
         parts.append(bar_chart("Declines by provider and reason",
                                sorted(view["declines"].items())))
         parts.append(bar_chart("Provider answers by HTTP status", sorted(view["answers"].items())))
@@ -238,6 +244,8 @@ def build_report(report: Path, *, simulator: Admin | None, title: str,
     if view is not None:
         md.append(f"- simulator: {view['payments']} payments; by provider and outcome: "
                   + ", ".join(f"{k} {c}" for k, c in sorted(view["outcomes"].items())))
+        md.append("- by currency and provider: "
+                  + ", ".join(f"{k} {c}" for k, c in sorted(view["routes"].items())))
         if view["faults"]:
             md.append("- injected faults: " + ", ".join(f"{k} {c}" for k, c in
                                                        sorted(view["faults"].items())))

@@ -19,7 +19,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m examples.payment_service",
         description="The reference payment service (a reference, not a product): routes "
                     "card payments across acquirers with retries, circuit breakers and "
-                    "failover, and receives their signed webhooks.")
+                    "failover, local methods (iDEAL, Bancontact, PIX, OXXO, UPI, M-Pesa) "
+                    "to the provider that offers them, and receives their webhooks.")
     parser.add_argument("--host", default=os.environ.get("SERVICE_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("SERVICE_PORT", 8000)))
     parser.add_argument("--simulator", default=os.environ.get("PAYSANDBOX_URL",
@@ -53,8 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"cannot reach the simulator at {args.simulator}: {exc}", file=sys.stderr)
             return 1
         config = for_simulator(args.simulator, providers, **options)
-    public = args.public_url or f"http://{'127.0.0.1' if args.host == '0.0.0.0' else args.host}" \
-                                f":{args.port}"
+    public = args.public_url or config.public_url or \
+        f"http://{'127.0.0.1' if args.host == '0.0.0.0' else args.host}:{args.port}"
     config = config.with_public_url(public)
     app = create_app(config)
 

@@ -3,6 +3,8 @@
     POST /payments                  {"amount": 1999, "currency": "usd", "method": "card",
                                      "card": {"number", "exp_month", "exp_year", "cvc"},
                                      "country": "US", "capture": true, "customer": {...}}
+                                    or an asynchronous method: "method": "ideal" |
+                                     "bancontact" | "pix" | "oxxo" | "upi" | "mpesa"
     GET  /payments/{id}             (re-reads the provider while an action is pending)
     POST /payments/{id}/capture     {"amount": optional}
     POST /payments/{id}/refund      {"amount": optional}
@@ -12,6 +14,8 @@
 Each payment goes to the first acquirer the router names whose circuit is closed;
 transport failures are retried with the same idempotency key, then the next acquirer
 is tried with a new one. A decline is an answer, not a failure: it is never failed over.
+An asynchronous method answers `pending` with `next_action` (what the shopper needs);
+the provider's webhook later moves it to `captured`, `failed`, `canceled` or `expired`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import aiohttp
@@ -33,6 +38,7 @@ from examples.payment_service.adapters.base import (
     CANCELED,
     CAPTURED,
     DECLINED,
+    EXPIRED,
     FAILED,
     PARTIALLY_REFUNDED,
     PENDING,
@@ -45,8 +51,13 @@ from examples.payment_service.adapters.base import (
     ProviderResult,
     Rejected,
     Unavailable,
+    WebhookUpdate,
 )
 from examples.payment_service.adapters.checkoutcom import CheckoutcomAdapter
+from examples.payment_service.adapters.daraja import DarajaAdapter
+from examples.payment_service.adapters.mercadopago import MercadopagoAdapter
+from examples.payment_service.adapters.mollie import MollieAdapter
+from examples.payment_service.adapters.razorpay import RazorpayAdapter
 from examples.payment_service.adapters.stripe import StripeAdapter
 from examples.payment_service.breaker import CircuitBreaker
 from examples.payment_service.config import ServiceConfig
@@ -57,7 +68,10 @@ SERVICE: web.AppKey[PaymentService] = web.AppKey("service")
 
 #: How far along a payment is; a late or duplicated webhook never moves it back.
 _RANK = {PENDING: 0, REQUIRES_ACTION: 0, AUTHORIZED: 1, DECLINED: 5, CANCELED: 5, FAILED: 5,
-         CAPTURED: 2, PARTIALLY_REFUNDED: 3, REFUNDED: 4}
+         EXPIRED: 5, CAPTURED: 2, PARTIALLY_REFUNDED: 3, REFUNDED: 4}
+_FINAL = (DECLINED, CANCELED, FAILED, EXPIRED, REFUNDED)
+#: The asynchronous methods: pending until the provider's webhook settles them.
+ASYNC_METHODS = ("ideal", "bancontact", "pix", "oxxo", "upi", "mpesa")
 _HTTP = {DECLINED: 402, FAILED: 503}
 
 
@@ -75,6 +89,16 @@ def build_adapter(name: str, session: aiohttp.ClientSession, config: ServiceConf
                             merchant_account=p.merchant_account, **common)
     if name == "checkoutcom":
         return CheckoutcomAdapter(session, p.base_url, p.api_key, **common)
+    if name == "mollie":
+        return MollieAdapter(session, p.base_url, p.api_key, **common)
+    if name == "mercadopago":
+        return MercadopagoAdapter(session, p.base_url, p.api_key, **common)
+    if name == "razorpay":
+        return RazorpayAdapter(session, p.base_url, p.api_key, api_secret=p.api_secret,
+                               **common)
+    if name == "daraja":
+        return DarajaAdapter(session, p.base_url, p.api_key, api_secret=p.api_secret,
+                             shortcode=p.shortcode, passkey=p.passkey, **common)
     raise ValueError(f"no adapter for provider {name!r}")
 
 
@@ -90,6 +114,8 @@ class PaymentService:
         self.by_reference: dict[tuple[str, str], str] = {}
         self.idempotency: dict[str, str] = {}
         self.counts: Counter[str] = Counter()
+        #: How providers reach our webhook receivers (set once the port is known).
+        self.public_url = config.public_url
 
     # -- resilience ------------------------------------------------------------------
 
@@ -130,7 +156,8 @@ class PaymentService:
         p: dict[str, Any] = {
             "id": request.reference, "status": FAILED, "amount": request.amount,
             "currency": request.currency, "method": method, "provider": None,
-            "provider_reference": None, "action_url": None, "decline_code": None,
+            "provider_reference": None, "action_url": None, "next_action": None,
+            "decline_code": None,
             "captured": 0, "refunded": 0, "attempts": [], "created": time.time(),
         }
         if idempotency_key:
@@ -142,8 +169,10 @@ class PaymentService:
                 continue
             key = f"{p['id']}-{name}"
             adapter = self.adapters[name]
+            attempt = replace(request, notify_url=f"{self.public_url}/webhooks/{name}")
             try:
-                result = await self._on(name, lambda a=adapter, k=key: a.authorize(request, k))
+                result = await self._on(name, lambda a=adapter, k=key, r=attempt:
+                                        a.authorize(r, k))
             except Unavailable as exc:
                 p["attempts"].append({"provider": name, "outcome": f"unavailable: {exc}"})
                 continue
@@ -166,7 +195,10 @@ class PaymentService:
         if result.reference:
             p["provider_reference"] = result.reference
             self.by_reference[(name, result.reference)] = p["id"]
-        p["action_url"] = result.action_url if result.status == REQUIRES_ACTION else None
+        p["action_url"] = result.action_url if result.status in (REQUIRES_ACTION,
+                                                                 PENDING) else None
+        p["next_action"] = dict(result.next_action) if result.status == PENDING \
+            and result.next_action else None
         p["decline_code"] = result.decline_code
 
     def get(self, payment_id: str) -> dict[str, Any]:
@@ -184,19 +216,22 @@ class PaymentService:
             except (Unavailable, Rejected):
                 return p  # keep what we know; a webhook may still tell
             if found is not None:
-                self.update(p, found.status)
+                self.update(p, found.status, found.decline_code)
         return p
 
-    def update(self, p: dict[str, Any], status: str) -> bool:
+    def update(self, p: dict[str, Any], status: str, decline_code: str | None = None
+               ) -> bool:
         if p["status"] == status or _RANK.get(status, 0) < _RANK.get(p["status"], 0):
             return False
-        if p["status"] in (DECLINED, CANCELED, FAILED, REFUNDED):
+        if p["status"] in _FINAL:
             return False
         p["status"] = status
         if status == CAPTURED and not p["captured"]:
             p["captured"] = p["amount"]
-        if status != REQUIRES_ACTION:
-            p["action_url"] = None
+        if status not in (REQUIRES_ACTION, PENDING):
+            p["action_url"] = p["next_action"] = None
+        if status in (FAILED, DECLINED, EXPIRED, CANCELED) and decline_code:
+            p["decline_code"] = decline_code
         return True
 
     async def capture(self, payment_id: str, amount: int | None, key: str | None
@@ -243,11 +278,14 @@ class PaymentService:
         p["status"] = REFUNDED if p["refunded"] >= p["captured"] else PARTIALLY_REFUNDED
         return 200, p
 
-    def webhook(self, provider: str, headers: Mapping[str, str], body: bytes) -> int:
-        """Verify and apply; the number of payments it changed."""
+    async def webhook(self, provider: str, headers: Mapping[str, str], body: bytes,
+                      query: Mapping[str, str] | None = None) -> int:
+        """Verify and apply; the number of payments it changed. A webhook that only names
+        the payment (Mollie, Mercado Pago) is followed by a read of it from the provider:
+        for an unsigned one (Mollie) that read is the verification."""
         adapter = self.adapters[provider]
         try:
-            updates = adapter.verify_webhook(headers, body)
+            updates = adapter.verify_webhook(headers, body, query or {})
         except BadSignature:
             self.counts[f"webhook:{provider}:bad_signature"] += 1
             raise
@@ -255,7 +293,14 @@ class PaymentService:
         changed = 0
         for u in updates:
             pid = self.by_reference.get((provider, u.reference))
-            if pid is not None and self.update(self.payments[pid], u.status):
+            if pid is None:
+                continue
+            if u.status is None:
+                found = await self._on(provider, lambda r=u.reference: adapter.retrieve(r))
+                if found is None:
+                    continue
+                u = WebhookUpdate(u.reference, found.status, u.event, found.decline_code)
+            if u.status and self.update(self.payments[pid], u.status, u.decline_code):
                 changed += 1
         return changed
 
@@ -275,25 +320,54 @@ def parse_payment(body: Mapping[str, Any]) -> tuple[PaymentRequest, str]:
     if not isinstance(currency, str) or len(currency) != 3:
         raise BadInput("currency: a three-letter ISO 4217 code, e.g. 'usd'")
     method = str(body.get("method", "card")).lower()
-    card = body.get("card")
-    if method != "card" or not isinstance(card, Mapping):
-        raise BadInput("method: only 'card' is supported, with card: {number, exp_month, "
-                       "exp_year, cvc}")
-    try:
-        parsed = Card(str(card["number"]).replace(" ", ""), int(card["exp_month"]),
-                      int(card["exp_year"]), str(card.get("cvc", "123")),
-                      str(card.get("holder") or "Test Shopper"))
-    except (KeyError, ValueError, TypeError):
-        raise BadInput("card: needs number, exp_month and exp_year") from None
     customer = body.get("customer") or {}
+    if not isinstance(customer, Mapping):
+        raise BadInput("customer: an object such as {\"email\": …, \"phone\": …}")
+    card = _card(body.get("card")) if method == "card" else None
+    if method != "card":
+        _check_async(method, amount, body, customer)
+    upi = body.get("upi") if isinstance(body.get("upi"), Mapping) else {}
+    ideal = body.get("ideal") if isinstance(body.get("ideal"), Mapping) else {}
     country = body.get("country")
     request = PaymentRequest(
         reference=f"pay_{secrets.token_hex(10)}", amount=amount, currency=currency.lower(),
-        card=parsed, capture=bool(body.get("capture", True)),
+        card=card, capture=bool(body.get("capture", True)),
         return_url=str(body.get("return_url") or "http://127.0.0.1/return"),
         country=str(country).upper() if country else None,
-        email=customer.get("email") if isinstance(customer, Mapping) else None)
+        email=customer.get("email"), method=method,
+        phone=str(customer["phone"]) if customer.get("phone") else None,
+        vpa=upi.get("vpa"), issuer=ideal.get("issuer"), name=customer.get("name"))
     return request, method
+
+
+def _card(card: Any) -> Card:
+    if not isinstance(card, Mapping):
+        raise BadInput("card: {number, exp_month, exp_year, cvc} for method 'card'; or "
+                       f"choose an asynchronous method: {', '.join(ASYNC_METHODS)}")
+    try:
+        return Card(str(card["number"]).replace(" ", ""), int(card["exp_month"]),
+                    int(card["exp_year"]), str(card.get("cvc", "123")),
+                    str(card.get("holder") or "Test Shopper"))
+    except (KeyError, ValueError, TypeError):
+        raise BadInput("card: needs number, exp_month and exp_year") from None
+
+
+def _check_async(method: str, amount: int, body: Mapping[str, Any],
+                 customer: Mapping[str, Any]) -> None:
+    """What each asynchronous method needs, named before any provider is called."""
+    if method not in ASYNC_METHODS:
+        raise BadInput(f"method: 'card' or one of {', '.join(ASYNC_METHODS)}")
+    if method in ("pix", "oxxo", "upi") and not customer.get("email"):
+        raise BadInput(f"customer.email: {method} needs the payer's email")
+    if method in ("upi", "mpesa") and not str(customer.get("phone") or "").isdecimal():
+        raise BadInput(f"customer.phone: {method} needs the payer's phone number, digits "
+                       "only (M-Pesa: 2547XXXXXXXX)")
+    if method == "upi":
+        upi = body.get("upi")
+        if not isinstance(upi, Mapping) or "@" not in str(upi.get("vpa", "")):
+            raise BadInput("upi.vpa: the payer's UPI id, e.g. {\"vpa\": \"name@okbank\"}")
+    if method == "mpesa" and amount % 100:
+        raise BadInput("amount: M-Pesa takes whole shillings (a multiple of 100 cents)")
 
 
 # -- HTTP ------------------------------------------------------------------------------
@@ -365,11 +439,14 @@ async def receive_webhook(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text=f"no webhook receiver for {provider}")
     raw = await request.read()
     try:
-        service.webhook(provider, request.headers, raw)
+        await service.webhook(provider, request.headers, raw, request.query)
     except BadSignature as exc:
         return _json({"error": f"signature: {exc}"}, 401)
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return _json({"error": "the webhook body is not the provider's JSON"}, 400)
+    except (Unavailable, Rejected) as exc:
+        # We could not read the payment back: fail, so that the provider retries.
+        return _json({"error": f"could not read the payment from {provider}: {exc}"}, 503)
     text, ctype = service.adapters[provider].webhook_ack()
     return web.Response(text=text, content_type=ctype)
 

@@ -13,12 +13,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from examples.payment_service.adapters.daraja import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
+
 DEFAULT_SIMULATOR = "http://127.0.0.1:12111"
-KNOWN = ("stripe", "adyen", "checkoutcom")
+KNOWN = ("stripe", "adyen", "checkoutcom", "mollie", "mercadopago", "razorpay", "daraja")
 
 #: Where each provider lives under a simulator (payments-sandbox mounts each under its
 #: name; the part after it is what the provider's own base URL would be).
-_SIM_PATHS = {"stripe": "/stripe", "adyen": "/adyen/checkout", "checkoutcom": "/checkoutcom"}
+_SIM_PATHS = {"stripe": "/stripe", "adyen": "/adyen/checkout", "checkoutcom": "/checkoutcom",
+              "mollie": "/mollie", "mercadopago": "/mercadopago", "razorpay": "/razorpay",
+              "daraja": "/daraja"}
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,10 @@ class ProviderSettings:
     base_url: str
     api_key: str
     webhook_secret: str
-    merchant_account: str = "PaysandboxReferenceECOM"
+    merchant_account: str = "PaysandboxReferenceECOM"   # Adyen
+    api_secret: str = ""            # Razorpay's key secret, Daraja's consumer secret
+    shortcode: str = SANDBOX_SHORTCODE  # Daraja: the paybill, and its passkey
+    passkey: str = SANDBOX_PASSKEY
 
 
 @dataclass(frozen=True)
@@ -55,14 +62,17 @@ def for_simulator(url: str = DEFAULT_SIMULATOR, providers: Iterable[str] = KNOWN
                   **options: Any) -> ServiceConfig:
     url = url.rstrip("/")
     keys = {"stripe": "sk_test_reference_service", "adyen": "AQE_reference_service",
-            "checkoutcom": "sk_sbox_reference_service"}
+            "checkoutcom": "sk_sbox_reference_service",
+            "mollie": "test_referenceservice00000000000000",
+            "mercadopago": "TEST-0000000000000000-reference-service",
+            "razorpay": "rzp_test_referencesvc", "daraja": "reference_service_consumer"}
     chosen = {}
     for name in providers:
         if name not in _SIM_PATHS:
             raise ValueError(f"unknown provider {name!r}; this service has adapters for "
                              f"{', '.join(KNOWN)}")
         chosen[name] = ProviderSettings(name, url + _SIM_PATHS[name], keys[name],
-                                        _secret(name))
+                                        _secret(name), api_secret=f"{name}_secret")
     return ServiceConfig(providers=chosen, simulator_url=url, **options)
 
 

@@ -27,9 +27,17 @@ class Rule:
                 and (not self.countries or (country or "") in self.countries))
 
 
-#: A sensible default: Stripe first for dollars, the European acquirers first for
-#: European currencies and cards, and every card acquirer as a fallback.
+#: A sensible default: each local method at the provider that offers it, in the currency
+#: it settles in (iDEAL and Bancontact at Mollie in EUR, PIX and OXXO at Mercado Pago in
+#: BRL and MXN, UPI at Razorpay in INR, M-Pesa at Daraja in KES); for cards, Stripe first
+#: for dollars, the European acquirers first for European currencies, and every card
+#: acquirer as a fallback.
 DEFAULT_RULES: tuple[Rule, ...] = (
+    Rule(("mollie",), methods=frozenset({"ideal", "bancontact"}), currencies=frozenset({"eur"})),
+    Rule(("mercadopago",), methods=frozenset({"pix"}), currencies=frozenset({"brl"})),
+    Rule(("mercadopago",), methods=frozenset({"oxxo"}), currencies=frozenset({"mxn"})),
+    Rule(("razorpay",), methods=frozenset({"upi"}), currencies=frozenset({"inr"})),
+    Rule(("daraja",), methods=frozenset({"mpesa"}), currencies=frozenset({"kes"})),
     Rule(("adyen", "checkoutcom", "stripe"), methods=frozenset({"card"}),
          currencies=EEA_CURRENCIES),
     Rule(("stripe", "checkoutcom", "adyen"), methods=frozenset({"card"}),

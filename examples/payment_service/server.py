@@ -23,12 +23,20 @@ def simulator_providers(simulator_url: str) -> list[str]:
     return [p for p in KNOWN if p in mounted]
 
 
+#: Providers whose API carries the webhook URL and that sign nothing (Mollie's
+#: `webhookUrl`, Daraja's `CallBackURL`): nothing to set in a dashboard. Mercado Pago's
+#: `notification_url` is per payment too, but its signing secret is the dashboard's.
+URL_IN_API = frozenset({"mollie", "daraja"})
+
+
 def register_webhooks(config: ServiceConfig, *, admin_token: str | None = None) -> None:
     """Tell the simulator where each provider's webhooks go and the secret to sign with,
     as one would in each provider's dashboard. Scoped to our credential's namespace."""
     if not config.simulator_url or not config.public_url:
         return
     for name, p in config.providers.items():
+        if name in URL_IN_API:
+            continue
         body = json.dumps({"url": f"{config.public_url}/webhooks/{name}",
                            "secret": p.webhook_secret, "namespace": p.api_key}).encode()
         headers = {"Content-Type": "application/json"}
@@ -68,6 +76,7 @@ class ServiceServer:
         if self._error is not None:
             raise RuntimeError("the payment service failed to start") from self._error
         self.config = self.config.with_public_url(self.url)
+        self.service.public_url = self.config.public_url
         if self.register:
             register_webhooks(self.config)
         return self

@@ -139,3 +139,118 @@ def test_while_stripe_is_down_payments_succeed_through_the_second_acquirer(
     assert len(faults) == 3 * 2  # threshold 3, each call retried once
     at_checkout = simulator.client.call("GET", "/payments", query={"provider": "checkoutcom"})
     assert len(at_checkout["payments"]) == 8
+
+
+# -- asynchronous methods: pending, finished by the tester, settled by the webhook ------
+
+CUSTOMER = {"email": "shopper@example.com", "name": "Ana Souza"}
+ASYNC_FLOWS = {
+    # name: (body, provider, what the shopper gets, tester's outcome, final status)
+    "mollie-ideal": ({"amount": 1999, "currency": "eur", "method": "ideal", "country": "NL",
+                      "ideal": {"issuer": "ideal_INGBNL2A"}},
+                     "mollie", "redirect", "success", "captured"),
+    "mercadopago-pix": ({"amount": 5000, "currency": "brl", "method": "pix",
+                         "country": "BR", "customer": CUSTOMER},
+                        "mercadopago", "pix", "success", "captured"),
+    "razorpay-upi": ({"amount": 49900, "currency": "inr", "method": "upi", "country": "IN",
+                      "upi": {"vpa": "shopper@okhdfcbank"},
+                      "customer": {**CUSTOMER, "phone": "9000090000"}},
+                     "razorpay", "upi_collect", "failure", "failed"),
+    # 254700001037 is the simulator's handset that never answers by itself.
+    "daraja-mpesa": ({"amount": 15000, "currency": "kes", "method": "mpesa", "country": "KE",
+                      "customer": {"phone": "254700001037"}},
+                     "daraja", "phone_prompt", "success", "captured"),
+}
+
+
+@pytest.mark.parametrize("flow", list(ASYNC_FLOWS))
+def test_an_async_method_is_pending_then_settled_by_the_providers_verified_webhook(
+        flow: str, service: ServiceServer, simulator: SimulatorServer) -> None:
+    body, provider, action, outcome, final = ASYNC_FLOWS[flow]
+    status, p = service.call("POST", "/payments", body)
+    assert (status, p["provider"], p["status"]) == (201, provider, "pending"), p
+    assert p["next_action"]["type"] == action
+    # Open at the provider (Mollie's open payment is the simulator's requires_action).
+    assert simulator.client.payment(p["provider_reference"])["status"] in (
+        "pending", "requires_action")
+
+    simulator.client.complete(p["provider_reference"], outcome)
+
+    # No GET /payments/{id} here: only the provider's webhook can move the payment.
+    payments = service.service.payments
+    assert wait_until(lambda: payments[p["id"]]["status"] == final), payments[p["id"]]
+    assert payments[p["id"]]["next_action"] is None
+    counts = service.service.counts
+    assert counts[f"webhook:{provider}:verified"] > 0
+    assert counts[f"webhook:{provider}:bad_signature"] == 0
+    if final == "failed":
+        assert payments[p["id"]]["decline_code"]  # the provider's own reason
+    assert service.call("GET", f"/payments/{p['id']}")[1]["status"] == final
+
+
+def test_the_shopper_gets_what_each_method_needs(service: ServiceServer) -> None:
+    _, pix = service.call("POST", "/payments", ASYNC_FLOWS["mercadopago-pix"][0])
+    assert pix["next_action"]["qr_code"].startswith("000201")  # an EMV BR Code
+    assert pix["next_action"]["qr_code_base64"]
+    _, oxxo = service.call("POST", "/payments", {"amount": 25000, "currency": "mxn",
+                                                 "method": "oxxo", "customer": CUSTOMER})
+    assert oxxo["next_action"]["type"] == "voucher"
+    assert oxxo["next_action"]["reference"] and oxxo["next_action"]["url"]
+    _, bancontact = service.call("POST", "/payments", {"amount": 1000, "currency": "eur",
+                                                       "method": "bancontact",
+                                                       "country": "BE"})
+    assert bancontact["provider"] == "mollie"
+    assert bancontact["action_url"] == bancontact["next_action"]["url"]
+    assert "/__hosted/mollie/checkout/" in bancontact["action_url"]
+    _, mpesa = service.call("POST", "/payments", ASYNC_FLOWS["daraja-mpesa"][0])
+    assert mpesa["next_action"] == {"type": "phone_prompt", "phone": "254700001037",
+                                    "message": mpesa["next_action"]["message"]}
+
+
+@pytest.mark.parametrize(("body", "problem"), [
+    ({"amount": 1000, "currency": "usd", "method": "pix", "customer": CUSTOMER}, 422),
+    ({"amount": 1000, "currency": "inr", "method": "upi", "customer": CUSTOMER}, 400),
+    ({"amount": 1050, "currency": "kes", "method": "mpesa",
+      "customer": {"phone": "254708374149"}}, 400),
+    ({"amount": 1000, "currency": "eur", "method": "sofort"}, 400),
+])
+def test_an_async_payment_the_service_cannot_route_or_lacks_details_is_refused_up_front(
+        body: dict, problem: int, service: ServiceServer, simulator: SimulatorServer) -> None:
+    status, answer = service.call("POST", "/payments", body)
+    assert status == problem and answer["error"]
+    assert simulator.client.call("GET", "/payments")["payments"] == []
+
+
+def test_forged_callbacks_are_refused_and_change_nothing(
+        service: ServiceServer, simulator: SimulatorServer) -> None:
+    _, p = service.call("POST", "/payments", ASYNC_FLOWS["daraja-mpesa"][0])
+    forged = {"Body": {"stkCallback": {"MerchantRequestID": "1", "CheckoutRequestID":
+                                       "ws_CO_not_ours", "ResultCode": 0}}}
+    assert post_raw(f"{service.url}/webhooks/daraja", json.dumps(forged).encode()) == 401
+    _, pix = service.call("POST", "/payments", ASYNC_FLOWS["mercadopago-pix"][0])
+    url = f"{service.url}/webhooks/mercadopago?data.id={pix['provider_reference']}&type=payment"
+    assert post_raw(url, b'{"action": "payment.updated"}', {
+        "x-signature": f"ts={int(time.time())},v1={'0' * 64}", "x-request-id": "r1"}) == 401
+    assert service.service.payments[p["id"]]["status"] == "pending"
+    assert service.service.payments[pix["id"]]["status"] == "pending"
+
+
+def post_raw(url: str, body: bytes, headers: dict[str, str] | None = None) -> int:
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers={"Content-Type": "application/json",
+                                          **(headers or {})})
+    try:
+        with urllib.request.urlopen(req) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_an_ideal_payment_nobody_finishes_expires_on_the_virtual_clock(
+        service: ServiceServer, simulator: SimulatorServer) -> None:
+    _, p = service.call("POST", "/payments", ASYNC_FLOWS["mollie-ideal"][0])
+    assert p["status"] == "pending"
+    simulator.advance_clock("16m")  # an open iDEAL payment lives 15 minutes at Mollie
+    payments = service.service.payments
+    assert wait_until(lambda: payments[p["id"]]["status"] == "expired"), payments[p["id"]]
+    assert service.service.counts["webhook:mollie:verified"] == 1

@@ -13,6 +13,10 @@ import pytest
 from examples.payment_service.adapters.adyen import AdyenAdapter, signing_string
 from examples.payment_service.adapters.base import BadSignature
 from examples.payment_service.adapters.checkoutcom import CheckoutcomAdapter
+from examples.payment_service.adapters.daraja import DarajaAdapter
+from examples.payment_service.adapters.mercadopago import MercadopagoAdapter
+from examples.payment_service.adapters.mollie import MollieAdapter
+from examples.payment_service.adapters.razorpay import RazorpayAdapter
 from examples.payment_service.adapters.stripe import StripeAdapter, verify_signature
 from examples.payment_service.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from examples.payment_service.router import NoRoute, Router
@@ -156,3 +160,80 @@ def test_checkoutcom_signature_is_an_hmac_of_the_raw_body() -> None:
     assert (update.reference, update.status) == ("pay_1", "captured")
     with pytest.raises(BadSignature):
         adapter.verify_webhook({"Cko-Signature": good}, body.replace(b"pay_1", b"pay_2"))
+
+
+@pytest.mark.parametrize(("method", "currency", "country", "expected"), [
+    ("ideal", "eur", "NL", ["mollie"]),
+    ("bancontact", "EUR", "BE", ["mollie"]),
+    ("pix", "brl", "BR", ["mercadopago"]),
+    ("oxxo", "mxn", "MX", ["mercadopago"]),
+    ("upi", "inr", "IN", ["razorpay"]),
+    ("mpesa", "kes", "KE", ["daraja"]),
+])
+def test_router_sends_each_local_method_to_the_provider_that_offers_it(
+        method: str, currency: str, country: str, expected: list[str]) -> None:
+    router = Router(["stripe", "adyen", "checkoutcom", "mollie", "mercadopago", "razorpay",
+                     "daraja"])
+    assert router.candidates(method, currency, country) == expected
+
+
+def test_router_refuses_a_local_method_in_a_currency_it_does_not_settle_in() -> None:
+    with pytest.raises(NoRoute, match="pix payments in USD"):
+        Router(["mercadopago", "stripe"]).candidates("pix", "usd")
+
+
+def _mp_header(data_id: str, request_id: str, ts: str, secret: str) -> str:
+    manifest = f"id:{data_id};request-id:{request_id};ts:{ts};"
+    return f"ts={ts},v1={hmac.new(secret.encode(), manifest.encode(), hashlib.sha256).hexdigest()}"
+
+
+def test_mercadopago_x_signature_signs_the_documented_manifest() -> None:
+    adapter = MercadopagoAdapter(None, "http://x", "TEST-1", webhook_secret=SECRET)  # type: ignore[arg-type]
+    headers = {"x-signature": _mp_header("123", "req-1", "1700000000", SECRET),
+               "x-request-id": "req-1"}
+    [update] = adapter.verify_webhook(headers, b"{}", {"data.id": "123", "type": "payment"})
+    assert (update.reference, update.status) == ("123", None)  # read it from the API
+    with pytest.raises(BadSignature):
+        adapter.verify_webhook(headers, b"{}", {"data.id": "124", "type": "payment"})
+    with pytest.raises(BadSignature):
+        adapter.verify_webhook({**headers, "x-request-id": "req-2"}, b"{}",
+                               {"data.id": "123"})
+
+
+def test_razorpay_signature_and_a_timed_out_collect_is_an_expiry() -> None:
+    adapter = RazorpayAdapter(None, "http://x", "rzp_test_1", webhook_secret=SECRET)  # type: ignore[arg-type]
+    body = json.dumps({"event": "payment.failed", "payload": {"payment": {"entity": {
+        "id": "pay_1", "status": "failed", "error_reason": "payment_timed_out"}}}}).encode()
+    good = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    [update] = adapter.verify_webhook({"X-Razorpay-Signature": good}, body)
+    assert (update.reference, update.status) == ("pay_1", "expired")
+    with pytest.raises(BadSignature):
+        adapter.verify_webhook({"X-Razorpay-Signature": good}, body.replace(b"pay_1", b"pay_2"))
+
+
+def test_daraja_callbacks_count_only_for_pushes_we_made() -> None:
+    adapter = DarajaAdapter(None, "http://x", "key")  # type: ignore[arg-type]
+    adapter.issued["ws_CO_1"] = "m-1"
+
+    def callback(checkout: str, merchant: str, code: int) -> bytes:
+        return json.dumps({"Body": {"stkCallback": {
+            "MerchantRequestID": merchant, "CheckoutRequestID": checkout,
+            "ResultCode": code, "ResultDesc": "…"}}}).encode()
+
+    assert adapter.verify_webhook({}, callback("ws_CO_1", "m-1", 0))[0].status == "captured"
+    assert adapter.verify_webhook({}, callback("ws_CO_1", "m-1", 1037))[0].status == "expired"
+    assert adapter.verify_webhook({}, callback("ws_CO_1", "m-1", 1032))[0].status == "canceled"
+    failed = adapter.verify_webhook({}, callback("ws_CO_1", "m-1", 2001))[0]
+    assert (failed.status, failed.decline_code) == ("failed", "2001")
+    with pytest.raises(BadSignature):
+        adapter.verify_webhook({}, callback("ws_CO_2", "m-1", 0))
+    with pytest.raises(BadSignature):
+        adapter.verify_webhook({}, callback("ws_CO_1", "m-9", 0))
+
+
+def test_mollie_webhook_names_the_payment_and_nothing_else() -> None:
+    adapter = MollieAdapter(None, "http://x", "test_1")  # type: ignore[arg-type]
+    [update] = adapter.verify_webhook({}, b"id=tr_WDqYK6vllg")
+    assert (update.reference, update.status) == ("tr_WDqYK6vllg", None)
+    with pytest.raises(BadSignature):
+        adapter.verify_webhook({}, b"id=pay_1")

@@ -62,7 +62,7 @@ class AdyenAdapter:
         return status, parsed
 
     async def authorize(self, request: PaymentRequest, idempotency_key: str) -> ProviderResult:
-        card = request.card
+        card = request.card_details
         body: dict[str, Any] = {
             "merchantAccount": self.merchant_account, "reference": request.reference,
             "amount": {"value": request.amount, "currency": request.currency.upper()},
@@ -115,7 +115,8 @@ class AdyenAdapter:
     async def retrieve(self, reference: str) -> ProviderResult | None:
         return None  # Checkout API has no GET for a payment: webhooks tell the outcome
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookUpdate]:
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes,
+                       query: Mapping[str, str] | None = None) -> list[WebhookUpdate]:
         doc = json.loads(body)
         updates = []
         for wrapper in doc.get("notificationItems", []):

@@ -8,6 +8,7 @@ on our side: neither retry nor fail over).
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import aiohttp
 AUTHORIZED, CAPTURED, DECLINED = "authorized", "captured", "declined"
 REQUIRES_ACTION, PENDING, FAILED = "requires_action", "pending", "failed"
 REFUNDED, PARTIALLY_REFUNDED, CANCELED = "refunded", "partially_refunded", "canceled"
+EXPIRED = "expired"  # an asynchronous payment the shopper never completed in time
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,23 @@ class PaymentRequest:
     reference: str
     amount: int             # minor units
     currency: str           # lower-case ISO 4217
-    card: Card
+    card: Card | None = None
     capture: bool = True
     return_url: str = "http://127.0.0.1/return"
     country: str | None = None
     email: str | None = None
+    method: str = "card"    # card ideal bancontact pix oxxo upi mpesa
+    phone: str | None = None    # M-Pesa's handset, Razorpay's contact
+    vpa: str | None = None      # the UPI id a collect request goes to
+    issuer: str | None = None   # iDEAL bank, e.g. ideal_INGBNL2A
+    name: str | None = None
+    notify_url: str = ""        # our receiver, for APIs that take it per payment
+
+    @property
+    def card_details(self) -> Card:
+        if self.card is None:
+            raise ValueError(f"a {self.method} payment has no card")
+        return self.card
 
 
 @dataclass(frozen=True)
@@ -48,16 +62,21 @@ class ProviderResult:
     reference: str = ""            # the provider's id (pi_…, pspReference, pay_…)
     action_url: str | None = None  # where the shopper goes (3DS, redirect)
     decline_code: str | None = None
+    #: What the shopper needs to finish an asynchronous payment: {"type": "redirect" |
+    #: "pix" | "voucher" | "upi_collect" | "phone_prompt", …}.
+    next_action: Mapping[str, Any] | None = None
     message: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class WebhookUpdate:
-    """What a verified webhook says about one payment at the provider."""
+    """What a verified webhook says about one payment at the provider. `status` None:
+    the webhook only names the payment (Mollie, Mercado Pago): read it from the API."""
     reference: str
-    status: str
+    status: str | None
     event: str
+    decline_code: str | None = None
 
 
 class Unavailable(Exception):
@@ -94,12 +113,20 @@ class Adapter(Protocol):
         (the webhook will tell)."""
         ...
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes
-                       ) -> list[WebhookUpdate]: ...
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes,
+                       query: Mapping[str, str] | None = None) -> list[WebhookUpdate]:
+        """Verify (raise BadSignature) and parse; `query` is the receiver URL's query
+        string (Mercado Pago signs `data.id` from it)."""
+        ...
 
     def webhook_ack(self) -> tuple[str, str]:
         """Body and content type the provider expects back from a receiver."""
         ...
+
+
+def basic_auth(user: str, password: str) -> str:
+    """An HTTP Basic `Authorization` value (Razorpay's key id:secret, Daraja's OAuth)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 async def send(session: aiohttp.ClientSession, method: str, url: str, *,

@@ -66,7 +66,7 @@ class CheckoutcomAdapter:
         return status, parsed
 
     async def authorize(self, request: PaymentRequest, idempotency_key: str) -> ProviderResult:
-        card = request.card
+        card = request.card_details
         body: dict[str, Any] = {
             "source": {"type": "card", "number": card.number, "expiry_month": card.exp_month,
                        "expiry_year": card.exp_year, "cvv": card.cvc, "name": card.holder},
@@ -95,7 +95,8 @@ class CheckoutcomAdapter:
         _, res = await self._call("GET", f"/payments/{reference}")
         return _result(res, None)
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookUpdate]:
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes,
+                       query: Mapping[str, str] | None = None) -> list[WebhookUpdate]:
         given = headers.get("Cko-Signature", "")
         expected = hmac.new(self.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
         if not self.webhook_secret or not hmac.compare_digest(expected, given):

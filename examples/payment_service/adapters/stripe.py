@@ -59,7 +59,7 @@ class StripeAdapter:
         return status, body
 
     async def authorize(self, request: PaymentRequest, idempotency_key: str) -> ProviderResult:
-        card = request.card
+        card = request.card_details
         form = {
             "amount": request.amount, "currency": request.currency, "confirm": "true",
             "capture_method": "automatic" if request.capture else "manual",
@@ -108,7 +108,8 @@ class StripeAdapter:
         _, body = await self._call("GET", f"/v1/payment_intents/{reference}")
         return self._result(body)
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookUpdate]:
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes,
+                       query: Mapping[str, str] | None = None) -> list[WebhookUpdate]:
         verify_signature(body, headers.get("Stripe-Signature", ""), self.webhook_secret)
         event = json.loads(body)
         obj = event.get("data", {}).get("object", {})
