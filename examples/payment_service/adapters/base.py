@@ -149,3 +149,17 @@ async def send(session: aiohttp.ClientSession, method: str, url: str, *,
             raise Unavailable(f"{method} {url}: HTTP {status} with a malformed body") from None
         parsed = None
     return status, parsed, text
+
+
+async def call_json(session: aiohttp.ClientSession, method: str, url: str, *,
+                    headers: Mapping[str, str], timeout: float,
+                    body: Mapping[str, Any] | None = None) -> tuple[int, Any]:
+    """A JSON API call: (status, parsed body); a 4xx raises Rejected with the
+    provider's answer, transport trouble and 5xx raise Unavailable (see `send`)."""
+    kwargs: dict[str, Any] = {"headers": dict(headers)}
+    if body is not None:
+        kwargs["json"] = body
+    status, parsed, text = await send(session, method, url, timeout=timeout, **kwargs)
+    if status >= 400:
+        raise Rejected(status, text)
+    return status, parsed

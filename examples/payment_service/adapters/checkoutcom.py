@@ -28,9 +28,8 @@ from examples.payment_service.adapters.base import (
     BadSignature,
     PaymentRequest,
     ProviderResult,
-    Rejected,
     WebhookUpdate,
-    send,
+    call_json,
 )
 
 _STATUS = {"Authorized": AUTHORIZED, "Captured": CAPTURED, "Card Verified": AUTHORIZED,
@@ -56,13 +55,8 @@ class CheckoutcomAdapter:
         headers = {"Authorization": f"Bearer {self.api_key}"}
         if idempotency_key:
             headers["Cko-Idempotency-Key"] = idempotency_key
-        kwargs: dict[str, Any] = {"headers": headers}
-        if body is not None:
-            kwargs["json"] = body
-        status, parsed, text = await send(self.session, method, f"{self.base}{path}",
-                                          timeout=self.timeout, **kwargs)
-        if status >= 400:
-            raise Rejected(status, text)
+        status, parsed = await call_json(self.session, method, f"{self.base}{path}",
+                                         headers=headers, body=body, timeout=self.timeout)
         return status, parsed
 
     async def authorize(self, request: PaymentRequest, idempotency_key: str) -> ProviderResult:

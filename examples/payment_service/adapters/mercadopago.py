@@ -35,7 +35,7 @@ from examples.payment_service.adapters.base import (
     ProviderResult,
     Rejected,
     WebhookUpdate,
-    send,
+    call_json,
 )
 
 _STATUS = {"pending": PENDING, "in_process": PENDING, "in_mediation": PENDING,
@@ -61,13 +61,8 @@ class MercadopagoAdapter:
         headers = {"Authorization": f"Bearer {self.api_key}"}
         if idempotency_key:
             headers["X-Idempotency-Key"] = idempotency_key
-        kwargs: dict[str, Any] = {"headers": headers}
-        if body is not None:
-            kwargs["json"] = body
-        status, parsed, text = await send(self.session, method, f"{self.base}{path}",
-                                          timeout=self.timeout, **kwargs)
-        if status >= 400:
-            raise Rejected(status, text)
+        _, parsed = await call_json(self.session, method, f"{self.base}{path}",
+                                    headers=headers, body=body, timeout=self.timeout)
         return parsed
 
     async def authorize(self, request: PaymentRequest, idempotency_key: str) -> ProviderResult:
