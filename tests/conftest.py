@@ -16,6 +16,7 @@ import pytest
 import stripe
 
 from simulator.contract_report import groups_from_report, render_text
+from simulator.settings import Settings
 from simulator.testing.server import SimulatorServer
 
 # The whole suite runs the simulator in test mode: every response and webhook it emits
@@ -34,6 +35,24 @@ def _responses_keep_their_contracts(request: pytest.FixtureRequest) -> Iterator[
     if ours:
         pytest.fail("The simulator emitted bodies that break their contracts:\n"
                     + render_text(ours), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def report_mode_server() -> Iterator[SimulatorServer]:
+    server = SimulatorServer(Settings(contracts="report", check_responses=True))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def lenient(report_mode_server: SimulatorServer) -> SimulatorServer:
+    """A second simulator, every provider, in `--contracts report` mode: requests that
+    break their contract are served where they can be and recorded. Reset per test."""
+    report_mode_server.reset()
+    return report_mode_server
 
 
 @pytest.fixture

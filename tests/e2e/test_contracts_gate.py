@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -15,26 +14,14 @@ import pytest
 import requests
 import stripe
 
-from simulator.settings import Settings
 from simulator.testing.server import SimulatorServer
 
 KEY = "sk_test_contracts"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
-@pytest.fixture(scope="module")
-def lenient() -> Iterator[SimulatorServer]:
-    server = SimulatorServer(Settings(contracts="report", check_responses=True))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def fresh(lenient: SimulatorServer) -> SimulatorServer:
-    lenient.reset()
     return lenient
 
 

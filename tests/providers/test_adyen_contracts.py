@@ -7,7 +7,6 @@ and still recorded."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import Adyen
@@ -17,7 +16,6 @@ import requests
 
 from simulator import contracts
 from simulator.providers.adyen.routes import provider
-from simulator.settings import Settings
 from simulator.testing.server import SimulatorServer
 from tests.providers import adyen_support
 from tests.providers.adyen_support import HMAC_KEY, RETURN_URL, Checkout, Receiver, card
@@ -144,20 +142,8 @@ def test_wrong_requests_are_caught_naming_the_field(
             for g in groups] == [("adyen", operation, "request", field, kind)]
 
 
-@pytest.fixture(scope="module")
-def lenient() -> Iterator[SimulatorServer]:
-    server = SimulatorServer(Settings(contracts="report", check_responses=True,
-                                      providers=("adyen",)))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def test_report_mode_serves_what_it_can_and_records_every_violation(
         lenient: SimulatorServer):
-    lenient.reset()
     url = f"{lenient.url('adyen')}/checkout/v71/payments"
     auth = {"X-API-Key": "AQE_lenient"}
     served = requests.post(url, json={**GOOD, "colour": "red", "channel": "Fax"},
