@@ -364,7 +364,8 @@ def banner(settings: Settings, port: int) -> str:
              "base URL):"]
     for provider in base.load(settings.providers or None):
         lines.append(f"  {provider.title:<14} {url}/{provider.name}{provider.base_url_hint()}")
-    lines += ["", f"admin           {url}/__admin/  (health, journal, payments, webhooks, clock)"]
+    lines += ["", f"admin           {url}/__admin/  (health, journal, payments, webhooks, clock, "
+              "scenarios, contracts)"]
     if settings.admin_token:
         lines.append("                (admin token required)")
     lines.append("")
