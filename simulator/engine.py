@@ -211,9 +211,11 @@ class Engine:
             before, after = await store.transition(
                 namespace, pid, lambda p: payments.void(p, now, reason))
         elif isinstance(command, Complete):
-            ok, why, code = command.success, command.reason, command.native_code
+            ok, why, code, chain = (command.success, command.reason, command.native_code,
+                                    command.chain)
             before, after = await store.transition(
-                namespace, pid, lambda p: payments.complete_action(p, ok, now, why, code))
+                namespace, pid,
+                lambda p: payments.complete_action(p, ok, now, why, code, chain=chain))
         elif isinstance(command, Expire):
             before, after = await store.transition(
                 namespace, pid, lambda p: payments.expire(p, now, unfinished_only=True))

@@ -53,6 +53,7 @@ class Complete(Command):
     success: bool = True
     reason: DeclineReason | None = None  # why it failed, when not authentication
     native_code: str | None = None  # the provider's own code for that failure
+    chain: bool = False  # a passed action may lead into the next action its `then` names
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,9 +41,11 @@ TRANSITIONS: Mapping[Status, frozenset[Status]] = {
         {Status.REQUIRES_ACTION, Status.PENDING, Status.AUTHORIZED, Status.CAPTURED,
          Status.FAILED, Status.VOIDED, Status.EXPIRED}
     ),
+    # REQUIRES_ACTION again: one action leading into the next (a 3DS2 device fingerprint,
+    # then a challenge).
     Status.REQUIRES_ACTION: frozenset(
-        {Status.PENDING, Status.AUTHORIZED, Status.CAPTURED, Status.FAILED, Status.VOIDED,
-         Status.EXPIRED}
+        {Status.REQUIRES_ACTION, Status.PENDING, Status.AUTHORIZED, Status.CAPTURED,
+         Status.FAILED, Status.VOIDED, Status.EXPIRED}
     ),
     Status.PENDING: frozenset(
         {Status.AUTHORIZED, Status.CAPTURED, Status.FAILED, Status.VOIDED, Status.EXPIRED}
@@ -254,10 +256,13 @@ def _settle(p: Payment, outcome: Outcome, now: float, verb: str,
 
 
 def complete_action(p: Payment, success: bool, now: float,
-                    reason: DeclineReason | None = None, native_code: str | None = None) -> Payment:
+                    reason: DeclineReason | None = None, native_code: str | None = None,
+                    *, chain: bool = False) -> Payment:
     """Finish a 3DS challenge, redirect or asynchronous approval: the shopper passed or
     failed it. A failure is an authentication failure unless `reason` says otherwise
-    (an M-Pesa prompt can fail for insufficient funds)."""
+    (an M-Pesa prompt can fail for insufficient funds). With `chain`, a passed action
+    whose `then` is another action leads into it (a 3DS2 device fingerprint, then the
+    challenge); without, it is approved."""
     if p.status not in (Status.REQUIRES_ACTION, Status.PENDING):
         raise InvalidTransition(p, "complete", frozenset({Status.REQUIRES_ACTION, Status.PENDING}))
     if not success:
@@ -265,6 +270,8 @@ def complete_action(p: Payment, success: bool, now: float,
                                  native_code=native_code)
         return _settle(p, failed, now, "complete")
     then = p.then or Outcome.approve()
+    if chain and then.kind is OutcomeKind.REQUIRES_ACTION and p.status is Status.REQUIRES_ACTION:
+        return _settle(p, then, now, "complete")
     if then.kind is OutcomeKind.REQUIRES_ACTION or (
             then.kind is OutcomeKind.PENDING and p.status is Status.PENDING):
         then = Outcome.approve()  # a step never leads into another step of its own kind

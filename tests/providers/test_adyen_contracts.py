@@ -62,6 +62,14 @@ def test_the_sdk_through_every_operation_breaks_no_contract(
         "transStatus": "Y", "authorisationToken": native["action"]["authorisationToken"]}))
     assert pay.payments_details({"details": {"threeDSResult": three_ds.decode()}}
                                 ).message["resultCode"] == "Authorised"
+    # native 3DS2 with the device fingerprint first: IdentifyShopper, ChallengeShopper
+    identify = adyen.pay(card("5000550000000029"), authenticationData={
+        "threeDSRequestData": {"nativeThreeDS": "preferred"}})
+    assert identify["resultCode"] == "IdentifyShopper"
+    fingerprint = base64.b64encode(orjson.dumps({
+        "threeDSCompInd": "Y", "authorisationToken": identify["action"]["authorisationToken"]}))
+    assert pay.payments_details({"details": {"threeDSResult": fingerprint.decode()}}
+                                ).message["resultCode"] == "ChallengeShopper"
 
     # the six modifications, each answered `received`
     held = adyen.held()["pspReference"]

@@ -15,10 +15,12 @@ import requests
 from simulator.providers.adyen import magic, wire
 from simulator.testing.server import SimulatorServer
 from tests.providers import adyen_support
-from tests.providers.adyen_support import Checkout, card, make_checkout
+from tests.providers.adyen_support import Checkout, Receiver, card, make_checkout
 
 # Fixtures from the helper module, under the names tests ask for.
 adyen = adyen_support.adyen
+receiver = adyen_support.receiver
+notifications = adyen_support.notifications
 
 REFUSALS = wire.refusals()
 
@@ -195,6 +197,152 @@ def test_native_3ds2_challenge(adyen: Checkout):
         "transStatus": "Y", "authorisationToken": action["authorisationToken"]})).decode()
     details = adyen.payments.payments_details({"details": {"threeDSResult": result}}).message
     assert details["resultCode"] == "Authorised"
+
+
+NATIVE = {"threeDSRequestData": {"nativeThreeDS": "preferred"}}
+FRICTIONLESS, FULL_FLOW, CHALLENGE_ONLY = "5201281505129736", "5000550000000029", \
+    "4212345678910006"
+
+
+def _three_ds_result(action: dict, **fields: str) -> str:
+    """A native step's threeDSResult: base64 JSON with the step's result and the
+    action's authorisationToken."""
+    return base64.b64encode(orjson.dumps(
+        {**fields, "authorisationToken": action["authorisationToken"]})).decode()
+
+
+def _identified(adyen: Checkout, number: str, holder: str | None = None,
+                **extra: object) -> dict:
+    res = adyen.pay(card(number, holder=holder), authenticationData=NATIVE, **extra)
+    assert res["resultCode"] == "IdentifyShopper"
+    action = res["action"]
+    assert (action["type"], action["subtype"], action["paymentMethodType"]) == \
+        ("threeDS2", "fingerprint", "scheme")
+    assert "url" not in action and "pspReference" not in res
+    assert action["paymentData"] == action["authorisationToken"]
+    token = json.loads(base64.b64decode(action["token"]))
+    assert set(token) == {"threeDSMethodNotificationURL", "threeDSServerTransID"}
+    return res
+
+
+def _fingerprinted(adyen: Checkout, action: dict, ind: str = "Y") -> dict:
+    result: dict = adyen.payments.payments_details({"details": {
+        "threeDSResult": _three_ds_result(action, threeDSCompInd=ind)}}).message
+    return result
+
+
+def test_native_frictionless_card_authorises_after_the_fingerprint(
+        adyen: Checkout, notifications: Receiver):
+    res = _identified(adyen, FRICTIONLESS, reference="frictionless-1")
+    details = _fingerprinted(adyen, res["action"])
+    assert details["resultCode"] == "Authorised" and "action" not in details
+    assert details["merchantReference"] == "frictionless-1"
+    assert details["paymentMethod"] == {"brand": "mc", "type": "scheme"}
+    item = notifications.one("AUTHORISATION", details["pspReference"])
+    assert item["success"] == "true"
+
+
+def test_frictionless_card_without_native_3ds_authorises_at_once(adyen: Checkout):
+    assert adyen.pay(card(FRICTIONLESS))["resultCode"] == "Authorised"
+
+
+@pytest.mark.parametrize("ind", ["Y", "N", "U"])
+def test_native_full_flow_fingerprint_then_challenge_then_authorised(adyen: Checkout,
+                                                                     ind: str):
+    res = _identified(adyen, FULL_FLOW)
+    challenge = _fingerprinted(adyen, res["action"], ind)
+    assert challenge["resultCode"] == "ChallengeShopper"
+    action = challenge["action"]
+    assert (action["type"], action["subtype"]) == ("threeDS2", "challenge")
+    assert "pspReference" not in challenge
+    acs = json.loads(base64.b64decode(action["token"]))["acsURL"]
+    assert "/__hosted/3ds/" in acs and acs == action["url"]
+    done = adyen.payments.payments_details({"details": {
+        "threeDSResult": _three_ds_result(action, transStatus="Y")}}).message
+    assert done["resultCode"] == "Authorised"
+    assert done["paymentMethod"]["brand"] == "maestro"
+
+
+def test_native_full_flow_challenge_failed_is_refused_not_authenticated(adyen: Checkout):
+    res = _identified(adyen, FULL_FLOW)
+    action = _fingerprinted(adyen, res["action"])["action"]
+    done = adyen.payments.payments_details({"details": {
+        "threeDSResult": _three_ds_result(action, transStatus="N")}}).message
+    assert (done["resultCode"], done["refusalReason"], done["refusalReasonCode"]) == \
+        ("Refused", "3D Not Authenticated", "11")
+
+
+def test_native_full_flow_challenge_can_be_passed_on_the_acs_page(adyen: Checkout):
+    res = _identified(adyen, FULL_FLOW)
+    action = _fingerprinted(adyen, res["action"])["action"]
+    page = requests.post(f"{action['url']}/complete", allow_redirects=False, timeout=10)
+    assert page.status_code == 303
+    again = adyen.payments.payments_details({"details": {
+        "redirectResult": parse_qs(urlsplit(page.headers["Location"]).query)
+        ["redirectResult"][0]}}).message
+    assert again["resultCode"] == "Authorised"
+
+
+def test_native_frictionless_card_with_not_3d_authenticated_holder_is_refused(
+        adyen: Checkout):
+    res = _identified(adyen, FRICTIONLESS, holder="NOT_3D_AUTHENTICATED")
+    done = _fingerprinted(adyen, res["action"])
+    assert (done["resultCode"], done["refusalReasonCode"]) == ("Refused", "11")
+
+
+def test_native_challenge_only_card_skips_the_fingerprint(adyen: Checkout):
+    res = adyen.pay(card(CHALLENGE_ONLY), authenticationData=NATIVE)
+    assert (res["resultCode"], res["action"]["subtype"]) == ("ChallengeShopper", "challenge")
+    redirect = adyen.pay(card(CHALLENGE_ONLY))
+    assert redirect["resultCode"] == "RedirectShopper"
+
+
+def test_fingerprint_step_has_no_challenge_page_yet(adyen: Checkout):
+    res = _identified(adyen, FULL_FLOW)
+    page = requests.post(
+        f"{adyen.sdk.checkout.payments_api.baseUrl.split('/adyen/')[0]}/__hosted/3ds/"
+        f"{res['action']['authorisationToken']}/complete", allow_redirects=False, timeout=10)
+    assert page.status_code == 404
+    assert _fingerprinted(adyen, res["action"])["resultCode"] == "ChallengeShopper"
+
+
+def _b64(obj: object) -> str:
+    return base64.b64encode(orjson.dumps(obj)).decode()
+
+
+@pytest.mark.parametrize("bad", [
+    "not base64!",
+    base64.b64encode(b"not json").decode(),
+    _b64(["a list"]),
+    _b64({"threeDSCompInd": "Y"}),
+    _b64({"threeDSCompInd": "Y", "authorisationToken": 7}),
+], ids=["not-base64", "not-json", "not-an-object", "no-token", "token-not-a-string"])
+def test_malformed_three_ds_result_is_adyens_14_018(adyen: Checkout, bad: str):
+    with pytest.raises(Adyen.AdyenAPIUnprocessableEntity) as err:
+        adyen.payments.payments_details({"details": {"threeDSResult": bad}})
+    body = err.value.message
+    assert (body["status"], body["errorCode"], body["errorType"]) == (422, "14_018",
+                                                                      "validation")
+    assert "threeDSResult" in body["message"] and "authorisationToken" in body["message"]
+
+
+def test_three_ds_result_for_the_wrong_step_is_adyens_14_018(adyen: Checkout):
+    action = _identified(adyen, FULL_FLOW)["action"]
+    for wrong in ({"transStatus": "Y"}, {"threeDSCompInd": "maybe"}):
+        with pytest.raises(Adyen.AdyenAPIUnprocessableEntity) as err:
+            adyen.payments.payments_details({"details": {
+                "threeDSResult": _three_ds_result(action, **wrong)}})
+        assert err.value.message["errorCode"] == "14_018"
+        assert "IdentifyShopper" in err.value.message["message"]
+    challenge = _fingerprinted(adyen, action)["action"]
+    with pytest.raises(Adyen.AdyenAPIUnprocessableEntity) as err:
+        adyen.payments.payments_details({"details": {
+            "threeDSResult": _three_ds_result(challenge, threeDSCompInd="Y")}})
+    assert "ChallengeShopper" in err.value.message["message"]
+    unknown = _three_ds_result({"authorisationToken": "unknown"}, transStatus="Y")
+    with pytest.raises(Adyen.AdyenAPIUnprocessableEntity) as err:
+        adyen.payments.payments_details({"details": {"threeDSResult": unknown}})
+    assert "belongs to no payment" in err.value.message["message"]
 
 
 # -- payment methods ---------------------------------------------------------------------

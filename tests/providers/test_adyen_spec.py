@@ -4,6 +4,7 @@ every path we serve is one the spec has."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -69,6 +70,20 @@ def test_native_challenge_and_details_match_the_spec(adyen: Checkout):
     _check(CHECKOUT, "CheckoutThreeDS2Action", res["action"])
     methods = adyen.payments.payment_methods({"merchantAccount": adyen.merchant}).message
     _check(CHECKOUT, "PaymentMethodsResponse", methods)
+
+
+def test_native_fingerprint_and_its_details_match_the_spec(adyen: Checkout):
+    res = adyen.pay(card("5000550000000029"), authenticationData={
+        "threeDSRequestData": {"nativeThreeDS": "preferred"}})
+    assert res["resultCode"] == "IdentifyShopper"
+    _check(CHECKOUT, "PaymentResponse", res)
+    _check(CHECKOUT, "CheckoutThreeDS2Action", res["action"])
+    result = base64.b64encode(json.dumps({
+        "threeDSCompInd": "Y",
+        "authorisationToken": res["action"]["authorisationToken"]}).encode()).decode()
+    challenge = adyen.payments.payments_details({"details": {"threeDSResult": result}}).message
+    assert challenge["resultCode"] == "ChallengeShopper"
+    _check(CHECKOUT, "PaymentDetailsResponse", challenge)
 
 
 def test_modification_responses_match_the_spec(adyen: Checkout):

@@ -7,6 +7,7 @@ import orjson
 import pytest
 from Adyen.util import generate_notification_sig, is_valid_hmac_notification
 
+from simulator import contracts
 from simulator.core.outcomes import DeclineReason
 from simulator.core.payments import Payment, Status
 from simulator.errors import ApiError, PayloadTooLarge, RouteMissing, Unauthorized
@@ -100,3 +101,32 @@ def test_codes_agree_with_the_documented_refusals():
         row = wire.refusals()[native["code"]]
         assert (native["reason"], native["resultCode"]) == (row["reason"], row["resultCode"]), \
             reason
+
+
+def _native(action: str) -> Payment:
+    return Payment(id="ABCDEFGHIJKLMNOP", namespace="k", provider="adyen", amount=100,
+                   currency="EUR", created=0, status=Status.REQUIRES_ACTION, action=action,
+                   extra={"reference": "r", "brand": "mc", "native": True,
+                          "redirect_token": "tok", "returnUrl": "https://shop.example/r",
+                          "action_url": "http://127.0.0.1/__hosted/3ds/tok"})
+
+
+def test_native_steps_render_their_result_code_and_action_within_the_contract():
+    identify = wire.payment_response(_native(wire.FINGERPRINT))
+    assert (identify["resultCode"], identify["action"]["subtype"]) == ("IdentifyShopper",
+                                                                       "fingerprint")
+    challenge = wire.payment_response(_native(wire.CHALLENGE))
+    assert (challenge["resultCode"], challenge["action"]["subtype"]) == ("ChallengeShopper",
+                                                                         "challenge")
+    for body in (identify, challenge):
+        assert contracts.every_violation("adyen", "objects/payment_response", body) == []
+
+
+@pytest.mark.parametrize("drift", ["url on a fingerprint", "subtype against resultCode"])
+def test_the_contract_catches_a_drifting_fingerprint_action(drift: str):
+    body = wire.payment_response(_native(wire.FINGERPRINT))
+    if drift == "url on a fingerprint":
+        body["action"]["url"] = "http://127.0.0.1/acs"
+    else:
+        body["resultCode"] = "ChallengeShopper"
+    assert contracts.every_violation("adyen", "objects/payment_response", body)

@@ -228,6 +228,38 @@ def test_an_action_never_chains_into_another_action() -> None:
     assert payments.complete_action(p, True, NOW).status is Status.CAPTURED
 
 
+def test_a_chained_completion_leads_into_the_next_action() -> None:
+    outcome = Outcome.requires_action(
+        "three_ds_fingerprint",
+        then=Outcome.requires_action("three_ds_challenge",
+                                     then=Outcome.decline("insufficient_funds")))
+    p = payments.attempt(new_payment(), outcome, NOW)
+    challenged = payments.complete_action(p, True, NOW, chain=True)
+    assert challenged.status is Status.REQUIRES_ACTION
+    assert challenged.action == "three_ds_challenge"
+    assert challenged.then == Outcome.decline("insufficient_funds")
+    assert challenged.version == p.version + 1
+    assert challenged.history[-1].action == "complete"
+    done = payments.complete_action(challenged, True, NOW, chain=True)
+    assert done.status is Status.FAILED
+    assert done.decline is DeclineReason.INSUFFICIENT_FUNDS
+
+
+def test_a_chained_completion_with_no_further_action_settles() -> None:
+    p = payments.attempt(new_payment(), Outcome.requires_action("three_ds_fingerprint"), NOW)
+    assert payments.complete_action(p, True, NOW, chain=True).status is Status.CAPTURED
+    failed = payments.complete_action(
+        payments.attempt(new_payment(), Outcome.requires_action(
+            then=Outcome.requires_action("three_ds_challenge")), NOW), False, NOW, chain=True)
+    assert failed.status is Status.FAILED
+    assert failed.decline is DeclineReason.AUTHENTICATION_FAILED
+
+
+def test_a_chained_completion_never_turns_a_pending_payment_into_an_action() -> None:
+    p = payments.attempt(new_payment(), Outcome.pending(then=Outcome.requires_action()), NOW)
+    assert payments.complete_action(p, True, NOW, chain=True).status is Status.CAPTURED
+
+
 def test_update_before_an_attempt_changes_details_and_merges_extra() -> None:
     p = new_payment(extra={"a": 1})
     u = payments.update(p, NOW, amount=2500, description="x", extra={"b": 2})

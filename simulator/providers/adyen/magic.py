@@ -4,8 +4,21 @@
   they authorise with expiry 03/2030 and CVC 737 (7373 for American Express); another
   expiry refuses as "Expired Card", another CVC as "CVC Declined", as Adyen's test
   platform does.
-- 3D Secure 2 test cards (same page, "3D Secure 2 authentication"): the shopper is
-  challenged before authorisation.
+- 3D Secure 2 test cards (https://docs.adyen.com/development-resources/testing/
+  3d-secure-2-authentication, "Test cards"): the issuer challenges the shopper before
+  authorisation. In the native flow (`nativeThreeDS: preferred`) they answer
+  `ChallengeShopper` at once. Adyen's own Web Components test suite
+  (github.com/Adyen/adyen-web, THREEDS2_* card constants) names the cards of the other
+  native flows, which are imitated as such:
+  - 5201 2815 0512 9736, frictionless: `IdentifyShopper` (device fingerprint), then
+    `Authorised` with no challenge (in the redirect flow it authorises at once);
+  - 5000 5500 0000 0029 (Maestro, no CVC), full flow: `IdentifyShopper`, then
+    `ChallengeShopper`, then the result;
+  - 4212 3456 7891 0006, challenge only: `ChallengeShopper` at once.
+  Authentication fails as on Adyen's test ACS when the shopper fails the challenge
+  (a wrong password: `transStatus` other than "Y" in the challenge's threeDSResult),
+  and on any 3D Secure 2 card with holderName NOT_3D_AUTHENTICATED (refusal 11, "3D Not
+  Authenticated", after the fingerprint or challenge).
 - Holder names and `additionalData.RequestedTestAcquirerResponseCode`
   (https://docs.adyen.com/development-resources/testing/result-codes): force a
   refusal reason, an error, or a Received result.
@@ -37,6 +50,14 @@ class TestCard:
     challenge: bool = False  # 3D Secure 2: the issuer challenges the shopper
     funding: str = "credit"
     country: str = "NL"
+    #: Native 3D Secure 2: the issuer first asks for the device fingerprint
+    #: (IdentifyShopper); without `challenge` the authentication is then frictionless.
+    fingerprint: bool = False
+
+    @property
+    def three_ds(self) -> bool:
+        """Enrolled in 3D Secure 2: the payment authenticates the shopper."""
+        return self.challenge or self.fingerprint
 
     @property
     def cvc(self) -> str:
@@ -44,8 +65,9 @@ class TestCard:
 
 
 def _cards(brand: str, *numbers: str, challenge: bool = False,
-           funding: str = "credit", country: str = "NL") -> list[TestCard]:
-    return [TestCard(n, brand, challenge, funding, country) for n in numbers]
+           funding: str = "credit", country: str = "NL",
+           fingerprint: bool = False) -> list[TestCard]:
+    return [TestCard(n, brand, challenge, funding, country, fingerprint) for n in numbers]
 
 
 CARDS: tuple[TestCard, ...] = (
@@ -64,9 +86,13 @@ CARDS: tuple[TestCard, ...] = (
     *_cards("jcb", "3569990010095841", country="JP"),
     *_cards("cup", "6250946000000016", country="CN"),
     # 3D Secure 2: challenged.
-    *_cards("visa", "4917610000000000", challenge=True),
+    *_cards("visa", "4917610000000000", "4212345678910006", challenge=True),
     *_cards("mc", "5454545454545454", challenge=True),
     *_cards("amex", "371449635398431", challenge=True, country="US"),
+    # 3D Secure 2, native flow: device fingerprint, then a challenge or none.
+    *_cards("maestro", "5000550000000029", challenge=True, fingerprint=True,
+            funding="debit"),
+    *_cards("mc", "5201281505129736", fingerprint=True),
 )
 
 BY_NUMBER: Mapping[str, TestCard] = MappingProxyType({c.number: c for c in CARDS})

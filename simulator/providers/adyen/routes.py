@@ -19,8 +19,13 @@ LIMITATIONS (what of the real API this does not imitate):
   No sessions flow (`/sessions`), stored payment methods, recurring, orders, payment
   links, donations, Apple/Google Pay, or local payment methods.
 - 3D Secure 2: redirect (default since v69, `RedirectShopper`) and native
-  (`authenticationData.threeDSRequestData.nativeThreeDS: preferred`, `ChallengeShopper`)
-  challenges; no device fingerprinting step (`IdentifyShopper`), no frictionless cards.
+  (`authenticationData.threeDSRequestData.nativeThreeDS: preferred`) flows. Native:
+  the device fingerprint (`IdentifyShopper`, then `Authorised` when frictionless or
+  `ChallengeShopper`) for the test cards magic.py lists; others are challenged at once.
+  The fingerprint has no 3DS Method page (no `threeDSMethodUrl` in its token; any
+  `threeDSCompInd` is accepted); in the redirect flow the frictionless card authorises
+  at once instead of passing through a redirect. No 3D Secure 1, data-only or
+  authentication-only (`threeDSAuthenticationOnly`) flows.
 - `captureDelayHours` > 0 leaves the payment authorised: the scheduled capture never
   happens by itself. Authorisations never expire.
 - `/payments/{pspReference}/amountUpdates` adjusts an authorised payment's amount (up
@@ -336,14 +341,14 @@ class _Api:
 
         async def run() -> web.Response:
             code = _currency(data["amount"]["currency"])
-            card, outcome, brand = self._card(data["paymentMethod"])
+            native = ((data.get("authenticationData") or {}).get("threeDSRequestData")
+                      or {}).get("nativeThreeDS") == "preferred"
+            card, outcome, brand = self._card(data["paymentMethod"], native)
             psp = wire.psp_reference()
             token = secrets.token_urlsafe(16)
             extra = data.get("additionalData") or {}
             manual = str(extra.get("manualCapture", "")).lower() == "true" or \
                 data.get("captureDelayHours", 0) > 0
-            native = ((data.get("authenticationData") or {}).get("threeDSRequestData")
-                      or {}).get("nativeThreeDS") == "preferred"
             payment = Payment(
                 id=psp, namespace=ns, provider=NAME, amount=data["amount"]["value"],
                 currency=code, created=self.engine.clock.now(), capture_manual=manual,
@@ -359,12 +364,14 @@ class _Api:
             await self.store.link(ns, _ref_key(data["merchantAccount"], data["reference"]), psp)
             if after.status is Status.REQUIRES_ACTION:
                 await self.store.link(ns, _token_key(token), psp)
-                await register_challenge(self.store, token, provider=NAME, namespace=ns,
-                                         payment_id=psp)
+                if after.action != wire.FINGERPRINT:  # the challenge page, once challenged
+                    await register_challenge(self.store, token, provider=NAME,
+                                             namespace=ns, payment_id=psp)
             return _json(wire.payment_response(after))
         return await self._once(request, ns, data, run)
 
-    def _card(self, method: Mapping[str, Any]) -> tuple[CardDetails, Outcome, str]:
+    def _card(self, method: Mapping[str, Any], native: bool
+              ) -> tuple[CardDetails, Outcome, str]:
         """The card of a scheme payment and the outcome its test values ask for."""
         if method.get("type") != "scheme":
             raise AdyenError(f"Payment details are not supported: paymentMethod.type "
@@ -392,10 +399,10 @@ class _Api:
                            exp_year=year, funding=test.funding if test else "credit",
                            country=test.country if test else "NL",
                            fingerprint=hashlib.sha256(number.encode()).hexdigest()[:16])
-        return card, self._outcome(method, test, month, year, cvc), brand
+        return card, self._outcome(method, test, month, year, cvc, native), brand
 
     def _outcome(self, method: Mapping[str, Any], test: magic.TestCard | None, month: int,
-                 year: int, cvc: str) -> Outcome:
+                 year: int, cvc: str, native: bool) -> Outcome:
         trigger = magic.trigger_for(method.get("holderName"),
                                     method.get("RequestedTestAcquirerResponseCode"))
         if test is not None and (month, year) != magic.TEST_EXPIRY:
@@ -406,7 +413,10 @@ class _Api:
             return magic.WRONG_CVC.outcome
         then = trigger.outcome if trigger else None
         if test is not None and test.challenge:
-            return Outcome.requires_action("three_ds_challenge", then=then)
+            then = Outcome.requires_action(wire.CHALLENGE, then=then)
+        if native and test is not None and test.fingerprint:
+            # IdentifyShopper first; then the challenge, or a frictionless result
+            return Outcome.requires_action(wire.FINGERPRINT, then=then)
         return then or Outcome.approve()
 
     @staticmethod
@@ -431,10 +441,12 @@ class _Api:
 
         async def run() -> web.Response:
             details = data["details"]
+            three_ds: Mapping[str, Any] | None = None
             if details.get("threeDSResult"):
-                token, success = _three_ds_result(str(details["threeDSResult"]))
+                three_ds = _three_ds_result(str(details["threeDSResult"]))
+                token = str(three_ds["authorisationToken"])
             elif details.get("redirectResult"):
-                token, success = str(details["redirectResult"]), None
+                token = str(details["redirectResult"])
             else:
                 raise AdyenError("Invalid payload provided: give details.redirectResult "
                                  "(from the returnUrl) or details.threeDSResult.",
@@ -446,11 +458,14 @@ class _Api:
                                  "threeDSResult belongs to no payment of this API key.",
                                  code="14_018", param="details")
             if p.status is Status.REQUIRES_ACTION:
-                if success is None:
+                if three_ds is None:
                     raise AdyenError("Invalid payload provided: the shopper has not finished "
                                      "the 3D Secure challenge yet.", code="14_018",
                                      param="details.redirectResult")
-                p = (await self._run(ns, Complete(p.id, success), request, p)).payment
+                p = (await self._run(ns, _three_ds_step(p, three_ds), request, p)).payment
+                if p.status is Status.REQUIRES_ACTION:  # fingerprinted, now challenged
+                    await register_challenge(self.store, token, provider=NAME,
+                                             namespace=ns, payment_id=p.id)
             return _json(wire.payment_response(p))
         return await self._once(request, ns, data, run)
 
@@ -597,16 +612,44 @@ def _token_key(token: str) -> str:
     return f"adyen-redirect:{token}"
 
 
-def _three_ds_result(value: str) -> tuple[str, bool]:
-    """Our native challenge's result: base64 JSON with `transStatus` and the action's
-    `authorisationToken`."""
+def _three_ds_result(value: str) -> Mapping[str, Any]:
+    """A native 3D Secure 2 step's result: base64 JSON with the action's
+    `authorisationToken` and `threeDSCompInd` (fingerprint) or `transStatus` (challenge)."""
     try:
         decoded = orjson.loads(base64.b64decode(value, validate=True))
-        return str(decoded["authorisationToken"]), decoded.get("transStatus") == "Y"
-    except (binascii.Error, ValueError, KeyError, TypeError):
+    except (binascii.Error, ValueError):
+        decoded = None
+    if not isinstance(decoded, dict) or not isinstance(decoded.get("authorisationToken"), str):
         raise AdyenError("Invalid payload provided: details.threeDSResult must be base64 "
-                         "JSON with transStatus and the action's authorisationToken.",
-                         code="14_018", param="details.threeDSResult") from None
+                         "JSON with the action's authorisationToken and threeDSCompInd "
+                         "(after IdentifyShopper) or transStatus (after ChallengeShopper).",
+                         code="14_018", param="details.threeDSResult")
+    return decoded
+
+
+#: A device fingerprint's threeDSCompInd (EMV 3DS): Y completed, N not completed, U the
+#: ACS has no 3DS Method.
+_COMPLETION = frozenset({"Y", "N", "U"})
+
+
+def _three_ds_step(p: Payment, result: Mapping[str, Any]) -> Complete:
+    """The step a threeDSResult finishes: the fingerprint (leading into a challenge or a
+    frictionless result) or the challenge (passed when transStatus is Y)."""
+    if p.action == wire.FINGERPRINT:
+        if result.get("threeDSCompInd") not in _COMPLETION:
+            raise AdyenError("Invalid payload provided: the payment is waiting for the "
+                             "device fingerprint (IdentifyShopper), so threeDSResult must "
+                             "carry threeDSCompInd (Y, N or U) with the authorisationToken.",
+                             code="14_018", param="details.threeDSResult")
+        return Complete(p.id, True, chain=True)
+    status = result.get("transStatus")
+    if not isinstance(status, str) or not status:
+        raise AdyenError("Invalid payload provided: the payment is waiting for the 3D Secure "
+                         "challenge (ChallengeShopper), so threeDSResult must carry "
+                         "transStatus (Y when the shopper passed) with the "
+                         "authorisationToken.", code="14_018",
+                         param="details.threeDSResult")
+    return Complete(p.id, status == "Y")
 
 
 def _currency(code: str) -> str:

@@ -33,6 +33,10 @@ from simulator.errors import ApiError
 from simulator.webhooks.dispatcher import Signed
 
 DOCS = "https://docs.adyen.com"
+#: The canonical actions of native 3D Secure 2: the device fingerprint
+#: (IdentifyShopper) and the challenge (ChallengeShopper).
+FINGERPRINT = "three_ds_fingerprint"
+CHALLENGE = "three_ds_challenge"
 _PSP_ALPHABET = (string.ascii_uppercase + string.digits).encode()
 _TO_PSP = bytes(_PSP_ALPHABET[i % len(_PSP_ALPHABET)] for i in range(256))
 
@@ -203,7 +207,9 @@ def result_code(p: Payment) -> str:
     if p.status is Status.FAILED:
         return refusal(p)[0]
     if p.status is Status.REQUIRES_ACTION:
-        return "ChallengeShopper" if p.extra.get("native") else "RedirectShopper"
+        if not p.extra.get("native"):
+            return "RedirectShopper"
+        return "IdentifyShopper" if p.action == FINGERPRINT else "ChallengeShopper"
     if p.status is Status.PENDING:
         return "Received"
     if p.status in (Status.VOIDED, Status.EXPIRED):
@@ -253,6 +259,8 @@ def _additional_data(p: Payment) -> dict[str, str]:
 
 def action(p: Payment) -> dict[str, Any]:
     x = p.extra
+    if x.get("native") and p.action == FINGERPRINT:
+        return fingerprint_action(p)
     if x.get("native"):
         token = base64.b64encode(orjson.dumps({
             "acsTransID": x.get("redirect_token"), "acsURL": x.get("action_url"),
@@ -262,6 +270,21 @@ def action(p: Payment) -> dict[str, Any]:
                 "url": x.get("action_url")}
     return {"method": "GET", "paymentMethodType": "scheme", "type": "redirect",
             "url": x.get("action_url")}
+
+
+def fingerprint_action(p: Payment) -> dict[str, Any]:
+    """IdentifyShopper's action: `token` is what the 3DS2 Component fingerprints the
+    device with (the 3DS Server transaction and where the 3DS Method reports); the
+    client answers with a threeDSResult carrying `threeDSCompInd` and the
+    `authorisationToken`. There is no 3DS Method page here: the fingerprint is whatever
+    the client reports."""
+    x = p.extra
+    auth = x.get("redirect_token", "")
+    token = base64.b64encode(orjson.dumps({
+        "threeDSMethodNotificationURL": x.get("returnUrl", ""),
+        "threeDSServerTransID": p.id})).decode()
+    return {"authorisationToken": auth, "paymentData": auth, "paymentMethodType": "scheme",
+            "subtype": "fingerprint", "token": token, "type": "threeDS2"}
 
 
 def modification_response(kind: str, p: Payment, psp: str, request: Mapping[str, Any]
