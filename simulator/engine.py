@@ -121,6 +121,10 @@ class Engine:
         #: Test mode: sees every event as it is emitted (contract checks).
         self.inspect_event: Callable[[Event], None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        # Scheduled work waits on the virtual clock; advancing it wakes every waiter at
+        # once, so an expiry or settlement happens when the tester moves the clock.
+        self._sleepers: set[asyncio.Future[None]] = set()
+        clock.on_advance(self._wake)
 
     async def _consult(self, provider: EventSource, namespace: str, command: Command,
                        facts: Mapping[str, Any] | None) -> Effects:
@@ -170,14 +174,33 @@ class Engine:
         reset is left alone."""
 
         async def run() -> None:
-            while self.clock.now() < at:
-                await asyncio.sleep(min(self.clock.real_seconds_until(at), 1.0))
+            await self._sleep_until(at)
             with contextlib.suppress(payments.PaymentError, NotFound):
                 await self.execute(provider, namespace, command)
 
         task = asyncio.get_running_loop().create_task(run())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def _sleep_until(self, at: float) -> None:
+        """Until the virtual clock reads `at`: the real time that takes at the clock's
+        scale, or less when someone advances the clock."""
+        loop = asyncio.get_running_loop()
+        while self.clock.now() < at:
+            woken: asyncio.Future[None] = loop.create_future()
+            self._sleepers.add(woken)
+            try:
+                # the cap notices a change of scale too
+                await asyncio.wait_for(woken, min(self.clock.real_seconds_until(at), 1.0))
+            except TimeoutError:
+                pass
+            finally:
+                self._sleepers.discard(woken)
+
+    def _wake(self, _now: float) -> None:
+        for woken in self._sleepers:
+            if not woken.done():
+                woken.set_result(None)
 
     async def _apply(self, namespace: str, command: Command, effects: Effects) -> Result:
         store, now = self.store, self.clock.now()
