@@ -12,6 +12,7 @@ are there to state what the file promises, not to absorb flakiness.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import statistics
@@ -22,17 +23,29 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
+import razorpay
 import stripe
 import yaml
 
 from simulator.scenarios import validate
 from simulator.scenarios.durations import seconds
+from simulator.settings import default_secret
 from simulator.testing.client import wait_until
 from simulator.testing.server import SimulatorServer
 from tests.conftest import WebhookReceiver
+from tests.providers.mercadopago_sdk import sdk as mercadopago_sdk
+from tests.providers.mercadopago_sdk import verify as mercadopago_verify
+from tests.providers.mollie_support import client as mollie_client
+from tests.providers.mollie_support import create as mollie_create
+from tests.providers.mollie_support import webhook_id
+from tests.providers.razorpay_helpers import collect as upi_collect
+from tests.providers.razorpay_helpers import new_key_id
+from tests.providers.razorpay_helpers import order as razorpay_order
+from tests.providers.test_daraja_stk import Daraja
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 FILES = sorted(SCENARIOS.glob("*.yaml"))
@@ -689,3 +702,403 @@ def test_webhook_chaos_reaches_the_receiver_late_twice_shuffled_or_not_at_all(
     # A dropped event is still in Stripe's event list: reconciliation finds it.
     listed = client.v1.events.list(params={"type": "payment_intent.succeeded", "limit": 100})
     assert dropped <= {e.data.object["id"] for e in listed.data}
+
+
+# -- local payment methods -------------------------------------------------------------
+#
+# Payments at the four asynchronous providers, each made with the provider's own client,
+# then the virtual clock is walked past each payment's due time in order (a single big
+# jump could run an expiry before a settlement that was due earlier): just before it
+# the payment is still pending, just after it has its final native status.
+
+PAYER_BR = {"email": "buyer@testuser.com", "first_name": "Ana", "last_name": "Silva",
+            "identification": {"type": "CPF", "number": "19119119100"}}
+#: Native failure codes of the canonical reasons the file uses.
+MPESA_RESULT = {"insufficient_funds": "1", "generic_decline": "1032",
+                "authentication_failed": "2001"}
+UPI_REASON = {"insufficient_funds": "insufficient_funds",
+              "authentication_failed": "authentication_failed"}
+#: Lifetimes of the methods the tests pay with, in virtual seconds.
+LIFETIME = {"mpesa": 60, "upi": 300, "ideal": 900, "bancontact": 3600, "pix": 86400,
+            "bolbradesco": 3 * 86400, "oxxo": 3 * 86400}
+RAZORPAY_SECRET = "local-method-shoppers-secret"
+
+
+class Shop:
+    """One provider, called the way its integrations call it. `state` is the payment's
+    native status as a tuple; `final(kind, rule)` the one a rule's outcome ends in."""
+
+    provider: str
+    pending: tuple[Any, ...]
+
+    def pay(self, method: str) -> str:
+        raise NotImplementedError
+
+    def state(self, pid: str) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def final(self, kind: str, decline: dict[str, Any] | None) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+
+class MpesaShop(Shop):
+    provider, pending = "daraja", ("processing",)
+
+    def __init__(self, sim: SimulatorServer, callback: str) -> None:
+        self.api, self.callback = Daraja(sim.url("daraja")), callback
+
+    def pay(self, method: str) -> str:
+        # Safaricom's sandbox test number: without a rule it would pay after 3 s.
+        r = self.api.push(phone="254708374149", callback=self.callback)
+        assert r.status_code == 200, r.text
+        return str(r.json()["CheckoutRequestID"])
+
+    def state(self, pid: str) -> tuple[Any, ...]:
+        r = self.api.query(pid)
+        if r.status_code == 404:  # tokens live 3599 virtual seconds
+            self.api.token = self.api.get_token()
+            r = self.api.query(pid)
+        if r.status_code == 500:
+            assert r.json()["errorCode"] == "500.001.1001", r.text
+            return self.pending
+        assert r.status_code == 200, r.text
+        return (r.json()["ResultCode"],)
+
+    def final(self, kind: str, decline: dict[str, Any] | None) -> tuple[Any, ...]:
+        if kind == "declined":
+            assert decline is not None
+            return (decline.get("native_code") or MPESA_RESULT[decline["decline"]],)
+        return ({"paid": "0", "expired": "1037"}[kind],)
+
+
+class UpiShop(Shop):
+    provider, pending = "razorpay", ("created", None)
+
+    def __init__(self, sim: SimulatorServer) -> None:
+        self.api = razorpay.Client(auth=(new_key_id(), "secret"), base_url=sim.url("razorpay"))
+
+    def pay(self, method: str) -> str:
+        # Razorpay's success test VPA: without a rule it would pay after 3 s.
+        return upi_collect(self.api, razorpay_order(self.api), vpa="success@razorpay")
+
+    def state(self, pid: str) -> tuple[Any, ...]:
+        p = self.api.payment.fetch(pid)
+        return (p["status"], p["error_reason"])
+
+    def final(self, kind: str, decline: dict[str, Any] | None) -> tuple[Any, ...]:
+        if kind == "declined":
+            assert decline is not None
+            return ("failed", decline.get("native_code") or UPI_REASON[decline["decline"]])
+        return {"paid": ("captured", None), "expired": ("failed", "payment_timed_out")}[kind]
+
+
+class MollieShop(Shop):
+    provider, pending = "mollie", ("pending",)
+
+    def __init__(self, sim: SimulatorServer, webhook: str) -> None:
+        self.api, self.webhook = mollie_client(sim), webhook
+
+    def pay(self, method: str) -> str:
+        return str(mollie_create(self.api, method=method, webhookUrl=self.webhook).id)
+
+    def state(self, pid: str) -> tuple[Any, ...]:
+        return (self.api.payments.get(pid).status,)
+
+    def final(self, kind: str, decline: dict[str, Any] | None) -> tuple[Any, ...]:
+        return ({"paid": "paid", "declined": "failed", "expired": "expired"}[kind],)
+
+
+class MercadoPagoShop(Shop):
+    provider, pending = "mercadopago", ("pending",)
+
+    def __init__(self, sim: SimulatorServer, notification_url: str) -> None:
+        self.api, self.url = mercadopago_sdk(sim.url("mercadopago")), notification_url
+
+    def pay(self, method: str) -> str:
+        currency_amount = 120.0 if method == "oxxo" else 25.0
+        result = self.api.payment().create({
+            "transaction_amount": currency_amount, "payment_method_id": method,
+            "payer": PAYER_BR, "notification_url": self.url})
+        assert result["status"] == 201, result
+        return str(result["response"]["id"])
+
+    def state(self, pid: str) -> tuple[Any, ...]:
+        p = self.api.payment().get(pid)["response"]
+        return (p["status"],) if p["status"] == "pending" else (p["status"], p["status_detail"])
+
+    def final(self, kind: str, decline: dict[str, Any] | None) -> tuple[Any, ...]:
+        return {"paid": ("approved", "accredited"), "declined": ("rejected", "rejected_by_bank"),
+                "expired": ("cancelled", "expired")}[kind]
+
+
+#: Method family (a rule name's first word) -> the shop and the method paid with.
+FAMILIES = {"mpesa": ("daraja", "mpesa"), "upi": ("razorpay", "upi"),
+            "bank": ("mollie", "ideal"), "pix": ("mercadopago", "pix"),
+            "voucher": ("mercadopago", "bolbradesco")}
+
+
+@dataclass
+class Tracked:
+    shop: Shop
+    pid: str
+    method: str
+    rule: str | None
+    due: float  # virtual time by which it has its final status
+    final: tuple[Any, ...]
+
+
+def _now(sim: SimulatorServer) -> float:
+    return float(sim.admin("GET", "/clock")["now"])
+
+
+def _expect(rule: dict[str, Any] | None, method: str) -> tuple[float, str, Any]:
+    """(seconds after creation, final kind, the decline) a rule (or no rule) leads to."""
+    if rule is None:
+        return LIFETIME[method], "expired", None
+    pending = rule["outcome"]["pending"]
+    after = seconds(pending["after"])
+    if "then" not in pending:
+        assert after > LIFETIME[method], f"{rule['name']} would settle before expiring"
+        return LIFETIME[method], "expired", None
+    assert after < LIFETIME[method], f"{rule['name']} settles after {method} expires"
+    then = pending["then"]
+    return (after, "paid", None) if then == "approve" else (after, "declined", then)
+
+
+def _track(shop: Shop, sim: SimulatorServer, method: str, rule: dict[str, Any] | None
+           ) -> Tracked:
+    started = _now(sim)
+    pid = shop.pay(method)
+    after, kind, decline = _expect(rule, method)
+    return Tracked(shop, pid, method, rule["name"] if rule else None, started + after,
+                   shop.final(kind, decline))
+
+
+def _walk(sim: SimulatorServer, tracked: list[Tracked]) -> None:
+    """Move the clock past each group of due times in order: 2 s before a group its
+    payments are pending, 2 s after it they have their final status."""
+    ordered = sorted(tracked, key=lambda t: t.due)
+    groups: list[list[Tracked]] = []
+    for t in ordered:
+        if groups and t.due - groups[-1][-1].due < 4:
+            groups[-1].append(t)
+        else:
+            groups.append([t])
+    for group in groups:
+        lo, hi = group[0].due, group[-1].due
+        if (gap := lo - 2 - _now(sim)) > 0:
+            sim.advance_clock(gap)
+        for t in group:
+            # (On a slow machine the clock may have reached a payment meanwhile.)
+            assert t.shop.state(t.pid) == t.shop.pending or _now(sim) > t.due - 1, \
+                (t.rule, t.method, "settled early")
+        if (gap := hi + 2 - _now(sim)) > 0:
+            sim.advance_clock(gap)
+
+        def settled(g: list[Tracked] = group) -> bool:
+            return all(t.shop.state(t.pid) == t.final for t in g)
+        try:
+            wait_until(settled, 10, "")
+        except TimeoutError:
+            late = [(t.rule, t.method, t.shop.state(t.pid), t.final) for t in group]
+            raise AssertionError(f"not settled at their time: {late}") from None
+
+
+def _shops(sim: SimulatorServer, rx: WebhookReceiver) -> dict[str, Shop]:
+    sim.admin("PUT", "/webhooks/razorpay", {"url": rx.url + "/razorpay",
+                                            "secret": RAZORPAY_SECRET})
+    return {"daraja": MpesaShop(sim, rx.url + "/daraja"), "razorpay": UpiShop(sim),
+            "mollie": MollieShop(sim, rx.url + "/mollie"),
+            "mercadopago": MercadoPagoShop(sim, rx.url + "/mercadopago")}
+
+
+def _notified(rx: WebhookReceiver, shop: Shop, pid: str) -> list[Any]:
+    """What the provider told the receiver about one payment, verified as its
+    integrations verify it: the final status it reported."""
+    out: list[Any] = []
+    for r in rx.received:
+        if urlsplit(r.path).path.rsplit("/", 1)[-1] != shop.provider:
+            continue
+        if shop.provider == "daraja":
+            cb = r.json()["Body"]["stkCallback"]
+            if cb["CheckoutRequestID"] == pid:
+                out.append((str(cb["ResultCode"]),))
+        elif shop.provider == "razorpay":
+            body = r.json()
+            entity = body["payload"].get("payment", {}).get("entity", {})
+            if entity.get("id") == pid and body["event"].startswith("payment."):
+                assert isinstance(shop, UpiShop)
+                assert shop.api.utility.verify_webhook_signature(
+                    r.body.decode(), r.headers["X-Razorpay-Signature"], RAZORPAY_SECRET)
+                out.append((body["event"], entity["status"], entity["error_reason"]))
+        elif shop.provider == "mollie":
+            if webhook_id(r) == pid:
+                out.append(shop.state(pid))
+        elif parse_qs(urlsplit(r.path).query)["data.id"] == [pid]:
+            assert mercadopago_verify(r.headers, r.path, default_secret("mercadopago")) == pid
+            out.append(r.json()["action"])
+    return out
+
+
+def _check_notified(rx: WebhookReceiver, t: Tracked) -> None:
+    """The final status reached the receiver: the STK callback's ResultCode, Razorpay's
+    payment.captured / payment.failed, Mollie's ping (the payment then fetched), Mercado
+    Pago's payment.created then payment.updated."""
+    expected: Any = {
+        "daraja": [t.final],
+        "razorpay": [("payment.failed", *t.final)] if t.final[0] == "failed" else None,
+        "mollie": [t.final],
+        "mercadopago": ["payment.created", "payment.updated"],
+    }[t.shop.provider]
+    got = _notified(rx, t.shop, t.pid)
+    if expected is None:  # a capture: authorized and captured (in either order)
+        assert sorted(e[:2] for e in got) == [("payment.authorized", "authorized"),
+                                             ("payment.captured", "captured")], got
+    else:
+        assert got == expected, (t.rule, t.method, got)
+
+
+#: The Mercado Pago SDK warns that notification_url is deprecated (dashboard webhooks
+#: are the alternative); the per-payment URL is what these tests use.
+_NOTIFICATION_URL = pytest.mark.filterwarnings("ignore:notification_url is deprecated")
+
+
+@exercises("local-method-shoppers.yaml")
+@_NOTIFICATION_URL
+def test_each_local_method_rule_settles_its_payment_when_it_says(
+        payment_simulator, webhook_receiver: WebhookReceiver):
+    """Every rule of the file, alone with probability 1 (and Mercado Pago with no rule):
+    the payment is pending until the rule's `after`, then paid or failed with the
+    provider's own code, or, for shoppers who never finish, expired at the method's
+    lifetime; the provider's webhook or callback tells the receiver."""
+    sim = payment_simulator
+    doc = document("local-method-shoppers.yaml")
+    shops = _shops(sim, webhook_receiver)
+    tracked = []
+    for rule in doc["rules"]:
+        provider, method = FAMILIES[rule["name"].split("-")[0]]
+        alone = {k: v for k, v in rule.items() if k != "probability"}
+        sim.use_scenario({**doc, "rules": [alone]})
+        methods = [method, "bancontact"] if rule["name"] == "bank-never-returns" else \
+            [method, "oxxo"] if rule["name"] == "voucher-pays-1d" else [method]
+        tracked += [_track(shops[provider], sim, m, rule) for m in methods]
+    # The rest: no rule takes them, and Mercado Pago leaves them pending until expiry.
+    sim.use_scenario({**doc, "rules": [r for r in doc["rules"]
+                                       if not r["name"].startswith(("pix", "voucher"))]})
+    tracked += [_track(shops["mercadopago"], sim, m, None) for m in ("pix", "bolbradesco")]
+    assert {t.final for t in tracked if t.shop.provider == "daraja"} == {
+        ("0",), ("1",), ("1032",), ("2001",), ("1037",)}
+
+    _walk(sim, tracked)
+
+    with contextlib.suppress(TimeoutError):
+        wait_until(lambda: all(_was_notified(webhook_receiver, t) for t in tracked), 10, "")
+    for t in tracked:
+        _check_notified(webhook_receiver, t)
+
+
+def _was_notified(rx: WebhookReceiver, t: Tracked) -> bool:
+    try:
+        _check_notified(rx, t)
+    except AssertionError:
+        return False
+    return True
+
+
+def _rules_by_payment(sim: SimulatorServer, provider: str) -> dict[str, str | None]:
+    """The rule that decided each payment a provider created (None: no rule), from the
+    journal entries of the creations."""
+    out: dict[str, str | None] = {}
+    for e in sim.journal(provider=provider, limit=5000):
+        body = e.get("response")
+        if e["method"] != "POST" or not isinstance(body, dict):
+            continue
+        for key in ("id", "CheckoutRequestID", "razorpay_payment_id"):
+            if key in body and e["status"] in (200, 201):
+                rules = [r.split("/", 1)[1] for r in e.get("scenario_rules", [])]
+                out[str(body[key])] = rules[0] if rules else None
+    return out
+
+
+#: The methods each family pays with in the mix, in turn.
+MIX_METHODS = {"mpesa": ["mpesa"], "upi": ["upi"], "bank": ["ideal", "bancontact"],
+               "pix": ["pix"], "voucher": ["bolbradesco", "oxxo"]}
+
+
+@exercises("local-method-shoppers.yaml")
+@_NOTIFICATION_URL
+def test_local_method_shoppers_pay_fail_and_walk_away_in_the_files_shares(
+        payment_simulator, webhook_receiver: WebhookReceiver):
+    """The seeded file over 40 payments per family, made in turns as mixed traffic is:
+    each payment does what the rule that took it says, on time; per family, the paid,
+    failed and expired counts are the rules' hit counters and near the shares the
+    file's comment promises."""
+    sim = payment_simulator
+    doc = document("local-method-shoppers.yaml")
+    sim.use_scenario(SCENARIOS / "local-method-shoppers.yaml")
+    shops = _shops(sim, webhook_receiver)
+    rules = {r["name"]: r for r in doc["rules"]}
+    n, made = 40, []
+    for i in range(n):
+        for family, methods in MIX_METHODS.items():
+            shop, method = shops[FAMILIES[family][0]], methods[i % len(methods)]
+            started = _now(sim)
+            pid = shop.pay(method)
+            made.append((family, shop, method, pid, started))
+    decided = {pid: rule for provider in shops
+               for pid, rule in _rules_by_payment(sim, provider).items()}
+    tracked, family_of = [], {}
+    for family, shop, method, pid, started in made:
+        name = decided[pid]
+        assert name is None or name.startswith(family + "-"), (family, name)
+        after, kind, decline = _expect(rules.get(name or ""), method)
+        tracked.append(Tracked(shop, pid, method, name, started + after,
+                               shop.final(kind, decline)))
+        family_of[pid] = family
+
+    _walk(sim, tracked)
+
+    counters = {k: v["applied"] for k, v in rule_counters(sim, "local-method-shoppers").items()}
+    for family in MIX_METHODS:
+        mine = [r for r in doc["rules"] if r["name"].startswith(family + "-")]
+        seen = Counter(_kind(rules.get(t.rule or "")) for t in tracked
+                       if family_of[t.pid] == family)
+        assert sum(seen.values()) == n
+        for kind, share in shares(mine, _kind).items():
+            hits = sum(counters[r["name"]] for r in mine if _kind(r) == kind)
+            assert seen[kind] == hits or kind == "expired", (family, kind, seen, hits)
+            lo, hi = band(n, share)
+            assert lo <= seen[kind] <= hi, (family, kind, seen[kind], share)
+        assert seen["paid"] > n / 2, (family, seen)  # most shoppers pay
+    assert {t.final for t in tracked if t.shop.provider == "daraja"} >= {("0",), ("1037",)}
+
+
+def _kind(rule: dict[str, Any] | None) -> str:
+    """paid | declined | expired: how a rule (or no rule) ends a payment."""
+    if rule is None:
+        return "expired"
+    then = rule["outcome"]["pending"].get("then")
+    return "expired" if then is None else "paid" if then == "approve" else "declined"
+
+
+@exercises("local-method-shoppers.yaml")
+@_NOTIFICATION_URL
+def test_local_method_shoppers_leaves_card_payments_alone(
+        payment_simulator, client: stripe.StripeClient):
+    """Cards, at the card providers and at the local-method ones, get no rule: Stripe
+    approves, Mollie's card checkout stays `open`, Mercado Pago's APRO card is approved."""
+    sim = payment_simulator
+    sim.use_scenario(SCENARIOS / "local-method-shoppers.yaml")
+    assert {authorize(client, "eur").status for _ in range(5)} == {"succeeded"}
+    mollie = mollie_client(sim)
+    assert mollie_create(mollie, method="creditcard").status == "open"
+    mp = mercadopago_sdk(sim.url("mercadopago"))
+    token = mp.card_token().create({
+        "card_number": "5031433215406351", "expiration_month": 11, "expiration_year": 2030,
+        "security_code": "123", "cardholder": {"name": "APRO"}})["response"]["id"]
+    paid = mp.payment().create({"transaction_amount": 100, "token": token, "installments": 1,
+                                "payment_method_id": "master", "payer": PAYER_BR})
+    assert (paid["response"]["status"], paid["response"]["status_detail"]) == \
+        ("approved", "accredited")
+    counters = rule_counters(sim, "local-method-shoppers")
+    assert {c["applied"] for c in counters.values()} == {0}

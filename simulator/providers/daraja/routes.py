@@ -193,8 +193,9 @@ class _Api:
                  "metadata": p.metadata, "country": "KE"}
         result = await self.engine.execute(self.provider, ns,
                                            Authorize(p.id, outcome=pending, create=p), facts)
-        if result.outcome is pending and result.payment.status is Status.PENDING:
-            self._handset_answers(ns, p.id, magic.outcome_for(phone), now)
+        if result.payment.status is Status.PENDING:  # it expires even when a scenario answers
+            answer = magic.outcome_for(phone) if result.outcome is pending else None
+            self._handset_answers(ns, p.id, answer, now)
         message = "Success. Request accepted for processing"
         return _json({"MerchantRequestID": p.extra["merchant_request_id"],
                       "CheckoutRequestID": p.id, "ResponseCode": "0",

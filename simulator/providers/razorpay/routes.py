@@ -364,8 +364,9 @@ class _Api:
         result = await self._run(ns, Authorize(p.id, outcome=pending, create=p), request, p)
         record["payments"] = [*record["payments"], p.id]
         await self.store.put_object(ns, ORDER_KIND, record["id"], record)
-        if result.outcome is pending and result.payment.status is Status.PENDING:
-            self._customer_answers(ns, p, magic.outcome_for(vpa, p.amount), expiry)
+        if result.payment.status is Status.PENDING:  # it expires even when a scenario answers
+            answer = magic.outcome_for(vpa, p.amount) if result.outcome is pending else None
+            self._customer_answers(ns, p, answer, expiry)
         return _json({"razorpay_payment_id": p.id}, request)
 
     async def _check_payable(self, ns: str, record: Mapping[str, Any], amount: int,
