@@ -9,7 +9,9 @@ Adding a provider adds no line to this file.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import heapq
+import itertools
+import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
@@ -52,6 +54,8 @@ class Effects:
     webhooks: WebhookChaos | None = None
     webhook_rng: random.Random | None = None
 
+
+log = logging.getLogger("simulator.engine")
 
 NO_EFFECTS = Effects()
 _UNUSED_RNG = random.Random(0)
@@ -120,9 +124,12 @@ class Engine:
         self.scenarios: Scenarios = scenarios or NoScenarios()
         #: Test mode: sees every event as it is emitted (contract checks).
         self.inspect_event: Callable[[Event], None] | None = None
-        self._background: set[asyncio.Task[None]] = set()
-        # Scheduled work waits on the virtual clock; advancing it wakes every waiter at
-        # once, so an expiry or settlement happens when the tester moves the clock.
+        # Scheduled commands, by virtual time; one runner executes them in that order.
+        # Advancing the clock wakes it, so an expiry or settlement happens when the
+        # tester moves the clock.
+        self._due: list[tuple[float, int, EventSource, str, Command]] = []
+        self._seq = itertools.count()
+        self._runner: asyncio.Task[None] | None = None
         self._sleepers: set[asyncio.Future[None]] = set()
         clock.on_advance(self._wake)
 
@@ -169,24 +176,35 @@ class Engine:
     def schedule(self, provider: EventSource, namespace: str, command: Command,
                  at: float) -> None:
         """Execute `command` when the virtual clock reaches `at`: a pending payment
-        settling by itself, a QR code or voucher expiring. Advancing the clock brings it
-        forward; a payment that has moved on meanwhile (paid before its expiry) or was
-        reset is left alone."""
+        settling by itself, a QR code or voucher expiring.
 
-        async def run() -> None:
-            await self._sleep_until(at)
-            with contextlib.suppress(payments.PaymentError, NotFound):
-                await self.execute(provider, namespace, command)
+        Due commands run one at a time in the order of their virtual times, so when
+        the clock is advanced past several at once, a payment settled at +20 s is paid
+        before its expiry at +60 s finds it. A payment that has moved on meanwhile, or
+        was reset, is left alone."""
+        heapq.heappush(self._due, (at, next(self._seq), provider, namespace, command))
+        self._wake(at)  # the runner may be waiting for something later
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.get_running_loop().create_task(self._run_due())
 
-        task = asyncio.get_running_loop().create_task(run())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+    async def _run_due(self) -> None:
+        while self._due:
+            await self._sleep_until(self._due[0][0])
+            while self._due and self._due[0][0] <= self.clock.now():
+                _, _, provider, namespace, command = heapq.heappop(self._due)
+                try:
+                    await self.execute(provider, namespace, command)
+                except (payments.PaymentError, NotFound):
+                    pass  # paid before it expired, or reset: nothing left to do
+                except Exception:  # a scenario's fault, or a bug: the rest still run
+                    log.exception("scheduled %s of %s failed", command.operation,
+                                  command.payment_id)
 
     async def _sleep_until(self, at: float) -> None:
-        """Until the virtual clock reads `at`: the real time that takes at the clock's
-        scale, or less when someone advances the clock."""
+        """Until the virtual clock reads `at` (or something earlier is scheduled): the
+        real time that takes at the clock's scale, or less when the clock is advanced."""
         loop = asyncio.get_running_loop()
-        while self.clock.now() < at:
+        while self.clock.now() < at and (not self._due or self._due[0][0] >= at):
             woken: asyncio.Future[None] = loop.create_future()
             self._sleepers.add(woken)
             try:

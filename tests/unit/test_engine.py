@@ -429,3 +429,29 @@ async def test_adjust_changes_what_an_authorization_holds(
     assert (result.previous.amount_authorized, result.payment.amount_authorized) == (  # type: ignore[union-attr]
         1000, 2500)
     assert provider.emitted[-1][1] == Adjust("pay_1", 2500)
+
+
+async def test_one_advance_past_several_due_commands_runs_them_in_time_order(
+        engine: Engine, provider: FakeProvider, store: Store, clock: VirtualClock) -> None:
+    """Paid at +20 s, expiring at +60 s: a jump of an hour must pay it, whatever order
+    the two were scheduled in."""
+    for pid in ("pay_a", "pay_b"):
+        await pending(engine, provider, pid)
+    engine.schedule(provider, NS, Expire("pay_a"), clock.now() + 60)
+    engine.schedule(provider, NS, Complete("pay_a", True), clock.now() + 20)
+    engine.schedule(provider, NS, Complete("pay_b", True), clock.now() + 90)
+    engine.schedule(provider, NS, Expire("pay_b"), clock.now() + 60)
+    await asyncio.sleep(0.01)
+    clock.advance(3600)
+    assert (await settled(store, "pay_a", Status.AUTHORIZED)).status is Status.AUTHORIZED
+    assert (await settled(store, "pay_b", Status.EXPIRED)).status is Status.EXPIRED
+
+
+async def test_a_scheduled_command_that_fails_does_not_stop_the_others(
+        engine: Engine, provider: FakeProvider, store: Store, clock: VirtualClock) -> None:
+    await pending(engine, provider, "pay_a")
+    engine.schedule(provider, NS, Complete("pay_missing", True), clock.now() + 10)
+    engine.schedule(provider, NS, Capture("pay_a"), clock.now() + 20)  # not authorized yet
+    engine.schedule(provider, NS, Complete("pay_a", True), clock.now() + 30)
+    clock.advance(60)
+    assert (await settled(store, "pay_a", Status.AUTHORIZED)).status is Status.AUTHORIZED
