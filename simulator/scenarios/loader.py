@@ -571,7 +571,22 @@ class _Checker:
         found += self._latency((*path, "latency"), rule.get("latency"))
         if isinstance(rule.get("match"), dict):
             found += self._match((*path, "match"), rule["match"], providers)
+            found += self._outcome_applies(path, rule)
         return found
+
+    def _outcome_applies(self, path: Keys, rule: dict[str, Any]) -> list[Problem]:
+        """An outcome decides a payment attempt; on a rule that matches only other
+        operations it would silently do nothing."""
+        ops = rule["match"].get("operation")
+        names = [ops] if isinstance(ops, str) else ops if isinstance(ops, list) else []
+        if "outcome" not in rule or not names or not all(isinstance(n, str) for n in names) \
+                or "authorize" in names:
+            return []
+        return [self._at((*path, "outcome"), (
+            "an outcome decides a payment attempt (operation authorize); this rule "
+            f"matches only {', '.join(names)}, where an outcome never applies. To make "
+            f"{names[0]} fail, give the rule a fault instead (for example fault: "
+            "{http: 502})"))]
 
     def _probability(self, path: Keys, value: Any) -> list[Problem]:
         if isinstance(value, int | float) and not isinstance(value, bool) and not (

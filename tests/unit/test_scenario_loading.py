@@ -82,6 +82,13 @@ rules:
     latency: 1s
 """, [("3:32 $.rules[0].match.provider[1]",
        "unknown provider 'strpe'; did you mean 'stripe'? installed: ")]),
+    ("an outcome on a rule that matches no payment attempt", """\
+name: a
+rules:
+  - match: {provider: stripe, operation: [capture, refund]}
+    outcome: {decline: insufficient_funds}
+""", [("4:14 $.rules[0].outcome",
+       "this rule matches only capture, refund, where an outcome never applies")]),
     ("unknown decline reason", """\
 name: a
 rules:
@@ -460,7 +467,7 @@ phases:
   - name: c
     after: 60s
     for: 60s
-    rules: [{match: {provider: stripe, operation: capture}, outcome: {decline: fraudulent}}]
+    rules: [{match: {provider: stripe, operation: capture}, fault: {http: 502}}]
   - name: d
     after: 120s
     for: 60s
