@@ -506,10 +506,14 @@ class _Api:
         return _json(wire.card_token(record), request)
 
 
-def _int(value: int | str, code: str) -> int:
-    if isinstance(value, int):
+def _int(value: int | float | str, code: str) -> int:
+    """A month or year as a number. JSON parsers read integers too large for 64 bits as
+    floats, which a schema's `integer` still admits when they have no fraction."""
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if value.isdigit():
+    if isinstance(value, float) and value.is_integer() and abs(value) < 10_000:
+        return int(value)
+    if isinstance(value, str) and value.isdigit() and len(value) <= 4:
         return int(value)
     raise InvalidRequest(f"Invalid value {value!r}: expected a number.", code=code)
 

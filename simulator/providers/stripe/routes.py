@@ -387,8 +387,8 @@ class _Api:
         if not 1 <= month <= 12:
             raise wire.CardError("Your card's expiration month is invalid.",
                                  param="exp_month", code="invalid_expiry_month")
-        year = year + 2000 if year < 100 else year
-        if is_expired(month, year, self.engine.clock.now_datetime()):
+        year = year + 2000 if 0 <= year < 100 else year
+        if not 0 <= year <= 9999 or is_expired(month, year, self.engine.clock.now_datetime()):
             raise wire.CardError("Your card's expiration year is invalid.",
                                  param="exp_year", code="invalid_expiry_year")
         test = magic.card_for_number(number)

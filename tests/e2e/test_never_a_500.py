@@ -1,0 +1,171 @@
+"""Bad input never gets a 500: every body-taking operation of every provider, fed a valid
+request with one field at a time removed or replaced by a value of the wrong shape,
+answers in the provider's 4xx (or serves it), never with a server error."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+import requests
+
+from simulator.testing.server import SimulatorServer
+
+#: Values of the wrong shape for almost any field.
+WRONG: tuple[Any, ...] = (None, [], {}, "", "x" * 3000, -1, 10**30, 1.5, True, "\u0000",
+                          {"nested": {"deeper": [1, {"a": None}]}})
+
+SHORTCODE = "174379"
+PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
+
+
+def _variants(body: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The body with each field (and each field of a nested object) removed, then set
+    to each wrong value in turn."""
+    for key, value in body.items():
+        yield f"-{key}", {k: v for k, v in body.items() if k != key}
+        for i, wrong in enumerate(WRONG):
+            yield f"{key}={i}", {**body, key: wrong}
+        if isinstance(value, dict):
+            for inner, sub in _variants(value):
+                yield f"{key}.{inner}", {**body, key: sub}
+
+
+def _daraja_body() -> dict[str, Any]:
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    password = base64.b64encode(f"{SHORTCODE}{PASSKEY}{stamp}".encode()).decode()
+    return {"BusinessShortCode": SHORTCODE, "Password": password, "Timestamp": stamp,
+            "TransactionType": "CustomerPayBillOnline", "Amount": "10",
+            "PartyA": "254708374149", "PartyB": SHORTCODE, "PhoneNumber": "254708374149",
+            "CallBackURL": "http://127.0.0.1:9/cb", "AccountReference": "ref",
+            "TransactionDesc": "test"}
+
+
+#: provider -> (method, path, valid body), for operations that take a JSON body.
+JSON_OPERATIONS: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
+    "adyen": [
+        ("POST", "/checkout/v71/payments", {
+            "amount": {"currency": "EUR", "value": 1000}, "merchantAccount": "TestMerchant",
+            "reference": "order-1", "returnUrl": "http://127.0.0.1:9/back",
+            "paymentMethod": {"type": "scheme", "number": "4111111111111111",
+                              "expiryMonth": "03", "expiryYear": "2030", "cvc": "737"}}),
+        ("POST", "/checkout/v71/payments/details", {"details": {"redirectResult": "abc"}}),
+        ("POST", "/checkout/v71/payments/ABCDEFGHIJKLMNOP/captures", {
+            "amount": {"currency": "EUR", "value": 1000}, "merchantAccount": "TestMerchant"}),
+        ("POST", "/checkout/v71/cancels", {"merchantAccount": "TestMerchant",
+                                           "paymentReference": "order-1"}),
+    ],
+    "checkoutcom": [
+        ("POST", "/payments", {
+            "source": {"type": "card", "number": "4242424242424242", "expiry_month": 6,
+                       "expiry_year": 2030, "cvv": "100"},
+            "amount": 1000, "currency": "USD", "reference": "order-1"}),
+        ("POST", "/payments/pay_aaaaaaaaaaaaaaaaaaaaaaaaaa/refunds", {"amount": 100}),
+    ],
+    "mollie": [
+        ("POST", "/v2/payments", {
+            "amount": {"currency": "EUR", "value": "10.00"}, "description": "Order 1",
+            "redirectUrl": "http://127.0.0.1:9/back", "method": "ideal"}),
+        ("POST", "/v2/payments/tr_aaaaaaaaaa/refunds", {
+            "amount": {"currency": "EUR", "value": "1.00"}}),
+    ],
+    "mercadopago": [
+        ("POST", "/v1/payments", {
+            "transaction_amount": 100, "payment_method_id": "pix",
+            "payer": {"email": "buyer@example.com"}, "description": "Order 1"}),
+        ("PUT", "/v1/payments/123456789", {"status": "cancelled"}),
+        ("POST", "/v1/card_tokens", {
+            "card_number": "5031433215406351", "expiration_month": 11,
+            "expiration_year": 2030, "security_code": "123",
+            "cardholder": {"name": "APRO"}}),
+    ],
+    "razorpay": [
+        ("POST", "/v1/orders", {"amount": 50000, "currency": "INR", "receipt": "r-1"}),
+        ("POST", "/v1/payments/create/upi", {
+            "amount": 50000, "currency": "INR", "order_id": "order_aaaaaaaaaaaaaa",
+            "method": "upi", "email": "a@example.com", "contact": "9000090000",
+            "upi": {"flow": "collect", "vpa": "success@razorpay", "expiry_time": 5}}),
+    ],
+    "daraja": [
+        ("POST", "/mpesa/stkpush/v1/processrequest", _daraja_body()),
+    ],
+}
+
+
+def _auth(server: SimulatorServer, provider: str) -> dict[str, str]:
+    key = uuid.uuid4().hex
+    if provider == "adyen":
+        return {"X-API-Key": f"AQE_{key}"}
+    if provider == "checkoutcom":
+        return {"Authorization": f"Bearer sk_sbox_{key}"}
+    if provider == "mollie":
+        return {"Authorization": f"Bearer test_{key}"}
+    if provider == "mercadopago":
+        return {"Authorization": f"Bearer TEST-{key}", "X-Idempotency-Key": key}
+    if provider == "razorpay":
+        token = base64.b64encode(f"rzp_test_{key[:14]}:secret".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+    consumer = base64.b64encode(f"{key}:secret".encode()).decode()
+    got = requests.get(f"{server.url('daraja')}/oauth/v1/generate",
+                       params={"grant_type": "client_credentials"},
+                       headers={"Authorization": f"Basic {consumer}"}, timeout=10)
+    return {"Authorization": f"Bearer {got.json()['access_token']}"}
+
+
+CASES = [(provider, method, path, name, body)
+         for provider, operations in JSON_OPERATIONS.items()
+         for method, path, valid in operations
+         for name, body in itertools.chain([("valid", valid)], _variants(valid))]
+
+
+@pytest.mark.parametrize("provider", sorted(JSON_OPERATIONS))
+def test_no_json_body_gets_a_server_error(payment_simulator: SimulatorServer,
+                                          provider: str) -> None:
+    headers = {**_auth(payment_simulator, provider), "Content-Type": "application/json"}
+    errors = []
+    with requests.Session() as http:
+        for _, method, path, name, body in (c for c in CASES if c[0] == provider):
+            resp = http.request(method, payment_simulator.url(provider) + path,
+                                data=json.dumps(body), headers=headers, timeout=10)
+            if resp.status_code >= 500:
+                errors.append(f"{method} {path} [{name}]: {resp.status_code} {resp.text[:200]}")
+    assert not errors, f"{len(errors)} server errors:\n" + "\n".join(errors[:20])
+
+
+STRIPE_FORMS = {
+    "/v1/payment_intents": "amount=1000&currency=usd&confirm=true&payment_method=pm_card_visa",
+    "/v1/refunds": "payment_intent=pi_missing&amount=100",
+    "/v1/payment_methods": "type=card&card[number]=4242424242424242&card[exp_month]=12"
+                           "&card[exp_year]=2034&card[cvc]=123",
+}
+FORM_WRONG = ("", "x", "-1", "1e999", "99999999999999999999999", "true", "%00", "[]")
+
+
+@pytest.mark.parametrize("path", sorted(STRIPE_FORMS))
+def test_no_stripe_form_gets_a_server_error(payment_simulator: SimulatorServer,
+                                            path: str) -> None:
+    base = [tuple(pair.split("=", 1)) for pair in STRIPE_FORMS[path].split("&")]
+    bodies = [STRIPE_FORMS[path]]
+    for i, (key, _) in enumerate(base):
+        rest = [kv for j, kv in enumerate(base) if j != i]
+        bodies.append(urlencode(rest))
+        for wrong in FORM_WRONG:
+            bodies.append(urlencode([*rest, (key, wrong)]))
+        bodies += [urlencode([*rest, (f"{key}[a]", "1")]), urlencode([*rest, (f"{key}[]", "1")])]
+    headers = {"Authorization": f"Bearer sk_test_{uuid.uuid4().hex}",
+               "Content-Type": "application/x-www-form-urlencoded"}
+    errors = []
+    with requests.Session() as http:
+        for body in bodies:
+            resp = http.post(payment_simulator.url("stripe") + path, data=body,
+                             headers=headers, timeout=10)
+            if resp.status_code >= 500:
+                errors.append(f"POST {path} {body!r}: {resp.status_code} {resp.text[:200]}")
+    assert not errors, f"{len(errors)} server errors:\n" + "\n".join(errors[:20])
