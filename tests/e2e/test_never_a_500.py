@@ -169,3 +169,38 @@ def test_no_stripe_form_gets_a_server_error(payment_simulator: SimulatorServer,
             if resp.status_code >= 500:
                 errors.append(f"POST {path} {body!r}: {resp.status_code} {resp.text[:200]}")
     assert not errors, f"{len(errors)} server errors:\n" + "\n".join(errors[:20])
+
+
+QUERY_WRONG = ("limit=-1", "limit=abc", "limit=99999999999999999999999", "limit=",
+               "offset=-5", "count=x", "skip=-1", "from=zzz", "starting_after=nope",
+               "sort=%00", "unknown=1", "expand[]=everything")
+ODD_IDS = ("x" * 300, "%C3%A9t%C3%A9", "..%2F..", "0", "-1")
+
+
+def _gets(provider: str) -> list[str]:
+    from simulator import contracts
+
+    manifest = contracts.manifest(provider)
+    assert manifest is not None
+    return [op.path.replace("{version}", "71") for op in manifest.operations.values()
+            if op.method == "GET"]
+
+
+@pytest.mark.parametrize("provider", sorted([*JSON_OPERATIONS, "stripe"]))
+def test_no_query_or_id_gets_a_server_error(payment_simulator: SimulatorServer,
+                                            provider: str) -> None:
+    headers = (_auth(payment_simulator, provider) if provider != "stripe" else
+               {"Authorization": f"Bearer sk_test_{uuid.uuid4().hex}"})
+    errors = []
+    with requests.Session() as http:
+        for path in _gets(provider):
+            if "{" in path:
+                urls = [path.split("{")[0] + odd + path.split("}", 1)[1] for odd in ODD_IDS]
+            else:
+                urls = [f"{path}?{q}" for q in QUERY_WRONG]
+            for url in urls:
+                resp = http.get(payment_simulator.url(provider) + url, headers=headers,
+                                timeout=10)
+                if resp.status_code >= 500:
+                    errors.append(f"GET {url}: {resp.status_code} {resp.text[:200]}")
+    assert not errors, f"{len(errors)} server errors:\n" + "\n".join(errors[:20])
