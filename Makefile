@@ -1,12 +1,13 @@
 # The two quick-start commands: `make serve` and `make test`. Each installs what it
-# needs into .venv first (and, for the browser tests, Debian's chromium when run as root).
+# needs into .venv first (and, for the browser and Redis store tests, Debian's chromium and
+# redis-server when run as root).
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: serve test browser lint bench clean
+.PHONY: serve test browser redis lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +35,18 @@ browser:
 	  fi; \
 	fi
 
-test: $(VENV)/.installed-test browser
+redis:
+	@if ! command -v redis-server >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's redis-server for the Redis store tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else \
+	    echo "no redis-server: install it (apt-get install redis-server) to run the Redis store tests"; \
+	  fi; \
+	fi
+
+test: $(VENV)/.installed-test browser redis
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test

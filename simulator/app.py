@@ -10,7 +10,7 @@ import gc
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
 from aiohttp import web
@@ -26,6 +26,7 @@ from simulator.providers import base
 from simulator.scenarios.loader import ScenarioError, load_file
 from simulator.scenarios.runtime import ScenarioSet
 from simulator.settings import Settings
+from simulator.store.base import Store, StoreUnavailable
 from simulator.store.memory import MemoryStore
 from simulator.webhooks.dispatcher import Dispatcher, Endpoint, Event
 
@@ -96,10 +97,23 @@ def _check_webhook(contract_log: ContractLog, event: Event) -> None:
                          example={"event_id": event.id})
 
 
+def open_store(settings: Settings) -> tuple[Store, Callable[[], Awaitable[None]] | None]:
+    """The configured backend and, for a remote one, the check to run at start-up."""
+    if settings.store == "memory":
+        return MemoryStore(), None
+    try:
+        from simulator.store.redis import RedisStore
+    except ImportError:
+        raise StoreUnavailable("the Redis store needs the `redis` package: pip install "
+                               "'payments-sandbox[redis]'") from None
+    remote = RedisStore(settings.store)
+    return remote, remote.ping
+
+
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     clock = VirtualClock(scale=settings.clock_scale)
-    store = MemoryStore()
+    store, check_store = open_store(settings)
     dispatcher = Dispatcher(clock)
     for name, target in settings.webhooks.items():
         dispatcher.configure(Endpoint(url=target.url, secret=target.secret, provider=name))
@@ -148,6 +162,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.router.add_route("*", "/{path:.*}", no_such_provider)  # last: after every prefix
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        if check_store is not None:
+            await check_store()  # StoreUnavailable: nothing else has started yet
         await dispatcher.start()
         gc.callbacks.append(_freeze_survivors)
         watcher = None

@@ -51,7 +51,7 @@ PAYSANDBOX_PORT, PAYSANDBOX_PROVIDERS (comma-separated), PAYSANDBOX_WEBHOOK_<PRO
 PAYSANDBOX_WEBHOOK_SECRET_<PROVIDER>, PAYSANDBOX_CLOCK_SCALE, PAYSANDBOX_JOURNAL_SIZE,
 PAYSANDBOX_MAX_BODY_BYTES, PAYSANDBOX_ADMIN_TOKEN, PAYSANDBOX_LOG_LEVEL,
 PAYSANDBOX_DRAIN_TIMEOUT, PAYSANDBOX_PUBLIC_URL, PAYSANDBOX_SCENARIOS (paths joined by
-':'), PAYSANDBOX_WATCH, PAYSANDBOX_CONTRACTS, PAYSANDBOX_CHECK_RESPONSES.
+':'), PAYSANDBOX_WATCH, PAYSANDBOX_CONTRACTS, PAYSANDBOX_CHECK_RESPONSES, PAYSANDBOX_STORE.
 """
 
 
@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--check-responses", action="store_true", default=None,
                        help="test mode: check every response and webhook the simulator emits "
                             "against its contract and log each mismatch")
+    serve.add_argument("--store", metavar="URL",
+                       help="where state lives: memory (default, this process only) or a "
+                            "Redis URL (redis://127.0.0.1:6379/0) shared by several "
+                            "simulators and kept across restarts")
     serve.add_argument("--watch", action="store_true", default=None,
                        help="reload scenario files when they change (a bad edit is reported "
                             "and the running scenarios stay)")
@@ -333,7 +337,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     values = env_values()
     for flag in ("host", "port", "clock_scale", "journal_size", "max_body_bytes",
                  "admin_token", "public_url", "drain_timeout", "log_level", "contracts",
-                 "check_responses"):
+                 "check_responses", "store"):
         value = getattr(args, flag, None)
         if value is not None:
             values[flag] = value
@@ -358,6 +362,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def store_description(store: str) -> str:
+    if store == "memory":
+        return "memory (this process only; --store redis://… to share it)"
+    from simulator.store.redis import redacted
+
+    return f"{redacted(store)} (shared with every simulator using it)"
+
+
 def banner(settings: Settings, port: int) -> str:
     url = settings.replace(port=port).base_url
     lines = [f"paysandbox {__version__} listening on {url}", "", "providers (give a SDK the "
@@ -368,6 +380,7 @@ def banner(settings: Settings, port: int) -> str:
               "scenarios, contracts)"]
     if settings.admin_token:
         lines.append("                (admin token required)")
+    lines.append(f"store           {store_description(settings.store)}")
     lines.append("")
     lines.append("webhooks:")
     if settings.webhooks:
@@ -387,6 +400,7 @@ def banner(settings: Settings, port: int) -> str:
 async def serve(settings: Settings) -> int:
     from simulator.app import SHUTDOWN_REPORT, create_app
     from simulator.scenarios.loader import ScenarioError
+    from simulator.store.base import StoreUnavailable
 
     try:
         app = create_app(settings)
@@ -396,8 +410,15 @@ async def serve(settings: Settings) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
+    except StoreUnavailable as exc:
+        print(f"paysandbox: {exc}", file=sys.stderr)
+        return 1
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
+    try:
+        await runner.setup()
+    except StoreUnavailable as exc:
+        print(f"paysandbox: {exc}", file=sys.stderr)
+        return 1
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True)
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else settings.port

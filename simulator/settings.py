@@ -19,6 +19,7 @@ DEFAULT_PORT = 12111
 ENV_PREFIX = "PAYSANDBOX_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 CONTRACT_MODES = ("strict", "report", "off")
+STORE_SCHEMES = ("redis://", "rediss://")
 
 
 class SettingsError(ValueError):
@@ -56,6 +57,7 @@ class Settings:
     watch: bool = False  # reload scenario files when they change
     contracts: str = "strict"  # strict: the provider's 4xx | report: served, recorded | off
     check_responses: bool = False  # test mode: check our own responses and webhooks too
+    store: str = "memory"  # memory (this process only) | redis://host:port/db (shared)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -69,6 +71,10 @@ class Settings:
         if self.contracts not in CONTRACT_MODES:
             raise SettingsError(f"contracts mode must be one of {', '.join(CONTRACT_MODES)}, "
                                 f"got {self.contracts!r}")
+        if self.store != "memory" and not self.store.startswith(STORE_SCHEMES):
+            raise SettingsError(f"store must be `memory` or a Redis URL such as "
+                                f"redis://127.0.0.1:6379/0 (rediss:// for TLS), got "
+                                f"{self.store!r}")
         if self.journal_size < 0:
             raise SettingsError(f"journal size must be >= 0, got {self.journal_size}")
         if self.max_body_bytes < 1024:
@@ -129,7 +135,7 @@ def env_values(env: Mapping[str, str] | None = None) -> dict[str, object]:
             values["drain_timeout"] = float(get("DRAIN_TIMEOUT") or 0)
     except ValueError as exc:
         raise SettingsError(f"bad {ENV_PREFIX}* value: {exc}") from None
-    for name in ("ADMIN_TOKEN", "PUBLIC_URL"):
+    for name in ("ADMIN_TOKEN", "PUBLIC_URL", "STORE"):
         if get(name):
             values[name.lower()] = get(name)
     if get("SCENARIOS"):

@@ -8,8 +8,11 @@ from simulator.store.base import (
     IdempotencyRecord,
     NotFound,
     Store,
+    StoreUnavailable,
 )
 from simulator.store.memory import MemoryStore
+
+# RedisStore is imported from simulator.store.redis: it needs the optional `redis` package.
 
 __all__ = [
     "AlreadyExists",
@@ -18,4 +21,5 @@ __all__ = [
     "MemoryStore",
     "NotFound",
     "Store",
+    "StoreUnavailable",
 ]

@@ -27,6 +27,10 @@ class AlreadyExists(ValueError):
     pass
 
 
+class StoreUnavailable(ConnectionError):
+    """The backend cannot be reached; the message says how to fix it."""
+
+
 class IdempotencyConflict(Exception):
     """The key is in use by a request that has not finished yet."""
 

@@ -1,15 +1,20 @@
-"""MemoryStore: the semantics every Store backend must honour."""
+"""The semantics every Store backend must honour, run against each backend: MemoryStore
+and RedisStore (on a real redis-server, see tests/conftest.py `redis_url`)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from simulator.core import payments
 from simulator.core.outcomes import Outcome
 from simulator.core.payments import InvalidTransition, Payment, Status
-from simulator.store import AlreadyExists, IdempotencyRecord, MemoryStore, NotFound
+from simulator.store import AlreadyExists, IdempotencyRecord, MemoryStore, NotFound, Store
+from simulator.store.redis import RedisStore
 from simulator.webhooks.dispatcher import Event
 
 NOW = 1_700_000_000.0
@@ -27,26 +32,50 @@ def event(n: int, namespace: str = "sk_test_a", provider: str = "stripe") -> Eve
                  render=lambda: f'{{"n": {n}}}'.encode())
 
 
+MakeStore = Callable[..., Store]
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[MakeStore]:
+    """A factory of empty stores of one backend (keyword options as MemoryStore's); each
+    Redis store gets a fresh key prefix and is emptied and closed afterwards."""
+    made: list[Store] = []
+
+    def make(**options: int) -> Store:
+        if request.param == "memory":
+            store: Store = MemoryStore(**options)
+        else:
+            url = request.getfixturevalue("redis_url")
+            store = RedisStore(url, prefix=f"test:{uuid.uuid4().hex}:", **options)
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        await store.reset()
+        await store.close()
+
+
 @pytest.fixture
-def store() -> MemoryStore:
-    return MemoryStore()
+def store(make_store: MakeStore) -> Store:
+    return make_store()
 
 
 # -- payments -------------------------------------------------------------------------
 
-async def test_create_then_get(store: MemoryStore) -> None:
+async def test_create_then_get(store: Store) -> None:
     p = payment()
     await store.create(p)
     assert await store.get("sk_test_a", "pi_1") == p
 
 
-async def test_get_of_unknown_id_or_namespace_is_none(store: MemoryStore) -> None:
+async def test_get_of_unknown_id_or_namespace_is_none(store: Store) -> None:
     await store.create(payment())
     assert await store.get("sk_test_a", "pi_other") is None
     assert await store.get("sk_test_other", "pi_1") is None
 
 
-async def test_create_with_a_taken_id_is_already_exists(store: MemoryStore) -> None:
+async def test_create_with_a_taken_id_is_already_exists(store: Store) -> None:
     first = payment(amount=1000)
     await store.create(first)
     with pytest.raises(AlreadyExists):
@@ -54,7 +83,7 @@ async def test_create_with_a_taken_id_is_already_exists(store: MemoryStore) -> N
     assert await store.get("sk_test_a", "pi_1") == first
 
 
-async def test_transition_returns_before_and_after_and_stores_after(store: MemoryStore) -> None:
+async def test_transition_returns_before_and_after_and_stores_after(store: Store) -> None:
     await store.create(payment())
     before, after = await store.transition(
         "sk_test_a", "pi_1", lambda p: payments.attempt(p, Outcome.approve(), NOW))
@@ -64,7 +93,7 @@ async def test_transition_returns_before_and_after_and_stores_after(store: Memor
     assert await store.get("sk_test_a", "pi_1") == after
 
 
-async def test_transition_propagates_the_error_and_changes_nothing(store: MemoryStore) -> None:
+async def test_transition_propagates_the_error_and_changes_nothing(store: Store) -> None:
     await store.create(payment())
     _, authorized = await store.transition(
         "sk_test_a", "pi_1", lambda p: payments.attempt(p, Outcome.approve(), NOW))
@@ -83,14 +112,14 @@ async def test_transition_propagates_the_error_and_changes_nothing(store: Memory
     assert await store.get("sk_test_a", "pi_1") == authorized
 
 
-async def test_transition_of_a_missing_payment_is_not_found(store: MemoryStore) -> None:
+async def test_transition_of_a_missing_payment_is_not_found(store: Store) -> None:
     with pytest.raises(NotFound) as info:
         await store.transition("sk_test_a", "pi_missing", lambda p: p)
     assert info.value.key == "pi_missing"
     assert info.value.namespace == "sk_test_a"
 
 
-async def test_transitions_apply_one_after_another(store: MemoryStore) -> None:
+async def test_transitions_apply_one_after_another(store: Store) -> None:
     await store.create(payment())
     await store.transition("sk_test_a", "pi_1",
                            lambda p: payments.attempt(p, Outcome.approve(), NOW))
@@ -102,7 +131,7 @@ async def test_transitions_apply_one_after_another(store: MemoryStore) -> None:
         Status.PARTIALLY_REFUNDED, 600, 100, 3)
 
 
-async def test_list_is_newest_first_filtered_and_limited(store: MemoryStore) -> None:
+async def test_list_is_newest_first_filtered_and_limited(store: Store) -> None:
     for i in range(5):
         await store.create(payment(f"pi_{i}", provider="stripe" if i % 2 == 0 else "adyen"))
     assert [p.id for p in await store.list_payments("sk_test_a")] == [
@@ -113,7 +142,7 @@ async def test_list_is_newest_first_filtered_and_limited(store: MemoryStore) -> 
     assert await store.list_payments("sk_test_nobody") == []
 
 
-async def test_a_transition_does_not_reorder_the_listing(store: MemoryStore) -> None:
+async def test_a_transition_does_not_reorder_the_listing(store: Store) -> None:
     await store.create(payment("pi_old"))
     await store.create(payment("pi_new"))
     await store.transition("sk_test_a", "pi_old",
@@ -123,7 +152,7 @@ async def test_a_transition_does_not_reorder_the_listing(store: MemoryStore) -> 
 
 # -- namespaces -----------------------------------------------------------------------
 
-async def test_the_same_id_lives_separately_in_two_namespaces(store: MemoryStore) -> None:
+async def test_the_same_id_lives_separately_in_two_namespaces(store: Store) -> None:
     await store.create(payment("pi_1", "sk_test_a", amount=100))
     await store.create(payment("pi_1", "sk_test_b", amount=200))
     await store.transition("sk_test_a", "pi_1",
@@ -137,7 +166,7 @@ async def test_the_same_id_lives_separately_in_two_namespaces(store: MemoryStore
     assert await store.namespaces() == ["sk_test_a", "sk_test_b"]
 
 
-async def test_reset_of_one_namespace_leaves_the_others(store: MemoryStore) -> None:
+async def test_reset_of_one_namespace_leaves_the_others(store: Store) -> None:
     for ns in ("sk_test_a", "sk_test_b"):
         await store.create(payment("pi_1", ns))
         await store.link(ns, "ch_1", "pi_1")
@@ -159,7 +188,7 @@ async def test_reset_of_one_namespace_leaves_the_others(store: MemoryStore) -> N
     assert await store.idempotency_begin("sk_test_b", "key", "fp", NOW) is not None
 
 
-async def test_reset_of_everything(store: MemoryStore) -> None:
+async def test_reset_of_everything(store: Store) -> None:
     await store.create(payment("pi_1", "sk_test_a"))
     await store.create(payment("pi_1", "sk_test_b"))
     await store.reset()
@@ -171,7 +200,7 @@ async def test_reset_of_everything(store: MemoryStore) -> None:
 
 # -- aliases and objects --------------------------------------------------------------
 
-async def test_link_and_resolve(store: MemoryStore) -> None:
+async def test_link_and_resolve(store: Store) -> None:
     await store.create(payment("pi_1"))
     await store.link("sk_test_a", "ch_1", "pi_1")
     await store.link("sk_test_a", "re_1", "pi_1")
@@ -181,7 +210,7 @@ async def test_link_and_resolve(store: MemoryStore) -> None:
     assert await store.resolve("sk_test_b", "ch_1") is None
 
 
-async def test_objects_per_kind(store: MemoryStore) -> None:
+async def test_objects_per_kind(store: Store) -> None:
     ns = "sk_test_a"
     await store.put_object(ns, "payment_method", "pm_1", {"id": "pm_1", "n": 1})
     await store.put_object(ns, "payment_method", "pm_2", {"id": "pm_2"})
@@ -210,7 +239,7 @@ async def test_objects_per_kind(store: MemoryStore) -> None:
 # -- idempotency ----------------------------------------------------------------------
 
 async def test_first_begin_owns_the_key_and_a_second_sees_it_in_flight(
-        store: MemoryStore) -> None:
+        store: Store) -> None:
     assert await store.idempotency_begin("sk_test_a", "k1", "fp1", NOW) is None
     record = await store.idempotency_begin("sk_test_a", "k1", "fp2", NOW + 1)
     assert isinstance(record, IdempotencyRecord)
@@ -220,7 +249,7 @@ async def test_first_begin_owns_the_key_and_a_second_sees_it_in_flight(
     assert record.status is None and record.body is None
 
 
-async def test_a_finished_record_replays_status_body_and_headers(store: MemoryStore) -> None:
+async def test_a_finished_record_replays_status_body_and_headers(store: Store) -> None:
     await store.idempotency_begin("sk_test_a", "k1", "fp1", NOW)
     await store.idempotency_finish("sk_test_a", "k1", 402, b'{"error": {}}',
                                    {"Request-Id": "req_1"})
@@ -233,14 +262,14 @@ async def test_a_finished_record_replays_status_body_and_headers(store: MemorySt
     assert record.created == NOW
 
 
-async def test_release_frees_the_key_for_a_retry(store: MemoryStore) -> None:
+async def test_release_frees_the_key_for_a_retry(store: Store) -> None:
     await store.idempotency_begin("sk_test_a", "k1", "fp1", NOW)
     await store.idempotency_release("sk_test_a", "k1")
     assert await store.idempotency_begin("sk_test_a", "k1", "fp1", NOW) is None
     await store.idempotency_release("sk_test_nobody", "k1")  # harmless
 
 
-async def test_idempotency_keys_are_per_namespace(store: MemoryStore) -> None:
+async def test_idempotency_keys_are_per_namespace(store: Store) -> None:
     assert await store.idempotency_begin("sk_test_a", "k1", "fp", NOW) is None
     assert await store.idempotency_begin("sk_test_b", "k1", "fp", NOW) is None
     await store.idempotency_finish("sk_test_a", "k1", 200, b"a", {})
@@ -248,8 +277,9 @@ async def test_idempotency_keys_are_per_namespace(store: MemoryStore) -> None:
     assert record is not None and not record.finished
 
 
-async def test_idempotency_keys_are_bounded_oldest_forgotten_first() -> None:
-    store = MemoryStore(max_idempotency_keys=3)
+async def test_idempotency_keys_are_bounded_oldest_forgotten_first(
+        make_store: MakeStore) -> None:
+    store = make_store(max_idempotency_keys=3)
     for key in ("k1", "k2", "k3", "k4"):
         assert await store.idempotency_begin("sk_test_a", key, "fp", NOW) is None
     assert await store.idempotency_begin("sk_test_a", "k1", "fp", NOW) is None  # forgotten
@@ -259,7 +289,7 @@ async def test_idempotency_keys_are_bounded_oldest_forgotten_first() -> None:
 
 # -- events ---------------------------------------------------------------------------
 
-async def test_events_are_newest_first_filtered_and_limited(store: MemoryStore) -> None:
+async def test_events_are_newest_first_filtered_and_limited(store: Store) -> None:
     for n in range(4):
         await store.append_event("sk_test_a", event(n, provider="stripe" if n % 2 else "adyen"))
     assert [e.id for e in await store.events("sk_test_a")] == ["evt_3", "evt_2", "evt_1",
@@ -270,15 +300,14 @@ async def test_events_are_newest_first_filtered_and_limited(store: MemoryStore) 
     assert await store.events("sk_test_b") == []
 
 
-async def test_events_are_bounded_by_max_events() -> None:
-    store = MemoryStore(max_events=3)
+async def test_events_are_bounded_by_max_events(make_store: MakeStore) -> None:
+    store = make_store(max_events=3)
     for n in range(10):
         await store.append_event("sk_test_a", event(n))
     assert [e.id for e in await store.events("sk_test_a")] == ["evt_9", "evt_8", "evt_7"]
 
 
-async def test_event_body_is_rendered_from_the_snapshot() -> None:
-    store = MemoryStore()
+async def test_event_body_is_rendered_from_the_snapshot(store: Store) -> None:
     await store.append_event("sk_test_a", event(7))
     (e,) = await store.events("sk_test_a")
     assert e.body == b'{"n": 7}'
@@ -286,8 +315,86 @@ async def test_event_body_is_rendered_from_the_snapshot() -> None:
                            "type": "payment_intent.succeeded", "created": NOW + 7}
 
 
-async def test_stored_payments_are_the_immutable_snapshots(store: MemoryStore) -> None:
+async def test_stored_payments_are_the_immutable_snapshots(store: Store) -> None:
     p = payment()
     await store.create(p)
     with pytest.raises(dataclasses.FrozenInstanceError):
         p.amount = 1  # type: ignore[misc]
+
+
+async def test_finishing_a_key_makes_it_the_newest(make_store: MakeStore) -> None:
+    store = make_store(max_idempotency_keys=2)
+    await store.idempotency_begin("sk_test_a", "k1", "fp", NOW)
+    await store.idempotency_begin("sk_test_a", "k2", "fp", NOW)
+    await store.idempotency_finish("sk_test_a", "k1", 200, b"{}", {})
+    await store.idempotency_begin("sk_test_a", "k3", "fp", NOW)  # forgets k2, not k1
+    kept = await store.idempotency_begin("sk_test_a", "k1", "fp", NOW)
+    assert kept is not None and kept.status == 200
+    assert await store.idempotency_begin("sk_test_a", "k2", "fp", NOW) is None
+
+
+# -- concurrency and sharing ------------------------------------------------------------
+
+async def test_fifty_concurrent_captures_give_exactly_one_success(store: Store) -> None:
+    await store.create(payment(amount=5000))
+    await store.transition("sk_test_a", "pi_1",
+                           lambda p: payments.attempt(p, Outcome.approve(), NOW))
+    results = await asyncio.gather(
+        *(store.transition("sk_test_a", "pi_1", lambda p: payments.capture(p, 5000, NOW))
+          for _ in range(50)), return_exceptions=True)
+    won = [r for r in results if not isinstance(r, BaseException)]
+    lost = [r for r in results if isinstance(r, BaseException)]
+    assert len(won) == 1
+    assert all(isinstance(e, InvalidTransition) for e in lost), lost
+    final = await store.get("sk_test_a", "pi_1")
+    assert final is not None
+    assert (final.status, final.amount_captured, final.version) == (Status.CAPTURED, 5000, 2)
+
+
+async def test_namespaces_with_separators_and_wildcards_stay_apart(store: Store) -> None:
+    spaces = ["acct", "acct:b", "acct*", "a[c]ct?", "acct%3A"]
+    for n, ns in enumerate(spaces):
+        await store.create(payment("pi_1", ns, amount=100 + n))
+        await store.put_object(ns, "kind", "o", {"ns": ns})
+    await store.reset("acct")
+    assert await store.get("acct", "pi_1") is None
+    for n, ns in enumerate(spaces[1:], start=1):
+        p = await store.get(ns, "pi_1")
+        assert p is not None and p.amount == 100 + n
+        assert await store.get_object(ns, "kind", "o") == {"ns": ns}
+    assert await store.namespaces() == sorted(spaces[1:])
+
+
+async def test_an_event_keeps_its_target_url(store: Store) -> None:
+    await store.append_event("sk_test_a", Event(
+        id="evt_u", provider="mollie", namespace="sk_test_a", type="payment.paid", created=NOW,
+        render=lambda: b"id=tr_1", url="http://127.0.0.1:9/hook"))
+    (e,) = await store.events("sk_test_a")
+    assert (e.url, e.body, e.namespace) == ("http://127.0.0.1:9/hook", b"id=tr_1", "sk_test_a")
+
+
+async def test_two_redis_stores_on_one_redis_share_state(redis_url: str) -> None:
+    prefix = f"test:{uuid.uuid4().hex}:"
+    first, second = RedisStore(redis_url, prefix=prefix), RedisStore(redis_url, prefix=prefix)
+    other = RedisStore(redis_url, prefix=f"test:{uuid.uuid4().hex}:")
+    try:
+        await first.create(payment())
+        await first.link("sk_test_a", "ch_1", "pi_1")
+        await second.transition("sk_test_a", "pi_1",
+                                lambda p: payments.attempt(p, Outcome.approve(), NOW))
+        await first.transition("sk_test_a", "pi_1", lambda p: payments.capture(p, 1000, NOW))
+        seen = await second.get("sk_test_a", "pi_1")
+        assert seen is not None
+        assert (seen.status, seen.amount_captured, seen.version) == (Status.CAPTURED, 1000, 2)
+        assert seen == await first.get("sk_test_a", "pi_1")
+        assert await second.resolve("sk_test_a", "ch_1") == "pi_1"
+        assert [p.id for p in await second.list_payments("sk_test_a")] == ["pi_1"]
+        assert await second.idempotency_begin("sk_test_a", "k", "fp", NOW) is None
+        assert await first.idempotency_begin("sk_test_a", "k", "fp", NOW) is not None
+        assert await other.get("sk_test_a", "pi_1") is None  # another prefix, another world
+        assert await other.namespaces() == []
+    finally:
+        for s in (first, other):
+            await s.reset()
+        for s in (first, second, other):
+            await s.close()

@@ -1,0 +1,143 @@
+"""The Redis store as a user runs it: simulators on one Redis share payments, a restarted
+simulator still has them, and an unreachable Redis stops `paysandbox serve` with one line."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+import stripe
+
+from simulator.settings import Settings, SettingsError
+from simulator.testing.server import SimulatorServer
+
+CMD = [sys.executable, "-m", "simulator"]
+
+
+@pytest.fixture
+def empty_redis(redis_url: str) -> Iterator[str]:
+    """The session's redis-server, emptied: these simulators use the default key prefix."""
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield redis_url
+    client.flushdb()
+    client.close()
+
+
+def sdk(server: SimulatorServer, key: str) -> stripe.StripeClient:
+    return stripe.StripeClient(key, base_addresses={"api": server.url("stripe")},
+                               max_network_retries=0)
+
+
+def test_a_restarted_simulator_keeps_payments_and_their_history(empty_redis: str) -> None:
+    key = "sk_test_redis_restart"
+    first = SimulatorServer(Settings(store=empty_redis))
+    first.start()
+    try:
+        client = sdk(first, key)
+        pi = client.v1.payment_intents.create(params={
+            "amount": 4200, "currency": "eur", "capture_method": "manual",
+            "payment_method": "pm_card_visa", "metadata": {"order": "o-1"}})
+        pi = client.v1.payment_intents.confirm(pi.id)
+        assert pi.status == "requires_capture"
+        pi = client.v1.payment_intents.capture(pi.id, params={"amount_to_capture": 4000})
+        refund = client.v1.refunds.create(params={"payment_intent": pi.id, "amount": 1500})
+        assert (pi.status, refund.status) == ("succeeded", "succeeded")
+        before = first.admin("GET", f"/payments/{pi.id}")
+    finally:
+        first.stop()
+
+    second = SimulatorServer(Settings(store=empty_redis))
+    second.start()
+    try:
+        client = sdk(second, key)
+        again = client.v1.payment_intents.retrieve(pi.id)
+        assert (again.status, again.amount, again.amount_received) == ("succeeded", 4200, 4000)
+        assert again.metadata["order"] == "o-1"
+        assert again.latest_charge == pi.latest_charge
+        charge = client.v1.charges.retrieve(pi.latest_charge)  # an alias, also shared
+        assert charge.amount_refunded == 1500
+        assert client.v1.refunds.retrieve(refund.id).amount == 1500
+        after = second.admin("GET", f"/payments/{pi.id}")
+        assert after == before
+        assert [h["action"] for h in after["history"]][-3:] == [
+            "authorize", "capture", "refund"]
+        with pytest.raises(stripe.InvalidRequestError):  # namespaces still apply
+            sdk(second, "sk_test_someone_else").v1.payment_intents.retrieve(pi.id)
+    finally:
+        second.stop()
+
+
+def test_two_simulators_on_one_redis_serve_the_same_payments(empty_redis: str) -> None:
+    a, b = SimulatorServer(Settings(store=empty_redis)), SimulatorServer(
+        Settings(store=empty_redis))
+    a.start()
+    b.start()
+    try:
+        key = "sk_test_redis_shared"
+        pi = sdk(a, key).v1.payment_intents.create(params={
+            "amount": 900, "currency": "usd", "capture_method": "manual", "confirm": True,
+            "payment_method": "pm_card_visa"})
+        captured = sdk(b, key).v1.payment_intents.capture(pi.id)
+        assert captured.status == "succeeded"
+        with pytest.raises(stripe.InvalidRequestError):  # already captured, seen through a
+            sdk(a, key).v1.payment_intents.capture(pi.id)
+        assert [p["id"] for p in a.admin("GET", "/payments")["payments"]] == [pi.id]
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_serve_names_its_store_in_the_banner(empty_redis: str) -> None:
+    proc = subprocess.Popen([*CMD, "serve", "--port", "0", "--store", empty_redis],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        banner = ""
+        deadline = time.monotonic() + 30
+        while not banner.endswith("first.\n") and time.monotonic() < deadline:
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+            if not line:
+                break
+            banner += line
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert re.search(rf"store\s+{re.escape(empty_redis)} \(shared", banner), banner + out
+    assert proc.returncode == 0, out
+
+
+def test_an_unreachable_redis_is_a_one_line_error_at_start_up() -> None:
+    with socket.socket() as held:  # bound, never listening: connections are refused
+        held.bind(("127.0.0.1", 0))
+        url = f"redis://127.0.0.1:{held.getsockname()[1]}/0"
+        res = subprocess.run([*CMD, "serve", "--port", "0", "--store", url],
+                             capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "PAYSANDBOX_STORE": ""})
+        with pytest.raises(RuntimeError) as info:
+            SimulatorServer(Settings(store=url)).start()
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith(f"paysandbox: cannot reach Redis at {url}")
+    assert "--store memory" in lines[0]
+    assert "cannot reach Redis" in str(info.value.__cause__)
+
+
+def test_a_store_that_is_neither_memory_nor_redis_is_refused() -> None:
+    with pytest.raises(SettingsError, match=re.escape("redis://127.0.0.1:6379/0")):
+        Settings(store="postgres://localhost/db")
+    res = subprocess.run([*CMD, "serve", "--store", "mem"], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 2
+    assert "store must be `memory` or a Redis URL" in res.stderr
+    assert Settings.from_env({"PAYSANDBOX_STORE": "rediss://cache:6380/1"}).store == (
+        "rediss://cache:6380/1")
