@@ -422,13 +422,14 @@ async def serve(settings: Settings) -> int:
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True)
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else settings.port
-    print(banner(settings, port), flush=True)
-
+    # Handlers first: whoever reads the banner may stop the server at once, and must get
+    # the clean shutdown it promises.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    print(banner(settings, port), flush=True)
     await stop.wait()
     print("\nshutting down: draining webhook deliveries…", flush=True)
     await runner.cleanup()
