@@ -21,6 +21,7 @@ from aiohttp import web
 from simulator import contracts, faults
 from simulator.contract_report import ContractLog
 from simulator.core.commands import Command, Result
+from simulator.core.payments import CardDetails, Payment
 from simulator.engine import APPLIED, InjectedFault
 from simulator.errors import ApiError, PayloadTooLarge, RouteMissing
 from simulator.faults import Fault
@@ -87,6 +88,26 @@ def route(method: str, path: str, handler: Handler) -> web.RouteDef:
     """A route named after its handler: the name is the operation the contracts
     manifest (contracts/<provider>/operations.json) lists it under."""
     return web.route(method, path, handler, name=getattr(handler, "__name__", None))
+
+
+def scenario_facts(request: web.Request, provider: str, **facts: Any) -> dict[str, Any]:
+    """What scenario rules match a request on: its path below the provider's prefix and
+    its headers, plus `facts` (the operation of a read, a payment's amount, …). The
+    engine adds provider, namespace and operation, and the country of the card."""
+    return {"path": request.path[len(provider) + 1:], "headers": request.headers, **facts}
+
+
+def payment_facts(request: web.Request, provider: str, p: Payment, *,
+                  amount: int | None = None, card: CardDetails | None = None,
+                  **more: Any) -> dict[str, Any]:
+    """The facts of a command on payment `p`: the amount it moves (all of it unless
+    `amount` says), its currency, card (or the one being attached), method and metadata;
+    `more` adds or overrides (a country the payment's method implies)."""
+    facts = scenario_facts(request, provider, amount=p.amount if amount is None else amount,
+                           currency=p.currency, card=card or p.card, method=p.method,
+                           metadata=p.metadata)
+    facts.update(more)
+    return facts
 
 
 def request_id() -> str:

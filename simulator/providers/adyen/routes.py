@@ -78,7 +78,15 @@ from simulator.errors import ApiError
 from simulator.hosted import register_challenge
 from simulator.providers.adyen import magic, wire
 from simulator.providers.adyen.wire import AdyenError
-from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent, route
+from simulator.providers.base import (
+    NAMESPACE,
+    RAW_BODY,
+    REQUEST_ID,
+    idempotent,
+    payment_facts,
+    route,
+    scenario_facts,
+)
 from simulator.store.base import NotFound, Store
 from simulator.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 
@@ -86,7 +94,6 @@ if TYPE_CHECKING:
     from simulator.engine import Engine
 
 NAME = "adyen"
-PREFIX = "/adyen"
 MIN_VERSION = 68
 _V = "/checkout/v{version:[0-9]+}"
 
@@ -314,12 +321,8 @@ class _Api:
     async def _run(self, ns: str, command: Command, request: web.Request, p: Payment,
                    *, amount: int | None = None) -> Result:
         """Execute a command, telling scenarios what they can match on."""
-        card = p.card
-        facts = {"path": request.path[len(PREFIX):], "headers": request.headers,
-                 "amount": p.amount if amount is None else amount, "currency": p.currency,
-                 "card": card, "method": p.method, "metadata": p.metadata,
-                 "country": card.country if card else None}
-        return await self.engine.execute(self.provider, ns, command, facts)
+        return await self.engine.execute(self.provider, ns, command, payment_facts(
+            request, self.provider.name, p, amount=amount))
 
     async def _payment(self, ns: str, psp: str, merchant_account: str) -> Payment:
         p = await self.store.get(ns, psp)
@@ -472,9 +475,8 @@ class _Api:
     async def list_payment_methods(self, request: web.Request) -> web.Response:
         ns, data = await self._body(request, "payment_methods.request",
                                     "PaymentMethodsRequest")
-        await self.engine.intercept(self.provider, ns, Listing(""), {
-            "operation": "list", "path": request.path[len(PREFIX):],
-            "headers": request.headers})
+        await self.engine.intercept(self.provider, ns, Listing(""), scenario_facts(
+            request, self.provider.name, operation="list"))
         allowed, blocked = data.get("allowedPaymentMethods"), data.get("blockedPaymentMethods")
         if (allowed is not None and "scheme" not in allowed) or "scheme" in (blocked or ()):
             return _json({"paymentMethods": []})

@@ -64,7 +64,15 @@ from simulator.core.payments import (
 )
 from simulator.errors import ApiError, Conflict, ResourceMissing, Unauthorized
 from simulator.hosted import register_challenge
-from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent, route
+from simulator.providers.base import (
+    NAMESPACE,
+    RAW_BODY,
+    REQUEST_ID,
+    idempotent,
+    payment_facts,
+    route,
+    scenario_facts,
+)
 from simulator.providers.checkoutcom import magic, wire
 from simulator.providers.checkoutcom.wire import Invalid
 from simulator.store.base import NotFound, Store
@@ -243,18 +251,13 @@ class _Api:
 
     async def _read(self, request: web.Request, operation: str) -> str:
         ns = authenticate(request)
-        await self.engine.intercept(self.provider, ns, Listing(""), {
-            "operation": operation, "path": request.path.removeprefix(PREFIX),
-            "headers": request.headers})
+        await self.engine.intercept(self.provider, ns, Listing(""), scenario_facts(
+            request, self.provider.name, operation=operation))
         return ns
 
     async def _run(self, ns: str, command: Command, request: web.Request, p: Payment,
                    amount: int | None = None) -> Result:
-        card = p.card
-        facts = {"path": request.path.removeprefix(PREFIX), "headers": request.headers,
-                 "amount": p.amount if amount is None else amount, "currency": p.currency,
-                 "card": card, "method": p.method, "metadata": p.metadata,
-                 "country": card.country if card else None}
+        facts = payment_facts(request, self.provider.name, p, amount=amount)
         try:
             return await self.engine.execute(self.provider, ns, command, facts)
         except NotFound:

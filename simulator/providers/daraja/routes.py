@@ -43,7 +43,14 @@ from simulator.core.commands import (
 from simulator.core.outcomes import Outcome
 from simulator.core.payments import Payment, Status
 from simulator.errors import ApiError, Unauthorized
-from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, route
+from simulator.providers.base import (
+    NAMESPACE,
+    RAW_BODY,
+    REQUEST_ID,
+    payment_facts,
+    route,
+    scenario_facts,
+)
 from simulator.providers.daraja import magic, wire
 from simulator.store.base import Store
 from simulator.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -51,7 +58,6 @@ from simulator.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 if TYPE_CHECKING:
     from simulator.engine import Engine
 
-PREFIX = "/daraja"
 TOKEN_NAMESPACE = "daraja:oauth"
 TOKEN_KIND = "daraja.token"
 
@@ -188,11 +194,9 @@ class _Api:
                    "transaction_type": body["TransactionType"],
                    "callback_url": body["CallBackURL"], "receipt": wire.receipt_number()})
         pending = Outcome.pending()
-        facts = {"path": request.path[len(PREFIX):], "headers": request.headers,
-                 "amount": p.amount, "currency": "KES", "method": "mpesa",
-                 "metadata": p.metadata, "country": "KE"}
-        result = await self.engine.execute(self.provider, ns,
-                                           Authorize(p.id, outcome=pending, create=p), facts)
+        result = await self.engine.execute(
+            self.provider, ns, Authorize(p.id, outcome=pending, create=p),
+            payment_facts(request, self.provider.name, p, country="KE"))
         if result.payment.status is Status.PENDING:  # it expires even when a scenario answers
             answer = magic.outcome_for(phone) if result.outcome is pending else None
             self._handset_answers(ns, p.id, answer, now)
@@ -213,9 +217,8 @@ class _Api:
         ns = await self._authorize(request)
         body = await self._body(request, "stkquery.request")
         self._check_password(body)
-        await self.engine.intercept(self.provider, ns, Listing(""), {
-            "operation": "retrieve", "path": request.path[len(PREFIX):],
-            "headers": request.headers})
+        await self.engine.intercept(self.provider, ns, Listing(""), scenario_facts(
+            request, self.provider.name, operation="retrieve"))
         p = await self.store.get(ns, body["CheckoutRequestID"])
         if p is None or p.provider != self.provider.name:
             raise wire.invalid("CheckoutRequestID", "no STK push with this id was made "

@@ -66,7 +66,15 @@ from simulator.errors import (
     ResourceMissing,
     Unauthorized,
 )
-from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent, route
+from simulator.providers.base import (
+    NAMESPACE,
+    RAW_BODY,
+    REQUEST_ID,
+    idempotent,
+    payment_facts,
+    route,
+    scenario_facts,
+)
 from simulator.providers.mercadopago import boleto, magic, pages, pix, wire
 from simulator.store.base import NotFound, Store
 from simulator.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -202,9 +210,8 @@ class _Api:
     async def _read(self, request: web.Request, operation: str) -> str:
         """Authenticate a read and let scenarios act on it."""
         ns = authenticate(request)
-        await self.engine.intercept(self.provider, ns, Listing(""), {
-            "operation": operation, "path": request.path[len("/mercadopago"):],
-            "headers": request.headers})
+        await self.engine.intercept(self.provider, ns, Listing(""), scenario_facts(
+            request, self.provider.name, operation=operation))
         return ns
 
     async def _once(self, request: web.Request, ns: str, params: Mapping[str, Any],
@@ -239,11 +246,7 @@ class _Api:
     async def _run(self, ns: str, command: Command, request: web.Request, p: Payment,
                    *, amount: int | None = None) -> Result:
         """Execute a command, telling scenarios what they can match on."""
-        card = p.card
-        facts = {"path": request.path[len("/mercadopago"):], "headers": request.headers,
-                 "amount": p.amount if amount is None else amount, "currency": p.currency,
-                 "card": card, "method": p.method, "metadata": p.metadata,
-                 "country": card.country if card else None}
+        facts = payment_facts(request, self.provider.name, p, amount=amount)
         try:
             return await self.engine.execute(self.provider, ns, command, facts)
         except NotFound:

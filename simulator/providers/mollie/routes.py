@@ -68,7 +68,15 @@ from simulator.core.outcomes import DeclineReason, Outcome, decline_reason
 from simulator.core.payments import AmountExceeded, InvalidTransition, Payment
 from simulator.errors import ApiError, Conflict, ResourceMissing, Unauthorized
 from simulator.hosted import HOSTED_NAMESPACE, render_page
-from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent, route
+from simulator.providers.base import (
+    NAMESPACE,
+    RAW_BODY,
+    REQUEST_ID,
+    idempotent,
+    payment_facts,
+    route,
+    scenario_facts,
+)
 from simulator.providers.mollie import magic, wire
 from simulator.providers.mollie.wire import MollieError
 from simulator.store.base import NotFound, Store
@@ -376,9 +384,8 @@ class _Api:
 
     async def _read(self, request: web.Request, ns: str, operation: str) -> None:
         """Reads meet scenarios here (latency, faults); commands meet them in the engine."""
-        await self.engine.intercept(self.provider, ns, Listing(""), {
-            "operation": operation, "path": request.path[len(PREFIX):],
-            "headers": request.headers})
+        await self.engine.intercept(self.provider, ns, Listing(""), scenario_facts(
+            request, self.provider.name, operation=operation))
 
     async def _once(self, request: web.Request, ns: str, body: Mapping[str, Any],
                     run: Callable[[], Coroutine[Any, Any, web.Response]]) -> web.Response:
@@ -406,9 +413,8 @@ class _Api:
 
     async def _run(self, ns: str, command: Command, request: web.Request, p: Payment,
                    *, amount: int | None = None) -> Result:
-        facts = {"path": request.path[len(PREFIX):], "headers": request.headers,
-                 "amount": p.amount if amount is None else amount, "currency": p.currency,
-                 "method": p.method or None, "metadata": p.metadata}
+        facts = payment_facts(request, self.provider.name, p, amount=amount,
+                              method=p.method or None)
         try:
             return await self.engine.execute(self.provider, ns, command, facts)
         except NotFound:

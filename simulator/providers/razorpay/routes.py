@@ -58,7 +58,15 @@ from simulator.core.money import UnknownCurrency, currency, to_major
 from simulator.core.outcomes import Outcome
 from simulator.core.payments import AmountExceeded, InvalidTransition, Payment, Status
 from simulator.errors import ApiError, Conflict, Unauthorized
-from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent, route
+from simulator.providers.base import (
+    NAMESPACE,
+    RAW_BODY,
+    REQUEST_ID,
+    idempotent,
+    payment_facts,
+    route,
+    scenario_facts,
+)
 from simulator.providers.razorpay import magic, wire
 from simulator.store.base import NotFound, Store
 from simulator.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -68,7 +76,6 @@ if TYPE_CHECKING:
 
 ORDER_KIND = "razorpay.order"
 RECEIPT_KIND = "razorpay.receipt"
-PREFIX = "/razorpay"
 _KEY_ID = re.compile(r"^rzp_test_[A-Za-z0-9]{1,64}$")
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{10,}$")
 _LIST_INTS = ("count", "skip", "from", "to", "authorized")
@@ -224,9 +231,8 @@ class _Api:
                     facts: Mapping[str, Any] | None = None) -> None:
         """Scenarios meet requests that change no payment here (commands meet them in
         the engine)."""
-        await self.engine.intercept(self.provider, ns, Listing(""), {
-            "operation": operation, "path": request.path[len(PREFIX):],
-            "headers": request.headers, **(facts or {})})
+        await self.engine.intercept(self.provider, ns, Listing(""), scenario_facts(
+            request, self.provider.name, operation=operation, **(facts or {})))
 
     def _query(self, request: web.Request) -> dict[str, Any]:
         params: dict[str, Any] = {}
@@ -259,9 +265,7 @@ class _Api:
     async def _run(self, ns: str, command: Command, request: web.Request,
                    p: Payment) -> Result:
         """Execute a command, telling scenarios what they can match on."""
-        facts = {"path": request.path[len(PREFIX):], "headers": request.headers,
-                 "amount": p.amount, "currency": p.currency, "method": p.method,
-                 "metadata": p.metadata, "country": "IN"}
+        facts = payment_facts(request, self.provider.name, p, country="IN")
         try:
             return await self.engine.execute(self.provider, ns, command, facts)
         except NotFound:

@@ -61,7 +61,15 @@ from simulator.errors import (
     Unauthorized,
 )
 from simulator.hosted import register_challenge
-from simulator.providers.base import NAMESPACE, RAW_BODY, REQUEST_ID, idempotent, route
+from simulator.providers.base import (
+    NAMESPACE,
+    RAW_BODY,
+    REQUEST_ID,
+    idempotent,
+    payment_facts,
+    route,
+    scenario_facts,
+)
 from simulator.providers.stripe import magic, wire
 from simulator.store.base import NotFound, Store
 from simulator.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -245,9 +253,8 @@ class _Api:
         params = await self._read(request, contract)
         operation = _READS.get(contract)
         if operation is not None:  # commands meet scenarios in the engine; reads here
-            await self.engine.intercept(self.provider, ns, Listing(""), {
-                "operation": operation, "path": request.path[len("/stripe"):],
-                "headers": request.headers})
+            await self.engine.intercept(self.provider, ns, Listing(""), scenario_facts(
+                request, self.provider.name, operation=operation))
         expandable = _EXPANDABLE.get(contract, ())
         for path in params.get("expand", ()):
             if path not in expandable:
@@ -304,11 +311,7 @@ class _Api:
     async def _run(self, ns: str, command: Command, request: web.Request, p: Payment,
                    *, card: CardDetails | None = None, amount: int | None = None) -> Result:
         """Execute a command, telling scenarios what they can match on."""
-        card = card or p.card
-        facts = {"path": request.path[len("/stripe"):], "headers": request.headers,
-                 "amount": p.amount if amount is None else amount, "currency": p.currency,
-                 "card": card, "method": p.method, "metadata": p.metadata,
-                 "country": card.country if card else None}
+        facts = payment_facts(request, self.provider.name, p, amount=amount, card=card)
         try:
             return await self.engine.execute(self.provider, ns, command, facts)
         except NotFound:
