@@ -130,6 +130,16 @@ class AdminClient:
         return delivery
 
 
+def eventually(check: Callable[[], Any], timeout: float = 10) -> bool:
+    """Whether `check` comes true within `timeout` seconds (for `assert eventually(…)`;
+    `wait_until` raises instead)."""
+    try:
+        wait_until(check, timeout, "")
+    except TimeoutError:
+        return False
+    return True
+
+
 def wait_until(check: Callable[[], Any], timeout: float, message: str) -> Any:
     deadline = time.monotonic() + timeout
     while True:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -175,11 +174,3 @@ def notifications(payment_simulator: SimulatorServer, receiver: Receiver
     finally:
         payment_simulator.admin("DELETE", "/webhooks/adyen")
 
-
-def eventually(check: Callable[[], object], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return False

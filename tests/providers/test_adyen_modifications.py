@@ -7,9 +7,10 @@ from __future__ import annotations
 import Adyen
 import pytest
 
+from simulator.testing.client import eventually
 from simulator.testing.server import SimulatorServer
 from tests.providers import adyen_support
-from tests.providers.adyen_support import HMAC_KEY, Checkout, Receiver, card, eventually
+from tests.providers.adyen_support import HMAC_KEY, Checkout, Receiver, card
 
 # Fixtures from the helper module, under the names tests ask for.
 adyen = adyen_support.adyen

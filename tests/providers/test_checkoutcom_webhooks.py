@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from checkout_sdk.payments.payments import CaptureRequest, RefundRequest, VoidRequest
 
+from simulator.testing.client import eventually
 from simulator.testing.server import SimulatorServer
 from tests.conftest import Received, WebhookReceiver
 from tests.providers.checkoutcom_support import card_payment, sdk
@@ -93,23 +93,15 @@ def test_failed_deliveries_are_retried_on_the_documented_schedule(
         found = payment_simulator.admin("GET", "/webhooks/deliveries?provider=checkoutcom")
         return found["deliveries"][0]  # type: ignore[no-any-return]
 
-    assert _eventually(lambda: len(delivery()["attempts"]) == 1)
+    assert eventually(lambda: len(delivery()["attempts"]) == 1)
     assert delivery()["state"] == "pending"
     for step, attempts, wait in (("5m", 2, 300), ("10m", 3, 600), ("15m", 4, 900)):
         d = delivery()
         assert d["next_attempt_at"] - d["attempts"][-1]["at"] == pytest.approx(wait, abs=1)
         payment_simulator.admin("POST", "/clock/advance", {"by": step})
-        assert _eventually(lambda a=attempts: len(delivery()["attempts"]) == a)  # type: ignore[misc]
+        assert eventually(lambda a=attempts: len(delivery()["attempts"]) == a)  # type: ignore[misc]
     assert hooked.wait_for(lambda got: len(got) == 1)
-    assert _eventually(lambda: delivery()["state"] == "delivered")
+    assert eventually(lambda: delivery()["state"] == "delivered")
     assert [a["status"] for a in delivery()["attempts"]] == [500, 500, 500, 200]
     assert verify(hooked.received[0])
 
-
-def _eventually(check: Callable[[], object], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return False

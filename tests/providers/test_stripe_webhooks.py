@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 import stripe
 
+from simulator.testing.client import eventually
 from simulator.testing.server import SimulatorServer
 from tests.conftest import WebhookReceiver
 
@@ -99,13 +100,13 @@ def test_failed_deliveries_are_retried_on_the_virtual_clock(
         found = payment_simulator.admin("GET", "/webhooks/deliveries?provider=stripe")
         return found["deliveries"]
 
-    assert _eventually(lambda: deliveries() and deliveries()[0]["attempts"])
+    assert eventually(lambda: deliveries() and deliveries()[0]["attempts"])
     assert deliveries()[0]["state"] == "pending"
     payment_simulator.admin("POST", "/clock/advance", {"by": "5m"})
-    assert _eventually(lambda: len(deliveries()[0]["attempts"]) == 2)
+    assert eventually(lambda: len(deliveries()[0]["attempts"]) == 2)
     payment_simulator.admin("POST", "/clock/advance", {"by": "1h"})
     assert webhook_receiver.wait_for(lambda got: len(got) == 1)
-    assert _eventually(lambda: deliveries()[0]["state"] == "delivered")
+    assert eventually(lambda: deliveries()[0]["state"] == "delivered")
     d = deliveries()[0]
     assert [a["status"] for a in d["attempts"]] == [500, 500, 200]
     assert verified(webhook_receiver, endpoint.secret)[0].type == "payment_intent.succeeded"
@@ -168,12 +169,3 @@ def test_webhook_endpoints_crud(client: stripe.StripeClient):
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.webhook_endpoints.retrieve(made.id)
 
-
-def _eventually(check: Callable[[], object], timeout: float = 10) -> bool:
-    import time
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return False
