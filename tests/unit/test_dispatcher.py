@@ -249,16 +249,21 @@ async def test_one_advance_past_every_retry_delivers_each_in_turn(
     assert [a.status for a in d.attempts] == [500, 200]
 
 
+async def fail_for_good(d: Delivery, scheme: PlainScheme, clock: VirtualClock) -> None:
+    """Move the clock through every retry of a delivery whose receiver keeps failing."""
+    for n, wait in enumerate(scheme.retry_schedule, start=1):
+        await until(lambda n=n: len(d.attempts) == n and d.state == "pending")
+        clock.advance(wait)
+    await until(lambda: d.state == "failed")
+
+
 async def test_failed_for_good_once_the_schedule_is_exhausted(
         dispatcher: Dispatcher, receiver: Receiver, clock: VirtualClock) -> None:
     receiver.fail_first = 10**6
     scheme = PlainScheme()
     (d,) = dispatcher.publish(event(), scheme, [
         Endpoint(url=receiver.url(), secret="s", provider="stripe")])
-    for n, wait in enumerate(scheme.retry_schedule, start=1):
-        await until(lambda n=n: len(d.attempts) == n and d.state == "pending")
-        clock.advance(wait)
-    await until(lambda: d.state == "failed")
+    await fail_for_good(d, scheme, clock)
     assert len(d.attempts) == 1 + len(scheme.retry_schedule)
     assert all(a.status == 500 for a in d.attempts)
     clock.advance(10**6)
@@ -291,10 +296,7 @@ async def test_redeliver_sends_again_as_a_new_delivery(
     scheme = PlainScheme()
     (d,) = dispatcher.publish(event(), scheme, [
         Endpoint(url=receiver.url(), secret="s", provider="stripe")])
-    for n, wait in enumerate(scheme.retry_schedule, start=1):
-        await until(lambda n=n: len(d.attempts) == n and d.state == "pending")
-        clock.advance(wait)
-    await until(lambda: d.state == "failed")
+    await fail_for_good(d, scheme, clock)
 
     receiver.fail_first = 0  # the receiver is fixed
     again = dispatcher.redeliver(d.id)
