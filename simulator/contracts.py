@@ -43,6 +43,11 @@ class Violation:
     value: Any = None
     expected: Any = None
 
+    @property
+    def dotted(self) -> str:
+        """The field's path as `amount.currency` ('' for the body itself)."""
+        return ".".join(str(p) for p in self.path)
+
 
 class ContractViolation(ValueError):
     def __init__(self, violation: Violation) -> None:
@@ -255,7 +260,7 @@ class Finding:
 
     @property
     def field(self) -> str:
-        return ".".join(str(p) for p in self.violation.path) or "(body)"
+        return self.violation.dotted or "(body)"
 
     def to_json(self) -> dict[str, Any]:
         v = self.violation

@@ -9,13 +9,16 @@ when mounted, so an in-house acquirer can ship as a package of its own.
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import yaml
 from aiohttp import web
 
 from simulator import contracts, faults
@@ -66,6 +69,15 @@ class Provider(Protocol):
 
     def base_url_hint(self) -> str:
         """What follows the prefix in the base URL a SDK is given (may be empty)."""
+
+
+@functools.cache
+def data_table(module_file: str, name: str = "codes.yaml") -> Mapping[str, Mapping[str, Any]]:
+    """A provider's data file beside its code, read once: `codes.yaml` maps each
+    canonical decline reason to the provider's own code and words."""
+    with (Path(module_file).parent / name).open(encoding="utf-8") as fh:
+        loaded: Mapping[str, Mapping[str, Any]] = yaml.safe_load(fh)
+    return loaded
 
 
 def available() -> dict[str, Any]:

@@ -12,24 +12,22 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import hmac
 import random
 import string
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 
 from simulator import contracts
 from simulator.contracts import ContractViolation, Violation
 from simulator.core.outcomes import DeclineReason
 from simulator.core.payments import Payment, Status
 from simulator.errors import ApiError
+from simulator.providers.base import data_table
 from simulator.webhooks.dispatcher import Signed
 
 DOCS = "https://docs.adyen.com"
@@ -167,21 +165,16 @@ def violation_error(v: Violation, structure: str) -> AdyenError:
 
 # -- responses ------------------------------------------------------------------------
 
-@functools.cache
-def _data(name: str) -> Mapping[str, Mapping[str, Any]]:
-    with (Path(__file__).parent / name).open() as fh:
-        loaded: Mapping[str, Mapping[str, Any]] = yaml.safe_load(fh)
-    return loaded
 
 
 def codes() -> Mapping[str, Mapping[str, Any]]:
     """Canonical decline reason -> Adyen's code, reason, resultCode and raw response."""
-    return _data("codes.yaml")
+    return data_table(__file__)
 
 
 def refusals() -> Mapping[str, Mapping[str, Any]]:
     """Every documented refusalReasonCode -> refusalReason and resultCode."""
-    return _data("refusals.yaml")
+    return data_table(__file__, "refusals.yaml")
 
 
 def refusal(p: Payment) -> tuple[str, str, str, str]:

@@ -8,22 +8,20 @@ Also the one place Checkout.com's error envelope is built (`{"request_id", "erro
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import hmac
 import random
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 
 from simulator.contracts import ContractViolation, Violation, check
 from simulator.core.outcomes import DeclineReason
 from simulator.core.payments import Payment, Status
 from simulator.errors import ApiError
+from simulator.providers.base import data_table
 from simulator.providers.checkoutcom.magic import RESPONSE_CODES
 from simulator.webhooks.dispatcher import Signed
 
@@ -140,11 +138,8 @@ def status(p: Payment, *, fresh: bool = False) -> str:
             Status.VOIDED: "Voided", Status.EXPIRED: "Expired"}[s]
 
 
-@functools.cache
 def codes() -> Mapping[str, Mapping[str, str]]:
-    with (Path(__file__).parent / "codes.yaml").open() as fh:
-        loaded: Mapping[str, Mapping[str, str]] = yaml.safe_load(fh)
-    return loaded
+    return data_table(__file__)
 
 
 def decline(p: Payment) -> tuple[str, str]:

@@ -3,21 +3,19 @@
 
 from __future__ import annotations
 
-import functools
 import random
 import string
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 
 from simulator.contracts import ContractViolation, check
 from simulator.core.outcomes import DeclineReason
 from simulator.core.payments import Payment, Status
 from simulator.errors import ApiError, InvalidRequest
+from simulator.providers.base import data_table
 from simulator.providers.daraja import magic
 from simulator.webhooks.dispatcher import Signed
 
@@ -71,7 +69,7 @@ def validate(data: dict[str, Any], contract: str) -> dict[str, Any]:
     try:
         check("daraja", contract, data)
     except ContractViolation as exc:
-        field = ".".join(str(p) for p in exc.violation.path) or "Request Payload"
+        field = exc.violation.dotted or "Request Payload"
         raise invalid(field, exc.violation.message) from None
     return data
 
@@ -82,7 +80,7 @@ def check_token_query(query: dict[str, str]) -> None:
     try:
         check("daraja", "generate_token.request", query)
     except ContractViolation as exc:
-        field = ".".join(str(p) for p in exc.violation.path) or "query"
+        field = exc.violation.dotted or "query"
         raise bad_request(f"Invalid grant type passed: {field} {exc.violation.message}; "
                           "use ?grant_type=client_credentials.", code="400.008.02") from None
 
@@ -100,11 +98,8 @@ def servable_push(body: Mapping[str, Any]) -> None:
         raise invalid("CallBackURL", "it must be an http(s) URL")
 
 
-@functools.cache
 def codes() -> Mapping[str, Mapping[str, str]]:
-    with (Path(__file__).parent / "codes.yaml").open() as fh:
-        loaded: Mapping[str, Mapping[str, str]] = yaml.safe_load(fh)
-    return loaded
+    return data_table(__file__)
 
 
 def result_of(p: Payment) -> tuple[str, str] | None:

@@ -9,7 +9,6 @@ ts:<ts>;`, as `mercadopago.webhook.WebhookSignatureValidator` checks it.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import random
@@ -17,18 +16,17 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
-import yaml
 
 from simulator.contracts import ContractViolation, Violation, check
 from simulator.core.money import currency, to_major
 from simulator.core.outcomes import DeclineReason
 from simulator.core.payments import Payment, Refund, Status
 from simulator.errors import ApiError, InvalidRequest
+from simulator.providers.base import data_table
 from simulator.webhooks.dispatcher import Event, Signed
 
 #: Mercado Pago's API answers in its own zone (GMT-4) with milliseconds.
@@ -134,16 +132,12 @@ def validate(data: Mapping[str, Any], contract: str) -> None:
         raise violation_error(exc.violation) from None
 
 
-def param_name(path: Sequence[str | int]) -> str:
-    return ".".join(str(p) for p in path)
-
-
 _WORDS = {"integer": "an integer", "number": "a number", "string": "a string",
           "boolean": "a boolean", "object": "an object", "array": "an array"}
 
 
 def violation_error(v: Violation) -> InvalidRequest:
-    param = param_name(v.path)
+    param = v.dotted
     if v.kind == "missing":
         return InvalidRequest(f"{param} attribute can't be null", param=param, code="1")
     if v.kind == "unknown":
@@ -164,11 +158,8 @@ def violation_error(v: Violation) -> InvalidRequest:
 
 # -- responses ------------------------------------------------------------------------
 
-@functools.cache
 def codes() -> Mapping[str, Mapping[str, Any]]:
-    with (Path(__file__).parent / "codes.yaml").open() as fh:
-        loaded: Mapping[str, Mapping[str, Any]] = yaml.safe_load(fh)
-    return loaded
+    return data_table(__file__)
 
 
 _PENDING_DETAIL = {"pix": "pending_waiting_transfer", "boleto": "pending_waiting_payment",

@@ -9,7 +9,6 @@ schedule (https://docs.mollie.com/overview/webhooks, "Retry schema").
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import random
 import re
@@ -17,16 +16,15 @@ import string
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 
 from simulator.contracts import ContractViolation, Violation, check
 from simulator.core.outcomes import DeclineReason
 from simulator.core.payments import HistoryEntry, Payment, Refund, Status
 from simulator.errors import ApiError
+from simulator.providers.base import data_table
 from simulator.providers.mollie import magic
 from simulator.webhooks.dispatcher import Signed
 
@@ -127,12 +125,8 @@ def validate(data: Any, contract: str) -> Any:
         raise violation_error(exc.violation) from None
 
 
-def field_name(path: Sequence[str | int]) -> str:
-    return ".".join(str(p) for p in path)
-
-
 def violation_error(v: Violation) -> MollieError:
-    field = field_name(v.path)
+    field = v.dotted
     if v.kind == "missing":
         return MollieError(f"The '{field}' field is required; it is missing from the "
                            "request.", field=field)
@@ -185,11 +179,8 @@ def is_cancelable(p: Payment) -> bool:
     return status(p) == "open" and method is not None and method.cancelable
 
 
-@functools.cache
 def codes() -> Mapping[str, Mapping[str, str]]:
-    with (Path(__file__).parent / "codes.yaml").open() as fh:
-        loaded: Mapping[str, Mapping[str, str]] = yaml.safe_load(fh)
-    return loaded
+    return data_table(__file__)
 
 
 def failure(p: Payment) -> dict[str, str]:

@@ -8,24 +8,22 @@ as `razorpay.Client().utility.verify_webhook_signature` checks it).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import random
 import string
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 
 from simulator.contracts import ContractViolation, Violation
 from simulator.contracts import check as check_contract
 from simulator.core.outcomes import DeclineReason
 from simulator.core.payments import Payment, Refund, Status
 from simulator.errors import ApiError, InvalidRequest
+from simulator.providers.base import data_table
 from simulator.providers.razorpay import magic
 from simulator.webhooks.dispatcher import Signed
 
@@ -128,12 +126,8 @@ def check(data: Mapping[str, Any], contract: str) -> None:
         raise violation_error(exc.violation) from None
 
 
-def field_name(path: Sequence[str | int]) -> str:
-    return ".".join(str(p) for p in path)
-
-
 def violation_error(v: Violation) -> InvalidRequest:
-    field = field_name(v.path)
+    field = v.dotted
     if v.kind == "missing":
         return bad_request(f"{field}: is required.", field=field)
     if v.kind == "unknown":
@@ -175,11 +169,8 @@ def payment_status(p: Payment) -> str:
     return _STATUS[p.status]
 
 
-@functools.cache
 def codes() -> Mapping[str, Mapping[str, str]]:
-    with (Path(__file__).parent / "codes.yaml").open() as fh:
-        loaded: Mapping[str, Mapping[str, str]] = yaml.safe_load(fh)
-    return loaded
+    return data_table(__file__)
 
 
 def failure_fields(p: Payment) -> Mapping[str, str]:

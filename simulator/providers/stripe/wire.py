@@ -7,24 +7,22 @@ secret, as `stripe.Webhook.construct_event` checks it).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import random
 import re
 import string
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
-import yaml
 
 from simulator.contracts import ContractViolation, Violation, check, schema
 from simulator.core.outcomes import DeclineReason
 from simulator.core.payments import CardDetails, Payment, Refund, Status
 from simulator.errors import ApiError, InvalidRequest
+from simulator.providers.base import data_table
 from simulator.webhooks.dispatcher import Signed
 
 API_VERSION = "2026-10-28.endive"
@@ -197,11 +195,8 @@ def pi_status(p: Payment) -> str:
     return _PI_STATUS[p.status]
 
 
-@functools.cache
 def codes() -> Mapping[str, Mapping[str, Any]]:
-    with (Path(__file__).parent / "codes.yaml").open() as fh:
-        loaded: Mapping[str, Mapping[str, Any]] = yaml.safe_load(fh)
-    return loaded
+    return data_table(__file__)
 
 
 def decline_fields(p: Payment) -> dict[str, Any]:
