@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
 import logging
 import secrets
 import time
@@ -18,6 +19,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
 import yaml
 from aiohttp import web
 
@@ -282,6 +284,13 @@ def _route_missing(request: web.Request, app: web.Application, prefix: str) -> R
     path = request.path.removeprefix(prefix)
     return RouteMissing(f"Unrecognized request URL ({request.method}: {path}).",
                         extra={"closest": close})
+
+
+def json_fingerprint(request: web.Request, body: Any) -> str:
+    """What makes two JSON requests under one idempotency key the same request: method,
+    path and body, whatever the order of its keys."""
+    canon = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(f"{request.method} {request.path} ".encode() + canon).hexdigest()
 
 
 async def idempotent(store: Store, namespace: str, key: str | None, fingerprint: str,

@@ -83,6 +83,7 @@ from simulator.providers.base import (
     RAW_BODY,
     REQUEST_ID,
     idempotent,
+    json_fingerprint,
     payment_facts,
     route,
     scenario_facts,
@@ -304,9 +305,7 @@ class _Api:
     async def _once(self, request: web.Request, ns: str, data: Mapping[str, Any],
                     run: Run) -> web.Response:
         key = request.headers.get("Idempotency-Key")
-        fingerprint = "" if key is None else hashlib.sha256(
-            request.path.encode() + b" " + orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-        ).hexdigest()
+        fingerprint = "" if key is None else json_fingerprint(request, data)
         return await idempotent(
             self.store, ns, key, fingerprint, self.engine.clock.now(), run,
             replay_header="idempotency-key-replayed",

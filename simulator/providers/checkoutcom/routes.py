@@ -69,6 +69,7 @@ from simulator.providers.base import (
     RAW_BODY,
     REQUEST_ID,
     idempotent,
+    json_fingerprint,
     payment_facts,
     route,
     scenario_facts,
@@ -212,11 +213,6 @@ async def read_json(request: web.Request) -> Any:
         raise Invalid("request_body_malformed") from None
 
 
-def _fingerprint(request: web.Request, body: Any) -> str:
-    canon = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(f"{request.method} {request.path} ".encode() + canon).hexdigest()
-
-
 class _Api:
     def __init__(self, provider: CheckoutProvider, engine: Engine) -> None:
         self.provider = provider
@@ -232,7 +228,7 @@ class _Api:
     async def _once(self, request: web.Request, ns: str, body: Any,
                     run: Handler) -> web.Response:
         key = request.headers.get("Cko-Idempotency-Key")
-        fingerprint = "" if key is None else _fingerprint(request, body)
+        fingerprint = "" if key is None else json_fingerprint(request, body)
         return await idempotent(
             self.store, ns, key, fingerprint, self.engine.clock.now(), run,
             replay_header=None,

@@ -36,7 +36,6 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from aiohttp import web
 
 from simulator.core.cards import detect_brand, digits_only, is_expired, luhn_valid
@@ -71,6 +70,7 @@ from simulator.providers.base import (
     RAW_BODY,
     REQUEST_ID,
     idempotent,
+    json_fingerprint,
     payment_facts,
     route,
     scenario_facts,
@@ -220,9 +220,7 @@ class _Api:
         if key is not None and not 1 <= len(key) <= 64:
             raise InvalidRequest("Header X-Idempotency-Key must be 1 to 64 characters long; "
                                  "use a UUID v4.", code="4292")
-        fingerprint = "" if key is None else hashlib.sha256(
-            f"{request.method} {request.path} ".encode()
-            + orjson.dumps(params, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        fingerprint = "" if key is None else json_fingerprint(request, params)
         return await idempotent(
             self.store, ns, key, fingerprint, self.engine.clock.now(), run,
             replay_header=None,

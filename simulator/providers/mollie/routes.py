@@ -40,7 +40,6 @@ LIMITATIONS (what of the real API this does not imitate):
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import html
 import re
 import secrets
@@ -73,6 +72,7 @@ from simulator.providers.base import (
     RAW_BODY,
     REQUEST_ID,
     idempotent,
+    json_fingerprint,
     payment_facts,
     route,
     scenario_facts,
@@ -390,9 +390,7 @@ class _Api:
     async def _once(self, request: web.Request, ns: str, body: Mapping[str, Any],
                     run: Callable[[], Coroutine[Any, Any, web.Response]]) -> web.Response:
         key = request.headers.get("Idempotency-Key")
-        fingerprint = "" if key is None else hashlib.sha256(
-            f"{request.method} {request.path} ".encode()
-            + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        fingerprint = "" if key is None else json_fingerprint(request, body)
         return await idempotent(
             self.store, ns, key, fingerprint, self.engine.clock.now(), run,
             replay_header="Idempotent-Replayed",

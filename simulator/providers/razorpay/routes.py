@@ -35,13 +35,11 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import hashlib
 import random
 import re
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from aiohttp import web
 
 from simulator.core.commands import (
@@ -63,6 +61,7 @@ from simulator.providers.base import (
     RAW_BODY,
     REQUEST_ID,
     idempotent,
+    json_fingerprint,
     payment_facts,
     route,
     scenario_facts,
@@ -482,7 +481,7 @@ class _Api:
                 "The X-Refund-Idempotency key must be at least 10 characters long and "
                 "contain only letters, digits, hyphens and underscores, e.g. a UUID.",
                 field="X-Refund-Idempotency")
-        fingerprint = "" if key is None else _fingerprint(request, params)
+        fingerprint = "" if key is None else json_fingerprint(request, params)
         return await idempotent(
             self.store, ns, None if key is None else "rzp-refund:" + key, fingerprint,
             self.engine.clock.now(), run, replay_header=None,
@@ -586,12 +585,6 @@ def _page(items: Sequence[Any], params: Mapping[str, Any],
         items = [i for i in items if lo <= created(i) <= hi]
     skip = params.get("skip", 0)
     return list(items[skip:skip + params.get("count", 10)])
-
-
-def _fingerprint(request: web.Request, params: Mapping[str, Any]) -> str:
-    """The same parameters in any key order are the same request."""
-    body = orjson.dumps(params, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(f"{request.method} {request.path} ".encode() + body).hexdigest()
 
 
 provider = RazorpayProvider()
