@@ -64,6 +64,9 @@ BUSY_PERCENT = 10.0
 # buffers (journal: 10,000 requests; event ring: 10,000 events, 3 per payment) are full.
 GROWTH_AFTER = 12_000
 
+# --floor: floor_server.py with the garbage collector on, then off
+FLOORS = (("floor", "floor (floor_server.py)"), ("floor_nogc", "floor, collector off"))
+
 _LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 
 
@@ -558,6 +561,9 @@ def table(report: dict[str, Any]) -> str:
     if variant:
         rows.append((("simulator " + " ".join(report["settings"]["compare_args"]))[:26],
                      "variant", variant))
+    for key, label in FLOORS:
+        if key in report:
+            rows.append((label, key, report[key]))
     s = report["settings"]
     pin = (f"servers on CPU {s['server_cpu']}, wrk on CPU {s['wrk_cpu']}"
            if s["server_cpu"] is not None else "NOT pinned to CPUs")
@@ -600,6 +606,11 @@ def table(report: dict[str, Any]) -> str:
     if shaped:
         lines.append(f"ratio shaped/raw      {shaped['rps'] / raw['rps']:.3f}   (what the "
                      "application's structure costs before the simulator computes anything)")
+    if "floor" in report:
+        lines.append(f"ratio floor/raw       {report['floor']['rps'] / raw['rps']:.3f}   (the "
+                     "least a stateful create+confirm can do on this stack; floor_server.py)")
+        lines.append(f"ratio floor-no-gc/raw {report['floor_nogc']['rps'] / raw['rps']:.3f}   "
+                     "(the same with the garbage collector off)")
     per = mem["bytes_per_payment"]
     window = mem.get("growth_window_payments")
     lines.append(
@@ -670,6 +681,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="also measure the raw handler mounted as the simulator mounts its "
                         "own (sub-app, two middlewares, Stripe's headers): the cost of the "
                         "application's structure alone")
+    p.add_argument("--floor", action="store_true",
+                   help="also measure floor_server.py, the least a stateful create+confirm "
+                        "can do on aiohttp (one flat handler, dicts, no engine), with the "
+                        "garbage collector on and off: the best ratio any implementation "
+                        "of the request path can reach here")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
     p.add_argument("--profile", type=Path, metavar="DIR",
                    help="after measuring, profile the simulator under the same load with "
@@ -716,8 +732,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if not args.strict:
         return 0
-    if not all(report[k]["valid"] for k in ("raw", "simulator", "shaped", "variant")
-               if k in report):
+    if not all(report[k]["valid"] for k in ("raw", "simulator", "shaped", "variant",
+                                            "floor", "floor_nogc") if k in report):
         return 2
     return 0 if report["targets"]["ratio_ok"] and report["targets"]["p99_ok"] else 1
 
@@ -758,8 +774,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 variant = Target("variant", "simulator " + " ".join(args.compare_arg), srv,
                                  f"http://{HOST}:{srv.port}{SIM_PATH}")
                 targets.append(variant)
+            floors = []
+            if args.floor:
+                for key, label in FLOORS:
+                    srv = start_server(key, [py, str(HERE / "floor_server.py"), "--port", "0",
+                                             *(["--no-gc"] if key == "floor_nogc" else [])],
+                                       args.server_cpu, workdir)
+                    servers.append(srv)
+                    floors.append(Target(key, label, srv,
+                                         f"http://{HOST}:{srv.port}{SIM_PATH}"))
+                targets += floors
             for target in targets:
-                preflight(target, check_body=target in (sim, variant))
+                preflight(target, check_body=target is not raw and target.name != "shaped")
             for n in range(1, args.rounds + 1):
                 for target in targets:
                     print(f"round {n}/{args.rounds}: {target.label}, {args.warmup:g} s "
@@ -787,7 +813,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      "threads": args.threads, "server_cpu": args.server_cpu,
                      "wrk_cpu": args.wrk_cpu, "raw_body_bytes": args.raw_body_bytes,
                      "sim_args": args.sim_arg, "compare_args": args.compare_arg,
-                     "shaped": args.shaped,
+                     "shaped": args.shaped, "floor": args.floor,
                      "request": {"method": "POST", "body": BODY.decode(),
                                  "headers": HEADERS}},
         "raw": raw_sum, "simulator": sim_sum, "ratio": round(ratio, 4), "memory": mem,
@@ -795,6 +821,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         **({"variant": summarize(variant),
             "ratio_simulator_to_variant": round(sim_sum["rps"] / summarize(variant)["rps"], 4)}
            if variant is not None else {}),
+        **{t.name: summarize(t) for t in floors},
         "targets": {"ratio_min": TARGET_RATIO, "p99_max_ms": TARGET_P99_MS,
                     "ratio_ok": ratio >= TARGET_RATIO,
                     "p99_ok": sim_sum["latency_ms"]["p99"] < TARGET_P99_MS},
