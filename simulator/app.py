@@ -152,10 +152,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     if settings.check_responses:
         engine.inspect_event = functools.partial(_check_webhook, contract_log)
     for p in providers.values():
-        app.add_subapp(f"/{p.name}", base.provider_app(
-            p, engine, journal, max_body=settings.max_body_bytes,
-            contracts_mode=settings.contracts, contract_log=contract_log,
-            check_responses=settings.check_responses))
+        base.mount(app, p, engine, journal, max_body=settings.max_body_bytes,
+                   contracts_mode=settings.contracts, contract_log=contract_log,
+                   check_responses=settings.check_responses)
     app.add_subapp("/__admin", admin_app(engine, journal, settings, providers, time.time(),
                                          scenarios, contract_log))
     app.add_subapp("/__hosted", hosted_app(engine, providers))

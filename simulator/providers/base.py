@@ -131,19 +131,30 @@ def request_id() -> str:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def provider_app(provider: Provider, engine: Engine, journal: Journal, *,
-                 max_body: int, contracts_mode: str = contracts.STRICT,
-                 contract_log: ContractLog | None = None,
-                 check_responses: bool = False) -> web.Application:
-    """A sub-application for one provider: its routes plus the shared middleware that
-    renders every failure in the provider's envelope and journals every exchange.
+def mount(app: web.Application, provider: Provider, engine: Engine, journal: Journal, *,
+          max_body: int, contracts_mode: str = contracts.STRICT,
+          contract_log: ContractLog | None = None, check_responses: bool = False) -> None:
+    """Serve one provider under `/{provider.name}` on `app`: its routes, each wrapped in
+    the shared envelope that renders every failure in the provider's envelope and
+    journals every exchange, and a last route that answers any other path below the
+    prefix with the provider's own 404 naming the closest routes.
+
+    The routes sit on `app` itself rather than in a sub-application behind a middleware:
+    a sub-application costs every request a second route lookup and two middleware
+    calls, about a twentieth of what a create+confirm costs (tests/bench/README.md).
 
     Request contracts are checked in `contracts_mode`; with `check_responses` (test
     mode) every response is checked against its contract too. Findings go to the
     journal entry and to `contract_log`."""
+    prefix = "/" + provider.name
 
-    @web.middleware
-    async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse:
+    def wrap(handler: Handler, operation: str | None) -> Handler:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await envelope(request, handler, operation)
+        return handle
+
+    async def envelope(request: web.Request, handler: Handler,
+                       operation: str | None) -> web.StreamResponse:
         started = time.perf_counter()
         request[REQUEST_ID] = request_id()
         token = APPLIED.set(None)
@@ -155,11 +166,11 @@ def provider_app(provider: Provider, engine: Engine, journal: Journal, *,
         finally:
             APPLIED.reset(token)
             contracts.OBSERVED.reset(observing)
-        if check_responses:
-            check_response(request, response, observed)
+        if check_responses and operation is not None:
+            check_response(request, operation, response, observed)
         notes = request.get(JOURNAL_NOTES)
         if observed.findings:
-            notes = contract_notes(request, observed.findings, notes)
+            notes = contract_notes(request, operation, observed.findings, notes)
         if applied is not None:
             notes = {**(notes or {}), "scenario_rules": list(applied.matched)}
             fault = applied.fault
@@ -176,14 +187,13 @@ def provider_app(provider: Provider, engine: Engine, journal: Journal, *,
         record(request, started, response, notes)
         return response
 
-    def check_response(request: web.Request, response: web.StreamResponse,
+    def check_response(request: web.Request, operation: str, response: web.StreamResponse,
                        observed: contracts.Observed) -> None:
         body = getattr(response, "body", None)
-        route = request.match_info.route
-        if request.match_info.http_exception is not None or response.status == _BROKEN or \
-                not isinstance(body, bytes) or contracts.manifest(provider.name) is None:
+        if response.status == _BROKEN or not isinstance(body, bytes) or \
+                contracts.manifest(provider.name) is None:
             return
-        problems = contracts.response_problems(provider.name, route.name, response.status,
+        problems = contracts.response_problems(provider.name, operation, response.status,
                                                body)
         if problems:
             log.error("%s %s: the simulator's response breaks its contract: %s",
@@ -191,9 +201,10 @@ def provider_app(provider: Provider, engine: Engine, journal: Journal, *,
                       "; ".join(f"{f.field} {f.violation.message}" for f in problems))
             observed.findings += problems
 
-    def contract_notes(request: web.Request, findings: list[contracts.Finding],
+    def contract_notes(request: web.Request, operation: str | None,
+                       findings: list[contracts.Finding],
                        notes: dict[str, Any] | None) -> dict[str, Any]:
-        operation = request.match_info.route.name or ""
+        operation = operation or ""
         if contract_log is not None:
             contract_log.add(findings, operation=operation, example={
                 "request_id": request[REQUEST_ID], "method": request.method,
@@ -223,9 +234,6 @@ def provider_app(provider: Provider, engine: Engine, journal: Journal, *,
         except web.HTTPRequestEntityTooLarge:
             return provider.render_error(PayloadTooLarge(
                 f"Request body exceeds the limit of {max_body} bytes."), request)
-        except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
-            return provider.render_error(_route_missing(request, sub, "/" + provider.name),
-                                         request)
         except web.HTTPException:
             raise
         except Exception:  # a bug: say so in the provider's envelope, never a traceback
@@ -255,9 +263,18 @@ def provider_app(provider: Provider, engine: Engine, journal: Journal, *,
         # drops it quietly as a client disconnection. The journal keeps the status.
         return web.Response(status=_BROKEN)
 
-    sub = web.Application(middlewares=[envelope], client_max_size=max_body)
-    sub.add_routes(provider.routes(engine))
-    return sub
+    async def route_missing(request: web.Request) -> web.StreamResponse:
+        raise _route_missing(request, app, prefix)
+
+    for r in provider.routes(engine):
+        if not isinstance(r, web.RouteDef):
+            raise TypeError(f"{provider.name}: routes() must give web.RouteDef, not {r!r}")
+        operation = r.kwargs.get("name")
+        app.router.add_route(r.method, prefix + r.path, wrap(r.handler, operation),
+                             name=f"{provider.name}.{operation}" if operation else None)
+    # Last below the prefix (the router tries the most specific paths first): an unknown
+    # path, or a known one with another method, in the provider's own envelope.
+    app.router.add_route("*", prefix + "{tail:(/.*)?}", wrap(route_missing, None))
 
 
 #: The status journaled for a connection broken on purpose (nginx's "no response").
@@ -279,7 +296,9 @@ _HTTP_CODES = {429: "rate_limit", 409: "lock_timeout"}
 def _route_missing(request: web.Request, app: web.Application, prefix: str) -> RouteMissing:
     here = f"{request.method} {request.path.removeprefix(prefix)}"
     known = sorted({f"{r.method} {r.resource.canonical.removeprefix(prefix)}"
-                    for r in app.router.routes() if r.resource is not None and r.method != "HEAD"})
+                    for r in app.router.routes()
+                    if r.resource is not None and r.method not in ("HEAD", "*")
+                    and r.resource.canonical.startswith(prefix + "/")})
     close = difflib.get_close_matches(here, known, n=3, cutoff=0.5)
     path = request.path.removeprefix(prefix)
     return RouteMissing(f"Unrecognized request URL ({request.method}: {path}).",
