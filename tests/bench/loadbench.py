@@ -679,8 +679,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         "--compare-arg=--contracts=off: what a feature costs, in one run")
     p.add_argument("--shaped", action="store_true",
                    help="also measure the raw handler mounted as the simulator mounts its "
-                        "own (sub-app, two middlewares, Stripe's headers): the cost of the "
-                        "application's structure alone")
+                        "own (among its provider's routes, wrapped in an envelope, Stripe's "
+                        "headers): the cost of the application's structure alone")
     p.add_argument("--floor", action="store_true",
                    help="also measure floor_server.py, the least a stateful create+confirm "
                         "can do on aiohttp (one flat handler, dicts, no engine), with the "

@@ -56,11 +56,12 @@ def static_body(size: int) -> bytes:
 
 
 def make_app(body: bytes, *, shaped: bool = False) -> web.Application:
-    """The bare handler at `POST /`; or, `shaped`, the same handler where the simulator
-    has its own: in a sub-application at `/stripe/v1/payment_intents` behind two
-    pass-through middlewares (one on the root app, one on the sub-app), answering
-    with the simulator's response headers. The difference between the two is what
-    the simulator's application structure costs, apart from anything it computes."""
+    """The bare handler at `POST /`; or, `shaped`, the same handler where and how the
+    simulator mounts its own (simulator/providers/base.py, `mount`): at
+    `/stripe/v1/payment_intents` on the root app among the other routes of its provider,
+    wrapped in a pass-through envelope, with a catch-all route below the prefix,
+    answering with the simulator's response headers. The difference between the two is
+    what the simulator's application structure costs, apart from anything it computes."""
 
     async def answer(request: web.Request) -> web.Response:
         await request.read()
@@ -71,7 +72,11 @@ def make_app(body: bytes, *, shaped: bool = False) -> web.Application:
         app.router.add_post("/", answer)
         return app
 
-    @web.middleware
+    def wrap(handler: Handler) -> Handler:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await passthrough(request, handler)
+        return handle
+
     async def passthrough(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
 
@@ -81,10 +86,15 @@ def make_app(body: bytes, *, shaped: bool = False) -> web.Application:
             "Content-Type": "application/json", "Request-Id": "req_0123456789abcd",
             "Stripe-Version": request.headers.get("Stripe-Version", "2026-10-28.endive")})
 
-    sub = web.Application(middlewares=[passthrough])
-    sub.router.add_post("/v1/payment_intents", answer_like_stripe)
-    app = web.Application(middlewares=[passthrough])
-    app.add_subapp("/stripe", sub)
+    async def missing(request: web.Request) -> web.Response:
+        return web.Response(status=404)
+
+    app = web.Application()
+    for method, path in (("GET", "/v1/payment_intents"), ("POST", "/v1/payment_intents"),
+                         ("GET", "/v1/payment_intents/{id}"),
+                         ("POST", "/v1/payment_intents/{id}/confirm")):
+        app.router.add_route(method, "/stripe" + path, wrap(answer_like_stripe))
+    app.router.add_route("*", "/stripe{tail:(/.*)?}", wrap(missing))
     return app
 
 
@@ -111,8 +121,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help="0 = any free port")
     parser.add_argument("--body-bytes", type=int, default=1800)
     parser.add_argument("--shaped", action="store_true",
-                        help="answer at /stripe/v1/payment_intents in a sub-app behind two "
-                             "middlewares, as the simulator is built")
+                        help="answer at /stripe/v1/payment_intents as the simulator mounts "
+                             "its routes (beside others, wrapped in an envelope)")
     args = parser.parse_args()
     body = static_body(args.body_bytes)
     try:
