@@ -74,14 +74,21 @@ def _mtime(path: str) -> float:
 
 
 def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
-    """After a full collection, move what survived out of the collector's sight.
+    """After a collection of the middle generation or a full one, move what survived out
+    of the collector's sight.
 
     Payments live until a reset, so a store of a million objects would otherwise be
     walked by every full collection: pauses of hundreds of milliseconds that show up
-    as the tested service's p99. Frozen objects are still freed by reference counting;
-    a reset unfreezes them so cycles among them are collected too.
+    as the tested service's p99. Freezing only after full collections still left every
+    tenth middle collection a full one over all that survived since the last: pauses of
+    100-160 ms under load (tests/bench/README.md, "Collector pauses"). Frozen this soon,
+    a survivor is walked by at most two collections. Frozen objects are still freed by
+    reference counting; the cost is that a reference cycle still alive at a middle
+    collection is not collected until a reset, which unfreezes everything. Requests,
+    declines and deliveries leave no cycles behind; a failed delivery attempt does, for
+    the moment its error is being handled.
     """
-    if phase == "stop" and info.get("generation") == 2:
+    if phase == "stop" and info.get("generation", 0) >= 1:
         gc.freeze()
 
 

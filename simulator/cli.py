@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -413,6 +414,11 @@ async def serve(settings: Settings) -> int:
     except StoreUnavailable as exc:
         print(f"paysandbox: {exc}", file=sys.stderr)
         return 1
+    # What start-up built (modules, compiled contracts and scenarios) lives as long as
+    # the process: out of the collector's sight before the first request, or the first
+    # full collection under load walks it all (half a second, in tests/bench/README.md).
+    gc.collect()
+    gc.freeze()
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     try:
         await runner.setup()
