@@ -30,12 +30,9 @@ prints `floor listening on http://127.0.0.1:PORT` once bound.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import gc
 import random
 import re
-import signal
 import time
 from collections import defaultdict, deque
 from typing import Any
@@ -44,6 +41,7 @@ from urllib.parse import parse_qsl
 import fastjsonschema
 import orjson
 from aiohttp import web
+from raw_server import run, serve  # beside this file: run as a script, as loadbench does
 
 VALIDATE = fastjsonschema.compile({
     "type": "object", "required": ["amount", "currency"], "additionalProperties": False,
@@ -151,20 +149,6 @@ def make_app() -> web.Application:
     return app
 
 
-async def serve(host: str, port: int) -> None:
-    runner = web.AppRunner(make_app(), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
-    await site.start()
-    print(f"floor listening on http://{host}:{runner.addresses[0][1]}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await runner.cleanup()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -175,13 +159,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.no_gc:
         gc.disable()
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is optional on some platforms
-        asyncio.run(serve(args.host, args.port))
-    else:
-        with contextlib.suppress(KeyboardInterrupt):
-            uvloop.run(serve(args.host, args.port))
+    run(serve(make_app(), args.host, args.port, "floor listening on {url}"))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ import argparse
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -98,21 +99,31 @@ def make_app(body: bytes, *, shaped: bool = False) -> web.Application:
     return app
 
 
-async def serve(host: str, port: int, body: bytes, *, shaped: bool) -> None:
-    runner = web.AppRunner(make_app(body, shaped=shaped), access_log=None,
-                           handle_signals=False)
+async def serve(app: web.Application, host: str, port: int, banner: str) -> None:
+    """Serve `app` until SIGINT or SIGTERM, printing `banner` (with `{url}` filled in)
+    once bound: what loadbench.py waits for. floor_server.py serves this way too."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
     await site.start()
-    bound = runner.addresses[0][1]
-    print(f"raw baseline listening on http://{host}:{bound} (body {len(body)} bytes)",
-          flush=True)
+    print(banner.format(url=f"http://{host}:{runner.addresses[0][1]}"), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await runner.cleanup()
+
+
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """On uvloop when installed, as the simulator runs."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is optional on some platforms
+        asyncio.run(main)
+    else:
+        with contextlib.suppress(KeyboardInterrupt):
+            uvloop.run(main)
 
 
 def main() -> None:
@@ -125,13 +136,8 @@ def main() -> None:
                              "its routes (beside others, wrapped in an envelope)")
     args = parser.parse_args()
     body = static_body(args.body_bytes)
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is optional on some platforms
-        asyncio.run(serve(args.host, args.port, body, shaped=args.shaped))
-    else:
-        with contextlib.suppress(KeyboardInterrupt):
-            uvloop.run(serve(args.host, args.port, body, shaped=args.shaped))
+    run(serve(make_app(body, shaped=args.shaped), args.host, args.port,
+              f"raw baseline listening on {{url}} (body {len(body)} bytes)"))
 
 
 if __name__ == "__main__":
