@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import difflib
 import functools
-import gc
 import logging
 import os
 import time
@@ -71,25 +70,6 @@ def _mtime(path: str) -> float:
         return os.stat(path).st_mtime_ns / 1e9
     except OSError:
         return -1.0
-
-
-def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
-    """After a collection of the middle generation or a full one, move what survived out
-    of the collector's sight.
-
-    Payments live until a reset, so a store of a million objects would otherwise be
-    walked by every full collection: pauses of hundreds of milliseconds that show up
-    as the tested service's p99. Freezing only after full collections still left every
-    tenth middle collection a full one over all that survived since the last: pauses of
-    100-160 ms under load (tests/bench/README.md, "Collector pauses"). Frozen this soon,
-    a survivor is walked by at most two collections. Frozen objects are still freed by
-    reference counting; the cost is that a reference cycle still alive at a middle
-    collection is not collected until a reset, which unfreezes everything. Requests,
-    declines and deliveries leave no cycles behind; a failed delivery attempt does, for
-    the moment its error is being handled.
-    """
-    if phase == "stop" and info.get("generation", 0) >= 1:
-        gc.freeze()
 
 
 def _check_webhook(contract_log: ContractLog, event: Event) -> None:
@@ -171,7 +151,6 @@ def create_app(settings: Settings | None = None) -> web.Application:
         if check_store is not None:
             await check_store()  # StoreUnavailable: nothing else has started yet
         await dispatcher.start()
-        gc.callbacks.append(_freeze_survivors)
         watcher = None
         if settings.watch and settings.scenarios:
             watcher = asyncio.create_task(watch_files(scenarios, settings.scenarios))
@@ -180,8 +159,6 @@ def create_app(settings: Settings | None = None) -> web.Application:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-        gc.callbacks.remove(_freeze_survivors)
-        gc.unfreeze()
         report = await dispatcher.stop(drain_timeout=settings.drain_timeout)
         app[SHUTDOWN_REPORT].update(report)
         if report["pending"] or report["delivering"]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import signal
@@ -399,7 +398,8 @@ def banner(settings: Settings, port: int) -> str:
 
 
 async def serve(settings: Settings) -> int:
-    from simulator.app import SHUTDOWN_REPORT, create_app
+    from simulator.app import create_app
+    from simulator.collector import long_lived_heap
     from simulator.scenarios.loader import ScenarioError
     from simulator.store.base import StoreUnavailable
 
@@ -414,11 +414,14 @@ async def serve(settings: Settings) -> int:
     except StoreUnavailable as exc:
         print(f"paysandbox: {exc}", file=sys.stderr)
         return 1
-    # What start-up built (modules, compiled contracts and scenarios) lives as long as
-    # the process: out of the collector's sight before the first request, or the first
-    # full collection under load walks it all (half a second, in tests/bench/README.md).
-    gc.collect()
-    gc.freeze()
+    with long_lived_heap():
+        return await _run(app, settings)
+
+
+async def _run(app: web.Application, settings: Settings) -> int:
+    from simulator.app import SHUTDOWN_REPORT
+    from simulator.store.base import StoreUnavailable
+
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     try:
         await runner.setup()

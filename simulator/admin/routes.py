@@ -6,7 +6,6 @@ Whenever the server binds beyond loopback, every admin call needs the admin toke
 
 from __future__ import annotations
 
-import gc
 import hmac
 import re
 import time
@@ -17,6 +16,7 @@ import orjson
 from aiohttp import web
 
 from simulator import __version__
+from simulator.collector import release_frozen
 from simulator.contract_report import ContractLog
 from simulator.core.commands import Command, Complete, Expire, Void
 from simulator.core.outcomes import UnknownDeclineReason, decline_reason
@@ -149,7 +149,7 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         if ns is None:  # a full reset also undoes endpoints set through this API
             dispatcher.restore_configuration()
             contract_log.clear()
-        gc.unfreeze()  # let the next full collection see what the reset let go
+        release_frozen()
         return _json({"reset": ns or "all"})
 
     async def journal_list(request: web.Request) -> web.Response:
