@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
 import shutil
@@ -15,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import pytest
 import stripe
@@ -134,14 +136,20 @@ class Received:
 
 @dataclass
 class WebhookReceiver:
-    """A local HTTP receiver; `fail_first` answers 500 to that many requests first."""
+    """A local HTTP receiver. It answers `reply`; `fail_first` answers 500 to that many
+    requests first, and when `password` is set it asks for Basic auth (401 otherwise)."""
 
     url: str
     received: list[Received] = field(default_factory=list)
     attempts: int = 0
     fail_first: int = 0
+    reply: bytes = b"ok"
+    user: str | None = None
+    password: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     arrived: threading.Condition = field(default_factory=threading.Condition)
+    #: What one received request is kept as (a provider's receiver may say more of it).
+    record: ClassVar[type[Received]] = Received
 
     def wait_for(self, predicate: Callable[[list[Received]], bool], timeout: float = 10) -> bool:
         with self.arrived:
@@ -151,9 +159,14 @@ class WebhookReceiver:
         return [r.json()["type"] for r in self.received]
 
 
-@pytest.fixture
-def webhook_receiver() -> Iterator[WebhookReceiver]:
-    state: dict[str, WebhookReceiver] = {}
+R = TypeVar("R", bound=WebhookReceiver)
+
+
+@contextlib.contextmanager
+def receiving(make: Callable[[str], R]) -> Iterator[R]:
+    """Serve the receiver `make(base_url)` builds on 127.0.0.1, in a thread, until the
+    block ends."""
+    state: dict[str, R] = {}
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -162,23 +175,30 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
             with rx.lock:
                 rx.attempts += 1
                 failing = rx.attempts <= rx.fail_first
+            if rx.password is not None:
+                expected = "Basic " + base64.b64encode(
+                    f"{rx.user}:{rx.password}".encode()).decode()
+                if self.headers.get("Authorization") != expected:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
             if failing:
                 self.send_response(500)
                 self.end_headers()
                 self.wfile.write(b"receiver down")
                 return
             with rx.arrived:
-                rx.received.append(Received(self.path, dict(self.headers.items()), body))
+                rx.received.append(rx.record(self.path, dict(self.headers.items()), body))
                 rx.arrived.notify_all()
             self.send_response(200)
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(rx.reply)
 
         def log_message(self, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state["rx"] = WebhookReceiver(f"http://127.0.0.1:{server.server_address[1]}/hooks")
+    state["rx"] = make(f"http://127.0.0.1:{server.server_address[1]}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -186,3 +206,9 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    with receiving(lambda base: WebhookReceiver(base + "/hooks")) as rx:
+        yield rx

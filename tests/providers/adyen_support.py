@@ -3,19 +3,16 @@ that acknowledges with `[accepted]` as Adyen requires, and request builders."""
 
 from __future__ import annotations
 
-import base64
-import json
-import threading
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import Adyen
 import pytest
 
 from simulator.testing.server import SimulatorServer
+from tests.conftest import Received, WebhookReceiver, receiving
 
 VERSION = "v71"
 RETURN_URL = "http://127.0.0.1:9/checkout/return"
@@ -74,15 +71,7 @@ def adyen(payment_simulator: SimulatorServer) -> Checkout:
     return make_checkout(payment_simulator)
 
 
-@dataclass
-class Notification:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
+class Notification(Received):
     @property
     def item(self) -> dict[str, Any]:
         item: dict[str, Any] = self.json()["notificationItems"][0]["NotificationRequestItem"]
@@ -90,23 +79,11 @@ class Notification:
 
 
 @dataclass
-class Receiver:
-    """A merchant's notification endpoint. It answers `reply` (Adyen wants
-    `[accepted]`) and, when `password` is set, asks for Basic auth."""
+class Receiver(WebhookReceiver):
+    """A merchant's notification endpoint: it answers `[accepted]`, as Adyen wants."""
 
-    url: str
-    port: int
-    received: list[Notification] = field(default_factory=list)
-    attempts: int = 0
     reply: bytes = b"[accepted]"
-    user: str | None = None
-    password: str | None = None
-    arrived: threading.Condition = field(default_factory=threading.Condition)
-
-    def wait_for(self, predicate: Callable[[list[Notification]], bool],
-                 timeout: float = 10) -> bool:
-        with self.arrived:
-            return self.arrived.wait_for(lambda: predicate(self.received), timeout)
+    record: ClassVar[type[Received]] = Notification  # so `received` holds Notifications
 
     def items(self, event_code: str | None = None) -> list[dict[str, Any]]:
         return [n.item for n in self.received
@@ -123,40 +100,8 @@ class Receiver:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    state: dict[str, Receiver] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            rx = state["rx"]
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            rx.attempts += 1
-            if rx.password is not None:
-                expected = "Basic " + base64.b64encode(
-                    f"{rx.user}:{rx.password}".encode()).decode()
-                if self.headers.get("Authorization") != expected:
-                    self.send_response(401)
-                    self.end_headers()
-                    return
-            with rx.arrived:
-                rx.received.append(Notification(self.path, dict(self.headers.items()), body))
-                rx.arrived.notify_all()
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(rx.reply)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    port = server.server_address[1]
-    state["rx"] = Receiver(f"http://127.0.0.1:{port}/adyen/notifications", port)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state["rx"]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with receiving(lambda base: Receiver(base + "/adyen/notifications")) as rx:
+        yield rx
 
 
 #: An HMAC key as the Customer Area generates them: 64 hex digits.
