@@ -243,14 +243,10 @@ class PaymentService:
         amount = amount or p["amount"]
         adapter = self.adapters[p["provider"]]
         key = key or f"{payment_id}-capture"
-        try:
-            await self._on(p["provider"], lambda: adapter.capture(
-                p["provider_reference"], amount, p["currency"], key))
-        except Unavailable as exc:
-            return 503, {"error": f"{p['provider']} is unavailable ({exc}); retry with the "
-                                  "same Idempotency-Key"}
-        except Rejected as exc:
-            return 502, {"error": f"{p['provider']} refused the capture: {exc}"}
+        failed = await self._modify(p, "capture", lambda: adapter.capture(
+            p["provider_reference"], amount, p["currency"], key))
+        if failed is not None:
+            return failed
         p["status"], p["captured"] = CAPTURED, amount
         return 200, p
 
@@ -266,17 +262,26 @@ class PaymentService:
             return 400, {"error": f"only {left} is left to refund"}
         adapter = self.adapters[p["provider"]]
         key = key or f"{payment_id}-refund-{p['refunded']}"
+        failed = await self._modify(p, "refund", lambda: adapter.refund(
+            p["provider_reference"], amount, p["currency"], key))
+        if failed is not None:
+            return failed
+        p["refunded"] += amount
+        p["status"] = REFUNDED if p["refunded"] >= p["captured"] else PARTIALLY_REFUNDED
+        return 200, p
+
+    async def _modify(self, p: dict[str, Any], action: str,
+                      call: Callable[[], Awaitable[Any]]) -> tuple[int, dict[str, Any]] | None:
+        """A capture or refund at the payment's provider: None when it went through,
+        otherwise the answer the client gets."""
         try:
-            await self._on(p["provider"], lambda: adapter.refund(
-                p["provider_reference"], amount, p["currency"], key))
+            await self._on(p["provider"], call)
         except Unavailable as exc:
             return 503, {"error": f"{p['provider']} is unavailable ({exc}); retry with the "
                                   "same Idempotency-Key"}
         except Rejected as exc:
-            return 502, {"error": f"{p['provider']} refused the refund: {exc}"}
-        p["refunded"] += amount
-        p["status"] = REFUNDED if p["refunded"] >= p["captured"] else PARTIALLY_REFUNDED
-        return 200, p
+            return 502, {"error": f"{p['provider']} refused the {action}: {exc}"}
+        return None
 
     async def webhook(self, provider: str, headers: Mapping[str, str], body: bytes,
                       query: Mapping[str, str] | None = None) -> int:
