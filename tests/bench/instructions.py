@@ -39,20 +39,16 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
-HOST = "127.0.0.1"
-BODY = b"amount=2000&currency=usd&confirm=true&payment_method=pm_card_visa"
-HEADERS = {"Content-Type": "application/x-www-form-urlencoded",
-           "Authorization": "Bearer sk_test_bench"}
+sys.path.insert(0, str(HERE))
+
+# loadbench's request, so both benchmarks measure the same thing
+from loadbench import BODY, HEADERS, HOST, REPO, SIM_PATH, BenchError  # noqa: E402
+
 SERVERS = {  # name: (argv after python, the path it answers)
     "raw": ([str(HERE / "raw_server.py")], "/"),
-    "floor": ([str(HERE / "floor_server.py")], "/stripe/v1/payment_intents"),
-    "simulator": (["-m", "simulator", "serve"], "/stripe/v1/payment_intents"),
+    "floor": ([str(HERE / "floor_server.py")], SIM_PATH),
+    "simulator": (["-m", "simulator", "serve"], SIM_PATH),
 }
-
-
-class BenchError(Exception):
-    pass
 
 
 def free_port() -> int:
