@@ -2,19 +2,14 @@
 # workers): docker-compose.yml picks the command. Offline after the build.
 FROM python:3.12-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    PYTHONPATH=/app
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 
-# Dependencies first, so that editing the code does not reinstall them.
+# Installed as a user installs it (not editable): the Locust suites, the reference service
+# and the ready-made scenarios are packages of the distribution.
 COPY pyproject.toml README.md ./
-COPY simulator ./simulator
-COPY contracts ./contracts
-RUN pip install ".[load]"
-
-COPY scenarios ./scenarios
-COPY loadtests ./loadtests
-COPY examples ./examples
+COPY paysandbox ./paysandbox
+RUN pip install ".[load]" && rm -rf /app/paysandbox
 
 # 12111 simulator, 8000 reference payment service, 8089 Locust's web UI, 5557 Locust's
 # master <-> worker channel.

@@ -51,7 +51,7 @@ test: $(VENV)/.installed-test browser redis
 
 lint: $(VENV)/.installed-test
 	$(BIN)/pip install --quiet -e ".[dev]"
-	$(BIN)/ruff check simulator
+	$(BIN)/ruff check paysandbox tests
 	$(BIN)/mypy
 
 bench: $(VENV)/.installed-test

@@ -22,9 +22,9 @@ from typing import Any, ClassVar, TypeVar
 import pytest
 import stripe
 
-from simulator.contract_report import groups_from_report, render_text
-from simulator.settings import Settings
-from simulator.testing.server import SimulatorServer
+from paysandbox.contract_report import groups_from_report, render_text
+from paysandbox.settings import Settings
+from paysandbox.testing.server import SimulatorServer
 
 # The whole suite runs the simulator in test mode: every response and webhook it emits
 # is checked against its contract, and a test that saw a mismatch fails (below).

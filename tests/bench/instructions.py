@@ -47,7 +47,7 @@ from loadbench import BODY, HEADERS, HOST, REPO, SIM_PATH, BenchError  # noqa: E
 SERVERS = {  # name: (argv after python, the path it answers)
     "raw": ([str(HERE / "raw_server.py")], "/"),
     "floor": ([str(HERE / "floor_server.py")], SIM_PATH),
-    "simulator": (["-m", "simulator", "serve"], SIM_PATH),
+    "simulator": (["-m", "paysandbox", "serve"], SIM_PATH),
 }
 
 
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=300, help="requests before measuring")
     p.add_argument("--servers", nargs="+", choices=list(SERVERS), default=list(SERVERS))
     p.add_argument("--sim-dir", type=Path, default=REPO,
-                   help="checkout whose simulator/ to measure (default: this one)")
+                   help="checkout whose paysandbox/ to measure (default: this one)")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = p.parse_args(argv)
     if not (1 <= args.requests <= 100_000 and 0 <= args.warmup <= 100_000):

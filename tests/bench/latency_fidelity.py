@@ -54,7 +54,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from simulator.testing.client import AdminClient, AdminError
+from paysandbox.testing.client import AdminClient, AdminError
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -94,7 +94,7 @@ def inverse_cdf(spec: dict[str, Any], u: float) -> float:
 
     `percentiles` is the documented empirical table: linear between the given points,
     from half of p50 at 0 up to p50, and past the last given percentile the last slope
-    extended to u = 1 (scenarios/README.md, simulator/faults.py)."""
+    extended to u = 1 (paysandbox/scenarios/ready/README.md, paysandbox/faults.py)."""
     kind = spec["distribution"]
     if kind == "fixed":
         return _ms(spec["value"])
@@ -141,7 +141,7 @@ def drawn_delays(spec: dict[str, Any], seed: int, skip: int, count: int) -> list
     """The delays (ms) the server drew for requests skip..skip+count-1, in order: the
     scenario's generator is random.Random(seed), and the matching rule draws once per
     request, as requests arrive (the client sends them 1/rate apart, so in its order)."""
-    from simulator.faults import distribution
+    from paysandbox.faults import distribution
 
     sampler, rng = distribution(spec), random.Random(seed)
     for _ in range(skip):
@@ -457,7 +457,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="latency-fidelity-") as tmp:
         workdir = Path(tmp)
         try:
-            server = start_server("simulator", [sys.executable, "-m", "simulator", "serve",
+            server = start_server("simulator", [sys.executable, "-m", "paysandbox", "serve",
                                                 "--port", "0"], args.server_cpu, workdir)
             pi = create_payment(server)
             url = f"http://{HOST}:{server.port}{loadbench.SIM_PATH}/{pi}"

@@ -340,8 +340,8 @@ def summarize_profile(collapsed: Path, top: int = 15) -> dict[str, Any]:
         func, file, line = frames[-1]
         self_lines[f"{func} ({file}:{line})" if line else f"{func} ({file})"] += count
         self_funcs[f"{func} ({file})"] += count
-        ours = [(f, p, n) for f, p, n in frames if p.startswith("simulator/")
-                and p not in ("simulator/__main__.py", "simulator/cli.py")]
+        ours = [(f, p, n) for f, p, n in frames if p.startswith("paysandbox/")
+                and p not in ("paysandbox/__main__.py", "paysandbox/cli.py")]
         if any(f in _GC_FRAMES and not p.endswith(".py") for f, p, _ in frames):
             gc_samples += count
             sim_self["(garbage collector, gc_collect_main)"] += count
@@ -386,7 +386,7 @@ def profile_simulator(server: Server, url: str, out_dir: Path, *, duration: floa
     out_dir.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {}
     native = True
-    for fmt, name in (("raw", "simulator.collapsed"), ("flamegraph", "simulator.svg")):
+    for fmt, name in (("raw", "paysandbox.collapsed"), ("flamegraph", "paysandbox.svg")):
         target = out_dir / name
         for attempt in ((True, False) if native else (False,)):
             argv = pinned(cpu, ["py-spy", "record", "--pid", str(server.proc.pid),
@@ -415,7 +415,7 @@ def profile_simulator(server: Server, url: str, out_dir: Path, *, duration: floa
         if fmt == "raw":
             summary = summarize_profile(target)
     summary["native"] = native
-    summary["files"] = [str(out_dir / "simulator.collapsed"), str(out_dir / "simulator.svg")]
+    summary["files"] = [str(out_dir / "paysandbox.collapsed"), str(out_dir / "paysandbox.svg")]
     return summary
 
 
@@ -542,7 +542,7 @@ def machine() -> dict[str, Any]:
                               text=True, timeout=5, cwd=REPO).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "simulator"],
                                capture_output=True, text=True, timeout=5, cwd=REPO).stdout
-        info["commit"] = head + (" (simulator/ modified)" if dirty.strip() else "")
+        info["commit"] = head + (" (paysandbox/ modified)" if dirty.strip() else "")
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         first = subprocess.run(["wrk", "--version"], capture_output=True, text=True,
                                timeout=5).stdout.splitlines()
@@ -594,13 +594,13 @@ def table(report: dict[str, Any]) -> str:
     t = report["targets"]
     lines += [
         "",
-        f"ratio simulator/raw   {report['ratio']:.3f}   target >= {TARGET_RATIO:.2f}   "
+        f"ratio paysandbox/raw   {report['ratio']:.3f}   target >= {TARGET_RATIO:.2f}   "
         f"{'PASS' if t['ratio_ok'] else 'FAIL'}",
         f"simulator p99         {sim['latency_ms']['p99']:.2f} ms   target < "
         f"{TARGET_P99_MS:g} ms   {'PASS' if t['p99_ok'] else 'FAIL'}",
     ]
     if variant:
-        lines.append(f"ratio simulator/variant {report['ratio_simulator_to_variant']:.3f}   "
+        lines.append(f"ratio paysandbox/variant {report['ratio_simulator_to_variant']:.3f}   "
                      f"(the simulator as configured, against "
                      f"{' '.join(report['settings']['compare_args'])})")
     if shaped:
@@ -759,7 +759,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 servers.append(srv)
                 targets.append(Target("shaped", "aiohttp shaped as simulator", srv,
                                       f"http://{HOST}:{srv.port}{SIM_PATH}"))
-            srv = start_server("simulator", [py, "-m", "simulator", "serve", "--port", "0",
+            srv = start_server("simulator", [py, "-m", "paysandbox", "serve", "--port", "0",
                                              *args.sim_arg], args.server_cpu, workdir)
             servers.append(srv)
             sim = Target("simulator", "simulator", srv, f"http://{HOST}:{srv.port}{SIM_PATH}")
@@ -767,7 +767,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             targets.append(sim)
             variant = None
             if args.compare_arg:
-                srv = start_server("variant", [py, "-m", "simulator", "serve", "--port", "0",
+                srv = start_server("variant", [py, "-m", "paysandbox", "serve", "--port", "0",
                                                *args.sim_arg, *args.compare_arg],
                                    args.server_cpu, workdir)
                 servers.append(srv)

@@ -49,7 +49,7 @@ def main() -> int:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    sim = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--port", str(port),
+    sim = subprocess.Popen([sys.executable, "-m", "paysandbox", "serve", "--port", str(port),
                             "--log-level", "warning"], stdout=subprocess.DEVNULL)
     for _ in range(100):
         try:
@@ -58,7 +58,8 @@ def main() -> int:
         except OSError:
             time.sleep(0.1)
     out = Path(tempfile.mkdtemp(prefix="locust-bench-"))
-    cmd = [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "providers.py"),
+    cmd = [sys.executable, "-m", "locust", "-f",
+           str(ROOT / "paysandbox" / "loadtests" / "providers.py"),
            "--headless", "--host", url, "-u", str(args.users), "-r", str(args.users),
            "-t", f"{args.run_time}s", "--csv", str(out / "locust"), "--only-summary",
            "--exit-code-on-error", "0", *args.classes]

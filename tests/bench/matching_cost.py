@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from simulator.testing.client import AdminClient, AdminError
+from paysandbox.testing.client import AdminClient, AdminError
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -88,9 +88,9 @@ def request_facts() -> dict[str, Any]:
     passes to the engine, completed by scenarios.runtime.facts_for)."""
     from multidict import CIMultiDict, CIMultiDictProxy
 
-    from simulator.core.commands import Authorize
-    from simulator.core.payments import CardDetails
-    from simulator.scenarios.runtime import facts_for
+    from paysandbox.core.commands import Authorize
+    from paysandbox.core.payments import CardDetails
+    from paysandbox.scenarios.runtime import facts_for
 
     card = CardDetails(brand="visa", last4="4242", bin="424242", exp_month=12,
                        exp_year=2028, funding="credit", country="US",
@@ -116,8 +116,8 @@ def per_call_us(fn: Callable[[], object], *, repeat: int, budget_s: float) -> di
 
 
 def in_process(args: argparse.Namespace) -> dict[str, Any]:
-    from simulator.scenarios.loader import load_text
-    from simulator.scenarios.runtime import ScenarioSet
+    from paysandbox.scenarios.loader import load_text
+    from paysandbox.scenarios.runtime import ScenarioSet
 
     facts = request_facts()
 
@@ -215,7 +215,7 @@ def end_to_end(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {label: [] for label in cases}
     profile = None
     try:
-        server = start_server("simulator", [sys.executable, "-m", "simulator", "serve",
+        server = start_server("simulator", [sys.executable, "-m", "paysandbox", "serve",
                                             "--port", "0"], args.server_cpu, workdir)
         url = f"http://{HOST}:{server.port}{loadbench.SIM_PATH}"
         for n in range(1, args.rounds + 1):

@@ -58,7 +58,7 @@ def static_body(size: int) -> bytes:
 
 def make_app(body: bytes, *, shaped: bool = False) -> web.Application:
     """The bare handler at `POST /`; or, `shaped`, the same handler where and how the
-    simulator mounts its own (simulator/providers/base.py, `mount`): at
+    simulator mounts its own (paysandbox/providers/base.py, `mount`): at
     `/stripe/v1/payment_intents` on the root app among the other routes of its provider,
     wrapped in a pass-through envelope, with a catch-all route below the prefix,
     answering with the simulator's response headers. The difference between the two is

@@ -26,15 +26,15 @@ import pytest
 
 pytest.importorskip("pytest_benchmark", reason="pip install -e '.[bench]'")
 
-from simulator.core import payments
-from simulator.core.cards import detect_brand
-from simulator.core.clock import VirtualClock
-from simulator.core.commands import Authorize, Result
-from simulator.core.outcomes import APPROVED
-from simulator.core.payments import CardDetails, Payment, Status
-from simulator.journal import Journal
-from simulator.providers.stripe import magic, wire
-from simulator.providers.stripe.routes import StripeProvider
+from paysandbox.core import payments
+from paysandbox.core.cards import detect_brand
+from paysandbox.core.clock import VirtualClock
+from paysandbox.core.commands import Authorize, Result
+from paysandbox.core.outcomes import APPROVED
+from paysandbox.core.payments import CardDetails, Payment, Status
+from paysandbox.journal import Journal
+from paysandbox.providers.stripe import magic, wire
+from paysandbox.providers.stripe.routes import StripeProvider
 
 BODY = "amount=2000&currency=usd&confirm=true&payment_method=pm_card_visa"
 CONTRACT = "create_payment_intent.request"

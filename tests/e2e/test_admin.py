@@ -7,7 +7,7 @@ import urllib.error
 import pytest
 import stripe
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 
 
 def admin_error(sim: SimulatorServer, method: str, path: str, body: object = None) -> tuple[

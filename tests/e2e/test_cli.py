@@ -16,7 +16,7 @@ import pytest
 import requests
 import stripe
 
-CMD = [sys.executable, "-m", "simulator"]
+CMD = [sys.executable, "-m", "paysandbox"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ import pytest
 import requests
 import stripe
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 
 KEY = "sk_test_contracts"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -32,7 +32,7 @@ def create(server: SimulatorServer, body: str) -> requests.Response:
 
 
 def paysandbox(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "simulator", "contracts", *args],
+    return subprocess.run([sys.executable, "-m", "paysandbox", "contracts", *args],
                           capture_output=True, text=True, timeout=60, check=False)
 
 

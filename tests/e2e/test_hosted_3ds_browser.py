@@ -15,7 +15,7 @@ import stripe
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
-    from simulator.testing.server import SimulatorServer
+    from paysandbox.testing.server import SimulatorServer
 
     from .conftest import ReturnReceiver
 

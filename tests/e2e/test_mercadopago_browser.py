@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from simulator.settings import default_secret
+from paysandbox.settings import default_secret
 from tests.conftest import WebhookReceiver
 from tests.providers.mercadopago_sdk import sdk, verify
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
-    from simulator.testing.server import SimulatorServer
+    from paysandbox.testing.server import SimulatorServer
 
 # The browser lives on the session's loop (see conftest.py).
 pytestmark = [pytest.mark.asyncio(loop_scope="session"),

@@ -16,7 +16,7 @@ from tests.providers import mollie_support as support
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
-    from simulator.testing.server import SimulatorServer
+    from paysandbox.testing.server import SimulatorServer
     from tests.conftest import WebhookReceiver
 
     from .conftest import ReturnReceiver

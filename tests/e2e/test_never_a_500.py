@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 
 #: Values of the wrong shape for almost any field.
 WRONG: tuple[Any, ...] = (None, [], {}, "", "x" * 3000, -1, 10**30, 1.5, True, "\u0000",
@@ -178,7 +178,7 @@ ODD_IDS = ("x" * 300, "%C3%A9t%C3%A9", "..%2F..", "0", "-1")
 
 
 def _gets(provider: str) -> list[str]:
-    from simulator import contracts
+    from paysandbox import contracts
 
     manifest = contracts.manifest(provider)
     assert manifest is not None

@@ -16,10 +16,10 @@ import pytest
 import redis
 import stripe
 
-from simulator.settings import Settings, SettingsError
-from simulator.testing.server import SimulatorServer
+from paysandbox.settings import Settings, SettingsError
+from paysandbox.testing.server import SimulatorServer
 
-CMD = [sys.executable, "-m", "simulator"]
+CMD = [sys.executable, "-m", "paysandbox"]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ payments settle after their delay, both measured on that clock.
 `{"seconds": 3600}`) moves it forward at once, and whatever became due happens right
 away. The clock only ever moves forward; the per-test reset does not rewind it.
 
-Scenario phases are the exception: they run on real time (scenarios/README.md).
+Scenario phases are the exception: they run on real time (paysandbox/scenarios/ready/README.md).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import stripe
 
-from simulator.testing.client import wait_until
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.client import wait_until
+from paysandbox.testing.server import SimulatorServer
 from tests.conftest import WebhookReceiver
 
 

@@ -3,7 +3,7 @@
 The `payment_simulator` fixture comes with the package (a pytest plugin): one simulator
 for the whole test session, reset before each test that uses it. Point the Stripe SDK
 at `payment_simulator.url("stripe")`, then load a scenario (the YAML language of
-scenarios/README.md) for one test, in one of two ways:
+paysandbox/scenarios/ready/README.md) for one test, in one of two ways:
 
 - the `payment_scenario` marker, with a file path or YAML text, when the whole test runs
   under the same conditions;
@@ -23,7 +23,7 @@ import stripe
 import yaml
 
 #: The ready-made scenarios; copy one next to your tests to make it your own.
-SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[2] / "paysandbox" / "scenarios" / "ready"
 
 
 def pay(client: stripe.StripeClient, amount: int = 2000, currency: str = "usd"

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 import pytest
 import stripe
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 from tests.conftest import WebhookReceiver
 
 
@@ -89,7 +89,7 @@ def test_an_endpoint_configured_for_the_whole_simulator(make_stripe, payment_sim
 def test_your_handler_must_reject_a_forged_signature(client, payment_simulator,
                                                      webhook_receiver: WebhookReceiver):
     """A scenario can sign deliveries with the wrong secret (or a stale timestamp,
-    see scenarios/webhook-chaos.yaml): the SDK refuses them, and so must your handler."""
+    see the ready-made webhook-chaos scenario): the SDK refuses them, and so must your handler."""
     endpoint = client.v1.webhook_endpoints.create(params={
         "url": webhook_receiver.url, "enabled_events": ["payment_intent.succeeded"]})
     payment_simulator.use_scenario("name: forged\nwebhooks: {bad_signature: 1.0}\n")

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from examples.payment_service.config import for_simulator
-from examples.payment_service.server import ServiceServer, simulator_providers
-from simulator.testing.server import SimulatorServer
+from paysandbox.examples.payment_service.config import for_simulator
+from paysandbox.examples.payment_service.server import ServiceServer, simulator_providers
+from paysandbox.testing.server import SimulatorServer
 
 CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}
 

@@ -10,16 +10,16 @@ import time
 
 import pytest
 
-from examples.payment_service.adapters.adyen import AdyenAdapter, signing_string
-from examples.payment_service.adapters.base import BadSignature
-from examples.payment_service.adapters.checkoutcom import CheckoutcomAdapter
-from examples.payment_service.adapters.daraja import DarajaAdapter
-from examples.payment_service.adapters.mercadopago import MercadopagoAdapter
-from examples.payment_service.adapters.mollie import MollieAdapter
-from examples.payment_service.adapters.razorpay import RazorpayAdapter
-from examples.payment_service.adapters.stripe import StripeAdapter, verify_signature
-from examples.payment_service.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
-from examples.payment_service.router import NoRoute, Router
+from paysandbox.examples.payment_service.adapters.adyen import AdyenAdapter, signing_string
+from paysandbox.examples.payment_service.adapters.base import BadSignature
+from paysandbox.examples.payment_service.adapters.checkoutcom import CheckoutcomAdapter
+from paysandbox.examples.payment_service.adapters.daraja import DarajaAdapter
+from paysandbox.examples.payment_service.adapters.mercadopago import MercadopagoAdapter
+from paysandbox.examples.payment_service.adapters.mollie import MollieAdapter
+from paysandbox.examples.payment_service.adapters.razorpay import RazorpayAdapter
+from paysandbox.examples.payment_service.adapters.stripe import StripeAdapter, verify_signature
+from paysandbox.examples.payment_service.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from paysandbox.examples.payment_service.router import NoRoute, Router
 
 SECRET = "ab" * 32
 

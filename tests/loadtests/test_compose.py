@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from examples.payment_service.__main__ import main as service_main
-from simulator.cli import build_parser
-from simulator.settings import DEFAULT_PORT, env_values
+from paysandbox.cli import build_parser
+from paysandbox.examples.payment_service.__main__ import main as service_main
+from paysandbox.settings import DEFAULT_PORT, env_values
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,15 +68,15 @@ def test_every_paysandbox_variable_anywhere_is_one_the_simulator_reads(
     used = set(re.findall(r"PAYSANDBOX_[A-Z_]+", text))
     assert used
     for name in used:  # settings.py turns it into a setting, or it is a typo
-        assert env_values({name: "1"}), f"simulator/settings.py does not read {name}"
+        assert env_values({name: "1"}), f"paysandbox/settings.py does not read {name}"
 
 
 def test_the_service_and_locust_commands_point_at_files_and_ports_that_exist(
         compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     services = compose["services"]
     svc = command(services["payment-service"])
-    assert svc[:3] == ["python", "-m", "examples.payment_service"]
-    assert (ROOT / "examples" / "payment_service" / "__main__.py").exists()
+    assert svc[:3] == ["python", "-m", "paysandbox.examples.payment_service"]
+    assert (ROOT / "paysandbox" / "examples" / "payment_service" / "__main__.py").exists()
     with pytest.raises(SystemExit) as shown:  # --help: every flag in the file is known
         service_main([*svc[3:], "--help"])
     assert shown.value.code == 0

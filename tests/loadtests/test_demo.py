@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_demo_runs_ten_seconds_and_its_report_shows_the_failover(tmp_path: Path) -> None:
     report = tmp_path / "demo"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "simulator", "demo", "--run-time", "10s",
+    done = subprocess.run([sys.executable, "-m", "paysandbox", "demo", "--run-time", "10s",
                            "--report", str(report)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     out = done.stdout

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from loadtests import slo
-from loadtests.profiles import profile
-from loadtests.report import bar_chart, build_report, line_chart
+from paysandbox.loadtests import slo
+from paysandbox.loadtests.profiles import profile
+from paysandbox.loadtests.report import bar_chart, build_report, line_chart
 
 
 def row(n: int, failures: int, p95: float) -> dict[str, object]:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from examples.payment_service.config import for_simulator
-from examples.payment_service.server import ServiceServer, simulator_providers
-from simulator.cli import main as paysandbox
-from simulator.testing.server import SimulatorServer
+from paysandbox.cli import main as paysandbox
+from paysandbox.examples.payment_service.config import for_simulator
+from paysandbox.examples.payment_service.server import ServiceServer, simulator_providers
+from paysandbox.testing.server import SimulatorServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -137,7 +137,8 @@ def test_a_master_and_two_workers_on_loopback(simulator: SimulatorServer,
     simulator.reset()
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    locust = [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "providers.py")]
+    locust = [sys.executable, "-m", "locust", "-f",
+              str(ROOT / "paysandbox" / "loadtests" / "providers.py")]
     master = subprocess.Popen(
         [*locust, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port",
          str(port), "--expect-workers", "2", "--headless", "-u", "4", "-r", "4", "-t", "4s",

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import Adyen
 import pytest
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 from tests.conftest import Received, WebhookReceiver, receiving
 
 VERSION = "v71"

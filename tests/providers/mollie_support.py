@@ -12,8 +12,8 @@ from urllib.parse import parse_qs
 from mollie.api.client import Client
 from mollie.api.objects.payment import Payment
 
-from simulator.testing.client import wait_until
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.client import wait_until
+from paysandbox.testing.server import SimulatorServer
 from tests.conftest import Received, WebhookReceiver
 
 REDIRECT = "https://webshop.example.org/order/12345/"

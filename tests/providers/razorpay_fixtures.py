@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 import razorpay
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 from tests.providers.razorpay_helpers import new_key_id
 
 

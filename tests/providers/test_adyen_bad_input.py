@@ -10,7 +10,7 @@ import Adyen
 import pytest
 import requests
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 from tests.providers import adyen_support
 from tests.providers.adyen_support import Checkout, card
 

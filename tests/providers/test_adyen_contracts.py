@@ -1,4 +1,4 @@
-"""Adyen's contracts over HTTP (contracts/adyen/): the official SDK driven through every
+"""Adyen's contracts over HTTP (contracts_data/adyen/): the official SDK driven through every
 operation, and a notification of every event code, breaks none of them; each kind of
 wrong request is refused in Adyen's envelope naming the field, and counted under that
 operation and field in `/__admin/contracts`. In report mode what can be served is served
@@ -14,9 +14,9 @@ import orjson
 import pytest
 import requests
 
-from simulator import contracts
-from simulator.providers.adyen.routes import provider
-from simulator.testing.server import SimulatorServer
+from paysandbox import contracts
+from paysandbox.providers.adyen.routes import provider
+from paysandbox.testing.server import SimulatorServer
 from tests.providers import adyen_support
 from tests.providers.adyen_support import HMAC_KEY, RETURN_URL, Checkout, Receiver, card
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import Adyen
 import pytest
 
-from simulator.testing.client import eventually
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.client import eventually
+from paysandbox.testing.server import SimulatorServer
 from tests.providers import adyen_support
 from tests.providers.adyen_support import HMAC_KEY, Checkout, Receiver, card
 

@@ -12,8 +12,8 @@ import orjson
 import pytest
 import requests
 
-from simulator.providers.adyen import magic, wire
-from simulator.testing.server import SimulatorServer
+from paysandbox.providers.adyen import magic, wire
+from paysandbox.testing.server import SimulatorServer
 from tests.providers import adyen_support
 from tests.providers.adyen_support import Checkout, Receiver, card, make_checkout
 

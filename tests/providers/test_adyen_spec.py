@@ -15,7 +15,7 @@ import pytest
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from simulator.providers.adyen.routes import provider
+from paysandbox.providers.adyen.routes import provider
 from tests.providers import adyen_support
 from tests.providers.adyen_support import Checkout, Receiver, card
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 from tests.providers.checkoutcom_support import card_payment, sdk
 
 OK, KO = "http://shop.example/ok?order=7", "http://shop.example/ko"

@@ -10,7 +10,7 @@ import pytest
 import requests
 from checkout_sdk.exception import CheckoutApiException
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 from tests.providers.checkoutcom_support import card_payment, new_key, sdk
 
 KEY = new_key()

@@ -1,4 +1,4 @@
-"""Checkout.com's contracts (contracts/checkoutcom/): the official SDK through every
+"""Checkout.com's contracts (paysandbox/contracts_data/checkoutcom/): the official SDK through every
 operation leaves no violation, and wrong requests are refused in Checkout.com's 422
 naming the field, and reported under the same field in `/__admin/contracts`."""
 
@@ -11,7 +11,7 @@ import requests
 from checkout_sdk.common.enums import Currency
 from checkout_sdk.payments.payments import PaymentCustomerRequest
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 from tests.conftest import WebhookReceiver
 from tests.providers.checkoutcom_support import (
     CaptureRequest,

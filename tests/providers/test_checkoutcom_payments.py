@@ -10,7 +10,7 @@ import pytest
 from checkout_sdk.common.enums import Currency
 from checkout_sdk.exception import CheckoutApiException
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 from tests.providers.checkoutcom_support import (
     CaptureRequest,
     RefundRequest,

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from checkout_sdk.payments.payments import CaptureRequest, RefundRequest, VoidRequest
 
-from simulator.testing.client import eventually
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.client import eventually
+from paysandbox.testing.server import SimulatorServer
 from tests.conftest import Received, WebhookReceiver
 from tests.providers.checkoutcom_support import card_payment, sdk
 

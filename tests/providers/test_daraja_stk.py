@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 from tests.conftest import WebhookReceiver
 
 SHORTCODE = "174379"
@@ -193,7 +193,7 @@ def test_raw_bad_requests(payment_simulator: SimulatorServer, daraja: Daraja) ->
         assert r.json()["errorCode"] == code
 
 
-# -- contracts (contracts/daraja/) ------------------------------------------------------
+# -- contracts (contracts_data/daraja/) ------------------------------------------------------
 
 def test_every_operation_and_callback_keeps_its_contract(
         daraja: Daraja, payment_simulator: SimulatorServer,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 from tests.providers.mercadopago_sdk import new_token, sdk
 
 PIX = {"transaction_amount": 10, "payment_method_id": "pix",

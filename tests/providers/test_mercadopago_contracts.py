@@ -1,4 +1,4 @@
-"""Mercado Pago's contracts (contracts/mercadopago/): the official SDK through every
+"""Mercado Pago's contracts (paysandbox/contracts_data/mercadopago/): the official SDK through every
 operation breaks none of them, and a request that breaks one gets Mercado Pago's own 400
 naming the field, which `/__admin/contracts` groups under the same field."""
 
@@ -10,7 +10,7 @@ from typing import Any
 import mercadopago
 import pytest
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 from tests.providers.mercadopago_sdk import sdk
 
 PAYER = {"email": "buyer@testuser.com", "first_name": "Ana", "last_name": "Silva",

@@ -12,9 +12,9 @@ import mercadopago
 import pytest
 import requests
 
-from simulator.core.outcomes import DeclineReason
-from simulator.providers.mercadopago import boleto, pix
-from simulator.testing.server import SimulatorServer
+from paysandbox.core.outcomes import DeclineReason
+from paysandbox.providers.mercadopago import boleto, pix
+from paysandbox.testing.server import SimulatorServer
 from tests.providers.mercadopago_sdk import new_token, sdk
 
 PAYER = {"email": "buyer@testuser.com", "first_name": "Ana", "last_name": "Silva",
@@ -444,6 +444,6 @@ def test_every_decline_reason_renders_on_a_card(mp: mercadopago.SDK,
 
 def wait_for_status(mp: mercadopago.SDK, pid: int, status: str) -> dict[str, Any]:
     """Scheduled expiries run on the simulator's loop just after the clock moves."""
-    from simulator.testing.client import wait_until
+    from paysandbox.testing.client import wait_until
     return wait_until(lambda: (lambda p: p if p["status"] == status else None)(
         ok(mp.payment().get(pid))), 10, f"payment {pid} never became {status}")  # type: ignore[no-any-return]

@@ -11,9 +11,9 @@ import mercadopago
 import pytest
 from mercadopago.webhook import InvalidWebhookSignatureError
 
-from simulator.settings import default_secret
-from simulator.testing.client import wait_until
-from simulator.testing.server import SimulatorServer
+from paysandbox.settings import default_secret
+from paysandbox.testing.client import wait_until
+from paysandbox.testing.server import SimulatorServer
 from tests.conftest import WebhookReceiver
 from tests.providers.mercadopago_sdk import sdk, verify
 

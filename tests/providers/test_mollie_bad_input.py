@@ -13,7 +13,7 @@ import requests
 from mollie.api.client import Client
 from mollie.api.error import UnauthorizedError, UnprocessableEntityError
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 from tests.providers import mollie_support as support
 from tests.providers.mollie_support import REDIRECT
 

@@ -1,4 +1,4 @@
-"""Mollie's contracts over HTTP (contracts/mollie/): the official SDK driven through every
+"""Mollie's contracts over HTTP (contracts_data/mollie/): the official SDK driven through every
 operation breaks none of them, and each kind of wrong request is refused in Mollie's
 envelope naming the field, and counted under that operation and field in
 `/__admin/contracts`. In report mode what can be served is served and still recorded."""
@@ -12,7 +12,7 @@ import requests
 from mollie.api.client import Client
 from mollie.api.error import UnprocessableEntityError
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 from tests.conftest import WebhookReceiver
 from tests.providers import mollie_support as support
 from tests.providers.mollie_support import REDIRECT

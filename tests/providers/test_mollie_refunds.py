@@ -8,7 +8,7 @@ from mollie.api.client import Client
 from mollie.api.error import NotFoundError, UnprocessableEntityError
 from mollie.api.objects.payment import Payment
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 from tests.providers import mollie_support as support
 from tests.providers.mollie_support import create
 

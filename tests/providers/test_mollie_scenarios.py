@@ -10,7 +10,7 @@ import requests
 from mollie.api.client import Client
 from mollie.api.error import RequestError, ResponseError
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 from tests.conftest import WebhookReceiver
 from tests.providers import mollie_support as support
 from tests.providers.mollie_support import create, refetched_statuses

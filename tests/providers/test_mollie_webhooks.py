@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from mollie.api.client import Client
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 from tests.conftest import WebhookReceiver
 from tests.providers import mollie_support as support
 from tests.providers.mollie_support import create, refetched_statuses, webhook_id

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import stripe
 
-from simulator.core.outcomes import DeclineReason
-from simulator.testing.server import SimulatorServer
+from paysandbox.core.outcomes import DeclineReason
+from paysandbox.testing.server import SimulatorServer
 from tests.providers.adyen_support import make_checkout
 from tests.providers.checkoutcom_support import card_payment, sdk
 

@@ -1,4 +1,4 @@
-"""Razorpay's contracts (contracts/razorpay/): the official SDK through every operation,
+"""Razorpay's contracts (contracts_data/razorpay/): the official SDK through every operation,
 with every webhook event delivered, breaks none of them; a request that breaks one gets
 Razorpay's own 400 naming the field, which `/__admin/contracts` groups under the same
 field."""
@@ -12,7 +12,7 @@ import pytest
 import razorpay
 import requests
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 from tests.conftest import WebhookReceiver
 from tests.providers.razorpay_helpers import collect, new_key_id, order, wait_status
 

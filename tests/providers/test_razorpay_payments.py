@@ -9,7 +9,7 @@ import pytest
 import razorpay
 import requests
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 from tests.providers.razorpay_helpers import collect, new_key_id, order, wait_status
 
 pytest_plugins = ["tests.providers.razorpay_fixtures"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import razorpay
 
-from simulator.testing.client import wait_until
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.client import wait_until
+from paysandbox.testing.server import SimulatorServer
 from tests.conftest import WebhookReceiver
 from tests.providers.razorpay_helpers import collect, order, wait_status
 

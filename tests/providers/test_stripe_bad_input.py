@@ -6,7 +6,7 @@ import pytest
 import requests
 import stripe
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 
 FORM = "application/x-www-form-urlencoded"
 

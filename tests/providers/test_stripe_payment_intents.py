@@ -9,7 +9,7 @@ import pytest
 import requests
 import stripe
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 
 Make = Callable[..., stripe.StripeClient]
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 import stripe
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 
 Make = Callable[..., stripe.StripeClient]
 BODY = {"amount": "2000", "currency": "usd", "confirm": "true", "payment_method": "pm_card_visa"}

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 import stripe
 
-from simulator.testing.client import eventually
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.client import eventually
+from paysandbox.testing.server import SimulatorServer
 from tests.conftest import WebhookReceiver
 
 Make = Callable[..., stripe.StripeClient]

@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 import stripe
 
-from simulator.testing.client import AdminError
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.client import AdminError
+from paysandbox.testing.server import SimulatorServer
 from tests.conftest import WebhookReceiver
 
 Make = Callable[..., stripe.StripeClient]

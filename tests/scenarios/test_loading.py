@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import stripe
 
-from simulator.testing.server import SimulatorServer
+from paysandbox.testing.server import SimulatorServer
 
-CMD = [sys.executable, "-m", "simulator"]
+CMD = [sys.executable, "-m", "paysandbox"]
 GOOD = """name: declines
 rules:
   - match: {provider: stripe, operation: authorize}

@@ -31,11 +31,11 @@ import razorpay
 import stripe
 import yaml
 
-from simulator.scenarios import validate
-from simulator.scenarios.durations import seconds
-from simulator.settings import default_secret
-from simulator.testing.client import wait_until
-from simulator.testing.server import SimulatorServer
+from paysandbox.scenarios import validate
+from paysandbox.scenarios.durations import seconds
+from paysandbox.settings import default_secret
+from paysandbox.testing.client import wait_until
+from paysandbox.testing.server import SimulatorServer
 from tests.conftest import WebhookReceiver
 from tests.providers.mercadopago_sdk import sdk as mercadopago_sdk
 from tests.providers.mercadopago_sdk import verify as mercadopago_verify
@@ -47,7 +47,7 @@ from tests.providers.razorpay_helpers import new_key_id
 from tests.providers.razorpay_helpers import order as razorpay_order
 from tests.providers.test_daraja_stk import Daraja
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[2] / "paysandbox" / "scenarios" / "ready"
 FILES = sorted(SCENARIOS.glob("*.yaml"))
 
 #: file name -> the test below that exercises it; a new file without a test fails.

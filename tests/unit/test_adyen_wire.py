@@ -7,11 +7,11 @@ import orjson
 import pytest
 from Adyen.util import generate_notification_sig, is_valid_hmac_notification
 
-from simulator import contracts
-from simulator.core.outcomes import DeclineReason
-from simulator.core.payments import Payment, Status
-from simulator.errors import ApiError, PayloadTooLarge, RouteMissing, Unauthorized
-from simulator.providers.adyen import magic, wire
+from paysandbox import contracts
+from paysandbox.core.outcomes import DeclineReason
+from paysandbox.core.payments import Payment, Status
+from paysandbox.errors import ApiError, PayloadTooLarge, RouteMissing, Unauthorized
+from paysandbox.providers.adyen import magic, wire
 
 KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
 

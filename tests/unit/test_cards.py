@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.core.cards import (
+from paysandbox.core.cards import (
     PAN_PATTERN,
     Brand,
     Card,

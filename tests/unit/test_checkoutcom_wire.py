@@ -9,10 +9,10 @@ import re
 
 import pytest
 
-from simulator import contracts
-from simulator.core.outcomes import DeclineReason, OutcomeKind
-from simulator.core.payments import Payment, Status
-from simulator.providers.checkoutcom import magic, wire
+from paysandbox import contracts
+from paysandbox.core.outcomes import DeclineReason, OutcomeKind
+from paysandbox.core.payments import Payment, Status
+from paysandbox.providers.checkoutcom import magic, wire
 
 _ID = re.compile(r"^(pay|act|evt|sid)_[a-z2-7]{26}$")
 

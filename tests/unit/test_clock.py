@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from simulator.core.clock import VirtualClock
+from paysandbox.core.clock import VirtualClock
 
 
 class FakeWall:

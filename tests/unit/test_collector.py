@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from simulator.app import ENGINE, create_app
-from simulator.collector import long_lived_heap
-from simulator.core.payments import Payment
-from simulator.settings import Settings
+from paysandbox.app import ENGINE, create_app
+from paysandbox.collector import long_lived_heap
+from paysandbox.core.payments import Payment
+from paysandbox.settings import Settings
 
 FORM = {"amount": "2000", "currency": "usd", "confirm": "true", "payment_method": "pm_card_visa"}
 NS = "sk_test_collector"

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from simulator import contracts
-from simulator.core.clock import VirtualClock
-from simulator.engine import Engine
-from simulator.providers import base
-from simulator.store.memory import MemoryStore
-from simulator.webhooks.dispatcher import Dispatcher
+from paysandbox import contracts
+from paysandbox.core.clock import VirtualClock
+from paysandbox.engine import Engine
+from paysandbox.providers import base
+from paysandbox.store.memory import MemoryStore
+from paysandbox.webhooks.dispatcher import Dispatcher
 
 PROVIDERS = sorted(base.available())
 
@@ -42,7 +42,7 @@ def provider(request: pytest.FixtureRequest) -> Any:
 
 def test_every_route_has_its_contracts(provider: Any) -> None:
     manifest = contracts.manifest(provider.name)
-    assert manifest is not None, f"contracts/{provider.name}/operations.json is missing"
+    assert manifest is not None, f"contracts_data/{provider.name}/operations.json is missing"
     served = routes_of(provider)
     listed = {name: (op.method, op.path) for name, op in manifest.operations.items()}
     assert sorted(set(served) - set(listed)) == [], "routes without contracts"

@@ -7,15 +7,15 @@ from xml.etree import ElementTree
 
 import pytest
 
-from simulator import contracts
-from simulator.contract_report import (
+from paysandbox import contracts
+from paysandbox.contract_report import (
     ContractLog,
     groups_from_journal,
     render_junit,
     render_text,
     report_json,
 )
-from simulator.contracts import REPORT, STRICT, ContractViolation, Observed, check
+from paysandbox.contracts import REPORT, STRICT, ContractViolation, Observed, check
 
 CREATE = "create_payment_intent.request"
 

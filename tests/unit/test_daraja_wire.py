@@ -1,4 +1,4 @@
-"""Daraja's wire pieces against its contracts (contracts/daraja/): every result code
+"""Daraja's wire pieces against its contracts (paysandbox/contracts_data/daraja/): every result code
 renders a callback and a query answer as their schemas say, the callback schema refuses
 drift (metadata on a failure, none on a success, a string ResultCode), and the error
 envelope is Daraja's."""
@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from simulator import contracts
-from simulator.core.outcomes import DeclineReason
-from simulator.core.payments import Payment, Status
-from simulator.errors import ApiError, InvalidRequest
-from simulator.providers.daraja import magic, routes, wire
+from paysandbox import contracts
+from paysandbox.core.outcomes import DeclineReason
+from paysandbox.core.payments import Payment, Status
+from paysandbox.errors import ApiError, InvalidRequest
+from paysandbox.providers.daraja import magic, routes, wire
 
 AT = 1_772_355_600.0  # 2026-03-01 09:00 UTC
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from simulator.core.outcomes import DeclineReason
-from simulator.providers import base
+from paysandbox.core.outcomes import DeclineReason
+from paysandbox.providers import base
 
 PROVIDERS = sorted(base.available())
 

@@ -13,10 +13,10 @@ import pytest
 import stripe
 from aiohttp import web
 
-from simulator.core.clock import VirtualClock
-from simulator.providers.stripe.wire import StripeWebhooks
-from simulator.settings import default_secret
-from simulator.webhooks.dispatcher import Delivery, Dispatcher, Endpoint, Event, Signed
+from paysandbox.core.clock import VirtualClock
+from paysandbox.providers.stripe.wire import StripeWebhooks
+from paysandbox.settings import default_secret
+from paysandbox.webhooks.dispatcher import Delivery, Dispatcher, Endpoint, Event, Signed
 
 START = 1_700_000_000.0
 WAIT = 10.0  # a safety net for a broken dispatcher, never an assertion on time

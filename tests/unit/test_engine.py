@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from simulator import engine as engine_module
-from simulator.core.clock import VirtualClock
-from simulator.core.commands import (
+from paysandbox import engine as engine_module
+from paysandbox.core.clock import VirtualClock
+from paysandbox.core.commands import (
     Adjust,
     Authorize,
     Capture,
@@ -26,12 +26,12 @@ from simulator.core.commands import (
     Update,
     Void,
 )
-from simulator.core.outcomes import DeclineReason, Outcome
-from simulator.core.payments import AmountExceeded, InvalidTransition, Payment, Status
-from simulator.engine import Effects, Engine, InjectedFault
-from simulator.store import AlreadyExists, MemoryStore, NotFound
-from simulator.store.base import Store
-from simulator.webhooks.dispatcher import Dispatcher, Endpoint, Event, Signed
+from paysandbox.core.outcomes import DeclineReason, Outcome
+from paysandbox.core.payments import AmountExceeded, InvalidTransition, Payment, Status
+from paysandbox.engine import Effects, Engine, InjectedFault
+from paysandbox.store import AlreadyExists, MemoryStore, NotFound
+from paysandbox.store.base import Store
+from paysandbox.webhooks.dispatcher import Dispatcher, Endpoint, Event, Signed
 
 NS = "sk_test_engine"
 START = 1_700_000_000.0

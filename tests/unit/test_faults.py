@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from simulator.faults import Fault, distribution
+from paysandbox.faults import Fault, distribution
 
 N = 20_000
 

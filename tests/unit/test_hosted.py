@@ -8,7 +8,7 @@ from typing import Any, cast
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from simulator.hosted import hosted_app, render_page
+from paysandbox.hosted import hosted_app, render_page
 
 
 class PagesProvider:

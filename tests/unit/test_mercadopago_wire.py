@@ -11,8 +11,8 @@ from datetime import date
 
 import segno
 
-from simulator.core.outcomes import DeclineReason, OutcomeKind
-from simulator.providers.mercadopago import boleto, magic, pix, wire
+from paysandbox.core.outcomes import DeclineReason, OutcomeKind
+from paysandbox.providers.mercadopago import boleto, magic, pix, wire
 
 
 def test_crc16_is_ccitt_false() -> None:

@@ -9,14 +9,14 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from simulator import contracts
-from simulator.contracts import ContractViolation
-from simulator.core.commands import Complete, RefundPayment, Result
-from simulator.core.outcomes import DeclineReason, Outcome
-from simulator.core.payments import Payment, attempt, complete_action, expire, refund, void
-from simulator.errors import RouteMissing, Unauthorized
-from simulator.providers.mollie import magic, wire
-from simulator.providers.mollie.routes import parse_form, provider
+from paysandbox import contracts
+from paysandbox.contracts import ContractViolation
+from paysandbox.core.commands import Complete, RefundPayment, Result
+from paysandbox.core.outcomes import DeclineReason, Outcome
+from paysandbox.core.payments import Payment, attempt, complete_action, expire, refund, void
+from paysandbox.errors import RouteMissing, Unauthorized
+from paysandbox.providers.mollie import magic, wire
+from paysandbox.providers.mollie.routes import parse_form, provider
 
 #: Mollie's documented card failure reasons (Get payment, "Card" details).
 FAILURE_REASONS = {
@@ -171,7 +171,7 @@ def test_form_bodies_nest_and_list_like_mollie_s_curl_examples():
         parse_form("amount=1&amount[value]=2")
 
 
-# -- contracts: what the wire renders keeps contracts/mollie/ --------------------------
+# -- contracts: what the wire renders keeps contracts_data/mollie/ --------------------------
 
 def form_fields(body: bytes) -> dict[str, str]:
     """A form body as a payment service reads it: each field's single value."""

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.core.money import (
+from paysandbox.core.money import (
     Currency,
     InvalidAmount,
     UnknownCurrency,

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from simulator.core.outcomes import (
+from paysandbox.core.outcomes import (
     APPROVED,
     CATEGORIES,
     REASONS,

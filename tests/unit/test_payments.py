@@ -19,9 +19,9 @@ from hypothesis.stateful import (
     rule,
 )
 
-from simulator.core import payments
-from simulator.core.outcomes import DeclineReason, Outcome, OutcomeKind
-from simulator.core.payments import (
+from paysandbox.core import payments
+from paysandbox.core.outcomes import DeclineReason, Outcome, OutcomeKind
+from paysandbox.core.payments import (
     AmountExceeded,
     InvalidTransition,
     InvariantViolation,

@@ -1,4 +1,4 @@
-"""Razorpay's wire pieces against its contracts (contracts/razorpay/): every payment
+"""Razorpay's wire pieces against its contracts (paysandbox/contracts_data/razorpay/): every payment
 status, decline reason, order state, refund and webhook event renders as its schema
 says, the schemas refuse drift, and every request violation becomes Razorpay's 400
 naming the field."""
@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from simulator import contracts
-from simulator.core.outcomes import DeclineReason
-from simulator.core.payments import Payment, Refund, Status
-from simulator.errors import InvalidRequest
-from simulator.providers.razorpay import magic, routes, wire
+from paysandbox import contracts
+from paysandbox.core.outcomes import DeclineReason
+from paysandbox.core.payments import Payment, Refund, Status
+from paysandbox.errors import InvalidRequest
+from paysandbox.providers.razorpay import magic, routes, wire
 
 
 def payment(status: Status = Status.CAPTURED, **changes: Any) -> Payment:

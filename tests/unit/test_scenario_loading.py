@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from simulator.core.cards import Brand
-from simulator.core.outcomes import DeclineReason
-from simulator.faults import TRANSPORT_FAULTS
-from simulator.scenarios import validate
-from simulator.scenarios.durations import DURATION_PATTERN
-from simulator.scenarios.loader import (
+from paysandbox.core.cards import Brand
+from paysandbox.core.outcomes import DeclineReason
+from paysandbox.faults import TRANSPORT_FAULTS
+from paysandbox.scenarios import validate
+from paysandbox.scenarios.durations import DURATION_PATTERN
+from paysandbox.scenarios.loader import (
     MAX_BYTES,
     Problem,
     ScenarioError,
@@ -25,7 +25,7 @@ from simulator.scenarios.loader import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "scenarios" / "README.md"
+README = ROOT / "paysandbox" / "scenarios" / "ready" / "README.md"
 
 
 def _problems(tmp_path: Path, text: str) -> list[str]:

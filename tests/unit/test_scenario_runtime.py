@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from simulator.core.outcomes import DeclineReason, OutcomeKind
-from simulator.core.payments import CardDetails
-from simulator.scenarios.runtime import ScenarioSet
+from paysandbox.core.outcomes import DeclineReason, OutcomeKind
+from paysandbox.core.payments import CardDetails
+from paysandbox.scenarios.runtime import ScenarioSet
 
 
 class FakeClock:

@@ -1,4 +1,4 @@
-"""contracts/scenario.schema.json itself: a valid 2020-12 schema that catches every typo
+"""contracts_data/scenario.schema.json itself: a valid 2020-12 schema that catches every typo
 and gives an editor something to show for every key."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_PATH = ROOT / "contracts" / "scenario.schema.json"
+SCHEMA_PATH = ROOT / "paysandbox" / "contracts_data" / "scenario.schema.json"
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def test_is_a_valid_2020_12_schema(schema: dict[str, Any]) -> None:
     Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"] == "https://payments-sandbox.dev/contracts/scenario.schema.json"
-    assert "scenarios/README.md" in schema["$comment"]
+    assert "paysandbox/scenarios/ready/README.md" in schema["$comment"]
     assert schema["title"] and schema["description"]
 
 

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from simulator.cli import build_parser, settings_from
-from simulator.settings import (
+from paysandbox.cli import build_parser, settings_from
+from paysandbox.settings import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     Settings,

@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from simulator.core import payments
-from simulator.core.outcomes import Outcome
-from simulator.core.payments import InvalidTransition, Payment, Status
-from simulator.store import AlreadyExists, IdempotencyRecord, MemoryStore, NotFound, Store
-from simulator.store.redis import RedisStore
-from simulator.webhooks.dispatcher import Event
+from paysandbox.core import payments
+from paysandbox.core.outcomes import Outcome
+from paysandbox.core.payments import InvalidTransition, Payment, Status
+from paysandbox.store import AlreadyExists, IdempotencyRecord, MemoryStore, NotFound, Store
+from paysandbox.store.redis import RedisStore
+from paysandbox.webhooks.dispatcher import Event
 
 NOW = 1_700_000_000.0
 

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stripe._encode import _api_encode
 
-from simulator.errors import InvalidRequest
-from simulator.providers.stripe.wire import parse_form, parse_params, signature_header
+from paysandbox.errors import InvalidRequest
+from paysandbox.providers.stripe.wire import parse_form, parse_params, signature_header
 
 CREATE = "create_payment_intent.request"
 

@@ -1,0 +1,5 @@
+"""`python -m paysandbox` is `paysandbox`."""
+
+from paysandbox.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,350 @@
+"""The admin API. Plain JSON; errors as {"error": {"message": …}}.
+
+Whenever the server binds beyond loopback, every admin call needs the admin token
+(`Authorization: Bearer TOKEN`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from paysandbox import __version__
+from paysandbox.collector import release_frozen
+from paysandbox.contract_report import ContractLog
+from paysandbox.core.commands import Command, Complete, Expire, Void
+from paysandbox.core.outcomes import UnknownDeclineReason, decline_reason
+from paysandbox.core.payments import InvalidTransition, Payment
+from paysandbox.scenarios.loader import ScenarioError, load_text
+from paysandbox.scenarios.runtime import ScenarioSet
+from paysandbox.settings import Settings, default_secret
+from paysandbox.webhooks.dispatcher import Endpoint
+
+if TYPE_CHECKING:
+    from paysandbox.engine import Engine
+    from paysandbox.journal import Journal
+    from paysandbox.providers.base import Provider
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _json(obj: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(obj, option=orjson.OPT_INDENT_2), status=status,
+                        content_type="application/json")
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from 90, "90s", "15m", "2h", "3d" or "250ms"."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        m = _DURATION.match(str(value))
+        if not m:
+            raise AdminError(400, f"Invalid duration {value!r}: use seconds (90) or a number "
+                                  "with a unit: 250ms, 90s, 15m, 2h, 3d.")
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds < 0:
+        raise AdminError(400, "A duration cannot be negative: the clock only moves forward.")
+    return seconds
+
+
+def payment_json(p: Payment) -> dict[str, Any]:
+    return {
+        "id": p.id, "provider": p.provider, "namespace": p.namespace[:8] + "…",
+        "status": p.status.value, "amount": p.amount, "currency": p.currency,
+        "amount_authorized": p.amount_authorized, "amount_captured": p.amount_captured,
+        "amount_refunded": p.amount_refunded, "capture_manual": p.capture_manual,
+        "decline": p.decline.value if p.decline else None, "decline_code": p.decline_code,
+        "card": {"brand": p.card.brand, "last4": p.card.last4, "bin": p.card.bin}
+        if p.card else None,
+        "refunds": [{"id": r.id, "amount": r.amount, "created": r.created} for r in p.refunds],
+        "metadata": dict(p.metadata), "created": p.created,
+        "history": [{"at": h.at, "action": h.action, "status": h.status.value,
+                     "amount": h.amount, "detail": h.detail} for h in p.history],
+    }
+
+
+def admin_app(engine: Engine, journal: Journal, settings: Settings,
+              providers: Mapping[str, Provider], started: float,
+              scenarios: ScenarioSet | None = None,
+              contract_log: ContractLog | None = None) -> web.Application:
+    scenarios = scenarios if scenarios is not None else ScenarioSet()
+    contract_log = contract_log if contract_log is not None else ContractLog()
+    store, dispatcher, clock = engine.store, engine.dispatcher, engine.clock
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if settings.admin_token:
+            given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given, settings.admin_token):
+                return _json({"error": {"message": "Admin calls need the admin token: "
+                                        "'Authorization: Bearer <PAYSANDBOX_ADMIN_TOKEN>'."}},
+                             401)
+        try:
+            return await handler(request)
+        except AdminError as exc:
+            return _json({"error": {"message": exc.message}}, exc.status)
+        except web.HTTPNotFound:
+            routes = sorted({f"{r.method} {r.resource.canonical}" for r in app.router.routes()
+                             if r.resource is not None and r.method != "HEAD"})
+            return _json({"error": {"message": f"No admin route {request.method} "
+                                    f"{request.path}.", "routes": routes}}, 404)
+        except web.HTTPMethodNotAllowed as exc:
+            return _json({"error": {"message": f"{request.method} is not allowed here; use "
+                                    f"{', '.join(sorted(exc.allowed_methods))}."}}, 405)
+
+    async def body(request: web.Request) -> dict[str, Any]:
+        raw = await request.read()
+        if not raw:
+            return {}
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise AdminError(400, f"The body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise AdminError(400, "The body must be a JSON object.")
+        return data
+
+    async def find_payment(payment_id: str) -> Payment:
+        for ns in await store.namespaces():
+            p = await store.get(ns, payment_id)
+            if p is not None:
+                return p
+        raise AdminError(404, f"No payment {payment_id} in any namespace.")
+
+    def limit_of(request: web.Request) -> int:
+        try:
+            return max(1, min(int(request.query.get("limit", "100")), 10_000))
+        except ValueError:
+            raise AdminError(400, "limit must be an integer.") from None
+
+    async def health(request: web.Request) -> web.Response:
+        return _json({"status": "ok", "version": __version__,
+                      "providers": sorted(providers), "uptime_s": round(time.time() - started, 3),
+                      "journal_entries": len(journal), "webhooks": dispatcher.summary()})
+
+    async def reset(request: web.Request) -> web.Response:
+        data = await body(request)
+        ns = data.get("namespace") or request.query.get("namespace")
+        await store.reset(ns)
+        journal.clear(ns)
+        dispatcher.forget(ns)
+        if ns is None:  # a full reset also undoes endpoints set through this API
+            dispatcher.restore_configuration()
+            contract_log.clear()
+        release_frozen()
+        return _json({"reset": ns or "all"})
+
+    async def journal_list(request: web.Request) -> web.Response:
+        q = request.query
+        status = None
+        if q.get("status"):
+            try:
+                status = int(q["status"].rstrip("xX"))
+            except ValueError:
+                raise AdminError(400, "status must be a code (402) or a class (4xx).") from None
+        entries = journal.query(provider=q.get("provider"), path=q.get("path"), status=status,
+                                namespace=q.get("namespace"), limit=limit_of(request))
+        bodies = q.get("bodies", "true") != "false"
+        return _json({"entries": [e.to_json(bodies=bodies) for e in entries]})
+
+    async def payments_list(request: web.Request) -> web.Response:
+        q = request.query
+        namespaces = [q["namespace"]] if q.get("namespace") else await store.namespaces()
+        found: list[Payment] = []
+        for ns in namespaces:
+            found += await store.list_payments(ns, provider=q.get("provider"),
+                                               limit=limit_of(request))
+        found.sort(key=lambda p: p.created, reverse=True)
+        return _json({"payments": [payment_json(p) for p in found[:limit_of(request)]]})
+
+    async def payment_get(request: web.Request) -> web.Response:
+        return _json(payment_json(await find_payment(request.match_info["id"])))
+
+    async def payment_complete(request: web.Request) -> web.Response:
+        data = await body(request)
+        outcome = data.get("outcome", "success")
+        if outcome not in _COMPLETIONS:
+            raise AdminError(400, f"outcome must be one of {', '.join(_COMPLETIONS)}; got "
+                                  f"{outcome!r}.")
+        reason = None
+        if data.get("reason") is not None:
+            if outcome != "failure":
+                raise AdminError(400, "reason goes with outcome 'failure' only.")
+            try:
+                reason = decline_reason(data["reason"])
+            except UnknownDeclineReason as exc:
+                raise AdminError(400, str(exc)) from None
+        p = await find_payment(request.match_info["id"])
+        provider = providers[p.provider]
+        command: Command
+        if outcome == "canceled":
+            command = Void(p.id, "canceled by the shopper")
+        elif outcome == "expired":
+            command = Expire(p.id)
+        else:
+            command = Complete(p.id, outcome == "success", reason)
+        try:
+            result = await engine.execute(provider, p.namespace, command)
+        except InvalidTransition as exc:
+            raise AdminError(409, str(exc)) from None
+        return _json(payment_json(result.payment))
+
+    async def contracts_get(request: web.Request) -> web.Response:
+        """Contract violations since start or the last full reset, grouped."""
+        return _json({"mode": settings.contracts, "check_responses": settings.check_responses,
+                      **contract_log.report()})
+
+    async def contracts_delete(request: web.Request) -> web.Response:
+        contract_log.clear()
+        return _json({"cleared": True})
+
+    async def webhooks_get(request: web.Request) -> web.Response:
+        return _json({"endpoints": {p: [{"url": e.url, "secret": e.secret} for e in eps]
+                                    for p, eps in dispatcher.configured().items()},
+                      "deliveries": dispatcher.summary()})
+
+    async def webhooks_put(request: web.Request) -> web.Response:
+        provider = request.match_info["provider"]
+        if provider not in providers:
+            raise AdminError(404, f"Unknown provider {provider!r}; known: "
+                                  f"{', '.join(sorted(providers))}.")
+        data = await body(request)
+        url = data.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise AdminError(400, 'Give the receiver as {"url": "http://127.0.0.1:8000/hook",'
+                                  ' "secret": "optional"}.')
+        secret = data.get("secret") or default_secret(provider)
+        dispatcher.configure(Endpoint(url=url, secret=secret, provider=provider,
+                                      namespace=data.get("namespace")))
+        return _json({"provider": provider, "url": url, "secret": secret})
+
+    async def webhooks_delete(request: web.Request) -> web.Response:
+        if not dispatcher.unconfigure(request.match_info["provider"]):
+            raise AdminError(404, "No webhook endpoint configured for that provider.")
+        return _json({"deleted": request.match_info["provider"]})
+
+    async def deliveries(request: web.Request) -> web.Response:
+        q = request.query
+        found = dispatcher.deliveries(provider=q.get("provider"), state=q.get("state"),
+                                      event_id=q.get("event_id"), namespace=q.get("namespace"),
+                                      limit=limit_of(request))
+        return _json({"deliveries": [d.to_json() for d in found]})
+
+    async def delivery_get(request: web.Request) -> web.Response:
+        d = dispatcher.get(request.match_info["id"])
+        if d is None:
+            raise AdminError(404, f"No delivery {request.match_info['id']}.")
+        return _json({**d.to_json(), "body": orjson.loads(d.event.body)})
+
+    async def redeliver(request: web.Request) -> web.Response:
+        d = dispatcher.redeliver(request.match_info["id"])
+        if d is None:
+            raise AdminError(404, f"No delivery {request.match_info['id']}.")
+        return _json(d.to_json(), 202)
+
+    async def clock_get(request: web.Request) -> web.Response:
+        return _json(clock.snapshot())
+
+    async def clock_advance(request: web.Request) -> web.Response:
+        data = await body(request)
+        if "seconds" not in data and "by" not in data:
+            raise AdminError(400, 'Say how far: {"seconds": 3600} or {"by": "1h"}.')
+        clock.advance(parse_duration(data.get("seconds", data.get("by"))))
+        return _json(clock.snapshot())
+
+    async def scenarios_list(request: web.Request) -> web.Response:
+        return _json({"scenarios": scenarios.status()})
+
+    async def scenario_get(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        found = scenarios.get(name)
+        if found is None:
+            raise AdminError(404, f"No scenario {name!r}; loaded: "
+                                  f"{', '.join(s['name'] for s in scenarios.status()) or 'none'}.")
+        return _json(found.status(time.monotonic()))
+
+    async def scenario_put(request: web.Request) -> web.Response:
+        """The body is the scenario file (YAML or JSON); its name must match the URL's."""
+        name = request.match_info["name"]
+        raw = await request.read()
+        source = f"PUT /__admin/scenarios/{name}"
+        try:
+            doc = load_text(raw.decode("utf-8"), source=source)
+        except UnicodeDecodeError:
+            raise AdminError(400, "The scenario must be UTF-8 text (YAML or JSON).") from None
+        except ScenarioError as exc:
+            return _json({"error": {"message": f"{len(exc.problems)} problem(s) in the "
+                                    "scenario; nothing was changed.",
+                                    "problems": [str(p) for p in exc.problems]}}, 400)
+        if doc.get("name") != name:
+            raise AdminError(400, f"The scenario's name is {doc.get('name')!r} but the URL "
+                                  f"says {name!r}: they must agree.")
+        replaced = scenarios.get(name) is not None
+        loaded = scenarios.put(doc, source=source)
+        return _json(loaded.status(time.monotonic()), 200 if replaced else 201)
+
+    async def scenario_delete(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if not scenarios.remove(name):
+            raise AdminError(404, f"No scenario {name!r}.")
+        return _json({"deleted": name})
+
+    async def scenarios_delete(request: web.Request) -> web.Response:
+        count = len(scenarios)
+        scenarios.clear()
+        return _json({"deleted": count})
+
+    async def scenario_start(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        started_scenario = scenarios.start(name)
+        if started_scenario is None:
+            raise AdminError(404, f"No scenario {name!r}.")
+        return _json(started_scenario.status(time.monotonic()))
+
+    app = web.Application(middlewares=[guard])
+    r = app.router
+    r.add_get("/health", health)
+    r.add_post("/reset", reset)
+    r.add_get("/journal", journal_list)
+    r.add_get("/payments", payments_list)
+    r.add_get("/payments/{id}", payment_get)
+    r.add_post("/payments/{id}/complete", payment_complete)
+    r.add_get("/webhooks", webhooks_get)
+    r.add_put("/webhooks/{provider}", webhooks_put)
+    r.add_delete("/webhooks/{provider}", webhooks_delete)
+    r.add_get("/webhooks/deliveries", deliveries)
+    r.add_get("/webhooks/deliveries/{id}", delivery_get)
+    r.add_post("/webhooks/deliveries/{id}/redeliver", redeliver)
+    r.add_get("/scenarios", scenarios_list)
+    r.add_delete("/scenarios", scenarios_delete)
+    r.add_get("/scenarios/{name}", scenario_get)
+    r.add_put("/scenarios/{name}", scenario_put)
+    r.add_delete("/scenarios/{name}", scenario_delete)
+    r.add_post("/scenarios/{name}/start", scenario_start)
+    r.add_get("/contracts", contracts_get)
+    r.add_delete("/contracts", contracts_delete)
+    r.add_get("/clock", clock_get)
+    r.add_post("/clock/advance", clock_advance)
+    return app
+
+
+#: What `POST /__admin/payments/{id}/complete` can make of a pending payment.
+_COMPLETIONS = ("success", "failure", "canceled", "expired")

@@ -1,0 +1,171 @@
+"""create_app(settings): one aiohttp application, every provider under its prefix."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+import functools
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from paysandbox import contracts
+from paysandbox.admin import admin_app
+from paysandbox.contract_report import ContractLog
+from paysandbox.core.clock import VirtualClock
+from paysandbox.engine import Engine, ScenarioEffects
+from paysandbox.hosted import hosted_app
+from paysandbox.journal import Journal
+from paysandbox.providers import base
+from paysandbox.scenarios.loader import ScenarioError, load_file
+from paysandbox.scenarios.runtime import ScenarioSet
+from paysandbox.settings import Settings
+from paysandbox.store.base import Store, StoreUnavailable
+from paysandbox.store.memory import MemoryStore
+from paysandbox.webhooks.dispatcher import Dispatcher, Endpoint, Event
+
+log = logging.getLogger("simulator")
+
+ENGINE = web.AppKey("engine", Engine)
+SETTINGS = web.AppKey("settings", Settings)
+JOURNAL = web.AppKey("journal", Journal)
+PROVIDERS = web.AppKey("providers", dict)
+SHUTDOWN_REPORT = web.AppKey("shutdown_report", dict)
+SCENARIOS = web.AppKey("scenarios", ScenarioSet)
+CONTRACT_LOG = web.AppKey("contract_log", ContractLog)
+
+
+async def watch_files(scenarios: ScenarioSet, paths: tuple[str, ...],
+                      interval: float = 0.5) -> None:
+    """Reload a scenario file when it changes. A bad edit is reported and changes
+    nothing: the scenarios that were running keep running."""
+    seen = {p: _mtime(p) for p in paths}
+    while True:
+        await asyncio.sleep(interval)
+        for path in paths:
+            mtime = _mtime(path)
+            if mtime == seen[path]:
+                continue
+            seen[path] = mtime
+            try:
+                doc = load_file(path)
+            except ScenarioError as exc:
+                log.error("not reloading %s; keeping the running scenarios:\n%s", path,
+                          "\n".join(str(p) for p in exc.problems))
+                continue
+            except OSError as exc:
+                log.error("not reloading %s: %s", path, exc)
+                continue
+            scenarios.put(doc, source=path)
+            log.info("reloaded scenario %s from %s", doc["name"], path)
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime_ns / 1e9
+    except OSError:
+        return -1.0
+
+
+def _check_webhook(contract_log: ContractLog, event: Event) -> None:
+    """Test mode: an event whose payload breaks its contract is logged and counted."""
+    if contracts.manifest(event.provider) is None:
+        return
+    problems = contracts.webhook_problems(event.provider, event.type, event.body)
+    if problems:
+        log.error("webhook %s (%s) breaks its contract: %s", event.type, event.id,
+                  "; ".join(f"{f.field} {f.violation.message}" for f in problems))
+        contract_log.add(problems, operation=f"webhook {event.type}",
+                         example={"event_id": event.id})
+
+
+def open_store(settings: Settings) -> tuple[Store, Callable[[], Awaitable[None]] | None]:
+    """The configured backend and, for a remote one, the check to run at start-up."""
+    if settings.store == "memory":
+        return MemoryStore(), None
+    try:
+        from paysandbox.store.redis import RedisStore
+    except ImportError:
+        raise StoreUnavailable("the Redis store needs the `redis` package: pip install "
+                               "'payments-sandbox[redis]'") from None
+    remote = RedisStore(settings.store)
+    return remote, remote.ping
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    settings = settings or Settings()
+    clock = VirtualClock(scale=settings.clock_scale)
+    store, check_store = open_store(settings)
+    dispatcher = Dispatcher(clock)
+    for name, target in settings.webhooks.items():
+        dispatcher.configure(Endpoint(url=target.url, secret=target.secret, provider=name))
+    dispatcher.remember_configuration()
+    scenarios = ScenarioSet()
+    for path in settings.scenarios:  # raises ScenarioError with every problem
+        scenarios.put(load_file(path), source=path)
+    engine = Engine(store=store, clock=clock, dispatcher=dispatcher,
+                    scenarios=ScenarioEffects(scenarios))
+    journal = Journal(settings.journal_size)
+    providers = {p.name: p for p in base.load(settings.providers or None)}
+    unknown_hooks = set(settings.webhooks) - set(providers)
+    if unknown_hooks:
+        raise ValueError(f"Webhook configured for unknown provider(s): "
+                         f"{', '.join(sorted(unknown_hooks))}; known: {', '.join(providers)}.")
+
+    async def no_such_provider(request: web.Request) -> web.Response:
+        """A catch-all route rather than a middleware: no cost on the requests that do
+        reach a provider."""
+        first = request.path.strip("/").split("/", 1)[0]
+        close = difflib.get_close_matches(first, list(providers), n=3, cutoff=0.4)
+        hint = f" Did you mean /{close[0]}?" if close else ""
+        return web.Response(status=404, content_type="application/json", body=orjson.dumps(
+            {"error": {"message": f"No provider is mounted at /{first}.{hint} Mounted: "
+                       + ", ".join(f"/{n}" for n in providers) + ".",
+                       "providers": {n: f"{settings.base_url}/{n}" for n in providers}}}))
+
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app[ENGINE] = engine
+    app[SETTINGS] = settings
+    app[JOURNAL] = journal
+    app[PROVIDERS] = providers
+    app[SHUTDOWN_REPORT] = {}
+    app[SCENARIOS] = scenarios
+    contract_log = app[CONTRACT_LOG] = ContractLog()
+    if settings.check_responses:
+        engine.inspect_event = functools.partial(_check_webhook, contract_log)
+    for p in providers.values():
+        base.mount(app, p, engine, journal, max_body=settings.max_body_bytes,
+                   contracts_mode=settings.contracts, contract_log=contract_log,
+                   check_responses=settings.check_responses)
+    app.add_subapp("/__admin", admin_app(engine, journal, settings, providers, time.time(),
+                                         scenarios, contract_log))
+    app.add_subapp("/__hosted", hosted_app(engine, providers))
+    app.router.add_route("*", "/{path:.*}", no_such_provider)  # last: after every prefix
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        if check_store is not None:
+            await check_store()  # StoreUnavailable: nothing else has started yet
+        await dispatcher.start()
+        watcher = None
+        if settings.watch and settings.scenarios:
+            watcher = asyncio.create_task(watch_files(scenarios, settings.scenarios))
+        yield
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        report = await dispatcher.stop(drain_timeout=settings.drain_timeout)
+        app[SHUTDOWN_REPORT].update(report)
+        if report["pending"] or report["delivering"]:
+            log.warning("shut down with %d webhook deliveries still owed (pending retry or "
+                        "cut off); they are lost with this process",
+                        report["pending"] + report["delivering"])
+        await store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

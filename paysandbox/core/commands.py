@@ -1,0 +1,113 @@
+"""Canonical commands: what a provider's route asks the engine to do.
+
+Small frozen dataclasses; `operation` is the name scenarios match on. A provider
+turns its wire request into one of these and renders the `Result`; the engine never
+learns a provider's vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from paysandbox.core.outcomes import DeclineReason, Outcome
+from paysandbox.core.payments import Payment, Refund
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    operation: ClassVar[str] = ""
+    payment_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Create(Command):
+    """Register a payment without attempting it yet."""
+
+    operation: ClassVar[str] = "create"
+    payment: Payment
+
+
+@dataclass(frozen=True, slots=True)
+class Authorize(Command):
+    """Attempt a payment. `outcome` is what the provider's magic test values say."""
+
+    operation: ClassVar[str] = "authorize"
+    outcome: Outcome | None = None
+    changes: Mapping[str, Any] = field(default_factory=dict)
+    create: Payment | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Update(Command):
+    operation: ClassVar[str] = "update"
+    changes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Complete(Command):
+    """A shopper finished (or failed) a 3DS challenge, redirect or async approval."""
+
+    operation: ClassVar[str] = "complete"
+    success: bool = True
+    reason: DeclineReason | None = None  # why it failed, when not authentication
+    native_code: str | None = None  # the provider's own code for that failure
+    chain: bool = False  # a passed action may lead into the next action its `then` names
+
+
+@dataclass(frozen=True, slots=True)
+class Expire(Command):
+    """An unfinished payment ran out of time (a QR code, a voucher, a prompt); a
+    payment that has moved on is left as it is (InvalidTransition)."""
+
+    operation: ClassVar[str] = "expire"
+
+
+@dataclass(frozen=True, slots=True)
+class Capture(Command):
+    operation: ClassVar[str] = "capture"
+    amount: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Adjust(Command):
+    """Change the amount an authorization holds (Adyen's amountUpdates)."""
+
+    operation: ClassVar[str] = "adjust"
+    amount: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Void(Command):
+    operation: ClassVar[str] = "void"
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundPayment(Command):
+    operation: ClassVar[str] = "refund"
+    refund_id: str = ""
+    amount: int | None = None
+    reason: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieve(Command):
+    operation: ClassVar[str] = "retrieve"
+
+
+@dataclass(frozen=True, slots=True)
+class Listing(Command):
+    """A read that changes nothing and names no one payment (lists, events)."""
+
+    operation: ClassVar[str] = "list"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    payment: Payment
+    previous: Payment | None = None
+    outcome: Outcome | None = None
+    refund: Refund | None = None

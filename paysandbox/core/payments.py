@@ -1,0 +1,336 @@
+"""Payments, refunds and the lifecycle state machine.
+
+Every transition is a pure function from one immutable `Payment` to the next, so a
+store can apply it with compare-and-set and the invariants hold whatever the
+interleaving: captured <= authorized, refunded <= captured, nothing after void or
+expiry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from paysandbox.core.outcomes import DeclineReason, Outcome, OutcomeKind
+
+
+class Status(StrEnum):
+    CREATED = "created"
+    REQUIRES_ACTION = "requires_action"
+    PENDING = "pending"
+    AUTHORIZED = "authorized"
+    CAPTURED = "captured"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    VOIDED = "voided"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+# Where a payment may go from each status. FAILED is not terminal: as with Stripe's
+# PaymentIntents, a declined attempt can be retried with another payment method.
+TRANSITIONS: Mapping[Status, frozenset[Status]] = {
+    Status.CREATED: frozenset(
+        {Status.REQUIRES_ACTION, Status.PENDING, Status.AUTHORIZED, Status.CAPTURED,
+         Status.FAILED, Status.VOIDED, Status.EXPIRED}
+    ),
+    Status.FAILED: frozenset(
+        {Status.REQUIRES_ACTION, Status.PENDING, Status.AUTHORIZED, Status.CAPTURED,
+         Status.FAILED, Status.VOIDED, Status.EXPIRED}
+    ),
+    # REQUIRES_ACTION again: one action leading into the next (a 3DS2 device fingerprint,
+    # then a challenge).
+    Status.REQUIRES_ACTION: frozenset(
+        {Status.REQUIRES_ACTION, Status.PENDING, Status.AUTHORIZED, Status.CAPTURED,
+         Status.FAILED, Status.VOIDED, Status.EXPIRED}
+    ),
+    Status.PENDING: frozenset(
+        {Status.AUTHORIZED, Status.CAPTURED, Status.FAILED, Status.VOIDED, Status.EXPIRED}
+    ),
+    Status.AUTHORIZED: frozenset({Status.AUTHORIZED, Status.CAPTURED, Status.VOIDED,
+                                  Status.EXPIRED}),
+    Status.CAPTURED: frozenset({Status.PARTIALLY_REFUNDED, Status.REFUNDED}),
+    Status.PARTIALLY_REFUNDED: frozenset({Status.PARTIALLY_REFUNDED, Status.REFUNDED}),
+    Status.REFUNDED: frozenset(),
+    Status.VOIDED: frozenset(),
+    Status.EXPIRED: frozenset(),
+}
+
+#: Statuses from which a new authorization attempt may start.
+ATTEMPTABLE = frozenset({Status.CREATED, Status.FAILED})
+
+
+class PaymentError(Exception):
+    """A command that the payment's current state does not allow."""
+
+
+class InvalidTransition(PaymentError):
+    def __init__(self, payment: Payment, action: str, allowed: frozenset[Status]) -> None:
+        self.payment = payment
+        self.action = action
+        self.status = payment.status
+        self.allowed = allowed
+        names = ", ".join(sorted(s.value for s in allowed)) or "none"
+        super().__init__(
+            f"Cannot {action} payment {payment.id}: its status is {payment.status.value}; "
+            f"allowed from: {names}."
+        )
+
+
+class AmountExceeded(PaymentError):
+    def __init__(self, payment: Payment, action: str, requested: int, available: int) -> None:
+        self.payment = payment
+        self.action = action
+        self.requested = requested
+        self.available = available
+        super().__init__(
+            f"Cannot {action} {requested} on payment {payment.id}: only {available} is available."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CardDetails:
+    """What a provider may show of a card: never the full number."""
+
+    brand: str
+    last4: str
+    bin: str
+    exp_month: int
+    exp_year: int
+    funding: str = "credit"
+    country: str = "US"
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    id: str
+    amount: int
+    created: float
+    status: str = "succeeded"
+    reason: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    at: float
+    action: str
+    status: Status
+    amount: int | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """One payment as the simulator keeps it, whatever provider it came from.
+
+    `extra` carries provider-specific fields the provider needs to render it (Stripe's
+    client secret, the charge id, …); the engine never reads it.
+    """
+
+    id: str
+    namespace: str
+    provider: str
+    amount: int
+    currency: str
+    created: float
+    status: Status = Status.CREATED
+    capture_manual: bool = False
+    amount_authorized: int = 0
+    amount_captured: int = 0
+    amount_refunded: int = 0
+    refunds: tuple[Refund, ...] = ()
+    card: CardDetails | None = None
+    method: str = "card"
+    decline: DeclineReason | None = None
+    decline_code: str | None = None
+    action: str | None = None
+    then: Outcome | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    description: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    history: tuple[HistoryEntry, ...] = ()
+    version: int = 0
+
+    @property
+    def amount_capturable(self) -> int:
+        return self.amount_authorized if self.status is Status.AUTHORIZED else 0
+
+    @property
+    def amount_refundable(self) -> int:
+        return self.amount_captured - self.amount_refunded
+
+    def refund(self, refund_id: str) -> Refund | None:
+        return next((r for r in self.refunds if r.id == refund_id), None)
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(Payment))
+_set = object.__setattr__
+
+
+def _replace(p: Payment, changes: Mapping[str, Any]) -> Payment:
+    """dataclasses.replace without its generic machinery: this is on every request."""
+    new = object.__new__(Payment)
+    for name in _FIELDS:
+        _set(new, name, changes[name] if name in changes else getattr(p, name))
+    return new
+
+
+def _move(
+    p: Payment, to: Status, verb: str, now: float, *, moved: int | None = None,
+    detail: str | None = None, **changes: Any,
+) -> Payment:
+    """The one way a payment changes status: checked, recorded, versioned."""
+    if to not in TRANSITIONS[p.status]:
+        raise InvalidTransition(p, verb, frozenset(s for s in TRANSITIONS if to in TRANSITIONS[s]))
+    changes["status"] = to
+    changes["history"] = (*p.history, HistoryEntry(now, verb, to, moved, detail))
+    changes["version"] = p.version + 1
+    new = _replace(p, changes)
+    _check_invariants(new)
+    return new
+
+
+class InvariantViolation(PaymentError):
+    """A transition that would break an invariant: a bug, never a user error."""
+
+
+def _check_invariants(p: Payment) -> None:
+    if not 0 <= p.amount_captured <= p.amount_authorized:
+        raise InvariantViolation(f"{p.id}: captured {p.amount_captured} > authorized")
+    if not 0 <= p.amount_refunded <= p.amount_captured:
+        raise InvariantViolation(f"{p.id}: refunded {p.amount_refunded} > captured")
+    if sum(r.amount for r in p.refunds) != p.amount_refunded:
+        raise InvariantViolation(f"{p.id}: refunds do not add up to amount_refunded")
+
+
+def _merged(p: Payment, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """`extra` is merged key by key (a provider adds to it); other fields replace."""
+    if "extra" in changes:
+        return {**changes, "extra": {**p.extra, **changes["extra"]}}
+    return dict(changes)
+
+
+def update(p: Payment, now: float, **changes: Any) -> Payment:
+    """Change details (amount, metadata, …) before any attempt is made."""
+    if p.status not in ATTEMPTABLE and p.status is not Status.REQUIRES_ACTION:
+        raise InvalidTransition(p, "update", ATTEMPTABLE | {Status.REQUIRES_ACTION})
+    entry = HistoryEntry(now, "update", p.status)
+    return _replace(p, {**_merged(p, changes), "history": (*p.history, entry),
+                        "version": p.version + 1})
+
+
+def attempt(p: Payment, outcome: Outcome, now: float, **changes: Any) -> Payment:
+    """Apply an authorization attempt's outcome: approve, decline, action or pending."""
+    if p.status not in ATTEMPTABLE:
+        raise InvalidTransition(p, "authorize", ATTEMPTABLE)
+    return _settle(p, outcome, now, "authorize", _merged(p, changes))
+
+
+def _settle(p: Payment, outcome: Outcome, now: float, verb: str,
+            changes: Mapping[str, Any] | None = None) -> Payment:
+    """Move to where `outcome` leads, applying `changes` in the same step."""
+    c = dict(changes or {})
+    kind = outcome.kind
+    if kind is OutcomeKind.APPROVE:
+        amount = c.get("amount", p.amount)
+        c.update(amount_authorized=amount, decline=None, decline_code=None, action=None,
+                 then=None)
+        if c.get("capture_manual", p.capture_manual):
+            return _move(p, Status.AUTHORIZED, verb, now, moved=amount, **c)
+        return _move(p, Status.CAPTURED, verb, now, moved=amount, amount_captured=amount, **c)
+    if kind is OutcomeKind.DECLINE:
+        c.update(decline=outcome.reason, decline_code=outcome.native_code, action=None,
+                 then=None)
+        return _move(p, Status.FAILED, verb, now,
+                     detail=outcome.native_code or str(outcome.reason), **c)
+    if kind is OutcomeKind.REQUIRES_ACTION:
+        c.update(action=outcome.action, then=outcome.then)
+        return _move(p, Status.REQUIRES_ACTION, verb, now, detail=outcome.action, **c)
+    c.update(then=outcome.then, action=None)
+    return _move(p, Status.PENDING, verb, now, **c)
+
+
+def complete_action(p: Payment, success: bool, now: float,
+                    reason: DeclineReason | None = None, native_code: str | None = None,
+                    *, chain: bool = False) -> Payment:
+    """Finish a 3DS challenge, redirect or asynchronous approval: the shopper passed or
+    failed it. A failure is an authentication failure unless `reason` says otherwise
+    (an M-Pesa prompt can fail for insufficient funds). With `chain`, a passed action
+    whose `then` is another action leads into it (a 3DS2 device fingerprint, then the
+    challenge); without, it is approved."""
+    if p.status not in (Status.REQUIRES_ACTION, Status.PENDING):
+        raise InvalidTransition(p, "complete", frozenset({Status.REQUIRES_ACTION, Status.PENDING}))
+    if not success:
+        failed = Outcome.decline(reason or DeclineReason.AUTHENTICATION_FAILED,
+                                 native_code=native_code)
+        return _settle(p, failed, now, "complete")
+    then = p.then or Outcome.approve()
+    if chain and then.kind is OutcomeKind.REQUIRES_ACTION and p.status is Status.REQUIRES_ACTION:
+        return _settle(p, then, now, "complete")
+    if then.kind is OutcomeKind.REQUIRES_ACTION or (
+            then.kind is OutcomeKind.PENDING and p.status is Status.PENDING):
+        then = Outcome.approve()  # a step never leads into another step of its own kind
+    return _settle(p, then, now, "complete")
+
+
+def capture(p: Payment, amount: int | None, now: float) -> Payment:
+    """Capture all or part of an authorization; the remainder is released."""
+    if p.status is not Status.AUTHORIZED:
+        raise InvalidTransition(p, "capture", frozenset({Status.AUTHORIZED}))
+    amount = p.amount_authorized if amount is None else amount
+    if amount <= 0 or amount > p.amount_authorized:
+        raise AmountExceeded(p, "capture", amount, p.amount_authorized)
+    return _move(p, Status.CAPTURED, "capture", now, moved=amount, amount_captured=amount)
+
+
+def adjust(p: Payment, amount: int, now: float) -> Payment:
+    """Change the amount held by an authorization (an incremental or decremental
+    authorization: a hotel stay grows, an order shrinks before it ships)."""
+    if p.status is not Status.AUTHORIZED:
+        raise InvalidTransition(p, "adjust", frozenset({Status.AUTHORIZED}))
+    if amount <= 0:
+        raise AmountExceeded(p, "adjust", amount, p.amount_authorized)
+    return _move(p, Status.AUTHORIZED, "adjust", now, moved=amount, amount=amount,
+                 amount_authorized=amount)
+
+
+def void(p: Payment, now: float, reason: str | None = None) -> Payment:
+    if Status.VOIDED not in TRANSITIONS[p.status]:
+        raise InvalidTransition(
+            p, "void", frozenset(s for s, to in TRANSITIONS.items() if Status.VOIDED in to)
+        )
+    return _move(p, Status.VOIDED, "void", now, detail=reason, action=None, then=None)
+
+
+#: Payments still waiting for the shopper: what a QR code or voucher running out ends.
+UNFINISHED = frozenset({Status.CREATED, Status.REQUIRES_ACTION, Status.PENDING})
+
+
+def expire(p: Payment, now: float, *, unfinished_only: bool = False) -> Payment:
+    """Time ran out: an authorization hold lapsed, or (`unfinished_only`) the shopper
+    never finished paying."""
+    if unfinished_only and p.status not in UNFINISHED:
+        raise InvalidTransition(p, "expire", UNFINISHED)
+    return _move(p, Status.EXPIRED, "expire", now, action=None, then=None)
+
+
+def refund(p: Payment, refund_id: str, amount: int | None, now: float, *,
+           reason: str | None = None, metadata: Mapping[str, str] | None = None) -> Payment:
+    """Refund all or part of what is captured and not yet refunded; may repeat."""
+    if p.status not in (Status.CAPTURED, Status.PARTIALLY_REFUNDED):
+        raise InvalidTransition(p, "refund",
+                                frozenset({Status.CAPTURED, Status.PARTIALLY_REFUNDED}))
+    available = p.amount_refundable
+    amount = available if amount is None else amount
+    if amount <= 0 or amount > available:
+        raise AmountExceeded(p, "refund", amount, available)
+    total = p.amount_refunded + amount
+    to = Status.REFUNDED if total == p.amount_captured else Status.PARTIALLY_REFUNDED
+    r = Refund(refund_id, amount, now, reason=reason, metadata=dict(metadata or {}))
+    return _move(p, to, "refund", now, moved=amount, amount_refunded=total,
+                 refunds=(*p.refunds, r), detail=refund_id)

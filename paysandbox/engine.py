@@ -1,0 +1,307 @@
+"""The request path every provider shares (DESIGN.md, "The request path").
+
+A provider's route has already parsed the wire request, checked credentials and built
+a canonical command. Here: scenario effects -> transport fault -> outcome -> atomic
+state transition -> webhook events -> latency. The provider renders what comes back.
+Adding a provider adds no line to this file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import random
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from paysandbox.core import payments
+from paysandbox.core.clock import VirtualClock
+from paysandbox.core.commands import (
+    Adjust,
+    Authorize,
+    Capture,
+    Command,
+    Complete,
+    Create,
+    Expire,
+    RefundPayment,
+    Result,
+    Retrieve,
+    Update,
+    Void,
+)
+from paysandbox.core.outcomes import APPROVED, Outcome
+from paysandbox.faults import Fault
+from paysandbox.scenarios.runtime import ScenarioSet, WebhookChaos, facts_for
+from paysandbox.store.base import NotFound, Store
+from paysandbox.webhooks.dispatcher import Dispatcher, Endpoint, Event, WebhookScheme
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """What matching scenario rules ask of one request."""
+
+    outcome: Outcome | None = None
+    latency: float = 0.0  # seconds, awaited before the response
+    fault: Fault | str | None = None
+    webhook_delay: float = 0.0  # virtual seconds
+    matched: tuple[str, ...] = ()
+    settle_after: float | None = None  # a pending outcome settles by itself after this
+    webhooks: WebhookChaos | None = None
+    webhook_rng: random.Random | None = None
+
+
+log = logging.getLogger("paysandbox.engine")
+
+NO_EFFECTS = Effects()
+_UNUSED_RNG = random.Random(0)
+
+#: The effects applied to the request being served, for the HTTP layer (faults that
+#: mangle the answer, the journal's list of matched rules). Reset per request.
+APPLIED: ContextVar[Effects | None] = ContextVar("applied_effects", default=None)
+
+
+class Scenarios(Protocol):
+    """The seam the scenario engine plugs into."""
+
+    def effects(self, provider: str, namespace: str, command: Command,
+                facts: Mapping[str, Any]) -> Effects: ...
+
+
+class NoScenarios:
+    def effects(self, provider: str, namespace: str, command: Command,
+                facts: Mapping[str, Any]) -> Effects:
+        return NO_EFFECTS
+
+
+class ScenarioEffects:
+    """Scenarios from YAML (paysandbox/scenarios) behind the engine's seam."""
+
+    def __init__(self, scenarios: ScenarioSet) -> None:
+        self.scenarios = scenarios
+
+    def effects(self, provider: str, namespace: str, command: Command,
+                facts: Mapping[str, Any]) -> Effects:
+        if not len(self.scenarios):
+            return NO_EFFECTS
+        d = self.scenarios.decide(facts_for(provider, namespace, command, facts))
+        if not d.matched and d.webhooks is None:
+            return NO_EFFECTS
+        return Effects(outcome=d.outcome, latency=d.latency, fault=d.fault,
+                       matched=d.matched, settle_after=d.settle_after, webhooks=d.webhooks,
+                       webhook_rng=d.webhook_rng)
+
+
+class EventSource(Protocol):
+    """The part of a provider the engine talks to after a state change."""
+
+    name: str
+    webhooks: WebhookScheme
+
+    def events_for(self, namespace: str, command: Command, result: Result) -> Sequence[Event]: ...
+
+    async def webhook_endpoints(self, store: Store, namespace: str) -> Sequence[Endpoint]: ...
+
+
+class InjectedFault(Exception):
+    """A scenario asked for a fault that ends the request; the HTTP layer applies it."""
+
+    def __init__(self, fault: Fault | str) -> None:
+        self.fault = fault if isinstance(fault, Fault) else Fault.parse(fault)
+        super().__init__(self.fault.kind)
+
+
+class Engine:
+    def __init__(self, *, store: Store, clock: VirtualClock, dispatcher: Dispatcher,
+                 scenarios: Scenarios | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.dispatcher = dispatcher
+        self.scenarios: Scenarios = scenarios or NoScenarios()
+        #: Test mode: sees every event as it is emitted (contract checks).
+        self.inspect_event: Callable[[Event], None] | None = None
+        # Scheduled commands, by virtual time; one runner executes them in that order.
+        # Advancing the clock wakes it, so an expiry or settlement happens when the
+        # tester moves the clock.
+        self._due: list[tuple[float, int, EventSource, str, Command]] = []
+        self._seq = itertools.count()
+        self._runner: asyncio.Task[None] | None = None
+        self._sleepers: set[asyncio.Future[None]] = set()
+        clock.on_advance(self._wake)
+
+    async def _consult(self, provider: EventSource, namespace: str, command: Command,
+                       facts: Mapping[str, Any] | None) -> Effects:
+        """The scenarios' effects for this request, recorded for the HTTP layer; a fault
+        that ends the request is raised here, after its latency."""
+        effects = self.scenarios.effects(provider.name, namespace, command, facts or {})
+        if effects is not NO_EFFECTS:
+            APPLIED.set(effects)
+            if effects.fault is not None:
+                fault = InjectedFault(effects.fault)
+                if fault.fault.ends_early:
+                    if effects.latency > 0:
+                        await asyncio.sleep(effects.latency)
+                    raise fault
+        return effects
+
+    async def intercept(self, provider: EventSource, namespace: str, command: Command,
+                        facts: Mapping[str, Any] | None = None) -> Effects:
+        """Scenario effects for a request that changes no payment (a read, a list):
+        latency is served and faults are raised here."""
+        effects = await self._consult(provider, namespace, command, facts)
+        if effects.latency > 0:
+            await asyncio.sleep(effects.latency)
+        return effects
+
+    async def execute(self, provider: EventSource, namespace: str, command: Command,
+                      facts: Mapping[str, Any] | None = None) -> Result:
+        effects = await self._consult(provider, namespace, command, facts)
+        try:
+            result = await self._apply(namespace, command, effects)
+            if result.previous is not result.payment:
+                await self._emit(provider, namespace, command, result, effects)
+                if effects.settle_after is not None and \
+                        result.payment.status is payments.Status.PENDING:
+                    self.schedule(provider, namespace, Complete(result.payment.id, True),
+                                  self.clock.now() + effects.settle_after)
+        finally:
+            if effects.latency > 0:
+                await asyncio.sleep(effects.latency)
+        return result
+
+    def schedule(self, provider: EventSource, namespace: str, command: Command,
+                 at: float) -> None:
+        """Execute `command` when the virtual clock reaches `at`: a pending payment
+        settling by itself, a QR code or voucher expiring.
+
+        Due commands run one at a time in the order of their virtual times, so when
+        the clock is advanced past several at once, a payment settled at +20 s is paid
+        before its expiry at +60 s finds it. A payment that has moved on meanwhile, or
+        was reset, is left alone."""
+        heapq.heappush(self._due, (at, next(self._seq), provider, namespace, command))
+        self._wake(at)  # the runner may be waiting for something later
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.get_running_loop().create_task(self._run_due())
+
+    async def _run_due(self) -> None:
+        while self._due:
+            await self._sleep_until(self._due[0][0])
+            while self._due and self._due[0][0] <= self.clock.now():
+                _, _, provider, namespace, command = heapq.heappop(self._due)
+                try:
+                    await self.execute(provider, namespace, command)
+                except (payments.PaymentError, NotFound):
+                    pass  # paid before it expired, or reset: nothing left to do
+                except Exception:  # a scenario's fault, or a bug: the rest still run
+                    log.exception("scheduled %s of %s failed", command.operation,
+                                  command.payment_id)
+
+    async def _sleep_until(self, at: float) -> None:
+        """Until the virtual clock reads `at` (or something earlier is scheduled): the
+        real time that takes at the clock's scale, or less when the clock is advanced."""
+        loop = asyncio.get_running_loop()
+        while self.clock.now() < at and (not self._due or self._due[0][0] >= at):
+            woken: asyncio.Future[None] = loop.create_future()
+            self._sleepers.add(woken)
+            try:
+                # the cap notices a change of scale too
+                await asyncio.wait_for(woken, min(self.clock.real_seconds_until(at), 1.0))
+            except TimeoutError:
+                pass
+            finally:
+                self._sleepers.discard(woken)
+
+    def _wake(self, _now: float) -> None:
+        for woken in self._sleepers:
+            if not woken.done():
+                woken.set_result(None)
+
+    async def _apply(self, namespace: str, command: Command, effects: Effects) -> Result:
+        store, now = self.store, self.clock.now()
+        pid = command.payment_id
+        if isinstance(command, Retrieve):
+            found = await store.get(namespace, pid)
+            if found is None:
+                raise NotFound(namespace, pid)
+            return Result(found, found)
+        if isinstance(command, Create):
+            await store.create(command.payment)
+            return Result(command.payment, None)
+        if isinstance(command, Authorize):
+            outcome = effects.outcome or command.outcome or APPROVED
+            if command.create is not None:
+                await store.create(command.create)
+            changes = command.changes
+            before, after = await store.transition(
+                namespace, pid, lambda p: payments.attempt(p, outcome, now, **changes))
+            return Result(after, None if command.create else before, outcome)
+        if isinstance(command, Capture):
+            amount = command.amount
+            before, after = await store.transition(
+                namespace, pid, lambda p: payments.capture(p, amount, now))
+        elif isinstance(command, Adjust):
+            to = command.amount
+            before, after = await store.transition(
+                namespace, pid, lambda p: payments.adjust(p, to, now))
+        elif isinstance(command, Void):
+            reason = command.reason
+            before, after = await store.transition(
+                namespace, pid, lambda p: payments.void(p, now, reason))
+        elif isinstance(command, Complete):
+            ok, why, code, chain = (command.success, command.reason, command.native_code,
+                                    command.chain)
+            before, after = await store.transition(
+                namespace, pid,
+                lambda p: payments.complete_action(p, ok, now, why, code, chain=chain))
+        elif isinstance(command, Expire):
+            before, after = await store.transition(
+                namespace, pid, lambda p: payments.expire(p, now, unfinished_only=True))
+        elif isinstance(command, Update):
+            changes = command.changes
+            before, after = await store.transition(
+                namespace, pid, lambda p: payments.update(p, now, **changes))
+        elif isinstance(command, RefundPayment):
+            c = command
+            before, after = await store.transition(
+                namespace, pid, lambda p: payments.refund(p, c.refund_id, c.amount, now,
+                                                          reason=c.reason, metadata=c.metadata))
+            await store.link(namespace, c.refund_id, pid)
+            return Result(after, before, refund=after.refund(c.refund_id))
+        else:
+            raise TypeError(f"unknown command {type(command).__name__}")
+        return Result(after, before)
+
+    async def _emit(self, provider: EventSource, namespace: str, command: Command,
+                    result: Result, effects: Effects) -> None:
+        events = provider.events_for(namespace, command, result)
+        if not events:
+            return
+        endpoints = await provider.webhook_endpoints(self.store, namespace)
+        chaos = effects.webhooks
+        # Seeding a Random costs an os.urandom call: only webhook chaos needs one.
+        rng = (effects.webhook_rng or random.Random()) if chaos is not None else _UNUSED_RNG
+        for event in events:
+            if self.inspect_event is not None:
+                self.inspect_event(event)
+            await self.store.append_event(namespace, event)
+            if chaos is None or not chaos.wants(event.type):
+                self.dispatcher.publish(event, provider.webhooks, endpoints,
+                                        delay=effects.webhook_delay)
+                continue
+            if chaos.drop and rng.random() < chaos.drop:
+                continue
+            copies = 2 if chaos.duplicate and rng.random() < chaos.duplicate else 1
+            for _ in range(copies):
+                delay = chaos.delay(rng) if chaos.delay else 0.0
+                if chaos.reorder:
+                    delay += rng.random()
+                self.dispatcher.publish(
+                    event, provider.webhooks, endpoints, delay=delay,
+                    fail_first=chaos.fail_first,
+                    bad_signature=bool(chaos.bad_signature)
+                    and rng.random() < chaos.bad_signature,
+                    stale=bool(chaos.stale_timestamp) and rng.random() < chaos.stale_timestamp)

@@ -1,0 +1,156 @@
+"""Adyen Checkout API v71 over its public HTTP API, and its HMAC-signed webhooks.
+
+Docs: https://docs.adyen.com/api-explorer/Checkout/71/post/payments (X-API-Key,
+`resultCode` Authorised / Refused / RedirectShopper / …), modifications
+`/payments/{pspReference}/captures|refunds` answering `"status": "received"` (the result
+comes by webhook), https://docs.adyen.com/development-resources/webhooks/verify-hmac-signatures
+(HMAC-SHA256 over `psp:original:merchantAccount:merchantReference:value:currency:
+eventCode:success`, keyed by the hex key, base64).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from paysandbox.examples.payment_service.adapters.base import (
+    AUTHORIZED,
+    CANCELED,
+    CAPTURED,
+    DECLINED,
+    PENDING,
+    REFUNDED,
+    REQUIRES_ACTION,
+    BadSignature,
+    PaymentRequest,
+    ProviderResult,
+    Rejected,
+    WebhookUpdate,
+    send,
+)
+
+_ACTION = {"RedirectShopper", "ChallengeShopper", "IdentifyShopper", "PresentToShopper"}
+_DECLINED = {"Refused", "Error", "Cancelled"}
+_EVENTS = {"CAPTURE": CAPTURED, "REFUND": REFUNDED, "CANCELLATION": CANCELED,
+           "CANCEL_OR_REFUND": CANCELED}
+
+
+class AdyenAdapter:
+    name = "adyen"
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, api_key: str, *,
+                 merchant_account: str = "PaysandboxReferenceECOM", webhook_secret: str = "",
+                 timeout: float = 5.0, version: str = "v71") -> None:
+        self.session, self.base = session, f"{base_url.rstrip('/')}/{version}"
+        self.api_key, self.merchant_account = api_key, merchant_account
+        self.webhook_secret, self.timeout = webhook_secret, timeout
+
+    async def _call(self, path: str, body: Mapping[str, Any], idempotency_key: str
+                    ) -> tuple[int, Any]:
+        headers = {"X-API-Key": self.api_key, "Idempotency-Key": idempotency_key}
+        status, parsed, text = await send(self.session, "POST", f"{self.base}{path}",
+                                          timeout=self.timeout, json=body, headers=headers)
+        if status >= 400:
+            raise Rejected(status, text)
+        return status, parsed
+
+    async def authorize(self, request: PaymentRequest, idempotency_key: str) -> ProviderResult:
+        card = request.card_details
+        body: dict[str, Any] = {
+            "merchantAccount": self.merchant_account, "reference": request.reference,
+            "amount": {"value": request.amount, "currency": request.currency.upper()},
+            "paymentMethod": {"type": "scheme", "number": card.number,
+                              "expiryMonth": f"{card.exp_month:02d}",
+                              "expiryYear": str(card.exp_year), "cvc": card.cvc,
+                              "holderName": card.holder},
+            "returnUrl": request.return_url, "channel": "Web",
+        }
+        if not request.capture:
+            body["additionalData"] = {"manualCapture": "true"}
+        if request.email:
+            body["shopperEmail"] = request.email
+        if request.country:
+            body["countryCode"] = request.country
+        _, res = await self._call("/payments", body, idempotency_key)
+        code = res.get("resultCode", "")
+        psp = res.get("pspReference", "")
+        if code == "Authorised":
+            return ProviderResult(CAPTURED if request.capture else AUTHORIZED, psp, raw=res)
+        if code in _ACTION:
+            action = res.get("action") or {}
+            return ProviderResult(REQUIRES_ACTION, psp or action.get("paymentData", ""),
+                                  action_url=action.get("url"), raw=res)
+        if code in _DECLINED:
+            return ProviderResult(DECLINED, psp, decline_code=res.get("refusalReasonCode"),
+                                  message=res.get("refusalReason"), raw=res)
+        return ProviderResult(PENDING, psp, raw=res)
+
+    async def _modify(self, kind: str, reference: str, amount: int, currency: str,
+                      idempotency_key: str, status: str) -> ProviderResult:
+        _, res = await self._call(f"/payments/{reference}/{kind}", {
+            "merchantAccount": self.merchant_account, "reference": idempotency_key[:80],
+            "amount": {"value": amount, "currency": currency.upper()}}, idempotency_key)
+        if res.get("status") != "received":
+            raise Rejected(200, json.dumps(res))
+        # "received" means Adyen queued it; the CAPTURE / REFUND webhook confirms it.
+        return ProviderResult(status, reference, raw=res)
+
+    async def capture(self, reference: str, amount: int, currency: str,
+                      idempotency_key: str) -> ProviderResult:
+        return await self._modify("captures", reference, amount, currency, idempotency_key,
+                                  CAPTURED)
+
+    async def refund(self, reference: str, amount: int, currency: str,
+                     idempotency_key: str) -> ProviderResult:
+        return await self._modify("refunds", reference, amount, currency, idempotency_key,
+                                  REFUNDED)
+
+    async def retrieve(self, reference: str) -> ProviderResult | None:
+        return None  # Checkout API has no GET for a payment: webhooks tell the outcome
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes,
+                       query: Mapping[str, str] | None = None) -> list[WebhookUpdate]:
+        doc = json.loads(body)
+        updates = []
+        for wrapper in doc.get("notificationItems", []):
+            item = wrapper.get("NotificationRequestItem", {})
+            verify_item(item, self.webhook_secret)
+            ok = item.get("success") == "true"
+            code = item.get("eventCode", "")
+            if code == "AUTHORISATION":
+                updates.append(WebhookUpdate(item["pspReference"],
+                                             AUTHORIZED if ok else DECLINED, code))
+            elif code in _EVENTS and ok:
+                updates.append(WebhookUpdate(item.get("originalReference")
+                                             or item["pspReference"], _EVENTS[code], code))
+        return updates
+
+    def webhook_ack(self) -> tuple[str, str]:
+        return "[accepted]", "text/plain"
+
+
+def signing_string(item: Mapping[str, Any]) -> bytes:
+    amount = item.get("amount") or {}
+    fields = [item.get("pspReference", ""), item.get("originalReference", ""),
+              item.get("merchantAccountCode", ""), item.get("merchantReference", ""),
+              str(amount.get("value", "")), amount.get("currency", ""),
+              item.get("eventCode", ""), item.get("success", "")]
+    return ":".join(str(f or "") for f in fields).encode()
+
+
+def verify_item(item: Mapping[str, Any], hex_key: str) -> None:
+    given = (item.get("additionalData") or {}).get("hmacSignature", "")
+    try:
+        key = binascii.unhexlify(hex_key)
+    except (binascii.Error, ValueError):
+        raise BadSignature("the Adyen HMAC key must be hex") from None
+    expected = base64.b64encode(hmac.new(key, signing_string(item), hashlib.sha256).digest())
+    if not given or not hmac.compare_digest(expected.decode(), given):
+        raise BadSignature(f"hmacSignature does not verify for {item.get('pspReference')}")

@@ -1,0 +1,117 @@
+"""Checkout.com over its public HTTP API (unified payments API), and its signed webhooks.
+
+Docs: https://api-reference.checkout.com/#operation/requestAPaymentOrPayout
+(`Authorization: Bearer sk_sbox_…`, `Cko-Idempotency-Key`; answer `approved`, `status`,
+`response_code`; 202 with `_links.redirect` for 3DS), captures and refunds answer 202
+with an `action_id`; webhooks carry `Cko-Signature`, the hex HMAC-SHA256 of the raw body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from paysandbox.examples.payment_service.adapters.base import (
+    AUTHORIZED,
+    CANCELED,
+    CAPTURED,
+    DECLINED,
+    PARTIALLY_REFUNDED,
+    PENDING,
+    REFUNDED,
+    REQUIRES_ACTION,
+    BadSignature,
+    PaymentRequest,
+    ProviderResult,
+    WebhookUpdate,
+    call_json,
+)
+
+_STATUS = {"Authorized": AUTHORIZED, "Captured": CAPTURED, "Card Verified": AUTHORIZED,
+           "Declined": DECLINED, "Pending": PENDING, "Voided": CANCELED,
+           "Canceled": CANCELED, "Refunded": REFUNDED, "Partially Refunded":
+           PARTIALLY_REFUNDED, "Partially Captured": CAPTURED, "Expired": DECLINED}
+_EVENTS = {"payment_approved": AUTHORIZED, "payment_captured": CAPTURED,
+           "payment_declined": DECLINED, "payment_refunded": REFUNDED,
+           "payment_voided": CANCELED, "payment_canceled": CANCELED,
+           "payment_expired": DECLINED, "payment_pending": PENDING}
+
+
+class CheckoutcomAdapter:
+    name = "checkoutcom"
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, api_key: str, *,
+                 webhook_secret: str = "", timeout: float = 5.0) -> None:
+        self.session, self.base = session, base_url.rstrip("/")
+        self.api_key, self.webhook_secret, self.timeout = api_key, webhook_secret, timeout
+
+    async def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None,
+                    idempotency_key: str | None = None) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        if idempotency_key:
+            headers["Cko-Idempotency-Key"] = idempotency_key
+        status, parsed = await call_json(self.session, method, f"{self.base}{path}",
+                                         headers=headers, body=body, timeout=self.timeout)
+        return status, parsed
+
+    async def authorize(self, request: PaymentRequest, idempotency_key: str) -> ProviderResult:
+        card = request.card_details
+        body: dict[str, Any] = {
+            "source": {"type": "card", "number": card.number, "expiry_month": card.exp_month,
+                       "expiry_year": card.exp_year, "cvv": card.cvc, "name": card.holder},
+            "amount": request.amount, "currency": request.currency.upper(),
+            "reference": request.reference, "capture": request.capture,
+            "success_url": request.return_url, "failure_url": request.return_url,
+        }
+        if request.email:
+            body["customer"] = {"email": request.email}
+        _, res = await self._call("POST", "/payments", body, idempotency_key)
+        return _result(res, request.capture)
+
+    async def capture(self, reference: str, amount: int, currency: str,
+                      idempotency_key: str) -> ProviderResult:
+        _, res = await self._call("POST", f"/payments/{reference}/captures",
+                                  {"amount": amount}, idempotency_key)
+        return ProviderResult(CAPTURED, reference, raw=res or {})
+
+    async def refund(self, reference: str, amount: int, currency: str,
+                     idempotency_key: str) -> ProviderResult:
+        _, res = await self._call("POST", f"/payments/{reference}/refunds",
+                                  {"amount": amount}, idempotency_key)
+        return ProviderResult(REFUNDED, reference, raw=res or {})
+
+    async def retrieve(self, reference: str) -> ProviderResult:
+        _, res = await self._call("GET", f"/payments/{reference}")
+        return _result(res, None)
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes,
+                       query: Mapping[str, str] | None = None) -> list[WebhookUpdate]:
+        given = headers.get("Cko-Signature", "")
+        expected = hmac.new(self.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
+        if not self.webhook_secret or not hmac.compare_digest(expected, given):
+            raise BadSignature("Cko-Signature does not verify")
+        event = json.loads(body)
+        status = _EVENTS.get(event.get("type", ""))
+        ref = (event.get("data") or {}).get("id")
+        return [WebhookUpdate(ref, status, event["type"])] if status and ref else []
+
+    def webhook_ack(self) -> tuple[str, str]:
+        return "", "text/plain"
+
+
+def _result(res: Mapping[str, Any], capture: bool | None) -> ProviderResult:
+    status = _STATUS.get(res.get("status", ""), PENDING)
+    redirect = ((res.get("_links") or {}).get("redirect") or {}).get("href")
+    if redirect and status == PENDING:
+        status = REQUIRES_ACTION
+    if capture and status == AUTHORIZED and res.get("approved"):
+        status = CAPTURED  # capture: true is captured right after authorization
+    return ProviderResult(status, res.get("id", ""), action_url=redirect,
+                          decline_code=None if res.get("approved", True)
+                          else res.get("response_code"),
+                          message=res.get("response_summary"), raw=res)

@@ -1,0 +1,148 @@
+"""Stripe over its public API: PaymentIntents (form-encoded), Refunds, signed webhooks.
+
+Docs: https://docs.stripe.com/api/payment_intents, https://docs.stripe.com/webhooks
+(signature: `Stripe-Signature: t=…,v1=…`, HMAC-SHA256 of "t.payload").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from paysandbox.examples.payment_service.adapters.base import (
+    AUTHORIZED,
+    CANCELED,
+    CAPTURED,
+    DECLINED,
+    PARTIALLY_REFUNDED,
+    PENDING,
+    REFUNDED,
+    REQUIRES_ACTION,
+    BadSignature,
+    PaymentRequest,
+    ProviderResult,
+    Rejected,
+    WebhookUpdate,
+    send,
+)
+
+_STATUS = {"requires_capture": AUTHORIZED, "succeeded": CAPTURED, "processing": PENDING,
+           "requires_action": REQUIRES_ACTION, "canceled": CANCELED,
+           "requires_payment_method": DECLINED, "requires_confirmation": PENDING}
+TOLERANCE_S = 300
+
+
+class StripeAdapter:
+    name = "stripe"
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, api_key: str, *,
+                 webhook_secret: str = "", timeout: float = 5.0) -> None:
+        self.session, self.base = session, base_url.rstrip("/")
+        self.api_key, self.webhook_secret, self.timeout = api_key, webhook_secret, timeout
+
+    async def _call(self, method: str, path: str, form: Mapping[str, Any] | None = None,
+                    idempotency_key: str | None = None) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        status, body, text = await send(self.session, method, f"{self.base}{path}",
+                                        timeout=self.timeout, data=dict(form or {}),
+                                        headers=headers)
+        if status >= 400 and status != 402:
+            raise Rejected(status, text)
+        return status, body
+
+    async def authorize(self, request: PaymentRequest, idempotency_key: str) -> ProviderResult:
+        card = request.card_details
+        form = {
+            "amount": request.amount, "currency": request.currency, "confirm": "true",
+            "capture_method": "automatic" if request.capture else "manual",
+            "payment_method_data[type]": "card",
+            "payment_method_data[card][number]": card.number,
+            "payment_method_data[card][exp_month]": card.exp_month,
+            "payment_method_data[card][exp_year]": card.exp_year,
+            "payment_method_data[card][cvc]": card.cvc,
+            "return_url": request.return_url,
+            "metadata[reference]": request.reference,
+        }
+        if request.email:
+            form["receipt_email"] = request.email
+        status, body = await self._call("POST", "/v1/payment_intents", form, idempotency_key)
+        if status == 402:  # card_error: the intent is in the error
+            error = body.get("error", {}) if isinstance(body, dict) else {}
+            pi = error.get("payment_intent") or {}
+            return ProviderResult(DECLINED, pi.get("id", ""),
+                                  decline_code=error.get("decline_code") or error.get("code"),
+                                  message=error.get("message"), raw=body)
+        return self._result(body)
+
+    def _result(self, pi: Mapping[str, Any]) -> ProviderResult:
+        status = _STATUS.get(pi.get("status", ""), PENDING)
+        action = (pi.get("next_action") or {}).get("redirect_to_url") or {}
+        error = pi.get("last_payment_error") or {}
+        return ProviderResult(status, pi.get("id", ""), action_url=action.get("url"),
+                              decline_code=error.get("decline_code") or error.get("code"),
+                              raw=pi)
+
+    async def capture(self, reference: str, amount: int, currency: str,
+                      idempotency_key: str) -> ProviderResult:
+        _, body = await self._call("POST", f"/v1/payment_intents/{reference}/capture",
+                                   {"amount_to_capture": amount}, idempotency_key)
+        return self._result(body)
+
+    async def refund(self, reference: str, amount: int, currency: str,
+                     idempotency_key: str) -> ProviderResult:
+        _, body = await self._call("POST", "/v1/refunds",
+                                   {"payment_intent": reference, "amount": amount},
+                                   idempotency_key)
+        ok = body.get("status") in ("succeeded", "pending")
+        return ProviderResult(REFUNDED if ok else CAPTURED, reference, raw=body)
+
+    async def retrieve(self, reference: str) -> ProviderResult:
+        _, body = await self._call("GET", f"/v1/payment_intents/{reference}")
+        return self._result(body)
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes,
+                       query: Mapping[str, str] | None = None) -> list[WebhookUpdate]:
+        verify_signature(body, headers.get("Stripe-Signature", ""), self.webhook_secret)
+        event = json.loads(body)
+        obj = event.get("data", {}).get("object", {})
+        kind = event.get("type", "")
+        if kind.startswith("payment_intent."):
+            status = _STATUS.get(obj.get("status", ""))
+            return [WebhookUpdate(obj["id"], status, kind)] if status else []
+        if kind == "charge.refunded" and obj.get("payment_intent"):
+            full = obj.get("amount_refunded", 0) >= obj.get("amount_captured", obj["amount"])
+            return [WebhookUpdate(obj["payment_intent"], REFUNDED if full else
+                                  PARTIALLY_REFUNDED, kind)]
+        return []
+
+    def webhook_ack(self) -> tuple[str, str]:
+        return '{"received": true}', "application/json"
+
+
+def verify_signature(body: bytes, header: str, secret: str, *,
+                     now: float | None = None, tolerance: float = TOLERANCE_S) -> None:
+    """Stripe's documented scheme: any v1 signature over "t.body" must match, and t must
+    be recent (replay protection)."""
+    parts = [p.split("=", 1) for p in header.split(",") if "=" in p]
+    stamps = [v for k, v in parts if k.strip() == "t"]
+    signatures = [v for k, v in parts if k.strip() == "v1"]
+    if not stamps or not signatures or not secret:
+        raise BadSignature("missing Stripe-Signature t= or v1=, or no secret configured")
+    try:
+        stamp = int(stamps[0])
+    except ValueError:
+        raise BadSignature("Stripe-Signature t= is not a number") from None
+    expected = hmac.new(secret.encode(), f"{stamp}.".encode() + body,
+                        hashlib.sha256).hexdigest()
+    if not any(hmac.compare_digest(expected, s) for s in signatures):
+        raise BadSignature("no v1 signature matches")
+    if abs((time.time() if now is None else now) - stamp) > tolerance:
+        raise BadSignature(f"timestamp outside the {tolerance:.0f} s tolerance")

@@ -1,0 +1,485 @@
+"""The reference payment service: an aiohttp app in front of several acquirers.
+
+    POST /payments                  {"amount": 1999, "currency": "usd", "method": "card",
+                                     "card": {"number", "exp_month", "exp_year", "cvc"},
+                                     "country": "US", "capture": true, "customer": {...}}
+                                    or an asynchronous method: "method": "ideal" |
+                                     "bancontact" | "pix" | "oxxo" | "upi" | "mpesa"
+    GET  /payments/{id}             (re-reads the provider while an action is pending)
+    POST /payments/{id}/capture     {"amount": optional}
+    POST /payments/{id}/refund      {"amount": optional}
+    POST /webhooks/{provider}       signed provider webhooks
+    GET  /health, GET /stats        breaker states, counts per provider and status
+
+Each payment goes to the first acquirer the router names whose circuit is closed;
+transport failures are retried with the same idempotency key, then the next acquirer
+is tried with a new one. A decline is an answer, not a failure: it is never failed over.
+An asynchronous method answers `pending` with `next_action` (what the shopper needs);
+the provider's webhook later moves it to `captured`, `failed`, `canceled` or `expired`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import aiohttp
+from aiohttp import web
+
+from paysandbox.examples.payment_service.adapters.adyen import AdyenAdapter
+from paysandbox.examples.payment_service.adapters.base import (
+    AUTHORIZED,
+    CANCELED,
+    CAPTURED,
+    DECLINED,
+    EXPIRED,
+    FAILED,
+    PARTIALLY_REFUNDED,
+    PENDING,
+    REFUNDED,
+    REQUIRES_ACTION,
+    Adapter,
+    BadSignature,
+    Card,
+    PaymentRequest,
+    ProviderResult,
+    Rejected,
+    Unavailable,
+    WebhookUpdate,
+)
+from paysandbox.examples.payment_service.adapters.checkoutcom import CheckoutcomAdapter
+from paysandbox.examples.payment_service.adapters.daraja import DarajaAdapter
+from paysandbox.examples.payment_service.adapters.mercadopago import MercadopagoAdapter
+from paysandbox.examples.payment_service.adapters.mollie import MollieAdapter
+from paysandbox.examples.payment_service.adapters.razorpay import RazorpayAdapter
+from paysandbox.examples.payment_service.adapters.stripe import StripeAdapter
+from paysandbox.examples.payment_service.breaker import CircuitBreaker
+from paysandbox.examples.payment_service.config import ServiceConfig
+from paysandbox.examples.payment_service.router import NoRoute, Router
+
+T = TypeVar("T")
+SERVICE: web.AppKey[PaymentService] = web.AppKey("service")
+
+#: How far along a payment is; a late or duplicated webhook never moves it back.
+_RANK = {PENDING: 0, REQUIRES_ACTION: 0, AUTHORIZED: 1, DECLINED: 5, CANCELED: 5, FAILED: 5,
+         EXPIRED: 5, CAPTURED: 2, PARTIALLY_REFUNDED: 3, REFUNDED: 4}
+_FINAL = (DECLINED, CANCELED, FAILED, EXPIRED, REFUNDED)
+#: The asynchronous methods: pending until the provider's webhook settles them.
+ASYNC_METHODS = ("ideal", "bancontact", "pix", "oxxo", "upi", "mpesa")
+_HTTP = {DECLINED: 402, FAILED: 503}
+
+
+class BadInput(Exception):
+    pass
+
+
+def build_adapter(name: str, session: aiohttp.ClientSession, config: ServiceConfig) -> Adapter:
+    p = config.providers[name]
+    common: dict[str, Any] = {"webhook_secret": p.webhook_secret, "timeout": config.timeout_s}
+    if name == "stripe":
+        return StripeAdapter(session, p.base_url, p.api_key, **common)
+    if name == "adyen":
+        return AdyenAdapter(session, p.base_url, p.api_key,
+                            merchant_account=p.merchant_account, **common)
+    if name == "checkoutcom":
+        return CheckoutcomAdapter(session, p.base_url, p.api_key, **common)
+    if name == "mollie":
+        return MollieAdapter(session, p.base_url, p.api_key, **common)
+    if name == "mercadopago":
+        return MercadopagoAdapter(session, p.base_url, p.api_key, **common)
+    if name == "razorpay":
+        return RazorpayAdapter(session, p.base_url, p.api_key, api_secret=p.api_secret,
+                               **common)
+    if name == "daraja":
+        return DarajaAdapter(session, p.base_url, p.api_key, api_secret=p.api_secret,
+                             shortcode=p.shortcode, passkey=p.passkey, **common)
+    raise ValueError(f"no adapter for provider {name!r}")
+
+
+class PaymentService:
+    def __init__(self, config: ServiceConfig, adapters: Mapping[str, Adapter], *,
+                 router: Router | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.config, self.adapters = config, dict(adapters)
+        self.router = router or Router(self.adapters)
+        self.breakers = {n: CircuitBreaker(n, config.breaker_threshold, config.breaker_reset_s,
+                                           clock) for n in self.adapters}
+        self.payments: dict[str, dict[str, Any]] = {}
+        self.by_reference: dict[tuple[str, str], str] = {}
+        self.idempotency: dict[str, str] = {}
+        self.counts: Counter[str] = Counter()
+        #: How providers reach our webhook receivers (set once the port is known).
+        self.public_url = config.public_url
+
+    # -- resilience ------------------------------------------------------------------
+
+    async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> T:
+        for attempt in range(self.config.retries + 1):
+            try:
+                return await call()
+            except Unavailable:
+                if attempt == self.config.retries:
+                    raise
+                delay = self.config.backoff_s * 2 ** attempt
+                await asyncio.sleep(delay * (0.5 + random.random()))  # full jitter-ish
+        raise AssertionError("unreachable")
+
+    async def _on(self, name: str, call: Callable[[], Awaitable[T]]) -> T:
+        """A call to one provider, through its breaker."""
+        breaker = self.breakers[name]
+        try:
+            result = await self._with_retries(call)
+        except Unavailable:
+            breaker.failure()
+            raise
+        except Exception:
+            breaker.success()  # it answered: the provider is up, the request was bad
+            raise
+        breaker.success()
+        return result
+
+    # -- payments --------------------------------------------------------------------
+
+    async def create(self, body: Mapping[str, Any], idempotency_key: str | None
+                     ) -> tuple[int, dict[str, Any]]:
+        if idempotency_key and idempotency_key in self.idempotency:
+            p = self.payments[self.idempotency[idempotency_key]]
+            return _HTTP.get(p["status"], 201), p
+        request, method = parse_payment(body)
+        candidates = self.router.candidates(method, request.currency, request.country)
+        p: dict[str, Any] = {
+            "id": request.reference, "status": FAILED, "amount": request.amount,
+            "currency": request.currency, "method": method, "provider": None,
+            "provider_reference": None, "action_url": None, "next_action": None,
+            "decline_code": None,
+            "captured": 0, "refunded": 0, "attempts": [], "created": time.time(),
+        }
+        if idempotency_key:
+            self.idempotency[idempotency_key] = p["id"]
+        self.payments[p["id"]] = p
+        for name in candidates:
+            if not self.breakers[name].allow():
+                p["attempts"].append({"provider": name, "outcome": "skipped: circuit open"})
+                continue
+            key = f"{p['id']}-{name}"
+            adapter = self.adapters[name]
+            attempt = replace(request, notify_url=f"{self.public_url}/webhooks/{name}")
+            try:
+                result = await self._on(name, lambda a=adapter, k=key, r=attempt:
+                                        a.authorize(r, k))
+            except Unavailable as exc:
+                p["attempts"].append({"provider": name, "outcome": f"unavailable: {exc}"})
+                continue
+            except Rejected as exc:
+                p["attempts"].append({"provider": name, "outcome": f"rejected: {exc}"})
+                p["provider"] = name
+                break
+            p["attempts"].append({"provider": name, "outcome": result.status})
+            self._apply(p, name, result)
+            if result.status == CAPTURED:
+                p["captured"] = p["amount"]
+            break
+        if p["status"] == FAILED and p["provider"] is None:
+            p["error"] = "every acquirer for this payment is unavailable; retry later"
+        self.counts[f"{p['provider'] or 'none'}:{p['status']}"] += 1
+        return _HTTP.get(p["status"], 201), p
+
+    def _apply(self, p: dict[str, Any], name: str, result: ProviderResult) -> None:
+        p["provider"], p["status"] = name, result.status
+        if result.reference:
+            p["provider_reference"] = result.reference
+            self.by_reference[(name, result.reference)] = p["id"]
+        p["action_url"] = result.action_url if result.status in (REQUIRES_ACTION,
+                                                                 PENDING) else None
+        p["next_action"] = dict(result.next_action) if result.status == PENDING \
+            and result.next_action else None
+        p["decline_code"] = result.decline_code
+
+    def get(self, payment_id: str) -> dict[str, Any]:
+        if payment_id not in self.payments:
+            raise web.HTTPNotFound(text=f"no payment {payment_id}")
+        return self.payments[payment_id]
+
+    async def refresh(self, payment_id: str) -> dict[str, Any]:
+        p = self.get(payment_id)
+        if p["status"] in (REQUIRES_ACTION, PENDING) and p["provider_reference"]:
+            adapter = self.adapters[p["provider"]]
+            try:
+                found = await self._on(p["provider"],
+                                       lambda: adapter.retrieve(p["provider_reference"]))
+            except (Unavailable, Rejected):
+                return p  # keep what we know; a webhook may still tell
+            if found is not None:
+                self.update(p, found.status, found.decline_code)
+        return p
+
+    def update(self, p: dict[str, Any], status: str, decline_code: str | None = None
+               ) -> bool:
+        if p["status"] == status or _RANK.get(status, 0) < _RANK.get(p["status"], 0):
+            return False
+        if p["status"] in _FINAL:
+            return False
+        p["status"] = status
+        if status == CAPTURED and not p["captured"]:
+            p["captured"] = p["amount"]
+        if status not in (REQUIRES_ACTION, PENDING):
+            p["action_url"] = p["next_action"] = None
+        if status in (FAILED, DECLINED, EXPIRED, CANCELED) and decline_code:
+            p["decline_code"] = decline_code
+        return True
+
+    async def capture(self, payment_id: str, amount: int | None, key: str | None
+                      ) -> tuple[int, dict[str, Any]]:
+        p = self.get(payment_id)
+        if p["status"] != AUTHORIZED:
+            return 409, {"error": f"payment {payment_id} is {p['status']}; only an authorized "
+                                  "payment can be captured"}
+        amount = amount or p["amount"]
+        adapter = self.adapters[p["provider"]]
+        key = key or f"{payment_id}-capture"
+        failed = await self._modify(p, "capture", lambda: adapter.capture(
+            p["provider_reference"], amount, p["currency"], key))
+        if failed is not None:
+            return failed
+        p["status"], p["captured"] = CAPTURED, amount
+        return 200, p
+
+    async def refund(self, payment_id: str, amount: int | None, key: str | None
+                     ) -> tuple[int, dict[str, Any]]:
+        p = self.get(payment_id)
+        if p["status"] not in (CAPTURED, PARTIALLY_REFUNDED):
+            return 409, {"error": f"payment {payment_id} is {p['status']}; only a captured "
+                                  "payment can be refunded"}
+        left = p["captured"] - p["refunded"]
+        amount = amount or left
+        if amount > left:
+            return 400, {"error": f"only {left} is left to refund"}
+        adapter = self.adapters[p["provider"]]
+        key = key or f"{payment_id}-refund-{p['refunded']}"
+        failed = await self._modify(p, "refund", lambda: adapter.refund(
+            p["provider_reference"], amount, p["currency"], key))
+        if failed is not None:
+            return failed
+        p["refunded"] += amount
+        p["status"] = REFUNDED if p["refunded"] >= p["captured"] else PARTIALLY_REFUNDED
+        return 200, p
+
+    async def _modify(self, p: dict[str, Any], action: str,
+                      call: Callable[[], Awaitable[Any]]) -> tuple[int, dict[str, Any]] | None:
+        """A capture or refund at the payment's provider: None when it went through,
+        otherwise the answer the client gets."""
+        try:
+            await self._on(p["provider"], call)
+        except Unavailable as exc:
+            return 503, {"error": f"{p['provider']} is unavailable ({exc}); retry with the "
+                                  "same Idempotency-Key"}
+        except Rejected as exc:
+            return 502, {"error": f"{p['provider']} refused the {action}: {exc}"}
+        return None
+
+    async def webhook(self, provider: str, headers: Mapping[str, str], body: bytes,
+                      query: Mapping[str, str] | None = None) -> int:
+        """Verify and apply; the number of payments it changed. A webhook that only names
+        the payment (Mollie, Mercado Pago) is followed by a read of it from the provider:
+        for an unsigned one (Mollie) that read is the verification."""
+        adapter = self.adapters[provider]
+        try:
+            updates = adapter.verify_webhook(headers, body, query or {})
+        except BadSignature:
+            self.counts[f"webhook:{provider}:bad_signature"] += 1
+            raise
+        self.counts[f"webhook:{provider}:verified"] += 1
+        changed = 0
+        for u in updates:
+            pid = self.by_reference.get((provider, u.reference))
+            if pid is None:
+                continue
+            if u.status is None:
+                found = await self._on(provider, lambda r=u.reference: adapter.retrieve(r))
+                if found is None:
+                    continue
+                u = WebhookUpdate(u.reference, found.status, u.event, found.decline_code)
+            if u.status and self.update(self.payments[pid], u.status, u.decline_code):
+                changed += 1
+        return changed
+
+    def stats(self) -> dict[str, Any]:
+        return {"breakers": {n: b.snapshot() for n, b in self.breakers.items()},
+                "counts": dict(self.counts), "payments": len(self.payments)}
+
+
+def parse_payment(body: Mapping[str, Any]) -> tuple[PaymentRequest, str]:
+    """Validate a POST /payments body; BadInput names the field."""
+    if not isinstance(body, Mapping):
+        raise BadInput("the body must be a JSON object")
+    amount = body.get("amount")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise BadInput("amount: a positive integer in minor units (1999 = 19.99)")
+    currency = body.get("currency")
+    if not isinstance(currency, str) or len(currency) != 3:
+        raise BadInput("currency: a three-letter ISO 4217 code, e.g. 'usd'")
+    method = str(body.get("method", "card")).lower()
+    customer = body.get("customer") or {}
+    if not isinstance(customer, Mapping):
+        raise BadInput("customer: an object such as {\"email\": …, \"phone\": …}")
+    card = _card(body.get("card")) if method == "card" else None
+    if method != "card":
+        _check_async(method, amount, body, customer)
+    upi = body.get("upi") if isinstance(body.get("upi"), Mapping) else {}
+    ideal = body.get("ideal") if isinstance(body.get("ideal"), Mapping) else {}
+    country = body.get("country")
+    request = PaymentRequest(
+        reference=f"pay_{secrets.token_hex(10)}", amount=amount, currency=currency.lower(),
+        card=card, capture=bool(body.get("capture", True)),
+        return_url=str(body.get("return_url") or "http://127.0.0.1/return"),
+        country=str(country).upper() if country else None,
+        email=customer.get("email"), method=method,
+        phone=str(customer["phone"]) if customer.get("phone") else None,
+        vpa=upi.get("vpa"), issuer=ideal.get("issuer"), name=customer.get("name"))
+    return request, method
+
+
+def _card(card: Any) -> Card:
+    if not isinstance(card, Mapping):
+        raise BadInput("card: {number, exp_month, exp_year, cvc} for method 'card'; or "
+                       f"choose an asynchronous method: {', '.join(ASYNC_METHODS)}")
+    try:
+        return Card(str(card["number"]).replace(" ", ""), int(card["exp_month"]),
+                    int(card["exp_year"]), str(card.get("cvc", "123")),
+                    str(card.get("holder") or "Test Shopper"))
+    except (KeyError, ValueError, TypeError):
+        raise BadInput("card: needs number, exp_month and exp_year") from None
+
+
+def _check_async(method: str, amount: int, body: Mapping[str, Any],
+                 customer: Mapping[str, Any]) -> None:
+    """What each asynchronous method needs, named before any provider is called."""
+    if method not in ASYNC_METHODS:
+        raise BadInput(f"method: 'card' or one of {', '.join(ASYNC_METHODS)}")
+    if method in ("pix", "oxxo", "upi") and not customer.get("email"):
+        raise BadInput(f"customer.email: {method} needs the payer's email")
+    if method in ("upi", "mpesa") and not str(customer.get("phone") or "").isdecimal():
+        raise BadInput(f"customer.phone: {method} needs the payer's phone number, digits "
+                       "only (M-Pesa: 2547XXXXXXXX)")
+    if method == "upi":
+        upi = body.get("upi")
+        if not isinstance(upi, Mapping) or "@" not in str(upi.get("vpa", "")):
+            raise BadInput("upi.vpa: the payer's UPI id, e.g. {\"vpa\": \"name@okbank\"}")
+    if method == "mpesa" and amount % 100:
+        raise BadInput("amount: M-Pesa takes whole shillings (a multiple of 100 cents)")
+
+
+# -- HTTP ------------------------------------------------------------------------------
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        data = await request.json()
+    except ValueError:
+        raise BadInput("the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadInput("the body must be a JSON object")
+    return data
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except BadInput as exc:
+        return _json({"error": str(exc)}, 400)
+    except NoRoute as exc:
+        return _json({"error": str(exc)}, 422)
+    except web.HTTPNotFound as exc:
+        return _json({"error": exc.text or "not found"}, 404)
+
+
+def _amount(body: Mapping[str, Any]) -> int | None:
+    amount = body.get("amount")
+    if amount is not None and (not isinstance(amount, int) or amount <= 0):
+        raise BadInput("amount: a positive integer in minor units, or leave it out")
+    return amount
+
+
+async def create_payment(request: web.Request) -> web.Response:
+    status, body = await request.app[SERVICE].create(
+        await _body(request), request.headers.get("Idempotency-Key"))
+    return _json(body, status)
+
+
+async def get_payment(request: web.Request) -> web.Response:
+    return _json(await request.app[SERVICE].refresh(request.match_info["id"]))
+
+
+async def capture_payment(request: web.Request) -> web.Response:
+    body = await _body(request)
+    status, out = await request.app[SERVICE].capture(
+        request.match_info["id"], _amount(body), request.headers.get("Idempotency-Key"))
+    return _json(out, status)
+
+
+async def refund_payment(request: web.Request) -> web.Response:
+    body = await _body(request)
+    status, out = await request.app[SERVICE].refund(
+        request.match_info["id"], _amount(body), request.headers.get("Idempotency-Key"))
+    return _json(out, status)
+
+
+async def receive_webhook(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    provider = request.match_info["provider"]
+    if provider not in service.adapters:
+        raise web.HTTPNotFound(text=f"no webhook receiver for {provider}")
+    raw = await request.read()
+    try:
+        await service.webhook(provider, request.headers, raw, request.query)
+    except BadSignature as exc:
+        return _json({"error": f"signature: {exc}"}, 401)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return _json({"error": "the webhook body is not the provider's JSON"}, 400)
+    except (Unavailable, Rejected) as exc:
+        # We could not read the payment back: fail, so that the provider retries.
+        return _json({"error": f"could not read the payment from {provider}: {exc}"}, 503)
+    text, ctype = service.adapters[provider].webhook_ack()
+    return web.Response(text=text, content_type=ctype)
+
+
+async def health(request: web.Request) -> web.Response:
+    return _json({"status": "ok", "providers": sorted(request.app[SERVICE].adapters)})
+
+
+async def stats(request: web.Request) -> web.Response:
+    return _json(request.app[SERVICE].stats())
+
+
+def create_app(config: ServiceConfig) -> web.Application:
+    app = web.Application(middlewares=[errors])
+
+    async def lifecycle(app: web.Application) -> Any:
+        connector = aiohttp.TCPConnector(limit=256, limit_per_host=128)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            adapters = {n: build_adapter(n, session, config) for n in config.providers}
+            app[SERVICE] = PaymentService(config, adapters)
+            yield
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_post("/payments", create_payment)
+    app.router.add_get("/payments/{id}", get_payment)
+    app.router.add_post("/payments/{id}/capture", capture_payment)
+    app.router.add_post("/payments/{id}/refund", refund_payment)
+    app.router.add_post("/webhooks/{provider}", receive_webhook)
+    app.router.add_get("/health", health)
+    app.router.add_get("/stats", stats)
+    return app

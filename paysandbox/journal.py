@@ -1,0 +1,124 @@
+"""The journal: what the payment service sent and what it got back.
+
+A bounded ring buffer. Recording is cheap (references to bytes already in hand);
+decoding, card-number redaction and filtering happen only when someone reads it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from paysandbox.core.cards import redact_pans
+
+
+@dataclass(slots=True)
+class Entry:
+    seq: int
+    at: float
+    provider: str
+    namespace: str | None
+    method: str
+    path: str
+    query: str
+    status: int
+    request_id: str
+    request_body: bytes
+    response_body: bytes
+    duration_ms: float
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self, *, bodies: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "seq": self.seq,
+            "at": self.at,
+            "provider": self.provider,
+            "namespace": _mask_key(self.namespace),
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "status": self.status,
+            "request_id": self.request_id,
+            "duration_ms": round(self.duration_ms, 3),
+            **self.notes,
+        }
+        if bodies:
+            out["request"] = _decode(self.request_body)
+            out["response"] = _decode(self.response_body)
+        return out
+
+
+def _mask_key(key: str | None) -> str | None:
+    if key is None or len(key) <= 12:
+        return key
+    return key[:8] + "…" + key[-4:]
+
+
+# A card's security code may never be stored (PCI DSS 3.2): in form bodies
+# (`card][cvc]=123`, `cvc=123`) and in JSON (`"cvc": "123"`, Adyen's `"cvc"`, …).
+_CVC = re.compile(r'((?:cvc|cvv|cvv2|security_?code|encryptedSecurityCode)(?:%5D|\])?'
+                  r'(?:=|"\s*:\s*"?))[^&"\s,}]*', re.IGNORECASE)
+
+
+def _decode(body: bytes) -> Any:
+    if not body:
+        return None
+    text = _CVC.sub(r"\1***", redact_pans(body.decode("utf-8", "replace")))
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+
+
+class Journal:
+    def __init__(self, size: int = 10_000) -> None:
+        self._entries: deque[Entry] = deque(maxlen=max(size, 1))
+        self._seq = itertools.count(1)
+        self.enabled = size > 0
+
+    def record(self, *, at: float, provider: str, namespace: str | None, method: str,
+               path: str, query: str, status: int, request_id: str, request_body: bytes,
+               response_body: bytes, duration_ms: float,
+               notes: Mapping[str, Any] | None = None) -> None:
+        if not self.enabled:
+            return
+        self._entries.append(Entry(next(self._seq), at, provider, namespace, method, path,
+                                   query, status, request_id, request_body, response_body,
+                                   duration_ms, dict(notes) if notes else {}))
+
+    def query(self, *, provider: str | None = None, path: str | None = None,
+              status: int | None = None, namespace: str | None = None,
+              limit: int = 100) -> list[Entry]:
+        """Newest first. `path` matches as a substring, `status` exactly (or by
+        class: 4 means any 4xx)."""
+        found = []
+        for e in reversed(self._entries):
+            if provider and e.provider != provider:
+                continue
+            if namespace and e.namespace != namespace:
+                continue
+            if path and path not in e.path:
+                continue
+            if status is not None and e.status != status and e.status // 100 != status:
+                continue
+            found.append(e)
+            if len(found) >= limit:
+                break
+        return found
+
+    def clear(self, namespace: str | None = None) -> None:
+        if namespace is None:
+            self._entries.clear()
+        else:
+            kept = [e for e in self._entries if e.namespace != namespace]
+            self._entries.clear()
+            self._entries.extend(kept)
+
+    def __len__(self) -> int:
+        return len(self._entries)

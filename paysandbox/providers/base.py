@@ -1,0 +1,359 @@
+"""The Provider protocol, the plugin registry, and the HTTP plumbing every provider shares.
+
+A provider is a small object: a name (its URL prefix and its `provider:` in
+scenarios), routes, one error renderer and one webhook scheme. Providers are plugins
+found through the `payments_sandbox.providers` entry point group and imported only
+when mounted, so an in-house acquirer can ship as a package of its own.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from importlib import resources
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+import yaml
+from aiohttp import web
+
+from paysandbox import contracts, faults
+from paysandbox.contract_report import ContractLog
+from paysandbox.core.commands import Command, Result
+from paysandbox.core.payments import CardDetails, Payment
+from paysandbox.engine import APPLIED, InjectedFault
+from paysandbox.errors import ApiError, PayloadTooLarge, RouteMissing
+from paysandbox.faults import Fault
+from paysandbox.journal import Journal
+from paysandbox.store.base import Store
+from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
+
+if TYPE_CHECKING:
+    from paysandbox.engine import Engine
+
+log = logging.getLogger("paysandbox.providers")
+
+ENTRY_POINT_GROUP = "payments_sandbox.providers"
+
+# What a provider's handler tells the shared middleware about one request.
+REQUEST_ID = web.RequestKey("request_id", str)
+NAMESPACE = web.RequestKey("namespace", str)
+RAW_BODY = web.RequestKey("raw_body", bytes)
+JOURNAL_NOTES = web.RequestKey("journal_notes", dict)
+
+
+class Provider(Protocol):
+    name: str
+    title: str
+    webhooks: WebhookScheme
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        """Every event type `events_for` can emit: each has a payload contract."""
+
+    def routes(self, engine: Engine) -> Iterable[web.RouteDef]:
+        """The provider's real paths, relative to its prefix."""
+
+    def render_error(self, error: ApiError, request: web.Request) -> web.Response:
+        """The one place the provider's error envelope is built."""
+
+    def events_for(self, namespace: str, command: Command, result: Result) -> Sequence[Event]:
+        """Events a state change emits (rendered lazily)."""
+
+    async def webhook_endpoints(self, store: Store, namespace: str) -> Sequence[Endpoint]:
+        """Endpoints registered through the provider's own API, if it has one."""
+
+    def base_url_hint(self) -> str:
+        """What follows the prefix in the base URL a SDK is given (may be empty)."""
+
+
+@functools.cache
+def data_table(module: str, name: str = "codes.yaml") -> Mapping[str, Mapping[str, Any]]:
+    """A provider's data file beside its code (`module` is the caller's `__name__`), read
+    once through importlib.resources, so it is found in a wheel or a zip as in a checkout:
+    `codes.yaml` maps each canonical decline reason to the provider's own code and words."""
+    package = module.rpartition(".")[0]
+    with resources.files(package).joinpath(name).open("r", encoding="utf-8") as fh:
+        loaded: Mapping[str, Mapping[str, Any]] = yaml.safe_load(fh)
+    return loaded
+
+
+def available() -> dict[str, Any]:
+    """Installed provider plugins by name, not yet imported."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def load(names: Sequence[str] | None = None) -> list[Provider]:
+    found = available()
+    wanted = list(found) if not names else list(names)
+    unknown = [n for n in wanted if n not in found]
+    if unknown:
+        raise ValueError(
+            f"Unknown provider(s): {', '.join(unknown)}. Installed: {', '.join(sorted(found))}."
+        )
+    return [found[n].load() for n in wanted]
+
+
+def route(method: str, path: str, handler: Handler) -> web.RouteDef:
+    """A route named after its handler: the name is the operation the contracts
+    manifest (paysandbox/contracts_data/<provider>/operations.json) lists it under."""
+    return web.route(method, path, handler, name=getattr(handler, "__name__", None))
+
+
+def scenario_facts(request: web.Request, provider: str, **facts: Any) -> dict[str, Any]:
+    """What scenario rules match a request on: its path below the provider's prefix and
+    its headers, plus `facts` (the operation of a read, a payment's amount, …). The
+    engine adds provider, namespace and operation, and the country of the card."""
+    return {"path": request.path[len(provider) + 1:], "headers": request.headers, **facts}
+
+
+def payment_facts(request: web.Request, provider: str, p: Payment, *,
+                  amount: int | None = None, card: CardDetails | None = None,
+                  **more: Any) -> dict[str, Any]:
+    """The facts of a command on payment `p`: the amount it moves (all of it unless
+    `amount` says), its currency, card (or the one being attached), method and metadata;
+    `more` adds or overrides (a country the payment's method implies)."""
+    facts = scenario_facts(request, provider, amount=p.amount if amount is None else amount,
+                           currency=p.currency, card=card or p.card, method=p.method,
+                           metadata=p.metadata)
+    facts.update(more)
+    return facts
+
+
+def request_id() -> str:
+    return secrets.token_hex(7)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def mount(app: web.Application, provider: Provider, engine: Engine, journal: Journal, *,
+          max_body: int, contracts_mode: str = contracts.STRICT,
+          contract_log: ContractLog | None = None, check_responses: bool = False) -> None:
+    """Serve one provider under `/{provider.name}` on `app`: its routes, each wrapped in
+    the shared envelope that renders every failure in the provider's envelope and
+    journals every exchange, and a last route that answers any other path below the
+    prefix with the provider's own 404 naming the closest routes.
+
+    The routes sit on `app` itself rather than in a sub-application behind a middleware:
+    a sub-application costs every request a second route lookup and two middleware
+    calls, about a twentieth of what a create+confirm costs (tests/bench/README.md).
+
+    Request contracts are checked in `contracts_mode`; with `check_responses` (test
+    mode) every response is checked against its contract too. Findings go to the
+    journal entry and to `contract_log`."""
+    prefix = "/" + provider.name
+
+    def wrap(handler: Handler, operation: str | None) -> Handler:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await envelope(request, handler, operation)
+        return handle
+
+    async def envelope(request: web.Request, handler: Handler,
+                       operation: str | None) -> web.StreamResponse:
+        started = time.perf_counter()
+        request[REQUEST_ID] = request_id()
+        token = APPLIED.set(None)
+        observed = contracts.Observed(contracts_mode)
+        observing = contracts.OBSERVED.set(observed)
+        try:
+            response = await serve(request, handler)
+            applied = APPLIED.get()
+        finally:
+            APPLIED.reset(token)
+            contracts.OBSERVED.reset(observing)
+        if check_responses and operation is not None:
+            check_response(request, operation, response, observed)
+        notes = request.get(JOURNAL_NOTES)
+        if observed.findings:
+            notes = contract_notes(request, operation, observed.findings, notes)
+        if applied is not None:
+            notes = {**(notes or {}), "scenario_rules": list(applied.matched)}
+            fault = applied.fault
+            if isinstance(fault, Fault):
+                notes["fault"] = fault.kind
+            if isinstance(fault, Fault) and not fault.ends_early and \
+                    isinstance(response, web.Response):
+                if fault.kind == "malformed_body":
+                    response.body = faults.truncate(response.body)  # type: ignore[arg-type]
+                else:
+                    record(request, started, response, notes)
+                    await faults.dribble(request, response, fault.duration)
+                    return response
+        record(request, started, response, notes)
+        return response
+
+    def check_response(request: web.Request, operation: str, response: web.StreamResponse,
+                       observed: contracts.Observed) -> None:
+        body = getattr(response, "body", None)
+        if response.status == _BROKEN or not isinstance(body, bytes) or \
+                contracts.manifest(provider.name) is None:
+            return
+        problems = contracts.response_problems(provider.name, operation, response.status,
+                                               body)
+        if problems:
+            log.error("%s %s: the simulator's response breaks its contract: %s",
+                      request.method, request.path,
+                      "; ".join(f"{f.field} {f.violation.message}" for f in problems))
+            observed.findings += problems
+
+    def contract_notes(request: web.Request, operation: str | None,
+                       findings: list[contracts.Finding],
+                       notes: dict[str, Any] | None) -> dict[str, Any]:
+        operation = operation or ""
+        if contract_log is not None:
+            contract_log.add(findings, operation=operation, example={
+                "request_id": request[REQUEST_ID], "method": request.method,
+                "path": request.path})
+        return {**(notes or {}), "operation": operation,
+                "contract_violations": [f.to_json() for f in findings]}
+
+    def record(request: web.Request, started: float, response: web.StreamResponse,
+               notes: dict[str, Any] | None) -> None:
+        if journal.enabled:
+            body = getattr(response, "body", b"")
+            journal.record(
+                at=engine.clock.now(), provider=provider.name,
+                namespace=request.get(NAMESPACE), method=request.method,
+                path=request.path, query=request.query_string, status=response.status,
+                request_id=request[REQUEST_ID], request_body=request.get(RAW_BODY, b""),
+                response_body=body if isinstance(body, bytes) else b"",
+                duration_ms=(time.perf_counter() - started) * 1000, notes=notes)
+
+    async def serve(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except InjectedFault as exc:
+            return await inject(request, exc.fault)
+        except ApiError as exc:
+            return provider.render_error(exc, request)
+        except web.HTTPRequestEntityTooLarge:
+            return provider.render_error(PayloadTooLarge(
+                f"Request body exceeds the limit of {max_body} bytes."), request)
+        except web.HTTPException:
+            raise
+        except Exception:  # a bug: say so in the provider's envelope, never a traceback
+            log.exception("unhandled error serving %s %s", request.method, request.path)
+            return provider.render_error(
+                ApiError("The simulator failed to handle this request; see its log.",
+                         status=500, code="simulator_error"), request)
+
+    async def inject(request: web.Request, fault: Fault) -> web.StreamResponse:
+        """A fault that ends the request: an HTTP error in the provider's envelope, or
+        a broken connection."""
+        if fault.kind == "http":
+            error = ApiError(_HTTP_MESSAGES.get(fault.status, f"The provider answered "
+                                                f"{fault.status} (injected by a scenario)."),
+                             status=fault.status, code=_HTTP_CODES.get(fault.status))
+            response = provider.render_error(error, request)
+            if fault.retry_after is not None:
+                response.headers["Retry-After"] = str(max(1, round(fault.retry_after)))
+            return response
+        if fault.kind == "connection_reset":
+            faults.reset(request)
+        elif fault.kind == "hang":
+            await faults.hang(request)
+        else:
+            faults.close_silently(request)
+        # The connection is gone: aiohttp finds it closed when it writes this, and
+        # drops it quietly as a client disconnection. The journal keeps the status.
+        return web.Response(status=_BROKEN)
+
+    async def route_missing(request: web.Request) -> web.StreamResponse:
+        raise _route_missing(request, app, prefix)
+
+    for r in provider.routes(engine):
+        if not isinstance(r, web.RouteDef):
+            raise TypeError(f"{provider.name}: routes() must give web.RouteDef, not {r!r}")
+        operation = r.kwargs.get("name")
+        app.router.add_route(r.method, prefix + r.path, wrap(r.handler, operation),
+                             name=f"{provider.name}.{operation}" if operation else None)
+    # Last below the prefix (the router tries the most specific paths first): an unknown
+    # path, or a known one with another method, in the provider's own envelope.
+    app.router.add_route("*", prefix + "{tail:(/.*)?}", wrap(route_missing, None))
+
+
+#: The status journaled for a connection broken on purpose (nginx's "no response").
+_BROKEN = 444
+
+
+_HTTP_MESSAGES = {
+    429: "Too many requests hit the API too quickly. Retry after a pause "
+         "(rate limit injected by a scenario).",
+    500: "An unexpected error occurred on the provider's side (injected by a scenario).",
+    502: "Bad gateway: the provider's edge could not reach its backend (injected by a "
+         "scenario).",
+    503: "The provider is temporarily unavailable (injected by a scenario).",
+    504: "The provider timed out answering (injected by a scenario).",
+}
+_HTTP_CODES = {429: "rate_limit", 409: "lock_timeout"}
+
+
+def _route_missing(request: web.Request, app: web.Application, prefix: str) -> RouteMissing:
+    here = f"{request.method} {request.path.removeprefix(prefix)}"
+    known = sorted({f"{r.method} {r.resource.canonical.removeprefix(prefix)}"
+                    for r in app.router.routes()
+                    if r.resource is not None and r.method not in ("HEAD", "*")
+                    and r.resource.canonical.startswith(prefix + "/")})
+    close = difflib.get_close_matches(here, known, n=3, cutoff=0.5)
+    path = request.path.removeprefix(prefix)
+    return RouteMissing(f"Unrecognized request URL ({request.method}: {path}).",
+                        extra={"closest": close})
+
+
+def json_fingerprint(request: web.Request, body: Any) -> str:
+    """What makes two JSON requests under one idempotency key the same request: method,
+    path and body, whatever the order of its keys."""
+    canon = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(f"{request.method} {request.path} ".encode() + canon).hexdigest()
+
+
+async def idempotent(store: Store, namespace: str, key: str | None, fingerprint: str,
+                     now: float, run: Callable[[], Awaitable[web.Response]], *,
+                     replay_header: str | None, mismatch: Callable[[], ApiError],
+                     in_flight: Callable[[], ApiError],
+                     render: Callable[[ApiError], web.Response]) -> web.Response:
+    """Run `run` at most once per idempotency key and replay its response after.
+
+    The same key with another request is the provider's `mismatch` error; the same key
+    while the first request is still running is its `in_flight` error. Errors raised
+    by `run` (a decline, an invalid transition) are responses too and are replayed.
+    """
+    async def respond() -> web.Response:
+        try:
+            return await run()
+        except ApiError as exc:
+            return render(exc)
+
+    if key is None:
+        return await respond()
+    record = await store.idempotency_begin(namespace, key, fingerprint, now)
+    if record is not None:
+        if record.fingerprint != fingerprint:
+            raise mismatch()
+        if not record.finished:
+            raise in_flight()
+        assert record.status is not None and record.body is not None
+        headers = dict(record.headers or {})
+        if replay_header:
+            headers[replay_header] = "true"
+        return web.Response(status=record.status, body=record.body, headers=headers)
+    try:
+        response = await respond()
+    except BaseException:
+        await store.idempotency_release(namespace, key)
+        raise
+    if response.status >= 500:  # nothing happened that a retry must not repeat
+        await store.idempotency_release(namespace, key)
+        return response
+    body = response.body if isinstance(response.body, bytes) else b""
+    kept = {k: v for k, v in response.headers.items()
+            if k.lower() not in ("content-length", "date", "server")}
+    await store.idempotency_finish(namespace, key, response.status, body, kept)
+    return response

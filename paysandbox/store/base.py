@@ -1,0 +1,112 @@
+"""The `Store` protocol: the only way state is read or changed.
+
+Every namespace (one credential: an API key or a merchant account) is a world of its
+own. Payments change only through `transition`, a compare-and-set loop around a pure
+function from `paysandbox.core.payments`, so concurrent commands on one payment are
+serialised by the store, never by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from paysandbox.core.payments import Payment
+from paysandbox.webhooks.dispatcher import Event
+
+
+class NotFound(LookupError):
+    def __init__(self, namespace: str, key: str) -> None:
+        self.namespace = namespace
+        self.key = key
+        super().__init__(f"No such object: {key}")
+
+
+class AlreadyExists(ValueError):
+    pass
+
+
+class StoreUnavailable(ConnectionError):
+    """The backend cannot be reached; the message says how to fix it."""
+
+
+class IdempotencyConflict(Exception):
+    """The key is in use by a request that has not finished yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """The first request seen under a key and, once it finished, its response."""
+
+    fingerprint: str
+    created: float
+    status: int | None = None
+    body: bytes | None = None
+    headers: Mapping[str, str] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status is not None
+
+
+class Store(Protocol):
+    async def create(self, payment: Payment) -> None:
+        """Insert a new payment; AlreadyExists if its id is taken in its namespace."""
+
+    async def get(self, namespace: str, payment_id: str) -> Payment | None: ...
+
+    async def transition(
+        self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment]
+    ) -> tuple[Payment, Payment]:
+        """Apply `fn` atomically (compare-and-set, retried on a lost race).
+
+        Returns (before, after). Whatever `fn` raises propagates and nothing changes.
+        """
+
+    async def list_payments(self, namespace: str, *, provider: str | None = None,
+                   limit: int = 100) -> list[Payment]:
+        """Newest first."""
+
+    async def link(self, namespace: str, alias: str, payment_id: str) -> None:
+        """Make another id (a charge, a refund, a reference) resolve to a payment."""
+
+    async def resolve(self, namespace: str, alias: str) -> str | None: ...
+
+    async def put_object(self, namespace: str, kind: str, object_id: str,
+                         value: Mapping[str, Any]) -> None:
+        """Provider records that are not payments (payment methods, endpoints)."""
+
+    async def get_object(self, namespace: str, kind: str,
+                         object_id: str) -> Mapping[str, Any] | None: ...
+
+    async def list_objects(self, namespace: str, kind: str) -> list[Mapping[str, Any]]: ...
+
+    async def delete_object(self, namespace: str, kind: str, object_id: str) -> bool: ...
+
+    async def idempotency_begin(self, namespace: str, key: str, fingerprint: str,
+                                now: float) -> IdempotencyRecord | None:
+        """Claim `key`: None if this request owns it now, else the existing record.
+
+        An unfinished existing record means a concurrent request holds the key.
+        """
+
+    async def idempotency_finish(self, namespace: str, key: str, status: int, body: bytes,
+                                 headers: Mapping[str, str]) -> None: ...
+
+    async def idempotency_release(self, namespace: str, key: str) -> None:
+        """Forget a claim whose request ended without a response worth replaying."""
+
+    async def append_event(self, namespace: str, event: Event) -> None:
+        """The outbox: every event emitted, in order, whether or not it is delivered."""
+
+    async def events(self, namespace: str, *, provider: str | None = None,
+                     limit: int = 100) -> list[Event]:
+        """Newest first."""
+
+    async def namespaces(self) -> list[str]: ...
+
+    async def reset(self, namespace: str | None = None) -> None:
+        """Forget everything, or one namespace."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,381 @@
+"""A Redis store: several simulator processes, or a restarted one, share one state.
+
+Every key lives under a prefix (default `paysandbox:`), then the namespace, percent-
+encoded so it holds no `:` and no glob character; a namespace's keys are therefore
+exactly those matching `<prefix><namespace>:*`. Per namespace:
+
+    pay:<id>            a payment, pickled (string)
+    order, order:<p>    payment ids in creation order, all and per provider (lists)
+    aliases             alias -> payment id (hash)
+    obj:<kind>          object id -> JSON, plus obj-order:<kind> for insertion order
+    idem, idem-done     idempotency claims and responses as JSON (hashes), and
+    idem-age            their age, to forget the oldest first (sorted set)
+    events              the outbox, newest first, capped at `max_events` (list)
+
+and `<prefix>namespaces`, the set of namespaces that hold anything.
+
+Payments are pickled because they are frozen dataclasses with enums and nested
+dataclasses that only this code writes; pickle runs code when it loads, so the Redis
+must be one that only simulators write to (never a shared, untrusted one).
+
+`transition` is a compare-and-set: read the payment, apply the pure function, and let a
+Lua script store the result only if the stored bytes are still the ones read; on a lost
+race, read again. Lua scripts also make each multi-key write atomic, so concurrent
+processes never see half a write.
+"""
+
+from __future__ import annotations
+
+import base64
+import pickle
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from paysandbox.core.payments import Payment
+from paysandbox.store.base import AlreadyExists, IdempotencyRecord, NotFound, StoreUnavailable
+from paysandbox.webhooks.dispatcher import Event
+
+DEFAULT_PREFIX = "paysandbox:"
+
+# KEYS: payment, order, provider order, namespaces; ARGV: payment bytes, id, namespace
+_CREATE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  redis.call('RPUSH', KEYS[2], ARGV[2])
+  redis.call('RPUSH', KEYS[3], ARGV[2])
+  redis.call('SADD', KEYS[4], ARGV[3])
+  return 1
+end
+return 0
+"""
+
+# KEYS: payment; ARGV: the bytes read, the bytes to store
+_COMPARE_AND_SET = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# KEYS: objects, their order, namespaces; ARGV: id, JSON, namespace
+_PUT_OBJECT = """
+if redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('RPUSH', KEYS[2], ARGV[1])
+end
+redis.call('SADD', KEYS[3], ARGV[3])
+return 1
+"""
+
+# KEYS: objects, their order; ARGV: id
+_DELETE_OBJECT = """
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
+  redis.call('LREM', KEYS[2], 1, ARGV[1])
+  return 1
+end
+return 0
+"""
+
+# An idempotency record is its claim (fingerprint and time, written once) and, when the
+# request finished, its response, in two hashes; `ages` orders keys by their last write
+# so the oldest are forgotten first (as MemoryStore's OrderedDict with move_to_end).
+_TOUCH = """
+local function touch(claims, responses, ages, key, max)
+  local newest = redis.call('ZREVRANGE', ages, 0, 0, 'WITHSCORES')
+  local score = 1
+  if newest[2] then score = tonumber(newest[2]) + 1 end
+  redis.call('ZADD', ages, score, key)
+  local excess = redis.call('ZCARD', ages) - max
+  if excess > 0 then
+    local old = redis.call('ZRANGE', ages, 0, excess - 1)
+    redis.call('ZREMRANGEBYRANK', ages, 0, excess - 1)
+    redis.call('HDEL', claims, unpack(old))
+    redis.call('HDEL', responses, unpack(old))
+  end
+end
+"""
+
+# KEYS: claims, responses, ages, namespaces; ARGV: key, claim JSON, max, namespace
+_IDEMPOTENCY_BEGIN = _TOUCH + """
+redis.call('SADD', KEYS[4], ARGV[4])
+local claim = redis.call('HGET', KEYS[1], ARGV[1])
+if claim then return {claim, redis.call('HGET', KEYS[2], ARGV[1]) or ''} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+touch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], tonumber(ARGV[3]))
+return false
+"""
+
+# KEYS: claims, responses, ages, namespaces; ARGV: key, response JSON, max, namespace
+_IDEMPOTENCY_FINISH = _TOUCH + """
+redis.call('SADD', KEYS[4], ARGV[4])
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+touch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], tonumber(ARGV[3]))
+return 1
+"""
+
+# KEYS: events, namespaces; ARGV: event JSON, max, namespace
+_APPEND_EVENT = """
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+redis.call('SADD', KEYS[2], ARGV[3])
+return 1
+"""
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, fit for a log line or a banner."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else "***@"
+    return urlunsplit(parts._replace(netloc=user + host))
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+class RedisStore:
+    """State in Redis, shared by every simulator process that uses the same URL and prefix."""
+
+    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX, max_events: int = 10_000,
+                 max_idempotency_keys: int = 100_000) -> None:
+        self.url = url
+        self._prefix = prefix
+        self._max_events = max_events
+        self._max_idempotency = max_idempotency_keys
+        self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=5)
+        self._create = self._redis.register_script(_CREATE)
+        self._cas = self._redis.register_script(_COMPARE_AND_SET)
+        self._put_object = self._redis.register_script(_PUT_OBJECT)
+        self._delete_object = self._redis.register_script(_DELETE_OBJECT)
+        self._idem_begin = self._redis.register_script(_IDEMPOTENCY_BEGIN)
+        self._idem_finish = self._redis.register_script(_IDEMPOTENCY_FINISH)
+        self._append_event = self._redis.register_script(_APPEND_EVENT)
+        self._namespaces = prefix + "namespaces"
+
+    async def ping(self) -> None:
+        """Fail early, with what to do, when the Redis cannot be reached."""
+        try:
+            await self._redis.ping()
+        except (RedisError, OSError) as exc:
+            await self._redis.aclose()
+            raise StoreUnavailable(
+                f"cannot reach Redis at {redacted(self.url)} ({exc}); start it (for example "
+                "`redis-server`, or `docker compose --profile redis up`) or use "
+                "--store memory") from None
+
+    def _key(self, namespace: str, suffix: str) -> str:
+        return f"{self._prefix}{quote(namespace, safe='')}:{suffix}"
+
+    def _payment_key(self, namespace: str, payment_id: str) -> str:
+        return self._key(namespace, "pay:" + payment_id)
+
+    # -- payments -------------------------------------------------------------------
+
+    async def create(self, payment: Payment) -> None:
+        ns = payment.namespace
+        created = await self._create(
+            keys=[self._payment_key(ns, payment.id), self._key(ns, "order"),
+                  self._key(ns, "order:" + payment.provider), self._namespaces],
+            args=[pickle.dumps(payment, pickle.HIGHEST_PROTOCOL), payment.id, ns])
+        if not created:
+            raise AlreadyExists(payment.id)
+
+    async def get(self, namespace: str, payment_id: str) -> Payment | None:
+        raw = await self._redis.get(self._payment_key(namespace, payment_id))
+        return _load_payment(raw) if raw is not None else None
+
+    async def transition(
+        self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment]
+    ) -> tuple[Payment, Payment]:
+        key = self._payment_key(namespace, payment_id)
+        while True:
+            raw = await self._redis.get(key)
+            if raw is None:
+                raise NotFound(namespace, payment_id)
+            before = _load_payment(raw)
+            after = fn(before)
+            if await self._cas(keys=[key],
+                               args=[raw, pickle.dumps(after, pickle.HIGHEST_PROTOCOL)]):
+                return before, after
+
+    async def list_payments(self, namespace: str, *, provider: str | None = None,
+                            limit: int = 100) -> list[Payment]:
+        if limit <= 0:
+            return []
+        order = self._key(namespace, "order" if provider is None else "order:" + provider)
+        ids = await self._redis.lrange(order, -limit, -1)
+        if not ids:
+            return []
+        keys = [self._payment_key(namespace, _text(i)) for i in reversed(ids)]
+        return [_load_payment(raw) for raw in await self._redis.mget(keys) if raw is not None]
+
+    # -- aliases and objects --------------------------------------------------------
+
+    async def link(self, namespace: str, alias: str, payment_id: str) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(self._key(namespace, "aliases"), alias, payment_id)
+        pipe.sadd(self._namespaces, namespace)
+        await pipe.execute()
+
+    async def resolve(self, namespace: str, alias: str) -> str | None:
+        found = await self._redis.hget(self._key(namespace, "aliases"), alias)
+        return _text(found) if found is not None else None
+
+    async def put_object(self, namespace: str, kind: str, object_id: str,
+                         value: Mapping[str, Any]) -> None:
+        await self._put_object(
+            keys=[self._key(namespace, "obj:" + kind), self._key(namespace, "obj-order:" + kind),
+                  self._namespaces],
+            args=[object_id, _dump_object(value), namespace])
+
+    async def get_object(self, namespace: str, kind: str,
+                         object_id: str) -> Mapping[str, Any] | None:
+        raw = await self._redis.hget(self._key(namespace, "obj:" + kind), object_id)
+        return _load_object(raw) if raw is not None else None
+
+    async def list_objects(self, namespace: str, kind: str) -> list[Mapping[str, Any]]:
+        ids = await self._redis.lrange(self._key(namespace, "obj-order:" + kind), 0, -1)
+        if not ids:
+            return []
+        values = await self._redis.hmget(self._key(namespace, "obj:" + kind), ids)
+        return [_load_object(raw) for raw in values if raw is not None]
+
+    async def delete_object(self, namespace: str, kind: str, object_id: str) -> bool:
+        return bool(await self._delete_object(
+            keys=[self._key(namespace, "obj:" + kind), self._key(namespace, "obj-order:" + kind)],
+            args=[object_id]))
+
+    # -- idempotency ----------------------------------------------------------------
+
+    def _idempotency_keys(self, namespace: str) -> list[str]:
+        return [self._key(namespace, "idem"), self._key(namespace, "idem-done"),
+                self._key(namespace, "idem-age"), self._namespaces]
+
+    async def idempotency_begin(self, namespace: str, key: str, fingerprint: str,
+                                now: float) -> IdempotencyRecord | None:
+        claim = orjson.dumps({"fingerprint": fingerprint, "created": now})
+        existing = await self._idem_begin(
+            keys=self._idempotency_keys(namespace),
+            args=[key, claim, self._max_idempotency, namespace])
+        return _load_record(*existing) if existing is not None else None
+
+    async def idempotency_finish(self, namespace: str, key: str, status: int, body: bytes,
+                                 headers: Mapping[str, str]) -> None:
+        await self._idem_finish(
+            keys=self._idempotency_keys(namespace),
+            args=[key, orjson.dumps({"status": status, "body": base64.b64encode(body).decode(),
+                                     "headers": {str(k): str(v) for k, v in headers.items()}}),
+                  self._max_idempotency, namespace])
+
+    async def idempotency_release(self, namespace: str, key: str) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        claims, responses, ages, _ = self._idempotency_keys(namespace)
+        pipe.hdel(claims, key)
+        pipe.hdel(responses, key)
+        pipe.zrem(ages, key)
+        await pipe.execute()
+
+    # -- events ---------------------------------------------------------------------
+
+    async def append_event(self, namespace: str, event: Event) -> None:
+        doc = orjson.dumps({"id": event.id, "provider": event.provider,
+                            "namespace": event.namespace, "type": event.type,
+                            "created": event.created, "url": event.url,
+                            "body": base64.b64encode(event.body).decode()})
+        await self._append_event(keys=[self._key(namespace, "events"), self._namespaces],
+                                 args=[doc, self._max_events, namespace])
+
+    async def events(self, namespace: str, *, provider: str | None = None,
+                     limit: int = 100) -> list[Event]:
+        if limit <= 0:
+            return []
+        stop = limit - 1 if provider is None else -1
+        found = (_load_event(raw) for raw in
+                 await self._redis.lrange(self._key(namespace, "events"), 0, stop))
+        return [e for e in found if provider is None or e.provider == provider][:limit]
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def namespaces(self) -> list[str]:
+        return sorted(_text(ns) for ns in await self._redis.smembers(self._namespaces))
+
+    async def reset(self, namespace: str | None = None) -> None:
+        if namespace is None:
+            await self._delete_matching(_glob_escape(self._prefix) + "*")
+            return
+        await self._redis.srem(self._namespaces, namespace)
+        await self._delete_matching(_glob_escape(self._key(namespace, "")) + "*")
+
+    async def _delete_matching(self, pattern: str) -> None:
+        batch: list[bytes] = []
+        async for key in self._redis.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                await self._redis.unlink(*batch)
+                batch.clear()
+        if batch:
+            await self._redis.unlink(*batch)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+# The client is made without decode_responses, so replies are bytes; redis-py's types
+# allow str too.
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _bytes(raw: bytes | str) -> bytes:
+    return raw if isinstance(raw, bytes) else raw.encode()
+
+
+def _load_payment(raw: bytes | str) -> Payment:
+    payment = pickle.loads(_bytes(raw))  # our own data: see the module docstring
+    if not isinstance(payment, Payment):
+        raise TypeError(f"not a payment in the store: {type(payment).__name__}")
+    return payment
+
+
+def _dump_object(value: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(value, default=_plain, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    raise TypeError(f"cannot store a {type(value).__name__} in an object")
+
+
+def _load_object(raw: bytes | str) -> Mapping[str, Any]:
+    value: dict[str, Any] = orjson.loads(raw)
+    return value
+
+
+def _load_record(claim: bytes, response: bytes) -> IdempotencyRecord:
+    first = orjson.loads(claim)
+    if not response:  # the request that claimed the key has not finished
+        return IdempotencyRecord(first["fingerprint"], first["created"])
+    done = orjson.loads(response)
+    return IdempotencyRecord(first["fingerprint"], first["created"], done["status"],
+                             base64.b64decode(done["body"]), done["headers"])
+
+
+def _load_event(raw: bytes | str) -> Event:
+    doc = orjson.loads(raw)
+    body = base64.b64decode(doc["body"])
+    return Event(id=doc["id"], provider=doc["provider"], namespace=doc["namespace"],
+                 type=doc["type"], created=doc["created"], url=doc.get("url"),
+                 render=lambda: body)

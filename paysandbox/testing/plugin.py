@@ -1,0 +1,63 @@
+"""pytest plugin: a simulator in a background thread for the whole session.
+
+    def test_checkout(payment_simulator):
+        client = stripe.StripeClient("sk_test_123",
+                                     base_addresses={"api": payment_simulator.url("stripe")})
+
+`payment_simulator` is reset before each test that uses it (pytest-httpserver's
+pattern): payments, events, deliveries and scenarios are gone, so tests never see each
+other's. `@pytest.mark.payment_scenario("acquirer-brownout")` loads a
+scenario for one test; `payment_simulator.use_scenario(...)` does it from the test body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from paysandbox.settings import Settings
+from paysandbox.testing.server import SimulatorServer
+
+
+@pytest.fixture(scope="session")
+def payment_simulator_server() -> Iterator[SimulatorServer]:
+    """Configured by the PAYSANDBOX_* variables, as `paysandbox serve` is (on a free
+    port whatever PAYSANDBOX_PORT says)."""
+    server = SimulatorServer(Settings.from_env())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "payment_scenario(*files): load these scenario files (paths or YAML "
+                   "text) into the payment simulator for this test")
+
+
+@pytest.fixture
+def payment_simulator(payment_simulator_server: SimulatorServer,
+                      request: pytest.FixtureRequest) -> SimulatorServer:
+    payment_simulator_server.reset()
+    for marker in request.node.iter_markers("payment_scenario"):
+        for scenario in marker.args:
+            payment_simulator_server.use_scenario(
+                _scenario_source(scenario, Path(str(request.node.fspath)).parent))
+    return payment_simulator_server
+
+
+def _scenario_source(scenario: Any, test_dir: Path) -> Any:
+    """A dict or YAML text as it is; a path relative to the working directory or to the
+    test's own folder, and a clear error when it is neither."""
+    if not isinstance(scenario, str | Path) or (isinstance(scenario, str) and "\n" in scenario):
+        return scenario
+    for candidate in (Path(scenario), test_dir / scenario):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"payment_scenario: no scenario file {scenario!s} (looked in "
+                            f"{Path.cwd()} and {test_dir}); give a path or the YAML text.")

@@ -1,0 +1,377 @@
+"""Outbox and dispatcher: at-least-once delivery on the virtual clock.
+
+One pooled `aiohttp.ClientSession` serves every delivery. Each provider contributes a
+`WebhookScheme` (how to sign, what counts as accepted, when to retry); the dispatcher
+does the rest the same way for all of them. Retry delays are virtual seconds, so
+`--clock-scale` and `POST /__admin/clock/advance` make a day of retries pass in
+seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+
+from paysandbox.core.clock import VirtualClock
+from paysandbox.settings import default_secret
+
+log = logging.getLogger("paysandbox.webhooks")
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """What goes on the wire for one delivery attempt."""
+
+    body: bytes
+    headers: Mapping[str, str]
+
+
+class WebhookScheme(Protocol):
+    """What differs between providers' webhooks; everything else is shared."""
+
+    #: Virtual seconds to wait before each retry; its length is the number of retries.
+    retry_schedule: Sequence[float]
+
+    def sign(self, body: bytes, secret: str, timestamp: int) -> Signed:
+        """The body and headers (signature, content type) of one delivery attempt.
+
+        Most schemes sign in a header and send the body as it is; some sign inside the
+        body (Adyen's `additionalData.hmacSignature`) and return a new one."""
+
+    def accepted(self, status: int, body: bytes) -> bool:
+        """Whether the receiver acknowledged the delivery."""
+
+
+class Event:
+    """One event as a provider would emit it.
+
+    The body is rendered on first use from a snapshot taken when the event happened
+    (payments are immutable), so emitting an event costs nothing on the request path
+    when no one is listening.
+    """
+
+    __slots__ = ("_body", "_render", "created", "id", "namespace", "provider", "type", "url")
+
+    def __init__(self, *, id: str, provider: str, namespace: str, type: str, created: float,
+                 render: Callable[[], bytes], url: str | None = None) -> None:
+        self.id = id
+        self.provider = provider
+        self.namespace = namespace
+        self.type = type
+        self.created = created
+        # Where the request that caused it said to send it (Mollie's webhookUrl, Daraja's
+        # CallBackURL, Mercado Pago's notification_url): it goes there and nowhere else.
+        self.url = url
+        self._render: Callable[[], bytes] | None = render
+        self._body = b""
+
+    @property
+    def body(self) -> bytes:
+        if self._render is not None:
+            self._body = self._render()
+            self._render = None
+        return self._body
+
+    def summary(self) -> dict[str, Any]:
+        return {"id": self.id, "provider": self.provider, "type": self.type,
+                "created": self.created}
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where one provider's webhooks go. `namespace` None means every namespace."""
+
+    url: str
+    secret: str
+    provider: str
+    namespace: str | None = None
+    events: frozenset[str] = frozenset({"*"})
+    id: str = ""
+
+    def wants(self, event: Event) -> bool:
+        if self.namespace is not None and self.namespace != event.namespace:
+            return False
+        return "*" in self.events or event.type in self.events
+
+
+@dataclass(slots=True)
+class Attempt:
+    at: float
+    status: int | None
+    error: str | None
+    duration_ms: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": self.at, "status": self.status, "error": self.error,
+                "duration_ms": round(self.duration_ms, 2)}
+
+
+@dataclass(slots=True)
+class Delivery:
+    id: str
+    event: Event
+    endpoint: Endpoint
+    scheme: WebhookScheme
+    state: str = "pending"  # pending | delivering | delivered | failed
+    next_attempt_at: float = 0.0
+    attempts: list[Attempt] = field(default_factory=list)
+    # Webhook chaos from a scenario: attempts that fail without being sent, a wrong
+    # signature, a timestamp signed ten minutes in the past.
+    fail_first: int = 0
+    bad_signature: bool = False
+    stale: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "provider": self.event.provider,
+            "namespace": self.event.namespace,
+            "event_id": self.event.id,
+            "event_type": self.event.type,
+            "url": self.endpoint.url,
+            "state": self.state,
+            "next_attempt_at": self.next_attempt_at if self.state == "pending" else None,
+            "attempts": [a.to_json() for a in self.attempts],
+        }
+
+
+class Dispatcher:
+    """Schedules deliveries on the virtual clock and sends them with retries."""
+
+    def __init__(self, clock: VirtualClock, *, max_concurrency: int = 64,
+                 timeout: float = 10.0, log_size: int = 10_000) -> None:
+        self._clock = clock
+        self._timeout = timeout
+        self._endpoints: dict[str, list[Endpoint]] = {}
+        self._defaults: dict[str, list[Endpoint]] = {}
+        self._deliveries: OrderedDict[str, Delivery] = OrderedDict()
+        self._log_size = log_size
+        self._queue: list[tuple[float, int, Delivery]] = []
+        self._seq = itertools.count()
+        self._wake = asyncio.Event()
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._session: aiohttp.ClientSession | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._unsubscribe = clock.on_advance(lambda _now: self._wake.set())
+
+    # -- configuration -------------------------------------------------------------
+
+    def configure(self, endpoint: Endpoint) -> None:
+        """Set the dashboard-configured endpoint of a provider (replaces the previous)."""
+        self._endpoints[endpoint.provider] = [endpoint]
+
+    def unconfigure(self, provider: str) -> bool:
+        return self._endpoints.pop(provider, None) is not None
+
+    def configured(self) -> dict[str, list[Endpoint]]:
+        return {k: list(v) for k, v in self._endpoints.items()}
+
+    def remember_configuration(self) -> None:
+        """Mark the endpoints configured now (at start-up) as the ones a reset restores."""
+        self._defaults = {k: list(v) for k, v in self._endpoints.items()}
+
+    def restore_configuration(self) -> None:
+        self._endpoints = {k: list(v) for k, v in self._defaults.items()}
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=100),
+            timeout=aiohttp.ClientTimeout(total=self._timeout),
+        )
+        self._loop_task = asyncio.create_task(self._run(), name="webhook-dispatcher")
+
+    async def stop(self, *, drain_timeout: float = 5.0) -> dict[str, int]:
+        """Deliver what is due now (up to `drain_timeout`), then report what is left."""
+        self._unsubscribe()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        now = self._clock.now()
+        for _, _, d in list(self._queue):
+            if d.state == "pending" and d.next_attempt_at <= now:
+                self._launch(d)
+        self._queue.clear()
+        if self._inflight:
+            await asyncio.wait(self._inflight, timeout=drain_timeout)
+        for task in list(self._inflight):
+            task.cancel()
+        summary = self.summary()
+        if self._session is not None:
+            await self._session.close()
+        return summary
+
+    def summary(self) -> dict[str, int]:
+        counts = {"pending": 0, "delivering": 0, "delivered": 0, "failed": 0}
+        for d in self._deliveries.values():
+            counts[d.state] += 1
+        return counts
+
+    # -- publishing ----------------------------------------------------------------
+
+    def publish(self, event: Event, scheme: WebhookScheme,
+                endpoints: Sequence[Endpoint] = (), *, delay: float = 0.0,
+                fail_first: int = 0, bad_signature: bool = False,
+                stale: bool = False) -> list[Delivery]:
+        """Queue `event` for every endpoint that wants it: the provider's configured
+        one plus `endpoints` (those registered through the provider's own API); or, when
+        the API named a URL for it, that URL only, signed with the provider's configured
+        secret (the dashboard's) or else its default one."""
+        configured = self._endpoints.get(event.provider, ())
+        if event.url:
+            secret = configured[0].secret if configured else default_secret(event.provider)
+            targets = [Endpoint(url=event.url, secret=secret, provider=event.provider,
+                                namespace=event.namespace)]
+        else:
+            targets = [*configured, *endpoints]
+        created = []
+        for endpoint in targets:
+            if not endpoint.wants(event):
+                continue
+            d = Delivery("whd_" + secrets.token_hex(8), event, endpoint, scheme,
+                         fail_first=fail_first, bad_signature=bad_signature, stale=stale)
+            self._remember(d)
+            self._schedule(d, self._clock.now() + delay)
+            created.append(d)
+        return created
+
+    def has_targets(self, provider: str) -> bool:
+        return bool(self._endpoints.get(provider))
+
+    def deliveries(self, *, provider: str | None = None, namespace: str | None = None,
+                   event_id: str | None = None, state: str | None = None,
+                   limit: int = 100) -> list[Delivery]:
+        found = []
+        for d in reversed(self._deliveries.values()):
+            if provider and d.event.provider != provider:
+                continue
+            if namespace and d.event.namespace != namespace:
+                continue
+            if event_id and d.event.id != event_id:
+                continue
+            if state and d.state != state:
+                continue
+            found.append(d)
+            if len(found) >= limit:
+                break
+        return found
+
+    def get(self, delivery_id: str) -> Delivery | None:
+        return self._deliveries.get(delivery_id)
+
+    def redeliver(self, delivery_id: str) -> Delivery | None:
+        """Send a delivery again now, whatever became of it (a new delivery record)."""
+        old = self._deliveries.get(delivery_id)
+        if old is None:
+            return None
+        d = Delivery("whd_" + secrets.token_hex(8), old.event, old.endpoint, old.scheme)
+        self._remember(d)
+        self._schedule(d, self._clock.now())
+        return d
+
+    def forget(self, namespace: str | None = None) -> None:
+        """Drop deliveries (all, or one namespace's) on reset; pending ones are cancelled."""
+        for key, d in list(self._deliveries.items()):
+            if namespace is None or d.event.namespace == namespace:
+                if d.state == "pending":
+                    d.state = "failed"
+                del self._deliveries[key]
+
+    # -- internals -----------------------------------------------------------------
+
+    def _remember(self, d: Delivery) -> None:
+        self._deliveries[d.id] = d
+        while len(self._deliveries) > self._log_size:
+            oldest = next(iter(self._deliveries.values()))
+            if oldest.state in ("pending", "delivering"):
+                break  # never lose a delivery that is still owed
+            self._deliveries.popitem(last=False)
+
+    def _schedule(self, d: Delivery, at: float) -> None:
+        d.state = "pending"
+        d.next_attempt_at = at
+        heapq.heappush(self._queue, (at, next(self._seq), d))
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            now = self._clock.now()
+            while self._queue and self._queue[0][0] <= now:
+                _, _, d = heapq.heappop(self._queue)
+                if d.state == "pending" and d.id in self._deliveries:
+                    self._launch(d)
+            timeout = self._clock.real_seconds_until(self._queue[0][0]) if self._queue else None
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _launch(self, d: Delivery) -> None:
+        d.state = "delivering"
+        task = asyncio.create_task(self._deliver(d))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def _deliver(self, d: Delivery) -> None:
+        async with self._semaphore:
+            started = time.perf_counter()
+            at = self._clock.now()
+            secret = d.endpoint.secret + ("-wrong" if d.bad_signature else "")
+            # Receivers check the signature's age against their own wall clock, so it is
+            # signed with real time even when the virtual clock has been advanced.
+            signed_at = int(time.time()) - (600 if d.stale else 0)
+            signed = d.scheme.sign(d.event.body, secret, signed_at)
+            status: int | None = None
+            error: str | None = None
+            ok = False
+            if len(d.attempts) < d.fail_first:
+                error = "failed by a scenario (webhooks.fail_first): not sent"
+            else:
+                ok, status, error = await self._post(d, signed)
+            d.attempts.append(Attempt(at, status, error, (time.perf_counter() - started) * 1000))
+        self._after_attempt(d, ok, error)
+
+    async def _post(self, d: Delivery, signed: Signed) -> tuple[bool, int | None, str | None]:
+        """One attempt. Credentials in the endpoint's URL (`http://user:pass@host/…`)
+        are sent as Basic auth, as providers do for receivers that ask for it."""
+        assert self._session is not None
+        # A scheme may address each delivery itself (Mercado Pago adds `?data.id=…`).
+        address: Callable[[Event, str], str] | None = getattr(d.scheme, "address", None)
+        url = address(d.event, d.endpoint.url) if address is not None else d.endpoint.url
+        try:
+            async with self._session.post(url, data=signed.body,
+                                          headers=dict(signed.headers)) as resp:
+                body = await resp.read()
+                if d.scheme.accepted(resp.status, body):
+                    return True, resp.status, None
+                return False, resp.status, f"receiver answered {resp.status}: {body[:200]!r}"
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            return False, None, f"{type(exc).__name__}: {exc}" if str(exc) else \
+                type(exc).__name__
+
+    def _after_attempt(self, d: Delivery, ok: bool, error: str | None) -> None:
+        retries_done = len(d.attempts) - 1
+        if ok:
+            d.state = "delivered"
+            log.debug("delivered %s %s to %s", d.event.type, d.event.id, d.endpoint.url)
+        elif retries_done < len(d.scheme.retry_schedule):
+            self._schedule(d, self._clock.now() + d.scheme.retry_schedule[retries_done])
+            log.info("webhook %s to %s failed (%s); retry %d at virtual +%.0fs", d.event.id,
+                     d.endpoint.url, error, retries_done + 1, d.scheme.retry_schedule[retries_done])
+        else:
+            d.state = "failed"
+            log.warning("webhook %s to %s failed for good after %d attempts: %s",
+                        d.event.id, d.endpoint.url, len(d.attempts), error)

@@ -1,7 +1,0 @@
-"""/__admin: the control plane (health, reset, journal, payments, webhooks, clock)."""
-
-from __future__ import annotations
-
-from simulator.admin.routes import admin_app
-
-__all__ = ["admin_app"]
