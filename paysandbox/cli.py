@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -95,8 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="on shutdown, how long to wait for due webhook deliveries "
                             "(default 5)")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
-    serve.add_argument("--scenario", action="append", metavar="FILE", dest="scenarios",
-                       help="load a scenario file (repeatable; see scenarios/ready/README.md)")
+    serve.add_argument("--scenario", action="append", metavar="FILE_OR_NAME", dest="scenarios",
+                       help="load a scenario file or a ready-made scenario by name "
+                            "(repeatable; `paysandbox scenarios ready` lists the names)")
     serve.add_argument("--contracts", choices=["strict", "report", "off"],
                        help="strict (default): a request that breaks its contract gets the "
                             "provider's 4xx; report: it is served and the violation recorded "
@@ -117,26 +119,46 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check scenario files against contracts_data/scenario.schema.json and the "
                     "simulator's own rules; print every error as FILE:LINE:COL $.path: "
                     "message. Exit status 1 when any file has an error.")
-    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("files", nargs="+", metavar="FILE_OR_NAME",
+                          help="scenario files, folders of them, or ready-made names")
 
     sub.add_parser("providers", help="list the imitated providers and their base URLs")
     contract_report.add_command(sub)
 
     scen = sub.add_parser(
         "scenarios", help="load, start, list or unload scenarios in a running simulator",
-        description="Talk to a running simulator's /__admin/scenarios.",
+        description="Talk to a running simulator's /__admin/scenarios. A scenario is a file "
+                    "or the name of a ready-made one (`paysandbox scenarios ready` lists them).",
         epilog="examples:\n  paysandbox scenarios load outage-timeline\n"
+               "  paysandbox scenarios load --url http://127.0.0.1:12111 my-scenario.yaml\n"
                "  paysandbox scenarios start outage-timeline\n  paysandbox scenarios list",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    scen.add_argument("action", choices=["list", "load", "start", "unload"])
-    scen.add_argument("targets", nargs="*", metavar="FILE_OR_NAME",
-                      help="files for load; scenario names for start and unload")
-    scen.add_argument("--url", default=None,
-                      help="the simulator's base URL (default http://127.0.0.1:12111 or "
-                           "PAYSANDBOX_URL)")
-    scen.add_argument("--admin-token", default=None, help="admin token, if the server has one")
+    _connection_options(scen, default=None)
+    actions = scen.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, help_text, metavar in (
+            ("list", "what is loaded, its phases and per-rule hit counters", None),
+            ("load", "load scenario files or ready-made scenarios by name", "FILE_OR_NAME"),
+            ("start", "start the phases of `start: manual` scenarios", "NAME"),
+            ("unload", "unload scenarios", "NAME")):
+        parser_ = actions.add_parser(action, help=help_text, description=help_text)
+        _connection_options(parser_, default=argparse.SUPPRESS)
+        if metavar:
+            parser_.add_argument("targets", nargs="+", metavar=metavar)
+    actions.add_parser("ready", help="the ready-made scenarios shipped with the package",
+                       description="List the ready-made scenarios, usable by name wherever "
+                                   "a scenario file is.")
     add_load_commands(sub)
     return parser
+
+
+def _connection_options(parser: argparse.ArgumentParser, *, default: object) -> None:
+    """--url and --admin-token, accepted before and after the action (the action's own
+    copy defaults to SUPPRESS, so it never overwrites a value given before it)."""
+    parser.add_argument("--url", default=default,
+                        help="the simulator's base URL (default http://127.0.0.1:12111 or "
+                             "PAYSANDBOX_URL)")
+    parser.add_argument("--admin-token", default=default,
+                        help="admin token, if the server has one (or PAYSANDBOX_ADMIN_TOKEN)")
 
 
 def add_load_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -160,8 +182,9 @@ def add_load_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     load.add_argument("--users", type=int, default=10)
     load.add_argument("--spawn-rate", type=float, default=5)
     load.add_argument("--run-time", default="60s")
-    load.add_argument("--scenario", metavar="FILE",
-                      help="load it into the simulator and start its phases with the load")
+    load.add_argument("--scenario", metavar="FILE_OR_NAME",
+                      help="load it (a file or a ready-made scenario's name) into the "
+                           "simulator and start its phases with the load")
     load.add_argument("--shape", choices=["ramp", "step", "spike", "soak", "scenario"])
     load.add_argument("--slo", action="append", default=[], metavar="GATE",
                       help="'p95<300ms', 'errors<1%%', 'POST /payments:p99<1s' (repeatable)")
@@ -182,16 +205,26 @@ def add_load_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def load_command(args: argparse.Namespace) -> int:
+    from paysandbox.scenarios.loader import locate
+
     argv = [sys.executable, "-m", "paysandbox.loadtests.run", "--suite", args.suite,
             "--users", str(args.users), "--spawn-rate", str(args.spawn_rate),
             "--run-time", args.run_time, "--workers", str(args.workers),
             "--seed", str(args.seed)]
-    for flag in ("target", "simulator", "scenario", "shape", "report"):
+    for flag in ("target", "simulator", "shape", "report"):
         if getattr(args, flag):
             argv += [f"--{flag}", str(getattr(args, flag))]
     for gate in args.slo:
         argv += ["--slo", gate]
-    return subprocess.call(argv, env=dict(os.environ))
+    with contextlib.ExitStack() as stack:
+        if args.scenario:  # a file, or a ready-made scenario's name (a file for Locust)
+            try:
+                found = locate(args.scenario)
+            except FileNotFoundError as exc:
+                print(f"paysandbox load --scenario: {exc}", file=sys.stderr)
+                return 2
+            argv += ["--scenario", str(stack.enter_context(resources.as_file(found)))]
+        return subprocess.call(argv, env=dict(os.environ))
 
 
 def _free_port() -> int:
@@ -283,8 +316,14 @@ def demo_command(args: argparse.Namespace) -> int:
 
 
 def scenarios_command(args: argparse.Namespace) -> int:
+    from paysandbox.scenarios.loader import locate
     from paysandbox.testing.client import AdminClient, AdminError
 
+    if args.action == "ready":
+        from paysandbox.scenarios import ready
+
+        print("\n".join(ready.names()))
+        return 0
     url = args.url or os.environ.get("PAYSANDBOX_URL") or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
     client = AdminClient(url, token=args.admin_token or os.environ.get("PAYSANDBOX_ADMIN_TOKEN"))
     try:
@@ -297,13 +336,14 @@ def scenarios_command(args: argparse.Namespace) -> int:
                     print(f"  {rule['name']:<30} matched {rule['matched']:>6}  "
                           f"applied {rule['applied']:>6}")
             return 0
-        if not args.targets:
-            print(f"paysandbox scenarios {args.action}: name at least one "
-                  f"{'file' if args.action == 'load' else 'scenario'}", file=sys.stderr)
-            return 2
         for target in args.targets:
             if args.action == "load":
-                print(f"loaded {client.use_scenario(Path(target))} from {target}")
+                try:
+                    text = locate(target).read_text(encoding="utf-8")
+                except FileNotFoundError as exc:
+                    print(f"paysandbox scenarios load: {exc}", file=sys.stderr)
+                    return 2
+                print(f"loaded {client.use_scenario(text)} from {target}")
             elif args.action == "start":
                 client.start_scenario(target)
                 print(f"started {target}")
@@ -416,7 +456,15 @@ async def _run(app: web.Application, settings: Settings) -> int:
         print(f"paysandbox: {exc}", file=sys.stderr)
         return 1
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        reason = ("is in use" if exc.errno == errno.EADDRINUSE
+                  else f"cannot be bound ({exc.strerror or exc})")
+        print(f"paysandbox: port {settings.port} on {settings.host} {reason}; choose another "
+              "with --port (or PAYSANDBOX_PORT; 0 picks a free one)", file=sys.stderr)
+        return 1
     port = runner.addresses[0][1] if runner.addresses else settings.port
     # Handlers first: whoever reads the banner may stop the server at once, and must get
     # the clean shutdown it promises.

@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from jsonschema.exceptions import (  # type: ignore[import-untyped,unused-ignore
 )
 
 from paysandbox.contracts import contracts_dir
+from paysandbox.scenarios import ready
 from paysandbox.scenarios.durations import DurationError, seconds
 
 __all__ = ["MAX_BYTES", "Problem", "ScenarioError", "load_file", "load_text", "schema"]
@@ -78,12 +80,29 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema())
 
 
+def locate(ref: str | Path) -> Path | Traversable:
+    """A scenario reference as users write it: a file that exists, else the name of a
+    ready-made scenario (`acquirer-brownout`); FileNotFoundError names the choices."""
+    path = Path(ref)
+    if path.is_file():
+        return path
+    if len(path.parts) > 1:  # a path, not a name
+        raise FileNotFoundError("cannot read the file: No such file or directory")
+    found = ready.find(str(ref))
+    if found is None:
+        raise FileNotFoundError(ready.unknown(str(ref)))
+    return found
+
+
 def load_file(path: str | Path) -> dict[str, Any]:
-    """Read, parse and check one scenario file; raise ScenarioError with every problem."""
+    """Read, parse and check one scenario file (or ready-made scenario, by name); raise
+    ScenarioError with every problem."""
     source = str(path)
     try:
-        with open(path, "rb") as fh:
+        with locate(path).open("rb") as fh:
             raw = fh.read(MAX_BYTES + 1)
+    except FileNotFoundError as exc:
+        raise ScenarioError([Problem(source, 1, 1, "$", str(exc))]) from None
     except OSError as exc:
         raise ScenarioError([Problem(source, 1, 1, "$", f"cannot read the file: {exc.strerror}")]
                             ) from None

@@ -6,6 +6,7 @@ of the server (urllib, no asyncio), so it also runs inside gevent-patched proces
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import urllib.error
@@ -14,6 +15,8 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from paysandbox.scenarios.loader import locate
 
 
 class AdminError(Exception):
@@ -92,9 +95,10 @@ class AdminClient:
             name, text, ctype = str(scenario.get("name")), json.dumps(scenario), \
                 "application/json"
         else:
-            path = Path(scenario)
-            text = path.read_text() if "\n" not in str(scenario) and path.exists() \
-                else str(scenario)
+            text = str(scenario)
+            if "\n" not in text:  # a path or a ready-made scenario's name, else YAML text
+                with contextlib.suppress(FileNotFoundError):
+                    text = locate(scenario).read_text(encoding="utf-8")
             name = _name_of(text)
             ctype = "application/yaml"
         self.call("PUT", f"/scenarios/{name}", text, content_type=ctype)

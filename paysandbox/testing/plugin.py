@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from paysandbox.scenarios.loader import locate
 from paysandbox.settings import Settings
 from paysandbox.testing.server import SimulatorServer
 
@@ -53,11 +54,15 @@ def payment_simulator(payment_simulator_server: SimulatorServer,
 
 def _scenario_source(scenario: Any, test_dir: Path) -> Any:
     """A dict or YAML text as it is; a path relative to the working directory or to the
-    test's own folder, and a clear error when it is neither."""
+    test's own folder; a ready-made scenario's name; a clear error when it is none."""
     if not isinstance(scenario, str | Path) or (isinstance(scenario, str) and "\n" in scenario):
         return scenario
     for candidate in (Path(scenario), test_dir / scenario):
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(f"payment_scenario: no scenario file {scenario!s} (looked in "
-                            f"{Path.cwd()} and {test_dir}); give a path or the YAML text.")
+    try:
+        return locate(scenario).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"payment_scenario: {exc} (files are looked for in "
+                                f"{Path.cwd()} and {test_dir}); give a path, a name or the "
+                                "YAML text.") from None

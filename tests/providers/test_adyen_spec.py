@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,18 @@ adyen = adyen_support.adyen
 notifications = adyen_support.notifications
 receiver = adyen_support.receiver
 
-SPECS = Path("/work/shared/provider-specs/adyen")
-CHECKOUT = json.loads((SPECS / "CheckoutService-v71.json").read_text())
-WEBHOOKS = json.loads((SPECS / "Webhooks-v1.json").read_text())
+# Adyen's published OpenAPI documents are reference data, not ours to redistribute: they
+# live beside the repository, in ../shared/provider-specs/adyen/.
+SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "provider-specs" / "adyen"
+_NEEDED = ("CheckoutService-v71.json", "Webhooks-v1.json")
+if not all((SPECS / name).is_file() for name in _NEEDED):
+    _reason = (f"Adyen's OpenAPI documents ({', '.join(_NEEDED)}) are not in {SPECS}: put "
+               "Adyen's published specs (github.com/Adyen/adyen-openapi, json/) there")
+    if os.environ.get("CI"):
+        pytest.fail(f"{_reason}; CI must check the wire format against them.", pytrace=False)
+    pytest.skip(_reason, allow_module_level=True)
+CHECKOUT = json.loads((SPECS / "CheckoutService-v71.json").read_text(encoding="utf-8"))
+WEBHOOKS = json.loads((SPECS / "Webhooks-v1.json").read_text(encoding="utf-8"))
 
 
 def _validator(spec: dict[str, Any], schema: str) -> jsonschema.Draft202012Validator:

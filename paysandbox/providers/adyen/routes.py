@@ -151,7 +151,7 @@ class AdyenProvider:
         return EVENT_CODES
 
     def base_url_hint(self) -> str:
-        return "/checkout"
+        return "/checkout/v71"  # any version from v68 works
 
     def public_status(self, p: Payment) -> str:
         return wire.result_code(p)
