@@ -209,6 +209,8 @@ def receiving(make: Callable[[str], R]) -> Iterator[R]:
 
 
 @pytest.fixture
-def webhook_receiver() -> Iterator[WebhookReceiver]:
+def hook_server() -> Iterator[WebhookReceiver]:
+    """A bare receiver the test configures itself (failing first, Basic auth, odd
+    replies); the plugin's own `webhook_receiver` is the one users get."""
     with receiving(lambda base: WebhookReceiver(base + "/hooks")) as rx:
         yield rx

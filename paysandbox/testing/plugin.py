@@ -6,8 +6,10 @@
 
 `payment_simulator` is reset before each test that uses it (pytest-httpserver's
 pattern): payments, events, deliveries and scenarios are gone, so tests never see each
-other's. `@pytest.mark.payment_scenario("acquirer-brownout")` loads a
-scenario for one test; `payment_simulator.use_scenario(...)` does it from the test body.
+other's. `@pytest.mark.payment_scenario("acquirer-brownout")` loads a ready-made scenario
+(or a file, or YAML text) for one test; `payment_simulator.use_scenario(...)` does it from
+the test body. `webhook_receiver` is a local receiver registered as every provider's
+webhook endpoint for one test, verifying each provider's signature (receiver.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 
 from paysandbox.scenarios.loader import locate
 from paysandbox.settings import Settings
+from paysandbox.testing.receiver import WebhookReceiver
 from paysandbox.testing.server import SimulatorServer
 
 
@@ -50,6 +53,20 @@ def payment_simulator(payment_simulator_server: SimulatorServer,
             payment_simulator_server.use_scenario(
                 _scenario_source(scenario, Path(str(request.node.fspath)).parent))
     return payment_simulator_server
+
+
+@pytest.fixture
+def webhook_receiver(payment_simulator: SimulatorServer) -> Iterator[WebhookReceiver]:
+    """Every provider's webhooks, for this test, to a local receiver that verifies and
+    records them (`.wait_for("stripe", "payment_intent.succeeded")`, `.received()`). Give
+    `webhook_receiver.url("mollie")` where a provider's API takes the URL (Mollie's
+    `webhookUrl`, Mercado Pago's `notification_url`, Daraja's `CallBackURL`). The next
+    test's reset restores the endpoints configured at start-up."""
+    with WebhookReceiver().serving() as receiver:
+        for provider in payment_simulator.admin("GET", "/health")["providers"]:
+            payment_simulator.admin("PUT", f"/webhooks/{provider}", {
+                "url": receiver.url(provider), "secret": receiver.secret(provider)})
+        yield receiver
 
 
 def _scenario_source(scenario: Any, test_dir: Path) -> Any:

@@ -32,8 +32,8 @@ def create(simulator: SimulatorServer, method: str, **extra: Any) -> tuple[Any, 
 
 async def test_simulate_payment_approves_a_pix_and_notifies(
         page: Page, payment_simulator: SimulatorServer,
-        webhook_receiver: WebhookReceiver) -> None:
-    mp, p = create(payment_simulator, "pix", notification_url=webhook_receiver.url)
+        hook_server: WebhookReceiver) -> None:
+    mp, p = create(payment_simulator, "pix", notification_url=hook_server.url)
     data = p["point_of_interaction"]["transaction_data"]
 
     await page.goto(data["ticket_url"])
@@ -48,10 +48,10 @@ async def test_simulate_payment_approves_a_pix_and_notifies(
     assert await page.query_selector("#simulate") is None
     after = mp.payment().get(p["id"])["response"]
     assert (after["status"], after["status_detail"]) == ("approved", "accredited")
-    assert webhook_receiver.wait_for(
+    assert hook_server.wait_for(
         lambda got: [r.json()["action"] for r in got] == ["payment.created",
                                                          "payment.updated"])
-    last = webhook_receiver.received[-1]
+    last = hook_server.received[-1]
     assert verify(last.headers, last.path, default_secret("mercadopago")) == str(p["id"])
 
 

@@ -37,11 +37,11 @@ async def pay_at_checkout(page: Page, checkout: str, button: str,
 @pytest.mark.parametrize("status", ["paid", "failed", "canceled", "expired"])
 async def test_the_tester_picks_the_status_and_the_webhook_reports_it(
         page: Page, payment_simulator: SimulatorServer, return_receiver: ReturnReceiver,
-        webhook_receiver: WebhookReceiver, status: str) -> None:
+        hook_server: WebhookReceiver, status: str) -> None:
     mollie = support.client(payment_simulator)
     p = support.create(mollie, amount={"currency": "EUR", "value": "12.34"},
                        issuer="ideal_RABONL2U", redirectUrl=return_receiver.url,
-                       webhookUrl=webhook_receiver.url)
+                       webhookUrl=hook_server.url)
 
     await page.goto(p.checkout_url)
     assert await page.text_content("#amount") == "12.34 EUR"
@@ -50,9 +50,9 @@ async def test_the_tester_picks_the_status_and_the_webhook_reports_it(
     await pay_at_checkout(page, p.checkout_url, f"#{status}", return_receiver)
 
     assert return_receiver.hits == [{}]  # Mollie adds nothing to the redirectUrl
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 1)
-    assert support.webhook_id(webhook_receiver.received[0]) == p.id
-    assert support.refetched_statuses(mollie, webhook_receiver) == [status]
+    assert hook_server.wait_for(lambda got: len(got) >= 1)
+    assert support.webhook_id(hook_server.received[0]) == p.id
+    assert support.refetched_statuses(mollie, hook_server) == [status]
 
 
 async def test_a_card_failure_reason_chosen_on_the_page_reaches_the_api(

@@ -38,12 +38,12 @@ def attempts_reach(sim: SimulatorServer, count: int) -> dict[str, Any]:
 
 
 def test_a_failed_webhook_is_retried_when_the_clock_moves(client, payment_simulator,
-                                                          webhook_receiver: WebhookReceiver):
+                                                          hook_server: WebhookReceiver):
     """Your service is down for the first two attempts. Real Stripe would try again
     after 5 minutes, then after another hour: the test gets there in two calls."""
-    webhook_receiver.fail_first = 2  # answers 500 twice
+    hook_server.fail_first = 2  # answers 500 twice
     client.v1.webhook_endpoints.create(params={
-        "url": webhook_receiver.url, "enabled_events": ["payment_intent.succeeded"]})
+        "url": hook_server.url, "enabled_events": ["payment_intent.succeeded"]})
     pay(client)
 
     first = attempts_reach(payment_simulator, 1)
@@ -58,7 +58,7 @@ def test_a_failed_webhook_is_retried_when_the_clock_moves(client, payment_simula
     payment_simulator.advance_clock("1h")
     delivered = payment_simulator.wait_for_webhook("payment_intent.succeeded")
     assert [a["status"] for a in delivered["attempts"]] == [500, 500, 200]
-    assert len(webhook_receiver.received) == 1
+    assert len(hook_server.received) == 1
 
 
 def test_a_pending_payment_settles_when_its_time_comes(client, payment_simulator):

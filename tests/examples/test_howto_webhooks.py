@@ -13,7 +13,7 @@ Each delivery is signed exactly as Stripe signs it, so `stripe.Webhook.construct
 (your handler's own verification) accepts it. `payment_simulator.wait_for_webhook(type)`
 waits until a delivery of that event type has been accepted by its endpoint.
 
-In these examples `webhook_receiver` (tests/conftest.py) stands in for your service: a
+In these examples `hook_server` (tests/conftest.py) stands in for your service: a
 local HTTP server that records what it receives and answers 200.
 """
 
@@ -34,20 +34,20 @@ def pay(client: stripe.StripeClient) -> stripe.PaymentIntent:
 
 
 def test_register_an_endpoint_and_verify_what_arrives(client, payment_simulator,
-                                                      webhook_receiver: WebhookReceiver):
+                                                      hook_server: WebhookReceiver):
     """The whole round trip: register, pay, wait for the event, verify its signature
     with the endpoint's secret, read the payment from it."""
     endpoint = client.v1.webhook_endpoints.create(params={
-        "url": webhook_receiver.url, "enabled_events": ["payment_intent.succeeded"]})
+        "url": hook_server.url, "enabled_events": ["payment_intent.succeeded"]})
     assert endpoint.secret is not None and endpoint.secret.startswith("whsec_")
 
     pi = pay(client)
     delivery = payment_simulator.wait_for_webhook("payment_intent.succeeded",
                                                   provider="stripe", timeout=10)
-    assert delivery["url"] == webhook_receiver.url
+    assert delivery["url"] == hook_server.url
     assert delivery["attempts"][-1]["status"] == 200
 
-    (received,) = webhook_receiver.received
+    (received,) = hook_server.received
     event = stripe.Webhook.construct_event(
         received.body.decode(), received.headers["Stripe-Signature"], endpoint.secret)
     assert event.id == delivery["event_id"]
@@ -58,12 +58,12 @@ def test_register_an_endpoint_and_verify_what_arrives(client, payment_simulator,
 
 @pytest.fixture
 def dashboard_endpoint(payment_simulator: SimulatorServer,
-                       webhook_receiver: WebhookReceiver) -> Iterator[str]:
+                       hook_server: WebhookReceiver) -> Iterator[str]:
     """An endpoint for the whole simulator, with a secret of our choosing. The per-test
     reset does not remove endpoints configured this way, so the fixture does."""
     secret = "whsec_checkout_service_test"
     payment_simulator.admin("PUT", "/webhooks/stripe",
-                            {"url": webhook_receiver.url, "secret": secret})
+                            {"url": hook_server.url, "secret": secret})
     try:
         yield secret
     finally:
@@ -71,7 +71,7 @@ def dashboard_endpoint(payment_simulator: SimulatorServer,
 
 
 def test_an_endpoint_configured_for_the_whole_simulator(make_stripe, payment_simulator,
-                                                        webhook_receiver: WebhookReceiver,
+                                                        hook_server: WebhookReceiver,
                                                         dashboard_endpoint: str):
     """Like a dashboard-configured endpoint: no API call from your service, every
     event of every key, verified with the secret you configured."""
@@ -80,23 +80,23 @@ def test_an_endpoint_configured_for_the_whole_simulator(make_stripe, payment_sim
 
     events = [stripe.Webhook.construct_event(r.body.decode(), r.headers["Stripe-Signature"],
                                              dashboard_endpoint)
-              for r in webhook_receiver.received]
+              for r in hook_server.received]
     assert "payment_intent.succeeded" in {e.type for e in events}
     assert {e.data.object["id"] for e in events if e.type.startswith("payment_intent.")} \
         == {pi.id}
 
 
 def test_your_handler_must_reject_a_forged_signature(client, payment_simulator,
-                                                     webhook_receiver: WebhookReceiver):
+                                                     hook_server: WebhookReceiver):
     """A scenario can sign deliveries with the wrong secret (or a stale timestamp,
     see the ready-made webhook-chaos scenario): the SDK refuses them, and so must your handler."""
     endpoint = client.v1.webhook_endpoints.create(params={
-        "url": webhook_receiver.url, "enabled_events": ["payment_intent.succeeded"]})
+        "url": hook_server.url, "enabled_events": ["payment_intent.succeeded"]})
     payment_simulator.use_scenario("name: forged\nwebhooks: {bad_signature: 1.0}\n")
 
     pay(client)
     payment_simulator.wait_for_webhook("payment_intent.succeeded")
-    (received,) = webhook_receiver.received
+    (received,) = hook_server.received
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(received.body.decode(),
                                        received.headers["Stripe-Signature"], endpoint.secret)

@@ -29,9 +29,9 @@ GOOD: dict[str, Any] = {"source": CARD, "amount": 1000, "currency": "USD"}
 
 
 def test_the_sdk_through_every_operation_keeps_every_contract(
-        payment_simulator: SimulatorServer, webhook_receiver: WebhookReceiver) -> None:
+        payment_simulator: SimulatorServer, hook_server: WebhookReceiver) -> None:
     payment_simulator.admin("PUT", "/webhooks/checkoutcom",
-                            {"url": webhook_receiver.url, "secret": "whsec"})
+                            {"url": hook_server.url, "secret": "whsec"})
     try:
         api = sdk(payment_simulator.url("checkoutcom"))
         buyer = PaymentCustomerRequest()
@@ -67,8 +67,8 @@ def test_the_sdk_through_every_operation_keeps_every_contract(
         pending = api.payments.request_payment(card_payment(three_ds=True))
         assert pending.http_metadata.status_code == 202
         assert api.payments.get_payment_details(pending.id).status == "Pending"
-        assert webhook_receiver.wait_for(lambda got: len(got) >= 10)
-        assert "card_verified" in webhook_receiver.types()
+        assert hook_server.wait_for(lambda got: len(got) >= 10)
+        assert "card_verified" in hook_server.types()
     finally:
         payment_simulator.admin("DELETE", "/webhooks/checkoutcom")
     report = payment_simulator.admin("GET", "/contracts")

@@ -22,11 +22,11 @@ SECRET = "cko-webhook-signature-key"
 
 @pytest.fixture
 def hooked(payment_simulator: SimulatorServer,
-           webhook_receiver: WebhookReceiver) -> Iterator[WebhookReceiver]:
+           hook_server: WebhookReceiver) -> Iterator[WebhookReceiver]:
     payment_simulator.admin("PUT", "/webhooks/checkoutcom",
-                            {"url": webhook_receiver.url, "secret": SECRET})
+                            {"url": hook_server.url, "secret": SECRET})
     try:
-        yield webhook_receiver
+        yield hook_server
     finally:
         payment_simulator.admin("DELETE", "/webhooks/checkoutcom")
 

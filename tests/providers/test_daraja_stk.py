@@ -66,8 +66,8 @@ def callbacks(rx: WebhookReceiver) -> list[dict[str, Any]]:
 
 def test_push_accepted_then_paid_callback_with_metadata(
         daraja: Daraja, payment_simulator: SimulatorServer,
-        webhook_receiver: WebhookReceiver) -> None:
-    r = daraja.push(callback=webhook_receiver.url, amount=150)
+        hook_server: WebhookReceiver) -> None:
+    r = daraja.push(callback=hook_server.url, amount=150)
     assert r.status_code == 200, r.text
     ack = r.json()
     assert ack["ResponseCode"] == "0" and ack["CheckoutRequestID"].startswith("ws_CO_")
@@ -76,8 +76,8 @@ def test_push_accepted_then_paid_callback_with_metadata(
     assert pending.status_code == 500
     assert pending.json()["errorCode"] == "500.001.1001"
     payment_simulator.advance_clock(5)
-    assert webhook_receiver.wait_for(lambda got: len(got) == 1)
-    cb = callbacks(webhook_receiver)[0]
+    assert hook_server.wait_for(lambda got: len(got) == 1)
+    cb = callbacks(hook_server)[0]
     assert (cb["CheckoutRequestID"], cb["MerchantRequestID"], cb["ResultCode"]) == \
         (ack["CheckoutRequestID"], ack["MerchantRequestID"], 0)
     items = {i["Name"]: i["Value"] for i in cb["CallbackMetadata"]["Item"]}
@@ -91,33 +91,33 @@ def test_push_accepted_then_paid_callback_with_metadata(
     ("254700000001", 1), ("254700001032", 1032), ("254700002001", 2001)])
 def test_magic_phone_numbers_fail_with_their_result_code(
         daraja: Daraja, payment_simulator: SimulatorServer,
-        webhook_receiver: WebhookReceiver, phone: str, code: int) -> None:
-    checkout = daraja.push(phone, callback=webhook_receiver.url).json()["CheckoutRequestID"]
+        hook_server: WebhookReceiver, phone: str, code: int) -> None:
+    checkout = daraja.push(phone, callback=hook_server.url).json()["CheckoutRequestID"]
     payment_simulator.advance_clock(5)
-    assert webhook_receiver.wait_for(lambda got: len(got) == 1)
-    cb = callbacks(webhook_receiver)[0]
+    assert hook_server.wait_for(lambda got: len(got) == 1)
+    cb = callbacks(hook_server)[0]
     assert cb["ResultCode"] == code and "CallbackMetadata" not in cb and cb["ResultDesc"]
     assert daraja.query(checkout).json()["ResultCode"] == str(code)
 
 
 def test_unanswered_prompt_times_out_with_1037(
         daraja: Daraja, payment_simulator: SimulatorServer,
-        webhook_receiver: WebhookReceiver) -> None:
-    daraja.push("254700001037", callback=webhook_receiver.url)
+        hook_server: WebhookReceiver) -> None:
+    daraja.push("254700001037", callback=hook_server.url)
     payment_simulator.advance_clock(30)
-    assert not webhook_receiver.wait_for(lambda got: len(got) > 0, timeout=1.5)
+    assert not hook_server.wait_for(lambda got: len(got) > 0, timeout=1.5)
     payment_simulator.advance_clock(31)
-    assert webhook_receiver.wait_for(lambda got: len(got) == 1)
-    assert callbacks(webhook_receiver)[0]["ResultCode"] == 1037
+    assert hook_server.wait_for(lambda got: len(got) == 1)
+    assert callbacks(hook_server)[0]["ResultCode"] == 1037
 
 
 def test_admin_failure_reason_maps_to_a_result_code(
         daraja: Daraja, payment_simulator: SimulatorServer,
-        webhook_receiver: WebhookReceiver) -> None:
-    checkout = daraja.push(callback=webhook_receiver.url).json()["CheckoutRequestID"]
+        hook_server: WebhookReceiver) -> None:
+    checkout = daraja.push(callback=hook_server.url).json()["CheckoutRequestID"]
     payment_simulator.client.complete(checkout, "failure", reason="insufficient_funds")
-    assert webhook_receiver.wait_for(lambda got: len(got) == 1)
-    assert callbacks(webhook_receiver)[0]["ResultCode"] == 1
+    assert hook_server.wait_for(lambda got: len(got) == 1)
+    assert callbacks(hook_server)[0]["ResultCode"] == 1
 
 
 @pytest.mark.payment_scenario("""
@@ -126,10 +126,10 @@ rules:
   - match: {provider: daraja, operation: authorize}
     outcome: {decline: insufficient_funds}
 """)
-def test_scenario_decline(daraja: Daraja, webhook_receiver: WebhookReceiver) -> None:
-    checkout = daraja.push(callback=webhook_receiver.url).json()["CheckoutRequestID"]
-    assert webhook_receiver.wait_for(lambda got: len(got) == 1)
-    assert callbacks(webhook_receiver)[0]["ResultCode"] == 1
+def test_scenario_decline(daraja: Daraja, hook_server: WebhookReceiver) -> None:
+    checkout = daraja.push(callback=hook_server.url).json()["CheckoutRequestID"]
+    assert hook_server.wait_for(lambda got: len(got) == 1)
+    assert callbacks(hook_server)[0]["ResultCode"] == 1
     assert daraja.query(checkout).json()["ResultCode"] == "1"
 
 
@@ -197,15 +197,15 @@ def test_raw_bad_requests(payment_simulator: SimulatorServer, daraja: Daraja) ->
 
 def test_every_operation_and_callback_keeps_its_contract(
         daraja: Daraja, payment_simulator: SimulatorServer,
-        webhook_receiver: WebhookReceiver) -> None:
+        hook_server: WebhookReceiver) -> None:
     """Daraja has no official SDK: integrations call it over HTTP, as Daraja does here."""
-    paid = daraja.push(callback=webhook_receiver.url, amount="25").json()["CheckoutRequestID"]
+    paid = daraja.push(callback=hook_server.url, amount="25").json()["CheckoutRequestID"]
     assert daraja.query(paid).json()["errorCode"] == "500.001.1001"  # error envelope
-    refused = daraja.push("254700001032", callback=webhook_receiver.url, PartyA=254700001032,
+    refused = daraja.push("254700001032", callback=hook_server.url, PartyA=254700001032,
                           BusinessShortCode=174379, TransactionType="CustomerBuyGoodsOnline")
     payment_simulator.advance_clock(5)
-    assert webhook_receiver.wait_for(lambda got: len(got) == 2)
-    assert sorted(cb["ResultCode"] for cb in callbacks(webhook_receiver)) == [0, 1032]
+    assert hook_server.wait_for(lambda got: len(got) == 2)
+    assert sorted(cb["ResultCode"] for cb in callbacks(hook_server)) == [0, 1032]
     assert daraja.query(paid).json()["ResultCode"] == "0"
     assert daraja.query(refused.json()["CheckoutRequestID"]).json()["ResultCode"] == "1032"
 

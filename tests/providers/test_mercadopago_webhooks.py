@@ -44,16 +44,16 @@ def actions(rx: WebhookReceiver) -> list[str]:
 
 def test_notification_url_gets_signed_created_and_updated(
         mp: mercadopago.SDK, payment_simulator: SimulatorServer,
-        webhook_receiver: WebhookReceiver) -> None:
-    p = pix(mp, notification_url=webhook_receiver.url + "?shop=7")
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 1)
+        hook_server: WebhookReceiver) -> None:
+    p = pix(mp, notification_url=hook_server.url + "?shop=7")
+    assert hook_server.wait_for(lambda got: len(got) >= 1)
 
     payment_simulator.client.complete(str(p["id"]), "success")
 
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 2)
-    assert actions(webhook_receiver) == ["payment.created", "payment.updated"]
+    assert hook_server.wait_for(lambda got: len(got) >= 2)
+    assert actions(hook_server) == ["payment.created", "payment.updated"]
     secret = default_secret("mercadopago")  # nothing configured: the default secret
-    for r in webhook_receiver.received:
+    for r in hook_server.received:
         assert verify(r.headers, r.path, secret) == str(p["id"])
         query = parse_qs(urlsplit(r.path).query)
         assert query["type"] == ["payment"] and query["shop"] == ["7"]
@@ -62,21 +62,21 @@ def test_notification_url_gets_signed_created_and_updated(
         assert body["data"] == {"id": str(p["id"])}
         assert body["live_mode"] is False
         assert body["user_id"] == p["collector_id"]
-    ids = [r.json()["id"] for r in webhook_receiver.received]
+    ids = [r.json()["id"] for r in hook_server.received]
     assert len(set(ids)) == 2
-    request_ids = {r.headers["x-request-id"] for r in webhook_receiver.received}
+    request_ids = {r.headers["x-request-id"] for r in hook_server.received}
     assert len(request_ids) == 2
 
 
 def test_the_configured_endpoint_gets_notifications_signed_with_its_secret(
         mp: mercadopago.SDK, payment_simulator: SimulatorServer,
-        webhook_receiver: WebhookReceiver) -> None:
+        hook_server: WebhookReceiver) -> None:
     payment_simulator.admin("PUT", "/webhooks/mercadopago",
-                            {"url": webhook_receiver.url, "secret": SECRET})
+                            {"url": hook_server.url, "secret": SECRET})
     p = pix(mp)
 
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 1)
-    received = webhook_receiver.received[0]
+    assert hook_server.wait_for(lambda got: len(got) >= 1)
+    received = hook_server.received[0]
     assert verify(received.headers, received.path, SECRET) == str(p["id"])
     with pytest.raises(InvalidWebhookSignatureError):
         verify(received.headers, received.path, "not-the-secret")
@@ -84,22 +84,22 @@ def test_the_configured_endpoint_gets_notifications_signed_with_its_secret(
 
 def test_an_expiry_is_notified_as_payment_updated(
         mp: mercadopago.SDK, payment_simulator: SimulatorServer,
-        webhook_receiver: WebhookReceiver) -> None:
-    p = pix(mp, notification_url=webhook_receiver.url)
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 1)
+        hook_server: WebhookReceiver) -> None:
+    p = pix(mp, notification_url=hook_server.url)
+    assert hook_server.wait_for(lambda got: len(got) >= 1)
 
     payment_simulator.advance_clock("24h")
 
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 2)
-    assert actions(webhook_receiver) == ["payment.created", "payment.updated"]
+    assert hook_server.wait_for(lambda got: len(got) >= 2)
+    assert actions(hook_server) == ["payment.created", "payment.updated"]
     assert mp.payment().get(p["id"])["response"]["status_detail"] == "expired"
 
 
 def test_a_refused_delivery_is_retried_after_15_virtual_minutes(
         mp: mercadopago.SDK, payment_simulator: SimulatorServer,
-        webhook_receiver: WebhookReceiver) -> None:
-    webhook_receiver.fail_first = 1
-    pix(mp, notification_url=webhook_receiver.url)
+        hook_server: WebhookReceiver) -> None:
+    hook_server.fail_first = 1
+    pix(mp, notification_url=hook_server.url)
 
     def delivery() -> dict[str, Any] | None:
         found = payment_simulator.admin("GET", "/webhooks/deliveries?provider=mercadopago")
@@ -110,13 +110,13 @@ def test_a_refused_delivery_is_retried_after_15_virtual_minutes(
     assert first["state"] == "pending"
     assert first["attempts"][0]["status"] == 500
     payment_simulator.advance_clock("14m")
-    assert not webhook_receiver.received
+    assert not hook_server.received
 
     payment_simulator.advance_clock("1m")
 
-    assert webhook_receiver.wait_for(lambda got: len(got) == 1)
+    assert hook_server.wait_for(lambda got: len(got) == 1)
     done = wait_until(lambda: (d := delivery()) and d["state"] == "delivered" and d, 10,
                       "never delivered")
     assert [a["status"] for a in done["attempts"]] == [500, 200]
-    r = webhook_receiver.received[0]
+    r = hook_server.received[0]
     verify(r.headers, r.path, default_secret("mercadopago"))

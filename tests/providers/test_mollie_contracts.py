@@ -22,16 +22,16 @@ GOOD: dict[str, Any] = {"amount": {"currency": "EUR", "value": "10.00"},
 
 
 def test_the_sdk_through_every_operation_breaks_no_contract(
-        payment_simulator: SimulatorServer, webhook_receiver: WebhookReceiver) -> None:
+        payment_simulator: SimulatorServer, hook_server: WebhookReceiver) -> None:
     mollie: Client = support.client(payment_simulator)
-    transfer = support.create(mollie, method="banktransfer", webhookUrl=webhook_receiver.url,
+    transfer = support.create(mollie, method="banktransfer", webhookUrl=hook_server.url,
                               billingEmail="shopper@example.org", locale="nl_NL",
                               metadata={"order_id": 12345})
     mollie.payments.update(transfer.id, {"description": "Order #12346",
                                          "metadata": {"order_id": 12346}})
     mollie.payments.delete(transfer.id)  # cancel: open bank transfers can be
 
-    ideal = support.create(mollie, webhookUrl=webhook_receiver.url,
+    ideal = support.create(mollie, webhookUrl=hook_server.url,
                            issuer="ideal_INGBNL2A")
     payment_simulator.client.complete(ideal.id, "success")
     paid = mollie.payments.get(ideal.id)
@@ -45,7 +45,7 @@ def test_the_sdk_through_every_operation_breaks_no_contract(
         paid.refunds.delete(refund.id)
 
     # payment.canceled, payment.paid and refund.created: each event type has a contract
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 3)
+    assert hook_server.wait_for(lambda got: len(got) >= 3)
     assert payment_simulator.admin("GET", "/contracts")["total"] == 0
 
 

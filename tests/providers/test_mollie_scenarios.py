@@ -28,16 +28,16 @@ rules:
     outcome: {decline: insufficient_funds}
 """)
 def test_a_decline_fails_a_card_payment_with_mollie_s_reason(
-        mollie: Client, webhook_receiver: WebhookReceiver):
-    p = create(mollie, method="creditcard", webhookUrl=webhook_receiver.url)
+        mollie: Client, hook_server: WebhookReceiver):
+    p = create(mollie, method="creditcard", webhookUrl=hook_server.url)
 
     assert p.status == "failed" and p.is_failed()
     assert p.failed_at is not None
     assert p.details["failureReason"] == "insufficient_funds"
     assert "insufficient funds" in p.details["failureMessage"]
     assert p.checkout_url is None
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 1)
-    assert refetched_statuses(mollie, webhook_receiver) == ["failed"]
+    assert hook_server.wait_for(lambda got: len(got) >= 1)
+    assert refetched_statuses(mollie, hook_server) == ["failed"]
 
 
 @pytest.mark.payment_scenario("""
@@ -83,15 +83,15 @@ rules:
     outcome: {pending: {after: 30s}}
 """)
 def test_pending_settles_after_the_delay_on_the_virtual_clock(
-        mollie: Client, payment_simulator: SimulatorServer, webhook_receiver: WebhookReceiver):
-    p = create(mollie, webhookUrl=webhook_receiver.url)
+        mollie: Client, payment_simulator: SimulatorServer, hook_server: WebhookReceiver):
+    p = create(mollie, webhookUrl=hook_server.url)
     assert p.status == "pending" and p.is_pending()
     assert p.checkout_url is None
 
     payment_simulator.advance_clock("31s")
     support.wait(lambda: mollie.payments.get(p.id).status == "paid")
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 1)
-    assert refetched_statuses(mollie, webhook_receiver) == ["paid"]
+    assert hook_server.wait_for(lambda got: len(got) >= 1)
+    assert refetched_statuses(mollie, hook_server) == ["paid"]
 
 
 @pytest.mark.payment_scenario("""

@@ -23,59 +23,59 @@ def mollie(payment_simulator: SimulatorServer) -> Client:
     ("success", "paid"), ("failure", "failed"), ("canceled", "canceled"),
     ("expired", "expired")])
 def test_each_final_status_calls_the_webhook_with_the_payment_id(
-        mollie: Client, payment_simulator: SimulatorServer, webhook_receiver: WebhookReceiver,
+        mollie: Client, payment_simulator: SimulatorServer, hook_server: WebhookReceiver,
         outcome: str, status: str):
-    p = create(mollie, webhookUrl=webhook_receiver.url)
+    p = create(mollie, webhookUrl=hook_server.url)
     payment_simulator.client.complete(p.id, outcome)
 
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 1)
-    hook = webhook_receiver.received[0]
+    assert hook_server.wait_for(lambda got: len(got) >= 1)
+    hook = hook_server.received[0]
     assert hook.path == "/hooks"
     assert webhook_id(hook) == p.id
     assert hook.body == f"id={p.id}".encode()
     assert "Stripe-Signature" not in hook.headers  # Mollie does not sign
-    assert refetched_statuses(mollie, webhook_receiver) == [status]
+    assert refetched_statuses(mollie, hook_server) == [status]
 
 
 def test_creating_an_open_payment_calls_no_webhook(
-        mollie: Client, payment_simulator: SimulatorServer, webhook_receiver: WebhookReceiver):
-    create(mollie, webhookUrl=webhook_receiver.url)
-    marker = create(mollie, webhookUrl=webhook_receiver.url)
+        mollie: Client, payment_simulator: SimulatorServer, hook_server: WebhookReceiver):
+    create(mollie, webhookUrl=hook_server.url)
+    marker = create(mollie, webhookUrl=hook_server.url)
     payment_simulator.client.complete(marker.id, "success")
 
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 1)
-    assert [webhook_id(r) for r in webhook_receiver.received] == [marker.id]
+    assert hook_server.wait_for(lambda got: len(got) >= 1)
+    assert [webhook_id(r) for r in hook_server.received] == [marker.id]
 
 
 def test_expiry_on_the_virtual_clock_calls_the_webhook(
-        mollie: Client, payment_simulator: SimulatorServer, webhook_receiver: WebhookReceiver):
-    p = create(mollie, webhookUrl=webhook_receiver.url)
+        mollie: Client, payment_simulator: SimulatorServer, hook_server: WebhookReceiver):
+    p = create(mollie, webhookUrl=hook_server.url)
     payment_simulator.advance_clock("16m")
 
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 1)
-    assert webhook_id(webhook_receiver.received[0]) == p.id
-    assert refetched_statuses(mollie, webhook_receiver) == ["expired"]
+    assert hook_server.wait_for(lambda got: len(got) >= 1)
+    assert webhook_id(hook_server.received[0]) == p.id
+    assert refetched_statuses(mollie, hook_server) == ["expired"]
 
 
 def test_a_refund_calls_the_payment_s_webhook(
-        mollie: Client, payment_simulator: SimulatorServer, webhook_receiver: WebhookReceiver):
-    p = create(mollie, webhookUrl=webhook_receiver.url)
+        mollie: Client, payment_simulator: SimulatorServer, hook_server: WebhookReceiver):
+    p = create(mollie, webhookUrl=hook_server.url)
     payment_simulator.client.complete(p.id, "success")
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 1)
+    assert hook_server.wait_for(lambda got: len(got) >= 1)
 
     p = mollie.payments.get(p.id)
     refund = p.refunds.create({"amount": {"currency": "EUR", "value": "4.00"}})
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 2)
-    assert [webhook_id(r) for r in webhook_receiver.received] == [p.id, p.id]
+    assert hook_server.wait_for(lambda got: len(got) >= 2)
+    assert [webhook_id(r) for r in hook_server.received] == [p.id, p.id]
     again = mollie.payments.get(p.id)
     assert again.amount_refunded == {"value": "4.00", "currency": "EUR"}
     assert [r.id for r in again.refunds.list()] == [refund.id]
 
 
 def test_a_failing_receiver_is_retried_on_mollie_s_schedule(
-        mollie: Client, payment_simulator: SimulatorServer, webhook_receiver: WebhookReceiver):
-    webhook_receiver.fail_first = 2
-    p = create(mollie, webhookUrl=webhook_receiver.url)
+        mollie: Client, payment_simulator: SimulatorServer, hook_server: WebhookReceiver):
+    hook_server.fail_first = 2
+    p = create(mollie, webhookUrl=hook_server.url)
     payment_simulator.client.complete(p.id, "success")
 
     def attempts_recorded(n: int) -> bool:
@@ -86,13 +86,13 @@ def test_a_failing_receiver_is_retried_on_mollie_s_schedule(
             found[0]["state"] == "pending"
 
     support.wait(lambda: attempts_recorded(1))
-    assert not webhook_receiver.received
+    assert not hook_server.received
     payment_simulator.advance_clock("61s")  # the 2nd call: 1 minute after the first
     support.wait(lambda: attempts_recorded(2))
-    assert not webhook_receiver.received
+    assert not hook_server.received
     payment_simulator.advance_clock("121s")  # the 3rd call: 2 minutes after the 2nd
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 1)
-    assert webhook_id(webhook_receiver.received[0]) == p.id
+    assert hook_server.wait_for(lambda got: len(got) >= 1)
+    assert webhook_id(hook_server.received[0]) == p.id
 
     # the receiver has the body before the simulator has read its 200: wait for that
     support.wait(lambda: payment_simulator.client.deliveries(provider="mollie")[0]["state"]
@@ -102,21 +102,21 @@ def test_a_failing_receiver_is_retried_on_mollie_s_schedule(
 
 
 def test_the_admin_api_names_mollie_s_deliveries(
-        mollie: Client, payment_simulator: SimulatorServer, webhook_receiver: WebhookReceiver):
-    p = create(mollie, webhookUrl=webhook_receiver.url)
+        mollie: Client, payment_simulator: SimulatorServer, hook_server: WebhookReceiver):
+    p = create(mollie, webhookUrl=hook_server.url)
     payment_simulator.client.complete(p.id, "success")
     delivery = payment_simulator.wait_for_webhook("payment.paid", provider="mollie")
-    assert delivery["url"] == webhook_receiver.url
+    assert delivery["url"] == hook_server.url
 
 
 def test_the_webhook_goes_to_each_payment_s_own_url(
-        mollie: Client, payment_simulator: SimulatorServer, webhook_receiver: WebhookReceiver):
-    with_hook = create(mollie, webhookUrl=webhook_receiver.url)
+        mollie: Client, payment_simulator: SimulatorServer, hook_server: WebhookReceiver):
+    with_hook = create(mollie, webhookUrl=hook_server.url)
     without = create(mollie)
     payment_simulator.client.complete(without.id, "success")
     payment_simulator.client.complete(with_hook.id, "failure")
 
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 1)
-    assert [webhook_id(r) for r in webhook_receiver.received] == [with_hook.id]
+    assert hook_server.wait_for(lambda got: len(got) >= 1)
+    assert [webhook_id(r) for r in hook_server.received] == [with_hook.id]
     # The payment without webhookUrl had nowhere to go: no delivery was even queued.
     assert len(payment_simulator.client.deliveries(provider="mollie")) == 1

@@ -26,9 +26,9 @@ UPI = {"amount": 50000, "currency": "INR", "order_id": "order_00000000000000",
 
 def test_the_sdk_through_every_operation_keeps_every_contract(
         rzp: razorpay.Client, payment_simulator: SimulatorServer,
-        webhook_receiver: WebhookReceiver) -> None:
+        hook_server: WebhookReceiver) -> None:
     payment_simulator.admin("PUT", "/webhooks/razorpay",
-                            {"url": webhook_receiver.url, "secret": "whsec"})
+                            {"url": hook_server.url, "secret": "whsec"})
     receipt = uuid.uuid4().hex[:20]
     o = rzp.order.create({"amount": 30000, "currency": "INR", "receipt": receipt,
                           "notes": {"cart": "42"}, "payment": {"capture": "manual"}})
@@ -55,7 +55,7 @@ def test_the_sdk_through_every_operation_keeps_every_contract(
 
     expected = {"payment.authorized", "payment.captured", "order.paid", "refund.created",
                 "refund.processed", "payment.failed"}
-    assert webhook_receiver.wait_for(
+    assert hook_server.wait_for(
         lambda got: {r.json()["event"] for r in got} >= expected)
     report = payment_simulator.admin("GET", "/contracts")
     assert report["total"] == 0, report["groups"]

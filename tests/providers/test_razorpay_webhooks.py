@@ -17,10 +17,10 @@ SECRET = "whsec-razorpay-dashboard-secret"
 
 
 @pytest.fixture
-def hooks(payment_simulator: SimulatorServer, webhook_receiver: WebhookReceiver) -> WebhookReceiver:
+def hooks(payment_simulator: SimulatorServer, hook_server: WebhookReceiver) -> WebhookReceiver:
     payment_simulator.admin("PUT", "/webhooks/razorpay",
-                            {"url": webhook_receiver.url, "secret": SECRET})
-    return webhook_receiver
+                            {"url": hook_server.url, "secret": SECRET})
+    return hook_server
 
 
 def events(rx: WebhookReceiver) -> list[str]:

@@ -27,14 +27,14 @@ def verified(rx: WebhookReceiver, secret: str) -> list[stripe.Event]:
 
 
 def test_endpoint_from_the_api_receives_signed_events(client: stripe.StripeClient,
-                                                      webhook_receiver: WebhookReceiver):
+                                                      hook_server: WebhookReceiver):
     endpoint = client.v1.webhook_endpoints.create(params={
-        "url": webhook_receiver.url, "enabled_events": ["*"]})
+        "url": hook_server.url, "enabled_events": ["*"]})
     assert endpoint.secret.startswith("whsec_")
 
     pi = pay(client)
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 3)
-    events = verified(webhook_receiver, endpoint.secret)
+    assert hook_server.wait_for(lambda got: len(got) >= 3)
+    events = verified(hook_server, endpoint.secret)
     assert {e.type for e in events} == {"payment_intent.created", "charge.succeeded",
                                         "payment_intent.succeeded"}
     succeeded = next(e for e in events if e.type == "payment_intent.succeeded")
@@ -42,36 +42,36 @@ def test_endpoint_from_the_api_receives_signed_events(client: stripe.StripeClien
     assert succeeded.data.object.id == pi.id
     assert succeeded.data.object.status == "succeeded"
     # StripeClient's own verifier accepts them too.
-    raw = webhook_receiver.received[0]
+    raw = hook_server.received[0]
     assert client.construct_event(raw.body.decode(), raw.headers["Stripe-Signature"],
                                   endpoint.secret).id
 
 
 def test_a_wrong_secret_is_rejected_by_the_sdk(client: stripe.StripeClient,
-                                               webhook_receiver: WebhookReceiver):
-    client.v1.webhook_endpoints.create(params={"url": webhook_receiver.url,
+                                               hook_server: WebhookReceiver):
+    client.v1.webhook_endpoints.create(params={"url": hook_server.url,
                                                "enabled_events": ["*"]})
     pay(client)
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 1)
-    raw = webhook_receiver.received[0]
+    assert hook_server.wait_for(lambda got: len(got) >= 1)
+    raw = hook_server.received[0]
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(raw.body.decode(), raw.headers["Stripe-Signature"],
                                        "whsec_not_the_secret")
 
 
-def test_enabled_events_filter(client: stripe.StripeClient, webhook_receiver: WebhookReceiver):
+def test_enabled_events_filter(client: stripe.StripeClient, hook_server: WebhookReceiver):
     client.v1.webhook_endpoints.create(params={
-        "url": webhook_receiver.url, "enabled_events": ["payment_intent.payment_failed"]})
+        "url": hook_server.url, "enabled_events": ["payment_intent.payment_failed"]})
     pay(client)
     with pytest.raises(stripe.CardError):
         pay(client, payment_method="pm_card_chargeDeclined")
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 1)
-    assert webhook_receiver.types() == ["payment_intent.payment_failed"]
+    assert hook_server.wait_for(lambda got: len(got) >= 1)
+    assert hook_server.types() == ["payment_intent.payment_failed"]
 
 
 def test_lifecycle_events_for_capture_cancel_refund_and_3ds(client: stripe.StripeClient,
-                                                             webhook_receiver: WebhookReceiver):
-    client.v1.webhook_endpoints.create(params={"url": webhook_receiver.url,
+                                                             hook_server: WebhookReceiver):
+    client.v1.webhook_endpoints.create(params={"url": hook_server.url,
                                                "enabled_events": ["*"]})
     held = pay(client, capture_method="manual")
     client.v1.payment_intents.capture(held.id)
@@ -82,18 +82,18 @@ def test_lifecycle_events_for_capture_cancel_refund_and_3ds(client: stripe.Strip
     expected = {"payment_intent.amount_capturable_updated", "charge.captured",
                 "payment_intent.succeeded", "refund.created", "charge.refunded",
                 "payment_intent.canceled", "payment_intent.requires_action"}
-    assert webhook_receiver.wait_for(lambda got: expected <= {r.json()["type"] for r in got})
-    refunded = next(r.json() for r in webhook_receiver.received
+    assert hook_server.wait_for(lambda got: expected <= {r.json()["type"] for r in got})
+    refunded = next(r.json() for r in hook_server.received
                     if r.json()["type"] == "charge.refunded")
     assert refunded["data"]["object"]["amount_refunded"] == 500
 
 
 def test_failed_deliveries_are_retried_on_the_virtual_clock(
-        client: stripe.StripeClient, webhook_receiver: WebhookReceiver,
+        client: stripe.StripeClient, hook_server: WebhookReceiver,
         payment_simulator: SimulatorServer):
-    webhook_receiver.fail_first = 2
+    hook_server.fail_first = 2
     endpoint = client.v1.webhook_endpoints.create(params={
-        "url": webhook_receiver.url, "enabled_events": ["payment_intent.succeeded"]})
+        "url": hook_server.url, "enabled_events": ["payment_intent.succeeded"]})
     pay(client)
 
     def deliveries() -> list[dict]:
@@ -105,28 +105,28 @@ def test_failed_deliveries_are_retried_on_the_virtual_clock(
     payment_simulator.admin("POST", "/clock/advance", {"by": "5m"})
     assert eventually(lambda: len(deliveries()[0]["attempts"]) == 2)
     payment_simulator.admin("POST", "/clock/advance", {"by": "1h"})
-    assert webhook_receiver.wait_for(lambda got: len(got) == 1)
+    assert hook_server.wait_for(lambda got: len(got) == 1)
     assert eventually(lambda: deliveries()[0]["state"] == "delivered")
     d = deliveries()[0]
     assert [a["status"] for a in d["attempts"]] == [500, 500, 200]
-    assert verified(webhook_receiver, endpoint.secret)[0].type == "payment_intent.succeeded"
+    assert verified(hook_server, endpoint.secret)[0].type == "payment_intent.succeeded"
 
     again = payment_simulator.admin("POST", f"/webhooks/deliveries/{d['id']}/redeliver")
     assert again["id"] != d["id"]
-    assert webhook_receiver.wait_for(lambda got: len(got) == 2)
-    assert webhook_receiver.received[0].json()["id"] == webhook_receiver.received[1].json()["id"]
+    assert hook_server.wait_for(lambda got: len(got) == 2)
+    assert hook_server.received[0].json()["id"] == hook_server.received[1].json()["id"]
 
 
 def test_dashboard_style_endpoint_from_admin_gets_every_namespace(
-        make_stripe: Make, webhook_receiver: WebhookReceiver, payment_simulator: SimulatorServer):
+        make_stripe: Make, hook_server: WebhookReceiver, payment_simulator: SimulatorServer):
     secret = "whsec_configured_by_admin"
-    payment_simulator.admin("PUT", "/webhooks/stripe", {"url": webhook_receiver.url,
+    payment_simulator.admin("PUT", "/webhooks/stripe", {"url": hook_server.url,
                                                         "secret": secret})
     try:
         pay(make_stripe())
         pay(make_stripe())
-        assert webhook_receiver.wait_for(lambda got: len(got) >= 6)
-        intents = {e.data.object.id for e in verified(webhook_receiver, secret)
+        assert hook_server.wait_for(lambda got: len(got) >= 6)
+        intents = {e.data.object.id for e in verified(hook_server, secret)
                    if e.data.object.object == "payment_intent"}
         assert len(intents) == 2
     finally:
@@ -134,15 +134,15 @@ def test_dashboard_style_endpoint_from_admin_gets_every_namespace(
 
 
 def test_one_key_never_receives_another_keys_events(make_stripe: Make,
-                                                    webhook_receiver: WebhookReceiver):
+                                                    hook_server: WebhookReceiver):
     alice, bob = make_stripe(), make_stripe()
-    alice.v1.webhook_endpoints.create(params={"url": webhook_receiver.url,
+    alice.v1.webhook_endpoints.create(params={"url": hook_server.url,
                                               "enabled_events": ["*"]})
     bobs = pay(bob)
     alices = pay(alice)
-    assert webhook_receiver.wait_for(lambda got: len(got) >= 3)
+    assert hook_server.wait_for(lambda got: len(got) >= 3)
     ids = {r.json()["data"]["object"].get("payment_intent") or r.json()["data"]["object"]["id"]
-           for r in webhook_receiver.received}
+           for r in hook_server.received}
     assert ids == {alices.id}
     assert bobs.id not in {e.data.object.id for e in alice.v1.events.list().data}
     assert alices.id not in {e.data.object.id for e in bob.v1.events.list().data}

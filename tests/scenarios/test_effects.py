@@ -312,45 +312,45 @@ def test_a_bad_put_is_refused_with_positions_and_changes_nothing(payment_simulat
 # -- webhook chaos -----------------------------------------------------------------------
 
 def test_webhook_duplicates_and_bad_signatures(client, payment_simulator,
-                                               webhook_receiver: WebhookReceiver):
+                                               hook_server: WebhookReceiver):
     endpoint = client.v1.webhook_endpoints.create(params={
-        "url": webhook_receiver.url, "enabled_events": ["payment_intent.succeeded"]})
+        "url": hook_server.url, "enabled_events": ["payment_intent.succeeded"]})
     scenario(payment_simulator, """
 name: chaos
 webhooks: {duplicate: 1.0, bad_signature: 1.0}
 """)
     pay(client)
-    assert webhook_receiver.wait_for(lambda got: len(got) == 2)
-    for r in webhook_receiver.received:
+    assert hook_server.wait_for(lambda got: len(got) == 2)
+    for r in hook_server.received:
         with pytest.raises(stripe.SignatureVerificationError):
             stripe.Webhook.construct_event(r.body.decode(), r.headers["Stripe-Signature"],
                                            endpoint.secret)
 
 
 def test_webhook_drop_and_fail_first(client, payment_simulator,
-                                     webhook_receiver: WebhookReceiver):
+                                     hook_server: WebhookReceiver):
     client.v1.webhook_endpoints.create(params={
-        "url": webhook_receiver.url, "enabled_events": ["payment_intent.succeeded"]})
+        "url": hook_server.url, "enabled_events": ["payment_intent.succeeded"]})
     scenario(payment_simulator, "name: late\nwebhooks: {fail_first: 1}\n")
     pay(client)
     time.sleep(0.3)
-    assert webhook_receiver.received == []  # the first attempt "failed"
+    assert hook_server.received == []  # the first attempt "failed"
     payment_simulator.advance_clock("10m")
-    assert webhook_receiver.wait_for(lambda got: len(got) == 1)
+    assert hook_server.wait_for(lambda got: len(got) == 1)
     scenario(payment_simulator, "name: late\nwebhooks: {drop: 1.0}\n")
     pay(client)
     time.sleep(0.3)
-    assert len(webhook_receiver.received) == 1
+    assert len(hook_server.received) == 1
 
 
 def test_stale_timestamp_fails_the_sdks_tolerance(client, payment_simulator,
-                                                  webhook_receiver: WebhookReceiver):
+                                                  hook_server: WebhookReceiver):
     endpoint = client.v1.webhook_endpoints.create(params={
-        "url": webhook_receiver.url, "enabled_events": ["payment_intent.succeeded"]})
+        "url": hook_server.url, "enabled_events": ["payment_intent.succeeded"]})
     scenario(payment_simulator, "name: stale\nwebhooks: {stale_timestamp: 1.0}\n")
     pay(client)
-    assert webhook_receiver.wait_for(lambda got: len(got) == 1)
-    r = webhook_receiver.received[0]
+    assert hook_server.wait_for(lambda got: len(got) == 1)
+    r = hook_server.received[0]
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(r.body.decode(), r.headers["Stripe-Signature"],
                                        endpoint.secret, tolerance=300)
@@ -398,40 +398,40 @@ rules:
 
 
 def test_webhook_delay_follows_the_virtual_clock(client, payment_simulator,
-                                                 webhook_receiver: WebhookReceiver):
+                                                 hook_server: WebhookReceiver):
     client.v1.webhook_endpoints.create(params={
-        "url": webhook_receiver.url, "enabled_events": ["payment_intent.succeeded"]})
+        "url": hook_server.url, "enabled_events": ["payment_intent.succeeded"]})
     scenario(payment_simulator, "name: slow-hooks\nwebhooks: {delay: 1h}\n")
     pay(client)
     time.sleep(0.3)
-    assert webhook_receiver.received == []
+    assert hook_server.received == []
     payment_simulator.advance_clock("61m")
-    assert webhook_receiver.wait_for(lambda got: len(got) == 1)
+    assert hook_server.wait_for(lambda got: len(got) == 1)
 
 
 def test_webhook_chaos_for_one_event_type_only(client, payment_simulator,
-                                               webhook_receiver: WebhookReceiver):
-    client.v1.webhook_endpoints.create(params={"url": webhook_receiver.url,
+                                               hook_server: WebhookReceiver):
+    client.v1.webhook_endpoints.create(params={"url": hook_server.url,
                                                "enabled_events": ["*"]})
     scenario(payment_simulator, """
 name: drop-succeeded
 webhooks: {match: {event: payment_intent.succeeded}, drop: 1.0}
 """)
     pay(client)
-    assert webhook_receiver.wait_for(lambda got: len(got) == 2)
+    assert hook_server.wait_for(lambda got: len(got) == 2)
     time.sleep(0.3)
-    assert sorted(webhook_receiver.types()) == ["charge.succeeded", "payment_intent.created"]
+    assert sorted(hook_server.types()) == ["charge.succeeded", "payment_intent.created"]
 
 
 def test_webhook_reorder_shuffles_deliveries(client, payment_simulator,
-                                             webhook_receiver: WebhookReceiver):
-    client.v1.webhook_endpoints.create(params={"url": webhook_receiver.url,
+                                             hook_server: WebhookReceiver):
+    client.v1.webhook_endpoints.create(params={"url": hook_server.url,
                                                "enabled_events": ["*"]})
     scenario(payment_simulator, "name: shuffle\nseed: 5\nwebhooks: {reorder: true}\n")
     emitted = [pay(client).id for _ in range(4)]
-    assert webhook_receiver.wait_for(lambda got: len(got) == 12, timeout=15)
+    assert hook_server.wait_for(lambda got: len(got) == 12, timeout=15)
     arrived = []
-    for r in webhook_receiver.received:
+    for r in hook_server.received:
         obj = r.json()["data"]["object"]
         pid = obj.get("payment_intent") or obj["id"]
         if not arrived or arrived[-1] != pid:

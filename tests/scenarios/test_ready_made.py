@@ -662,11 +662,11 @@ def _verdict(body: bytes, header: str, secret: str) -> str:
 
 @exercises("webhook-chaos.yaml")
 def test_webhook_chaos_reaches_the_receiver_late_twice_shuffled_or_not_at_all(
-        client, payment_simulator, webhook_receiver: WebhookReceiver):
+        client, payment_simulator, hook_server: WebhookReceiver):
     """The receiver gets nothing until Stripe's first retry, then events shuffled,
     some twice, some never, some with a bad or stale signature."""
     endpoint = client.v1.webhook_endpoints.create(params={
-        "url": webhook_receiver.url, "enabled_events": ["payment_intent.succeeded"]})
+        "url": hook_server.url, "enabled_events": ["payment_intent.succeeded"]})
     doc = shrink(document("webhook-chaos.yaml"), 0.01)  # a median delay of 20 ms
     hooks = doc["webhooks"]
     assert hooks["fail_first"] == 1 and hooks["reorder"] is True
@@ -679,15 +679,15 @@ def test_webhook_chaos_reaches_the_receiver_late_twice_shuffled_or_not_at_all(
         found = payment_simulator.client.deliveries(provider="stripe", limit=1000)
         return found if found and all(d["attempts"] for d in found) else None
     deliveries = wait_until(first_attempts_done, 10, "the first attempts never happened")
-    assert webhook_receiver.received == []
+    assert hook_server.received == []
     assert all("fail_first" in d["attempts"][0]["error"] for d in deliveries)
     assert len(paid) * 0.6 < len(deliveries) < len(paid) * 1.6
 
     # Stripe's first retry is 5 minutes later on the simulator's clock.
     payment_simulator.advance_clock("6m")
-    assert webhook_receiver.wait_for(lambda got: len(got) == len(deliveries)), \
-        (len(webhook_receiver.received), len(deliveries))
-    received = webhook_receiver.received
+    assert hook_server.wait_for(lambda got: len(got) == len(deliveries)), \
+        (len(hook_server.received), len(deliveries))
+    received = hook_server.received
     events = [r.json() for r in received]
     per_event = Counter(e["id"] for e in events)
     assert 2 in per_event.values(), "no event was delivered twice"
@@ -966,14 +966,14 @@ _NOTIFICATION_URL = pytest.mark.filterwarnings("ignore:notification_url is depre
 @exercises("local-method-shoppers.yaml")
 @_NOTIFICATION_URL
 def test_each_local_method_rule_settles_its_payment_when_it_says(
-        payment_simulator, webhook_receiver: WebhookReceiver):
+        payment_simulator, hook_server: WebhookReceiver):
     """Every rule of the file, alone with probability 1 (and Mercado Pago with no rule):
     the payment is pending until the rule's `after`, then paid or failed with the
     provider's own code, or, for shoppers who never finish, expired at the method's
     lifetime; the provider's webhook or callback tells the receiver."""
     sim = payment_simulator
     doc = document("local-method-shoppers.yaml")
-    shops = _shops(sim, webhook_receiver)
+    shops = _shops(sim, hook_server)
     tracked = []
     for rule in doc["rules"]:
         provider, method = FAMILIES[rule["name"].split("-")[0]]
@@ -992,9 +992,9 @@ def test_each_local_method_rule_settles_its_payment_when_it_says(
     _walk(sim, tracked)
 
     with contextlib.suppress(TimeoutError):
-        wait_until(lambda: all(_was_notified(webhook_receiver, t) for t in tracked), 10, "")
+        wait_until(lambda: all(_was_notified(hook_server, t) for t in tracked), 10, "")
     for t in tracked:
-        _check_notified(webhook_receiver, t)
+        _check_notified(hook_server, t)
 
 
 def _was_notified(rx: WebhookReceiver, t: Tracked) -> bool:
@@ -1028,7 +1028,7 @@ MIX_METHODS = {"mpesa": ["mpesa"], "upi": ["upi"], "bank": ["ideal", "bancontact
 @exercises("local-method-shoppers.yaml")
 @_NOTIFICATION_URL
 def test_local_method_shoppers_pay_fail_and_walk_away_in_the_files_shares(
-        payment_simulator, webhook_receiver: WebhookReceiver):
+        payment_simulator, hook_server: WebhookReceiver):
     """The seeded file over 40 payments per family, made in turns as mixed traffic is:
     each payment does what the rule that took it says, on time; per family, the paid,
     failed and expired counts are the rules' hit counters and near the shares the
@@ -1036,7 +1036,7 @@ def test_local_method_shoppers_pay_fail_and_walk_away_in_the_files_shares(
     sim = payment_simulator
     doc = document("local-method-shoppers.yaml")
     sim.use_scenario(SCENARIOS / "local-method-shoppers.yaml")
-    shops = _shops(sim, webhook_receiver)
+    shops = _shops(sim, hook_server)
     rules = {r["name"]: r for r in doc["rules"]}
     n, made = 40, []
     for i in range(n):
