@@ -1,4 +1,5 @@
-# The two quick-start commands: `make serve` and `make test`. Each installs what it
+# The two quick-start commands: `make serve` and `make test` (the main suite on an
+# editable install, then the built wheel's smoke suite in a fresh venv). Each installs what it
 # needs into .venv first (and, for the browser and Redis store tests, Debian's chromium and
 # redis-server when run as root).
 
@@ -7,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: serve test browser redis lint bench clean
+.PHONY: serve test wheel-smoke browser redis lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +49,11 @@ redis:
 
 test: $(VENV)/.installed-test browser redis
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python tests/wheel/run.py $(PYTEST_ARGS)
+
+# The built wheel in a fresh venv outside the checkout (part of `make test`).
+wheel-smoke: $(VENV)/.installed-test
+	$(BIN)/python tests/wheel/run.py $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/pip install --quiet -e ".[dev]"

@@ -173,8 +173,6 @@ def run(args: argparse.Namespace) -> int:
         classes = [cls for name, cls in PROVIDER_USERS.items() if name in mounted]
     cmd = locust_command(args, report, scenario, classes or [])
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent),
-                                                      env.get("PYTHONPATH")]))
     print(f"locust: {args.suite} suite against {args.target}, {args.users} users, "
           f"{args.run_time}" + (f", scenario {scenario}" if scenario else "")
           + (f", {args.workers} workers" if args.workers else ""), flush=True)

@@ -1,0 +1,291 @@
+"""What a user gets from `pip install payments-sandbox`, outside any checkout: every
+command the README documents, one official-SDK flow per provider against `paysandbox
+serve`, the pytest plugin in a fresh project, and a short load run."""
+
+from __future__ import annotations
+
+import base64
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import uuid
+import warnings
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import Adyen
+import mercadopago
+import pytest
+import razorpay
+import requests
+import stripe
+from checkout_sdk.checkout_sdk import CheckoutSdk
+from checkout_sdk.common.enums import Currency
+from checkout_sdk.environment import Environment
+from checkout_sdk.payments.payments import PaymentRequest, PaymentRequestCardSource
+from conftest import PAYSANDBOX, Served
+from mercadopago.http import HttpClient
+from mollie.api.client import Client as Mollie
+
+import paysandbox
+from paysandbox.testing.client import AdminClient
+
+HERE = Path(__file__).resolve().parent
+
+
+def run(*args: str, timeout: float = 60, cwd: Path | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PAYSANDBOX, *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd)
+
+
+# -- what is installed -------------------------------------------------------------------
+
+
+def test_everything_comes_from_site_packages() -> None:
+    assert "site-packages" in Path(paysandbox.__file__).parts, paysandbox.__file__
+    files = metadata.files("payments-sandbox") or []
+    top = {f.parts[0] for f in files if not f.parts[0].endswith((".dist-info", "..")) and
+           f.parts[0] != "bin"}
+    assert top == {"paysandbox"}, f"the wheel installs other top-level names: {top}"
+    shipped = {f.as_posix() for f in files}
+    for data in ("paysandbox/contracts_data/scenario.schema.json",
+                 "paysandbox/contracts_data/stripe/operations.json",
+                 "paysandbox/providers/adyen/refusals.yaml",
+                 "paysandbox/scenarios/ready/acquirer-brownout.yaml",
+                 "paysandbox/loadtests/checkout.py",
+                 "paysandbox/examples/payment_service/__main__.py",
+                 "paysandbox/py.typed"):
+        assert data in shipped, f"{data} is not in the wheel"
+
+
+def test_providers_lists_every_base_url() -> None:
+    done = run("providers")
+    assert done.returncode == 0, done.stderr
+    for name in ("stripe", "adyen", "checkoutcom", "mollie", "razorpay", "mercadopago",
+                 "daraja"):
+        assert name in done.stdout
+    assert "/adyen/checkout/v71" in done.stdout
+
+
+# -- scenario files ----------------------------------------------------------------------
+
+
+def test_validate_a_ready_made_scenario_a_good_file_and_a_bad_one(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("name: good\nrules:\n  - match: {provider: stripe}\n"
+                    "    outcome: {decline: insufficient_funds}\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nrules:\n  - match: {provider: stripe}\n"
+                   "    latency: {distribution: lognormal, median: -5ms}\n")
+    ok = run("validate", "acquirer-brownout", str(good))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "2 files OK" in ok.stdout
+    refused = run("validate", str(bad))
+    assert refused.returncode == 1
+    assert re.search(rf"{re.escape(str(bad))}:4:\d+ \$\.rules\[0\]\.latency", refused.stdout), \
+        refused.stdout
+
+
+def test_scenarios_load_list_and_unload_by_name(served: Served) -> None:
+    loaded = run("scenarios", "load", "--url", served.url, "outage-timeline")
+    assert loaded.returncode == 0, loaded.stderr
+    assert "loaded outage-timeline" in loaded.stdout
+    listed = run("scenarios", "--url", served.url, "list")
+    assert "outage-timeline" in listed.stdout and "happy-path" in listed.stdout
+    assert run("scenarios", "unload", "--url", served.url, "outage-timeline").returncode == 0
+
+
+# -- one official SDK flow per provider, against `paysandbox serve` -------------------------
+
+
+def test_stripe(served: Served) -> None:
+    client = stripe.StripeClient("sk_test_wheel", base_addresses={"api": served.url + "/stripe"})
+    pi = client.v1.payment_intents.create(params={
+        "amount": 2000, "currency": "usd", "confirm": True, "payment_method": "pm_card_visa"})
+    assert pi.status == "succeeded"
+    delivery = served.receiver.wait_for("stripe", "payment_intent.succeeded")
+    event = stripe.Webhook.construct_event(delivery.body.decode(),
+                                           delivery.headers["stripe-signature"],
+                                           served.receiver.secret("stripe"))
+    assert event.data.object["id"] == pi.id
+    with pytest.raises(stripe.CardError) as declined:
+        client.v1.payment_intents.create(params={
+            "amount": 2000, "currency": "usd", "confirm": True,
+            "payment_method": "pm_card_visa_chargeDeclinedInsufficientFunds"})
+    assert declined.value.error is not None
+    assert declined.value.error.decline_code == "insufficient_funds"
+
+
+def test_adyen(served: Served) -> None:
+    adyen = Adyen.Adyen(xapikey="AQE_wheel", platform="test")
+    adyen.checkout.payments_api.baseUrl = served.url + "/adyen/checkout/v71"
+    res = adyen.checkout.payments_api.payments({
+        "amount": {"currency": "EUR", "value": 1000}, "reference": "order-1",
+        "merchantAccount": "WheelECOM", "returnUrl": "https://shop.example/return",
+        "paymentMethod": {"type": "scheme", "encryptedCardNumber": "test_4111111111111111",
+                          "encryptedExpiryMonth": "test_03", "encryptedExpiryYear": "test_2030",
+                          "encryptedSecurityCode": "test_737"}}).message
+    assert res["resultCode"] == "Authorised"
+    delivery = served.receiver.wait_for("adyen", "AUTHORISATION")
+    item = delivery.json()["notificationItems"][0]["NotificationRequestItem"]
+    assert item["pspReference"] == res["pspReference"]
+    assert Adyen.util.is_valid_hmac_notification(item, served.receiver.secret("adyen"))
+
+
+def test_checkoutcom(served: Served) -> None:
+    base = served.url + "/checkoutcom/"
+    env = Environment(base_uri=base, authorization_uri=base + "connect/token", files_uri=base,
+                      transfers_uri=base, balances_uri=base, forward_uri=base,
+                      identity_uri=base, is_sandbox=True)
+    builder = CheckoutSdk.builder().secret_key("sk_sbox_" + "a" * 27).environment(env)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "use_legacy_domain", DeprecationWarning)
+        api = builder.use_legacy_domain().build()
+    source = PaymentRequestCardSource()
+    source.number, source.expiry_month, source.expiry_year, source.cvv = \
+        "4242424242424242", 12, 2035, "100"
+    request = PaymentRequest()
+    request.source, request.amount, request.currency = source, 1000, Currency.USD
+    request.reference = "ORD-wheel"
+    payment = api.payments.request_payment(request)
+    assert payment.approved is True and payment.status == "Authorized"
+
+
+def test_mollie(served: Served) -> None:
+    mollie = Mollie()
+    mollie.set_api_endpoint(served.url + "/mollie")
+    mollie.set_api_key("test_" + uuid.uuid4().hex)
+    payment = mollie.payments.create({
+        "amount": {"currency": "EUR", "value": "10.00"}, "description": "Order #1",
+        "redirectUrl": "https://shop.example/return", "method": "ideal",
+        "webhookUrl": served.receiver.url("mollie")})
+    assert payment.status == "open"
+    AdminClient(served.url).complete(payment.id, "success")
+    assert served.receiver.wait_for("mollie").body == f"id={payment.id}".encode()
+    assert mollie.payments.get(payment.id).status == "paid"
+
+
+def test_razorpay(served: Served) -> None:
+    rzp = razorpay.Client(auth=("rzp_test_wheel", "secret"), base_url=served.url + "/razorpay")
+    order = rzp.order.create({"amount": 5000, "currency": "INR", "receipt": "r-wheel"})
+    assert order["status"] == "created"
+    answer = rzp.payment.createUpi({
+        "amount": 5000, "currency": "INR", "order_id": order["id"], "method": "upi",
+        "email": "gaurav.kumar@example.com", "contact": "9000090000",
+        "upi": {"flow": "collect", "vpa": "success@razorpay"}})
+    payment_id = answer["razorpay_payment_id"]
+    AdminClient(served.url).complete(payment_id, "success")
+    assert rzp.payment.fetch(payment_id)["status"] == "captured"
+
+
+class _ToSimulator(HttpClient):  # type: ignore[misc]
+    """Mercado Pago's SDK has no base URL setting; its http_client is the way in."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        return super().request(method, url.replace("https://api.mercadopago.com",
+                                                   self.base_url), **kwargs)
+
+
+def test_mercadopago(served: Served) -> None:
+    token = f"TEST-{uuid.uuid4().int % 10**16:016d}-010203-{uuid.uuid4().hex}-123456789"
+    sdk = mercadopago.SDK(token, http_client=_ToSimulator(served.url + "/mercadopago"))
+    created = sdk.payment().create({
+        "transaction_amount": 100, "description": "Order", "payment_method_id": "pix",
+        "payer": {"email": "test_user@example.com"}})
+    assert created["status"] == 201, created
+    assert created["response"]["status"] == "pending"
+
+
+def test_daraja(served: Served) -> None:
+    base = served.url + "/daraja"
+    token = requests.get(base + "/oauth/v1/generate?grant_type=client_credentials",
+                         auth=("wheel-key", "secret"), timeout=5).json()["access_token"]
+    stamp = "20260301120000"
+    passkey = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
+    pushed = requests.post(base + "/mpesa/stkpush/v1/processrequest", timeout=5, json={
+        "BusinessShortCode": "174379", "Timestamp": stamp,
+        "Password": base64.b64encode(f"174379{passkey}{stamp}".encode()).decode(),
+        "TransactionType": "CustomerPayBillOnline", "Amount": 10, "PartyA": "254708374149",
+        "PartyB": "174379", "PhoneNumber": "254708374149",
+        "CallBackURL": served.receiver.url("daraja"), "AccountReference": "INV-1",
+        "TransactionDesc": "Payment"}, headers={"Authorization": f"Bearer {token}"})
+    assert pushed.status_code == 200, pushed.text
+    assert pushed.json()["ResponseCode"] == "0"
+
+
+# -- contracts, load, demo -------------------------------------------------------------
+
+
+def test_contracts_report_and_verify(served: Served, tmp_path: Path) -> None:
+    admin = AdminClient(served.url)
+    admin.call("DELETE", "/contracts")
+    sent = requests.post(served.url + "/stripe/v1/payment_intents", auth=("sk_test_c", ""),
+                         data={"amount": 100, "currency": "usd", "colour": "blue"}, timeout=5)
+    assert sent.status_code == 200  # --contracts report: served, and recorded
+    report = run("contracts", "report", "--url", served.url)
+    assert report.returncode == 0 and "colour" in report.stdout, report.stdout
+    verify = run("contracts", "verify", "--url", served.url, "--junit",
+                 str(tmp_path / "contracts.xml"))
+    assert verify.returncode == 1 and "colour" in verify.stdout
+    assert "colour" in (tmp_path / "contracts.xml").read_text()
+    admin.call("DELETE", "/contracts")
+    assert run("contracts", "verify", "--url", served.url).returncode == 0
+
+
+def test_a_ten_second_load_of_the_providers_suite(served: Served, tmp_path: Path) -> None:
+    done = run("load", "--suite", "providers", "--simulator", served.url, "--users", "4",
+               "--spawn-rate", "4", "--run-time", "10s", "--scenario", "acquirer-brownout",
+               "--slo", "rps>1", "--report", str(tmp_path / "load"), timeout=120,
+               cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "SLO PASS rps>1" in done.stdout
+    assert (tmp_path / "load" / "report.html").stat().st_size > 0
+
+
+def test_the_demo_runs_from_site_packages(tmp_path: Path) -> None:
+    done = run("demo", "--run-time", "10s", "--report", str(tmp_path / "demo"), timeout=180,
+               cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "circuit breaker stripe:" in done.stdout
+    assert (tmp_path / "demo" / "report.html").stat().st_size > 0
+
+
+# -- the pytest plugin in a fresh project ------------------------------------------------
+
+
+def test_the_readmes_pytest_example_in_a_fresh_project(tmp_path: Path) -> None:
+    readme = (HERE / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## In your own pytest suite"):]
+    block = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert block is not None
+    (tmp_path / "test_checkout.py").write_text(textwrap.dedent(block.group(1)))
+    (tmp_path / "test_marker.py").write_text(textwrap.dedent('''
+        import pytest, stripe
+
+        @pytest.mark.payment_scenario("decline-mix-us")
+        def test_ready_made_scenario_by_name(payment_simulator):
+            assert [s["name"] for s in payment_simulator.client.scenarios()] == [
+                "decline-mix-us"]
+    '''))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "2 passed" in done.stdout
+
+
+# -- last: the served simulator stops cleanly -------------------------------------------
+
+
+def test_sigterm_stops_serve_with_its_webhook_report(served: Served) -> None:
+    served.process.send_signal(signal.SIGTERM)
+    out, _ = served.process.communicate(timeout=30)
+    assert served.process.returncode == 0, served.log.read_text()[-3000:]
+    assert re.search(r"webhooks: \d+ delivered, 0 failed", out), out
+    assert "Traceback" not in served.log.read_text()
