@@ -6,10 +6,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 
 # Installed as a user installs it (not editable): the Locust suites, the reference service
-# and the ready-made scenarios are packages of the distribution.
+# and the ready-made scenarios are packages of the distribution. The source stays in /app
+# only for `locust -f paysandbox/loadtests/checkout.py`, which takes a file path.
 COPY pyproject.toml README.md ./
 COPY paysandbox ./paysandbox
-RUN pip install ".[load]" && rm -rf /app/paysandbox
+RUN pip install ".[load]"
 
 # 12111 simulator, 8000 reference payment service, 8089 Locust's web UI, 5557 Locust's
 # master <-> worker channel.
