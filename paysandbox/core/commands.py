@@ -14,11 +14,25 @@ from typing import Any, ClassVar
 from paysandbox.core.outcomes import DeclineReason, Outcome
 from paysandbox.core.payments import Payment, Refund
 
+#: Every canonical operation, by name, with the command that carries it: the one
+#: vocabulary scenarios match on (`match: {operation: …}`); scenario.schema.json's enum is
+#: checked against it (tests/unit/test_operations.py).
+OPERATIONS: dict[str, str] = {}
+
 
 @dataclass(frozen=True, slots=True)
 class Command:
     operation: ClassVar[str] = ""
     payment_id: str
+
+    def __init_subclass__(cls) -> None:  # (no zero-argument super() in a slots dataclass)
+        name = cls.__dict__.get("operation")
+        if not name:
+            return
+        known = OPERATIONS.setdefault(name, cls.__qualname__)
+        if known != cls.__qualname__:  # (dataclass(slots=True) makes each class twice)
+            raise TypeError(f"operation {name!r} is {known}'s already; {cls.__qualname__} "
+                            "needs a name of its own")
 
 
 @dataclass(frozen=True, slots=True)
