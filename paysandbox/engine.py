@@ -53,6 +53,7 @@ class Effects:
     settle_after: float | None = None  # a pending outcome settles by itself after this
     webhooks: WebhookChaos | None = None
     webhook_rng: random.Random | None = None
+    near_misses: tuple[dict[str, Any], ...] = ()  # when no rule matched (the journal's)
 
 
 log = logging.getLogger("paysandbox.engine")
@@ -90,7 +91,7 @@ class ScenarioEffects:
             return NO_EFFECTS
         d = self.scenarios.decide(facts_for(provider, namespace, command, facts))
         if not d.matched and d.webhooks is None:
-            return NO_EFFECTS
+            return Effects(near_misses=d.near_misses) if d.near_misses else NO_EFFECTS
         return Effects(outcome=d.outcome, latency=d.latency, fault=d.fault,
                        matched=d.matched, settle_after=d.settle_after, webhooks=d.webhooks,
                        webhook_rng=d.webhook_rng)

@@ -175,6 +175,8 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
             notes = contract_notes(request, operation, observed.findings, notes)
         if applied is not None:
             notes = {**(notes or {}), "scenario_rules": list(applied.matched)}
+            if applied.near_misses:
+                notes["near_misses"] = list(applied.near_misses)
             fault = applied.fault
             if isinstance(fault, Fault):
                 notes["fault"] = fault.kind

@@ -254,6 +254,15 @@ class Rule:
     fault: Fault | None = None
     seen: int = 0  # requests that satisfied `match`
     hits: int = 0  # requests the rule applied to
+    #: Each top-level `match` key, what it asked and its matcher: for `explain`.
+    checks: tuple[tuple[str, Any, Matcher], ...] = ()
+
+    def explain(self, facts: Facts, elapsed: float) -> list[dict[str, Any]]:
+        """The `match` keys this request fails, each with what it wanted and what the
+        request had (pytest-httpserver's `difference()`); [] when `match` holds."""
+        return [{"field": key, "wanted": wanted,
+                 "actual": _actual(key, wanted, facts, elapsed)}
+                for key, wanted, check in self.checks if not check(facts, elapsed)]
 
     def applies(self, facts: Facts, elapsed: float, rng: random.Random) -> bool:
         if not self.match(facts, elapsed):
@@ -283,9 +292,44 @@ def _hoist(match: Mapping[str, Any] | None, key: str) -> frozenset[str] | None:
     return None if "*" in wanted else wanted
 
 
+def _checks(match: Mapping[str, Any] | None) -> tuple[tuple[str, Any, Matcher], ...]:
+    found = []
+    for key, wanted in (match or {}).items():
+        check = _MATCHERS[key](wanted)
+        if check is not None:
+            found.append((key, wanted, check))
+    return tuple(found)
+
+
+#: Headers whose values never go into a near miss (the journal is readable by anyone
+#: with the admin API).
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+
+
+def _actual(key: str, wanted: Any, facts: Facts, elapsed: float) -> Any:
+    """What a request had for a `match` key, as a reader of the journal wants to see it
+    (never a full card number: the card's brand, BIN, last 4 and country)."""
+    if key == "card":
+        card = facts.get("card")
+        return None if card is None else {"brand": card.brand, "bin": card.bin,
+                                          "last4": card.last4, "country": card.country}
+    if key == "time":
+        return {"elapsed": f"{elapsed:.3f}s"}
+    if key == "header":
+        headers = facts.get("headers") or {}
+        return {name: ("…" if name.lower() in _SECRET_HEADERS and headers.get(name)
+                       else headers.get(name)) for name in wanted}
+    if key in ("all", "any", "not"):
+        return None  # a combination: its parts are in `wanted`
+    value = facts.get(key)
+    return value if value is None or isinstance(value, str | int | float | bool | dict) \
+        else str(value)
+
+
 def compile_rule(spec: Mapping[str, Any], default_name: str) -> Rule:
     match = spec.get("match")
     return Rule(
+        checks=_checks(match),
         name=str(spec.get("name") or default_name),
         match=compile_match(match, hoisted=("provider", "operation")),
         providers=_hoist(match, "provider"),
@@ -440,9 +484,16 @@ class Decision:
     webhooks: WebhookChaos | None = None
     webhook_rng: random.Random | None = None
     matched: tuple[str, ...] = ()
+    #: When no rule matched: the rules that came closest, with the fields they missed.
+    near_misses: tuple[dict[str, Any], ...] = ()
 
 
 NOTHING = Decision()
+
+#: How many near misses a request keeps (the closest first), and at most how many rules
+#: are examined to find them, so that explaining stays cheap whatever a scenario holds.
+NEAR_MISSES = 3
+EXPLAINED_RULES = 200
 
 
 class ScenarioSet:
@@ -529,9 +580,32 @@ class ScenarioSet:
                     scenario.webhooks.match(facts, elapsed):
                 chaos, chaos_rng = scenario.webhooks, scenario.rng
         if not matched and chaos is None:
-            return NOTHING
+            misses = self.near_misses(facts, now)
+            return Decision(near_misses=misses) if misses else NOTHING
         delay = latency(latency_rng) if latency is not None and latency_rng else 0.0
         return Decision(outcome, settle, delay, fault, chaos, chaos_rng, tuple(matched))
+
+
+    def near_misses(self, facts: Facts, now: float) -> tuple[dict[str, Any], ...]:
+        """The rules of the running scenarios (their active phases included) that came
+        closest to this unmatched request: fewest missed `match` keys first."""
+        ranked: list[tuple[int, int, dict[str, Any]]] = []
+        examined = 0
+        for scenario in self._active:
+            elapsed = scenario.elapsed(now)
+            if elapsed is None:
+                continue
+            rules = [r for p in scenario.phases if p.active(elapsed) for r in p.rules]
+            for rule in [*rules, *scenario.rules]:
+                examined += 1
+                if examined > EXPLAINED_RULES:
+                    break
+                missed = rule.explain(facts, elapsed)
+                if missed:  # (none missed: it matched, and probability or count said no)
+                    ranked.append((len(missed), len(ranked), {
+                        "rule": f"{scenario.name}/{rule.name}", "missed": missed}))
+        ranked.sort(key=lambda r: r[:2])
+        return tuple(miss for _, _, miss in ranked[:NEAR_MISSES])
 
 
 def facts_for(provider: str, namespace: str, command: Command,

@@ -18,7 +18,10 @@ import json
 from typing import Any
 from urllib.parse import parse_qs
 
+import pytest
 import stripe
+
+from paysandbox.testing.server import SimulatorServer
 
 
 def checkout(client: stripe.StripeClient, order: dict[str, Any]) -> str:
@@ -88,3 +91,38 @@ def test_card_numbers_are_never_kept_in_full(client, payment_simulator):
     (entry,) = payment_simulator.journal(path="/v1/payment_intents")
     assert "4242424242424242" not in json.dumps(entry)
     assert "424242" in entry["request"]
+
+
+def test_why_did_my_rule_not_fire(client: stripe.StripeClient,
+                                  payment_simulator: SimulatorServer) -> None:
+    """A rule that never fires is QA's commonest puzzle. When no rule matched a request,
+    its journal entry names the rules that came closest and, for each, the `match` fields
+    it missed: what the rule wanted and what the request had."""
+    payment_simulator.use_scenario({"name": "big-eur-declines", "rules": [
+        {"name": "big-eur", "match": {"provider": "stripe", "currency": "eur",
+                                      "amount": {"gte": 50000}},
+         "outcome": {"decline": "insufficient_funds"}},
+        {"name": "adyen-only", "match": {"provider": "adyen"}, "fault": {"http": 503}}]})
+
+    pi = client.v1.payment_intents.create(params={  # USD, and too small: no rule fires
+        "amount": 2000, "currency": "usd", "confirm": True, "payment_method": "pm_card_visa"})
+    assert pi.status == "succeeded"
+
+    (entry,) = payment_simulator.journal(provider="stripe", limit=1)
+    assert entry["scenario_rules"] == []
+    closest, other = entry["near_misses"]
+    assert closest["rule"] == "big-eur-declines/adyen-only"  # one field off
+    assert closest["missed"] == [{"field": "provider", "wanted": "adyen", "actual": "stripe"}]
+    assert other["rule"] == "big-eur-declines/big-eur"  # two fields off
+    assert sorted(m["field"] for m in other["missed"]) == ["amount", "currency"]
+    currency = next(m for m in other["missed"] if m["field"] == "currency")
+    assert (currency["wanted"], currency["actual"]) == ("eur", "USD")
+
+    # Once it matches, the entry says which rule fired, and no near misses.
+    with pytest.raises(stripe.CardError):
+        client.v1.payment_intents.create(params={
+            "amount": 60000, "currency": "eur", "confirm": True,
+            "payment_method": "pm_card_visa"})
+    (entry,) = payment_simulator.journal(provider="stripe", limit=1)
+    assert entry["scenario_rules"] == ["big-eur-declines/big-eur"]
+    assert "near_misses" not in entry
