@@ -59,6 +59,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/pip install --quiet -e ".[dev]"
 	$(BIN)/ruff check paysandbox tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(VENV)/.installed-test
 	$(BIN)/pip install --quiet -e ".[bench]"
