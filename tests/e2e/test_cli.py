@@ -132,3 +132,39 @@ def test_shutdown_reports_deliveries_still_owed():
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0
     assert "webhooks: 0 delivered, 0 failed, 1 still owed" in out
+
+
+def test_a_busy_port_is_one_line_naming_the_flag():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run("serve", "--port", str(port))
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"paysandbox: port {port} on 127.0.0.1 is in use; choose another with --port "
+        "(or PAYSANDBOX_PORT; 0 picks a free one)"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["scenarios", "load", "--url", "http://127.0.0.1:1", "happy-path"],
+    ["scenarios", "--url", "http://127.0.0.1:1", "load", "happy-path"]],
+    ids=["options-after-the-action", "options-before-it"])
+def test_scenarios_options_work_where_users_put_them(argv):
+    done = run(*argv)  # nothing listens on port 1: the URL given is the one tried
+    assert done.returncode == 1
+    assert "cannot reach the simulator at http://127.0.0.1:1" in done.stderr
+
+
+def test_scenarios_ready_lists_the_shipped_scenarios():
+    names = run("scenarios", "ready").stdout.split()
+    assert "acquirer-brownout" in names and "happy-path" in names
+    assert names == sorted(names)
+
+
+def test_an_unknown_scenario_name_says_what_is_shipped():
+    done = run("validate", "acquirer-brownot")
+    assert done.returncode == 1
+    assert "did you mean acquirer-brownout?" in done.stdout
