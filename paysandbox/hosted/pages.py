@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -11,6 +11,7 @@ from aiohttp import web
 from paysandbox.core.commands import Complete
 from paysandbox.core.money import format_amount
 from paysandbox.core.payments import InvalidTransition, Payment, Status
+from paysandbox.providers.hooks import HostsPages, NamesStatuses, ReturnsShoppers
 from paysandbox.store.base import Store
 
 if TYPE_CHECKING:
@@ -59,8 +60,7 @@ def render_page(title: str, body: str, provider: str, status: int = 200) -> web.
 
 def _status_of(provider: Provider, p: Payment) -> str:
     """The status as the provider's own API reports it, where the provider says."""
-    public: Callable[[Payment], str] | None = getattr(provider, "public_status", None)
-    return public(p) if public else p.status.value
+    return provider.public_status(p) if isinstance(provider, NamesStatuses) else p.status.value
 
 
 def _finished(provider: Provider, p: Payment) -> web.Response:
@@ -71,9 +71,8 @@ def _finished(provider: Provider, p: Payment) -> web.Response:
 
 def hosted_app(engine: Engine, providers: Mapping[str, Provider]) -> web.Application:
     """Pages for every provider. A provider may send the shopper back to the merchant
-    by defining `return_url(payment)`, name statuses its own way with
-    `public_status(payment)`, and serve pages of its own under `/__hosted/<name>/` by
-    defining `hosted_routes(engine)` (render them with `render_page`)."""
+    (ReturnsShoppers), name statuses its own way (NamesStatuses) and serve pages of its own
+    under `/__hosted/<name>/` (HostsPages): the hooks of providers/base.py."""
 
     async def lookup(request: web.Request) -> tuple[Mapping[str, Any], Payment | None]:
         record = await engine.store.get_object(HOSTED_NAMESPACE, CHALLENGE,
@@ -115,8 +114,7 @@ def hosted_app(engine: Engine, providers: Mapping[str, Provider]) -> web.Applica
             p = result.payment
         except InvalidTransition:
             pass  # finished already (a second click): show where it stands
-        back: Callable[[Payment], str | None] | None = getattr(provider, "return_url", None)
-        target = back(p) if back else None
+        target = provider.return_url(p) if isinstance(provider, ReturnsShoppers) else None
         if target:
             raise web.HTTPSeeOther(target)
         return _finished(provider, p)
@@ -125,10 +123,8 @@ def hosted_app(engine: Engine, providers: Mapping[str, Provider]) -> web.Applica
     app.router.add_get("/3ds/{token}", show)
     app.router.add_post("/3ds/{token}/{verdict:complete|fail}", finish)
     for name, provider in providers.items():
-        own: Callable[[Engine], Iterable[web.RouteDef]] | None = getattr(
-            provider, "hosted_routes", None)
-        if own is not None:  # the provider's own pages (a bank picker, a QR code)
+        if isinstance(provider, HostsPages):  # its own pages (a bank picker, a QR code)
             sub = web.Application()
-            sub.add_routes(own(engine))
+            sub.add_routes(provider.hosted_routes(engine))
             app.add_subapp(f"/{name}", sub)
     return app

@@ -73,6 +73,7 @@ class Provider(Protocol):
         """What follows the prefix in the base URL a SDK is given (may be empty)."""
 
 
+
 @functools.cache
 def data_table(module: str, name: str = "codes.yaml") -> Mapping[str, Mapping[str, Any]]:
     """A provider's data file beside its code (`module` is the caller's `__name__`), read
