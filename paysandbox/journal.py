@@ -42,7 +42,7 @@ class Entry:
             "namespace": _mask_key(self.namespace),
             "method": self.method,
             "path": self.path,
-            "query": self.query,
+            "query": _mask_query(self.query),
             "status": self.status,
             "request_id": self.request_id,
             "duration_ms": round(self.duration_ms, 3),
@@ -58,6 +58,17 @@ def _mask_key(key: str | None) -> str | None:
     if key is None or len(key) <= 12:
         return key
     return key[:8] + "…" + key[-4:]
+
+
+# Credentials some SDKs send in the query string (Mercado Pago's `?access_token=`).
+_SECRET_QUERY = re.compile(r"((?:^|&)(?:access_token|client_secret|api_key|key)=)[^&]*",
+                           re.IGNORECASE)
+
+
+def _mask_query(query: str) -> str:
+    if not query:
+        return query
+    return redact_pans(_SECRET_QUERY.sub(r"\1***", query))
 
 
 # A card's security code may never be stored (PCI DSS 3.2): in form bodies
