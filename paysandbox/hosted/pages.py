@@ -11,13 +11,14 @@ from aiohttp import web
 from paysandbox.core.commands import Complete
 from paysandbox.core.money import format_amount
 from paysandbox.core.payments import InvalidTransition, Payment, Status
+from paysandbox.core.tenancy import internal
 from paysandbox.store.base import Store
 
 if TYPE_CHECKING:
     from paysandbox.engine import Engine
     from paysandbox.providers.base import Provider
 
-HOSTED_NAMESPACE = "__hosted__"
+HOSTED_NAMESPACE = internal("hosted")
 CHALLENGE = "challenge"
 
 
