@@ -67,7 +67,14 @@ def parse_duration(value: Any) -> float:
         seconds = float(m.group(1)) * _UNITS[m.group(2)]
     if seconds < 0:
         raise AdminError(400, "A duration cannot be negative: the clock only moves forward.")
+    if not seconds <= MAX_ADVANCE:  # also NaN: dates past year 9999 break every provider
+        raise AdminError(400, f"Advance the clock by at most {MAX_ADVANCE // 86400:.0f} days "
+                              "at a time.")
     return seconds
+
+
+#: The furthest one advance moves the virtual clock (ten years).
+MAX_ADVANCE = 3650 * 86400.0
 
 
 def payment_json(p: Payment) -> dict[str, Any]:
@@ -158,7 +165,12 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
 
     async def reset(request: web.Request) -> web.Response:
         data = await body(request)
-        ns = namespace_of(data.get("namespace") or request.query.get("namespace"))
+        given = data["namespace"] if "namespace" in data else request.query.get("namespace")
+        if given is not None and (not isinstance(given, str) or not given):
+            raise AdminError(400, "namespace must be the credential whose state to forget (an "
+                                  "API key, merchant account or access token); leave it out "
+                                  "to reset everything.")
+        ns = namespace_of(given)
         await store.reset(ns)
         journal.clear(ns)
         dispatcher.forget(ns)

@@ -21,5 +21,11 @@ def internal(name: str) -> str:
 
 
 def tenant(credential: str) -> str:
-    """The namespace of a credential: itself, unless it starts like an internal one."""
+    """The namespace of a credential: itself, unless it starts like an internal one, or
+    holds bytes that are not UTF-8 (a header decoded with surrogates), which become hex
+    (a store keys and a journal shows only text)."""
+    try:
+        credential.encode("utf-8")
+    except UnicodeEncodeError:  # two NULs then a letter: no other credential maps there
+        return f"{RESERVED * 2}bytes:{credential.encode('utf-8', 'surrogatepass').hex()}"
     return RESERVED * 2 + credential if credential.startswith(RESERVED) else credential

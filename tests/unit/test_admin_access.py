@@ -37,3 +37,10 @@ def test_distinct_credentials_stay_distinct_tenants() -> None:
     credentials = ["a", "\x00a", "\x00\x00a", "\x00\x00\x00a", "sk_test_1"]
     assert len({tenant(c) for c in credentials}) == len(credentials)
     assert tenant("sk_test_1") == "sk_test_1"  # ordinary keys are their own namespace
+
+
+def test_a_credential_of_bytes_that_are_not_utf8_is_a_text_namespace() -> None:
+    raw = b"\xff\xfekey".decode("utf-8", "surrogateescape")  # as a header decodes it
+    ns = tenant(raw)
+    assert ns.encode("utf-8") and ns != tenant("\ufffd\ufffdkey")
+    assert ns not in {internal("hosted"), tenant("\x00" + ns)}
