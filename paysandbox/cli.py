@@ -378,6 +378,8 @@ def store_description(store: str) -> str:
 
 
 def banner(settings: Settings, port: int) -> str:
+    from paysandbox.webhooks.destinations import display_url
+
     url = settings.replace(port=port).base_url
     lines = [f"paysandbox {__version__} listening on {url}", "", "providers (give a SDK the "
              "base URL):"]
@@ -396,7 +398,8 @@ def banner(settings: Settings, port: int) -> str:
     lines.append("webhooks:")
     if settings.webhooks:
         for name, target in sorted(settings.webhooks.items()):
-            lines.append(f"  {name:<14} -> {target.url}  (secret {target.secret})")
+            lines.append(f"  {name:<14} -> {display_url(target.url)}  "
+                         f"(secret {target.secret})")
     else:
         lines.append("  none configured: use --webhook PROVIDER=URL, PUT /__admin/webhooks/"
                      "{provider}, or the provider's own API (Stripe: POST /v1/webhook_endpoints)")

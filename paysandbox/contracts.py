@@ -35,6 +35,7 @@ from jsonschema.exceptions import best_match  # type: ignore[import-untyped,unus
 from referencing import Registry, Resource
 
 from paysandbox.core.cards import redact_pans
+from paysandbox.journal import mask_url_credentials
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +292,7 @@ def shown_value(field: str, value: Any) -> Any:
         return "[redacted]"
     if isinstance(value, str | int):
         text = str(value)
-        redacted = redact_pans(text)
+        redacted = mask_url_credentials(redact_pans(text))
         if redacted != text:
             return redacted
     return value

@@ -26,7 +26,7 @@ import requests
 import stripe
 from mollie.api.error import UnprocessableEntityError
 
-from paysandbox.settings import Settings
+from paysandbox.settings import Settings, WebhookTarget
 from paysandbox.testing.server import SimulatorServer
 from tests.conftest import WebhookReceiver, receiving
 from tests.providers import mercadopago_sdk, mollie_support
@@ -405,6 +405,21 @@ def test_url_credentials_reach_the_receiver_but_never_admin_output_or_logs(
                         payment_simulator.client.deliveries()])
     assert "pa55w0rd" not in shown and "***@127.0.0.1" in shown
     assert "webhook" in caplog.text and "pa55w0rd" not in caplog.text
+
+
+def test_url_credentials_in_requests_never_reach_the_journal_or_the_banner(
+        payment_simulator: SimulatorServer) -> None:
+    from paysandbox.cli import banner
+
+    hook = "http://shop:pa55w0rd@127.0.0.1:9/hook"
+    mollie_support.create(mollie_support.client(payment_simulator), webhookUrl=hook)
+    stripe_sdk(payment_simulator).v1.webhook_endpoints.create(  # form-encoded on the wire
+        params={"url": hook, "enabled_events": ["*"]})
+    shown = json.dumps(payment_simulator.journal())
+    assert "pa55w0rd" not in shown
+    assert "http://***@127.0.0.1:9/hook" in shown and "http%3A%2F%2F***%40127.0.0.1" in shown
+    settings = Settings(webhooks={"stripe": WebhookTarget(hook, "whsec_x")})
+    assert "pa55w0rd" not in banner(settings, 12111)
 
 
 def test_an_access_token_in_the_query_is_masked_in_the_journal(
