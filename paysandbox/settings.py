@@ -160,8 +160,6 @@ def env_values(env: Mapping[str, str] | None = None) -> dict[str, object]:
     for name in ("ADMIN_TOKEN", "PUBLIC_URL", "STORE"):
         if get(name):
             values[name.lower()] = get(name)
-    if (get("ADMIN_TOKEN") or "x").strip() == "":
-        values["admin_token"] = get("ADMIN_TOKEN")  # set but blank: refused, not ignored
     for name in ("ALLOWED_HOSTS", "WEBHOOK_ALLOW"):
         if get(name):
             values[name.lower()] = split_list(get(name) or "")
