@@ -283,12 +283,18 @@ _SECRET_FIELD = re.compile(r"(cvc|cvv|security_?code|password|secret|token|api_?
                            re.IGNORECASE)
 
 
+#: Values that are credentials whatever field they are in: the providers' key shapes.
+_SECRET_VALUE = re.compile(r"^(?:Bearer|Basic)\s|\b(?:sk|rk|pk)_(?:test|live|sbox)_|\bwhsec_|"
+                           r"\b(?:TEST|APP_USR)-\d{6}|\b(?:test|live)_[A-Za-z0-9]{20,}|"
+                           r"\bAQE[A-Za-z0-9+/=_-]{16,}")
+
+
 def shown_value(field: str, value: Any) -> Any:
     """A violating value as the journal and the contract report show it: never a
     secret, a security code or a card number (they are for the request alone)."""
     if value is None or isinstance(value, bool):
         return value
-    if _SECRET_FIELD.search(field):
+    if _SECRET_FIELD.search(field) or (isinstance(value, str) and _SECRET_VALUE.search(value)):
         return "[redacted]"
     if isinstance(value, str | int):
         text = str(value)
