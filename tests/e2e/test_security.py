@@ -492,3 +492,38 @@ def test_a_credential_named_like_the_hosted_pages_namespace_is_just_another_tena
         # The squatting tenant resets its own namespace, as a test suite does.
         payment_simulator.admin("POST", "/reset", {"namespace": squatter})
         assert requests.get(challenge, timeout=10).status_code == 200, squatter
+
+
+# -- the clients this package ships pass the checks --------------------------------------
+
+
+def test_the_shipped_admin_clients_send_what_the_admin_api_requires(
+        server: Callable[..., SimulatorServer]) -> None:
+    """The pytest plugin's client, the Locust suites' client and the reference service
+    each change state through the admin API (JSON or YAML, the token when one is set)."""
+    from paysandbox.examples.payment_service.config import for_simulator
+    from paysandbox.examples.payment_service.server import register_webhooks
+    from paysandbox.loadtests.admin import Admin
+    from paysandbox.testing.client import AdminClient
+
+    sim = server(admin_token="s3cret")
+    rule = "{match: {provider: stripe}, latency: {distribution: fixed, value: 1ms}}"
+    scenario = (f"name: shipped-clients\nstart: manual\nrules: [{rule}]\n"
+                f"phases:\n  - {{after: 1s, for: 1s, rules: [{rule}]}}\n")
+    plugin_client = AdminClient(sim.base_url, token="s3cret")
+    assert plugin_client.use_scenario(scenario) == "shipped-clients"
+    plugin_client.advance_clock("1s")
+    plugin_client.clear_scenarios()
+    plugin_client.reset()
+
+    locust_admin = Admin(sim.base_url, token="s3cret")
+    locust_admin.load_scenario("shipped-clients", scenario)
+    assert locust_admin.start_scenario("shipped-clients")["started"]
+    with pytest.raises(RuntimeError, match="answered 404"):  # its own error, not a refusal
+        locust_admin.complete("pi_missing")
+
+    config = for_simulator(sim.base_url, ["stripe", "adyen"]).with_public_url(
+        "http://127.0.0.1:9")
+    register_webhooks(config, admin_token="s3cret")
+    configured = plugin_client.call("GET", "/webhooks")["endpoints"]
+    assert set(configured) == {"stripe", "adyen"}
