@@ -27,6 +27,7 @@ from paysandbox.scenarios.runtime import ScenarioSet
 from paysandbox.settings import Settings
 from paysandbox.store.base import Store, StoreUnavailable
 from paysandbox.store.memory import MemoryStore
+from paysandbox.webhooks.destinations import Destinations
 from paysandbox.webhooks.dispatcher import Dispatcher, Endpoint, Event
 
 log = logging.getLogger("simulator")
@@ -101,7 +102,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     clock = VirtualClock(scale=settings.clock_scale)
     store, check_store = open_store(settings)
-    dispatcher = Dispatcher(clock)
+    dispatcher = Dispatcher(clock, destinations=Destinations(settings.webhook_allow),
+                            keep_replies=settings.keep_webhook_replies)
     for name, target in settings.webhooks.items():
         dispatcher.configure(Endpoint(url=target.url, secret=target.secret, provider=name))
     dispatcher.remember_configuration()
@@ -150,6 +152,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         if check_store is not None:
             await check_store()  # StoreUnavailable: nothing else has started yet
+        engine.fingerprint_key = await store.secret("card-fingerprint")
         await dispatcher.start()
         watcher = None
         if settings.watch and settings.scenarios:

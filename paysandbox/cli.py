@@ -50,7 +50,9 @@ PAYSANDBOX_PORT, PAYSANDBOX_PROVIDERS (comma-separated), PAYSANDBOX_WEBHOOK_<PRO
 PAYSANDBOX_WEBHOOK_SECRET_<PROVIDER>, PAYSANDBOX_CLOCK_SCALE, PAYSANDBOX_JOURNAL_SIZE,
 PAYSANDBOX_MAX_BODY_BYTES, PAYSANDBOX_ADMIN_TOKEN, PAYSANDBOX_LOG_LEVEL,
 PAYSANDBOX_DRAIN_TIMEOUT, PAYSANDBOX_PUBLIC_URL, PAYSANDBOX_SCENARIOS (paths joined by
-':'), PAYSANDBOX_WATCH, PAYSANDBOX_CONTRACTS, PAYSANDBOX_CHECK_RESPONSES, PAYSANDBOX_STORE.
+':'), PAYSANDBOX_WATCH, PAYSANDBOX_CONTRACTS, PAYSANDBOX_CHECK_RESPONSES, PAYSANDBOX_STORE,
+PAYSANDBOX_ALLOWED_HOSTS and PAYSANDBOX_WEBHOOK_ALLOW (comma-separated),
+PAYSANDBOX_KEEP_WEBHOOK_REPLIES.
 """
 
 
@@ -86,7 +88,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-body-bytes", type=int, metavar="N",
                        help="largest request body accepted (default 1 MiB)")
     serve.add_argument("--admin-token", metavar="TOKEN",
-                       help="require 'Authorization: Bearer TOKEN' on /__admin")
+                       help="require 'Authorization: Bearer TOKEN' on /__admin (beyond "
+                            "loopback one is required: without it a fresh one is made up "
+                            "and printed at start-up)")
+    serve.add_argument("--allowed-host", action="append", metavar="HOST", dest="allowed_hosts",
+                       help="a Host name the admin API answers besides loopback names and "
+                            "addresses and the --public-url host (repeatable)")
+    serve.add_argument("--webhook-allow", action="append", metavar="CIDR|HOST",
+                       dest="webhook_allow",
+                       help="let webhooks go to this range or host too (repeatable; default: "
+                            "loopback, private ranges and single-label names only; never "
+                            "link-local such as 169.254.169.254)")
+    serve.add_argument("--keep-webhook-replies", action="store_true", default=None,
+                       help="keep the first 200 bytes of receivers' replies in the delivery "
+                            "log (default: status and size only)")
     serve.add_argument("--public-url", metavar="URL",
                        help="the URL clients use to reach this server, when not the bind address")
     serve.add_argument("--drain-timeout", type=float, metavar="SECONDS",
@@ -217,6 +232,11 @@ def settings_from(args: argparse.Namespace) -> Settings:
         values["scenarios"] = tuple(args.scenarios)
     if getattr(args, "watch", None):
         values["watch"] = True
+    for flag in ("allowed_hosts", "webhook_allow"):
+        if getattr(args, flag, None):
+            values[flag] = tuple(getattr(args, flag))
+    if getattr(args, "keep_webhook_replies", None):
+        values["keep_webhook_replies"] = True
     secrets = dict(parse_pair(s, "--webhook-secret") for s in args.webhook_secret)
     hooks = dict(cast("Mapping[str, WebhookTarget]", values.get("webhooks") or {}))
     for text in args.webhook:
@@ -241,6 +261,8 @@ def store_description(store: str) -> str:
 
 
 def banner(settings: Settings, port: int) -> str:
+    from paysandbox.webhooks.destinations import display_url
+
     url = settings.replace(port=port).base_url
     lines = [f"paysandbox {__version__} listening on {url}", "", "providers (give a SDK the "
              "base URL):"]
@@ -248,14 +270,19 @@ def banner(settings: Settings, port: int) -> str:
         lines.append(f"  {provider.title:<14} {url}/{provider.name}{provider.base_url_hint()}")
     lines += ["", f"admin           {url}/__admin/  (health, journal, payments, webhooks, clock, "
               "scenarios, contracts)"]
-    if settings.admin_token:
+    if settings.admin_token_generated:
+        lines.append(f"admin token     {settings.admin_token}  (made up for this run: binding "
+                     "beyond loopback needs one; choose it with --admin-token or "
+                     "PAYSANDBOX_ADMIN_TOKEN)")
+    elif settings.admin_token:
         lines.append("                (admin token required)")
     lines.append(f"store           {store_description(settings.store)}")
     lines.append("")
     lines.append("webhooks:")
     if settings.webhooks:
         for name, target in sorted(settings.webhooks.items()):
-            lines.append(f"  {name:<14} -> {target.url}  (secret {target.secret})")
+            lines.append(f"  {name:<14} -> {display_url(target.url)}  "
+                         f"(secret {target.secret})")
     else:
         lines.append("  none configured: use --webhook PROVIDER=URL, PUT /__admin/webhooks/"
                      "{provider}, or the provider's own API (Stripe: POST /v1/webhook_endpoints)")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ import fastjsonschema
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unused-ignore]
 from jsonschema.exceptions import best_match  # type: ignore[import-untyped,unused-ignore]
 from referencing import Registry, Resource
+
+from paysandbox.core.cards import redact_pans
+from paysandbox.journal import mask_url_credentials
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,12 @@ class Violation:
     def dotted(self) -> str:
         """The field's path as `amount.currency` ('' for the body itself)."""
         return ".".join(str(p) for p in self.path)
+
+    @property
+    def shown(self) -> Any:
+        """The value as an error message, the journal or a report may repeat it: card
+        numbers masked, secrets and security codes never (`shown_value`)."""
+        return shown_value(self.dotted, self.value)
 
 
 class ContractViolation(ValueError):
@@ -262,8 +272,36 @@ class Finding:
         v = self.violation
         value = v.value if isinstance(v.value, str | int | float | bool) or v.value is None \
             else type(v.value).__name__
+        value = shown_value(self.field, value)
         return {"provider": self.provider, "contract": self.contract, "source": self.source,
                 "field": self.field, "kind": v.kind, "message": v.message, "value": value}
+
+
+#: Fields whose values are secrets or card data, whatever they look like.
+_SECRET_FIELD = re.compile(r"(cvc|cvv|security_?code|password|secret|token|api_?key|"
+                           r"authorization|encrypted|card_?number|^number$|\.number$)",
+                           re.IGNORECASE)
+
+
+#: Values that are credentials whatever field they are in: the providers' key shapes.
+_SECRET_VALUE = re.compile(r"^(?:Bearer|Basic)\s|\b(?:sk|rk|pk)_(?:test|live|sbox)_|\bwhsec_|"
+                           r"\b(?:TEST|APP_USR)-\d{6}|\b(?:test|live)_[A-Za-z0-9]{20,}|"
+                           r"\bAQE[A-Za-z0-9+/=_-]{16,}")
+
+
+def shown_value(field: str, value: Any) -> Any:
+    """A violating value as the journal and the contract report show it: never a
+    secret, a security code or a card number (they are for the request alone)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if _SECRET_FIELD.search(field) or (isinstance(value, str) and _SECRET_VALUE.search(value)):
+        return "[redacted]"
+    if isinstance(value, str | int):
+        text = str(value)
+        redacted = mask_url_credentials(redact_pans(text))
+        if redacted != text:
+            return redacted
+    return value
 
 
 @dataclass(slots=True)

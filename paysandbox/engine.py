@@ -13,6 +13,7 @@ import heapq
 import itertools
 import logging
 import random
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -123,6 +124,9 @@ class Engine:
         self.clock = clock
         self.dispatcher = dispatcher
         self.scenarios: Scenarios = scenarios or NoScenarios()
+        #: The key card fingerprints are HMACs under: the store's own (`Store.secret`),
+        #: set at start-up so every process on one store agrees; random until then.
+        self.fingerprint_key = secrets.token_bytes(32)
         #: Test mode: sees every event as it is emitted (contract checks).
         self.inspect_event: Callable[[Event], None] | None = None
         # Scheduled commands, by virtual time; one runner executes them in that order.

@@ -19,6 +19,9 @@ class ApiError(Exception):
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
                  status: int | None = None, extra: Mapping[str, Any] | None = None) -> None:
+        # A message may quote a header, and a header may carry bytes that are not UTF-8
+        # (decoded to lone surrogates): shown as U+FFFD, never a failure to render.
+        message = message.encode("utf-8", "replace").decode("utf-8")
         super().__init__(message)
         self.message = message
         self.param = param

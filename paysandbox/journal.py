@@ -42,7 +42,7 @@ class Entry:
             "namespace": _mask_key(self.namespace),
             "method": self.method,
             "path": self.path,
-            "query": self.query,
+            "query": _mask_query(self.query),
             "status": self.status,
             "request_id": self.request_id,
             "duration_ms": round(self.duration_ms, 3),
@@ -60,6 +60,34 @@ def _mask_key(key: str | None) -> str | None:
     return key[:8] + "…" + key[-4:]
 
 
+# Credentials in URLs (`http://user:pass@host/…`), in bodies as in queries.
+_URL_CREDENTIALS = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#@\s\"']+@")
+# … and form-encoded (`url=http%3A%2F%2Fuser%3Apass%40host`).
+_ENCODED_URL_CREDENTIALS = re.compile(
+    r"(\b[a-zA-Z][a-zA-Z0-9+.-]*%3A%2F%2F)(?:(?!%2F|%3F|%23|%40)[^&\s/\"'])+%40",
+    re.IGNORECASE)
+
+
+def mask_url_credentials(text: str) -> str:
+    """Every URL's `user:password@` as `***@`."""
+    if "@" in text:
+        text = _URL_CREDENTIALS.sub(r"\1***@", text)
+    if "%40" in text:
+        text = _ENCODED_URL_CREDENTIALS.sub(r"\1***%40", text)
+    return text
+
+
+# Credentials some SDKs send in the query string (Mercado Pago's `?access_token=`).
+_SECRET_QUERY = re.compile(r"((?:^|&)(?:access_token|client_secret|api_key|key)=)[^&]*",
+                           re.IGNORECASE)
+
+
+def _mask_query(query: str) -> str:
+    if not query:
+        return query
+    return mask_url_credentials(redact_pans(_SECRET_QUERY.sub(r"\1***", query)))
+
+
 # A card's security code may never be stored (PCI DSS 3.2): in form bodies
 # (`card][cvc]=123`, `cvc=123`) and in JSON (`"cvc": "123"`, Adyen's `"cvc"`, …).
 _CVC = re.compile(r'((?:cvc|cvv|cvv2|security_?code|encryptedSecurityCode)(?:%5D|\])?'
@@ -69,7 +97,8 @@ _CVC = re.compile(r'((?:cvc|cvv|cvv2|security_?code|encryptedSecurityCode)(?:%5D
 def _decode(body: bytes) -> Any:
     if not body:
         return None
-    text = _CVC.sub(r"\1***", redact_pans(body.decode("utf-8", "replace")))
+    text = _CVC.sub(r"\1***", mask_url_credentials(redact_pans(body.decode("utf-8",
+                                                                          "replace"))))
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:

@@ -11,6 +11,7 @@ import hashlib
 import ipaddress
 import math
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -58,6 +59,10 @@ class Settings:
     contracts: str = "strict"  # strict: the provider's 4xx | report: served, recorded | off
     check_responses: bool = False  # test mode: check our own responses and webhooks too
     store: str = "memory"  # memory (this process only) | redis://host:port/db (shared)
+    allowed_hosts: tuple[str, ...] = ()  # Host names the admin API answers besides loopback
+    webhook_allow: tuple[str, ...] = ()  # CIDRs and hosts webhooks may go to, beyond defaults
+    keep_webhook_replies: bool = False  # keep the start of receivers' replies in deliveries
+    admin_token_generated: bool = False  # set when a required token was made up at start
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -79,10 +84,27 @@ class Settings:
             raise SettingsError(f"journal size must be >= 0, got {self.journal_size}")
         if self.max_body_bytes < 1024:
             raise SettingsError(f"max body must be >= 1024 bytes, got {self.max_body_bytes}")
+        if self.admin_token is not None and (
+                not self.admin_token.strip() or self.admin_token != self.admin_token.strip()
+                or not self.admin_token.isprintable()):
+            raise SettingsError("the admin token must be printable text without leading or "
+                                "trailing spaces (an empty or blank token would lock everyone "
+                                "out); for example --admin-token \"$(openssl rand -hex 16)\"")
+        from paysandbox.webhooks.destinations import Destinations  # imports settings
+
+        try:
+            destinations = Destinations(self.webhook_allow)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+        for name, target in self.webhooks.items():
+            refusal = destinations.url_refusal(target.url)
+            if refusal is not None:
+                raise SettingsError(f"--webhook {name}=…: destination not allowed: {refusal}")
         if not self.loopback and not self.admin_token:
-            raise SettingsError(
-                f"Binding to {self.host} exposes /__admin beyond this machine: set an admin "
-                "token with --admin-token or PAYSANDBOX_ADMIN_TOKEN.")
+            # Beyond loopback the admin API needs a token: make one up, and the banner
+            # prints it (it is never written anywhere else).
+            object.__setattr__(self, "admin_token", secrets.token_urlsafe(24))
+            object.__setattr__(self, "admin_token_generated", True)
 
     @property
     def loopback(self) -> bool:
@@ -138,6 +160,11 @@ def env_values(env: Mapping[str, str] | None = None) -> dict[str, object]:
     for name in ("ADMIN_TOKEN", "PUBLIC_URL", "STORE"):
         if get(name):
             values[name.lower()] = get(name)
+    for name in ("ALLOWED_HOSTS", "WEBHOOK_ALLOW"):
+        if get(name):
+            values[name.lower()] = split_list(get(name) or "")
+    if get("KEEP_WEBHOOK_REPLIES"):
+        values["keep_webhook_replies"] = _flag(get("KEEP_WEBHOOK_REPLIES"))
     if get("SCENARIOS"):
         values["scenarios"] = tuple(p for p in (get("SCENARIOS") or "").split(os.pathsep) if p)
     if get("WATCH"):
@@ -153,7 +180,8 @@ def env_values(env: Mapping[str, str] | None = None) -> dict[str, object]:
     for key, url in env.items():
         if not url.strip():
             continue  # an empty variable counts as unset, as everywhere else
-        if key.startswith(ENV_PREFIX + "WEBHOOK_") and not key.startswith(secret_prefix):
+        if key.startswith(ENV_PREFIX + "WEBHOOK_") and not key.startswith(secret_prefix) \
+                and key != ENV_PREFIX + "WEBHOOK_ALLOW":
             provider = key[len(ENV_PREFIX + "WEBHOOK_"):].lower()
             secret = env.get(secret_prefix + provider.upper()) or default_secret(provider)
             hooks[provider] = WebhookTarget(url, secret)

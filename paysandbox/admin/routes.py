@@ -1,12 +1,13 @@
 """The admin API. Plain JSON; errors as {"error": {"message": …}}.
 
-Whenever the server binds beyond loopback, every admin call needs the admin token
-(`Authorization: Bearer TOKEN`).
+Every call passes `AdminAccess` first (paysandbox.admin.access): a loopback or allowed
+Host, no cross-origin browser, a JSON content type on calls that change state and,
+whenever the server binds beyond loopback, the admin token (`Authorization: Bearer
+TOKEN`).
 """
 
 from __future__ import annotations
 
-import hmac
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -16,14 +17,18 @@ import orjson
 from aiohttp import web
 
 from paysandbox import __version__
+from paysandbox.admin.access import AdminAccess
 from paysandbox.collector import release_frozen
 from paysandbox.contract_report import ContractLog
 from paysandbox.core.commands import Command, Complete, Expire, Void
 from paysandbox.core.outcomes import UnknownDeclineReason, decline_reason
 from paysandbox.core.payments import InvalidTransition, Payment
+from paysandbox.core.tenancy import tenant
 from paysandbox.scenarios.loader import ScenarioError, load_text
 from paysandbox.scenarios.runtime import ScenarioSet
 from paysandbox.settings import Settings, default_secret
+from paysandbox.store.base import StoreUnavailable
+from paysandbox.webhooks.destinations import display_url
 from paysandbox.webhooks.dispatcher import Endpoint
 
 if TYPE_CHECKING:
@@ -62,7 +67,14 @@ def parse_duration(value: Any) -> float:
         seconds = float(m.group(1)) * _UNITS[m.group(2)]
     if seconds < 0:
         raise AdminError(400, "A duration cannot be negative: the clock only moves forward.")
+    if not seconds <= MAX_ADVANCE:  # also NaN: dates past year 9999 break every provider
+        raise AdminError(400, f"Advance the clock by at most {MAX_ADVANCE // 86400:.0f} days "
+                              "at a time.")
     return seconds
+
+
+#: The furthest one advance moves the virtual clock (ten years).
+MAX_ADVANCE = 3650 * 86400.0
 
 
 def payment_json(p: Payment) -> dict[str, Any]:
@@ -81,6 +93,17 @@ def payment_json(p: Payment) -> dict[str, Any]:
     }
 
 
+def namespace_of(value: Any) -> str | None:
+    """The namespace a `namespace` parameter names: a credential's, never an internal
+    one (paysandbox.core.tenancy)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise AdminError(400, "namespace must be a string: the credential (API key, merchant "
+                              "account, access token) whose state it names.")
+    return tenant(value)
+
+
 def admin_app(engine: Engine, journal: Journal, settings: Settings,
               providers: Mapping[str, Provider], started: float,
               scenarios: ScenarioSet | None = None,
@@ -88,19 +111,19 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
     scenarios = scenarios if scenarios is not None else ScenarioSet()
     contract_log = contract_log if contract_log is not None else ContractLog()
     store, dispatcher, clock = engine.store, engine.dispatcher, engine.clock
+    access = AdminAccess(settings)
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if settings.admin_token:
-            given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-            if not hmac.compare_digest(given, settings.admin_token):
-                return _json({"error": {"message": "Admin calls need the admin token: "
-                                        "'Authorization: Bearer <PAYSANDBOX_ADMIN_TOKEN>'."}},
-                             401)
+        refused = access.refusal(request)
+        if refused is not None:
+            return _json({"error": {"message": refused[1]}}, refused[0])
         try:
             return await handler(request)
         except AdminError as exc:
             return _json({"error": {"message": exc.message}}, exc.status)
+        except StoreUnavailable as exc:  # unreachable, or it holds a record it refuses
+            return _json({"error": {"message": f"The store cannot serve this: {exc}"}}, 503)
         except web.HTTPNotFound:
             routes = sorted({f"{r.method} {r.resource.canonical}" for r in app.router.routes()
                              if r.resource is not None and r.method != "HEAD"})
@@ -142,7 +165,12 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
 
     async def reset(request: web.Request) -> web.Response:
         data = await body(request)
-        ns = data.get("namespace") or request.query.get("namespace")
+        given = data["namespace"] if "namespace" in data else request.query.get("namespace")
+        if given is not None and (not isinstance(given, str) or not given):
+            raise AdminError(400, "namespace must be the credential whose state to forget (an "
+                                  "API key, merchant account or access token); leave it out "
+                                  "to reset everything.")
+        ns = namespace_of(given)
         await store.reset(ns)
         journal.clear(ns)
         dispatcher.forget(ns)
@@ -161,13 +189,15 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
             except ValueError:
                 raise AdminError(400, "status must be a code (402) or a class (4xx).") from None
         entries = journal.query(provider=q.get("provider"), path=q.get("path"), status=status,
-                                namespace=q.get("namespace"), limit=limit_of(request))
+                                namespace=namespace_of(q.get("namespace")),
+                                limit=limit_of(request))
         bodies = q.get("bodies", "true") != "false"
         return _json({"entries": [e.to_json(bodies=bodies) for e in entries]})
 
     async def payments_list(request: web.Request) -> web.Response:
         q = request.query
-        namespaces = [q["namespace"]] if q.get("namespace") else await store.namespaces()
+        namespaces = [tenant(q["namespace"])] if q.get("namespace") else \
+            await store.namespaces()
         found: list[Payment] = []
         for ns in namespaces:
             found += await store.list_payments(ns, provider=q.get("provider"),
@@ -217,7 +247,8 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         return _json({"cleared": True})
 
     async def webhooks_get(request: web.Request) -> web.Response:
-        return _json({"endpoints": {p: [{"url": e.url, "secret": e.secret} for e in eps]
+        return _json({"endpoints": {p: [{"url": display_url(e.url), "secret": e.secret}
+                                        for e in eps]
                                     for p, eps in dispatcher.configured().items()},
                       "deliveries": dispatcher.summary()})
 
@@ -231,10 +262,13 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise AdminError(400, 'Give the receiver as {"url": "http://127.0.0.1:8000/hook",'
                                   ' "secret": "optional"}.')
+        refusal = dispatcher.destinations.url_refusal(url)
+        if refusal is not None:
+            raise AdminError(400, f"destination not allowed: {refusal}")
         secret = data.get("secret") or default_secret(provider)
         dispatcher.configure(Endpoint(url=url, secret=secret, provider=provider,
-                                      namespace=data.get("namespace")))
-        return _json({"provider": provider, "url": url, "secret": secret})
+                                      namespace=namespace_of(data.get("namespace"))))
+        return _json({"provider": provider, "url": display_url(url), "secret": secret})
 
     async def webhooks_delete(request: web.Request) -> web.Response:
         if not dispatcher.unconfigure(request.match_info["provider"]):
@@ -244,7 +278,8 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
     async def deliveries(request: web.Request) -> web.Response:
         q = request.query
         found = dispatcher.deliveries(provider=q.get("provider"), state=q.get("state"),
-                                      event_id=q.get("event_id"), namespace=q.get("namespace"),
+                                      event_id=q.get("event_id"),
+                                      namespace=namespace_of(q.get("namespace")),
                                       limit=limit_of(request))
         return _json({"deliveries": [d.to_json() for d in found]})
 

@@ -7,6 +7,8 @@ ever needs to handle a full PAN: callers reach for ``Card.masked`` or
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +18,7 @@ __all__ = [
     "PAN_PATTERN",
     "Brand",
     "Card",
+    "card_fingerprint",
     "detect_brand",
     "digits_only",
     "is_expired",
@@ -135,19 +138,60 @@ def mask(number: str) -> str:
 
 PAN_PATTERN: re.Pattern[str] = re.compile(r"\b[0-9]{13,19}\b")
 
+#: A run of digits in groups joined by single separators, as a shopper types a card
+#: number and the providers accept it: spaces, dashes, and in a form body `+` or `%20`.
+_GROUPED_DIGITS = re.compile(r"(?<![0-9A-Za-z_])[0-9]+(?:(?:[ +-]|%20)[0-9]+)*(?![0-9A-Za-z_])")
+_SEPARATOR = re.compile(r"([ +-]|%20)")
+
 
 def redact_pans(text: str) -> str:
-    """Mask every 13-19 digit run in ``text`` that passes Luhn.
+    """Mask every card number in ``text``: 13-19 digits passing Luhn, written as one
+    run or in groups with spaces or dashes between them (``4242 4242 4242 4242``).
 
-    Runs failing Luhn (ids, timestamps, amounts) are left alone so redacted
-    logs stay readable.
+    Digits failing Luhn (ids, timestamps, amounts) are left alone so redacted logs stay
+    readable.
     """
+    if len(text) < 13:
+        return text
+    return _GROUPED_DIGITS.sub(_redact_run, text)
 
-    def _replace(match: re.Match[str]) -> str:
-        run = match.group(0)
-        return mask(run) if _luhn_sum_ok(run) else run
 
-    return PAN_PATTERN.sub(_replace, text)
+def _redact_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    if len(run) < 13:
+        return run
+    if run.isdigit():
+        return mask(run) if len(run) <= 19 and _luhn_sum_ok(run) else run
+    parts = _SEPARATOR.split(run)  # digits, separator, digits, …
+    groups, separators = parts[0::2], parts[1::2]
+    out: list[str] = []
+    i = 0
+    while i < len(groups):
+        digits, end = groups[i], -1
+        for j in range(i, len(groups)):
+            if j > i:
+                digits += groups[j]
+            if len(digits) > 19:
+                break
+            if len(digits) >= 13 and _luhn_sum_ok(digits):
+                end = j
+                break
+        if end < 0:
+            out.append(groups[i])
+            end = i
+        else:
+            out.append(mask(digits))
+        if end < len(separators):
+            out.append(separators[end])
+        i = end + 1
+    return "".join(out)
+
+
+def card_fingerprint(number: str, key: bytes, length: int = 16) -> str:
+    """A stable id of a card number that cannot be turned back into it: an HMAC keyed
+    with the install's own key (paysandbox.store `secret`), never a bare hash, which
+    BIN and last4 beside it would let anyone reverse in a second."""
+    return hmac.new(key, digits_only(number).encode(), hashlib.sha256).hexdigest()[:length]
 
 
 def is_expired(exp_month: int, exp_year: int, now: datetime) -> bool:

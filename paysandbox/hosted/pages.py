@@ -11,6 +11,7 @@ from aiohttp import web
 from paysandbox.core.commands import Complete
 from paysandbox.core.money import format_amount
 from paysandbox.core.payments import InvalidTransition, Payment, Status
+from paysandbox.core.tenancy import internal
 from paysandbox.providers.hooks import HostsPages, NamesStatuses, ReturnsShoppers
 from paysandbox.store.base import Store
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from paysandbox.engine import Engine
     from paysandbox.providers.base import Provider
 
-HOSTED_NAMESPACE = "__hosted__"
+HOSTED_NAMESPACE = internal("hosted")
 CHALLENGE = "challenge"
 
 

@@ -31,7 +31,7 @@ from paysandbox.engine import APPLIED, InjectedFault
 from paysandbox.errors import ApiError, PayloadTooLarge, RouteMissing
 from paysandbox.faults import Fault
 from paysandbox.journal import Journal
-from paysandbox.store.base import Store
+from paysandbox.store.base import Store, StoreUnavailable
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 
 if TYPE_CHECKING:
@@ -241,6 +241,11 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
                 f"Request body exceeds the limit of {max_body} bytes."), request)
         except web.HTTPException:
             raise
+        except StoreUnavailable as exc:  # unreachable, or it holds a record it refuses
+            log.error("store: %s", exc)
+            return provider.render_error(ApiError(
+                f"The simulator's store cannot serve this request: {exc}", status=503,
+                code="store_unavailable"), request)
         except Exception:  # a bug: say so in the provider's envelope, never a traceback
             log.exception("unhandled error serving %s %s", request.method, request.path)
             return provider.render_error(

@@ -106,6 +106,11 @@ class Store(Protocol):
 
     async def namespaces(self) -> list[str]: ...
 
+    async def secret(self, name: str) -> bytes:
+        """A random key made on first use and then the same for every process sharing
+        this store (the card-fingerprint key): in memory, for this process; in Redis, for
+        as long as that Redis keeps its data, a full reset included."""
+
     async def reset(self, namespace: str | None = None) -> None:
         """Forget everything, or one namespace."""
 

@@ -6,6 +6,7 @@ compare-and-set loop is kept so the semantics are the ones every backend honours
 
 from __future__ import annotations
 
+import secrets
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -40,6 +41,7 @@ class MemoryStore:
         self._max_events = max_events
         self._max_idempotency = max_idempotency_keys
         self._spaces: dict[str, _Namespace] = {}
+        self._secrets: dict[str, bytes] = {}
 
     def _ns(self, namespace: str) -> _Namespace:
         space = self._spaces.get(namespace)
@@ -145,6 +147,9 @@ class MemoryStore:
 
     async def namespaces(self) -> list[str]:
         return sorted(self._spaces)
+
+    async def secret(self, name: str) -> bytes:
+        return self._secrets.setdefault(name, secrets.token_bytes(32))
 
     async def reset(self, namespace: str | None = None) -> None:
         if namespace is None:

@@ -4,7 +4,7 @@ Every key lives under a prefix (default `paysandbox:`), then the namespace, perc
 encoded so it holds no `:` and no glob character; a namespace's keys are therefore
 exactly those matching `<prefix><namespace>:*`. Per namespace:
 
-    pay:<id>            a payment, pickled (string)
+    pay:<id>            a payment, as data (string; see paysandbox.store.codec)
     order, order:<p>    payment ids in creation order, all and per provider (lists)
     aliases             alias -> payment id (hash)
     obj:<kind>          object id -> JSON, plus obj-order:<kind> for insertion order
@@ -14,9 +14,10 @@ exactly those matching `<prefix><namespace>:*`. Per namespace:
 
 and `<prefix>namespaces`, the set of namespaces that hold anything.
 
-Payments are pickled because they are frozen dataclasses with enums and nested
-dataclasses that only this code writes; pickle runs code when it loads, so the Redis
-must be one that only simulators write to (never a shared, untrusted one).
+Payments are stored as versioned JSON (`paysandbox.store.codec`): reading a key never
+constructs anything but the simulator's own types, so a key written by someone else is
+refused with a clear error (`BadRecord`), never run. Records pickled by older releases
+are refused the same way, with how to empty the store.
 
 `transition` is a compare-and-set: read the payment, apply the pure function, and let a
 Lua script store the result only if the stored bytes are still the ones read; on a lost
@@ -27,7 +28,7 @@ processes never see half a write.
 from __future__ import annotations
 
 import base64
-import pickle
+import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -38,6 +39,7 @@ from redis.exceptions import RedisError
 
 from paysandbox.core.payments import Payment
 from paysandbox.store.base import AlreadyExists, IdempotencyRecord, NotFound, StoreUnavailable
+from paysandbox.store.codec import BadRecord, decode_payment, encode_payment
 from paysandbox.webhooks.dispatcher import Event
 
 DEFAULT_PREFIX = "paysandbox:"
@@ -161,6 +163,7 @@ class RedisStore:
         self._idem_finish = self._redis.register_script(_IDEMPOTENCY_FINISH)
         self._append_event = self._redis.register_script(_APPEND_EVENT)
         self._namespaces = prefix + "namespaces"
+        self._secrets: dict[str, bytes] = {}
 
     async def ping(self) -> None:
         """Fail early, with what to do, when the Redis cannot be reached."""
@@ -186,13 +189,14 @@ class RedisStore:
         created = await self._create(
             keys=[self._payment_key(ns, payment.id), self._key(ns, "order"),
                   self._key(ns, "order:" + payment.provider), self._namespaces],
-            args=[pickle.dumps(payment, pickle.HIGHEST_PROTOCOL), payment.id, ns])
+            args=[encode_payment(payment), payment.id, ns])
         if not created:
             raise AlreadyExists(payment.id)
 
     async def get(self, namespace: str, payment_id: str) -> Payment | None:
-        raw = await self._redis.get(self._payment_key(namespace, payment_id))
-        return _load_payment(raw) if raw is not None else None
+        key = self._payment_key(namespace, payment_id)
+        raw = await self._redis.get(key)
+        return decode_payment(_bytes(raw), key) if raw is not None else None
 
     async def transition(
         self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment]
@@ -202,10 +206,9 @@ class RedisStore:
             raw = await self._redis.get(key)
             if raw is None:
                 raise NotFound(namespace, payment_id)
-            before = _load_payment(raw)
+            before = decode_payment(_bytes(raw), key)
             after = fn(before)
-            if await self._cas(keys=[key],
-                               args=[raw, pickle.dumps(after, pickle.HIGHEST_PROTOCOL)]):
+            if await self._cas(keys=[key], args=[raw, encode_payment(after)]):
                 return before, after
 
     async def list_payments(self, namespace: str, *, provider: str | None = None,
@@ -217,7 +220,9 @@ class RedisStore:
         if not ids:
             return []
         keys = [self._payment_key(namespace, _text(i)) for i in reversed(ids)]
-        return [_load_payment(raw) for raw in await self._redis.mget(keys) if raw is not None]
+        return [decode_payment(_bytes(raw), key)
+                for key, raw in zip(keys, await self._redis.mget(keys), strict=True)
+                if raw is not None]
 
     # -- aliases and objects --------------------------------------------------------
 
@@ -309,9 +314,27 @@ class RedisStore:
     async def namespaces(self) -> list[str]:
         return sorted(_text(ns) for ns in await self._redis.smembers(self._namespaces))
 
+    async def secret(self, name: str) -> bytes:
+        # `!` is never in a namespace's part of a key (percent-encoded), so no credential
+        # can name this one.
+        key = f"{self._prefix}!secret:{name}"
+        await self._redis.set(key, secrets.token_hex(32), nx=True)
+        raw = await self._redis.get(key)
+        try:
+            value = bytes.fromhex(_text(raw or b""))
+        except ValueError:
+            value = b""
+        if len(value) < 16:
+            raise BadRecord(key, "it is not a hex key of 16 bytes or more; delete it (a "
+                            "new one is made at the next start)")
+        self._secrets[name] = value
+        return value
+
     async def reset(self, namespace: str | None = None) -> None:
         if namespace is None:
             await self._delete_matching(_glob_escape(self._prefix) + "*")
+            for name, value in self._secrets.items():  # the install keeps its keys
+                await self._redis.set(f"{self._prefix}!secret:{name}", value.hex(), nx=True)
             return
         await self._redis.srem(self._namespaces, namespace)
         await self._delete_matching(_glob_escape(self._key(namespace, "")) + "*")
@@ -338,13 +361,6 @@ def _text(raw: bytes | str) -> str:
 
 def _bytes(raw: bytes | str) -> bytes:
     return raw if isinstance(raw, bytes) else raw.encode()
-
-
-def _load_payment(raw: bytes | str) -> Payment:
-    payment = pickle.loads(_bytes(raw))  # our own data: see the module docstring
-    if not isinstance(payment, Payment):
-        raise TypeError(f"not a payment in the store: {type(payment).__name__}")
-    return payment
 
 
 def _dump_object(value: Mapping[str, Any]) -> bytes:

@@ -76,13 +76,19 @@ class SimulatorServer:
 
     @property
     def client(self) -> AdminClient:
-        return AdminClient(self.base_url)
+        return AdminClient(self.base_url, token=self.settings.admin_token)
+
+    def _admin_headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.settings.admin_token:
+            headers["Authorization"] = f"Bearer {self.settings.admin_token}"
+        return headers
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
         """A raw admin call; raises urllib's HTTPError on a 4xx/5xx."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(f"{self.base_url}/__admin{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+                                     headers=self._admin_headers())
         with urllib.request.urlopen(req, timeout=30) as resp:
             return json.loads(resp.read() or b"null")
 

@@ -22,9 +22,16 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 
 from paysandbox.core.clock import VirtualClock
 from paysandbox.settings import default_secret
+from paysandbox.webhooks.destinations import (
+    Destinations,
+    GuardedResolver,
+    display_url,
+    refused_cause,
+)
 
 log = logging.getLogger("paysandbox.webhooks")
 
@@ -139,7 +146,7 @@ class Delivery:
             "namespace": self.event.namespace,
             "event_id": self.event.id,
             "event_type": self.event.type,
-            "url": self.endpoint.url,
+            "url": display_url(self.endpoint.url),
             "state": self.state,
             "next_attempt_at": self.next_attempt_at if self.state == "pending" else None,
             "attempts": [a.to_json() for a in self.attempts],
@@ -150,8 +157,14 @@ class Dispatcher:
     """Schedules deliveries on the virtual clock and sends them with retries."""
 
     def __init__(self, clock: VirtualClock, *, max_concurrency: int = 64,
-                 timeout: float = 10.0, log_size: int = 10_000) -> None:
+                 timeout: float = 10.0, log_size: int = 10_000,
+                 destinations: Destinations | None = None, keep_replies: bool = False,
+                 resolver: AbstractResolver | None = None) -> None:
         self._clock = clock
+        self._resolver = resolver  # the name lookup the destination check wraps
+        #: Where deliveries may go; providers check callback URLs from requests with it.
+        self.destinations = destinations or Destinations()
+        self._keep_replies = keep_replies
         self._timeout = timeout
         self._endpoints: dict[str, list[Endpoint]] = {}
         self._defaults: dict[str, list[Endpoint]] = {}
@@ -189,7 +202,9 @@ class Dispatcher:
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=100),
+            connector=aiohttp.TCPConnector(limit=100,
+                                           resolver=GuardedResolver(self.destinations,
+                                                                    self._resolver)),
             timeout=aiohttp.ClientTimeout(total=self._timeout),
         )
         self._loop_task = asyncio.create_task(self._run(), name="webhook-dispatcher")
@@ -346,32 +361,46 @@ class Dispatcher:
 
     async def _post(self, d: Delivery, signed: Signed) -> tuple[bool, int | None, str | None]:
         """One attempt. Credentials in the endpoint's URL (`http://user:pass@host/…`)
-        are sent as Basic auth, as providers do for receivers that ask for it."""
+        are sent as Basic auth, as providers do for receivers that ask for it. Only to
+        an allowed destination (checked on the address connected to), and a redirect is
+        an answer, never followed."""
         assert self._session is not None
         # A scheme may address each delivery itself (Mercado Pago adds `?data.id=…`).
         address: Callable[[Event, str], str] | None = getattr(d.scheme, "address", None)
         url = address(d.event, d.endpoint.url) if address is not None else d.endpoint.url
+        refusal = self.destinations.url_refusal(url)  # an address: aiohttp resolves no name
+        if refusal is not None:
+            return False, None, f"destination not allowed: {refusal}"
         try:
-            async with self._session.post(url, data=signed.body,
+            async with self._session.post(url, data=signed.body, allow_redirects=False,
                                           headers=dict(signed.headers)) as resp:
                 body = await resp.read()
                 if d.scheme.accepted(resp.status, body):
                     return True, resp.status, None
-                return False, resp.status, f"receiver answered {resp.status}: {body[:200]!r}"
+                moved = " (a redirect: not followed)" if 300 <= resp.status < 400 else ""
+                reply = f": {body[:200]!r}" if self._keep_replies else \
+                    f" ({len(body)} bytes)"
+                return False, resp.status, f"receiver answered {resp.status}{moved}{reply}"
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            return False, None, f"{type(exc).__name__}: {exc}" if str(exc) else \
+            refused = refused_cause(exc)
+            if refused is not None:
+                return False, None, str(refused)
+            text = str(exc).replace(d.endpoint.url, display_url(d.endpoint.url))
+            return False, None, f"{type(exc).__name__}: {text}" if text else \
                 type(exc).__name__
 
     def _after_attempt(self, d: Delivery, ok: bool, error: str | None) -> None:
         retries_done = len(d.attempts) - 1
         if ok:
             d.state = "delivered"
-            log.debug("delivered %s %s to %s", d.event.type, d.event.id, d.endpoint.url)
+            log.debug("delivered %s %s to %s", d.event.type, d.event.id,
+                      display_url(d.endpoint.url))
         elif retries_done < len(d.scheme.retry_schedule):
             self._schedule(d, self._clock.now() + d.scheme.retry_schedule[retries_done])
             log.info("webhook %s to %s failed (%s); retry %d at virtual +%.0fs", d.event.id,
-                     d.endpoint.url, error, retries_done + 1, d.scheme.retry_schedule[retries_done])
+                     display_url(d.endpoint.url), error, retries_done + 1,
+                     d.scheme.retry_schedule[retries_done])
         else:
             d.state = "failed"
             log.warning("webhook %s to %s failed for good after %d attempts: %s",
-                        d.event.id, d.endpoint.url, len(d.attempts), error)
+                        d.event.id, display_url(d.endpoint.url), len(d.attempts), error)

@@ -42,9 +42,12 @@ def test_bad_settings_are_clear_errors():
     res = run("serve", "--webhook", "stripe")
     assert res.returncode == 2
     assert "PROVIDER=VALUE" in res.stderr
-    res = run("serve", "--host", "0.0.0.0", "--port", "0")
+    res = run("serve", "--port", "0", "--admin-token", "   ")
     assert res.returncode == 2
-    assert "admin token" in res.stderr
+    assert "admin token" in res.stderr  # a blank token is refused, not accepted
+    res = run("serve", "--port", "0", "--webhook", "stripe=http://169.254.169.254/latest")
+    assert res.returncode == 2
+    assert "destination not allowed: 169.254.169.254" in res.stderr
 
 
 class _Hook(BaseHTTPRequestHandler):

@@ -204,3 +204,135 @@ def test_no_query_or_id_gets_a_server_error(payment_simulator: SimulatorServer,
                 if resp.status_code >= 500:
                     errors.append(f"GET {url}: {resp.status_code} {resp.text[:200]}")
     assert not errors, f"{len(errors)} server errors:\n" + "\n".join(errors[:20])
+
+
+# -- the admin API, and headers of any bytes ------------------------------------------
+
+#: Header values of awkward shapes, as bytes on the wire: Latin-1 and UTF-8 beyond ASCII,
+#: invalid UTF-8, empty, blank, a wrong scheme, Basic of bytes that are not text, huge.
+ODD_HEADER_VALUES: tuple[bytes, ...] = (
+    "Bearer tökén".encode("latin-1"), "Bearer ✓ 令牌".encode(), b"\xff\xfe\xfd", b"",
+    b"Bearer", b"Basic !!!not-base64", b"Basic " + base64.b64encode(b"\xff\xfe:\x80"),
+    b"Basic " + base64.b64encode(b"\x00hosted:pw"), b"Bearer " + b"x" * 6000, b"null",
+    b"http://[::1", b"cross-site",
+)
+ODD_HEADERS = ("Authorization", "X-API-Key", "Origin", "Sec-Fetch-Site", "Content-Type",
+               "Idempotency-Key", "X-Idempotency-Key", "Host")
+
+
+@pytest.fixture(scope="module", params=[None, "s3cret"], ids=["loopback", "token"])
+def admin_target(request: pytest.FixtureRequest
+                 ) -> Iterator[tuple[SimulatorServer, dict[str, str]]]:
+    """A simulator of the module's own (the fuzz resets state and moves its clock), with
+    and without an admin token, and the headers that pass its checks."""
+    from paysandbox.settings import Settings
+
+    server = SimulatorServer(Settings(admin_token=request.param))
+    server.start()
+    try:
+        yield server, ({"Authorization": f"Bearer {request.param}"} if request.param else {})
+    finally:
+        server.stop()
+
+
+ADMIN_BODY_KEYS = ("namespace", "outcome", "reason", "url", "secret", "seconds", "by")
+ADMIN_RAW_BODIES = (b"{", b"\xff\xfe", b"[]", b"null", b'"text"', b"1e999", b"{" * 5000,
+                    b"name: x\nrules: [", b"!!python/object/apply:os.system ['true']")
+
+
+def _admin_requests(name: str) -> Iterator[tuple[str, str, bytes]]:
+    """(method, path, body) for every admin route: odd ids, and for the routes that read
+    a body, every odd body; odd queries for the listings."""
+    for odd in ("pi_missing", *ODD_IDS):
+        for method, path in (("GET", f"/payments/{odd}"), ("POST", f"/payments/{odd}/complete"),
+                             ("PUT", f"/webhooks/{odd}"), ("DELETE", f"/webhooks/{odd}"),
+                             ("GET", f"/webhooks/deliveries/{odd}"),
+                             ("POST", f"/webhooks/deliveries/{odd}/redeliver"),
+                             ("GET", f"/scenarios/{odd}"), ("PUT", f"/scenarios/{odd}"),
+                             ("DELETE", f"/scenarios/{odd}"), ("POST", f"/scenarios/{odd}/start")):
+            yield method, path, b""
+            yield method, path, b'{"outcome": "success"}'
+    for method, path in (("GET", "/health"), ("GET", "/webhooks"), ("GET", "/scenarios"),
+                         ("GET", "/contracts"), ("GET", "/clock"), ("DELETE", "/contracts"),
+                         ("DELETE", "/scenarios"), ("PATCH", "/reset"), ("GET", "/nowhere")):
+        yield method, path, b""
+    for method, path in (("POST", "/reset"), ("POST", "/clock/advance"),
+                         ("POST", "/payments/pi_missing/complete"), ("PUT", "/webhooks/stripe"),
+                         ("PUT", f"/scenarios/{name}")):
+        for raw in (b"", *ADMIN_RAW_BODIES):
+            yield method, path, raw
+        for key in ADMIN_BODY_KEYS:
+            for wrong in WRONG:
+                yield method, path, json.dumps({key: wrong}).encode()
+    for query in (*QUERY_WRONG, "status=abc", "status=4xx", "status=99999999999999999999",
+                  "namespace=%00", "provider=%FF", "bodies=maybe", "state=exploded"):
+        for path in ("/journal", "/payments", "/webhooks/deliveries"):
+            yield "GET", f"{path}?{query}", b""
+
+
+def test_no_admin_call_gets_a_server_error(
+        admin_target: tuple[SimulatorServer, dict[str, str]]) -> None:
+    server, auth = admin_target
+    name = "fuzzed"
+    errors = []
+    with requests.Session() as http:
+        for method, path, body in _admin_requests(name):
+            resp = http.request(method, f"{server.base_url}/__admin{path}", data=body,
+                                headers={**auth, "Content-Type": "application/json"},
+                                timeout=10)
+            if resp.status_code >= 500:
+                errors.append(f"{method} {path} {body[:60]!r}: {resp.status_code} "
+                              f"{resp.text[:200]}")
+            elif resp.status_code >= 400:
+                assert resp.json()["error"]["message"], (method, path)  # its own envelope
+    assert not errors, f"{len(errors)} server errors:\n" + "\n".join(errors[:20])
+
+
+def test_no_admin_header_gets_a_server_error(
+        admin_target: tuple[SimulatorServer, dict[str, str]]) -> None:
+    server, auth = admin_target
+    errors = []
+    with requests.Session() as http:
+        for header in ODD_HEADERS:
+            for value in ODD_HEADER_VALUES:
+                for method, path in (("GET", "/journal"), ("POST", "/clock/advance")):
+                    headers: dict[str, str | bytes] = {
+                        **auth, "Content-Type": "application/json", header: value}
+                    resp = http.request(method, f"{server.base_url}/__admin{path}",
+                                        data=b'{"seconds": 1}', headers=headers, timeout=10)
+                    if resp.status_code >= 500:
+                        errors.append(f"{method} {path} {header}: {value[:40]!r}: "
+                                      f"{resp.status_code} {resp.text[:200]}")
+    assert not errors, f"{len(errors)} server errors:\n" + "\n".join(errors[:20])
+
+
+@pytest.mark.parametrize("provider", sorted([*JSON_OPERATIONS, "stripe"]))
+def test_no_provider_header_gets_a_server_error(payment_simulator: SimulatorServer,
+                                                provider: str) -> None:
+    """Credentials and idempotency keys of any bytes: the provider's 401 or 4xx."""
+    if provider == "stripe":
+        method, path = "POST", "/v1/payment_intents"
+        body, kind = STRIPE_FORMS[path].encode(), "application/x-www-form-urlencoded"
+        valid = {"Authorization": f"Bearer sk_test_{uuid.uuid4().hex}"}
+    else:
+        method, path, payload = JSON_OPERATIONS[provider][0]
+        body, kind = json.dumps(payload).encode(), "application/json"
+        valid = _auth(payment_simulator, provider)
+    errors = []
+    with requests.Session() as http:
+        for header in ODD_HEADERS:
+            if header == "Host":
+                continue  # the providers answer whatever Host they are reached by
+            for value in ODD_HEADER_VALUES:
+                headers: dict[str, str | bytes] = {**valid, "Content-Type": kind,
+                                                   header: value}
+                resp = http.request(method, payment_simulator.url(provider) + path,
+                                    data=body, headers=headers, timeout=10)
+                if resp.status_code >= 500:
+                    errors.append(f"{header}: {value[:40]!r}: {resp.status_code} "
+                                  f"{resp.text[:200]}")
+    assert not errors, f"{len(errors)} server errors:\n" + "\n".join(errors[:20])
+    # What those requests left behind still renders through the admin API.
+    assert len(payment_simulator.journal(provider=provider, limit=10_000)) >= len(
+        ODD_HEADER_VALUES)
+    payment_simulator.admin("GET", "/payments")

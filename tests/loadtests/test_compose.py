@@ -14,7 +14,7 @@ import yaml
 
 from paysandbox.cli import build_parser
 from paysandbox.examples.payment_service.__main__ import main as service_main
-from paysandbox.settings import DEFAULT_PORT, env_values
+from paysandbox.settings import DEFAULT_PORT, Settings, env_values
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +59,46 @@ def test_the_simulator_command_parses_and_its_environment_is_all_read(
         assert name.removeprefix("PAYSANDBOX_") in read, f"settings.py does not read {name}"
     assert int(env["PAYSANDBOX_PORT"]) == DEFAULT_PORT
     assert sim["ports"] == [f"{DEFAULT_PORT}:{DEFAULT_PORT}"]
-    assert env["PAYSANDBOX_HOST"] == "0.0.0.0" and env["PAYSANDBOX_ADMIN_TOKEN"]
+    assert env["PAYSANDBOX_HOST"] == "0.0.0.0"
+    # Its own name on the compose network is a Host the admin API answers.
+    assert env["PAYSANDBOX_PUBLIC_URL"] == f"http://simulator:{DEFAULT_PORT}"
+
+
+#: A variable compose must take from the environment: no default, an error without it.
+REQUIRED = re.compile(r"^\$\{PAYSANDBOX_ADMIN_TOKEN:\?[^}$]+\}$")
+
+
+def test_no_admin_token_is_baked_in(compose: dict[str, Any]) -> None:
+    """Beyond loopback the admin API needs a token; compose binds 0.0.0.0, so the token
+    comes from the environment of whoever runs it, and compose refuses to start without
+    one: no default anyone could read here."""
+    given = {name: s["environment"]["PAYSANDBOX_ADMIN_TOKEN"]
+             for name, s in compose["services"].items()
+             if "PAYSANDBOX_ADMIN_TOKEN" in (s.get("environment") or {})}
+    assert set(given) == {"simulator", "payment-service", "locust-master", "locust-worker"}
+    for name, value in given.items():
+        assert REQUIRED.match(value), f"{name}: {value!r} is not taken from the environment"
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "compose-admin-token" not in text and "--admin-token" not in text
+
+
+def test_redis_stays_on_the_compose_network_and_can_have_a_password(
+        compose: dict[str, Any]) -> None:
+    redis_service = compose["services"]["redis"]
+    assert "ports" not in redis_service  # never published on the host
+    assert redis_service["expose"] == ["6379"]
+    assert "--requirepass" in " ".join(command(redis_service))
+    assert redis_service["environment"]["REDIS_PASSWORD"] == "${REDIS_PASSWORD:-}"
+    # The URL the file's header gives for it: a password, and TLS with rediss://.
+    import redis
+
+    for url, tls in (("redis://:s3cret@redis:6379/0", False),
+                     ("rediss://:s3cret@redis:6379/0", True)):
+        Settings(store=url)
+        client = redis.Redis.from_url(url)
+        assert client.connection_pool.connection_kwargs["password"] == "s3cret"
+        assert (client.connection_pool.connection_class.__name__ == "SSLConnection") is tls
+    assert "redis://:$REDIS_PASSWORD@redis:6379/0" in (ROOT / "docker-compose.yml").read_text()
 
 
 def test_every_paysandbox_variable_anywhere_is_one_the_simulator_reads(

@@ -11,6 +11,7 @@ from paysandbox.core.cards import (
     PAN_PATTERN,
     Brand,
     Card,
+    card_fingerprint,
     detect_brand,
     digits_only,
     is_expired,
@@ -202,6 +203,47 @@ def test_redacted_text_never_contains_the_pan(payload: str, noise: str) -> None:
     pan = payload + _check_digit(payload)
     text = f"{noise} pan={pan} {noise}"
     assert pan not in redact_pans(text) or len(pan) < 13
+
+
+@pytest.mark.parametrize(("written", "shown"), [
+    ("4242 4242 4242 4242", "424242******4242"),
+    ("4242-4242-4242-4242", "424242******4242"),
+    ("card[number]=4242+4242+4242+4242&cvc=1", "card[number]=424242******4242&cvc=1"),
+    ("number=4242%204242%204242%204242", "number=424242******4242"),
+    ("3782 822463 10005 exp 12 2030", "378282*****0005 exp 12 2030"),
+    ("4242 4242 4242 4242 12 2030", "424242******4242 12 2030"),
+    ("call 0800 123 4567 or 020-7946-0018", "call 0800 123 4567 or 020-7946-0018"),
+])
+def test_card_numbers_written_in_groups_are_masked(written: str, shown: str) -> None:
+    """Providers accept numbers as shoppers type them, with spaces or dashes (and a form
+    body encodes the spaces): masked all the same; phone numbers stay readable."""
+    assert redact_pans(written) == shown
+
+
+@given(st.sampled_from(["4242424242424242", "5555555555554444", "378282246310005",
+                        "6011111111111117", "4000002500003155"]),
+       st.lists(st.integers(1, 5), min_size=1, max_size=8),
+       st.sampled_from([" ", "-", "+", "%20"]), st.text(max_size=12))
+def test_a_card_number_in_groups_never_survives_redaction(
+        pan: str, sizes: list[int], separator: str, noise: str) -> None:
+    groups, rest = [], pan
+    for size in sizes:
+        if rest:
+            groups.append(rest[:size])
+            rest = rest[size:]
+    if rest:
+        groups.append(rest)
+    written = separator.join(groups)
+    out = redact_pans(f"{noise} n={written} {noise}")
+    assert written not in out and pan not in out
+
+
+def test_card_fingerprints_are_keyed() -> None:
+    one, two = b"k" * 32, b"q" * 32
+    assert card_fingerprint("4242 4242 4242 4242", one) == card_fingerprint("4242424242424242",
+                                                                            one)
+    assert card_fingerprint("4242424242424242", one) != card_fingerprint("4242424242424242", two)
+    assert len(card_fingerprint("4242424242424242", one, 64)) == 64
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ async def test_payments_kept_are_frozen_after_a_middle_collection() -> None:
             gc.collect(0)  # a young collection alone freezes nothing
             assert walked_by_collector(newest)
 
-            reset = await client.post("/__admin/reset")
+            reset = await client.post("/__admin/reset", json={})
             assert reset.status == 200
             assert walked_by_collector(kept[0])  # a reset gives everything back
 

@@ -188,3 +188,21 @@ def test_off_checks_nothing() -> None:
     finally:
         contracts.OBSERVED.reset(token)
     assert seen.findings == []
+
+
+@pytest.mark.parametrize(("field", "value", "shown"), [
+    ("reference", "4111 1111 1111 1111", "411111******1111"),
+    ("reference", 4111111111111111, "411111******1111"),
+    ("metadata.note", "key sk_test_51Habc rotated", "[redacted]"),
+    ("description", "Bearer abc.def", "[redacted]"),
+    ("description", "TEST-1234567890123456-010203-abc", "[redacted]"),
+    ("paymentMethod.cvc", 737, "[redacted]"),
+    ("card.number", "abc", "[redacted]"),
+    ("api_key", "anything", "[redacted]"),
+    ("webhookUrl", "https://shop:pa55@hooks.example/x", "https://***@hooks.example/x"),
+    ("currency", "EURO", "EURO"), ("amount", -5, -5), ("capture", True, True),
+    ("description", "Order 12345", "Order 12345"),
+])
+def test_violating_values_never_show_card_data_or_secrets(field: str, value: object,
+                                                          shown: object) -> None:
+    assert contracts.shown_value(field, value) == shown

@@ -132,12 +132,27 @@ def test_unknown_log_level_is_refused() -> None:
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::", "example.com"])
-def test_binding_beyond_loopback_needs_an_admin_token(host: str) -> None:
-    with pytest.raises(SettingsError) as info:
-        Settings.from_env({"PAYSANDBOX_HOST": host})
-    assert "admin" in str(info.value).lower()
+def test_binding_beyond_loopback_without_a_token_makes_up_a_fresh_one(host: str) -> None:
+    first, second = (Settings.from_env({"PAYSANDBOX_HOST": host}) for _ in range(2))
+    assert first.admin_token_generated and second.admin_token_generated
+    assert first.admin_token and second.admin_token and first.admin_token != second.admin_token
+    assert len(first.admin_token) >= 32  # unguessable, never a fixed default
     s = Settings.from_env({"PAYSANDBOX_HOST": host, "PAYSANDBOX_ADMIN_TOKEN": "t"})
     assert s.host == host and not s.loopback
+    assert s.admin_token == "t" and not s.admin_token_generated
+
+
+@pytest.mark.parametrize("token", ["", " ", "\t\n", " padded ", "tab\tinside"])
+def test_an_empty_or_blank_admin_token_is_refused_at_start_up(token: str) -> None:
+    """A blank token would lock everyone out (or, trimmed, let anyone in): refused."""
+    with pytest.raises(SettingsError) as info:
+        Settings(admin_token=token)
+    assert "admin token" in str(info.value)
+    if token.strip() == "" and token:
+        with pytest.raises(SettingsError):
+            Settings.from_env({"PAYSANDBOX_ADMIN_TOKEN": token})
+    with pytest.raises(SettingsError):
+        from_flags("--admin-token", token)
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1"])
@@ -239,9 +254,11 @@ def test_flag_validation_errors() -> None:
         from_flags("--port", "70000")
     with pytest.raises(SettingsError):
         from_flags("--clock-scale", "0")
-    with pytest.raises(SettingsError):
-        from_flags("--host", "0.0.0.0")
+    assert from_flags("--host", "0.0.0.0").admin_token_generated
     assert from_flags("--host", "0.0.0.0", "--admin-token", "t").admin_token == "t"
+    with pytest.raises(SettingsError) as info:
+        from_flags("--webhook-allow", "not a host!")
+    assert "--webhook-allow" in str(info.value)
 
 
 def test_admin_token_flag_satisfies_a_host_from_the_environment(
@@ -258,3 +275,25 @@ def test_host_flag_overrides_a_host_from_the_environment(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAYSANDBOX_HOST", "0.0.0.0")
     assert from_flags("--host", "127.0.0.1").host == "127.0.0.1"
+
+
+def test_security_settings_from_the_environment_and_flags() -> None:
+    s = Settings.from_env({"PAYSANDBOX_ALLOWED_HOSTS": "sim.internal, Other.Internal",
+                           "PAYSANDBOX_WEBHOOK_ALLOW": "203.0.113.0/24,hooks.partner.example",
+                           "PAYSANDBOX_KEEP_WEBHOOK_REPLIES": "1"})
+    assert s.allowed_hosts == ("sim.internal", "other.internal")
+    assert s.webhook_allow == ("203.0.113.0/24", "hooks.partner.example")
+    assert s.keep_webhook_replies and not s.webhooks  # WEBHOOK_ALLOW is no provider's URL
+    assert Settings().allowed_hosts == () and not Settings().keep_webhook_replies
+    flags = from_flags("--allowed-host", "a.internal", "--allowed-host", "b.internal",
+                       "--webhook-allow", "10.9.0.0/16", "--keep-webhook-replies")
+    assert flags.allowed_hosts == ("a.internal", "b.internal")
+    assert flags.webhook_allow == ("10.9.0.0/16",) and flags.keep_webhook_replies
+
+
+def test_a_webhook_to_a_refused_destination_is_refused_at_start_up() -> None:
+    with pytest.raises(SettingsError) as info:
+        from_flags("--webhook", "stripe=http://169.254.169.254/latest/meta-data/")
+    assert "destination not allowed: 169.254.169.254" in str(info.value)
+    widened = from_flags("--webhook", "stripe=http://8.8.8.8/hook", "--webhook-allow", "8.8.8.8")
+    assert widened.webhooks["stripe"].url == "http://8.8.8.8/hook"

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -52,7 +51,7 @@ from urllib.parse import urlencode
 import orjson
 from aiohttp import web
 
-from paysandbox.core.cards import digits_only, is_expired, luhn_valid
+from paysandbox.core.cards import card_fingerprint, digits_only, is_expired, luhn_valid
 from paysandbox.core.commands import (
     Adjust,
     Authorize,
@@ -74,6 +73,7 @@ from paysandbox.core.payments import (
     PaymentError,
     Status,
 )
+from paysandbox.core.tenancy import tenant
 from paysandbox.errors import ApiError
 from paysandbox.hosted import register_challenge
 from paysandbox.providers.adyen import magic, wire
@@ -272,7 +272,7 @@ def authenticate(request: web.Request) -> str:
     if not key:
         raise AdyenError("HTTP Status Response - Unauthorized", code="000", status=401,
                          error_type="security")
-    request[NAMESPACE] = key
+    request[NAMESPACE] = key = tenant(key)
     return key
 
 
@@ -400,7 +400,7 @@ class _Api:
         card = CardDetails(brand=brand, last4=number[-4:], bin=number[:6], exp_month=month,
                            exp_year=year, funding=test.funding if test else "credit",
                            country=test.country if test else "NL",
-                           fingerprint=hashlib.sha256(number.encode()).hexdigest()[:16])
+                           fingerprint=card_fingerprint(number, self.engine.fingerprint_key))
         return card, self._outcome(method, test, month, year, cvc, native), brand
 
     def _outcome(self, method: Mapping[str, Any], test: magic.TestCard | None, month: int,

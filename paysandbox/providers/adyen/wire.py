@@ -157,7 +157,7 @@ def violation_error(v: Violation, structure: str) -> AdyenError:
         return unparsable(f"Structure '{structure}{'.' + where if where else ''}' contains "
                           f"the following unknown fields: [{v.path[-1]}]")
     if v.kind == "type":
-        shown = v.value if isinstance(v.value, str | int | float) else type(v.value).__name__
+        shown = v.shown if isinstance(v.value, str | int | float) else type(v.value).__name__
         return unparsable(f"Unable to parse field '{name}': {shown!r} {v.message}.")
     return AdyenError(f"Invalid field '{name}': {v.message}.", code="702", status=422,
                       param=name)

@@ -34,7 +34,6 @@ LIMITATIONS (what of the real API this does not imitate):
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
@@ -44,7 +43,13 @@ from urllib.parse import urlencode
 import orjson
 from aiohttp import web
 
-from paysandbox.core.cards import detect_brand, digits_only, is_expired, luhn_valid
+from paysandbox.core.cards import (
+    card_fingerprint,
+    detect_brand,
+    digits_only,
+    is_expired,
+    luhn_valid,
+)
 from paysandbox.core.commands import (
     Authorize,
     Capture,
@@ -62,6 +67,7 @@ from paysandbox.core.payments import (
     Payment,
     Status,
 )
+from paysandbox.core.tenancy import tenant
 from paysandbox.errors import ApiError, Conflict, ResourceMissing, Unauthorized
 from paysandbox.hosted import register_challenge
 from paysandbox.providers.base import (
@@ -195,7 +201,7 @@ def authenticate(request: web.Request) -> str:
     key = value.strip() if scheme.lower() == "bearer" else header
     if not _KEY.match(key):
         raise Unauthorized("Invalid or missing secret key.")
-    request[NAMESPACE] = key
+    request[NAMESPACE] = key = tenant(key)
     return key
 
 
@@ -373,7 +379,7 @@ class _Api:
         if is_expired(month, year, self.engine.clock.now_datetime()):
             problems.append("card_expired")
             return None, ""
-        fingerprint = hashlib.sha256(number.encode()).hexdigest().upper()
+        fingerprint = card_fingerprint(number, self.engine.fingerprint_key, 64).upper()
         return CardDetails(brand=detect_brand(number).value, last4=number[-4:],
                            bin=number[:6], exp_month=month, exp_year=year,
                            country="GB", fingerprint=fingerprint), number

@@ -42,6 +42,7 @@ from paysandbox.core.commands import (
 )
 from paysandbox.core.outcomes import Outcome
 from paysandbox.core.payments import Payment, Status
+from paysandbox.core.tenancy import internal, tenant
 from paysandbox.errors import ApiError, Unauthorized
 from paysandbox.providers.base import (
     NAMESPACE,
@@ -58,7 +59,7 @@ from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 if TYPE_CHECKING:
     from paysandbox.engine import Engine
 
-TOKEN_NAMESPACE = "daraja:oauth"
+TOKEN_NAMESPACE = internal("daraja-oauth")
 TOKEN_KIND = "daraja.token"
 
 #: The one "webhook" Daraja sends: the STK result posted to the push's CallBackURL.
@@ -139,7 +140,7 @@ class _Api:
             raise wire.bad_request(
                 "Invalid Authentication passed: send Authorization: Basic "
                 "base64(ConsumerKey:ConsumerSecret).", code="400.008.01")
-        request[NAMESPACE] = key
+        request[NAMESPACE] = key = tenant(key)
         token = secrets.token_urlsafe(21)
         await self.store.put_object(TOKEN_NAMESPACE, TOKEN_KIND, token, {
             "namespace": key, "expires_at": self.engine.clock.now() + magic.TOKEN_TTL})
@@ -182,6 +183,9 @@ class _Api:
         body = await self._body(request, "stkpush.request")
         shortcode = self._check_password(body)
         wire.servable_push(body)
+        refusal = self.engine.dispatcher.destinations.url_refusal(str(body["CallBackURL"]))
+        if refusal is not None:
+            raise wire.invalid("CallBackURL", f"destination not allowed: {refusal}")
         phone = str(body["PhoneNumber"])
         now = self.engine.clock.now()
         p = Payment(

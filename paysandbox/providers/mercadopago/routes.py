@@ -38,7 +38,13 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from paysandbox.core.cards import detect_brand, digits_only, is_expired, luhn_valid
+from paysandbox.core.cards import (
+    card_fingerprint,
+    detect_brand,
+    digits_only,
+    is_expired,
+    luhn_valid,
+)
 from paysandbox.core.commands import (
     Authorize,
     Capture,
@@ -58,6 +64,7 @@ from paysandbox.core.payments import (
     Payment,
     Status,
 )
+from paysandbox.core.tenancy import tenant
 from paysandbox.errors import (
     ApiError,
     Conflict,
@@ -187,7 +194,7 @@ def authenticate(request: web.Request) -> str:
             + ("This simulator accepts test access tokens only (TEST-…), never production "
                "credentials." if live else "Use a test access token such as "
                "TEST-1234567890123456-010203-abcdef-123456789."), code="401")
-    request[NAMESPACE] = token
+    request[NAMESPACE] = token = tenant(token)
     return token
 
 
@@ -275,6 +282,12 @@ class _Api:
         if url is not None and not _URL.match(url):
             raise InvalidRequest("notificaction_url attribute must be url valid",
                                  param="notification_url", code="4020")
+        refusal = None if url is None else \
+            self.engine.dispatcher.destinations.url_refusal(url)
+        if refusal is not None:
+            raise InvalidRequest("notificaction_url attribute must be url valid: destination "
+                                 f"not allowed: {refusal}", param="notification_url",
+                                 code="4020")
         expires_at = self._expiry(params, method)
 
         async def run() -> web.Response:
@@ -491,7 +504,7 @@ class _Api:
             "date_due": wire.date(now + CARD_TOKEN_TTL),
             "_brand": detect_brand(number).value, "_used": False,
             "_due": now + CARD_TOKEN_TTL,
-            "_fingerprint": hashlib.sha256(number.encode()).hexdigest()[:16],
+            "_fingerprint": card_fingerprint(number, self.engine.fingerprint_key),
         }
 
         async def run() -> web.Response:

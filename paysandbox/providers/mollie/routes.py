@@ -65,6 +65,7 @@ from paysandbox.core.commands import (
 from paysandbox.core.money import format_amount
 from paysandbox.core.outcomes import DeclineReason, Outcome, decline_reason
 from paysandbox.core.payments import AmountExceeded, InvalidTransition, Payment
+from paysandbox.core.tenancy import tenant
 from paysandbox.errors import ApiError, Conflict, ResourceMissing, Unauthorized
 from paysandbox.hosted import HOSTED_NAMESPACE, render_page
 from paysandbox.providers.base import (
@@ -196,7 +197,7 @@ def authenticate(request: web.Request) -> str:
         shown = key[:9] + "…" if len(key) > 12 else key
         raise Unauthorized(f"Failed to authenticate: '{shown}' is not a Mollie API key. "
                            "Use a test-mode key: test_ followed by letters and digits.")
-    request[NAMESPACE] = key
+    request[NAMESPACE] = key = tenant(key)
     return key
 
 
@@ -403,6 +404,17 @@ class _Api:
                 "Retry in a moment with the same key."),
             render=lambda exc: self.provider.render_error(exc, request))
 
+    def _webhook_url(self, value: Any) -> str | None:
+        """Mollie refuses a webhook URL it cannot reach; here, one the operator has not
+        allowed webhooks to go to."""
+        url = _url(value, "webhookUrl", "webhook URL")
+        refusal = None if url is None else self.engine.dispatcher.destinations.url_refusal(url)
+        if refusal is not None:
+            raise MollieError("The webhook URL is invalid because it is unreachable from "
+                              f"Mollie's point of view: destination not allowed: {refusal}",
+                              field="webhookUrl")
+        return url
+
     async def _payment(self, ns: str, pid: str) -> Payment:
         p = await self.store.get(ns, pid)
         if p is None or p.provider != "mollie":
@@ -447,7 +459,7 @@ class _Api:
             "issuer": _issuer(method, data.get("issuer")),
             "redirectUrl": _url(data["redirectUrl"], "redirectUrl", "redirect URL"),
             "cancelUrl": _url(data.get("cancelUrl"), "cancelUrl", "cancel URL"),
-            "webhookUrl": _url(data.get("webhookUrl"), "webhookUrl", "webhook URL"),
+            "webhookUrl": self._webhook_url(data.get("webhookUrl")),
             "locale": data.get("locale"),
             "restrictPaymentMethodsToCountry": data.get("restrictPaymentMethodsToCountry"),
             "billingEmail": data.get("billingEmail"),
@@ -504,10 +516,11 @@ class _Api:
                               f"{wire.status(p)}. Only open payments can be updated.")
         extra: dict[str, Any] = {}
         changes: dict[str, Any] = {"extra": extra}
-        for key, label in (("redirectUrl", "redirect URL"), ("cancelUrl", "cancel URL"),
-                           ("webhookUrl", "webhook URL")):
+        for key, label in (("redirectUrl", "redirect URL"), ("cancelUrl", "cancel URL")):
             if key in data:
                 extra[key] = _url(data[key], key, label)
+        if "webhookUrl" in data:
+            extra["webhookUrl"] = self._webhook_url(data["webhookUrl"])
         for key in ("locale", "restrictPaymentMethodsToCountry"):
             if key in data:
                 extra[key] = data[key]

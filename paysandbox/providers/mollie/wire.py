@@ -134,7 +134,7 @@ def violation_error(v: Violation) -> MollieError:
         return MollieError(f'Non-existent body parameter "{field}" for this API call. '
                            "Check its spelling against the API reference.", field=field)
     if v.kind == "type":  # v.message: "must be a string", "must be an object", …
-        shown = orjson.dumps(v.value).decode()[:80]
+        shown = orjson.dumps(v.shown).decode()[:80]
         hint = (' Amounts are objects of strings, for example {"currency": "EUR", '
                 '"value": "10.00"}.') if field.startswith("amount") else ""
         return MollieError(f"The '{field}' field {v.message}, not {shown}.{hint}",

@@ -55,6 +55,7 @@ from paysandbox.core.commands import (
 from paysandbox.core.money import UnknownCurrency, currency, to_major
 from paysandbox.core.outcomes import Outcome
 from paysandbox.core.payments import AmountExceeded, InvalidTransition, Payment, Status
+from paysandbox.core.tenancy import tenant
 from paysandbox.errors import ApiError, Conflict, Unauthorized
 from paysandbox.providers.base import (
     NAMESPACE,
@@ -206,7 +207,7 @@ def authenticate(request: web.Request) -> str:
                 "'rzp_test_1DP5mmOlF5G5ag', 'secret'))")
         raise Unauthorized(f"Authentication failed: {hint}.",
                            extra={"source": "NA", "step": "NA", "reason": "NA"})
-    request[NAMESPACE] = key_id
+    request[NAMESPACE] = key_id = tenant(key_id)
     return key_id
 
 

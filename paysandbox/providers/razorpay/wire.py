@@ -141,7 +141,7 @@ def violation_error(v: Violation) -> InvalidRequest:
             return bad_request(f"The {leaf} must be an integer.", field=field)
         expected = v.expected if isinstance(v.expected, str) else " or ".join(v.expected)
         return bad_request(f"{field}: expected {expected} but provided "
-                           f"{orjson.dumps(v.value).decode()}", field=field)
+                           f"{orjson.dumps(v.shown).decode()}", field=field)
     if v.kind == "range" and field == "amount":
         return bad_request("The amount must be atleast INR 1.00", field=field)
     return bad_request(f"{field}: {v.message}", field=field)

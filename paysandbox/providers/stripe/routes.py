@@ -31,7 +31,13 @@ import orjson
 from aiohttp import web
 
 from paysandbox.core import payments
-from paysandbox.core.cards import detect_brand, digits_only, is_expired, luhn_valid
+from paysandbox.core.cards import (
+    card_fingerprint,
+    detect_brand,
+    digits_only,
+    is_expired,
+    luhn_valid,
+)
 from paysandbox.core.commands import (
     Authorize,
     Capture,
@@ -52,6 +58,7 @@ from paysandbox.core.payments import (
     Payment,
     Status,
 )
+from paysandbox.core.tenancy import tenant
 from paysandbox.errors import (
     ApiError,
     Conflict,
@@ -234,7 +241,7 @@ def authenticate(request: web.Request) -> str:
             f"Invalid API Key provided: {shown or '(empty)'}. "
             + ("This simulator never accepts live-mode keys; use a sk_test_… key."
                if live else "Use a test-mode secret key, for example sk_test_123."))
-    request[NAMESPACE] = key
+    request[NAMESPACE] = key = tenant(key)
     return key
 
 
@@ -408,7 +415,8 @@ class _Api:
             "magic": number if number in magic.BY_NUMBER else "",
             "billing_details": None,
             "metadata": dict((data or {}).get("metadata") or {}),
-            "card": _card_facts(number, month, year, test.funding, test.country),
+            "card": _card_facts(number, month, year, test.funding, test.country,
+                                self.engine.fingerprint_key),
         }
         await self.store.put_object(ns, PM_KIND, pm_id, record)
         return record
@@ -431,7 +439,7 @@ class _Api:
                 "brand": test.brand.value, "last4": test.number[-4:], "exp_month": 12,
                 "exp_year": self._test_expiry_year(), "funding": test.funding,
                 "country": test.country,
-                "fingerprint": hashlib.sha256(test.number.encode()).hexdigest()[:16]}}
+                "fingerprint": card_fingerprint(test.number, self.engine.fingerprint_key)}}
             return _json(wire.payment_method(token), request)
         stored = await self.store.get_object(ns, PM_KIND, pm_id)
         if stored is None:
@@ -666,6 +674,10 @@ class _Api:
             raise InvalidRequest(f"Invalid URL: {url}. Use an absolute http(s) URL, for "
                                  "example http://127.0.0.1:8000/webhooks/stripe.", param="url",
                                  code="url_invalid")
+        refusal = self.engine.dispatcher.destinations.url_refusal(url)
+        if refusal is not None:
+            raise InvalidRequest(f"Invalid URL: destination not allowed: {refusal}.",
+                                 param="url", code="url_invalid")
 
         async def run() -> web.Response:
             record = {
@@ -725,13 +737,13 @@ class _Api:
 
 @functools.lru_cache(maxsize=4096)
 def _card_facts(number: str, month: int, year: int, funding: str,
-                country: str) -> Mapping[str, Any]:
+                country: str, key: bytes) -> Mapping[str, Any]:
     """What a payment method shows of its card: computed once per card, shared by every
     payment method made from it, so never mutated."""
     return {
         "brand": detect_brand(number).value, "last4": number[-4:], "bin": number[:6],
         "exp_month": month, "exp_year": year, "funding": funding, "country": country,
-        "fingerprint": hashlib.sha256(number.encode()).hexdigest()[:16],
+        "fingerprint": card_fingerprint(number, key),
         "checks": {"address_line1_check": None, "address_postal_code_check": None,
                    "cvc_check": "pass"}}
 

@@ -155,7 +155,7 @@ def violation_error(v: Violation) -> InvalidRequest:
         expected = v.expected if isinstance(v.expected, str) else "value"
         word = {"integer": "integer", "boolean": "boolean", "array": "array",
                 "object": "hash", "string": "string"}.get(expected, expected)
-        shown = v.value if isinstance(v.value, str | int | float) else type(v.value).__name__
+        shown = v.shown if isinstance(v.value, str | int | float) else type(v.value).__name__
         return InvalidRequest(f"Invalid {word}: {shown}", param=param,
                               code=f"parameter_invalid_{ {'hash': 'object'}.get(word, word) }")
     if v.kind == "enum":
