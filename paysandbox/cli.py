@@ -2,6 +2,7 @@
 
     paysandbox serve                 run the simulator (127.0.0.1:12111)
     paysandbox providers             list the imitated providers and their base URLs
+    paysandbox ca path|export        the local CA that `serve --tls` issues its certificate from
     paysandbox validate FILE...      check scenario files, every error with file:line:col
     paysandbox scenarios ACTION ...  load/start/list/unload scenarios in a running simulator
     paysandbox load --suite checkout --target URL ...   a headless Locust run (subprocess)
@@ -53,7 +54,8 @@ PAYSANDBOX_PORT, PAYSANDBOX_PROVIDERS (comma-separated), PAYSANDBOX_WEBHOOK_<PRO
 PAYSANDBOX_WEBHOOK_SECRET_<PROVIDER>, PAYSANDBOX_CLOCK_SCALE, PAYSANDBOX_JOURNAL_SIZE,
 PAYSANDBOX_MAX_BODY_BYTES, PAYSANDBOX_ADMIN_TOKEN, PAYSANDBOX_LOG_LEVEL,
 PAYSANDBOX_DRAIN_TIMEOUT, PAYSANDBOX_PUBLIC_URL, PAYSANDBOX_SCENARIOS (paths joined by
-':'), PAYSANDBOX_WATCH, PAYSANDBOX_CONTRACTS, PAYSANDBOX_CHECK_RESPONSES, PAYSANDBOX_STORE.
+:'), PAYSANDBOX_WATCH, PAYSANDBOX_CONTRACTS, PAYSANDBOX_CHECK_RESPONSES, PAYSANDBOX_STORE,
+PAYSANDBOX_TLS, PAYSANDBOX_TLS_PORT, PAYSANDBOX_CA_DIR.
 """
 
 
@@ -113,6 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--watch", action="store_true", default=None,
                        help="reload scenario files when they change (a bad edit is reported "
                             "and the running scenarios stay)")
+    serve.add_argument("--tls", action="store_true", default=None,
+                       help="also serve HTTPS on --tls-port for the providers' real hostnames "
+                            "(api.stripe.com, …), with a certificate from the local CA")
+    serve.add_argument("--tls-port", type=int, metavar="PORT",
+                       help="the HTTPS port of --tls (default 12112; 443 where it may bind)")
+    serve.add_argument("--ca-dir", metavar="DIR",
+                       help="where the local CA is made once and kept (default "
+                            "$XDG_DATA_HOME/paysandbox or ~/.local/share/paysandbox)")
 
     validate = sub.add_parser(
         "validate", help="check scenario files and print every error",
@@ -123,6 +133,16 @@ def build_parser() -> argparse.ArgumentParser:
                           help="scenario files, folders of them, or ready-made names")
 
     sub.add_parser("providers", help="list the imitated providers and their base URLs")
+    ca = sub.add_parser(
+        "ca", help="the local CA that `serve --tls` issues its certificate from",
+        description="The local certificate authority (made on first use and kept): "
+                    "clients trust it through SSL_CERT_FILE, REQUESTS_CA_BUNDLE, "
+                    "NODE_EXTRA_CA_CERTS or a JVM truststore.")
+    ca.add_argument("action", choices=["path", "export"],
+                    help="path: print the CA certificate's path; export: print its PEM")
+    ca.add_argument("--ca-dir", metavar="DIR",
+                    help="the CA's folder (default PAYSANDBOX_CA_DIR, else "
+                         "$XDG_DATA_HOME/paysandbox or ~/.local/share/paysandbox)")
     contract_report.add_command(sub)
 
     scen = sub.add_parser(
@@ -359,12 +379,30 @@ def scenarios_command(args: argparse.Namespace) -> int:
         return 1
 
 
+def ca_command(args: argparse.Namespace) -> int:
+    from paysandbox import tls
+
+    folder = args.ca_dir or os.environ.get("PAYSANDBOX_CA_DIR") or None
+    try:
+        tls.load_or_create_ca(folder)
+    except OSError as exc:
+        print(f"paysandbox ca: cannot make or read the CA in {tls.ca_dir(folder)}: {exc}; "
+              "choose another folder with --ca-dir (or PAYSANDBOX_CA_DIR)", file=sys.stderr)
+        return 1
+    path = tls.ca_cert_path(folder)
+    if args.action == "path":
+        print(path)
+    else:
+        sys.stdout.write(path.read_text(encoding="ascii"))
+    return 0
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     """Flags over PAYSANDBOX_* variables over defaults, validated once merged."""
     values = env_values()
     for flag in ("host", "port", "clock_scale", "journal_size", "max_body_bytes",
                  "admin_token", "public_url", "drain_timeout", "log_level", "contracts",
-                 "check_responses", "store"):
+                 "check_responses", "store", "tls_port", "ca_dir"):
         value = getattr(args, flag, None)
         if value is not None:
             values[flag] = value
@@ -374,6 +412,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         values["scenarios"] = tuple(args.scenarios)
     if getattr(args, "watch", None):
         values["watch"] = True
+    if getattr(args, "tls", None):
+        values["tls"] = True
     secrets = dict(parse_pair(s, "--webhook-secret") for s in args.webhook_secret)
     hooks = dict(cast("Mapping[str, WebhookTarget]", values.get("webhooks") or {}))
     for text in args.webhook:
@@ -397,7 +437,7 @@ def store_description(store: str) -> str:
     return f"{redacted(store)} (shared with every simulator using it)"
 
 
-def banner(settings: Settings, port: int) -> str:
+def banner(settings: Settings, port: int, tls_port: int | None = None) -> str:
     url = settings.replace(port=port).base_url
     lines = [f"paysandbox {__version__} listening on {url}", "", "providers (give a SDK the "
              "base URL):"]
@@ -408,6 +448,8 @@ def banner(settings: Settings, port: int) -> str:
     if settings.admin_token:
         lines.append("                (admin token required)")
     lines.append(f"store           {store_description(settings.store)}")
+    if tls_port is not None:
+        lines += tls_banner(settings, tls_port)
     lines.append("")
     lines.append("webhooks:")
     if settings.webhooks:
@@ -422,6 +464,26 @@ def banner(settings: Settings, port: int) -> str:
     lines.append("")
     lines.append("Ctrl-C stops it; due webhook deliveries are drained first.")
     return "\n".join(lines)
+
+
+def tls_banner(settings: Settings, tls_port: int) -> list[str]:
+    from paysandbox import tls
+
+    providers = base.load(settings.providers or None)
+    names = [h for p in providers for h in base.hostnames(p)]
+    bind = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    lines = ["", f"TLS             https://{bind}:{tls_port} answers the providers' real "
+             "hostnames, no prefix:"]
+    for p in providers:
+        if base.hostnames(p):
+            lines.append(f"  {p.title:<14} {', '.join(base.hostnames(p))}")
+    lines += [f"  CA             {tls.ca_cert_path(settings.ca_dir)}  (SSL_CERT_FILE, "
+              "REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS)",
+              f"  hosts entry    {bind} " + " ".join(n for n in names if "*" not in n)]
+    if tls_port != 443:
+        lines.append("                 (clients use port 443: --tls-port 443, or forward 443 "
+                     f"to {tls_port})")
+    return lines
 
 
 async def serve(settings: Settings) -> int:
@@ -466,6 +528,12 @@ async def _run(app: web.Application, settings: Settings) -> int:
               "with --port (or PAYSANDBOX_PORT; 0 picks a free one)", file=sys.stderr)
         return 1
     port = runner.addresses[0][1] if runner.addresses else settings.port
+    tls_port = None
+    if settings.tls:
+        tls_port = await _start_tls(app, runner, settings)
+        if tls_port is None:
+            await runner.cleanup()
+            return 1
     # Handlers first: whoever reads the banner may stop the server at once, and must get
     # the clean shutdown it promises.
     stop = asyncio.Event()
@@ -473,7 +541,7 @@ async def _run(app: web.Application, settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    print(banner(settings, port), flush=True)
+    print(banner(settings, port, tls_port), flush=True)
     await stop.wait()
     print("\nshutting down: draining webhook deliveries…", flush=True)
     await runner.cleanup()
@@ -482,6 +550,37 @@ async def _run(app: web.Application, settings: Settings) -> int:
     print(f"webhooks: {report.get('delivered', 0)} delivered, {report.get('failed', 0)} failed,"
           f" {owed} still owed (not delivered)", flush=True)
     return 0
+
+
+async def _start_tls(app: web.Application, runner: web.AppRunner,
+                     settings: Settings) -> int | None:
+    """The HTTPS site of --tls on the same application; its port, or None when it cannot
+    start (said on stderr)."""
+    from paysandbox import tls
+    from paysandbox.app import PROVIDERS
+
+    try:
+        ca = tls.load_or_create_ca(settings.ca_dir)
+    except OSError as exc:
+        print(f"paysandbox: cannot make or read the local CA in {tls.ca_dir(settings.ca_dir)}:"
+              f" {exc}; choose another folder with --ca-dir (or PAYSANDBOX_CA_DIR)",
+              file=sys.stderr)
+        return None
+    names = [h for p in app[PROVIDERS].values() for h in base.hostnames(p)]
+    before = len(runner.addresses)
+    site = web.TCPSite(runner, settings.host, settings.tls_port,
+                       ssl_context=tls.server_context(ca, names), backlog=1024,
+                       reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        reason = ("is in use" if exc.errno == errno.EADDRINUSE
+                  else f"cannot be bound ({exc.strerror or exc})")
+        print(f"paysandbox: TLS port {settings.tls_port} on {settings.host} {reason}; choose "
+              "another with --tls-port (or PAYSANDBOX_TLS_PORT; 0 picks a free one)",
+              file=sys.stderr)
+        return None
+    return int(runner.addresses[before][1])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -498,6 +597,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return demo_command(args)
     if args.command == "contracts":
         return contract_report.command(args)
+    if args.command == "ca":
+        return ca_command(args)
     if args.command == "validate":
         from paysandbox.scenarios.validate import main as validate_main
         return validate_main(args.files)
