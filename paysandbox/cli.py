@@ -23,7 +23,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from aiohttp import web
 
@@ -40,6 +40,9 @@ from paysandbox.settings import (
     parse_pair,
 )
 
+if TYPE_CHECKING:
+    from paysandbox.proxy import ConnectProxy
+
 EPILOG = """\
 examples:
   paysandbox serve
@@ -55,7 +58,7 @@ PAYSANDBOX_WEBHOOK_SECRET_<PROVIDER>, PAYSANDBOX_CLOCK_SCALE, PAYSANDBOX_JOURNAL
 PAYSANDBOX_MAX_BODY_BYTES, PAYSANDBOX_ADMIN_TOKEN, PAYSANDBOX_LOG_LEVEL,
 PAYSANDBOX_DRAIN_TIMEOUT, PAYSANDBOX_PUBLIC_URL, PAYSANDBOX_SCENARIOS (paths joined by
 :'), PAYSANDBOX_WATCH, PAYSANDBOX_CONTRACTS, PAYSANDBOX_CHECK_RESPONSES, PAYSANDBOX_STORE,
-PAYSANDBOX_TLS, PAYSANDBOX_TLS_PORT, PAYSANDBOX_CA_DIR.
+PAYSANDBOX_TLS, PAYSANDBOX_TLS_PORT, PAYSANDBOX_CA_DIR, PAYSANDBOX_PROXY_PORT.
 """
 
 
@@ -120,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "(api.stripe.com, …), with a certificate from the local CA")
     serve.add_argument("--tls-port", type=int, metavar="PORT",
                        help="the HTTPS port of --tls (default 12112; 443 where it may bind)")
+    serve.add_argument("--proxy-port", type=int, metavar="PORT",
+                       help="also an HTTPS proxy (HTTPS_PROXY=http://127.0.0.1:PORT) that "
+                            "tunnels CONNECT to the providers' hostnames into the TLS site "
+                            "and refuses every other host (implies --tls)")
     serve.add_argument("--ca-dir", metavar="DIR",
                        help="where the local CA is made once and kept (default "
                             "$XDG_DATA_HOME/paysandbox or ~/.local/share/paysandbox)")
@@ -402,7 +409,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     values = env_values()
     for flag in ("host", "port", "clock_scale", "journal_size", "max_body_bytes",
                  "admin_token", "public_url", "drain_timeout", "log_level", "contracts",
-                 "check_responses", "store", "tls_port", "ca_dir"):
+                 "check_responses", "store", "tls_port", "ca_dir", "proxy_port"):
         value = getattr(args, flag, None)
         if value is not None:
             values[flag] = value
@@ -437,7 +444,8 @@ def store_description(store: str) -> str:
     return f"{redacted(store)} (shared with every simulator using it)"
 
 
-def banner(settings: Settings, port: int, tls_port: int | None = None) -> str:
+def banner(settings: Settings, port: int, tls_port: int | None = None,
+           proxy_port: int | None = None) -> str:
     url = settings.replace(port=port).base_url
     lines = [f"paysandbox {__version__} listening on {url}", "", "providers (give a SDK the "
              "base URL):"]
@@ -450,6 +458,9 @@ def banner(settings: Settings, port: int, tls_port: int | None = None) -> str:
     lines.append(f"store           {store_description(settings.store)}")
     if tls_port is not None:
         lines += tls_banner(settings, tls_port)
+    if proxy_port is not None:
+        lines.append(f"  proxy          HTTPS_PROXY=http://{_local(settings.host)}:{proxy_port}"
+                     "  (provider hosts only; every other host is refused)")
     lines.append("")
     lines.append("webhooks:")
     if settings.webhooks:
@@ -471,7 +482,7 @@ def tls_banner(settings: Settings, tls_port: int) -> list[str]:
 
     providers = base.load(settings.providers or None)
     names = [h for p in providers for h in base.hostnames(p)]
-    bind = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    bind = _local(settings.host)
     lines = ["", f"TLS             https://{bind}:{tls_port} answers the providers' real "
              "hostnames, no prefix:"]
     for p in providers:
@@ -528,10 +539,16 @@ async def _run(app: web.Application, settings: Settings) -> int:
               "with --port (or PAYSANDBOX_PORT; 0 picks a free one)", file=sys.stderr)
         return 1
     port = runner.addresses[0][1] if runner.addresses else settings.port
-    tls_port = None
-    if settings.tls:
+    tls_port = proxy = None
+    if settings.tls or settings.proxy_port is not None:
         tls_port = await _start_tls(app, runner, settings)
         if tls_port is None:
+            await runner.cleanup()
+            return 1
+    if settings.proxy_port is not None:
+        assert tls_port is not None
+        proxy = await _start_proxy(app, settings, tls_port)
+        if proxy is None:
             await runner.cleanup()
             return 1
     # Handlers first: whoever reads the banner may stop the server at once, and must get
@@ -541,9 +558,13 @@ async def _run(app: web.Application, settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    print(banner(settings, port, tls_port), flush=True)
+    proxy_port = proxy[0].sockets[0].getsockname()[1] if proxy is not None else None
+    print(banner(settings, port, tls_port, proxy_port), flush=True)
     await stop.wait()
     print("\nshutting down: draining webhook deliveries…", flush=True)
+    if proxy is not None:
+        proxy[0].close()
+        proxy[1].close_tunnels()
     await runner.cleanup()
     report = app[SHUTDOWN_REPORT]
     owed = report.get("pending", 0) + report.get("delivering", 0)
@@ -581,6 +602,30 @@ async def _start_tls(app: web.Application, runner: web.AppRunner,
               file=sys.stderr)
         return None
     return int(runner.addresses[before][1])
+
+
+def _local(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host
+
+
+async def _start_proxy(app: web.Application, settings: Settings,
+                       tls_port: int) -> tuple[asyncio.Server, ConnectProxy] | None:
+    from paysandbox.app import PROVIDERS
+    from paysandbox.proxy import MAX_HEAD_BYTES, ConnectProxy
+
+    names = [h for p in app[PROVIDERS].values() for h in base.hostnames(p)]
+    proxy = ConnectProxy(names, (_local(settings.host), tls_port))
+    try:
+        server = await asyncio.start_server(proxy.handle, settings.host, settings.proxy_port,
+                                            limit=MAX_HEAD_BYTES, backlog=256)
+    except OSError as exc:
+        reason = ("is in use" if exc.errno == errno.EADDRINUSE
+                  else f"cannot be bound ({exc.strerror or exc})")
+        print(f"paysandbox: proxy port {settings.proxy_port} on {settings.host} {reason}; "
+              "choose another with --proxy-port (or PAYSANDBOX_PROXY_PORT; 0 picks a free "
+              "one)", file=sys.stderr)
+        return None
+    return server, proxy
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -62,12 +62,15 @@ class Settings:
     tls: bool = False  # also HTTPS on tls_port, for the providers' real hostnames
     tls_port: int = DEFAULT_TLS_PORT
     ca_dir: str | None = None  # the local CA's folder; None: the user's data dir
+    proxy_port: int | None = None  # HTTPS proxy for provider hosts only (implies tls)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port must be 0..65535, got {self.port}")
         if not 0 <= self.tls_port <= 65535:
             raise SettingsError(f"TLS port must be 0..65535, got {self.tls_port}")
+        if self.proxy_port is not None and not 0 <= self.proxy_port <= 65535:
+            raise SettingsError(f"proxy port must be 0..65535, got {self.proxy_port}")
         if not (math.isfinite(self.clock_scale) and self.clock_scale > 0):
             raise SettingsError(f"clock scale must be a finite number > 0, got "
                                 f"{self.clock_scale}")
@@ -141,6 +144,8 @@ def env_values(env: Mapping[str, str] | None = None) -> dict[str, object]:
             values["drain_timeout"] = float(get("DRAIN_TIMEOUT") or 0)
         if get("TLS_PORT"):
             values["tls_port"] = int(get("TLS_PORT") or 0)
+        if get("PROXY_PORT"):
+            values["proxy_port"] = int(get("PROXY_PORT") or 0)
     except ValueError as exc:
         raise SettingsError(f"bad {ENV_PREFIX}* value: {exc}") from None
     for name in ("ADMIN_TOKEN", "PUBLIC_URL", "STORE", "CA_DIR"):

@@ -115,12 +115,8 @@ def start(workdir: Path, *extra: str) -> TlsSimulator:
     ca_dir = workdir / "ca"
     for _ in range(5):
         address = f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "paysandbox", "serve", "--host", address, "--port", "0",
-             "--tls", "--tls-port", "443", "--ca-dir", str(ca_dir), "--log-level", "warning",
-             *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        banner = _banner(proc)
+        proc, banner = serve("--host", address, "--port", "0", "--tls", "--tls-port", "443",
+                             "--ca-dir", str(ca_dir), *extra)
         found = re.search(r"listening on (http://[\d.]+:\d+)", banner)
         if found:
             break
@@ -132,6 +128,14 @@ def start(workdir: Path, *extra: str) -> TlsSimulator:
     hosts = workdir / "hosts"
     hosts.write_text(f"127.0.0.1 localhost\n{address} {' '.join(HOSTNAMES)}\n")
     return TlsSimulator(address, found.group(1), ca_dir / "ca.pem", hosts, workdir, proc)
+
+
+def serve(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """`paysandbox serve ARGS` and the banner it printed (up to its last line)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paysandbox", "serve", "--log-level", "warning", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return proc, _banner(proc)
 
 
 def _banner(proc: subprocess.Popen[str]) -> str:
