@@ -243,3 +243,65 @@ def test_the_ca_is_kept_and_exported(sim: TlsSimulator, tmp_path: Path) -> None:
     pem = subprocess.run([sys.executable, "-m", "paysandbox", "ca", "export", "--ca-dir",
                           ca_dir], capture_output=True, text=True, timeout=60, check=True)
     assert pem.stdout == sim.ca.read_text()
+
+
+NODE_PACKAGES = ("@adyen/api-library@32", "@mollie/api-client@4")
+NODE = """
+const { Client, CheckoutAPI } = require("@adyen/api-library");
+const { createMollieClient } = require("@mollie/api-client");
+
+(async () => {
+  const checkout = new CheckoutAPI(new Client({ apiKey: "AQE_node", environment: "TEST" }));
+  const paid = await checkout.PaymentsApi.payments({
+    amount: { currency: "EUR", value: 1000 }, reference: "node-1",
+    merchantAccount: "TestMerchant", returnUrl: "https://shop.example/return",
+    paymentMethod: { type: "scheme", number: "4111111111111111", expiryMonth: "03",
+                     expiryYear: "2030", cvc: "737" } });
+  const mollie = createMollieClient({ apiKey: "test_" + "n".repeat(30) });
+  const payment = await mollie.payments.create({
+    amount: { currency: "EUR", value: "10.00" }, description: "Order 1",
+    redirectUrl: "https://shop.example/return", method: "ideal" });
+  console.log(JSON.stringify({ adyen: paid.resultCode, mollie: payment.status,
+                               checkout: payment.getCheckoutUrl() }));
+})().catch((error) => { console.error(error); process.exit(1); });
+"""
+
+
+@pytest.fixture(scope="module")
+def node_sdks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Adyen's and Mollie's Node SDKs (both refuse anything but https to their own
+    hosts), installed from npm into a folder of this run."""
+    import shutil
+    import subprocess
+
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        tls_support.unavailable("node and npm are needed for the Node SDK check.")
+    folder = tmp_path_factory.mktemp("node")
+    try:
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent",
+                        "--prefix", str(folder), *NODE_PACKAGES], check=True,
+                       capture_output=True, text=True, timeout=300)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        tls_support.unavailable(f"npm could not install {', '.join(NODE_PACKAGES)}: {exc}")
+    (folder / "client.js").write_text(NODE)
+    return folder
+
+
+def test_node_sdks_that_force_https_reach_the_real_hostnames(sim: TlsSimulator,
+                                                             node_sdks: Path) -> None:
+    """The cross-language check: Node trusts the CA through NODE_EXTRA_CA_CERTS. Mollie's
+    Node SDK ignores it: it always hands its agent the CA list inlined in its bundle, so
+    the CA is added to that list, as an image build would patch it (see README)."""
+    import json
+
+    bundle = node_sdks / "node_modules/@mollie/api-client/dist/mollie.cjs.js"
+    text = bundle.read_text()
+    pinned = 'var caCertificates = "'
+    assert pinned in text, f"{bundle} no longer inlines its CA list: see how it trusts now"
+    if str(sim.ca) not in text:
+        ours = json.dumps(sim.ca.read_text())[1:-1]
+        bundle.write_text(text.replace(pinned, f"{pinned}{ours}", 1) + f"\n// {sim.ca}\n")
+    out = sim.run(["node", str(node_sdks / "client.js")], NODE_EXTRA_CA_CERTS=str(sim.ca))
+    assert out["adyen"] == "Authorised"
+    assert out["mollie"] == "open"
+    assert out["checkout"].startswith("https://api.mollie.com/__hosted/mollie/checkout/")

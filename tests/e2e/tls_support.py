@@ -78,10 +78,14 @@ class TlsSimulator:
         return response.json()
 
     def run_client(self, code: str, **env: str) -> Any:
-        """Run `code` in a child with the hostnames resolved to the simulator and the
-        CA trusted through the environment; what it printed last, read as JSON."""
+        """Run Python `code` in a child with the hostnames resolved to the simulator and
+        the CA trusted through the environment; what it printed last, read as JSON."""
         script = self.workdir / f"client-{random.getrandbits(32):08x}.py"
         script.write_text(code)
+        return self.run([sys.executable, str(script)], **env)
+
+    def run(self, argv: list[str], **env: str) -> Any:
+        """Run `argv` as run_client runs its code."""
         child_env = {k: v for k, v in os.environ.items()
                      if k.upper() not in _PROXY_VARIABLES}
         child_env.update(SSL_CERT_FILE=str(self.ca), REQUESTS_CA_BUNDLE=str(self.ca), **env)
@@ -94,7 +98,7 @@ class TlsSimulator:
         shell = " && ".join([*mounts, 'exec "$@"'])
         done = subprocess.run(
             ["unshare", "--mount", "--propagation", "private", "sh", "-c", shell, "sh",
-             sys.executable, str(script)],
+             *argv],
             capture_output=True, text=True, timeout=CLIENT_TIMEOUT, env=child_env)
         assert done.returncode == 0, f"the client failed:\n{done.stdout}\n{done.stderr}"
         return json.loads(done.stdout.strip().splitlines()[-1])
