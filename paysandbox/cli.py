@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", help="run the simulator", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run the simulator: every provider under its prefix on one port, the "
-                    "admin API at /__admin, hosted pages at /__hosted.")
+                    "admin API at /__admin, hosted pages at /__hosted; with --tls, also "
+                    "every provider on its real hostnames over HTTPS.")
     serve.add_argument("--host", help=f"address to bind (default {DEFAULT_HOST}; anything "
                                       "beyond loopback needs --admin-token)")
     serve.add_argument("--port", type=int, help=f"port (default {DEFAULT_PORT}; 0 = any free)")

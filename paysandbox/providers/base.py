@@ -131,10 +131,12 @@ def host_matches(pattern: str, host: str) -> bool:
 
 
 def bare_host(host: str) -> str:
-    """A Host header's name without its port, in lower case (`[::1]:443` -> `::1`)."""
+    """A Host header's name without its port or a final dot, in lower case
+    (`[::1]:443` -> `::1`, `API.Stripe.com.:443` -> `api.stripe.com`)."""
     if host.startswith("["):
         return host[1:].partition("]")[0].lower()
-    return host.rpartition(":")[0].lower() if host.count(":") == 1 else host.lower()
+    name = host.rpartition(":")[0] if host.count(":") == 1 else host
+    return name.rstrip(".").lower()
 
 
 def provider_path(request: web.Request) -> str:

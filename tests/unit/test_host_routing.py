@@ -72,7 +72,7 @@ def test_wildcards_cover_one_label_as_tls_clients_read_them(pattern: str, host: 
 
 @pytest.mark.parametrize(("header", "host"), [
     ("api.stripe.com", "api.stripe.com"), ("API.stripe.com:443", "api.stripe.com"),
-    ("[::1]:12112", "::1"), ("::1", "::1"),
+    ("[::1]:12112", "::1"), ("::1", "::1"), ("api.stripe.com.", "api.stripe.com"),
 ])
 def test_bare_host(header: str, host: str) -> None:
     assert base.bare_host(header) == host
