@@ -57,8 +57,9 @@ PAYSANDBOX_PORT, PAYSANDBOX_PROVIDERS (comma-separated), PAYSANDBOX_WEBHOOK_<PRO
 PAYSANDBOX_WEBHOOK_SECRET_<PROVIDER>, PAYSANDBOX_CLOCK_SCALE, PAYSANDBOX_JOURNAL_SIZE,
 PAYSANDBOX_MAX_BODY_BYTES, PAYSANDBOX_ADMIN_TOKEN, PAYSANDBOX_LOG_LEVEL,
 PAYSANDBOX_DRAIN_TIMEOUT, PAYSANDBOX_PUBLIC_URL, PAYSANDBOX_SCENARIOS (paths joined by
-:'), PAYSANDBOX_WATCH, PAYSANDBOX_CONTRACTS, PAYSANDBOX_CHECK_RESPONSES, PAYSANDBOX_STORE,
-PAYSANDBOX_TLS, PAYSANDBOX_TLS_PORT, PAYSANDBOX_CA_DIR, PAYSANDBOX_PROXY_PORT.
+':'), PAYSANDBOX_WATCH, PAYSANDBOX_CONTRACTS, PAYSANDBOX_CHECK_RESPONSES, PAYSANDBOX_STORE.
+HTTPS on the real hostnames: PAYSANDBOX_TLS, PAYSANDBOX_TLS_PORT, PAYSANDBOX_PROXY_PORT,
+PAYSANDBOX_CA_DIR.
 """
 
 
@@ -410,7 +411,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     values = env_values()
     for flag in ("host", "port", "clock_scale", "journal_size", "max_body_bytes",
                  "admin_token", "public_url", "drain_timeout", "log_level", "contracts",
-                 "check_responses", "store", "tls_port", "ca_dir", "proxy_port"):
+                 "check_responses", "store"):
         value = getattr(args, flag, None)
         if value is not None:
             values[flag] = value
@@ -422,6 +423,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         values["watch"] = True
     if getattr(args, "tls", None):
         values["tls"] = True
+    for flag in ("tls_port", "ca_dir", "proxy_port"):  # HTTPS on the real hostnames
+        if getattr(args, flag, None) is not None:
+            values[flag] = getattr(args, flag)
     secrets = dict(parse_pair(s, "--webhook-secret") for s in args.webhook_secret)
     hooks = dict(cast("Mapping[str, WebhookTarget]", values.get("webhooks") or {}))
     for text in args.webhook:

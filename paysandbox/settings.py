@@ -148,7 +148,7 @@ def env_values(env: Mapping[str, str] | None = None) -> dict[str, object]:
             values["proxy_port"] = int(get("PROXY_PORT") or 0)
     except ValueError as exc:
         raise SettingsError(f"bad {ENV_PREFIX}* value: {exc}") from None
-    for name in ("ADMIN_TOKEN", "PUBLIC_URL", "STORE", "CA_DIR"):
+    for name in ("ADMIN_TOKEN", "PUBLIC_URL", "STORE"):
         if get(name):
             values[name.lower()] = get(name)
     if get("SCENARIOS"):
@@ -161,6 +161,8 @@ def env_values(env: Mapping[str, str] | None = None) -> dict[str, object]:
         values["check_responses"] = _flag(get("CHECK_RESPONSES"))
     if get("TLS"):
         values["tls"] = _flag(get("TLS"))
+    if get("CA_DIR"):
+        values["ca_dir"] = get("CA_DIR")
     if get("LOG_LEVEL"):
         values["log_level"] = (get("LOG_LEVEL") or "").lower()
     hooks: dict[str, WebhookTarget] = {}
