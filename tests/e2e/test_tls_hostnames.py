@@ -305,3 +305,44 @@ def test_node_sdks_that_force_https_reach_the_real_hostnames(sim: TlsSimulator,
     assert out["adyen"] == "Authorised"
     assert out["mollie"] == "open"
     assert out["checkout"].startswith("https://api.mollie.com/__hosted/mollie/checkout/")
+
+
+JAVA = """
+import java.net.URI;
+import java.net.http.*;
+
+public class Client {
+    public static void main(String[] args) throws Exception {
+        HttpRequest request = HttpRequest.newBuilder(
+                URI.create("https://api.stripe.com/v1/payment_intents"))
+            .header("Authorization", "Bearer sk_test_jvm")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .POST(HttpRequest.BodyPublishers.ofString(
+                "amount=2000&currency=usd&confirm=true&payment_method=pm_card_visa"))
+            .build();
+        HttpResponse<String> response = HttpClient.newHttpClient()
+            .send(request, HttpResponse.BodyHandlers.ofString());
+        System.out.println("{\\"status\\": " + response.statusCode() + ", \\"succeeded\\": "
+            + response.body().contains("\\"status\\":\\"succeeded\\"") + "}");
+    }
+}
+"""
+
+
+def test_the_jvm_trusts_the_ca_through_a_truststore(sim: TlsSimulator, tmp_path: Path) -> None:
+    """The README's JVM recipe as written: keytool imports the CA into a truststore, and
+    JAVA_TOOL_OPTIONS points the JDK's own HTTPS client at it."""
+    import shutil
+    import subprocess
+
+    if shutil.which("java") is None or shutil.which("keytool") is None:
+        pytest.skip("no JDK (java, keytool): the JVM recipe is not checked here")
+    store = tmp_path / "paysandbox.jks"
+    subprocess.run(["keytool", "-importcert", "-noprompt", "-alias", "paysandbox", "-file",
+                    str(sim.ca), "-keystore", str(store), "-storepass", "changeit"],
+                   check=True, capture_output=True, timeout=60)
+    source = tmp_path / "Client.java"
+    source.write_text(JAVA)
+    out = sim.run(["java", str(source)], JAVA_TOOL_OPTIONS=(
+        f"-Djavax.net.ssl.trustStore={store} -Djavax.net.ssl.trustStorePassword=changeit"))
+    assert out == {"status": 200, "succeeded": True}
