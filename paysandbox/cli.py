@@ -2,6 +2,7 @@
 
     paysandbox serve                 run the simulator (127.0.0.1:12111)
     paysandbox providers             list the imitated providers and their base URLs
+    paysandbox ca path|export        the local CA that `serve --tls` issues its certificate from
     paysandbox validate FILE...      check scenario files, every error with file:line:col
     paysandbox scenarios ACTION ...  load/start/list/unload scenarios in a running simulator
     paysandbox load --suite checkout --target URL ...   a headless Locust run (subprocess)
@@ -19,7 +20,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from aiohttp import web
 
@@ -35,6 +36,9 @@ from paysandbox.settings import (
     env_values,
     parse_pair,
 )
+
+if TYPE_CHECKING:
+    from paysandbox.proxy import ConnectProxy
 
 EPILOG = """\
 examples:
@@ -53,6 +57,8 @@ PAYSANDBOX_DRAIN_TIMEOUT, PAYSANDBOX_PUBLIC_URL, PAYSANDBOX_SCENARIOS (paths joi
 ':'), PAYSANDBOX_WATCH, PAYSANDBOX_CONTRACTS, PAYSANDBOX_CHECK_RESPONSES, PAYSANDBOX_STORE,
 PAYSANDBOX_ALLOWED_HOSTS and PAYSANDBOX_WEBHOOK_ALLOW (comma-separated),
 PAYSANDBOX_KEEP_WEBHOOK_REPLIES.
+HTTPS on the real hostnames: PAYSANDBOX_TLS, PAYSANDBOX_TLS_PORT, PAYSANDBOX_PROXY_PORT,
+PAYSANDBOX_CA_DIR.
 """
 
 
@@ -68,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", help="run the simulator", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run the simulator: every provider under its prefix on one port, the "
-                    "admin API at /__admin, hosted pages at /__hosted.")
+                    "admin API at /__admin, hosted pages at /__hosted; with --tls, also "
+                    "every provider on its real hostnames over HTTPS.")
     serve.add_argument("--host", help=f"address to bind (default {DEFAULT_HOST}; anything "
                                       "beyond loopback needs --admin-token)")
     serve.add_argument("--port", type=int, help=f"port (default {DEFAULT_PORT}; 0 = any free)")
@@ -125,6 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--watch", action="store_true", default=None,
                        help="reload scenario files when they change (a bad edit is reported "
                             "and the running scenarios stay)")
+    serve.add_argument("--tls", action="store_true", default=None,
+                       help="also serve HTTPS on --tls-port for the providers' real hostnames "
+                            "(api.stripe.com, …), with a certificate from the local CA")
+    serve.add_argument("--tls-port", type=int, metavar="PORT",
+                       help="the HTTPS port of --tls (default 12112; 443 where it may bind)")
+    serve.add_argument("--proxy-port", type=int, metavar="PORT",
+                       help="also an HTTPS proxy (HTTPS_PROXY=http://127.0.0.1:PORT) that "
+                            "tunnels CONNECT to the providers' hostnames into the TLS site "
+                            "and refuses every other host (implies --tls)")
+    serve.add_argument("--ca-dir", metavar="DIR",
+                       help="where the local CA is made once and kept (default "
+                            "$XDG_DATA_HOME/paysandbox or ~/.local/share/paysandbox)")
 
     validate = sub.add_parser(
         "validate", help="check scenario files and print every error",
@@ -135,6 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
                           help="scenario files, folders of them, or ready-made names")
 
     sub.add_parser("providers", help="list the imitated providers and their base URLs")
+    ca = sub.add_parser(
+        "ca", help="the local CA that `serve --tls` issues its certificate from",
+        description="The local certificate authority (made on first use and kept): "
+                    "clients trust it through SSL_CERT_FILE, REQUESTS_CA_BUNDLE, "
+                    "NODE_EXTRA_CA_CERTS or a JVM truststore.")
+    ca.add_argument("action", choices=["path", "export"],
+                    help="path: print the CA certificate's path; export: print its PEM")
+    ca.add_argument("--ca-dir", metavar="DIR",
+                    help="the CA's folder (default PAYSANDBOX_CA_DIR, else "
+                         "$XDG_DATA_HOME/paysandbox or ~/.local/share/paysandbox)")
     contract_report.add_command(sub)
 
     scen = sub.add_parser(
@@ -217,6 +246,24 @@ def scenarios_command(args: argparse.Namespace) -> int:
         return 1
 
 
+def ca_command(args: argparse.Namespace) -> int:
+    from paysandbox import tls
+
+    folder = args.ca_dir or os.environ.get("PAYSANDBOX_CA_DIR") or None
+    try:
+        tls.load_or_create_ca(folder)
+    except OSError as exc:
+        print(f"paysandbox ca: cannot make or read the CA in {tls.ca_dir(folder)}: {exc}; "
+              "choose another folder with --ca-dir (or PAYSANDBOX_CA_DIR)", file=sys.stderr)
+        return 1
+    path = tls.ca_cert_path(folder)
+    if args.action == "path":
+        print(path)
+    else:
+        sys.stdout.write(path.read_text(encoding="ascii"))
+    return 0
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     """Flags over PAYSANDBOX_* variables over defaults, validated once merged."""
     values = env_values()
@@ -237,6 +284,11 @@ def settings_from(args: argparse.Namespace) -> Settings:
             values[flag] = tuple(getattr(args, flag))
     if getattr(args, "keep_webhook_replies", None):
         values["keep_webhook_replies"] = True
+    if getattr(args, "tls", None):
+        values["tls"] = True
+    for flag in ("tls_port", "ca_dir", "proxy_port"):  # HTTPS on the real hostnames
+        if getattr(args, flag, None) is not None:
+            values[flag] = getattr(args, flag)
     secrets = dict(parse_pair(s, "--webhook-secret") for s in args.webhook_secret)
     hooks = dict(cast("Mapping[str, WebhookTarget]", values.get("webhooks") or {}))
     for text in args.webhook:
@@ -260,7 +312,8 @@ def store_description(store: str) -> str:
     return f"{redacted(store)} (shared with every simulator using it)"
 
 
-def banner(settings: Settings, port: int) -> str:
+def banner(settings: Settings, port: int, tls_port: int | None = None,
+           proxy_port: int | None = None) -> str:
     from paysandbox.webhooks.destinations import display_url
 
     url = settings.replace(port=port).base_url
@@ -277,6 +330,11 @@ def banner(settings: Settings, port: int) -> str:
     elif settings.admin_token:
         lines.append("                (admin token required)")
     lines.append(f"store           {store_description(settings.store)}")
+    if tls_port is not None:
+        lines += tls_banner(settings, tls_port)
+    if proxy_port is not None:
+        lines.append(f"  proxy          HTTPS_PROXY=http://{_local(settings.host)}:{proxy_port}"
+                     "  (provider hosts only; every other host is refused)")
     lines.append("")
     lines.append("webhooks:")
     if settings.webhooks:
@@ -292,6 +350,26 @@ def banner(settings: Settings, port: int) -> str:
     lines.append("")
     lines.append("Ctrl-C stops it; due webhook deliveries are drained first.")
     return "\n".join(lines)
+
+
+def tls_banner(settings: Settings, tls_port: int) -> list[str]:
+    from paysandbox import tls
+
+    providers = base.load(settings.providers or None)
+    names = [h for p in providers for h in base.hostnames(p)]
+    bind = _local(settings.host)
+    lines = ["", f"TLS             https://{bind}:{tls_port} answers the providers' real "
+             "hostnames, no prefix:"]
+    for p in providers:
+        if base.hostnames(p):
+            lines.append(f"  {p.title:<14} {', '.join(base.hostnames(p))}")
+    lines += [f"  CA             {tls.ca_cert_path(settings.ca_dir)}  (SSL_CERT_FILE, "
+              "REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS)",
+              f"  hosts entry    {bind} " + " ".join(n for n in names if "*" not in n)]
+    if tls_port != 443:
+        lines.append("                 (clients use port 443: --tls-port 443, or forward 443 "
+                     f"to {tls_port})")
+    return lines
 
 
 async def serve(settings: Settings) -> int:
@@ -336,6 +414,18 @@ async def _run(app: web.Application, settings: Settings) -> int:
               "with --port (or PAYSANDBOX_PORT; 0 picks a free one)", file=sys.stderr)
         return 1
     port = runner.addresses[0][1] if runner.addresses else settings.port
+    tls_port = proxy = None
+    if settings.tls or settings.proxy_port is not None:
+        tls_port = await _start_tls(app, runner, settings)
+        if tls_port is None:
+            await runner.cleanup()
+            return 1
+    if settings.proxy_port is not None:
+        assert tls_port is not None
+        proxy = await _start_proxy(app, settings, tls_port)
+        if proxy is None:
+            await runner.cleanup()
+            return 1
     # Handlers first: whoever reads the banner may stop the server at once, and must get
     # the clean shutdown it promises.
     stop = asyncio.Event()
@@ -343,15 +433,74 @@ async def _run(app: web.Application, settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    print(banner(settings, port), flush=True)
+    proxy_port = proxy[0].sockets[0].getsockname()[1] if proxy is not None else None
+    print(banner(settings, port, tls_port, proxy_port), flush=True)
     await stop.wait()
     print("\nshutting down: draining webhook deliveries…", flush=True)
+    if proxy is not None:
+        proxy[0].close()
+        proxy[1].close_tunnels()
     await runner.cleanup()
     report = app[SHUTDOWN_REPORT]
     owed = report.get("pending", 0) + report.get("delivering", 0)
     print(f"webhooks: {report.get('delivered', 0)} delivered, {report.get('failed', 0)} failed,"
           f" {owed} still owed (not delivered)", flush=True)
     return 0
+
+
+async def _start_tls(app: web.Application, runner: web.AppRunner,
+                     settings: Settings) -> int | None:
+    """The HTTPS site of --tls on the same application; its port, or None when it cannot
+    start (said on stderr)."""
+    from paysandbox import tls
+    from paysandbox.app import PROVIDERS
+
+    try:
+        ca = tls.load_or_create_ca(settings.ca_dir)
+    except OSError as exc:
+        print(f"paysandbox: cannot make or read the local CA in {tls.ca_dir(settings.ca_dir)}:"
+              f" {exc}; choose another folder with --ca-dir (or PAYSANDBOX_CA_DIR)",
+              file=sys.stderr)
+        return None
+    names = [h for p in app[PROVIDERS].values() for h in base.hostnames(p)]
+    before = len(runner.addresses)
+    site = web.TCPSite(runner, settings.host, settings.tls_port,
+                       ssl_context=tls.server_context(ca, names), backlog=1024,
+                       reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        reason = ("is in use" if exc.errno == errno.EADDRINUSE
+                  else f"cannot be bound ({exc.strerror or exc})")
+        print(f"paysandbox: TLS port {settings.tls_port} on {settings.host} {reason}; choose "
+              "another with --tls-port (or PAYSANDBOX_TLS_PORT; 0 picks a free one)",
+              file=sys.stderr)
+        return None
+    return int(runner.addresses[before][1])
+
+
+def _local(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host
+
+
+async def _start_proxy(app: web.Application, settings: Settings,
+                       tls_port: int) -> tuple[asyncio.Server, ConnectProxy] | None:
+    from paysandbox.app import PROVIDERS
+    from paysandbox.proxy import MAX_HEAD_BYTES, ConnectProxy
+
+    names = [h for p in app[PROVIDERS].values() for h in base.hostnames(p)]
+    proxy = ConnectProxy(names, (_local(settings.host), tls_port))
+    try:
+        server = await asyncio.start_server(proxy.handle, settings.host, settings.proxy_port,
+                                            limit=MAX_HEAD_BYTES, backlog=256)
+    except OSError as exc:
+        reason = ("is in use" if exc.errno == errno.EADDRINUSE
+                  else f"cannot be bound ({exc.strerror or exc})")
+        print(f"paysandbox: proxy port {settings.proxy_port} on {settings.host} {reason}; "
+              "choose another with --proxy-port (or PAYSANDBOX_PROXY_PORT; 0 picks a free "
+              "one)", file=sys.stderr)
+        return None
+    return server, proxy
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -368,6 +517,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return loadrun.demo_command(args)
     if args.command == "contracts":
         return contract_report.command(args)
+    if args.command == "ca":
+        return ca_command(args)
     if args.command == "validate":
         from paysandbox.scenarios.validate import main as validate_main
         return validate_main(args.files)

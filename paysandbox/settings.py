@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 12111
+DEFAULT_TLS_PORT = 12112
 ENV_PREFIX = "PAYSANDBOX_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 CONTRACT_MODES = ("strict", "report", "off")
@@ -63,10 +64,18 @@ class Settings:
     webhook_allow: tuple[str, ...] = ()  # CIDRs and hosts webhooks may go to, beyond defaults
     keep_webhook_replies: bool = False  # keep the start of receivers' replies in deliveries
     admin_token_generated: bool = False  # set when a required token was made up at start
+    tls: bool = False  # also HTTPS on tls_port, for the providers' real hostnames
+    tls_port: int = DEFAULT_TLS_PORT
+    ca_dir: str | None = None  # the local CA's folder; None: the user's data dir
+    proxy_port: int | None = None  # HTTPS proxy for provider hosts only (implies tls)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port must be 0..65535, got {self.port}")
+        if not 0 <= self.tls_port <= 65535:
+            raise SettingsError(f"TLS port must be 0..65535, got {self.tls_port}")
+        if self.proxy_port is not None and not 0 <= self.proxy_port <= 65535:
+            raise SettingsError(f"proxy port must be 0..65535, got {self.proxy_port}")
         if not (math.isfinite(self.clock_scale) and self.clock_scale > 0):
             raise SettingsError(f"clock scale must be a finite number > 0, got "
                                 f"{self.clock_scale}")
@@ -155,6 +164,10 @@ def env_values(env: Mapping[str, str] | None = None) -> dict[str, object]:
             values["max_body_bytes"] = int(get("MAX_BODY_BYTES") or 0)
         if get("DRAIN_TIMEOUT"):
             values["drain_timeout"] = float(get("DRAIN_TIMEOUT") or 0)
+        if get("TLS_PORT"):
+            values["tls_port"] = int(get("TLS_PORT") or 0)
+        if get("PROXY_PORT"):
+            values["proxy_port"] = int(get("PROXY_PORT") or 0)
     except ValueError as exc:
         raise SettingsError(f"bad {ENV_PREFIX}* value: {exc}") from None
     for name in ("ADMIN_TOKEN", "PUBLIC_URL", "STORE"):
@@ -173,6 +186,10 @@ def env_values(env: Mapping[str, str] | None = None) -> dict[str, object]:
         values["contracts"] = (get("CONTRACTS") or "").lower()
     if get("CHECK_RESPONSES"):
         values["check_responses"] = _flag(get("CHECK_RESPONSES"))
+    if get("TLS"):
+        values["tls"] = _flag(get("TLS"))
+    if get("CA_DIR"):
+        values["ca_dir"] = get("CA_DIR")
     if get("LOG_LEVEL"):
         values["log_level"] = (get("LOG_LEVEL") or "").lower()
     hooks: dict[str, WebhookTarget] = {}

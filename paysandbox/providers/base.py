@@ -1,9 +1,9 @@
 """The Provider protocol, the plugin registry, and the HTTP plumbing every provider shares.
 
 A provider is a small object: a name (its URL prefix and its `provider:` in
-scenarios), routes, one error renderer and one webhook scheme. Providers are plugins
-found through the `payments_sandbox.providers` entry point group and imported only
-when mounted, so an in-house acquirer can ship as a package of its own.
+scenarios), its real API hostnames, routes, one error renderer and one webhook scheme.
+Providers are plugins found through the `payments_sandbox.providers` entry point group
+and imported only when mounted, so an in-house acquirer can ship as a package of its own.
 """
 
 from __future__ import annotations
@@ -46,12 +46,21 @@ REQUEST_ID = web.RequestKey("request_id", str)
 NAMESPACE = web.RequestKey("namespace", str)
 RAW_BODY = web.RequestKey("raw_body", bytes)
 JOURNAL_NOTES = web.RequestKey("journal_notes", dict)
+#: Set on a request that came on one of the provider's hostnames (no prefix): the
+#: prefix and base its own path stands for (`/adyen/checkout` on checkout-test.adyen.com).
+HOST_BASE = web.RequestKey("host_base", str)
 
 
 class Provider(Protocol):
     name: str
     title: str
     webhooks: WebhookScheme
+    #: The provider's real API hostnames (`*.` before a name: any one label there), each
+    #: with the path below the provider's prefix its root maps to (Adyen's
+    #: checkout-test.adyen.com/v71 is /adyen/checkout/v71). A request whose Host is one
+    #: of them is served on the provider's own paths, without the prefix; a plugin
+    #: without this attribute is reached through its prefix only.
+    hostnames: Mapping[str, str]
 
     @property
     def event_types(self) -> frozenset[str]:
@@ -107,11 +116,52 @@ def route(method: str, path: str, handler: Handler) -> web.RouteDef:
     return web.route(method, path, handler, name=getattr(handler, "__name__", None))
 
 
+def hostnames(provider: Provider) -> Mapping[str, str]:
+    """The provider's real API hostnames and the base each maps to (none for a plugin
+    that declares none)."""
+    return getattr(provider, "hostnames", None) or {}
+
+
+def host_matches(pattern: str, host: str) -> bool:
+    """Whether `host` (no port, lower case) is `pattern`, where a leading `*.` stands for
+    exactly one label, as TLS clients read a wildcard certificate name."""
+    if pattern.startswith("*."):
+        label, dot, rest = host.partition(".")
+        return bool(label) and bool(dot) and rest == pattern[2:]
+    return host == pattern
+
+
+def bare_host(host: str) -> str:
+    """A Host header's name without its port or a final dot, in lower case
+    (`[::1]:443` -> `::1`, `API.Stripe.com.:443` -> `api.stripe.com`)."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0].lower()
+    name = host.rpartition(":")[0] if host.count(":") == 1 else host
+    return name.rstrip(".").lower()
+
+
+def provider_path(request: web.Request) -> str:
+    """The request's path as if it had come through the prefix (`/stripe/v1/…`), however
+    it came: what the journal shows, scenario rules match and idempotency compares."""
+    base = request.get(HOST_BASE)
+    return request.path if base is None else base + request.path
+
+
+def api_url(request: web.Request, provider: str, path: str = "") -> str:
+    """The URL of `path` (below the provider's prefix) as the client reached it: with the
+    prefix on the simulator's own address, without it on the provider's hostname."""
+    base = request.get(HOST_BASE)
+    if base is None:
+        return f"{request.scheme}://{request.host}/{provider}{path}"
+    return f"{request.scheme}://{request.host}{path.removeprefix(base[len(provider) + 1:])}"
+
+
 def scenario_facts(request: web.Request, provider: str, **facts: Any) -> dict[str, Any]:
     """What scenario rules match a request on: its path below the provider's prefix and
     its headers, plus `facts` (the operation of a read, a payment's amount, …). The
     engine adds provider, namespace and operation, and the country of the card."""
-    return {"path": request.path[len(provider) + 1:], "headers": request.headers, **facts}
+    return {"path": provider_path(request)[len(provider) + 1:], "headers": request.headers,
+            **facts}
 
 
 def payment_facts(request: web.Request, provider: str, p: Payment, *,
@@ -151,10 +201,16 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
     journal entry and to `contract_log`."""
     prefix = "/" + provider.name
 
-    def wrap(handler: Handler, operation: str | None) -> Handler:
-        async def handle(request: web.Request) -> web.StreamResponse:
+    def wrap(handler: Handler, operation: str | None, host_base: str | None = None) -> Handler:
+        if host_base is None:
+            async def handle(request: web.Request) -> web.StreamResponse:
+                return await envelope(request, handler, operation)
+            return handle
+
+        async def handle_on_host(request: web.Request) -> web.StreamResponse:
+            request[HOST_BASE] = host_base
             return await envelope(request, handler, operation)
-        return handle
+        return handle_on_host
 
     async def envelope(request: web.Request, handler: Handler,
                        operation: str | None) -> web.StreamResponse:
@@ -213,7 +269,7 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
         if contract_log is not None:
             contract_log.add(findings, operation=operation, example={
                 "request_id": request[REQUEST_ID], "method": request.method,
-                "path": request.path})
+                "path": provider_path(request)})
         return {**(notes or {}), "operation": operation,
                 "contract_violations": [f.to_json() for f in findings]}
 
@@ -224,7 +280,8 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
             journal.record(
                 at=engine.clock.now(), provider=provider.name,
                 namespace=request.get(NAMESPACE), method=request.method,
-                path=request.path, query=request.query_string, status=response.status,
+                path=provider_path(request), query=request.query_string,
+                status=response.status,
                 request_id=request[REQUEST_ID], request_body=request.get(RAW_BODY, b""),
                 response_body=body if isinstance(body, bytes) else b"",
                 duration_ms=(time.perf_counter() - started) * 1000, notes=notes)
@@ -276,7 +333,8 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
     async def route_missing(request: web.Request) -> web.StreamResponse:
         raise _route_missing(request, app, prefix)
 
-    for r in provider.routes(engine):
+    routes = list(provider.routes(engine))
+    for r in routes:
         if not isinstance(r, web.RouteDef):
             raise TypeError(f"{provider.name}: routes() must give web.RouteDef, not {r!r}")
         operation = r.kwargs.get("name")
@@ -285,6 +343,26 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
     # Last below the prefix (the router tries the most specific paths first): an unknown
     # path, or a known one with another method, in the provider's own envelope.
     app.router.add_route("*", prefix + "{tail:(/.*)?}", wrap(route_missing, None))
+
+    # The same routes again on the provider's own hostnames, without the prefix. They
+    # sit in the one router (a request on the prefix pays nothing for them) and answer
+    # only when the Host header names the provider.
+    by_base: dict[str, list[str]] = {}
+    for pattern, base in hostnames(provider).items():
+        by_base.setdefault(base.rstrip("/"), []).append(pattern.lower())
+    for base, patterns in by_base.items():
+        hosts = tuple(patterns)
+        resources: dict[str, web.Resource] = {}
+        for r in routes:
+            if not r.path.startswith(base + "/"):
+                continue
+            path = r.path[len(base):]
+            if path not in resources:
+                resources[path] = _host_resource(app, path, hosts)
+            resources[path].add_route(r.method, wrap(r.handler, r.kwargs.get("name"),
+                                                     prefix + base))
+        _host_resource(app, "/{tail:.*}", hosts).add_route(
+            "*", wrap(route_missing, None, prefix + base))
 
 
 #: The status journaled for a connection broken on purpose (nginx's "no response").
@@ -303,14 +381,48 @@ _HTTP_MESSAGES = {
 _HTTP_CODES = {429: "rate_limit", 409: "lock_timeout"}
 
 
+class _HostPlainResource(web.PlainResource):
+    """A path that answers only on the provider's hostnames."""
+    hosts: tuple[str, ...] = ()
+
+    async def resolve(self, request: web.Request) -> Any:
+        if not _on_hosts(self.hosts, request):
+            return None, set()
+        return await super().resolve(request)
+
+
+class _HostDynamicResource(web.DynamicResource):
+    hosts: tuple[str, ...] = ()
+
+    async def resolve(self, request: web.Request) -> Any:
+        if not _on_hosts(self.hosts, request):
+            return None, set()
+        return await super().resolve(request)
+
+
+def _on_hosts(hosts: tuple[str, ...], request: web.Request) -> bool:
+    # The header itself: request.host would look the machine's name up when it is absent.
+    host = bare_host(request.headers.get("Host", ""))
+    return any(host_matches(pattern, host) for pattern in hosts)
+
+
+def _host_resource(app: web.Application, path: str,
+                   hosts: tuple[str, ...]) -> web.Resource:
+    resource: _HostPlainResource | _HostDynamicResource = \
+        _HostDynamicResource(path) if "{" in path else _HostPlainResource(path)
+    resource.hosts = hosts
+    app.router.register_resource(resource)
+    return resource
+
+
 def _route_missing(request: web.Request, app: web.Application, prefix: str) -> RouteMissing:
-    here = f"{request.method} {request.path.removeprefix(prefix)}"
+    here = f"{request.method} {provider_path(request).removeprefix(prefix)}"
     known = sorted({f"{r.method} {r.resource.canonical.removeprefix(prefix)}"
                     for r in app.router.routes()
                     if r.resource is not None and r.method not in ("HEAD", "*")
                     and r.resource.canonical.startswith(prefix + "/")})
     close = difflib.get_close_matches(here, known, n=3, cutoff=0.5)
-    path = request.path.removeprefix(prefix)
+    path = provider_path(request).removeprefix(prefix)
     return RouteMissing(f"Unrecognized request URL ({request.method}: {path}).",
                         extra={"closest": close})
 
@@ -319,7 +431,8 @@ def json_fingerprint(request: web.Request, body: Any) -> str:
     """What makes two JSON requests under one idempotency key the same request: method,
     path and body, whatever the order of its keys."""
     canon = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(f"{request.method} {request.path} ".encode() + canon).hexdigest()
+    return hashlib.sha256(f"{request.method} {provider_path(request)} ".encode()
+                          + canon).hexdigest()
 
 
 async def idempotent(store: Store, namespace: str, key: str | None, fingerprint: str,

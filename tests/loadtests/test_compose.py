@@ -14,7 +14,7 @@ import yaml
 
 from paysandbox.cli import build_parser
 from paysandbox.examples.payment_service.__main__ import main as service_main
-from paysandbox.settings import DEFAULT_PORT, Settings, env_values
+from paysandbox.settings import DEFAULT_PORT, DEFAULT_TLS_PORT, Settings, env_values
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +58,8 @@ def test_the_simulator_command_parses_and_its_environment_is_all_read(
     for name in env:
         assert name.removeprefix("PAYSANDBOX_") in read, f"settings.py does not read {name}"
     assert int(env["PAYSANDBOX_PORT"]) == DEFAULT_PORT
-    assert sim["ports"] == [f"{DEFAULT_PORT}:{DEFAULT_PORT}"]
+    assert sim["ports"] == [f"{DEFAULT_PORT}:{DEFAULT_PORT}", f"{DEFAULT_TLS_PORT}:443"]
+    assert env["PAYSANDBOX_TLS_PORT"] == "443" and values["tls"] is True
     assert env["PAYSANDBOX_HOST"] == "0.0.0.0"
     # Its own name on the compose network is a Host the admin API answers.
     assert env["PAYSANDBOX_PUBLIC_URL"] == f"http://simulator:{DEFAULT_PORT}"

@@ -297,3 +297,17 @@ def test_a_webhook_to_a_refused_destination_is_refused_at_start_up() -> None:
     assert "destination not allowed: 169.254.169.254" in str(info.value)
     widened = from_flags("--webhook", "stripe=http://8.8.8.8/hook", "--webhook-allow", "8.8.8.8")
     assert widened.webhooks["stripe"].url == "http://8.8.8.8/hook"
+
+
+def test_tls_settings_from_the_environment_and_flags() -> None:
+    env = {"PAYSANDBOX_TLS": "1", "PAYSANDBOX_TLS_PORT": "8443", "PAYSANDBOX_CA_DIR": "/ca",
+           "PAYSANDBOX_PROXY_PORT": "3128"}
+    s = Settings.from_env(env)
+    assert (s.tls, s.tls_port, s.ca_dir, s.proxy_port) == (True, 8443, "/ca", 3128)
+    assert (Settings().tls, Settings().tls_port, Settings().proxy_port) == (False, 12112, None)
+    args = build_parser().parse_args(["serve", "--tls", "--tls-port", "443", "--ca-dir", "d",
+                                      "--proxy-port", "0"])
+    s = settings_from(args)
+    assert (s.tls, s.tls_port, s.ca_dir, s.proxy_port) == (True, 443, "d", 0)
+    with pytest.raises(SettingsError, match=r"TLS port must be 0\.\.65535"):
+        Settings(tls_port=70000)

@@ -289,3 +289,38 @@ def test_sigterm_stops_serve_with_its_webhook_report(served: Served) -> None:
     assert served.process.returncode == 0, served.log.read_text()[-3000:]
     assert re.search(r"webhooks: \d+ delivered, 0 failed", out), out
     assert "Traceback" not in served.log.read_text()
+
+
+def test_serve_tls_with_its_kept_ca(tmp_path: Path) -> None:
+    """The TLS site as installed: the CA `paysandbox ca path` names (made once, kept)
+    verifies the certificate, and the Stripe SDK is served over HTTPS."""
+    ca_dir = tmp_path / "ca"
+    path = run("ca", "path", "--ca-dir", str(ca_dir))
+    assert path.returncode == 0, path.stderr
+    ca = Path(path.stdout.strip())
+    pem = ca.read_bytes()
+    default_bundle = stripe.ca_bundle_path
+    proc = subprocess.Popen([PAYSANDBOX, "serve", "--port", "0", "--tls", "--tls-port", "0",
+                             "--ca-dir", str(ca_dir), "--log-level", "warning"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        banner = []
+        for line in proc.stdout or ():
+            banner.append(line)
+            if line.startswith("Ctrl-C"):
+                break
+        found = re.search(r"TLS +(https://127\.0\.0\.1:\d+)", "".join(banner))
+        assert found, "".join(banner)
+        assert str(ca) in "".join(banner)
+        stripe.ca_bundle_path = str(ca)
+        client = stripe.StripeClient("sk_test_wheel_tls", max_network_retries=0,
+                                     base_addresses={"api": found.group(1) + "/stripe"})
+        pi = client.v1.payment_intents.create(params={
+            "amount": 2000, "currency": "usd", "confirm": True,
+            "payment_method": "pm_card_visa"})
+        assert pi.status == "succeeded"
+    finally:
+        stripe.ca_bundle_path = default_bundle
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    assert ca.read_bytes() == pem  # kept, not made again

@@ -144,6 +144,9 @@ class AdyenRefund(RefundPayment):
 class AdyenProvider:
     name = NAME
     title = "Adyen"
+    # Test mode, then the live-prefix hosts the SDKs build ({prefix}-checkout-live…).
+    hostnames: Mapping[str, str] = {"checkout-test.adyen.com": "/checkout",
+                                    "*.adyenpayments.com": ""}
     webhooks: WebhookScheme = wire.AdyenWebhooks()
 
     @property

@@ -74,6 +74,7 @@ from paysandbox.providers.base import (
     NAMESPACE,
     RAW_BODY,
     REQUEST_ID,
+    api_url,
     idempotent,
     json_fingerprint,
     payment_facts,
@@ -98,6 +99,9 @@ Handler = Callable[[], Coroutine[Any, Any, web.Response]]
 class CheckoutProvider:
     name = "checkoutcom"
     title = "Checkout.com"
+    # The shared host, and the merchant subdomains the SDKs now require ({prefix}.api…).
+    hostnames: Mapping[str, str] = {"api.sandbox.checkout.com": "",
+                                    "*.api.sandbox.checkout.com": ""}
     webhooks: WebhookScheme = wire.CheckoutWebhooks()
 
     @property
@@ -335,7 +339,7 @@ class _Api:
         sid = wire.new_id("sid")
         metadata = body.get("metadata") or {}
         extra: dict[str, Any] = {
-            "base": f"{request.scheme}://{request.host}{PREFIX}",
+            "base": api_url(request, PREFIX[1:]),
             "session_id": sid,
             "redirect": f"{request.scheme}://{request.host}/__hosted/3ds/{sid}",
             "source_id": "src_" + card.fingerprint[:26].lower().translate(_HEX_TO_B32),

@@ -26,7 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +72,7 @@ EVENT_TYPES = frozenset({STK_CALLBACK})
 class DarajaProvider:
     name = "daraja"
     title = "M-Pesa Daraja"
+    hostnames: Mapping[str, str] = {"sandbox.safaricom.co.ke": ""}
     webhooks: WebhookScheme = wire.DarajaCallbacks()
 
     @property

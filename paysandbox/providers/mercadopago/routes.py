@@ -104,6 +104,7 @@ _BRT = timezone(timedelta(hours=-3))
 class MercadoPagoProvider:
     name = "mercadopago"
     title = "Mercado Pago"
+    hostnames: Mapping[str, str] = {"api.mercadopago.com": ""}
     webhooks: WebhookScheme = wire.MercadoPagoWebhooks()
 
     @property

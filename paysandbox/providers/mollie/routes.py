@@ -72,6 +72,7 @@ from paysandbox.providers.base import (
     NAMESPACE,
     RAW_BODY,
     REQUEST_ID,
+    api_url,
     idempotent,
     json_fingerprint,
     payment_facts,
@@ -99,6 +100,7 @@ _NOTIFIED = frozenset({"paid", "failed", "canceled", "expired", "authorized"})
 class MollieProvider:
     name = "mollie"
     title = "Mollie"
+    hostnames: Mapping[str, str] = {"api.mollie.com": ""}
     webhooks: WebhookScheme = wire.MollieWebhooks()
 
     @property
@@ -167,7 +169,7 @@ def _json(obj: Any, request: web.Request, *, status: int = 200,
 
 
 def api_base(request: web.Request) -> str:
-    return f"{request.scheme}://{request.host}{PREFIX}/v2"
+    return api_url(request, PREFIX[1:], "/v2")
 
 
 def checkout_url(request: web.Request, p: Payment) -> str | None:

@@ -86,6 +86,7 @@ Handler = Callable[[web.Request], Coroutine[Any, Any, web.Response]]
 class RazorpayProvider:
     name = "razorpay"
     title = "Razorpay"
+    hostnames: Mapping[str, str] = {"api.razorpay.com": ""}
     webhooks: WebhookScheme = wire.RazorpayWebhooks()
 
     @property

@@ -74,6 +74,7 @@ from paysandbox.providers.base import (
     REQUEST_ID,
     idempotent,
     payment_facts,
+    provider_path,
     route,
     scenario_facts,
 )
@@ -94,6 +95,7 @@ Handler = Callable[[web.Request], Coroutine[Any, Any, web.Response]]
 class StripeProvider:
     name = "stripe"
     title = "Stripe"
+    hostnames: Mapping[str, str] = {"api.stripe.com": ""}
     webhooks: WebhookScheme = wire.StripeWebhooks()
 
     @property
@@ -758,7 +760,8 @@ def _fingerprint(request: web.Request) -> str:
     parameters, not bytes)."""
     pairs = sorted(parse_qsl(request.get(RAW_BODY, b"").decode("utf-8", "replace"),
                              keep_blank_values=True))
-    return hashlib.sha256(f"{request.method} {request.path} {pairs!r}".encode()).hexdigest()
+    return hashlib.sha256(
+        f"{request.method} {provider_path(request)} {pairs!r}".encode()).hexdigest()
 
 
 def _event_json(e: Event) -> Any:
