@@ -23,12 +23,12 @@ import orjson
 import yaml
 from aiohttp import web
 
-from paysandbox import contracts, faults
+from paysandbox import contracts, faults, nesting
 from paysandbox.contract_report import ContractLog
 from paysandbox.core.commands import Command, Result
 from paysandbox.core.payments import CardDetails, Payment
 from paysandbox.engine import APPLIED, InjectedFault
-from paysandbox.errors import ApiError, PayloadTooLarge, RouteMissing
+from paysandbox.errors import ApiError, InvalidRequest, PayloadTooLarge, RouteMissing
 from paysandbox.faults import Fault
 from paysandbox.journal import Journal
 from paysandbox.store.base import Store
@@ -228,6 +228,7 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
 
     async def serve(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
+            await refuse_malformed(request)
             return await handler(request)
         except InjectedFault as exc:
             return await inject(request, exc.fault)
@@ -305,6 +306,24 @@ def _route_missing(request: web.Request, app: web.Application, prefix: str) -> R
     path = request.path.removeprefix(prefix)
     return RouteMissing(f"Unrecognized request URL ({request.method}: {path}).",
                         extra={"closest": close})
+
+
+async def refuse_malformed(request: web.Request) -> None:
+    """The provider's own 4xx for what no handler should meet: a Host that is not an
+    ASCII host name (it is echoed in links), or a body or query string nested beyond
+    `nesting.MAX_NESTING` levels (the handler reads the body again from aiohttp's
+    cache)."""
+    host = request.host
+    if not (host.isascii() and host.isprintable()) or " " in host:
+        raise InvalidRequest("Invalid Host header: send the host name (and port) the "
+                             "client connected to, in ASCII.")
+    depth = nesting.excess(request.query_string.encode()) if request.query_string else 0
+    if not depth and request.body_exists:
+        depth = nesting.excess(await request.read())
+    if depth:
+        raise InvalidRequest(
+            f"The request nests objects or arrays more than {nesting.MAX_NESTING} levels "
+            "deep; send flat values (metadata takes flat key-value pairs).")
 
 
 def json_fingerprint(request: web.Request, body: Any) -> str:

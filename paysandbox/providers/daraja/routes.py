@@ -24,7 +24,6 @@ LIMITATIONS (what of the real API this does not imitate):
 from __future__ import annotations
 
 import base64
-import binascii
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -121,7 +120,7 @@ def _basic(request: web.Request) -> tuple[str, str]:
         return "", ""
     try:
         key, _, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64, not UTF-8, or not ASCII at all
         return "", ""
     return key, secret
 
