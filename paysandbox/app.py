@@ -10,6 +10,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import orjson
 from aiohttp import web
@@ -38,6 +39,18 @@ PROVIDERS = web.AppKey("providers", dict)
 SHUTDOWN_REPORT = web.AppKey("shutdown_report", dict)
 SCENARIOS = web.AppKey("scenarios", ScenarioSet)
 CONTRACT_LOG = web.AppKey("contract_log", ContractLog)
+
+
+@dataclass(slots=True)
+class Shutdown:
+    """Set by whoever stops the server (`paysandbox serve` on SIGTERM): the event loop
+    time by which the webhook drain must end, so in-flight requests and the drain share
+    one `--drain-timeout`."""
+
+    deadline: float | None = None
+
+
+SHUTDOWN = web.AppKey("shutdown", Shutdown)
 
 
 async def watch_files(scenarios: ScenarioSet, paths: tuple[str, ...],
@@ -101,7 +114,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     clock = VirtualClock(scale=settings.clock_scale)
     store, check_store = open_store(settings)
-    dispatcher = Dispatcher(clock)
+    dispatcher = Dispatcher(clock, concurrency=settings.delivery_concurrency,
+                            max_owed=settings.delivery_queue, log_size=settings.delivery_log)
     for name, target in settings.webhooks.items():
         dispatcher.configure(Endpoint(url=target.url, secret=target.secret, provider=name))
     dispatcher.remember_configuration()
@@ -134,6 +148,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[JOURNAL] = journal
     app[PROVIDERS] = providers
     app[SHUTDOWN_REPORT] = {}
+    app[SHUTDOWN] = Shutdown()
     app[SCENARIOS] = scenarios
     contract_log = app[CONTRACT_LOG] = ContractLog()
     if settings.check_responses:
@@ -159,7 +174,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-        report = await dispatcher.stop(drain_timeout=settings.drain_timeout)
+        await engine.close()
+        deadline = app[SHUTDOWN].deadline
+        drain = settings.drain_timeout if deadline is None else \
+            max(0.0, deadline - asyncio.get_running_loop().time())
+        report = await dispatcher.stop(drain_timeout=drain)
         app[SHUTDOWN_REPORT].update(report)
         if report["pending"] or report["delivering"]:
             log.warning("shut down with %d webhook deliveries still owed (pending retry or "

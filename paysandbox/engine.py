@@ -9,6 +9,7 @@ Adding a provider adds no line to this file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -115,6 +116,11 @@ class InjectedFault(Exception):
         super().__init__(self.fault.kind)
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class Engine:
     def __init__(self, *, store: Store, clock: VirtualClock, dispatcher: Dispatcher,
                  scenarios: Scenarios | None = None) -> None:
@@ -207,18 +213,28 @@ class Engine:
         while self.clock.now() < at and (not self._due or self._due[0][0] >= at):
             woken: asyncio.Future[None] = loop.create_future()
             self._sleepers.add(woken)
+            # A timer rather than asyncio.wait_for, whose 3.11 version can swallow a
+            # cancellation; the cap notices a change of scale too.
+            timer = loop.call_later(min(self.clock.real_seconds_until(at), 1.0),
+                                    _resolve, woken)
             try:
-                # the cap notices a change of scale too
-                await asyncio.wait_for(woken, min(self.clock.real_seconds_until(at), 1.0))
-            except TimeoutError:
-                pass
+                await woken
             finally:
+                timer.cancel()
                 self._sleepers.discard(woken)
 
     def _wake(self, _now: float) -> None:
         for woken in self._sleepers:
-            if not woken.done():
-                woken.set_result(None)
+            _resolve(woken)
+
+    async def close(self) -> None:
+        """Stop running scheduled commands (at shutdown); those not yet due are lost with
+        the process, as the owed webhooks are."""
+        runner, self._runner = self._runner, None
+        if runner is not None and not runner.done():
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
 
     async def _apply(self, namespace: str, command: Command, effects: Effects) -> Result:
         store, now = self.store, self.clock.now()
