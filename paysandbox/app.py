@@ -100,13 +100,20 @@ def _check_webhook(contract_log: ContractLog, event: Event) -> None:
 def open_store(settings: Settings) -> tuple[Store, Callable[[], Awaitable[None]] | None]:
     """The configured backend and, for a remote one, the check to run at start-up."""
     if settings.store == "memory":
-        return MemoryStore(), None
+        return MemoryStore(retain_payments=settings.retain_payments,
+                           max_idempotency_keys=settings.retain_idempotency_keys,
+                           idempotency_ttl=settings.idempotency_ttl,
+                           lease=settings.idempotency_lease,
+                           max_namespaces=settings.max_namespaces), None
     try:
         from paysandbox.store.redis import RedisStore
     except ImportError:
         raise StoreUnavailable("the Redis store needs the `redis` package: pip install "
                                "'payments-sandbox[redis]'") from None
-    remote = RedisStore(settings.store)
+    remote = RedisStore(settings.store, retain_payments=settings.retain_payments,
+                        max_idempotency_keys=settings.retain_idempotency_keys,
+                        idempotency_ttl=settings.idempotency_ttl,
+                        lease=settings.idempotency_lease)
     return remote, remote.ping
 
 
@@ -124,7 +131,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
         scenarios.put(load_file(path), source=path)
     engine = Engine(store=store, clock=clock, dispatcher=dispatcher,
                     scenarios=ScenarioEffects(scenarios))
-    journal = Journal(settings.journal_size)
+    journal = Journal(settings.journal_size, max_bytes=settings.journal_bytes,
+                      body_bytes=settings.journal_body_bytes)
     providers = {p.name: p for p in base.load(settings.providers or None)}
     unknown_hooks = set(settings.webhooks) - set(providers)
     if unknown_hooks:
@@ -150,7 +158,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SHUTDOWN_REPORT] = {}
     app[SHUTDOWN] = Shutdown()
     app[SCENARIOS] = scenarios
-    contract_log = app[CONTRACT_LOG] = ContractLog()
+    contract_log = app[CONTRACT_LOG] = ContractLog(max_groups=settings.contract_groups)
     if settings.check_responses:
         engine.inspect_event = functools.partial(_check_webhook, contract_log)
     for p in providers.values():

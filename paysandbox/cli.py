@@ -55,6 +55,7 @@ PAYSANDBOX_MAX_BODY_BYTES, PAYSANDBOX_ADMIN_TOKEN, PAYSANDBOX_LOG_LEVEL,
 PAYSANDBOX_DRAIN_TIMEOUT, PAYSANDBOX_PUBLIC_URL, PAYSANDBOX_SCENARIOS (paths joined by
 ':'), PAYSANDBOX_WATCH, PAYSANDBOX_CONTRACTS, PAYSANDBOX_CHECK_RESPONSES, PAYSANDBOX_STORE,
 and for the limits: PAYSANDBOX_RETAIN_PAYMENTS, PAYSANDBOX_IDEMPOTENCY_TTL,
+PAYSANDBOX_IDEMPOTENCY_LEASE,
 PAYSANDBOX_RETAIN_IDEMPOTENCY_KEYS, PAYSANDBOX_MAX_NAMESPACES, PAYSANDBOX_JOURNAL_BYTES,
 PAYSANDBOX_JOURNAL_BODY_BYTES, PAYSANDBOX_CONTRACT_GROUPS, PAYSANDBOX_DELIVERY_CONCURRENCY,
 PAYSANDBOX_DELIVERY_QUEUE, PAYSANDBOX_DELIVERY_LOG.
@@ -125,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     limits.add_argument("--idempotency-ttl", type=float, metavar="SECONDS",
                         help="virtual seconds an idempotency key is remembered (default "
                              "86400, as Stripe's 24 hours)")
+    limits.add_argument("--idempotency-lease", type=float, metavar="SECONDS",
+                        help="real seconds a request holds the idempotency key it claimed; "
+                             "a claim left unfinished (a crash, a store failure) frees the "
+                             "key after it (default 60)")
     limits.add_argument("--retain-idempotency-keys", type=int, metavar="N",
                         help="idempotency keys kept per namespace, newest first (default "
                              "10000)")
@@ -360,7 +365,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     values = env_values()
     for flag in ("host", "port", "clock_scale", "journal_size", "max_body_bytes",
                  "admin_token", "public_url", "drain_timeout", "log_level", "contracts",
-                 "check_responses", "store", "idempotency_ttl", *LIMITS):
+                 "check_responses", "store", "idempotency_ttl", "idempotency_lease",
+                 *LIMITS):
         value = getattr(args, flag, None)
         if value is not None:
             values[flag] = value

@@ -116,6 +116,9 @@ class InjectedFault(Exception):
         super().__init__(self.fault.kind)
 
 
+_COMPACT_FLOOR = 1024
+
+
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
@@ -137,6 +140,10 @@ class Engine:
         self._seq = itertools.count()
         self._runner: asyncio.Task[None] | None = None
         self._sleepers: set[asyncio.Future[None]] = set()
+        # A store that can say synchronously whether it still keeps a payment lets the
+        # schedule forget commands on payments evicted by retention (see _compact).
+        self._holds: Callable[[str, str], bool] | None = getattr(store, "holds", None)
+        self._compact_at = _COMPACT_FLOOR
         clock.on_advance(self._wake)
 
     async def _consult(self, provider: EventSource, namespace: str, command: Command,
@@ -189,9 +196,20 @@ class Engine:
         before its expiry at +60 s finds it. A payment that has moved on meanwhile, or
         was reset, is left alone."""
         heapq.heappush(self._due, (at, next(self._seq), provider, namespace, command))
+        if len(self._due) > self._compact_at:
+            self._compact()
         self._wake(at)  # the runner may be waiting for something later
         if self._runner is None or self._runner.done():
             self._runner = asyncio.get_running_loop().create_task(self._run_due())
+
+    def _compact(self) -> None:
+        """Drop scheduled commands whose payment retention has evicted; runs when the
+        schedule has doubled since the last time, so it costs O(1) per command."""
+        holds = self._holds
+        if holds is not None:
+            self._due = [d for d in self._due if holds(d[3], d[4].payment_id)]
+            heapq.heapify(self._due)
+        self._compact_at = max(_COMPACT_FLOOR, 2 * len(self._due))
 
     async def _run_due(self) -> None:
         while self._due:

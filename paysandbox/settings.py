@@ -76,6 +76,7 @@ class Settings:
     # Limits and retention (README): each bound says what happens at it.
     retain_payments: int = 10_000  # per namespace, newest kept; older ids answer 404
     idempotency_ttl: float = 86_400.0  # virtual seconds a key is remembered (Stripe: 24 h)
+    idempotency_lease: float = 60.0  # real seconds an unfinished claim holds its key
     retain_idempotency_keys: int = 10_000  # per namespace, newest kept
     max_namespaces: int = 1_000  # the least recently used one is forgotten
     journal_bytes: int = 64 * 1024 * 1024  # oldest entries go first
@@ -110,6 +111,9 @@ class Settings:
         if not (math.isfinite(self.idempotency_ttl) and self.idempotency_ttl > 0):
             raise SettingsError(f"idempotency TTL must be a number of seconds > 0, got "
                                 f"{self.idempotency_ttl}")
+        if not (math.isfinite(self.idempotency_lease) and self.idempotency_lease > 0):
+            raise SettingsError(f"idempotency lease must be a number of seconds > 0, got "
+                                f"{self.idempotency_lease}")
         if not (math.isfinite(self.drain_timeout) and self.drain_timeout >= 0):
             raise SettingsError(f"drain timeout must be a number of seconds >= 0, got "
                                 f"{self.drain_timeout}")
@@ -171,6 +175,8 @@ def env_values(env: Mapping[str, str] | None = None) -> dict[str, object]:
             values["drain_timeout"] = float(get("DRAIN_TIMEOUT") or 0)
         if get("IDEMPOTENCY_TTL"):
             values["idempotency_ttl"] = float(get("IDEMPOTENCY_TTL") or 0)
+        if get("IDEMPOTENCY_LEASE"):
+            values["idempotency_lease"] = float(get("IDEMPOTENCY_LEASE") or 0)
         for name, (variable, _) in LIMITS.items():
             if get(variable):
                 values[name] = int(get(variable) or 0)

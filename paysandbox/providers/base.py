@@ -8,10 +8,13 @@ when mounted, so an in-house acquirer can ship as a package of its own.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import difflib
 import functools
 import hashlib
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -31,7 +34,7 @@ from paysandbox.engine import APPLIED, InjectedFault
 from paysandbox.errors import ApiError, InvalidRequest, PayloadTooLarge, RouteMissing
 from paysandbox.faults import Fault
 from paysandbox.journal import Journal
-from paysandbox.store.base import Store
+from paysandbox.store.base import LEASE_SECONDS, Store, StoreUnavailable
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 
 if TYPE_CHECKING:
@@ -233,12 +236,19 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
         except InjectedFault as exc:
             return await inject(request, exc.fault)
         except ApiError as exc:
+            if exc.status == 404 and NAMESPACE in request:
+                await explain_eviction(engine.store, request[NAMESPACE], request.path, exc)
             return provider.render_error(exc, request)
         except web.HTTPRequestEntityTooLarge:
             return provider.render_error(PayloadTooLarge(
                 f"Request body exceeds the limit of {max_body} bytes."), request)
         except web.HTTPException:
             raise
+        except StoreUnavailable as exc:  # logged once by the store when it goes away
+            return provider.render_error(ApiError(
+                f"The request could not be completed ({exc}). Retry it with the same "
+                "idempotency key: it is answered once the store is back.", status=500),
+                request)
         except Exception:  # a bug: say so in the provider's envelope, never a traceback
             log.exception("unhandled error serving %s %s", request.method, request.path)
             return provider.render_error(
@@ -326,6 +336,22 @@ async def refuse_malformed(request: web.Request) -> None:
             "deep; send flat values (metadata takes flat key-value pairs).")
 
 
+_ID = re.compile(r"[\w-]{4,}")
+EVICTED = (" It was evicted by retention: the simulator keeps the newest payments of each "
+           "API key or account (raise --retain-payments to keep more).")
+
+
+async def explain_eviction(store: Store, namespace: str, path: str, error: ApiError) -> None:
+    """Say so in a 404 whose id (in the path or named in the message) was forgotten by
+    retention rather than never created."""
+    candidates = dict.fromkeys([*path.split("/"), *_ID.findall(error.message)][:16])
+    for candidate in candidates:
+        if candidate and await store.evicted(namespace, candidate):
+            error.message += EVICTED
+            error.args = (error.message,)
+            return
+
+
 def json_fingerprint(request: web.Request, body: Any) -> str:
     """What makes two JSON requests under one idempotency key the same request: method,
     path and body, whatever the order of its keys."""
@@ -348,10 +374,16 @@ async def idempotent(store: Store, namespace: str, key: str | None, fingerprint:
         try:
             return await run()
         except ApiError as exc:
+            if exc.status == 404:
+                await explain_eviction(store, namespace, "", exc)
             return render(exc)
 
     if key is None:
         return await respond()
+    unwritten = _UNWRITTEN.get((id(store), namespace, key))
+    if unwritten is not None and unwritten.fingerprint == fingerprint:
+        await unwritten.write()  # StoreUnavailable: still down, the same retryable error
+        return unwritten.replay(replay_header)
     record = await store.idempotency_begin(namespace, key, fingerprint, now)
     if record is not None:
         if record.fingerprint != fingerprint:
@@ -366,13 +398,77 @@ async def idempotent(store: Store, namespace: str, key: str | None, fingerprint:
     try:
         response = await respond()
     except BaseException:
-        await store.idempotency_release(namespace, key)
+        # Nothing to replay. If the store cannot even forget the claim, its lease ends
+        # it (store.base.LEASE_SECONDS): a retry is never refused as in progress for good.
+        with contextlib.suppress(StoreUnavailable):
+            await store.idempotency_release(namespace, key)
         raise
     if response.status >= 500:  # nothing happened that a retry must not repeat
-        await store.idempotency_release(namespace, key)
+        with contextlib.suppress(StoreUnavailable):
+            await store.idempotency_release(namespace, key)
         return response
     body = response.body if isinstance(response.body, bytes) else b""
     kept = {k: v for k, v in response.headers.items()
             if k.lower() not in ("content-length", "date", "server")}
-    await store.idempotency_finish(namespace, key, response.status, body, kept)
+    try:
+        await store.idempotency_finish(namespace, key, response.status, body, kept)
+    except StoreUnavailable:
+        # The change happened but its record could not be written: the client gets the
+        # provider's retryable error, and the record is written once the store is back,
+        # so its retry with the same key replays this response instead of repeating it.
+        _Unwritten(store, namespace, key, fingerprint, response.status, body, kept).keep()
+        raise
     return response
+
+
+class _Unwritten:
+    """An idempotency record the store failed to take, kept in this process and written
+    again (every half second, for at most LEASE_SECONDS) until the store takes it; a
+    retry meanwhile gets the same retryable error, or once written, the replay. At most
+    `_MAX_UNWRITTEN` are kept (the oldest go first; their keys' leases still free them)."""
+
+    def __init__(self, store: Store, namespace: str, key: str, fingerprint: str, status: int,
+                 body: bytes, headers: Mapping[str, str]) -> None:
+        self.store, self.namespace, self.key = store, namespace, key
+        self.fingerprint, self.status, self.body, self.headers = (fingerprint, status, body,
+                                                                  headers)
+        self.ident = (id(store), namespace, key)
+
+    def keep(self) -> None:
+        _UNWRITTEN[self.ident] = self
+        while len(_UNWRITTEN) > _MAX_UNWRITTEN:
+            del _UNWRITTEN[next(iter(_UNWRITTEN))]
+        task = asyncio.get_running_loop().create_task(self._again())
+        _RETRYING.add(task)
+        task.add_done_callback(_RETRYING.discard)
+
+    async def write(self) -> None:
+        await self.store.idempotency_finish(self.namespace, self.key, self.status, self.body,
+                                            self.headers)
+        if _UNWRITTEN.get(self.ident) is self:
+            del _UNWRITTEN[self.ident]
+
+    def replay(self, replay_header: str | None) -> web.Response:
+        headers = dict(self.headers)
+        if replay_header:
+            headers[replay_header] = "true"
+        return web.Response(status=self.status, body=self.body, headers=headers)
+
+    async def _again(self) -> None:
+        deadline = time.monotonic() + LEASE_SECONDS
+        while time.monotonic() < deadline and _UNWRITTEN.get(self.ident) is self:
+            await asyncio.sleep(0.5)
+            with contextlib.suppress(StoreUnavailable):
+                await self.write()
+                return
+        if _UNWRITTEN.get(self.ident) is self:
+            del _UNWRITTEN[self.ident]
+            log.warning("an idempotency record was not written within %.0f s of the store "
+                        "failing; the key's lease lets a retry run the request again",
+                        LEASE_SECONDS)
+
+
+_MAX_UNWRITTEN = 10_000
+_UNWRITTEN: dict[tuple[int, str, str], _Unwritten] = {}
+_RETRYING: set[asyncio.Task[None]] = set()
+
