@@ -7,7 +7,8 @@ does the rest the same way for all of them. Retry delays are virtual seconds, so
 seconds.
 
 Everything is bounded, so a receiver that is slow or gone costs memory and CPU in
-proportion to the bounds, not to the run's length: at most `concurrency` attempts run at
+proportion to the bounds, not to the run's length (and a host that cannot be reached
+costs no connections: see `_Breaker`): at most `concurrency` attempts run at
 once per receiving host (`--delivery-concurrency`), at most `max_owed` deliveries are
 owed (`--delivery-queue`: waiting for their first attempt or a retry; when one more is
 published, the oldest owed one fails as "dropped: queue full" and is counted), and the
@@ -160,6 +161,55 @@ class Delivery:
         }
 
 
+class _Breaker:
+    """A receiving host that cannot be reached (refused, timed out) `THRESHOLD` times in a
+    row costs no more connections: its deliveries' attempts fail at once, without one,
+    except one probe a `PROBE_EVERY` seconds; the first that gets through closes it. So a
+    dead receiver costs the simulator about nothing per delivery."""
+
+    THRESHOLD = 5
+    PROBE_EVERY = 1.0
+
+    __slots__ = ("failures", "host", "last_error", "next_probe")
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self.failures = 0
+        self.last_error: str | None = None
+        self.next_probe = 0.0
+
+    def holds(self) -> bool:
+        if self.failures < self.THRESHOLD:
+            return False
+        now = time.monotonic()
+        if now >= self.next_probe:
+            self.next_probe = now + self.PROBE_EVERY  # this attempt is the probe
+            return False
+        return True
+
+    def record(self, *, unreachable: bool, error: str | None) -> None:
+        if unreachable:
+            self.failures += 1
+            self.last_error = error
+            if self.failures == self.THRESHOLD:
+                self.next_probe = time.monotonic() + self.PROBE_EVERY
+                log.warning("webhook receiver %s unreachable %d times in a row (%s): its "
+                            "deliveries fail without a connection, one probe a second, "
+                            "until it answers", self.host, self.failures, error)
+        else:
+            if self.failures >= self.THRESHOLD:
+                log.warning("webhook receiver %s answers again", self.host)
+            self.failures = 0
+
+    @property
+    def reason(self) -> str:
+        return (f"not sent: {self.host} unreachable for the last {self.failures} attempts "
+                f"({self.last_error}); one probe a second until it answers")
+
+
+_MAX_BREAKERS = 1024
+
+
 class _Lane:
     """The deliveries due for one receiving host, and how many workers send them."""
 
@@ -195,6 +245,7 @@ class Dispatcher:
         self._owed: OrderedDict[str, Delivery] = OrderedDict()
         self._queue: list[tuple[float, int, Delivery]] = []
         self._lanes: dict[str, _Lane] = {}
+        self._breakers: dict[str, _Breaker] = {}
         self._seq = itertools.count()
         self._wake = asyncio.Event()
         self._workers: set[asyncio.Task[None]] = set()
@@ -287,8 +338,13 @@ class Dispatcher:
             d = Delivery("whd_" + secrets.token_hex(8), event, endpoint, scheme,
                          fail_first=fail_first, bad_signature=bad_signature, stale=stale)
             self._remember(d)
-            self._schedule(d, self._clock.now() + delay)
             created.append(d)
+            breaker = self._breakers.get(_host_of(endpoint.url)) if not delay else None
+            if breaker is not None and breaker.holds():  # fails now, as it would when sent
+                d.attempts.append(Attempt(self._clock.now(), None, breaker.reason, 0.0))
+                self._after_attempt(d, False, breaker.reason)
+                continue
+            self._schedule(d, self._clock.now() + delay)
         return created
 
     def has_targets(self, provider: str) -> bool:
@@ -359,7 +415,9 @@ class Dispatcher:
         heapq.heappush(self._queue, (at, next(self._seq), d))
         if len(self._queue) > 2 * self._max_owed + 1024:
             self._compact()  # dropped deliveries still waiting for their time
-        self._wake.set()
+            self._wake.set()
+        elif self._queue[0][2] is d:  # sooner than anything the loop waits for
+            self._wake.set()
 
     def _drop_oldest(self) -> None:
         _, d = self._owed.popitem(last=False)
@@ -424,17 +482,34 @@ class Dispatcher:
                 if d.state != "pending":
                     continue
                 self._owed.pop(d.id, None)
-                d.state = "delivering"
-                self._delivering += 1
-                try:
-                    ok, error = await self._attempt(d)
-                finally:
-                    self._delivering -= 1
+                breaker = self._breaker(host)
+                error: str | None
+                if breaker.holds():
+                    ok, error = False, breaker.reason
+                    d.attempts.append(Attempt(self._clock.now(), None, error, 0.0))
+                else:
+                    d.state = "delivering"
+                    self._delivering += 1
+                    try:
+                        ok, error = await self._attempt(d)
+                    finally:
+                        self._delivering -= 1
+                    last = d.attempts[-1]
+                    breaker.record(unreachable=last.status is None
+                                   and len(d.attempts) > d.fail_first, error=error)
                 self._after_attempt(d, ok, error)
         finally:
             lane.workers -= 1
             if not lane.workers and not lane.ready and self._lanes.get(host) is lane:
                 del self._lanes[host]
+
+    def _breaker(self, host: str) -> _Breaker:
+        breaker = self._breakers.get(host)
+        if breaker is None:
+            breaker = self._breakers[host] = _Breaker(host)
+            if len(self._breakers) > _MAX_BREAKERS:
+                del self._breakers[next(iter(self._breakers))]
+        return breaker
 
     async def _attempt(self, d: Delivery) -> tuple[bool, str | None]:
         started = time.perf_counter()

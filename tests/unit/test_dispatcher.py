@@ -534,6 +534,26 @@ async def test_at_most_concurrency_attempts_run_at_once_per_receiving_host(
         await runner.cleanup()
 
 
+async def test_an_unreachable_host_costs_no_more_connections_after_five_failures(
+        clock: VirtualClock) -> None:
+    d = Dispatcher(clock, timeout=WAIT, concurrency=1)
+    await d.start()
+    try:
+        dead = Endpoint(url="http://127.0.0.1:9/hooks", secret="s", provider="stripe")
+        sent = [d.publish(event(), PlainScheme(), [dead])[0] for _ in range(5)]
+        await until(lambda: all(len(x.attempts) == 1 for x in sent))
+        assert all("not sent" not in (x.attempts[0].error or "") for x in sent)
+        later = [d.publish(event(), PlainScheme(), [dead])[0] for _ in range(20)]
+        await until(lambda: all(len(x.attempts) == 1 for x in later))
+        held = [x for x in later if x.attempts[0].error.startswith("not sent")]  # type: ignore[union-attr]
+        assert len(held) >= 19  # at most one probe went out
+        assert "127.0.0.1:9 unreachable for the last 5 attempts" in held[0].attempts[0].error  # type: ignore[operator]
+        assert all(x.state == "pending" for x in later)  # still retried on the schedule
+        assert later[0].next_attempt_at == START + 60.0
+    finally:
+        await d.stop(drain_timeout=1.0)
+
+
 def test_stripe_scheme_accepts_only_2xx() -> None:
     scheme = StripeWebhooks()
     assert scheme.accepted(200, b"") and scheme.accepted(204, b"")
