@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from paysandbox import contracts
 from paysandbox.admin import admin_app
@@ -85,6 +86,27 @@ def _mtime(path: str) -> float:
         return -1.0
 
 
+class _MalformedWithoutTraceback(logging.Filter):
+    """aiohttp logs a request it cannot parse (a repeated Host, a header line over 8 KiB)
+    with a traceback, after answering it 400: bad input is not a server error, so it is
+    one line at INFO instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 0) < 500:
+            record.msg = "refused a malformed request with %s: %s"
+            record.args = (exc.code, " ".join(str(exc.message).split()))
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def _quiet_malformed_requests() -> None:
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _MalformedWithoutTraceback) for f in server_log.filters):
+        server_log.addFilter(_MalformedWithoutTraceback())
+
+
 def _check_webhook(contract_log: ContractLog, event: Event) -> None:
     """Test mode: an event whose payload breaks its contract is logged and counted."""
     if contracts.manifest(event.provider) is None:
@@ -119,6 +141,7 @@ def open_store(settings: Settings) -> tuple[Store, Callable[[], Awaitable[None]]
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
+    _quiet_malformed_requests()
     clock = VirtualClock(scale=settings.clock_scale)
     store, check_store = open_store(settings)
     dispatcher = Dispatcher(clock, concurrency=settings.delivery_concurrency,

@@ -392,10 +392,11 @@ def _valid_request(server: SimulatorServer, provider: str
 
 @pytest.mark.parametrize("provider", sorted([*JSON_OPERATIONS, "stripe"]))
 def test_odd_headers_never_get_a_server_error(payment_simulator: SimulatorServer,
-                                              provider: str) -> None:
+                                              provider: str,
+                                              caplog: pytest.LogCaptureFixture) -> None:
     """Each header a provider reads, replaced by odd bytes, repeated with a valid and an
-    odd value (both orders), or added when absent: never a 5xx, and the server still
-    answers a valid request afterwards."""
+    odd value (both orders), or added when absent: never a 5xx and never a traceback in
+    the log, and the server still answers a valid request afterwards."""
     errors = []
     method, path, valid_headers, body = _valid_request(payment_simulator, provider)
     valid = dict(valid_headers)
@@ -418,3 +419,5 @@ def test_odd_headers_never_get_a_server_error(payment_simulator: SimulatorServer
     status, answer = _raw_request(payment_simulator.port, method, path, valid_headers, body)
     assert status < 400, answer
     assert not errors, f"{len(errors)} server errors:\n" + "\n".join(errors[:20])
+    tracebacks = [r.getMessage() for r in caplog.records if r.exc_info]
+    assert not tracebacks, tracebacks[:3]
