@@ -10,7 +10,8 @@ exactly those matching `<prefix><namespace>:*`. Per namespace:
     evicted             ids forgotten by retention lately, oldest first (list + set)
     obj:<kind>          object id -> JSON, plus obj-order:<kind> for insertion order
     idem, idem-done     idempotency claims and responses as JSON (hashes), and
-    idem-age            their age, to forget the oldest first (sorted set)
+    idem-age            their age, to forget the oldest first (sorted set), and
+    idem-meta           when each was claimed and until when its lease holds (hash)
     events              the outbox, newest first, capped at `max_events` (list)
 
 and `<prefix>namespaces`, the set of namespaces that hold anything.
@@ -134,8 +135,9 @@ local function touch(claims, responses, ages, key, max)
 end
 """
 
-# KEYS: claims, responses, ages, namespaces, leases; ARGV: key, claim JSON, max,
+# KEYS: claims, responses, ages, namespaces, meta; ARGV: key, claim JSON, max,
 # namespace, virtual now, TTL (virtual seconds), wall-clock now, lease (seconds).
+# `meta` holds "<virtual time claimed> <wall-clock lease end, 0 once finished>" per key.
 # A key past its TTL is claimed anew; so is an unfinished claim whose lease ran out
 # (its request died, or the store failed under it): nothing stays "in progress" for good.
 _IDEMPOTENCY_BEGIN = _TOUCH + """
@@ -143,27 +145,28 @@ redis.call('SADD', KEYS[4], ARGV[4])
 local claim = redis.call('HGET', KEYS[1], ARGV[1])
 if claim then
   local response = redis.call('HGET', KEYS[2], ARGV[1])
-  local created = tonumber(cjson.decode(claim)['created'])
-  local leased = tonumber(redis.call('HGET', KEYS[5], ARGV[1]) or '0')
-  local expired = tonumber(ARGV[5]) - created >= tonumber(ARGV[6])
-  if not expired and (response or leased > tonumber(ARGV[7])) then
+  local meta = redis.call('HGET', KEYS[5], ARGV[1]) or ''
+  local created, leased = string.match(meta, '^(%S+) (%S+)$')
+  local expired = created and tonumber(ARGV[5]) - tonumber(created) >= tonumber(ARGV[6])
+  if not expired and (response or tonumber(leased or '0') > tonumber(ARGV[7])) then
     return {claim, response or ''}
   end
   redis.call('HDEL', KEYS[2], ARGV[1])
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[5], ARGV[1], tonumber(ARGV[7]) + tonumber(ARGV[8]))
+redis.call('HSET', KEYS[5], ARGV[1], ARGV[5] .. ' ' .. (tonumber(ARGV[7]) + tonumber(ARGV[8])))
 touch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], tonumber(ARGV[3]))
 return false
 """
 
-# KEYS: claims, responses, ages, namespaces, leases; ARGV: key, response JSON, max,
+# KEYS: claims, responses, ages, namespaces, meta; ARGV: key, response JSON, max,
 # namespace
 _IDEMPOTENCY_FINISH = _TOUCH + """
 redis.call('SADD', KEYS[4], ARGV[4])
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('HDEL', KEYS[5], ARGV[1])
+local created = string.match(redis.call('HGET', KEYS[5], ARGV[1]) or '', '^(%S+) ')
+if created then redis.call('HSET', KEYS[5], ARGV[1], created .. ' 0') end
 touch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], tonumber(ARGV[3]))
 return 1
 """
@@ -398,7 +401,7 @@ class RedisStore:
     def _idempotency_keys(self, namespace: str) -> list[str]:
         return [self._key(namespace, "idem"), self._key(namespace, "idem-done"),
                 self._key(namespace, "idem-age"), self._namespaces,
-                self._key(namespace, "idem-lease")]
+                self._key(namespace, "idem-meta")]
 
     @_guarded
     async def idempotency_begin(self, namespace: str, key: str, fingerprint: str,
@@ -422,11 +425,11 @@ class RedisStore:
     @_guarded
     async def idempotency_release(self, namespace: str, key: str) -> None:
         pipe = self._redis.pipeline(transaction=True)
-        claims, responses, ages, _, leases = self._idempotency_keys(namespace)
+        claims, responses, ages, _, meta = self._idempotency_keys(namespace)
         pipe.hdel(claims, key)
         pipe.hdel(responses, key)
         pipe.zrem(ages, key)
-        pipe.hdel(leases, key)
+        pipe.hdel(meta, key)
         await pipe.execute()
 
     # -- events ---------------------------------------------------------------------
