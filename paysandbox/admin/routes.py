@@ -25,6 +25,7 @@ from paysandbox.core.payments import InvalidTransition, Payment
 from paysandbox.scenarios.loader import ScenarioError, load_text
 from paysandbox.scenarios.runtime import ScenarioSet
 from paysandbox.settings import Settings, default_secret
+from paysandbox.store.base import StoreUnavailable
 from paysandbox.webhooks.dispatcher import Endpoint
 
 if TYPE_CHECKING:
@@ -110,6 +111,9 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         except web.HTTPMethodNotAllowed as exc:
             return _json({"error": {"message": f"{request.method} is not allowed here; use "
                                     f"{', '.join(sorted(exc.allowed_methods))}."}}, 405)
+        except StoreUnavailable as exc:  # logged once by the store, not per call
+            return _json({"error": {"message": f"{exc}; retry once it is back "
+                                    "(GET /__admin/health says when)."}}, 503)
 
     async def body(request: web.Request) -> dict[str, Any]:
         raw = await request.read()

@@ -145,6 +145,9 @@ def test_a_stalled_then_killed_redis_under_load(private_redis: Redis,
         health = requests.get(f"{server.base_url}/__admin/health", timeout=15).json()
         assert health["status"] == "store unreachable"
         assert health["store"]["reachable"] is False and health["store"]["error"]
+        listed = requests.get(f"{server.base_url}/__admin/payments", timeout=15)
+        assert listed.status_code == 503, listed.text  # the admin API says so too
+        assert "unreachable" in listed.json()["error"]["message"]
         stalled = len(load.first)
         _until(lambda: len(load.first) > stalled + 4, "requests answered while stalled")
         private_redis.signal(signal.SIGCONT)
