@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="distinct groups in the contract report; further violations "
                              "are counted in one overflow group (default 1000)")
     limits.add_argument("--delivery-concurrency", type=int, metavar="N",
-                        help="webhook attempts at once per receiving host (default 16)")
+                        help="webhook attempts at once per receiving host (default 64)")
     limits.add_argument("--delivery-queue", type=int, metavar="N",
                         help="webhook deliveries owed at once; beyond it the oldest fails as "
                              "'dropped: queue full' (default 10000)")

@@ -82,7 +82,7 @@ class Settings:
     journal_bytes: int = 64 * 1024 * 1024  # oldest entries go first
     journal_body_bytes: int = 16 * 1024  # each body kept up to this, with a marker
     contract_groups: int = 1_000  # distinct groups; the rest counted in one overflow group
-    delivery_concurrency: int = 16  # webhook attempts at once per receiving host
+    delivery_concurrency: int = 64  # webhook attempts at once per receiving host
     delivery_queue: int = 10_000  # owed deliveries; the oldest is dropped beyond it
     delivery_log: int = 10_000  # delivery records listed by the admin API
 

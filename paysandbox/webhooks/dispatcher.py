@@ -229,7 +229,7 @@ def _host_of(url: str) -> str:
 class Dispatcher:
     """Schedules deliveries on the virtual clock and sends them with retries."""
 
-    def __init__(self, clock: VirtualClock, *, concurrency: int = 16,
+    def __init__(self, clock: VirtualClock, *, concurrency: int = 64,
                  max_owed: int = 10_000, timeout: float = 10.0,
                  log_size: int = 10_000) -> None:
         self._clock = clock
