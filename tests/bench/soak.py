@@ -76,6 +76,11 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def admin(url: str, path: str) -> Any:
     with urllib.request.urlopen(f"{url}/__admin{path}", timeout=10) as resp:
         return json.loads(resp.read())
@@ -158,6 +163,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
             os.sched_setaffinity(0, {1})
         samples: list[tuple[float, int, int]] = []  # (seconds, requests, rss)
         done = [0]
+        cpu_before = cpu_seconds(sim.pid)
         started = time.monotonic()
 
         async def sample() -> None:
@@ -178,6 +184,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
 
         requests = asyncio.run(drive())
         elapsed = time.monotonic() - started
+        sim_cpu = (cpu_seconds(sim.pid) - cpu_before) / elapsed
         hooks_seen = admin(url, "/webhooks")["deliveries"]
         health = admin(url, "/health")
     finally:
@@ -193,7 +200,8 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         "mode": mode + (f"@{args.rate:g}/s" if args.rate and load == "create-confirm"
                         else ""),
         "seconds": round(elapsed, 1), "requests": requests,
-        "rps": round(requests / elapsed), "rss_warm_mib": round(warm[0][2] / 2**20, 1),
+        "rps": round(requests / elapsed), "simulator_cpu_pct": round(sim_cpu * 100),
+        "rss_warm_mib": round(warm[0][2] / 2**20, 1),
         "rss_end_mib": round(samples[-1][2] / 2**20, 1),
         "rss_max_mib": round(max(m for _, _, m in samples) / 2**20, 1),
         "slope_bytes_per_request": None if slope is None else round(slope, 2),
@@ -262,11 +270,12 @@ def main() -> int:
         results.append(result)
         print(json.dumps(result), flush=True)
     print()
-    print(f"{'mode':<24} {'req/s':>7} {'hooks/s':>8} {'dropped':>8} {'RSS warm':>9} "
+    print(f"{'mode':<28} {'req/s':>7} {'sim CPU':>7} {'hooks/s':>8} {'dropped':>8} {'RSS warm':>9} "
           f"{'RSS end':>8} {'RSS max':>8} {'B/request':>10} {'growth':>7}")
     for r in results:
         slope = r["slope_bytes_per_request"]
-        print(f"{r['mode']:<24} {r['rps']:>7} {r['delivered_per_s']:>8} {r['dropped']:>8} "
+        print(f"{r['mode']:<28} {r['rps']:>7} {r['simulator_cpu_pct']:>6}% "
+              f"{r['delivered_per_s']:>8} {r['dropped']:>8} "
               f"{r['rss_warm_mib']:>8.1f}M {r['rss_end_mib']:>7.1f}M {r['rss_max_mib']:>7.1f}M "
               f"{'-' if slope is None else f'{slope:.2f}':>10} "
               f"{r['growth_after_warmup_pct']:>6.1f}%")
