@@ -42,6 +42,12 @@ class IdempotencyConflict(Exception):
 LEASE_SECONDS = 60.0
 
 
+def internal(namespace: str) -> bool:
+    """A namespace of the simulator's own (`__hosted__`, `daraja:oauth`), which no
+    credential can name: retention never forgets it whole."""
+    return namespace.startswith("__") or ":" in namespace
+
+
 def lease_from_now(seconds: float | None = None) -> float:
     return time.time() + (LEASE_SECONDS if seconds is None else seconds)
 

@@ -16,6 +16,7 @@ from paysandbox.store.base import (
     AlreadyExists,
     IdempotencyRecord,
     NotFound,
+    internal,
     lease_from_now,
 )
 from paysandbox.webhooks.dispatcher import Event
@@ -63,11 +64,20 @@ class MemoryStore:
         if space is None:
             space = self._spaces[namespace] = _Namespace(self._max_events)
             if len(self._spaces) > self._max_namespaces:
-                self._spaces.popitem(last=False)
-                self.evictions["namespaces"] += 1
+                self._evict_oldest_namespace()
         else:
             self._spaces.move_to_end(namespace)
         return space
+
+    def _evict_oldest_namespace(self) -> None:
+        """The least recently written one, never an internal one (hosted pages'
+        challenges, a provider's tokens): those are kept and count as recently used."""
+        for _ in range(len(self._spaces)):
+            oldest, space = self._spaces.popitem(last=False)
+            if not internal(oldest):
+                self.evictions["namespaces"] += 1
+                return
+            self._spaces[oldest] = space  # back, as the newest
 
     def _evict_oldest_payment(self, space: _Namespace) -> None:
         old_id, _ = space.payments.popitem(last=False)

@@ -467,6 +467,15 @@ async def test_memory_namespaces_are_bounded_least_recently_written_first() -> N
     assert (await store.health())["evictions"]["namespaces"] == 1
 
 
+async def test_internal_namespaces_are_never_forgotten_whole() -> None:
+    store = MemoryStore(max_namespaces=2)
+    await store.put_object("__hosted__", "challenge", "tok", {"payment_id": "pi_a"})
+    for n in range(5):
+        await store.create(payment(f"pi_{n}", f"sk_test_{n}"))
+    assert "__hosted__" in await store.namespaces()
+    assert await store.get_object("__hosted__", "challenge", "tok") is not None
+
+
 async def test_memory_objects_of_a_kind_are_bounded_like_payments() -> None:
     store = MemoryStore(retain_payments=2)
     for n in range(4):
