@@ -126,7 +126,8 @@ def open_store(settings: Settings) -> tuple[Store, Callable[[], Awaitable[None]]
                            max_idempotency_keys=settings.retain_idempotency_keys,
                            idempotency_ttl=settings.idempotency_ttl,
                            lease=settings.idempotency_lease,
-                           max_namespaces=settings.max_namespaces), None
+                           max_namespaces=settings.max_namespaces,
+                           max_payments=settings.max_payments), None
     try:
         from paysandbox.store.redis import RedisStore
     except ImportError:

@@ -54,8 +54,8 @@ PAYSANDBOX_WEBHOOK_SECRET_<PROVIDER>, PAYSANDBOX_CLOCK_SCALE, PAYSANDBOX_JOURNAL
 PAYSANDBOX_MAX_BODY_BYTES, PAYSANDBOX_ADMIN_TOKEN, PAYSANDBOX_LOG_LEVEL,
 PAYSANDBOX_DRAIN_TIMEOUT, PAYSANDBOX_PUBLIC_URL, PAYSANDBOX_SCENARIOS (paths joined by
 ':'), PAYSANDBOX_WATCH, PAYSANDBOX_CONTRACTS, PAYSANDBOX_CHECK_RESPONSES, PAYSANDBOX_STORE,
-and for the limits: PAYSANDBOX_RETAIN_PAYMENTS, PAYSANDBOX_IDEMPOTENCY_TTL,
-PAYSANDBOX_IDEMPOTENCY_LEASE,
+and for the limits: PAYSANDBOX_RETAIN_PAYMENTS, PAYSANDBOX_MAX_PAYMENTS,
+PAYSANDBOX_IDEMPOTENCY_TTL, PAYSANDBOX_IDEMPOTENCY_LEASE,
 PAYSANDBOX_RETAIN_IDEMPOTENCY_KEYS, PAYSANDBOX_MAX_NAMESPACES, PAYSANDBOX_JOURNAL_BYTES,
 PAYSANDBOX_JOURNAL_BODY_BYTES, PAYSANDBOX_CONTRACT_GROUPS, PAYSANDBOX_DELIVERY_CONCURRENCY,
 PAYSANDBOX_DELIVERY_QUEUE, PAYSANDBOX_DELIVERY_LOG.
@@ -123,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     limits.add_argument("--retain-payments", type=int, metavar="N",
                         help="payments kept per namespace, newest first (default 10000); an "
                              "older id answers the provider's 404, saying it was evicted")
+    limits.add_argument("--max-payments", type=int, metavar="N",
+                        help="payments kept in all namespaces together: each keeps at most "
+                             "this divided by the number of namespaces, and as many "
+                             "idempotency keys, events and objects (default 50000)")
     limits.add_argument("--idempotency-ttl", type=float, metavar="SECONDS",
                         help="virtual seconds an idempotency key is remembered (default "
                              "86400, as Stripe's 24 hours)")

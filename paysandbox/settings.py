@@ -30,6 +30,7 @@ class SettingsError(ValueError):
 #: setting, its PAYSANDBOX_* variable and the least it may be.
 LIMITS: Mapping[str, tuple[str, int]] = {
     "retain_payments": ("RETAIN_PAYMENTS", 1),
+    "max_payments": ("MAX_PAYMENTS", 1),
     "retain_idempotency_keys": ("RETAIN_IDEMPOTENCY_KEYS", 1),
     "max_namespaces": ("MAX_NAMESPACES", 1),
     "journal_bytes": ("JOURNAL_BYTES", 0),
@@ -75,6 +76,7 @@ class Settings:
     store: str = "memory"  # memory (this process only) | redis://host:port/db (shared)
     # Limits and retention (README): each bound says what happens at it.
     retain_payments: int = 10_000  # per namespace, newest kept; older ids answer 404
+    max_payments: int = 50_000  # in all namespaces: each keeps at most its share
     idempotency_ttl: float = 86_400.0  # virtual seconds a key is remembered (Stripe: 24 h)
     idempotency_lease: float = 60.0  # real seconds an unfinished claim holds its key
     retain_idempotency_keys: int = 10_000  # per namespace, newest kept

@@ -23,16 +23,17 @@ from paysandbox.webhooks.dispatcher import Event
 
 
 class _Namespace:
-    __slots__ = ("alias_of", "aliases", "events", "evicted", "idempotency", "objects",
-                 "payments")
+    __slots__ = ("alias_of", "aliases", "events", "evicted", "idempotency", "internal",
+                 "objects", "payments")
 
-    def __init__(self, max_events: int) -> None:
+    def __init__(self, internal: bool = False) -> None:
+        self.internal = internal  # the simulator's own: not held to a share
         self.payments: OrderedDict[str, Payment] = OrderedDict()  # oldest first
         self.aliases: dict[str, str] = {}
         self.alias_of: dict[str, list[str]] = {}  # payment id -> its aliases
         self.objects: dict[str, OrderedDict[str, Mapping[str, Any]]] = {}
         self.idempotency: OrderedDict[str, IdempotencyRecord] = OrderedDict()
-        self.events: deque[Event] = deque(maxlen=max_events)
+        self.events: deque[Event] = deque()
         # Ids (payments and their aliases) evicted lately, so their 404 can say why.
         self.evicted: OrderedDict[str, None] = OrderedDict()
 
@@ -49,10 +50,12 @@ class MemoryStore:
 
     def __init__(self, *, retain_payments: int = 10_000, max_events: int | None = None,
                  max_idempotency_keys: int = 10_000, idempotency_ttl: float = 86_400.0,
-                 lease: float = LEASE_SECONDS, max_namespaces: int = 1_000) -> None:
+                 lease: float = LEASE_SECONDS, max_namespaces: int = 1_000,
+                 max_payments: int | None = None) -> None:
         self._retain = max(1, retain_payments)
         self._max_events = max_events if max_events is not None else self._retain
         self._max_idempotency = max(1, max_idempotency_keys)
+        self._budget = max_payments
         self._ttl = idempotency_ttl
         self._lease = lease
         self._max_namespaces = max(1, max_namespaces)
@@ -62,12 +65,20 @@ class MemoryStore:
     def _ns(self, namespace: str) -> _Namespace:
         space = self._spaces.get(namespace)
         if space is None:
-            space = self._spaces[namespace] = _Namespace(self._max_events)
+            space = self._spaces[namespace] = _Namespace(internal(namespace))
             if len(self._spaces) > self._max_namespaces:
                 self._evict_oldest_namespace()
         else:
             self._spaces.move_to_end(namespace)
         return space
+
+    def _share(self, bound: int, space: _Namespace) -> int:
+        """`bound`, or less when `max_payments` shared among the namespaces is less: a
+        namespace over its share gives back up to two items per write, so all of them
+        converge on it as more keys come (at worst twice the budget meanwhile)."""
+        if self._budget is None or space.internal:
+            return bound
+        return max(1, min(bound, self._budget // max(1, len(self._spaces))))
 
     def _evict_oldest_namespace(self) -> None:
         """The least recently written one, never an internal one (hosted pages'
@@ -109,7 +120,10 @@ class MemoryStore:
         if payment.id in space.payments:
             raise AlreadyExists(payment.id)
         space.payments[payment.id] = payment
-        if len(space.payments) > self._retain:
+        limit = self._share(self._retain, space)
+        for _ in range(2):
+            if len(space.payments) <= limit:
+                break
             self._evict_oldest_payment(space)
 
     async def get(self, namespace: str, payment_id: str) -> Payment | None:
@@ -158,9 +172,13 @@ class MemoryStore:
 
     async def put_object(self, namespace: str, kind: str, object_id: str,
                          value: Mapping[str, Any]) -> None:
-        objects = self._ns(namespace).objects.setdefault(kind, OrderedDict())
+        space = self._ns(namespace)
+        objects = space.objects.setdefault(kind, OrderedDict())
         objects[object_id] = value
-        if len(objects) > self._retain:  # as many of each kind as payments
+        limit = self._share(self._retain, space)  # as many of each kind as payments
+        for _ in range(2):
+            if len(objects) <= limit:
+                break
             objects.popitem(last=False)
 
     async def get_object(self, namespace: str, kind: str,
@@ -201,7 +219,10 @@ class MemoryStore:
         records = space.idempotency
         records[key] = record
         records.move_to_end(key)
-        while len(records) > self._max_idempotency:
+        limit = self._share(self._max_idempotency, space)
+        for _ in range(2):
+            if len(records) <= limit:
+                break
             records.popitem(last=False)
             self.evictions["idempotency_keys"] += 1
 
@@ -219,7 +240,14 @@ class MemoryStore:
             space.idempotency.pop(key, None)
 
     async def append_event(self, namespace: str, event: Event) -> None:
-        self._ns(namespace).events.append(event)
+        space = self._ns(namespace)
+        events = space.events
+        events.append(event)
+        limit = self._share(self._max_events, space)
+        for _ in range(2):
+            if len(events) <= limit:
+                break
+            events.popleft()
 
     async def events(self, namespace: str, *, provider: str | None = None,
                      limit: int = 100) -> list[Event]:

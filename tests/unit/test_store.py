@@ -467,6 +467,28 @@ async def test_memory_namespaces_are_bounded_least_recently_written_first() -> N
     assert (await store.health())["evictions"]["namespaces"] == 1
 
 
+async def test_memory_namespaces_share_max_payments() -> None:
+    """Four keys under a budget of 20: each keeps at most 5 payments, events and
+    idempotency keys; one key alone would keep its own bound (10)."""
+    store = MemoryStore(retain_payments=10, max_payments=20)
+    for n in range(12):
+        await store.create(payment(f"pi_{n}", "sk_test_alone"))
+    assert len(await store.list_payments("sk_test_alone")) == 10
+    await store.reset()
+    for n in range(12):
+        for key in ("a", "b", "c", "d"):
+            await store.create(payment(f"pi_{n}", f"sk_test_{key}"))
+            await store.append_event(f"sk_test_{key}", event(n, f"sk_test_{key}"))
+            await store.idempotency_begin(f"sk_test_{key}", f"k{n}", "fp", NOW)
+    for key in ("a", "b", "c", "d"):
+        ns = f"sk_test_{key}"
+        assert [p.id for p in await store.list_payments(ns)] == [f"pi_{n}"
+                                                                for n in range(11, 6, -1)]
+        assert len(await store.events(ns)) == 5
+        assert await store.idempotency_begin(ns, "k6", "fp", NOW) is None  # forgotten
+        assert await store.idempotency_begin(ns, "k11", "fp", NOW) is not None
+
+
 async def test_internal_namespaces_are_never_forgotten_whole() -> None:
     store = MemoryStore(max_namespaces=2)
     await store.put_object("__hosted__", "challenge", "tok", {"payment_id": "pi_a"})
