@@ -204,6 +204,8 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         "rss_warm_mib": round(warm[0][2] / 2**20, 1),
         "rss_end_mib": round(samples[-1][2] / 2**20, 1),
         "rss_max_mib": round(max(m for _, _, m in samples) / 2**20, 1),
+        "rss_by_quarter_mib": [round(samples[min(len(samples) - 1, len(samples) * q // 4)][2]
+                                     / 2**20, 1) for q in (1, 2, 3, 4)],
         "slope_bytes_per_request": None if slope is None else round(slope, 2),
         "growth_after_warmup_pct": round((samples[-1][2] - warm[0][2]) / warm[0][2] * 100, 1),
         "delivered": hooks_seen["delivered"],
