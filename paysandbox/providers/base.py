@@ -382,8 +382,8 @@ async def idempotent(store: Store, namespace: str, key: str | None, fingerprint:
         return await respond()
     unwritten = _UNWRITTEN.get((id(store), namespace, key))
     if unwritten is not None and unwritten.fingerprint == fingerprint:
-        await unwritten.write()  # StoreUnavailable: still down, the same retryable error
-        return unwritten.replay(replay_header)
+        # StoreUnavailable: still down, the same retryable error
+        return (await unwritten.write()).replay(replay_header)
     record = await store.idempotency_begin(namespace, key, fingerprint, now)
     if record is not None:
         if record.fingerprint != fingerprint:
@@ -416,7 +416,8 @@ async def idempotent(store: Store, namespace: str, key: str | None, fingerprint:
         # The change happened but its record could not be written: the client gets the
         # provider's retryable error, and the record is written once the store is back,
         # so its retry with the same key replays this response instead of repeating it.
-        _Unwritten(store, namespace, key, fingerprint, response.status, body, kept).keep()
+        _Unwritten(store, namespace, key, fingerprint, now, response.status, body,
+                   kept).keep()
         raise
     return response
 
@@ -427,9 +428,9 @@ class _Unwritten:
     retry meanwhile gets the same retryable error, or once written, the replay. At most
     `_MAX_UNWRITTEN` are kept (the oldest go first; their keys' leases still free them)."""
 
-    def __init__(self, store: Store, namespace: str, key: str, fingerprint: str, status: int,
-                 body: bytes, headers: Mapping[str, str]) -> None:
-        self.store, self.namespace, self.key = store, namespace, key
+    def __init__(self, store: Store, namespace: str, key: str, fingerprint: str, now: float,
+                 status: int, body: bytes, headers: Mapping[str, str]) -> None:
+        self.store, self.namespace, self.key, self.now = store, namespace, key, now
         self.fingerprint, self.status, self.body, self.headers = (fingerprint, status, body,
                                                                   headers)
         self.ident = (id(store), namespace, key)
@@ -442,11 +443,24 @@ class _Unwritten:
         _RETRYING.add(task)
         task.add_done_callback(_RETRYING.discard)
 
-    async def write(self) -> None:
-        await self.store.idempotency_finish(self.namespace, self.key, self.status, self.body,
-                                            self.headers)
+    async def write(self) -> _Unwritten:
+        """Store the record, claiming the key again if the store lost the claim (a
+        restarted Redis); if the key already holds a finished record, that one stands.
+        Returns what a retry replays."""
+        found = await self.store.idempotency_begin(self.namespace, self.key,
+                                                   self.fingerprint, self.now)
+        if found is not None and found.finished:
+            assert found.status is not None and found.body is not None
+            result = _Unwritten(self.store, self.namespace, self.key, found.fingerprint,
+                                found.created, found.status, found.body,
+                                dict(found.headers or {}))
+        else:
+            await self.store.idempotency_finish(self.namespace, self.key, self.status,
+                                                self.body, self.headers)
+            result = self
         if _UNWRITTEN.get(self.ident) is self:
             del _UNWRITTEN[self.ident]
+        return result
 
     def replay(self, replay_header: str | None) -> web.Response:
         headers = dict(self.headers)

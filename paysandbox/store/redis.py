@@ -416,11 +416,16 @@ class RedisStore:
     @_guarded
     async def idempotency_finish(self, namespace: str, key: str, status: int, body: bytes,
                                  headers: Mapping[str, str]) -> None:
-        await self._idem_finish(
+        """StoreUnavailable when the claim is gone (a Redis restarted without its data
+        since the request claimed the key): the caller writes it again, claim and all."""
+        stored = await self._idem_finish(
             keys=self._idempotency_keys(namespace),
             args=[key, orjson.dumps({"status": status, "body": base64.b64encode(body).decode(),
                                      "headers": {str(k): str(v) for k, v in headers.items()}}),
                   self._max_idempotency, namespace])
+        if not stored:
+            raise StoreUnavailable(f"the idempotency key {key!r} was lost by the store "
+                                   "while its request ran")
 
     @_guarded
     async def idempotency_release(self, namespace: str, key: str) -> None:
