@@ -10,9 +10,11 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from paysandbox import contracts
 from paysandbox.admin import admin_app
@@ -39,6 +41,18 @@ PROVIDERS = web.AppKey("providers", dict)
 SHUTDOWN_REPORT = web.AppKey("shutdown_report", dict)
 SCENARIOS = web.AppKey("scenarios", ScenarioSet)
 CONTRACT_LOG = web.AppKey("contract_log", ContractLog)
+
+
+@dataclass(slots=True)
+class Shutdown:
+    """Set by whoever stops the server (`paysandbox serve` on SIGTERM): the event loop
+    time by which the webhook drain must end, so in-flight requests and the drain share
+    one `--drain-timeout`."""
+
+    deadline: float | None = None
+
+
+SHUTDOWN = web.AppKey("shutdown", Shutdown)
 
 
 async def watch_files(scenarios: ScenarioSet, paths: tuple[str, ...],
@@ -73,6 +87,27 @@ def _mtime(path: str) -> float:
         return -1.0
 
 
+class _MalformedWithoutTraceback(logging.Filter):
+    """aiohttp logs a request it cannot parse (a repeated Host, a header line over 8 KiB)
+    with a traceback, after answering it 400: bad input is not a server error, so it is
+    one line at INFO instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 0) < 500:
+            record.msg = "refused a malformed request with %s: %s"
+            record.args = (exc.code, " ".join(str(exc.message).split()))
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def _quiet_malformed_requests() -> None:
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _MalformedWithoutTraceback) for f in server_log.filters):
+        server_log.addFilter(_MalformedWithoutTraceback())
+
+
 def _check_webhook(contract_log: ContractLog, event: Event) -> None:
     """Test mode: an event whose payload breaks its contract is logged and counted."""
     if contracts.manifest(event.provider) is None:
@@ -88,22 +123,33 @@ def _check_webhook(contract_log: ContractLog, event: Event) -> None:
 def open_store(settings: Settings) -> tuple[Store, Callable[[], Awaitable[None]] | None]:
     """The configured backend and, for a remote one, the check to run at start-up."""
     if settings.store == "memory":
-        return MemoryStore(), None
+        return MemoryStore(retain_payments=settings.retain_payments,
+                           max_idempotency_keys=settings.retain_idempotency_keys,
+                           idempotency_ttl=settings.idempotency_ttl,
+                           lease=settings.idempotency_lease,
+                           max_namespaces=settings.max_namespaces,
+                           max_payments=settings.max_payments), None
     try:
         from paysandbox.store.redis import RedisStore
     except ImportError:
         raise StoreUnavailable("the Redis store needs the `redis` package: pip install "
                                "'payments-sandbox[redis]'") from None
-    remote = RedisStore(settings.store)
+    remote = RedisStore(settings.store, retain_payments=settings.retain_payments,
+                        max_idempotency_keys=settings.retain_idempotency_keys,
+                        idempotency_ttl=settings.idempotency_ttl,
+                        lease=settings.idempotency_lease)
     return remote, remote.ping
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
+    _quiet_malformed_requests()
     clock = VirtualClock(scale=settings.clock_scale)
     store, check_store = open_store(settings)
     dispatcher = Dispatcher(clock, destinations=Destinations(settings.webhook_allow),
-                            keep_replies=settings.keep_webhook_replies)
+                            keep_replies=settings.keep_webhook_replies,
+                            concurrency=settings.delivery_concurrency,
+                            max_owed=settings.delivery_queue, log_size=settings.delivery_log)
     for name, target in settings.webhooks.items():
         dispatcher.configure(Endpoint(url=target.url, secret=target.secret, provider=name))
     dispatcher.remember_configuration()
@@ -112,7 +158,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
         scenarios.put(load_file(path), source=path)
     engine = Engine(store=store, clock=clock, dispatcher=dispatcher,
                     scenarios=ScenarioEffects(scenarios))
-    journal = Journal(settings.journal_size)
+    journal = Journal(settings.journal_size, max_bytes=settings.journal_bytes,
+                      body_bytes=settings.journal_body_bytes)
     providers = {p.name: p for p in base.load(settings.providers or None)}
     unknown_hooks = set(settings.webhooks) - set(providers)
     if unknown_hooks:
@@ -136,8 +183,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[JOURNAL] = journal
     app[PROVIDERS] = providers
     app[SHUTDOWN_REPORT] = {}
+    app[SHUTDOWN] = Shutdown()
     app[SCENARIOS] = scenarios
-    contract_log = app[CONTRACT_LOG] = ContractLog()
+    contract_log = app[CONTRACT_LOG] = ContractLog(max_groups=settings.contract_groups)
     if settings.check_responses:
         engine.inspect_event = functools.partial(_check_webhook, contract_log)
     for p in providers.values():
@@ -162,7 +210,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-        report = await dispatcher.stop(drain_timeout=settings.drain_timeout)
+        await engine.close()
+        deadline = app[SHUTDOWN].deadline
+        drain = settings.drain_timeout if deadline is None else \
+            max(0.0, deadline - asyncio.get_running_loop().time())
+        report = await dispatcher.stop(drain_timeout=drain)
         app[SHUTDOWN_REPORT].update(report)
         if report["pending"] or report["delivering"]:
             log.warning("shut down with %d webhook deliveries still owed (pending retry or "

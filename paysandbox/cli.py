@@ -29,6 +29,7 @@ from paysandbox.providers import base
 from paysandbox.settings import (
     DEFAULT_HOST,
     DEFAULT_PORT,
+    LIMITS,
     Settings,
     SettingsError,
     WebhookTarget,
@@ -56,9 +57,14 @@ PAYSANDBOX_MAX_BODY_BYTES, PAYSANDBOX_ADMIN_TOKEN, PAYSANDBOX_LOG_LEVEL,
 PAYSANDBOX_DRAIN_TIMEOUT, PAYSANDBOX_PUBLIC_URL, PAYSANDBOX_SCENARIOS (paths joined by
 ':'), PAYSANDBOX_WATCH, PAYSANDBOX_CONTRACTS, PAYSANDBOX_CHECK_RESPONSES, PAYSANDBOX_STORE,
 PAYSANDBOX_ALLOWED_HOSTS and PAYSANDBOX_WEBHOOK_ALLOW (comma-separated),
-PAYSANDBOX_KEEP_WEBHOOK_REPLIES.
+PAYSANDBOX_KEEP_WEBHOOK_REPLIES;
 HTTPS on the real hostnames: PAYSANDBOX_TLS, PAYSANDBOX_TLS_PORT, PAYSANDBOX_PROXY_PORT,
-PAYSANDBOX_CA_DIR.
+PAYSANDBOX_CA_DIR;
+and for the limits: PAYSANDBOX_RETAIN_PAYMENTS, PAYSANDBOX_MAX_PAYMENTS,
+PAYSANDBOX_IDEMPOTENCY_TTL, PAYSANDBOX_IDEMPOTENCY_LEASE,
+PAYSANDBOX_RETAIN_IDEMPOTENCY_KEYS, PAYSANDBOX_MAX_NAMESPACES, PAYSANDBOX_JOURNAL_BYTES,
+PAYSANDBOX_JOURNAL_BODY_BYTES, PAYSANDBOX_CONTRACT_GROUPS, PAYSANDBOX_DELIVERY_CONCURRENCY,
+PAYSANDBOX_DELIVERY_QUEUE, PAYSANDBOX_DELIVERY_LOG.
 """
 
 
@@ -144,6 +150,45 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ca-dir", metavar="DIR",
                        help="where the local CA is made once and kept (default "
                             "$XDG_DATA_HOME/paysandbox or ~/.local/share/paysandbox)")
+    limits = serve.add_argument_group(
+        "limits and retention", "bounds that keep memory flat however long it runs "
+        "(see the README's \"Limits and retention\"); raise any of them")
+    limits.add_argument("--retain-payments", type=int, metavar="N",
+                        help="payments kept per namespace, newest first (default 10000); an "
+                             "older id answers the provider's 404, saying it was evicted")
+    limits.add_argument("--max-payments", type=int, metavar="N",
+                        help="payments kept in all namespaces together: each keeps at most "
+                             "this divided by the number of namespaces, and as many "
+                             "idempotency keys, events and objects (default 50000)")
+    limits.add_argument("--idempotency-ttl", type=float, metavar="SECONDS",
+                        help="virtual seconds an idempotency key is remembered (default "
+                             "86400, as Stripe's 24 hours)")
+    limits.add_argument("--idempotency-lease", type=float, metavar="SECONDS",
+                        help="real seconds a request holds the idempotency key it claimed; "
+                             "a claim left unfinished (a crash, a store failure) frees the "
+                             "key after it (default 60)")
+    limits.add_argument("--retain-idempotency-keys", type=int, metavar="N",
+                        help="idempotency keys kept per namespace, newest first (default "
+                             "10000)")
+    limits.add_argument("--max-namespaces", type=int, metavar="N",
+                        help="namespaces (API keys, merchant accounts) kept; the least "
+                             "recently used is forgotten beyond it (default 1000)")
+    limits.add_argument("--journal-bytes", type=int, metavar="N",
+                        help="bytes of request and response bodies the journal keeps, "
+                             "oldest entries dropped first (default 64 MiB)")
+    limits.add_argument("--journal-body-bytes", type=int, metavar="N",
+                        help="each journaled body is cut to this many bytes, with a marker "
+                             "(default 16 KiB)")
+    limits.add_argument("--contract-groups", type=int, metavar="N",
+                        help="distinct groups in the contract report; further violations "
+                             "are counted in one overflow group (default 1000)")
+    limits.add_argument("--delivery-concurrency", type=int, metavar="N",
+                        help="webhook attempts at once per receiving host (default 64)")
+    limits.add_argument("--delivery-queue", type=int, metavar="N",
+                        help="webhook deliveries owed at once; beyond it the oldest fails as "
+                             "'dropped: queue full' (default 10000)")
+    limits.add_argument("--delivery-log", type=int, metavar="N",
+                        help="webhook delivery records the admin API lists (default 10000)")
 
     validate = sub.add_parser(
         "validate", help="check scenario files and print every error",
@@ -269,7 +314,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     values = env_values()
     for flag in ("host", "port", "clock_scale", "journal_size", "max_body_bytes",
                  "admin_token", "public_url", "drain_timeout", "log_level", "contracts",
-                 "check_responses", "store"):
+                 "check_responses", "store", "idempotency_ttl", "idempotency_lease",
+                 *LIMITS):
         value = getattr(args, flag, None)
         if value is not None:
             values[flag] = value
@@ -394,10 +440,13 @@ async def serve(settings: Settings) -> int:
 
 
 async def _run(app: web.Application, settings: Settings) -> int:
-    from paysandbox.app import SHUTDOWN_REPORT
+    from paysandbox.app import SHUTDOWN, SHUTDOWN_REPORT
     from paysandbox.store.base import StoreUnavailable
 
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # In-flight requests get at most the drain timeout to finish; the webhook drain gets
+    # what is left of it (app.Shutdown), so the whole shutdown fits in --drain-timeout.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                           shutdown_timeout=settings.drain_timeout)
     try:
         await runner.setup()
     except StoreUnavailable as exc:
@@ -436,15 +485,20 @@ async def _run(app: web.Application, settings: Settings) -> int:
     proxy_port = proxy[0].sockets[0].getsockname()[1] if proxy is not None else None
     print(banner(settings, port, tls_port, proxy_port), flush=True)
     await stop.wait()
-    print("\nshutting down: draining webhook deliveries…", flush=True)
+    app[SHUTDOWN].deadline = loop.time() + settings.drain_timeout
+    print(f"\nshutting down: finishing requests and draining webhook deliveries (at most "
+          f"{settings.drain_timeout:g} s)…", flush=True)
     if proxy is not None:
         proxy[0].close()
         proxy[1].close_tunnels()
     await runner.cleanup()
     report = app[SHUTDOWN_REPORT]
     owed = report.get("pending", 0) + report.get("delivering", 0)
+    dropped = report.get("dropped", 0)
     print(f"webhooks: {report.get('delivered', 0)} delivered, {report.get('failed', 0)} failed,"
-          f" {owed} still owed (not delivered)", flush=True)
+          f" {owed} still owed (not delivered)"
+          + (f"; {dropped} of the failed were dropped with the queue full "
+             f"(--delivery-queue {settings.delivery_queue})" if dropped else ""), flush=True)
     return 0
 
 

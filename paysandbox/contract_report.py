@@ -39,11 +39,19 @@ class Group:
                 "first": dict(self.first)}
 
 
-class ContractLog:
-    """Every finding seen since start (or reset), grouped as it arrives."""
+#: The group that counts violations beyond the log's `max_groups` distinct ones.
+OVERFLOW = ("*", "*", "*", "(more distinct fields than --contract-groups)", "overflow")
 
-    def __init__(self) -> None:
+
+class ContractLog:
+    """Every finding seen since start (or reset), grouped as it arrives: at most
+    `max_groups` distinct groups (each with its count and first example); violations
+    that would make another are counted in one `OVERFLOW` group, so a client sending
+    random parameter names costs a counter, not memory."""
+
+    def __init__(self, *, max_groups: int = 1_000) -> None:
         self._groups: dict[tuple[str, str, str, str, str], Group] = {}
+        self._max_groups = max(1, max_groups)
         self._lock = threading.Lock()
 
     def add(self, findings: Iterable[Finding], *, operation: str, example: Mapping[str, Any]
@@ -57,6 +65,10 @@ class ContractLog:
         the first one seen is the group's example."""
         with self._lock:
             group = self._groups.get(key)
+            if group is None and len(self._groups) >= self._max_groups:
+                key, first = OVERFLOW, {"message": "violations beyond --contract-groups "
+                                        "distinct groups are counted here", **first}
+                group = self._groups.get(key)
             if group is None:
                 self._groups[key] = Group(*key, 1, first)
             else:

@@ -9,6 +9,7 @@ Adding a provider adds no line to this file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -117,6 +118,14 @@ class InjectedFault(Exception):
         super().__init__(self.fault.kind)
 
 
+_COMPACT_FLOOR = 1024
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class Engine:
     def __init__(self, *, store: Store, clock: VirtualClock, dispatcher: Dispatcher,
                  scenarios: Scenarios | None = None) -> None:
@@ -136,6 +145,10 @@ class Engine:
         self._seq = itertools.count()
         self._runner: asyncio.Task[None] | None = None
         self._sleepers: set[asyncio.Future[None]] = set()
+        # A store that can say synchronously whether it still keeps a payment lets the
+        # schedule forget commands on payments evicted by retention (see _compact).
+        self._holds: Callable[[str, str], bool] | None = getattr(store, "holds", None)
+        self._compact_at = _COMPACT_FLOOR
         clock.on_advance(self._wake)
 
     async def _consult(self, provider: EventSource, namespace: str, command: Command,
@@ -188,9 +201,20 @@ class Engine:
         before its expiry at +60 s finds it. A payment that has moved on meanwhile, or
         was reset, is left alone."""
         heapq.heappush(self._due, (at, next(self._seq), provider, namespace, command))
+        if len(self._due) > self._compact_at:
+            self._compact()
         self._wake(at)  # the runner may be waiting for something later
         if self._runner is None or self._runner.done():
             self._runner = asyncio.get_running_loop().create_task(self._run_due())
+
+    def _compact(self) -> None:
+        """Drop scheduled commands whose payment retention has evicted; runs when the
+        schedule has doubled since the last time, so it costs O(1) per command."""
+        holds = self._holds
+        if holds is not None:
+            self._due = [d for d in self._due if holds(d[3], d[4].payment_id)]
+            heapq.heapify(self._due)
+        self._compact_at = max(_COMPACT_FLOOR, 2 * len(self._due))
 
     async def _run_due(self) -> None:
         while self._due:
@@ -212,18 +236,28 @@ class Engine:
         while self.clock.now() < at and (not self._due or self._due[0][0] >= at):
             woken: asyncio.Future[None] = loop.create_future()
             self._sleepers.add(woken)
+            # A timer rather than asyncio.wait_for, whose 3.11 version can swallow a
+            # cancellation; the cap notices a change of scale too.
+            timer = loop.call_later(min(self.clock.real_seconds_until(at), 1.0),
+                                    _resolve, woken)
             try:
-                # the cap notices a change of scale too
-                await asyncio.wait_for(woken, min(self.clock.real_seconds_until(at), 1.0))
-            except TimeoutError:
-                pass
+                await woken
             finally:
+                timer.cancel()
                 self._sleepers.discard(woken)
 
     def _wake(self, _now: float) -> None:
         for woken in self._sleepers:
-            if not woken.done():
-                woken.set_result(None)
+            _resolve(woken)
+
+    async def close(self) -> None:
+        """Stop running scheduled commands (at shutdown); those not yet due are lost with
+        the process, as the owed webhooks are."""
+        runner, self._runner = self._runner, None
+        if runner is not None and not runner.done():
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
 
     async def _apply(self, namespace: str, command: Command, effects: Effects) -> Result:
         store, now = self.store, self.clock.now()

@@ -1,7 +1,10 @@
 """The journal: what the payment service sent and what it got back.
 
-A bounded ring buffer. Recording is cheap (references to bytes already in hand);
-decoding, card-number redaction and filtering happen only when someone reads it.
+A ring buffer bounded in entries and in bytes: each body is kept up to `body_bytes`
+(cut with a marker that says how long it was), and the oldest entries go first once the
+bodies held exceed `max_bytes`. Recording is cheap (references to bytes already in
+hand, or a slice of them); decoding, card-number redaction and filtering happen only
+when someone reads it.
 """
 
 from __future__ import annotations
@@ -33,6 +36,13 @@ class Entry:
     response_body: bytes
     duration_ms: float
     notes: dict[str, Any] = field(default_factory=dict)
+    request_length: int = 0  # the body's length before it was cut to the journal's limit
+    response_length: int = 0
+
+    @property
+    def size(self) -> int:
+        """What the entry holds, as the journal's byte bound counts it."""
+        return len(self.request_body) + len(self.response_body) + _ENTRY_OVERHEAD
 
     def to_json(self, *, bodies: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -49,9 +59,23 @@ class Entry:
             **self.notes,
         }
         if bodies:
-            out["request"] = _decode(self.request_body)
-            out["response"] = _decode(self.response_body)
+            out["request"] = _marked(_decode(self.request_body), self.request_body,
+                                     self.request_length)
+            out["response"] = _marked(_decode(self.response_body), self.response_body,
+                                      self.response_length)
         return out
+
+
+#: Bytes an entry costs beyond its bodies (the object, its strings), for the byte bound.
+_ENTRY_OVERHEAD = 512
+
+
+def _marked(decoded: Any, kept: bytes, length: int) -> Any:
+    """A body cut to the journal's limit is text (it no longer parses), with a marker."""
+    if length <= len(kept):
+        return decoded
+    text = decoded if isinstance(decoded, str) else kept.decode("utf-8", "replace")
+    return f"{text}…[truncated by the journal: {length} bytes, the first {len(kept)} kept]"
 
 
 def _mask_key(key: str | None) -> str | None:
@@ -106,10 +130,15 @@ def _decode(body: bytes) -> Any:
 
 
 class Journal:
-    def __init__(self, size: int = 10_000) -> None:
-        self._entries: deque[Entry] = deque(maxlen=max(size, 1))
+    def __init__(self, size: int = 10_000, *, max_bytes: int = 64 * 1024 * 1024,
+                 body_bytes: int = 16 * 1024) -> None:
+        self._entries: deque[Entry] = deque()
+        self._size = max(size, 1)
+        self._max_bytes = max_bytes
+        self._body_bytes = body_bytes
+        self._bytes = 0
         self._seq = itertools.count(1)
-        self.enabled = size > 0
+        self.enabled = size > 0 and max_bytes > 0
 
     def record(self, *, at: float, provider: str, namespace: str | None, method: str,
                path: str, query: str, status: int, request_id: str, request_body: bytes,
@@ -117,9 +146,19 @@ class Journal:
                notes: Mapping[str, Any] | None = None) -> None:
         if not self.enabled:
             return
-        self._entries.append(Entry(next(self._seq), at, provider, namespace, method, path,
-                                   query, status, request_id, request_body, response_body,
-                                   duration_ms, dict(notes) if notes else {}))
+        cut = self._body_bytes
+        entry = Entry(next(self._seq), at, provider, namespace, method, path, query, status,
+                      request_id, request_body[:cut], response_body[:cut], duration_ms,
+                      dict(notes) if notes else {}, len(request_body), len(response_body))
+        entries = self._entries
+        entries.append(entry)
+        self._bytes += entry.size
+        while len(entries) > self._size or (self._bytes > self._max_bytes and len(entries) > 1):
+            self._bytes -= entries.popleft().size
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
 
     def query(self, *, provider: str | None = None, path: str | None = None,
               status: int | None = None, namespace: str | None = None,
@@ -148,6 +187,7 @@ class Journal:
             kept = [e for e in self._entries if e.namespace != namespace]
             self._entries.clear()
             self._entries.extend(kept)
+        self._bytes = sum(e.size for e in self._entries)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -28,6 +28,22 @@ class SettingsError(ValueError):
     pass
 
 
+#: The bounds that keep a long run's memory flat (README, "Limits and retention"): the
+#: setting, its PAYSANDBOX_* variable and the least it may be.
+LIMITS: Mapping[str, tuple[str, int]] = {
+    "retain_payments": ("RETAIN_PAYMENTS", 1),
+    "max_payments": ("MAX_PAYMENTS", 1),
+    "retain_idempotency_keys": ("RETAIN_IDEMPOTENCY_KEYS", 1),
+    "max_namespaces": ("MAX_NAMESPACES", 1),
+    "journal_bytes": ("JOURNAL_BYTES", 0),
+    "journal_body_bytes": ("JOURNAL_BODY_BYTES", 64),
+    "contract_groups": ("CONTRACT_GROUPS", 1),
+    "delivery_concurrency": ("DELIVERY_CONCURRENCY", 1),
+    "delivery_queue": ("DELIVERY_QUEUE", 1),
+    "delivery_log": ("DELIVERY_LOG", 1),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookTarget:
     url: str
@@ -68,6 +84,19 @@ class Settings:
     tls_port: int = DEFAULT_TLS_PORT
     ca_dir: str | None = None  # the local CA's folder; None: the user's data dir
     proxy_port: int | None = None  # HTTPS proxy for provider hosts only (implies tls)
+    # Limits and retention (README): each bound says what happens at it.
+    retain_payments: int = 10_000  # per namespace, newest kept; older ids answer 404
+    max_payments: int = 50_000  # in all namespaces: each keeps at most its share
+    idempotency_ttl: float = 86_400.0  # virtual seconds a key is remembered (Stripe: 24 h)
+    idempotency_lease: float = 60.0  # real seconds an unfinished claim holds its key
+    retain_idempotency_keys: int = 10_000  # per namespace, newest kept
+    max_namespaces: int = 1_000  # the least recently used one is forgotten
+    journal_bytes: int = 64 * 1024 * 1024  # oldest entries go first
+    journal_body_bytes: int = 16 * 1024  # each body kept up to this, with a marker
+    contract_groups: int = 1_000  # distinct groups; the rest counted in one overflow group
+    delivery_concurrency: int = 64  # webhook attempts at once per receiving host
+    delivery_queue: int = 10_000  # owed deliveries; the oldest is dropped beyond it
+    delivery_log: int = 10_000  # delivery records listed by the admin API
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -91,6 +120,19 @@ class Settings:
                                 f"{self.store!r}")
         if self.journal_size < 0:
             raise SettingsError(f"journal size must be >= 0, got {self.journal_size}")
+        for name, (_, least) in LIMITS.items():
+            if getattr(self, name) < least:
+                raise SettingsError(f"{name.replace('_', ' ')} must be >= {least}, got "
+                                    f"{getattr(self, name)}")
+        if not (math.isfinite(self.idempotency_ttl) and self.idempotency_ttl > 0):
+            raise SettingsError(f"idempotency TTL must be a number of seconds > 0, got "
+                                f"{self.idempotency_ttl}")
+        if not (math.isfinite(self.idempotency_lease) and self.idempotency_lease > 0):
+            raise SettingsError(f"idempotency lease must be a number of seconds > 0, got "
+                                f"{self.idempotency_lease}")
+        if not (math.isfinite(self.drain_timeout) and self.drain_timeout >= 0):
+            raise SettingsError(f"drain timeout must be a number of seconds >= 0, got "
+                                f"{self.drain_timeout}")
         if self.max_body_bytes < 1024:
             raise SettingsError(f"max body must be >= 1024 bytes, got {self.max_body_bytes}")
         if self.admin_token is not None and (
@@ -168,6 +210,13 @@ def env_values(env: Mapping[str, str] | None = None) -> dict[str, object]:
             values["tls_port"] = int(get("TLS_PORT") or 0)
         if get("PROXY_PORT"):
             values["proxy_port"] = int(get("PROXY_PORT") or 0)
+        if get("IDEMPOTENCY_TTL"):
+            values["idempotency_ttl"] = float(get("IDEMPOTENCY_TTL") or 0)
+        if get("IDEMPOTENCY_LEASE"):
+            values["idempotency_lease"] = float(get("IDEMPOTENCY_LEASE") or 0)
+        for name, (variable, _) in LIMITS.items():
+            if get(variable):
+                values[name] = int(get(variable) or 0)
     except ValueError as exc:
         raise SettingsError(f"bad {ENV_PREFIX}* value: {exc}") from None
     for name in ("ADMIN_TOKEN", "PUBLIC_URL", "STORE"):

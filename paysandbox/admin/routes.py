@@ -8,6 +8,7 @@ TOKEN`).
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -28,6 +29,7 @@ from paysandbox.scenarios.loader import ScenarioError, load_text
 from paysandbox.scenarios.runtime import ScenarioSet
 from paysandbox.settings import Settings, default_secret
 from paysandbox.store.base import StoreUnavailable
+from paysandbox.store.codec import BadRecord
 from paysandbox.webhooks.destinations import display_url
 from paysandbox.webhooks.dispatcher import Endpoint
 
@@ -122,7 +124,7 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
             return await handler(request)
         except AdminError as exc:
             return _json({"error": {"message": exc.message}}, exc.status)
-        except StoreUnavailable as exc:  # unreachable, or it holds a record it refuses
+        except BadRecord as exc:  # it holds a record it refuses: retrying will not help
             return _json({"error": {"message": f"The store cannot serve this: {exc}"}}, 503)
         except web.HTTPNotFound:
             routes = sorted({f"{r.method} {r.resource.canonical}" for r in app.router.routes()
@@ -132,6 +134,9 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         except web.HTTPMethodNotAllowed as exc:
             return _json({"error": {"message": f"{request.method} is not allowed here; use "
                                     f"{', '.join(sorted(exc.allowed_methods))}."}}, 405)
+        except StoreUnavailable as exc:  # logged once by the store, not per call
+            return _json({"error": {"message": f"{exc}; retry once it is back "
+                                    "(GET /__admin/health says when)."}}, 503)
 
     async def body(request: web.Request) -> dict[str, Any]:
         raw = await request.read()
@@ -159,9 +164,13 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
             raise AdminError(400, "limit must be an integer.") from None
 
     async def health(request: web.Request) -> web.Response:
-        return _json({"status": "ok", "version": __version__,
+        backend = await store.health()
+        return _json({"status": "ok" if backend["reachable"] else "store unreachable",
+                      "version": __version__,
                       "providers": sorted(providers), "uptime_s": round(time.time() - started, 3),
-                      "journal_entries": len(journal), "webhooks": dispatcher.summary()})
+                      "journal_entries": len(journal), "journal_bytes": journal.bytes,
+                      "webhooks": dispatcher.summary(), "store": backend},
+                     200 if backend["reachable"] else 503)
 
     async def reset(request: web.Request) -> web.Response:
         data = await body(request)
@@ -192,7 +201,12 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
                                 namespace=namespace_of(q.get("namespace")),
                                 limit=limit_of(request))
         bodies = q.get("bodies", "true") != "false"
-        return _json({"entries": [e.to_json(bodies=bodies) for e in entries]})
+        rendered = []
+        for n, e in enumerate(entries, 1):
+            rendered.append(e.to_json(bodies=bodies))
+            if bodies and n % 20 == 0:  # decoding and redacting bodies is CPU: let
+                await asyncio.sleep(0)  # provider traffic through between batches
+        return _json({"entries": rendered})
 
     async def payments_list(request: web.Request) -> web.Response:
         q = request.query

@@ -20,6 +20,11 @@ def internal(name: str) -> str:
     return RESERVED + name
 
 
+def is_internal(namespace: str) -> bool:
+    """Whether `namespace` is the simulator's own (made by `internal`), not a tenant's."""
+    return namespace.startswith(RESERVED) and not namespace.startswith(RESERVED * 2)
+
+
 def tenant(credential: str) -> str:
     """The namespace of a credential: itself, unless it starts like an internal one, or
     holds bytes that are not UTF-8 (a header decoded with surrogates), which become hex

@@ -8,10 +8,13 @@ and imported only when mounted, so an in-house acquirer can ship as a package of
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import difflib
 import functools
 import hashlib
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -23,15 +26,16 @@ import orjson
 import yaml
 from aiohttp import web
 
-from paysandbox import contracts, faults
+from paysandbox import contracts, faults, nesting
 from paysandbox.contract_report import ContractLog
 from paysandbox.core.commands import Command, Result
 from paysandbox.core.payments import CardDetails, Payment
 from paysandbox.engine import APPLIED, InjectedFault
-from paysandbox.errors import ApiError, PayloadTooLarge, RouteMissing
+from paysandbox.errors import ApiError, InvalidRequest, PayloadTooLarge, RouteMissing
 from paysandbox.faults import Fault
 from paysandbox.journal import Journal
-from paysandbox.store.base import Store, StoreUnavailable
+from paysandbox.store.base import LEASE_SECONDS, Store, StoreUnavailable
+from paysandbox.store.codec import BadRecord
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 
 if TYPE_CHECKING:
@@ -288,21 +292,29 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
 
     async def serve(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
+            await refuse_malformed(request)
             return await handler(request)
         except InjectedFault as exc:
             return await inject(request, exc.fault)
         except ApiError as exc:
+            if exc.status == 404 and NAMESPACE in request:
+                await explain_eviction(engine.store, request[NAMESPACE], request.path, exc)
             return provider.render_error(exc, request)
         except web.HTTPRequestEntityTooLarge:
             return provider.render_error(PayloadTooLarge(
                 f"Request body exceeds the limit of {max_body} bytes."), request)
         except web.HTTPException:
             raise
-        except StoreUnavailable as exc:  # unreachable, or it holds a record it refuses
+        except BadRecord as exc:  # it holds a record it refuses: retrying will not help
             log.error("store: %s", exc)
             return provider.render_error(ApiError(
                 f"The simulator's store cannot serve this request: {exc}", status=503,
                 code="store_unavailable"), request)
+        except StoreUnavailable as exc:  # logged once by the store when it goes away
+            return provider.render_error(ApiError(
+                f"The request could not be completed ({exc}). Retry it with the same "
+                "idempotency key: it is answered once the store is back.", status=500),
+                request)
         except Exception:  # a bug: say so in the provider's envelope, never a traceback
             log.exception("unhandled error serving %s %s", request.method, request.path)
             return provider.render_error(
@@ -427,6 +439,40 @@ def _route_missing(request: web.Request, app: web.Application, prefix: str) -> R
                         extra={"closest": close})
 
 
+async def refuse_malformed(request: web.Request) -> None:
+    """The provider's own 4xx for what no handler should meet: a Host that is not an
+    ASCII host name (it is echoed in links), or a body or query string nested beyond
+    `nesting.MAX_NESTING` levels (the handler reads the body again from aiohttp's
+    cache)."""
+    host = request.host
+    if not (host.isascii() and host.isprintable()) or " " in host:
+        raise InvalidRequest("Invalid Host header: send the host name (and port) the "
+                             "client connected to, in ASCII.")
+    depth = nesting.excess(request.query_string.encode()) if request.query_string else 0
+    if not depth and request.body_exists:
+        depth = nesting.excess(await request.read())
+    if depth:
+        raise InvalidRequest(
+            f"The request nests objects or arrays more than {nesting.MAX_NESTING} levels "
+            "deep; send flat values (metadata takes flat key-value pairs).")
+
+
+_ID = re.compile(r"[\w-]{4,}")
+EVICTED = (" It was evicted by retention: the simulator keeps the newest payments of each "
+           "API key or account (raise --retain-payments to keep more).")
+
+
+async def explain_eviction(store: Store, namespace: str, path: str, error: ApiError) -> None:
+    """Say so in a 404 whose id (in the path or named in the message) was forgotten by
+    retention rather than never created."""
+    candidates = dict.fromkeys([*path.split("/"), *_ID.findall(error.message)][:16])
+    for candidate in candidates:
+        if candidate and await store.evicted(namespace, candidate):
+            error.message += EVICTED
+            error.args = (error.message,)
+            return
+
+
 def json_fingerprint(request: web.Request, body: Any) -> str:
     """What makes two JSON requests under one idempotency key the same request: method,
     path and body, whatever the order of its keys."""
@@ -450,10 +496,16 @@ async def idempotent(store: Store, namespace: str, key: str | None, fingerprint:
         try:
             return await run()
         except ApiError as exc:
+            if exc.status == 404:
+                await explain_eviction(store, namespace, "", exc)
             return render(exc)
 
     if key is None:
         return await respond()
+    unwritten = _UNWRITTEN.get((id(store), namespace, key))
+    if unwritten is not None and unwritten.fingerprint == fingerprint:
+        # StoreUnavailable: still down, the same retryable error
+        return (await unwritten.write()).replay(replay_header)
     record = await store.idempotency_begin(namespace, key, fingerprint, now)
     if record is not None:
         if record.fingerprint != fingerprint:
@@ -468,13 +520,91 @@ async def idempotent(store: Store, namespace: str, key: str | None, fingerprint:
     try:
         response = await respond()
     except BaseException:
-        await store.idempotency_release(namespace, key)
+        # Nothing to replay. If the store cannot even forget the claim, its lease ends
+        # it (store.base.LEASE_SECONDS): a retry is never refused as in progress for good.
+        with contextlib.suppress(StoreUnavailable):
+            await store.idempotency_release(namespace, key)
         raise
     if response.status >= 500:  # nothing happened that a retry must not repeat
-        await store.idempotency_release(namespace, key)
+        with contextlib.suppress(StoreUnavailable):
+            await store.idempotency_release(namespace, key)
         return response
     body = response.body if isinstance(response.body, bytes) else b""
     kept = {k: v for k, v in response.headers.items()
             if k.lower() not in ("content-length", "date", "server")}
-    await store.idempotency_finish(namespace, key, response.status, body, kept)
+    try:
+        await store.idempotency_finish(namespace, key, response.status, body, kept)
+    except StoreUnavailable:
+        # The change happened but its record could not be written: the client gets the
+        # provider's retryable error, and the record is written once the store is back,
+        # so its retry with the same key replays this response instead of repeating it.
+        _Unwritten(store, namespace, key, fingerprint, now, response.status, body,
+                   kept).keep()
+        raise
     return response
+
+
+class _Unwritten:
+    """An idempotency record the store failed to take, kept in this process and written
+    again (every half second, for at most LEASE_SECONDS) until the store takes it; a
+    retry meanwhile gets the same retryable error, or once written, the replay. At most
+    `_MAX_UNWRITTEN` are kept (the oldest go first; their keys' leases still free them)."""
+
+    def __init__(self, store: Store, namespace: str, key: str, fingerprint: str, now: float,
+                 status: int, body: bytes, headers: Mapping[str, str]) -> None:
+        self.store, self.namespace, self.key, self.now = store, namespace, key, now
+        self.fingerprint, self.status, self.body, self.headers = (fingerprint, status, body,
+                                                                  headers)
+        self.ident = (id(store), namespace, key)
+
+    def keep(self) -> None:
+        _UNWRITTEN[self.ident] = self
+        while len(_UNWRITTEN) > _MAX_UNWRITTEN:
+            del _UNWRITTEN[next(iter(_UNWRITTEN))]
+        task = asyncio.get_running_loop().create_task(self._again())
+        _RETRYING.add(task)
+        task.add_done_callback(_RETRYING.discard)
+
+    async def write(self) -> _Unwritten:
+        """Store the record, claiming the key again if the store lost the claim (a
+        restarted Redis); if the key already holds a finished record, that one stands.
+        Returns what a retry replays."""
+        found = await self.store.idempotency_begin(self.namespace, self.key,
+                                                   self.fingerprint, self.now)
+        if found is not None and found.finished:
+            assert found.status is not None and found.body is not None
+            result = _Unwritten(self.store, self.namespace, self.key, found.fingerprint,
+                                found.created, found.status, found.body,
+                                dict(found.headers or {}))
+        else:
+            await self.store.idempotency_finish(self.namespace, self.key, self.status,
+                                                self.body, self.headers)
+            result = self
+        if _UNWRITTEN.get(self.ident) is self:
+            del _UNWRITTEN[self.ident]
+        return result
+
+    def replay(self, replay_header: str | None) -> web.Response:
+        headers = dict(self.headers)
+        if replay_header:
+            headers[replay_header] = "true"
+        return web.Response(status=self.status, body=self.body, headers=headers)
+
+    async def _again(self) -> None:
+        deadline = time.monotonic() + LEASE_SECONDS
+        while time.monotonic() < deadline and _UNWRITTEN.get(self.ident) is self:
+            await asyncio.sleep(0.5)
+            with contextlib.suppress(StoreUnavailable):
+                await self.write()
+                return
+        if _UNWRITTEN.get(self.ident) is self:
+            del _UNWRITTEN[self.ident]
+            log.warning("an idempotency record was not written within %.0f s of the store "
+                        "failing; the key's lease lets a retry run the request again",
+                        LEASE_SECONDS)
+
+
+_MAX_UNWRITTEN = 10_000
+_UNWRITTEN: dict[tuple[int, str, str], _Unwritten] = {}
+_RETRYING: set[asyncio.Task[None]] = set()
+

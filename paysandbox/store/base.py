@@ -8,11 +8,13 @@ serialised by the store, never by the caller.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from paysandbox.core.payments import Payment
+from paysandbox.core.tenancy import is_internal
 from paysandbox.webhooks.dispatcher import Event
 
 
@@ -35,6 +37,22 @@ class IdempotencyConflict(Exception):
     """The key is in use by a request that has not finished yet."""
 
 
+#: Real seconds a request holds the idempotency key it claimed. A claim whose request
+#: died without finishing or releasing it (a crash, a store that failed mid-way) is free
+#: again after this, so a retry is never refused as "in progress" for good.
+LEASE_SECONDS = 60.0
+
+
+def internal(namespace: str) -> bool:
+    """A namespace of the simulator's own (core.tenancy: hosted pages' challenges,
+    Daraja's tokens), which no credential can name: retention never forgets it whole."""
+    return is_internal(namespace)
+
+
+def lease_from_now(seconds: float | None = None) -> float:
+    return time.time() + (LEASE_SECONDS if seconds is None else seconds)
+
+
 @dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
     """The first request seen under a key and, once it finished, its response."""
@@ -44,10 +62,14 @@ class IdempotencyRecord:
     status: int | None = None
     body: bytes | None = None
     headers: Mapping[str, str] | None = None
+    lease_until: float | None = None  # wall-clock time an unfinished claim expires
 
     @property
     def finished(self) -> bool:
         return self.status is not None
+
+    def lease_expired(self) -> bool:
+        return self.lease_until is not None and time.time() >= self.lease_until
 
 
 class Store(Protocol):
@@ -55,6 +77,10 @@ class Store(Protocol):
         """Insert a new payment; AlreadyExists if its id is taken in its namespace."""
 
     async def get(self, namespace: str, payment_id: str) -> Payment | None: ...
+
+    async def evicted(self, namespace: str, object_id: str) -> bool:
+        """Whether the id (a payment's, or one of its aliases) was forgotten lately by
+        retention, so that its 404 can say so."""
 
     async def transition(
         self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment]
@@ -88,7 +114,9 @@ class Store(Protocol):
                                 now: float) -> IdempotencyRecord | None:
         """Claim `key`: None if this request owns it now, else the existing record.
 
-        An unfinished existing record means a concurrent request holds the key.
+        An unfinished existing record means a concurrent request holds the key. A key
+        older than the store's TTL (virtual time) is new again, and so is a claim whose
+        lease (real time) ran out unfinished.
         """
 
     async def idempotency_finish(self, namespace: str, key: str, status: int, body: bytes,
@@ -113,5 +141,8 @@ class Store(Protocol):
 
     async def reset(self, namespace: str | None = None) -> None:
         """Forget everything, or one namespace."""
+
+    async def health(self) -> dict[str, Any]:
+        """`reachable` (bool) and what else describes the backend, for /__admin/health."""
 
     async def close(self) -> None: ...

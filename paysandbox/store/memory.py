@@ -12,48 +12,121 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from paysandbox.core.payments import Payment
-from paysandbox.store.base import AlreadyExists, IdempotencyRecord, NotFound
+from paysandbox.store.base import (
+    LEASE_SECONDS,
+    AlreadyExists,
+    IdempotencyRecord,
+    NotFound,
+    internal,
+    lease_from_now,
+)
 from paysandbox.webhooks.dispatcher import Event
 
 
 class _Namespace:
-    __slots__ = ("_max_idempotency", "aliases", "events", "idempotency", "objects", "payments")
+    __slots__ = ("alias_of", "aliases", "events", "evicted", "idempotency", "internal",
+                 "objects", "payments")
 
-    def __init__(self, max_events: int, max_idempotency: int) -> None:
-        self.payments: dict[str, Payment] = {}
+    def __init__(self, internal: bool = False) -> None:
+        self.internal = internal  # the simulator's own: not held to a share
+        self.payments: OrderedDict[str, Payment] = OrderedDict()  # oldest first
         self.aliases: dict[str, str] = {}
-        self.objects: dict[str, dict[str, Mapping[str, Any]]] = {}
+        self.alias_of: dict[str, list[str]] = {}  # payment id -> its aliases
+        self.objects: dict[str, OrderedDict[str, Mapping[str, Any]]] = {}
         self.idempotency: OrderedDict[str, IdempotencyRecord] = OrderedDict()
-        self.events: deque[Event] = deque(maxlen=max_events)
-        self._max_idempotency = max_idempotency
-
-    def remember(self, key: str, record: IdempotencyRecord) -> None:
-        self.idempotency[key] = record
-        self.idempotency.move_to_end(key)
-        while len(self.idempotency) > self._max_idempotency:
-            self.idempotency.popitem(last=False)
+        self.events: deque[Event] = deque()
+        # Ids (payments and their aliases) evicted lately, so their 404 can say why.
+        self.evicted: OrderedDict[str, None] = OrderedDict()
 
 
 class MemoryStore:
-    """In-process state, bounded where it would otherwise grow without end."""
+    """In-process state, bounded where it would otherwise grow without end.
 
-    def __init__(self, *, max_events: int = 10_000, max_idempotency_keys: int = 100_000) -> None:
-        self._max_events = max_events
-        self._max_idempotency = max_idempotency_keys
-        self._spaces: dict[str, _Namespace] = {}
+    Per namespace the newest `retain_payments` payments are kept (with their aliases;
+    the same number of objects of each kind and of events), and the newest
+    `max_idempotency_keys` idempotency keys, each for `idempotency_ttl` seconds of
+    virtual time; at most `max_namespaces` namespaces, the least recently written to
+    forgotten first. Every eviction is O(1) and happens in the write that exceeds the
+    bound."""
+
+    def __init__(self, *, retain_payments: int = 10_000, max_events: int | None = None,
+                 max_idempotency_keys: int = 10_000, idempotency_ttl: float = 86_400.0,
+                 lease: float = LEASE_SECONDS, max_namespaces: int = 1_000,
+                 max_payments: int | None = None) -> None:
+        self._retain = max(1, retain_payments)
+        self._max_events = max_events if max_events is not None else self._retain
+        self._max_idempotency = max(1, max_idempotency_keys)
+        self._budget = max_payments
+        self._ttl = idempotency_ttl
+        self._lease = lease
+        self._max_namespaces = max(1, max_namespaces)
+        self._spaces: OrderedDict[str, _Namespace] = OrderedDict()
+        self.evictions = {"payments": 0, "namespaces": 0, "idempotency_keys": 0}
         self._secrets: dict[str, bytes] = {}
 
     def _ns(self, namespace: str) -> _Namespace:
         space = self._spaces.get(namespace)
         if space is None:
-            space = self._spaces[namespace] = _Namespace(self._max_events, self._max_idempotency)
+            space = self._spaces[namespace] = _Namespace(internal(namespace))
+            if len(self._spaces) > self._max_namespaces:
+                self._evict_oldest_namespace()
+        else:
+            self._spaces.move_to_end(namespace)
         return space
+
+    def _share(self, bound: int, space: _Namespace) -> int:
+        """`bound`, or less when `max_payments` shared among the namespaces is less: a
+        namespace over its share gives back up to two items per write, so all of them
+        converge on it as more keys come (at worst twice the budget meanwhile)."""
+        if self._budget is None or space.internal:
+            return bound
+        return max(1, min(bound, self._budget // max(1, len(self._spaces))))
+
+    def _evict_oldest_namespace(self) -> None:
+        """The least recently written one, never an internal one (hosted pages'
+        challenges, a provider's tokens): those are kept and count as recently used."""
+        for _ in range(len(self._spaces)):
+            oldest, space = self._spaces.popitem(last=False)
+            if not internal(oldest):
+                self.evictions["namespaces"] += 1
+                return
+            self._spaces[oldest] = space  # back, as the newest
+
+    def _evict_oldest_payment(self, space: _Namespace) -> None:
+        old_id, _ = space.payments.popitem(last=False)
+        self.evictions["payments"] += 1
+        gone = [old_id, *space.alias_of.pop(old_id, ())]
+        for alias in gone[1:]:
+            space.aliases.pop(alias, None)
+        for ident in gone:
+            space.evicted[ident] = None
+        while len(space.evicted) > 2 * self._retain:  # ids of payments and aliases
+            space.evicted.popitem(last=False)
+
+    async def health(self) -> dict[str, Any]:
+        return {"backend": "memory", "reachable": True, "namespaces": len(self._spaces),
+                "evictions": dict(self.evictions)}
+
+    def holds(self, namespace: str, payment_id: str) -> bool:
+        """Whether the payment is still kept (the scheduler forgets commands on evicted
+        ones)."""
+        space = self._spaces.get(namespace)
+        return space is not None and payment_id in space.payments
+
+    async def evicted(self, namespace: str, object_id: str) -> bool:
+        space = self._spaces.get(namespace)
+        return space is not None and object_id in space.evicted
 
     async def create(self, payment: Payment) -> None:
         space = self._ns(payment.namespace)
         if payment.id in space.payments:
             raise AlreadyExists(payment.id)
         space.payments[payment.id] = payment
+        limit = self._share(self._retain, space)
+        for _ in range(2):
+            if len(space.payments) <= limit:
+                break
+            self._evict_oldest_payment(space)
 
     async def get(self, namespace: str, payment_id: str) -> Payment | None:
         space = self._spaces.get(namespace)
@@ -88,7 +161,12 @@ class MemoryStore:
         return found[:limit]
 
     async def link(self, namespace: str, alias: str, payment_id: str) -> None:
-        self._ns(namespace).aliases[alias] = payment_id
+        space = self._ns(namespace)
+        if payment_id not in space.payments:
+            return  # evicted meanwhile: its aliases went with it
+        if alias not in space.aliases:
+            space.alias_of.setdefault(payment_id, []).append(alias)
+        space.aliases[alias] = payment_id
 
     async def resolve(self, namespace: str, alias: str) -> str | None:
         space = self._spaces.get(namespace)
@@ -96,37 +174,67 @@ class MemoryStore:
 
     async def put_object(self, namespace: str, kind: str, object_id: str,
                          value: Mapping[str, Any]) -> None:
-        self._ns(namespace).objects.setdefault(kind, {})[object_id] = value
+        space = self._ns(namespace)
+        objects = space.objects.setdefault(kind, OrderedDict())
+        objects[object_id] = value
+        limit = self._share(self._retain, space)  # as many of each kind as payments
+        for _ in range(2):
+            if len(objects) <= limit:
+                break
+            objects.popitem(last=False)
 
     async def get_object(self, namespace: str, kind: str,
                          object_id: str) -> Mapping[str, Any] | None:
         space = self._spaces.get(namespace)
-        return space.objects.get(kind, {}).get(object_id) if space else None
+        objects = space.objects.get(kind) if space else None
+        return objects.get(object_id) if objects is not None else None
 
     async def list_objects(self, namespace: str, kind: str) -> list[Mapping[str, Any]]:
         space = self._spaces.get(namespace)
-        return list(space.objects.get(kind, {}).values()) if space else []
+        objects = space.objects.get(kind) if space else None
+        return list(objects.values()) if objects is not None else []
 
     async def delete_object(self, namespace: str, kind: str, object_id: str) -> bool:
         space = self._spaces.get(namespace)
-        return space is not None and space.objects.get(kind, {}).pop(object_id, None) is not None
+        objects = space.objects.get(kind) if space else None
+        return objects is not None and objects.pop(object_id, None) is not None
 
     async def idempotency_begin(self, namespace: str, key: str, fingerprint: str,
                                 now: float) -> IdempotencyRecord | None:
         space = self._ns(namespace)
-        existing = space.idempotency.get(key)
-        if existing is not None:
+        records = space.idempotency
+        while records:  # forget the keys past their time (oldest written first)
+            oldest = next(iter(records.values()))
+            if now - oldest.created < self._ttl:
+                break
+            records.popitem(last=False)
+            self.evictions["idempotency_keys"] += 1
+        existing = records.get(key)
+        if existing is not None and now - existing.created < self._ttl and \
+                (existing.finished or not existing.lease_expired()):
             return existing
-        space.remember(key, IdempotencyRecord(fingerprint, now))
+        self._remember(space, key, IdempotencyRecord(fingerprint, now,
+                                                     lease_until=lease_from_now(self._lease)))
         return None
+
+    def _remember(self, space: _Namespace, key: str, record: IdempotencyRecord) -> None:
+        records = space.idempotency
+        records[key] = record
+        records.move_to_end(key)
+        limit = self._share(self._max_idempotency, space)
+        for _ in range(2):
+            if len(records) <= limit:
+                break
+            records.popitem(last=False)
+            self.evictions["idempotency_keys"] += 1
 
     async def idempotency_finish(self, namespace: str, key: str, status: int, body: bytes,
                                  headers: Mapping[str, str]) -> None:
         space = self._ns(namespace)
         claim = space.idempotency.get(key)
         if claim is not None:
-            space.remember(key, IdempotencyRecord(claim.fingerprint, claim.created, status,
-                                                  body, dict(headers)))
+            self._remember(space, key, IdempotencyRecord(claim.fingerprint, claim.created,
+                                                         status, body, dict(headers)))
 
     async def idempotency_release(self, namespace: str, key: str) -> None:
         space = self._spaces.get(namespace)
@@ -134,7 +242,14 @@ class MemoryStore:
             space.idempotency.pop(key, None)
 
     async def append_event(self, namespace: str, event: Event) -> None:
-        self._ns(namespace).events.append(event)
+        space = self._ns(namespace)
+        events = space.events
+        events.append(event)
+        limit = self._share(self._max_events, space)
+        for _ in range(2):
+            if len(events) <= limit:
+                break
+            events.popleft()
 
     async def events(self, namespace: str, *, provider: str | None = None,
                      limit: int = 100) -> list[Event]:

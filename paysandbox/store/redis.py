@@ -6,10 +6,12 @@ exactly those matching `<prefix><namespace>:*`. Per namespace:
 
     pay:<id>            a payment, as data (string; see paysandbox.store.codec)
     order, order:<p>    payment ids in creation order, all and per provider (lists)
-    aliases             alias -> payment id (hash)
+    aliases             alias -> payment id (hash), and aliases-of:<id> (set)
+    evicted             ids forgotten by retention lately, oldest first (list + set)
     obj:<kind>          object id -> JSON, plus obj-order:<kind> for insertion order
     idem, idem-done     idempotency claims and responses as JSON (hashes), and
-    idem-age            their age, to forget the oldest first (sorted set)
+    idem-age            their age, to forget the oldest first (sorted set), and
+    idem-meta           when each was claimed and until when its lease holds (hash)
     events              the outbox, newest first, capped at `max_events` (list)
 
 and `<prefix>namespaces`, the set of namespaces that hold anything.
@@ -28,9 +30,13 @@ processes never see half a write.
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
+import logging
 import secrets
-from collections.abc import Callable, Mapping
-from typing import Any
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import orjson
@@ -38,18 +44,47 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from paysandbox.core.payments import Payment
-from paysandbox.store.base import AlreadyExists, IdempotencyRecord, NotFound, StoreUnavailable
+from paysandbox.store.base import (
+    LEASE_SECONDS,
+    AlreadyExists,
+    IdempotencyRecord,
+    NotFound,
+    StoreUnavailable,
+)
 from paysandbox.store.codec import BadRecord, decode_payment, encode_payment
 from paysandbox.webhooks.dispatcher import Event
 
 DEFAULT_PREFIX = "paysandbox:"
 
-# KEYS: payment, order, provider order, namespaces; ARGV: payment bytes, id, namespace
+log = logging.getLogger("paysandbox.store")
+
+# KEYS: payment, order, provider order, namespaces, aliases, evicted list, evicted set;
+# ARGV: payment bytes, id, namespace, then retain (payments kept) and the namespace's
+# key prefix. Beyond `retain`, the oldest payment goes with its aliases, and its ids are
+# remembered (twice `retain` ids at most) so that their 404 can say why.
 _CREATE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   redis.call('RPUSH', KEYS[2], ARGV[2])
   redis.call('RPUSH', KEYS[3], ARGV[2])
   redis.call('SADD', KEYS[4], ARGV[3])
+  local retain = tonumber(ARGV[4])
+  if redis.call('LLEN', KEYS[2]) > retain then
+    local old = redis.call('LPOP', KEYS[2])
+    local of = ARGV[5] .. 'aliases-of:' .. old
+    local gone = redis.call('SMEMBERS', of)
+    if #gone > 0 then redis.call('HDEL', KEYS[5], unpack(gone)) end
+    redis.call('DEL', ARGV[5] .. 'pay:' .. old, of)
+    table.insert(gone, old)
+    redis.call('RPUSH', KEYS[6], unpack(gone))
+    redis.call('SADD', KEYS[7], unpack(gone))
+    local excess = redis.call('LLEN', KEYS[6]) - 2 * retain
+    if excess > 0 then
+      local forgotten = redis.call('LRANGE', KEYS[6], 0, excess - 1)
+      redis.call('LTRIM', KEYS[6], excess, -1)
+      redis.call('SREM', KEYS[7], unpack(forgotten))
+    end
+  end
+  redis.call('LTRIM', KEYS[3], -retain, -1)
   return 1
 end
 return 0
@@ -97,25 +132,43 @@ local function touch(claims, responses, ages, key, max)
     redis.call('ZREMRANGEBYRANK', ages, 0, excess - 1)
     redis.call('HDEL', claims, unpack(old))
     redis.call('HDEL', responses, unpack(old))
+    redis.call('HDEL', KEYS[5], unpack(old))
   end
 end
 """
 
-# KEYS: claims, responses, ages, namespaces; ARGV: key, claim JSON, max, namespace
+# KEYS: claims, responses, ages, namespaces, meta; ARGV: key, claim JSON, max,
+# namespace, virtual now, TTL (virtual seconds), wall-clock now, lease (seconds).
+# `meta` holds "<virtual time claimed> <wall-clock lease end, 0 once finished>" per key.
+# A key past its TTL is claimed anew; so is an unfinished claim whose lease ran out
+# (its request died, or the store failed under it): nothing stays "in progress" for good.
 _IDEMPOTENCY_BEGIN = _TOUCH + """
 redis.call('SADD', KEYS[4], ARGV[4])
 local claim = redis.call('HGET', KEYS[1], ARGV[1])
-if claim then return {claim, redis.call('HGET', KEYS[2], ARGV[1]) or ''} end
+if claim then
+  local response = redis.call('HGET', KEYS[2], ARGV[1])
+  local meta = redis.call('HGET', KEYS[5], ARGV[1]) or ''
+  local created, leased = string.match(meta, '^(%S+) (%S+)$')
+  local expired = created and tonumber(ARGV[5]) - tonumber(created) >= tonumber(ARGV[6])
+  if not expired and (response or tonumber(leased or '0') > tonumber(ARGV[7])) then
+    return {claim, response or ''}
+  end
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[5], ARGV[1], ARGV[5] .. ' ' .. (tonumber(ARGV[7]) + tonumber(ARGV[8])))
 touch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], tonumber(ARGV[3]))
 return false
 """
 
-# KEYS: claims, responses, ages, namespaces; ARGV: key, response JSON, max, namespace
+# KEYS: claims, responses, ages, namespaces, meta; ARGV: key, response JSON, max,
+# namespace
 _IDEMPOTENCY_FINISH = _TOUCH + """
 redis.call('SADD', KEYS[4], ARGV[4])
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+local created = string.match(redis.call('HGET', KEYS[5], ARGV[1]) or '', '^(%S+) ')
+if created then redis.call('HSET', KEYS[5], ARGV[1], created .. ' 0') end
 touch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], tonumber(ARGV[3]))
 return 1
 """
@@ -145,16 +198,52 @@ def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
-class RedisStore:
-    """State in Redis, shared by every simulator process that uses the same URL and prefix."""
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
-    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX, max_events: int = 10_000,
-                 max_idempotency_keys: int = 100_000) -> None:
+
+def _guarded(method: Callable[Concatenate[RedisStore, _P], Coroutine[Any, Any, _T]]
+             ) -> Callable[Concatenate[RedisStore, _P], Coroutine[Any, Any, _T]]:
+    """A Redis that is down, stalled (`socket_timeout`) or refusing becomes
+    StoreUnavailable, which the providers answer with their own retryable 5xx; the
+    change of state is logged once each way, never a traceback per request."""
+    @functools.wraps(method)
+    async def call(self: RedisStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        started = time.monotonic()
+        try:
+            result = await method(self, *args, **kwargs)
+        except StoreUnavailable:  # Redis answered, with a record the codec refuses
+            raise
+        except (RedisError, OSError) as exc:
+            raise await self._unreachable(exc, started) from None
+        if self._down is not None and started >= self._changed:
+            self._back()
+        return result
+    return call
+
+
+class RedisStore:
+    """State in Redis, shared by every simulator process that uses the same URL and prefix.
+
+    Per namespace the newest `retain_payments` payments are kept (with their aliases),
+    `max_idempotency_keys` idempotency keys, each for `idempotency_ttl` virtual seconds,
+    and `max_events` events (default: as many as payments)."""
+
+    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX, max_events: int | None = None,
+                 max_idempotency_keys: int = 10_000, retain_payments: int = 10_000,
+                 idempotency_ttl: float = 86_400.0, lease: float = LEASE_SECONDS,
+                 timeout: float = 2.0) -> None:
         self.url = url
         self._prefix = prefix
-        self._max_events = max_events
+        self._retain = max(1, retain_payments)
+        self._max_events = max_events if max_events is not None else self._retain
         self._max_idempotency = max_idempotency_keys
-        self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=5)
+        self._ttl = idempotency_ttl
+        self._lease = lease
+        self._down: str | None = None  # why the store is unreachable, while it is
+        self._changed = 0.0  # monotonic time of the last change between up and down
+        self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=timeout,
+                                              socket_timeout=timeout)
         self._create = self._redis.register_script(_CREATE)
         self._cas = self._redis.register_script(_COMPARE_AND_SET)
         self._put_object = self._redis.register_script(_PUT_OBJECT)
@@ -176,6 +265,38 @@ class RedisStore:
                 "`redis-server`, or `docker compose --profile redis up`) or use "
                 "--store memory") from None
 
+    async def _unreachable(self, exc: BaseException, started: float) -> StoreUnavailable:
+        """A failed call. The state changes (one log line) only for a call that began
+        after the last change: one that began earlier, on a connection opened before a
+        restart, says nothing new."""
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if self._down is None and started >= self._changed:
+            log.error("store unreachable: Redis at %s (%s); requests get the provider's "
+                      "retryable error until it is back", redacted(self.url), reason)
+            self._down, self._changed = reason, time.monotonic()
+        elif self._down is not None:
+            self._down = reason
+        # Idle pooled connections may be dead too (a restarted Redis): open new ones.
+        with contextlib.suppress(RedisError, OSError):
+            await self._redis.connection_pool.disconnect(inuse_connections=False)
+        return StoreUnavailable(f"the simulator's store (Redis at {redacted(self.url)}) is "
+                                f"unreachable: {reason}")
+
+    def _back(self) -> None:
+        log.warning("store back: Redis at %s answers again", redacted(self.url))
+        self._down, self._changed = None, time.monotonic()
+
+    async def health(self) -> dict[str, Any]:
+        """Asks Redis (within the store's timeout), so a stall shows here too."""
+        with contextlib.suppress(StoreUnavailable):
+            await self._ping()
+        return {"backend": "redis", "url": redacted(self.url), "reachable": self._down is None,
+                **({"error": self._down} if self._down is not None else {})}
+
+    @_guarded
+    async def _ping(self) -> None:
+        await self._redis.ping()
+
     def _key(self, namespace: str, suffix: str) -> str:
         return f"{self._prefix}{quote(namespace, safe='')}:{suffix}"
 
@@ -184,20 +305,34 @@ class RedisStore:
 
     # -- payments -------------------------------------------------------------------
 
+    @_guarded
     async def create(self, payment: Payment) -> None:
         ns = payment.namespace
         created = await self._create(
             keys=[self._payment_key(ns, payment.id), self._key(ns, "order"),
-                  self._key(ns, "order:" + payment.provider), self._namespaces],
-            args=[encode_payment(payment), payment.id, ns])
+                  self._key(ns, "order:" + payment.provider), self._namespaces,
+                  self._key(ns, "aliases"), self._key(ns, "evicted"),
+                  self._key(ns, "evicted-set")],
+            args=[encode_payment(payment), payment.id, ns,
+                  *self._retention(ns)])
         if not created:
             raise AlreadyExists(payment.id)
 
+    def _retention(self, namespace: str) -> tuple[int, str]:
+        return self._retain, self._key(namespace, "")
+
+    @_guarded
+    async def evicted(self, namespace: str, object_id: str) -> bool:
+        return bool(await self._redis.sismember(self._key(namespace, "evicted-set"),
+                                                object_id))
+
+    @_guarded
     async def get(self, namespace: str, payment_id: str) -> Payment | None:
         key = self._payment_key(namespace, payment_id)
         raw = await self._redis.get(key)
         return decode_payment(_bytes(raw), key) if raw is not None else None
 
+    @_guarded
     async def transition(
         self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment]
     ) -> tuple[Payment, Payment]:
@@ -211,6 +346,7 @@ class RedisStore:
             if await self._cas(keys=[key], args=[raw, encode_payment(after)]):
                 return before, after
 
+    @_guarded
     async def list_payments(self, namespace: str, *, provider: str | None = None,
                             limit: int = 100) -> list[Payment]:
         if limit <= 0:
@@ -226,16 +362,20 @@ class RedisStore:
 
     # -- aliases and objects --------------------------------------------------------
 
+    @_guarded
     async def link(self, namespace: str, alias: str, payment_id: str) -> None:
         pipe = self._redis.pipeline(transaction=True)
         pipe.hset(self._key(namespace, "aliases"), alias, payment_id)
+        pipe.sadd(self._key(namespace, "aliases-of:" + payment_id), alias)
         pipe.sadd(self._namespaces, namespace)
         await pipe.execute()
 
+    @_guarded
     async def resolve(self, namespace: str, alias: str) -> str | None:
         found = await self._redis.hget(self._key(namespace, "aliases"), alias)
         return _text(found) if found is not None else None
 
+    @_guarded
     async def put_object(self, namespace: str, kind: str, object_id: str,
                          value: Mapping[str, Any]) -> None:
         await self._put_object(
@@ -243,11 +383,13 @@ class RedisStore:
                   self._namespaces],
             args=[object_id, _dump_object(value), namespace])
 
+    @_guarded
     async def get_object(self, namespace: str, kind: str,
                          object_id: str) -> Mapping[str, Any] | None:
         raw = await self._redis.hget(self._key(namespace, "obj:" + kind), object_id)
         return _load_object(raw) if raw is not None else None
 
+    @_guarded
     async def list_objects(self, namespace: str, kind: str) -> list[Mapping[str, Any]]:
         ids = await self._redis.lrange(self._key(namespace, "obj-order:" + kind), 0, -1)
         if not ids:
@@ -255,6 +397,7 @@ class RedisStore:
         values = await self._redis.hmget(self._key(namespace, "obj:" + kind), ids)
         return [_load_object(raw) for raw in values if raw is not None]
 
+    @_guarded
     async def delete_object(self, namespace: str, kind: str, object_id: str) -> bool:
         return bool(await self._delete_object(
             keys=[self._key(namespace, "obj:" + kind), self._key(namespace, "obj-order:" + kind)],
@@ -264,34 +407,46 @@ class RedisStore:
 
     def _idempotency_keys(self, namespace: str) -> list[str]:
         return [self._key(namespace, "idem"), self._key(namespace, "idem-done"),
-                self._key(namespace, "idem-age"), self._namespaces]
+                self._key(namespace, "idem-age"), self._namespaces,
+                self._key(namespace, "idem-meta")]
 
+    @_guarded
     async def idempotency_begin(self, namespace: str, key: str, fingerprint: str,
                                 now: float) -> IdempotencyRecord | None:
         claim = orjson.dumps({"fingerprint": fingerprint, "created": now})
         existing = await self._idem_begin(
             keys=self._idempotency_keys(namespace),
-            args=[key, claim, self._max_idempotency, namespace])
+            args=[key, claim, self._max_idempotency, namespace, now, self._ttl, time.time(),
+                  self._lease])
         return _load_record(*existing) if existing is not None else None
 
+    @_guarded
     async def idempotency_finish(self, namespace: str, key: str, status: int, body: bytes,
                                  headers: Mapping[str, str]) -> None:
-        await self._idem_finish(
+        """StoreUnavailable when the claim is gone (a Redis restarted without its data
+        since the request claimed the key): the caller writes it again, claim and all."""
+        stored = await self._idem_finish(
             keys=self._idempotency_keys(namespace),
             args=[key, orjson.dumps({"status": status, "body": base64.b64encode(body).decode(),
                                      "headers": {str(k): str(v) for k, v in headers.items()}}),
                   self._max_idempotency, namespace])
+        if not stored:
+            raise StoreUnavailable(f"the idempotency key {key!r} was lost by the store "
+                                   "while its request ran")
 
+    @_guarded
     async def idempotency_release(self, namespace: str, key: str) -> None:
         pipe = self._redis.pipeline(transaction=True)
-        claims, responses, ages, _ = self._idempotency_keys(namespace)
+        claims, responses, ages, _, meta = self._idempotency_keys(namespace)
         pipe.hdel(claims, key)
         pipe.hdel(responses, key)
         pipe.zrem(ages, key)
+        pipe.hdel(meta, key)
         await pipe.execute()
 
     # -- events ---------------------------------------------------------------------
 
+    @_guarded
     async def append_event(self, namespace: str, event: Event) -> None:
         doc = orjson.dumps({"id": event.id, "provider": event.provider,
                             "namespace": event.namespace, "type": event.type,
@@ -300,6 +455,7 @@ class RedisStore:
         await self._append_event(keys=[self._key(namespace, "events"), self._namespaces],
                                  args=[doc, self._max_events, namespace])
 
+    @_guarded
     async def events(self, namespace: str, *, provider: str | None = None,
                      limit: int = 100) -> list[Event]:
         if limit <= 0:
@@ -311,9 +467,11 @@ class RedisStore:
 
     # -- lifecycle ------------------------------------------------------------------
 
+    @_guarded
     async def namespaces(self) -> list[str]:
         return sorted(_text(ns) for ns in await self._redis.smembers(self._namespaces))
 
+    @_guarded
     async def secret(self, name: str) -> bytes:
         # `!` is never in a namespace's part of a key (percent-encoded), so no credential
         # can name this one.
@@ -330,6 +488,7 @@ class RedisStore:
         self._secrets[name] = value
         return value
 
+    @_guarded
     async def reset(self, namespace: str | None = None) -> None:
         if namespace is None:
             await self._delete_matching(_glob_escape(self._prefix) + "*")

@@ -5,21 +5,31 @@ One pooled `aiohttp.ClientSession` serves every delivery. Each provider contribu
 does the rest the same way for all of them. Retry delays are virtual seconds, so
 `--clock-scale` and `POST /__admin/clock/advance` make a day of retries pass in
 seconds.
+
+Everything is bounded, so a receiver that is slow or gone costs memory and CPU in
+proportion to the bounds, not to the run's length (and a host that cannot be reached
+costs no connections: see `_Breaker`): at most `concurrency` attempts run at
+once per receiving host (`--delivery-concurrency`), at most `max_owed` deliveries are
+owed (`--delivery-queue`: waiting for their first attempt or a retry; when one more is
+published, the oldest owed one fails as "dropped: queue full" and is counted), and the
+delivery log keeps the newest `log_size` records (`--delivery-log`) whatever their state.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import heapq
 import itertools
 import logging
 import secrets
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
@@ -124,6 +134,9 @@ class Attempt:
                 "duration_ms": round(self.duration_ms, 2)}
 
 
+DROPPED = "dropped: queue full"
+
+
 @dataclass(slots=True)
 class Delivery:
     id: str
@@ -138,6 +151,7 @@ class Delivery:
     fail_first: int = 0
     bad_signature: bool = False
     stale: bool = False
+    failure: str | None = None  # why it failed for good: the last error, or DROPPED
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -150,14 +164,80 @@ class Delivery:
             "state": self.state,
             "next_attempt_at": self.next_attempt_at if self.state == "pending" else None,
             "attempts": [a.to_json() for a in self.attempts],
+            "failure": self.failure,
         }
+
+
+class _Breaker:
+    """A receiving host that cannot be reached (refused, timed out) `THRESHOLD` times in a
+    row costs no more connections: its deliveries' attempts fail at once, without one,
+    except one probe a `PROBE_EVERY` seconds; the first that gets through closes it. So a
+    dead receiver costs the simulator about nothing per delivery."""
+
+    THRESHOLD = 5
+    PROBE_EVERY = 1.0
+
+    __slots__ = ("failures", "host", "last_error", "next_probe")
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self.failures = 0
+        self.last_error: str | None = None
+        self.next_probe = 0.0
+
+    def holds(self) -> bool:
+        if self.failures < self.THRESHOLD:
+            return False
+        now = time.monotonic()
+        if now >= self.next_probe:
+            self.next_probe = now + self.PROBE_EVERY  # this attempt is the probe
+            return False
+        return True
+
+    def record(self, *, unreachable: bool, error: str | None) -> None:
+        if unreachable:
+            self.failures += 1
+            self.last_error = error
+            if self.failures == self.THRESHOLD:
+                self.next_probe = time.monotonic() + self.PROBE_EVERY
+                log.warning("webhook receiver %s unreachable %d times in a row (%s): its "
+                            "deliveries fail without a connection, one probe a second, "
+                            "until it answers", self.host, self.failures, error)
+        else:
+            if self.failures >= self.THRESHOLD:
+                log.warning("webhook receiver %s answers again", self.host)
+            self.failures = 0
+
+    @property
+    def reason(self) -> str:
+        return (f"not sent: {self.host} unreachable for the last {self.failures} attempts "
+                f"({self.last_error}); one probe a second until it answers")
+
+
+_MAX_BREAKERS = 1024
+
+
+class _Lane:
+    """The deliveries due for one receiving host, and how many workers send them."""
+
+    __slots__ = ("ready", "workers")
+
+    def __init__(self) -> None:
+        self.ready: deque[Delivery] = deque()
+        self.workers = 0
+
+
+@functools.lru_cache(maxsize=4096)
+def _host_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port}"
 
 
 class Dispatcher:
     """Schedules deliveries on the virtual clock and sends them with retries."""
 
-    def __init__(self, clock: VirtualClock, *, max_concurrency: int = 64,
-                 timeout: float = 10.0, log_size: int = 10_000,
+    def __init__(self, clock: VirtualClock, *, concurrency: int = 64,
+                 max_owed: int = 10_000, timeout: float = 10.0, log_size: int = 10_000,
                  destinations: Destinations | None = None, keep_replies: bool = False,
                  resolver: AbstractResolver | None = None) -> None:
         self._clock = clock
@@ -166,15 +246,23 @@ class Dispatcher:
         self.destinations = destinations or Destinations()
         self._keep_replies = keep_replies
         self._timeout = timeout
+        self._concurrency = max(1, concurrency)
+        self._max_owed = max(1, max_owed)
         self._endpoints: dict[str, list[Endpoint]] = {}
         self._defaults: dict[str, list[Endpoint]] = {}
-        self._deliveries: OrderedDict[str, Delivery] = OrderedDict()
-        self._log_size = log_size
+        self._deliveries: OrderedDict[str, Delivery] = OrderedDict()  # the log, newest last
+        self._log_size = max(1, log_size)
+        # Owed deliveries not being sent right now, oldest first: the ones a full queue
+        # drops. Each is also in `_queue` (waiting for its time) or in a lane (due).
+        self._owed: OrderedDict[str, Delivery] = OrderedDict()
         self._queue: list[tuple[float, int, Delivery]] = []
+        self._lanes: dict[str, _Lane] = {}
+        self._breakers: dict[str, _Breaker] = {}
         self._seq = itertools.count()
         self._wake = asyncio.Event()
-        self._semaphore = asyncio.Semaphore(max_concurrency)
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._workers: set[asyncio.Task[None]] = set()
+        self._delivering = 0
+        self._counts = {"delivered": 0, "failed": 0, "dropped": 0}
         self._session: aiohttp.ClientSession | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._unsubscribe = clock.on_advance(lambda _now: self._wake.set())
@@ -210,31 +298,35 @@ class Dispatcher:
         self._loop_task = asyncio.create_task(self._run(), name="webhook-dispatcher")
 
     async def stop(self, *, drain_timeout: float = 5.0) -> dict[str, int]:
-        """Deliver what is due now (up to `drain_timeout`), then report what is left."""
+        """Deliver what is due now (up to `drain_timeout`), then report what is left:
+        attempts still running then are cut off and counted as owed."""
         self._unsubscribe()
         if self._loop_task is not None:
+            # The loop waits on an Event, never in asyncio.wait_for (whose 3.11 version
+            # can swallow this cancellation), so it ends here on every Python.
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
-        now = self._clock.now()
-        for _, _, d in list(self._queue):
-            if d.state == "pending" and d.next_attempt_at <= now:
-                self._launch(d)
-        self._queue.clear()
-        if self._inflight:
-            await asyncio.wait(self._inflight, timeout=drain_timeout)
-        for task in list(self._inflight):
+            self._loop_task = None
+        self._release_due(self._clock.now())
+        if self._workers:
+            await asyncio.wait(set(self._workers), timeout=max(0.0, drain_timeout))
+        cut_off = self._delivering
+        for task in list(self._workers):
             task.cancel()
+        if self._workers:
+            await asyncio.wait(set(self._workers))
         summary = self.summary()
+        summary["delivering"] = cut_off
         if self._session is not None:
             await self._session.close()
         return summary
 
     def summary(self) -> dict[str, int]:
-        counts = {"pending": 0, "delivering": 0, "delivered": 0, "failed": 0}
-        for d in self._deliveries.values():
-            counts[d.state] += 1
-        return counts
+        """Counts since start (or a full reset): `pending` and `delivering` are owed now;
+        `failed` includes the `dropped` ones (queue full)."""
+        return {"pending": len(self._owed), "delivering": self._delivering,
+                **self._counts}
 
     # -- publishing ----------------------------------------------------------------
 
@@ -260,8 +352,13 @@ class Dispatcher:
             d = Delivery("whd_" + secrets.token_hex(8), event, endpoint, scheme,
                          fail_first=fail_first, bad_signature=bad_signature, stale=stale)
             self._remember(d)
-            self._schedule(d, self._clock.now() + delay)
             created.append(d)
+            breaker = self._breakers.get(_host_of(endpoint.url)) if not delay else None
+            if breaker is not None and breaker.holds():  # fails now, as it would when sent
+                d.attempts.append(Attempt(self._clock.now(), None, breaker.reason, 0.0))
+                self._after_attempt(d, False, breaker.reason)
+                continue
+            self._schedule(d, self._clock.now() + delay)
         return created
 
     def has_targets(self, provider: str) -> bool:
@@ -304,60 +401,147 @@ class Dispatcher:
             if namespace is None or d.event.namespace == namespace:
                 if d.state == "pending":
                     d.state = "failed"
+                    self._owed.pop(d.id, None)
                 del self._deliveries[key]
+        for key, d in list(self._owed.items()):  # owed, but already out of the log
+            if namespace is None or d.event.namespace == namespace:
+                d.state = "failed"
+                del self._owed[key]
+        if namespace is None:
+            self._counts = dict.fromkeys(self._counts, 0)
+        self._compact()
 
     # -- internals -----------------------------------------------------------------
 
     def _remember(self, d: Delivery) -> None:
+        """Log it; the oldest record goes when the log is full, owed or not (an owed
+        delivery is still sent; only its record is no longer listed)."""
         self._deliveries[d.id] = d
-        while len(self._deliveries) > self._log_size:
-            oldest = next(iter(self._deliveries.values()))
-            if oldest.state in ("pending", "delivering"):
-                break  # never lose a delivery that is still owed
+        if len(self._deliveries) > self._log_size:
             self._deliveries.popitem(last=False)
 
     def _schedule(self, d: Delivery, at: float) -> None:
+        if len(self._owed) >= self._max_owed:
+            self._drop_oldest()
         d.state = "pending"
         d.next_attempt_at = at
+        self._owed[d.id] = d
         heapq.heappush(self._queue, (at, next(self._seq), d))
-        self._wake.set()
+        if len(self._queue) > 2 * self._max_owed + 1024:
+            self._compact()  # dropped deliveries still waiting for their time
+            self._wake.set()
+        elif self._queue[0][2] is d:  # sooner than anything the loop waits for
+            self._wake.set()
+
+    def _drop_oldest(self) -> None:
+        _, d = self._owed.popitem(last=False)
+        d.state = "failed"
+        d.failure = DROPPED
+        self._counts["failed"] += 1
+        self._counts["dropped"] += 1
+        dropped = self._counts["dropped"]
+        if dropped & (dropped - 1) == 0:  # the 1st, 2nd, 4th, 8th…: a log line, not a flood
+            log.warning("webhook queue full (%d owed deliveries, --delivery-queue): dropped "
+                        "the oldest, %s to %s; %d dropped so far", self._max_owed, d.event.id,
+                        d.endpoint.url, dropped)
+
+    def _compact(self) -> None:
+        """Forget queue entries of deliveries no longer owed (dropped, reset)."""
+        self._queue = [entry for entry in self._queue if entry[2].state == "pending"]
+        heapq.heapify(self._queue)
+        for host, lane in list(self._lanes.items()):
+            lane.ready = deque(d for d in lane.ready if d.state == "pending")
+            if not lane.ready and not lane.workers:
+                del self._lanes[host]
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             self._wake.clear()
-            now = self._clock.now()
-            while self._queue and self._queue[0][0] <= now:
-                _, _, d = heapq.heappop(self._queue)
-                if d.state == "pending" and d.id in self._deliveries:
-                    self._launch(d)
-            timeout = self._clock.real_seconds_until(self._queue[0][0]) if self._queue else None
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._release_due(self._clock.now())
+            timer = None
+            if self._queue:
+                timer = loop.call_later(self._clock.real_seconds_until(self._queue[0][0]),
+                                        self._wake.set)
+            try:
+                await self._wake.wait()
+            finally:
+                if timer is not None:
+                    timer.cancel()
 
-    def _launch(self, d: Delivery) -> None:
-        d.state = "delivering"
-        task = asyncio.create_task(self._deliver(d))
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
+    def _release_due(self, now: float) -> None:
+        """Hand every delivery whose time has come to its host's lane."""
+        while self._queue and self._queue[0][0] <= now:
+            _, _, d = heapq.heappop(self._queue)
+            if d.state != "pending":
+                continue  # dropped or reset meanwhile
+            host = _host_of(d.endpoint.url)
+            lane = self._lanes.get(host)
+            if lane is None:
+                lane = self._lanes[host] = _Lane()
+            lane.ready.append(d)
+            if len(lane.ready) > 2 * self._max_owed + 1024:
+                self._compact()
+            if lane.workers < self._concurrency:
+                lane.workers += 1
+                task = asyncio.create_task(self._work(host, lane))
+                self._workers.add(task)
+                task.add_done_callback(self._workers.discard)
 
-    async def _deliver(self, d: Delivery) -> None:
-        async with self._semaphore:
-            started = time.perf_counter()
-            at = self._clock.now()
-            secret = d.endpoint.secret + ("-wrong" if d.bad_signature else "")
-            # Receivers check the signature's age against their own wall clock, so it is
-            # signed with real time even when the virtual clock has been advanced.
-            signed_at = int(time.time()) - (600 if d.stale else 0)
-            signed = d.scheme.sign(d.event.body, secret, signed_at)
-            status: int | None = None
-            error: str | None = None
-            ok = False
-            if len(d.attempts) < d.fail_first:
-                error = "failed by a scenario (webhooks.fail_first): not sent"
-            else:
-                ok, status, error = await self._post(d, signed)
-            d.attempts.append(Attempt(at, status, error, (time.perf_counter() - started) * 1000))
-        self._after_attempt(d, ok, error)
+    async def _work(self, host: str, lane: _Lane) -> None:
+        """One of a host's at most `concurrency` senders: due deliveries, oldest first."""
+        try:
+            while lane.ready:
+                d = lane.ready.popleft()
+                if d.state != "pending":
+                    continue
+                self._owed.pop(d.id, None)
+                breaker = self._breaker(host)
+                error: str | None
+                if breaker.holds():
+                    ok, error = False, breaker.reason
+                    d.attempts.append(Attempt(self._clock.now(), None, error, 0.0))
+                else:
+                    d.state = "delivering"
+                    self._delivering += 1
+                    try:
+                        ok, error = await self._attempt(d)
+                    finally:
+                        self._delivering -= 1
+                    last = d.attempts[-1]
+                    breaker.record(unreachable=last.status is None
+                                   and len(d.attempts) > d.fail_first, error=error)
+                self._after_attempt(d, ok, error)
+        finally:
+            lane.workers -= 1
+            if not lane.workers and not lane.ready and self._lanes.get(host) is lane:
+                del self._lanes[host]
+
+    def _breaker(self, host: str) -> _Breaker:
+        breaker = self._breakers.get(host)
+        if breaker is None:
+            breaker = self._breakers[host] = _Breaker(host)
+            if len(self._breakers) > _MAX_BREAKERS:
+                del self._breakers[next(iter(self._breakers))]
+        return breaker
+
+    async def _attempt(self, d: Delivery) -> tuple[bool, str | None]:
+        started = time.perf_counter()
+        at = self._clock.now()
+        secret = d.endpoint.secret + ("-wrong" if d.bad_signature else "")
+        # Receivers check the signature's age against their own wall clock, so it is
+        # signed with real time even when the virtual clock has been advanced.
+        signed_at = int(time.time()) - (600 if d.stale else 0)
+        signed = d.scheme.sign(d.event.body, secret, signed_at)
+        status: int | None = None
+        error: str | None = None
+        ok = False
+        if len(d.attempts) < d.fail_first:
+            error = "failed by a scenario (webhooks.fail_first): not sent"
+        else:
+            ok, status, error = await self._post(d, signed)
+        d.attempts.append(Attempt(at, status, error, (time.perf_counter() - started) * 1000))
+        return ok, error
 
     async def _post(self, d: Delivery, signed: Signed) -> tuple[bool, int | None, str | None]:
         """One attempt. Credentials in the endpoint's URL (`http://user:pass@host/…`)
@@ -393,14 +577,17 @@ class Dispatcher:
         retries_done = len(d.attempts) - 1
         if ok:
             d.state = "delivered"
+            self._counts["delivered"] += 1
             log.debug("delivered %s %s to %s", d.event.type, d.event.id,
                       display_url(d.endpoint.url))
         elif retries_done < len(d.scheme.retry_schedule):
             self._schedule(d, self._clock.now() + d.scheme.retry_schedule[retries_done])
-            log.info("webhook %s to %s failed (%s); retry %d at virtual +%.0fs", d.event.id,
-                     display_url(d.endpoint.url), error, retries_done + 1,
-                     d.scheme.retry_schedule[retries_done])
+            log.debug("webhook %s to %s failed (%s); retry %d at virtual +%.0fs", d.event.id,
+                      display_url(d.endpoint.url), error, retries_done + 1,
+                      d.scheme.retry_schedule[retries_done])
         else:
             d.state = "failed"
+            d.failure = error
+            self._counts["failed"] += 1
             log.warning("webhook %s to %s failed for good after %d attempts: %s",
                         d.event.id, display_url(d.endpoint.url), len(d.attempts), error)

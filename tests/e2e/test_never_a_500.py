@@ -336,3 +336,220 @@ def test_no_provider_header_gets_a_server_error(payment_simulator: SimulatorServ
     assert len(payment_simulator.journal(provider=provider, limit=10_000)) >= len(
         ODD_HEADER_VALUES)
     payment_simulator.admin("GET", "/payments")
+
+
+# -- nesting depth --------------------------------------------------------------------
+
+#: Depths around every limit there is: ours, orjson's encoder (254) and decoder (1024),
+#: and Python's recursion limit.
+DEPTHS = (33, 64, 255, 300, 1000, 1023, 1100, 5000)
+
+
+def _nested(depth: int) -> Any:
+    """A value whose innermost scalar sits `depth` objects deep (the value itself is one)."""
+    value: Any = "x"
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def _nested_text(depth: int, leaf: str = '"x"') -> str:
+    """The same as JSON text, built without recursion (json.dumps would hit its own)."""
+    return '{"a":' * depth + leaf + "}" * depth
+
+
+def _nested_list_text(depth: int) -> str:
+    return "[" * depth + "1" + "]" * depth
+
+
+def _envelope_keys(resp: requests.Response) -> set[str]:
+    try:
+        doc = resp.json()
+    except ValueError:
+        return set()
+    return set(doc) if isinstance(doc, dict) else set()
+
+
+@pytest.mark.parametrize("provider", sorted(JSON_OPERATIONS))
+def test_deep_json_gets_the_providers_own_4xx(payment_simulator: SimulatorServer,
+                                              provider: str) -> None:
+    """A body nested beyond the limit, in metadata, in a known field or as the whole
+    body, with and without an idempotency key, is refused in the same envelope the
+    provider uses for any malformed body."""
+    errors = []
+    with requests.Session() as http:
+        for method, path, valid in JSON_OPERATIONS[provider]:
+            url = payment_simulator.url(provider) + path
+            headers = {**_auth(payment_simulator, provider), "Content-Type": "application/json"}
+            reference = http.request(method, url, data="{", headers=headers, timeout=10)
+            expected = _envelope_keys(reference)
+            valid_text = json.dumps(valid)[1:-1]
+            first_field = next(iter(valid))
+            for depth in DEPTHS:
+                bodies = {
+                    "metadata": "{" + valid_text + ',"metadata":' + _nested_text(depth) + "}",
+                    first_field: "{" + valid_text.replace(
+                        json.dumps(first_field) + ":", '"__":', 1)
+                    + "," + json.dumps(first_field) + ":" + _nested_text(depth) + "}",
+                    "whole body": _nested_text(depth),
+                    "lists": '{"items":' + _nested_list_text(depth) + "}",
+                }
+                for where, body in bodies.items():
+                    for key in (None, uuid.uuid4().hex):
+                        sent = dict(headers)
+                        if key:
+                            sent.update({"Idempotency-Key": key, "Cko-Idempotency-Key": key,
+                                         "X-Idempotency-Key": key})
+                        resp = http.request(method, url, data=body.encode(), headers=sent,
+                                            timeout=30)
+                        label = f"{method} {path} depth {depth} in {where}, key={bool(key)}"
+                        if not 400 <= resp.status_code < 500:
+                            errors.append(f"{label}: {resp.status_code} {resp.text[:200]}")
+                        elif _envelope_keys(resp) != expected:
+                            errors.append(f"{label}: envelope {sorted(_envelope_keys(resp))},"
+                                          f" expected {sorted(expected)}")
+    assert not errors, f"{len(errors)} wrong answers:\n" + "\n".join(errors[:20])
+
+
+def test_deep_nesting_error_names_the_limit(payment_simulator: SimulatorServer) -> None:
+    resp = requests.post(payment_simulator.url("mollie") + "/v2/payments",
+                         data=_nested_text(300),
+                         headers={**_auth(payment_simulator, "mollie"),
+                                  "Content-Type": "application/json"}, timeout=10)
+    assert resp.status_code == 400, resp.text
+    assert "more than 32 levels deep" in resp.json()["detail"]
+
+
+@pytest.mark.parametrize("depth", [33, 300, 1000, 3000])
+def test_deep_stripe_form_gets_a_400(payment_simulator: SimulatorServer, depth: int) -> None:
+    bodies = {
+        "metadata": "amount=1000&currency=usd&metadata" + "[a]" * depth + "=1",
+        "encoded brackets": "amount=1000&currency=usd&metadata" + "%5Ba%5D" * depth + "=1",
+        "list": "amount=1000&currency=usd&payment_method_types" + "[]" * depth + "=card",
+        "index": "amount=1000&currency=usd&payment_method_types" + "[0]" * depth + "=card",
+    }
+    errors = []
+    with requests.Session() as http:
+        for where, body in bodies.items():
+            for key in (None, uuid.uuid4().hex):
+                headers = {"Authorization": f"Bearer sk_test_{uuid.uuid4().hex}",
+                           "Content-Type": "application/x-www-form-urlencoded"}
+                if key:
+                    headers["Idempotency-Key"] = key
+                resp = http.post(payment_simulator.url("stripe") + "/v1/payment_intents",
+                                 data=body, headers=headers, timeout=30)
+                if resp.status_code != 400 or resp.json()["error"]["type"] != \
+                        "invalid_request_error":
+                    errors.append(f"{where} key={bool(key)}: {resp.status_code} "
+                                  f"{resp.text[:200]}")
+                resp = http.get(payment_simulator.url("stripe") + "/v1/payment_intents?"
+                                + body, headers=headers, timeout=30)
+                if resp.status_code != 400:
+                    errors.append(f"query {where}: {resp.status_code} {resp.text[:200]}")
+    assert not errors, "\n".join(errors)
+
+
+@pytest.mark.parametrize("depth", [33, 300, 1000])
+def test_deep_mollie_form_gets_a_4xx(payment_simulator: SimulatorServer, depth: int) -> None:
+    valid = ("amount[currency]=EUR&amount[value]=10.00&description=Order&method=ideal"
+             "&redirectUrl=http%3A%2F%2F127.0.0.1%3A9%2Fback")
+    bodies = {
+        "metadata form": valid + "&metadata" + "[a]" * depth + "=1",
+        "metadata JSON": valid + "&metadata=" + requests.utils.quote(_nested_text(depth)),
+        "amount": "amount" + "[a]" * depth + "=1&description=Order",
+    }
+    errors = []
+    with requests.Session() as http:
+        for where, body in bodies.items():
+            for key in (None, uuid.uuid4().hex):
+                headers = {**_auth(payment_simulator, "mollie"),
+                           "Content-Type": "application/x-www-form-urlencoded"}
+                if key:
+                    headers["Idempotency-Key"] = key
+                resp = http.post(payment_simulator.url("mollie") + "/v2/payments", data=body,
+                                 headers=headers, timeout=30)
+                if not 400 <= resp.status_code < 500 or "detail" not in resp.json():
+                    errors.append(f"{where} key={bool(key)}: {resp.status_code} "
+                                  f"{resp.text[:200]}")
+    assert not errors, "\n".join(errors)
+
+
+# -- headers ----------------------------------------------------------------------------
+
+#: Header values that are not what anyone expects: UTF-8, bytes that are not UTF-8,
+#: control-free junk, huge (just under aiohttp's 8190-byte line limit) and over it.
+RAW_HEADER_VALUES: tuple[bytes, ...] = (
+    "Bearer sk_test_é€😀".encode(), b"\xff\xfe\x80", "é".encode() * 2000, b"x" * 8000,
+    b"x" * 9000, b"", b" ", b"Bearer", b"Basic \xc3\xa9=", b"Basic !!!!",
+    b"Bearer " + b"a" * 7000)
+
+#: Headers some provider reads: credentials, idempotency keys, content type, versions.
+READ_HEADERS = ("Authorization", "X-API-Key", "Idempotency-Key", "Cko-Idempotency-Key",
+                "X-Idempotency-Key", "X-Refund-Idempotency", "Content-Type", "Stripe-Version",
+                "traceparent", "Host")
+
+
+def _raw_request(port: int, method: str, path: str, headers: list[tuple[str, bytes]],
+                 body: bytes) -> tuple[int, bytes]:
+    """One request with headers exactly as given (repeated, non-ASCII), over a fresh
+    connection, so nothing on the client side cleans them up."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.putrequest(method, path, skip_host=any(n.lower() == "host" for n, _ in headers),
+                        skip_accept_encoding=True)
+        for name, value in headers:
+            conn.putheader(name, value)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def _valid_request(server: SimulatorServer, provider: str
+                   ) -> tuple[str, str, list[tuple[str, bytes]], bytes]:
+    if provider == "stripe":
+        return ("POST", "/stripe/v1/payment_intents",
+                [("Authorization", f"Bearer sk_test_{uuid.uuid4().hex}".encode()),
+                 ("Content-Type", b"application/x-www-form-urlencoded")],
+                STRIPE_FORMS["/v1/payment_intents"].encode())
+    method, path, body = JSON_OPERATIONS[provider][0]
+    headers = [(k, v.encode()) for k, v in _auth(server, provider).items()]
+    headers.append(("Content-Type", b"application/json"))
+    return method, f"/{provider}{path}", headers, json.dumps(body).encode()
+
+
+@pytest.mark.parametrize("provider", sorted([*JSON_OPERATIONS, "stripe"]))
+def test_odd_headers_never_get_a_server_error(payment_simulator: SimulatorServer,
+                                              provider: str,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    """Each header a provider reads, replaced by odd bytes, repeated with a valid and an
+    odd value (both orders), or added when absent: never a 5xx and never a traceback in
+    the log, and the server still answers a valid request afterwards."""
+    errors = []
+    method, path, valid_headers, body = _valid_request(payment_simulator, provider)
+    valid = dict(valid_headers)
+    for name in READ_HEADERS:
+        for odd in RAW_HEADER_VALUES:
+            rest = [(n, v) for n, v in valid_headers if n != name]
+            variants = {"replaced": [*rest, (name, odd)]}
+            if name in valid:
+                variants["valid then odd"] = [*rest, (name, valid[name]), (name, odd)]
+                variants["odd then valid"] = [*rest, (name, odd), (name, valid[name])]
+            else:
+                variants["twice"] = [*rest, (name, odd), (name, odd)]
+            for how, headers in variants.items():
+                if name == "Host" and how == "replaced":
+                    headers = [*headers]
+                status, answer = _raw_request(payment_simulator.port, method, path, headers,
+                                              body)
+                if status >= 500:
+                    errors.append(f"{name} {how} {odd[:20]!r}: {status} {answer[:200]!r}")
+    status, answer = _raw_request(payment_simulator.port, method, path, valid_headers, body)
+    assert status < 400, answer
+    assert not errors, f"{len(errors)} server errors:\n" + "\n".join(errors[:20])
+    tracebacks = [r.getMessage() for r in caplog.records if r.exc_info]
+    assert not tracebacks, tracebacks[:3]

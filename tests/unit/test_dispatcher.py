@@ -406,7 +406,8 @@ async def test_stop_drains_due_deliveries_and_reports_the_rest(
     assert [x.state for x in due] == ["delivered"] * 3
     assert len(receiver.hits) == 3
     assert later.state == "pending"
-    assert summary == {"pending": 1, "delivering": 0, "delivered": 3, "failed": 0}
+    assert summary == {"pending": 1, "delivering": 0, "delivered": 3, "failed": 0,
+                       "dropped": 0}
 
 
 async def test_stop_reports_a_failed_retry_as_still_owed(
@@ -421,6 +422,136 @@ async def test_stop_reports_a_failed_retry_as_still_owed(
     assert summary["pending"] == 1
     assert summary["delivered"] == 0
     assert len(receiver.hits) == 1  # the retry was not due: not sent
+
+
+async def test_stop_cuts_off_a_hanging_receiver_after_the_drain_timeout(
+        clock: VirtualClock) -> None:
+    """A receiver that never answers: stop() returns after the drain timeout (the
+    attempts' own timeout is far longer) and reports the attempts it cut off as owed."""
+    hung = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        hung.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", hang)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        d = Dispatcher(clock, timeout=600)
+        await d.start()
+        (x,) = d.publish(event(), PlainScheme(), [
+            Endpoint(url=f"http://127.0.0.1:{runner.addresses[0][1]}/", secret="s",
+                     provider="stripe")])
+        await asyncio.wait_for(hung.wait(), WAIT)
+        summary = await asyncio.wait_for(d.stop(drain_timeout=0.2), WAIT)
+        assert summary["delivering"] == 1
+        assert x.state == "delivering"
+    finally:
+        await runner.cleanup()
+
+
+# -- bounds ---------------------------------------------------------------------------
+
+async def test_a_full_queue_fails_the_oldest_owed_delivery_as_dropped(
+        clock: VirtualClock) -> None:
+    d = Dispatcher(clock, timeout=WAIT, max_owed=3)
+    await d.start()
+    try:
+        endpoint = Endpoint(url="http://127.0.0.1:9/", secret="s", provider="stripe")
+        owed = [d.publish(event(), PlainScheme(), [endpoint], delay=3600)[0]
+                for _ in range(5)]
+        assert [x.state for x in owed] == ["failed", "failed", "pending", "pending",
+                                           "pending"]
+        assert owed[0].failure == owed[1].failure == "dropped: queue full"
+        assert owed[0].to_json()["failure"] == "dropped: queue full"
+        assert owed[0].attempts == []  # never sent
+        assert d.summary() == {"pending": 3, "delivering": 0, "delivered": 0, "failed": 2,
+                               "dropped": 2}
+        assert [x.id for x in d.deliveries(state="pending")] == [x.id for x in owed[:1:-1]]
+    finally:
+        summary = await d.stop(drain_timeout=1.0)
+    assert summary["dropped"] == 2
+    assert summary["pending"] == 3
+
+
+async def test_the_delivery_log_is_bounded_even_when_everything_is_owed(
+        clock: VirtualClock) -> None:
+    d = Dispatcher(clock, timeout=WAIT, log_size=4, max_owed=100)
+    await d.start()
+    try:
+        endpoint = Endpoint(url="http://127.0.0.1:9/", secret="s", provider="stripe")
+        owed = [d.publish(event(), PlainScheme(), [endpoint], delay=3600)[0]
+                for _ in range(10)]
+        assert [x.id for x in d.deliveries()] == [x.id for x in owed[:5:-1]]
+        assert d.summary()["pending"] == 10  # still owed, still sent when due
+    finally:
+        await d.stop(drain_timeout=1.0)
+
+
+async def test_at_most_concurrency_attempts_run_at_once_per_receiving_host(
+        clock: VirtualClock) -> None:
+    running = 0
+    most = 0
+    release = asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            await release.wait()
+        finally:
+            running -= 1
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", slow)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    d = Dispatcher(clock, timeout=WAIT, concurrency=3)
+    await d.start()
+    try:
+        sent = [d.publish(event(), PlainScheme(), [
+            Endpoint(url=f"{base}/hook{i % 4}", secret="s", provider="stripe")])[0]
+            for i in range(20)]
+        await until(lambda: running == 3)
+        await settle()
+        assert d.summary()["delivering"] == 3
+        assert d.summary()["pending"] == 17
+        release.set()
+        await until(lambda: all(x.state == "delivered" for x in sent))
+        assert most == 3
+    finally:
+        await d.stop(drain_timeout=1.0)
+        await runner.cleanup()
+
+
+async def test_an_unreachable_host_costs_no_more_connections_after_five_failures(
+        clock: VirtualClock) -> None:
+    d = Dispatcher(clock, timeout=WAIT, concurrency=1)
+    await d.start()
+    try:
+        dead = Endpoint(url="http://127.0.0.1:9/hooks", secret="s", provider="stripe")
+        sent = [d.publish(event(), PlainScheme(), [dead])[0] for _ in range(5)]
+        await until(lambda: all(len(x.attempts) == 1 for x in sent))
+        assert all("not sent" not in (x.attempts[0].error or "") for x in sent)
+        later = [d.publish(event(), PlainScheme(), [dead])[0] for _ in range(20)]
+        await until(lambda: all(len(x.attempts) == 1 for x in later))
+        held = [x for x in later if x.attempts[0].error.startswith("not sent")]  # type: ignore[union-attr]
+        assert len(held) >= 19  # at most one probe went out
+        assert "127.0.0.1:9 unreachable for the last 5 attempts" in held[0].attempts[0].error  # type: ignore[operator]
+        assert all(x.state == "pending" for x in later)  # still retried on the schedule
+        assert later[0].next_attempt_at == START + 60.0
+    finally:
+        await d.stop(drain_timeout=1.0)
 
 
 def test_stripe_scheme_accepts_only_2xx() -> None:

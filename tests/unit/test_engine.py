@@ -455,3 +455,20 @@ async def test_a_scheduled_command_that_fails_does_not_stop_the_others(
     engine.schedule(provider, NS, Complete("pay_a", True), clock.now() + 30)
     clock.advance(60)
     assert (await settled(store, "pay_a", Status.AUTHORIZED)).status is Status.AUTHORIZED
+
+
+async def test_scheduled_commands_go_with_payments_evicted_by_retention(
+        clock: VirtualClock, dispatcher: Dispatcher, provider: FakeProvider) -> None:
+    """Expiries a day ahead for 3,000 payments of which the store keeps the newest 10:
+    the schedule does not keep the evicted ones' commands (it is compacted as it
+    grows), and the kept payments still expire."""
+    store = MemoryStore(retain_payments=10)
+    engine = Engine(store=store, clock=clock, dispatcher=dispatcher)
+    for n in range(3000):
+        await engine.execute(provider, NS, Create(f"pay_{n}", new_payment(f"pay_{n}")))
+        engine.schedule(provider, NS, Expire(f"pay_{n}"), clock.now() + 86_400)
+    assert len(engine._due) <= 2048  # the schedule's size: compacted at each doubling
+    clock.advance(86_401)
+    p = await settled(store, "pay_2999", Status.EXPIRED)
+    assert p.history[-1].action == "expire"
+    await engine.close()

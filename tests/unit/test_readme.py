@@ -27,17 +27,22 @@ def _section(title: str) -> str:
     return README[start:end if end != -1 else None]
 
 
-def _table_rows(section: str) -> list[list[str]]:
-    rows: list[list[str]] = []
-    for line in section.splitlines():
-        if not line.startswith("|"):
-            continue
-        if set(line) <= set("|- "):  # the line under the header: what came before is it
-            rows.clear()
+_SEPARATOR = re.compile(r"\|(\s*:?-+:?\s*\|)+")
+
+
+def _table_rows(section: str, *, first: str = "") -> list[list[str]]:
+    """The rows of every table in `section`, headers left out, whose first cell starts
+    with `first`."""
+    lines = section.splitlines()
+    rows = []
+    for i, line in enumerate(lines):
+        below = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if not line.startswith("|") or _SEPARATOR.fullmatch(line.strip()) \
+                or _SEPARATOR.fullmatch(below):
             continue
         cells = re.split(r"(?<!\\)\|", line.strip().strip("|"))
         rows.append([c.strip() for c in cells])
-    return rows
+    return [row for row in rows if row[0].startswith(first)]
 
 
 def _serve_parser() -> argparse.ArgumentParser:
@@ -48,7 +53,7 @@ def _serve_parser() -> argparse.ArgumentParser:
 
 def test_the_settings_table_lists_every_flag_of_serve_and_no_other() -> None:
     documented = {re.match(r"`(--[a-z-]+)", row[0]).group(1)  # type: ignore[union-attr]
-                  for row in _table_rows(_section("Settings"))}
+                  for row in _table_rows(_section("Settings"), first="`--")}
     flags = {opt for action in _serve_parser()._actions for opt in action.option_strings
              if opt.startswith("--") and opt != "--help"}
     assert documented == flags, (f"in --help, not in the README's Settings table: "
@@ -57,7 +62,7 @@ def test_the_settings_table_lists_every_flag_of_serve_and_no_other() -> None:
 
 
 def test_every_settings_row_names_a_variable_the_simulator_reads() -> None:
-    for row in _table_rows(_section("Settings")):
+    for row in _table_rows(_section("Settings"), first="`--"):
         variables = re.findall(rf"{ENV_PREFIX}[A-Z_<>]+", row[1])
         assert variables, f"{row[0]}: no {ENV_PREFIX}* variable in its row"
         name = variables[0].replace("<PROVIDER>", "STRIPE")

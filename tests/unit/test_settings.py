@@ -311,3 +311,30 @@ def test_tls_settings_from_the_environment_and_flags() -> None:
     assert (s.tls, s.tls_port, s.ca_dir, s.proxy_port) == (True, 443, "d", 0)
     with pytest.raises(SettingsError, match=r"TLS port must be 0\.\.65535"):
         Settings(tls_port=70000)
+
+
+# -- limits and retention -------------------------------------------------------------
+
+def test_every_limit_has_a_variable_and_a_flag() -> None:
+    from paysandbox.settings import LIMITS
+
+    env = {f"PAYSANDBOX_{variable}": str(least + 7) for variable, least in LIMITS.values()}
+    env["PAYSANDBOX_IDEMPOTENCY_TTL"] = "3600"
+    s = Settings.from_env(env)
+    for name, (_, least) in LIMITS.items():
+        assert getattr(s, name) == least + 7, name
+    assert s.idempotency_ttl == 3600.0
+    argv = [a for name in LIMITS for a in (f"--{name.replace('_', '-')}", "123456")]
+    s = from_flags(*argv, "--idempotency-ttl", "60")
+    for name in LIMITS:
+        assert getattr(s, name) == 123456, name
+    assert s.idempotency_ttl == 60.0
+
+
+def test_limits_below_their_least_are_errors() -> None:
+    with pytest.raises(SettingsError, match="retain payments must be >= 1"):
+        Settings(retain_payments=0)
+    with pytest.raises(SettingsError, match="delivery queue must be >= 1"):
+        Settings.from_env({"PAYSANDBOX_DELIVERY_QUEUE": "0"})
+    with pytest.raises(SettingsError, match="idempotency TTL"):
+        Settings(idempotency_ttl=0)

@@ -13,6 +13,7 @@ import pytest
 from paysandbox.core import payments
 from paysandbox.core.outcomes import Outcome
 from paysandbox.core.payments import InvalidTransition, Payment, Status
+from paysandbox.core.tenancy import internal, tenant
 from paysandbox.store import AlreadyExists, IdempotencyRecord, MemoryStore, NotFound, Store
 from paysandbox.store.redis import RedisStore
 from paysandbox.webhooks.dispatcher import Event
@@ -398,3 +399,115 @@ async def test_two_redis_stores_on_one_redis_share_state(redis_url: str) -> None
             await s.reset()
         for s in (first, second, other):
             await s.close()
+
+
+# -- retention ----------------------------------------------------------------------------
+
+async def test_the_newest_payments_are_kept_with_their_aliases(make_store: MakeStore) -> None:
+    store = make_store(retain_payments=3)
+    for n in range(5):
+        await store.create(payment(f"pi_{n}"))
+        await store.link("sk_test_a", f"ch_{n}", f"pi_{n}")
+    assert [p.id for p in await store.list_payments("sk_test_a")] == ["pi_4", "pi_3", "pi_2"]
+    assert [p.id for p in await store.list_payments("sk_test_a", provider="stripe")] == [
+        "pi_4", "pi_3", "pi_2"]
+    for gone in ("pi_0", "pi_1"):
+        assert await store.get("sk_test_a", gone) is None
+        assert await store.evicted("sk_test_a", gone)
+    assert await store.resolve("sk_test_a", "ch_0") is None
+    assert await store.evicted("sk_test_a", "ch_0")
+    assert await store.resolve("sk_test_a", "ch_2") == "pi_2"
+    assert not await store.evicted("sk_test_a", "pi_2")
+    assert not await store.evicted("sk_test_a", "pi_never")
+    with pytest.raises(NotFound):
+        await store.transition("sk_test_a", "pi_0", lambda p: p)
+
+
+async def test_evicted_ids_are_remembered_only_twice_as_many_as_payments(
+        make_store: MakeStore) -> None:
+    store = make_store(retain_payments=2)
+    for n in range(8):
+        await store.create(payment(f"pi_{n}"))
+    assert [await store.evicted("sk_test_a", f"pi_{n}") for n in range(8)] == [
+        False, False, True, True, True, True, False, False]
+
+
+async def test_idempotency_keys_expire_after_the_ttl_of_virtual_time(
+        make_store: MakeStore) -> None:
+    store = make_store(idempotency_ttl=86_400.0)
+    assert await store.idempotency_begin("sk_test_a", "k1", "fp", NOW) is None
+    await store.idempotency_finish("sk_test_a", "k1", 200, b'{"id": 1}', {})
+    kept = await store.idempotency_begin("sk_test_a", "k1", "fp", NOW + 86_399)
+    assert kept is not None and kept.body == b'{"id": 1}'
+    assert await store.idempotency_begin("sk_test_a", "k1", "fp2", NOW + 86_400) is None
+    again = await store.idempotency_begin("sk_test_a", "k1", "fp", NOW + 86_401)
+    assert again is not None and again.fingerprint == "fp2" and not again.finished
+
+
+async def test_an_unfinished_claim_frees_its_key_when_its_lease_ends(
+        make_store: MakeStore) -> None:
+    held = make_store(lease=3600.0)
+    assert await held.idempotency_begin("sk_test_a", "k1", "fp", NOW) is None
+    record = await held.idempotency_begin("sk_test_a", "k1", "fp", NOW)
+    assert record is not None and not record.finished  # in progress: its lease holds
+    lapsed = make_store(lease=0.0)  # every claim's lease has ended by the next call
+    assert await lapsed.idempotency_begin("sk_test_a", "k1", "fp", NOW) is None
+    assert await lapsed.idempotency_begin("sk_test_a", "k1", "fp", NOW) is None
+    await lapsed.idempotency_finish("sk_test_a", "k1", 200, b"{}", {})
+    done = await lapsed.idempotency_begin("sk_test_a", "k1", "fp", NOW)
+    assert done is not None and done.finished  # a finished key is never taken over
+
+
+async def test_memory_namespaces_are_bounded_least_recently_written_first() -> None:
+    store = MemoryStore(max_namespaces=2)
+    await store.create(payment("pi_a", "sk_test_a"))
+    await store.create(payment("pi_b", "sk_test_b"))
+    await store.link("sk_test_a", "ch_a", "pi_a")  # a written to: b is now the oldest
+    await store.create(payment("pi_c", "sk_test_c"))
+    assert await store.namespaces() == ["sk_test_a", "sk_test_c"]
+    assert (await store.health())["evictions"]["namespaces"] == 1
+
+
+async def test_memory_namespaces_share_max_payments() -> None:
+    """Four keys under a budget of 20: each keeps at most 5 payments, events and
+    idempotency keys; one key alone would keep its own bound (10)."""
+    store = MemoryStore(retain_payments=10, max_payments=20)
+    for n in range(12):
+        await store.create(payment(f"pi_{n}", "sk_test_alone"))
+    assert len(await store.list_payments("sk_test_alone")) == 10
+    await store.reset()
+    for n in range(12):
+        for key in ("a", "b", "c", "d"):
+            await store.create(payment(f"pi_{n}", f"sk_test_{key}"))
+            await store.append_event(f"sk_test_{key}", event(n, f"sk_test_{key}"))
+            await store.idempotency_begin(f"sk_test_{key}", f"k{n}", "fp", NOW)
+    for key in ("a", "b", "c", "d"):
+        ns = f"sk_test_{key}"
+        assert [p.id for p in await store.list_payments(ns)] == [f"pi_{n}"
+                                                                for n in range(11, 6, -1)]
+        assert len(await store.events(ns)) == 5
+        assert await store.idempotency_begin(ns, "k6", "fp", NOW) is None  # forgotten
+        assert await store.idempotency_begin(ns, "k11", "fp", NOW) is not None
+
+
+async def test_internal_namespaces_are_never_forgotten_whole() -> None:
+    store = MemoryStore(max_namespaces=2)
+    hosted = internal("hosted")
+    await store.put_object(hosted, "challenge", "tok", {"payment_id": "pi_a"})
+    for n in range(5):
+        await store.create(payment(f"pi_{n}", f"sk_test_{n}"))
+    assert hosted in await store.namespaces()
+    assert await store.get_object(hosted, "challenge", "tok") is not None
+    # A tenant whose key looks internal is a tenant like any other: forgotten in turn.
+    await store.put_object(tenant("\x00hosted"), "challenge", "tok", {"payment_id": "pi_b"})
+    for n in range(5, 8):
+        await store.create(payment(f"pi_{n}", f"sk_test_{n}"))
+    assert tenant("\x00hosted") not in await store.namespaces()
+
+
+async def test_memory_objects_of_a_kind_are_bounded_like_payments() -> None:
+    store = MemoryStore(retain_payments=2)
+    for n in range(4):
+        await store.put_object("sk_test_a", "payment_method", f"pm_{n}", {"id": f"pm_{n}"})
+    assert [o["id"] for o in await store.list_objects("sk_test_a", "payment_method")] == [
+        "pm_2", "pm_3"]

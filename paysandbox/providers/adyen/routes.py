@@ -270,7 +270,7 @@ def authenticate(request: web.Request) -> str:
         if scheme.lower() == "basic":
             try:
                 key = base64.b64decode(value.strip(), validate=True).decode().partition(":")[0]
-            except (binascii.Error, UnicodeDecodeError):
+            except ValueError:  # not base64, not UTF-8, or not ASCII at all
                 key = ""
     if not key:
         raise AdyenError("HTTP Status Response - Unauthorized", code="000", status=401,

@@ -24,7 +24,6 @@ LIMITATIONS (what of the real API this does not imitate):
 from __future__ import annotations
 
 import base64
-import binascii
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -123,7 +122,7 @@ def _basic(request: web.Request) -> tuple[str, str]:
         return "", ""
     try:
         key, _, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64, not UTF-8, or not ASCII at all
         return "", ""
     return key, secret
 
