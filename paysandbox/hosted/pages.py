@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from paysandbox.core.commands import Complete
 from paysandbox.core.money import format_amount
 from paysandbox.core.payments import InvalidTransition, Payment, Status
 from paysandbox.core.tenancy import internal
 from paysandbox.providers.hooks import HostsPages, NamesStatuses, ReturnsShoppers
-from paysandbox.store.base import Store
+from paysandbox.store.base import Store, StoreUnavailable
 
 if TYPE_CHECKING:
     from paysandbox.engine import Engine
@@ -120,7 +121,18 @@ def hosted_app(engine: Engine, providers: Mapping[str, Provider]) -> web.Applica
             raise web.HTTPSeeOther(target)
         return _finished(provider, p)
 
-    app = web.Application()
+    @web.middleware
+    async def store_down(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """A store that is away (logged once by the store) or holds a record it refuses:
+        a page that says so, for the shopper's browser to retry, never a traceback."""
+        try:
+            return await handler(request)
+        except StoreUnavailable as exc:
+            return render_page("Try again in a moment",
+                               f"<p id='status'>The payment page cannot be shown right now: "
+                               f"{html.escape(str(exc))}</p>", "payments-sandbox", 503)
+
+    app = web.Application(middlewares=[store_down])
     app.router.add_get("/3ds/{token}", show)
     app.router.add_post("/3ds/{token}/{verdict:complete|fail}", finish)
     for name, provider in providers.items():
