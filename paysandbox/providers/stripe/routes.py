@@ -211,11 +211,15 @@ EVENT_TYPES = frozenset({
 
 
 def _json(obj: Any, request: web.Request, *, status: int = 200) -> web.Response:
-    return web.Response(body=wire.dumps(obj), status=status, headers={
+    headers = {
         "Content-Type": "application/json",
         "Request-Id": "req_" + request.get(REQUEST_ID, ""),
         "Stripe-Version": request.headers.get("Stripe-Version", wire.API_VERSION),
-    })
+    }
+    key = request.headers.get("Idempotency-Key")
+    if key is not None:  # Stripe echoes it; stripe-node reads it from the response
+        headers["Idempotency-Key"] = key
+    return web.Response(body=wire.dumps(obj), status=status, headers=headers)
 
 
 def authenticate(request: web.Request) -> str:
@@ -482,6 +486,12 @@ class _Api:
 
         async def run() -> web.Response:
             p = await self._payment(ns, request.match_info["id"])
+            secret = params.get("client_secret")
+            if secret is not None and secret != p.extra.get("client_secret"):
+                raise InvalidRequest(
+                    "The client_secret provided does not match the client_secret associated "
+                    f"with the PaymentIntent. Use {p.id}'s own client_secret.",
+                    param="client_secret", code="payment_intent_invalid_parameter")
             if p.status not in payments.ATTEMPTABLE:
                 raise _state_error(InvalidTransition(p, "confirm", payments.ATTEMPTABLE))
             return await self._confirm(request, ns, p, params, create=False)
@@ -557,8 +567,9 @@ class _Api:
             if "payment_method" in params:
                 record, _ = await self._pm_by_id(ns, params["payment_method"], "payment_method")
                 changes["extra"]["payment_method"] = record["id"]
-            result = await self._run(ns, Update(p.id, changes), request, p,
-                                     amount=changes.get("amount"))
+            details_only = set(params) <= _UPDATABLE_IN_ANY_STATUS
+            result = await self._run(ns, Update(p.id, changes, details_only=details_only),
+                                     request, p, amount=changes.get("amount"))
             return await self._respond(request, ns, result.payment, params)
         return await self._once(request, ns, run)
 
@@ -796,7 +807,10 @@ def _currency(code: str) -> str:
 
 
 def _metadata(current: Mapping[str, str], given: Mapping[str, str] | None) -> dict[str, str]:
-    """Stripe merges metadata on update; an empty value removes a key."""
+    """Stripe merges metadata on update; an empty value removes a key, and `metadata=`
+    (an empty hash) removes them all."""
+    if given is not None and not given:
+        return {}
     out = dict(current)
     for k, v in (given or {}).items():
         if v == "":
@@ -825,11 +839,20 @@ _EXPANDABLE: dict[str, tuple[str, ...]] = {
 
 _EXTRA = ("customer", "receipt_email", "return_url", "setup_future_usage",
           "statement_descriptor", "capture_method", "confirmation_method",
-          "automatic_payment_methods")
+          "automatic_payment_methods", "shipping")
+
+#: What Stripe lets an update change whatever the PaymentIntent's status (its API
+#: reference: these never need a new confirmation), so an order id can be attached after
+#: the payment succeeded. Anything else (amount, currency, payment_method, …) only
+#: before the payment is confirmed.
+_UPDATABLE_IN_ANY_STATUS = frozenset({"metadata", "description", "receipt_email", "shipping",
+                                      "expand"})
 
 
 def _extra(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: params[k] for k in _EXTRA if k in params}
+    """Details kept beside the payment; an empty value (`receipt_email=`) unsets one, and
+    Stripe shows an unset field as null, never as ""."""
+    return {k: (None if params[k] in ("", {}) else params[k]) for k in _EXTRA if k in params}
 
 
 def _with_extra(p: Payment, **extra: Any) -> Payment:
