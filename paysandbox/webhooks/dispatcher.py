@@ -343,7 +343,9 @@ class Dispatcher:
     async def _deliver(self, d: Delivery) -> None:
         async with self._semaphore:
             started = time.perf_counter()
-            at = self._clock.now()
+            # An attempt happens when it fell due: after an advance of the clock past
+            # several retries, each one's successor is due (and runs) within it too.
+            at = min(d.next_attempt_at, self._clock.now())
             secret = d.endpoint.secret + ("-wrong" if d.bad_signature else "")
             # Receivers check the signature's age against their own wall clock, so it is
             # signed with real time even when the virtual clock has been advanced.
@@ -396,7 +398,7 @@ class Dispatcher:
             log.debug("delivered %s %s to %s", d.event.type, d.event.id,
                       display_url(d.endpoint.url))
         elif retries_done < len(d.scheme.retry_schedule):
-            self._schedule(d, self._clock.now() + d.scheme.retry_schedule[retries_done])
+            self._schedule(d, d.attempts[-1].at + d.scheme.retry_schedule[retries_done])
             log.info("webhook %s to %s failed (%s); retry %d at virtual +%.0fs", d.event.id,
                      display_url(d.endpoint.url), error, retries_done + 1,
                      d.scheme.retry_schedule[retries_done])
