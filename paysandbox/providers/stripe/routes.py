@@ -540,7 +540,7 @@ class _Api:
             raise wire.CardError(f["message"], code=f["code"], param=f.get("param"), extra={
                 **({"decline_code": err["decline_code"]} if "decline_code" in err else {}),
                 "charge": charge_id, "payment_intent": wire.payment_intent(after),
-                "payment_method": pm, "request_log_url": None})
+                "payment_method": pm})
         return await self._respond(request, ns, after, params)
 
     async def retrieve_payment_intent(self, request: web.Request) -> web.Response:
