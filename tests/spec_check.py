@@ -32,11 +32,6 @@ DOCUMENTS: Mapping[str, tuple[str, str]] = {
     "checkoutcom": ("checkoutcom/nas_spec-2021-07.trimmed.json", r"/checkoutcom"),
 }
 
-#: Where our wire format knowingly departs from a spec, and why. (provider, schema path
-#: as "Schema.field", message start).
-KNOWN: tuple[tuple[str, str, str], ...] = ()
-
-
 def missing() -> str | None:
     """Why the check cannot run (the documents are absent), or None."""
     absent = [name for name, _ in DOCUMENTS.values() if not (SPECS / name).is_file()]
@@ -135,21 +130,14 @@ def _response_pointer(provider: str, method: str, path: str, status: int) -> str
     return None
 
 
-def _known(provider: str, error: jsonschema.ValidationError) -> bool:
-    where = ".".join(str(p) for p in error.absolute_path)
-    return any(p == provider and where.endswith(field) and error.message.startswith(start)
-               for p, field, start in KNOWN)
-
-
 def problems(provider: str, pointer: str, body: Any, what: str) -> Iterator[str]:
     for e in sorted(_validator(provider, pointer).iter_errors(body), key=str):
         if e.validator == "oneOf" and not e.context:
             continue  # valid under more than one alternative: the spec's loose oneOf
         while e.context:  # a oneOf/anyOf: the alternative that came closest, and why
             e = jsonschema.exceptions.best_match(e.context)
-        if not _known(provider, e):
-            path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path)
-            yield f"{what}: {path or '(body)'}: {e.message[:300]}"
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path)
+        yield f"{what}: {path or '(body)'}: {e.message[:300]}"
 
 
 def _stripe_object(body: Any, what: str) -> Iterator[str]:
