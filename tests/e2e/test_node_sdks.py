@@ -79,3 +79,22 @@ def test_stripe_node(sim: TlsSimulator, node: Path) -> None:
                               "last4": "0002"}
     assert out["event"] == ["payment_intent.succeeded", True]
     assert out["billing_email"] is None  # billing_details is an object, its fields null
+
+
+def test_adyen_node(sim: TlsSimulator, node: Path) -> None:
+    out = flow(sim, node, "adyen")
+    assert out["authorised"] == "Authorised"
+    assert out["capture"] == "received" and out["refund"] == "received"
+    assert out["refused"] == ["Refused", "Not enough balance"]
+    assert {"AUTHORISATION", "CAPTURE"} <= set(out["events"])
+    assert out["verified"] is True and out["forged"] is False
+
+
+def test_checkoutcom_node(sim: TlsSimulator, node: Path) -> None:
+    out = flow(sim, node, "checkoutcom")
+    assert out["authorized"] == ["Authorized", True]
+    assert out["capture"] and out["refund"]
+    assert out["declined"] == [False, "20051"]
+    assert out["status"] in ("Captured", "Partially Refunded")
+    assert {"payment_approved", "payment_captured"} <= set(out["types"])
+    assert out["verified"] is True
