@@ -98,3 +98,13 @@ def test_checkoutcom_node(sim: TlsSimulator, node: Path) -> None:
     assert out["status"] in ("Captured", "Partially Refunded")
     assert {"payment_approved", "payment_captured"} <= set(out["types"])
     assert out["verified"] is True
+
+
+def test_mercadopago_node(sim: TlsSimulator, node: Path) -> None:
+    out = flow(sim, node, "mercadopago")
+    assert out["authorized"] == ["authorized", "pending_capture"]
+    assert out["captured"] == ["approved", 40]  # the amount captured, not authorized
+    assert out["refund"] == ["approved", 10]
+    assert out["listed"] == [True]  # listed through the path ending in a slash
+    assert out["rejected"] == ["rejected", "cc_rejected_insufficient_amount"]
+    assert out["notified"] is True
