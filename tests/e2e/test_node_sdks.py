@@ -108,3 +108,11 @@ def test_mercadopago_node(sim: TlsSimulator, node: Path) -> None:
     assert out["listed"] == [True]  # listed through the path ending in a slash
     assert out["rejected"] == ["rejected", "cc_rejected_insufficient_amount"]
     assert out["notified"] is True
+
+
+def test_mollie_node(sim: TlsSimulator, node: Path) -> None:
+    out = flow(sim, node, "mollie")
+    assert out["open"] == ["open", True]
+    assert out["paid"] == "paid"
+    assert out["refund"][1] == "4.00" and out["refund"][0] in ("queued", "pending")
+    assert out["notified"] == ["first:paid", "second:failed"]
