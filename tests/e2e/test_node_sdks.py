@@ -116,3 +116,13 @@ def test_mollie_node(sim: TlsSimulator, node: Path) -> None:
     assert out["paid"] == "paid"
     assert out["refund"][1] == "4.00" and out["refund"][0] in ("queued", "pending")
     assert out["notified"] == ["first:paid", "second:failed"]
+
+
+def test_razorpay_node(sim: TlsSimulator, node: Path) -> None:
+    out = flow(sim, node, "razorpay")
+    assert out["authorized"] == "authorized"
+    assert out["captured"] == ["captured", 30000]
+    assert out["refund"] == ["refund", 4000]
+    assert out["declined"] == ["failed", True]
+    assert {"payment.authorized", "payment.captured"} <= set(out["events"])
+    assert out["verified"] is True
