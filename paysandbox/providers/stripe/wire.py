@@ -259,7 +259,7 @@ def payment_intent(p: Payment, *, pm: Mapping[str, Any] | None = None,
         "application_fee_amount": None,
         "automatic_payment_methods": x.get("automatic_payment_methods"),
         "canceled_at": int(voided.at) if voided else None,
-        "cancellation_reason": voided.detail if voided else None,
+        "cancellation_reason": _cancellation_reason(voided.detail) if voided else None,
         "capture_method": x.get("capture_method", "automatic_async"),
         "client_secret": x.get("client_secret"),
         "confirmation_method": x.get("confirmation_method", "automatic"),
@@ -292,6 +292,18 @@ def payment_intent(p: Payment, *, pm: Mapping[str, Any] | None = None,
         "transfer_group": None,
     }
     return out
+
+
+#: Stripe's reasons; a cancellation from elsewhere (the shopper, the admin API) is
+#: `abandoned`, the one Stripe gives when no one says why.
+_CANCELLATION_REASONS = frozenset({"abandoned", "automatic", "duplicate", "failed_invoice",
+                                   "fraudulent", "requested_by_customer", "void_invoice"})
+
+
+def _cancellation_reason(detail: str | None) -> str | None:
+    if detail is None or detail in _CANCELLATION_REASONS:
+        return detail
+    return "abandoned"
 
 
 def charge(p: Payment, pm: Mapping[str, Any] | None = None) -> dict[str, Any]:
