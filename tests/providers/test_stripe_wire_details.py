@@ -61,13 +61,16 @@ def test_a_decline_names_its_payment_method_in_the_error_reads_and_events(
 def test_an_empty_value_unsets_to_null(client: stripe.StripeClient):
     pi = client.v1.payment_intents.create(params={
         "amount": 1000, "currency": "usd", "setup_future_usage": "off_session",
-        "receipt_email": "jenny@example.com"})
+        "receipt_email": "jenny@example.com", "description": "Order 6735",
+        "shipping": {"name": "Jenny Rosen", "address": {"line1": "1 Main St"}}})
     assert pi.setup_future_usage == "off_session"
 
     pi = client.v1.payment_intents.update(pi.id, params={
-        "setup_future_usage": "", "receipt_email": ""})
+        "setup_future_usage": "", "receipt_email": "", "description": "", "shipping": ""})
     assert pi.setup_future_usage is None
     assert pi.receipt_email is None
+    assert pi.description is None
+    assert pi.shipping is None
     assert client.v1.payment_intents.retrieve(pi.id).setup_future_usage is None
 
 

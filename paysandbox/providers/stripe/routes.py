@@ -467,7 +467,7 @@ class _Api:
                 id=pi_id, namespace=ns, provider="stripe", amount=params["amount"],
                 currency=code, created=now, capture_manual=capture == "manual",
                 metadata=_metadata({}, params.get("metadata")),
-                description=params.get("description"),
+                description=params.get("description") or None,
                 extra={"client_secret": f"{pi_id}_secret_{secrets.token_hex(12)}",
                        **_extra(params),
                        "payment_method_types": params.get("payment_method_types", ["card"])})
@@ -561,7 +561,7 @@ class _Api:
             if "metadata" in params:
                 changes["metadata"] = _metadata(p.metadata, params["metadata"])
             if "description" in params:
-                changes["description"] = params["description"]
+                changes["description"] = params["description"] or None  # "" unsets
             if "capture_method" in params:
                 changes["capture_manual"] = params["capture_method"] == "manual"
             if "payment_method" in params:
