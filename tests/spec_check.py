@@ -32,9 +32,15 @@ DOCUMENTS: Mapping[str, tuple[str, str]] = {
     "checkoutcom": ("checkoutcom/nas_spec-2021-07.trimmed.json", r"/checkoutcom"),
 }
 
+#: Documents of webhooks a provider sends, where they are apart from its API's.
+WEBHOOK_DOCUMENTS: Mapping[str, str] = {"adyen-webhooks": "adyen/Webhooks-v1.json"}
+
+
 def missing() -> str | None:
     """Why the check cannot run (the documents are absent), or None."""
-    absent = [name for name, _ in DOCUMENTS.values() if not (SPECS / name).is_file()]
+    absent = [name for name in (*(n for n, _ in DOCUMENTS.values()),
+                                *WEBHOOK_DOCUMENTS.values())
+              if not (SPECS / name).is_file()]
     if not absent:
         return None
     return (f"the providers' published OpenAPI documents ({', '.join(absent)}) are not in "
@@ -65,7 +71,7 @@ def _nullable_to_union(node: Any) -> Any:
 
 @functools.cache
 def _document(provider: str) -> dict[str, Any]:
-    name, _ = DOCUMENTS[provider]
+    name = WEBHOOK_DOCUMENTS.get(provider) or DOCUMENTS[provider][0]
     doc = json.loads((SPECS / name).read_text(encoding="utf-8"))
     if provider == "checkoutcom":  # the erratum its README names: `id` is never defined
         doc["components"]["schemas"]["PaymentResponseBalances"].pop("required", None)
@@ -168,9 +174,15 @@ def journal_problems(provider: str, entries: Iterable[Mapping[str, Any]]) -> Ite
 
 
 def webhook_problems(provider: str, body: Any, what: str) -> Iterator[str]:
-    """A webhook body against the spec (Stripe: the event and its object; Adyen's
-    notifications are checked in tests/providers/test_adyen_spec.py; Checkout.com's spec
-    describes no webhooks)."""
+    """A webhook body against the spec (Stripe: the event and its object; Adyen: the
+    notification of each item's eventCode; Checkout.com's spec describes no webhooks)."""
     if provider == "stripe":
         yield from problems("stripe", "/components/schemas/event", body, what)
         yield from _stripe_object(body, what)
+    elif provider == "adyen":
+        hooks = _document("adyen-webhooks")["webhooks"]
+        for item in body.get("notificationItems", []):
+            code = (item.get("NotificationRequestItem") or {}).get("eventCode")
+            if f"/{code}" in hooks:  # one item per notification, as Adyen sends them
+                yield from problems("adyen-webhooks", f"/webhooks/~1{code}/post/requestBody/"
+                                    "content/application~1json/schema", body, what)

@@ -54,3 +54,11 @@ def test_a_stripe_event_is_checked_with_its_object(client: stripe.StripeClient):
 def test_our_paths_find_the_spec_operation(provider: str, path: str, pointer: str):
     status = {"stripe": 200, "adyen": 201, "checkoutcom": 202}[provider]
     assert spec_check._response_pointer(provider, "POST", path, status) == pointer
+
+
+def test_an_adyen_notification_is_checked_by_its_event_code():
+    body = {"live": "false", "notificationItems": [{"NotificationRequestItem": {
+        "eventCode": "CAPTURE", "success": "yes", "pspReference": "ABC"}}]}
+
+    found = list(spec_check.webhook_problems("adyen", body, "webhook CAPTURE"))
+    assert any("'merchantAccountCode' is a required property" in f for f in found), found
