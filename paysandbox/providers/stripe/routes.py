@@ -5,8 +5,8 @@ LIMITATIONS (what of the real API this does not imitate):
   WebhookEndpoints. No Customers, SetupIntents, Checkout Sessions, Connect
   (`Stripe-Account` is ignored), Billing, disputes or payouts.
 - Payment methods are cards only; `automatic_payment_methods` is accepted and ignored.
-- Parameters Stripe accepts but that change nothing here (shipping,
-  payment_method_options, transfer_data, …) are accepted and ignored.
+- Parameters Stripe accepts but that change nothing here (payment_method_options,
+  transfer_data, …) are accepted and ignored.
 - `expand[]` supports `latest_charge` and `payment_method`; search endpoints and
   list pagination by `created` are not imitated (`limit`, `starting_after` are).
 - Per-currency minimum amounts (Stripe's `amount_too_small`) are not enforced.
