@@ -43,6 +43,22 @@ def test_a_charge_always_has_billing_details_also_in_its_events(client: stripe.S
     assert events[0].data.object.billing_details.name is None
 
 
+def test_a_charge_shows_the_billing_details_its_card_was_given(client: stripe.StripeClient):
+    pi = client.v1.payment_intents.create(params={
+        "amount": 2000, "currency": "usd", "confirm": True, "payment_method_data": {
+            "type": "card", "card": {"number": "4242424242424242", "exp_month": 12,
+                                     "exp_year": 2034, "cvc": "123"},
+            "billing_details": {"email": "jenny@example.com",
+                                "address": {"postal_code": "94107"}}}})
+
+    charge = client.v1.charges.retrieve(pi.latest_charge)
+    assert charge.billing_details.email == "jenny@example.com"
+    assert charge.billing_details.address.postal_code == "94107"
+    assert charge.billing_details.name is None
+    pm = client.v1.payment_methods.retrieve(pi.payment_method)
+    assert pm.billing_details.email == "jenny@example.com"
+
+
 def test_a_decline_names_its_payment_method_in_the_error_reads_and_events(
         client: stripe.StripeClient):
     with pytest.raises(stripe.CardError) as err:

@@ -419,7 +419,7 @@ class _Api:
             "id": pm_id,
             "created": self.engine.clock.now_int(),
             "magic": number if number in magic.BY_NUMBER else "",
-            "billing_details": None,
+            "billing_details": wire.billing_details((data or {}).get("billing_details")),
             "metadata": dict((data or {}).get("metadata") or {}),
             "card": _card_facts(number, month, year, test.funding, test.country,
                                 self.engine.fingerprint_key),
@@ -516,6 +516,7 @@ class _Api:
         changes: dict[str, Any] = {
             "card": wire.card_of(record),
             "extra": {"payment_method": record["id"], "charge": charge_id,
+                      "billing_details": record.get("billing_details"),
                       "charge_created": self.engine.clock.now(),
                       "action_url": f"{request.scheme}://{request.host}/__hosted/3ds/{token}",
                       **_extra(params)},

@@ -338,7 +338,8 @@ def charge(p: Payment, pm: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "amount_captured": p.amount_captured,
         "amount_refunded": p.amount_refunded,
         "balance_transaction": ("txn_" + p.id[3:]) if captured else None,
-        "billing_details": (pm or {}).get("billing_details") or empty_billing_details(),
+        "billing_details": (pm or {}).get("billing_details") or x.get("billing_details")
+        or empty_billing_details(),
         "captured": captured,
         "created": int(x.get("charge_created", p.created)),
         "currency": p.currency.lower(),
@@ -391,6 +392,14 @@ def empty_billing_details() -> dict[str, Any]:
     """Stripe always renders billing details as an object, its unknown fields null."""
     return {"address": _address(None), "email": None, "name": None, "phone": None,
             "tax_id": None}
+
+
+def billing_details(given: Any) -> dict[str, Any] | None:
+    """Billing details as given with a card, every field present (None: none given)."""
+    if not isinstance(given, Mapping) or not given:
+        return None
+    return {"address": _address(given.get("address")),
+            **{k: given.get(k) for k in ("email", "name", "phone", "tax_id")}}
 
 
 def shipping(given: Any) -> dict[str, Any] | None:
