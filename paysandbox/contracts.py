@@ -272,6 +272,8 @@ class Finding:
         v = self.violation
         value = v.value if isinstance(v.value, str | int | float | bool) or v.value is None \
             else type(v.value).__name__
+        if isinstance(value, int) and not -2**63 <= value < 2**64:
+            value = str(value)  # beyond what JSON encoders (and the journal's) carry
         value = shown_value(self.field, value)
         return {"provider": self.provider, "contract": self.contract, "source": self.source,
                 "field": self.field, "kind": v.kind, "message": v.message, "value": value}

@@ -300,9 +300,10 @@ class Engine:
             before, after = await store.transition(
                 namespace, pid, lambda p: payments.expire(p, now, unfinished_only=True))
         elif isinstance(command, Update):
-            changes = command.changes
+            changes, details = command.changes, command.details_only
             before, after = await store.transition(
-                namespace, pid, lambda p: payments.update(p, now, **changes))
+                namespace, pid,
+                lambda p: payments.update(p, now, details_only=details, **changes))
         elif isinstance(command, RefundPayment):
             c = command
             before, after = await store.transition(

@@ -25,6 +25,7 @@ import stripe
 from paysandbox.contract_report import groups_from_report, render_text
 from paysandbox.settings import Settings
 from paysandbox.testing.server import SimulatorServer
+from tests import spec_check
 
 # The whole suite runs the simulator in test mode: every response and webhook it emits
 # is checked against its contract, and a test that saw a mismatch fails (below).
@@ -42,6 +43,31 @@ def _responses_keep_their_contracts(request: pytest.FixtureRequest) -> Iterator[
     if ours:
         pytest.fail("The simulator emitted bodies that break their contracts:\n"
                     + render_text(ours), pytrace=False)
+    _bodies_keep_the_published_specs(server)
+
+
+def _bodies_keep_the_published_specs(server: SimulatorServer) -> None:
+    """Every response and webhook body of a provider that publishes an OpenAPI document,
+    against that document (tests/spec_check.py); tests/providers/test_published_specs.py
+    says so when the documents are absent."""
+    absent = spec_check.missing()
+    if absent is not None:
+        if spec_check.required_in_ci():
+            pytest.fail(f"{absent}; CI must check the wire formats against them.",
+                        pytrace=False)
+        return
+    found: list[str] = []
+    for provider in spec_check.DOCUMENTS:
+        entries = server.admin("GET", f"/journal?provider={provider}&limit=10000")["entries"]
+        found += spec_check.journal_problems(provider, entries)
+        listed = server.admin("GET", f"/webhooks/deliveries?provider={provider}&limit=10000")
+        for d in listed["deliveries"]:
+            body = server.admin("GET", f"/webhooks/deliveries/{d['id']}")["body"]
+            found += spec_check.webhook_problems(provider, body, f"webhook {d['event_type']}")
+    if found:
+        shown = "\n".join(sorted(set(found))[:40])
+        pytest.fail(f"The simulator emitted bodies that break the providers' published "
+                    f"OpenAPI documents ({len(set(found))}):\n{shown}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

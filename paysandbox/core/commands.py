@@ -57,6 +57,9 @@ class Authorize(Command):
 class Update(Command):
     operation: ClassVar[str] = "update"
     changes: Mapping[str, Any] = field(default_factory=dict)
+    # Only descriptive details (metadata, description, …) change: allowed in any status,
+    # where a provider allows that (Stripe does).
+    details_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)

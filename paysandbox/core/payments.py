@@ -215,9 +215,10 @@ def _merged(p: Payment, changes: Mapping[str, Any]) -> dict[str, Any]:
     return dict(changes)
 
 
-def update(p: Payment, now: float, **changes: Any) -> Payment:
-    """Change details (amount, metadata, …) before any attempt is made."""
-    if p.status not in ATTEMPTABLE and p.status is not Status.REQUIRES_ACTION:
+def update(p: Payment, now: float, *, details_only: bool = False, **changes: Any) -> Payment:
+    """Change details (amount, metadata, …) before any attempt is made; descriptive
+    details alone (`details_only`) in any status."""
+    if not details_only and p.status not in ATTEMPTABLE and p.status is not Status.REQUIRES_ACTION:
         raise InvalidTransition(p, "update", ATTEMPTABLE | {Status.REQUIRES_ACTION})
     entry = HistoryEntry(now, "update", p.status)
     return _replace(p, {**_merged(p, changes), "history": (*p.history, entry),

@@ -120,6 +120,12 @@ def route(method: str, path: str, handler: Handler) -> web.RouteDef:
     return web.route(method, path, handler, name=getattr(handler, "__name__", None))
 
 
+def trailing_slash(provider: Provider) -> bool:
+    """Whether the provider's real API answers each path ending in `/` as the same
+    request (its SDKs call either); an optional attribute, false when absent."""
+    return bool(getattr(provider, "trailing_slash", False))
+
+
 def hostnames(provider: Provider) -> Mapping[str, str]:
     """The provider's real API hostnames and the base each maps to (none for a plugin
     that declares none)."""
@@ -352,6 +358,10 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
         operation = r.kwargs.get("name")
         app.router.add_route(r.method, prefix + r.path, wrap(r.handler, operation),
                              name=f"{provider.name}.{operation}" if operation else None)
+    if trailing_slash(provider):
+        routes += [web.route(r.method, r.path + "/", r.handler, **r.kwargs) for r in routes]
+        for r in routes[len(routes) // 2:]:
+            app.router.add_route(r.method, prefix + r.path, wrap(r.handler, r.kwargs.get("name")))
     # Last below the prefix (the router tries the most specific paths first): an unknown
     # path, or a known one with another method, in the provider's own envelope.
     app.router.add_route("*", prefix + "{tail:(/.*)?}", wrap(route_missing, None))

@@ -500,7 +500,7 @@ class Dispatcher:
                 error: str | None
                 if breaker.holds():
                     ok, error = False, breaker.reason
-                    d.attempts.append(Attempt(self._clock.now(), None, error, 0.0))
+                    d.attempts.append(Attempt(self._due(d), None, error, 0.0))
                 else:
                     d.state = "delivering"
                     self._delivering += 1
@@ -517,6 +517,11 @@ class Dispatcher:
             if not lane.workers and not lane.ready and self._lanes.get(host) is lane:
                 del self._lanes[host]
 
+    def _due(self, d: Delivery) -> float:
+        """When an attempt happens: when it fell due, so that after an advance of the
+        clock past several retries, each one's successor is due (and runs) within it."""
+        return min(d.next_attempt_at, self._clock.now())
+
     def _breaker(self, host: str) -> _Breaker:
         breaker = self._breakers.get(host)
         if breaker is None:
@@ -527,7 +532,7 @@ class Dispatcher:
 
     async def _attempt(self, d: Delivery) -> tuple[bool, str | None]:
         started = time.perf_counter()
-        at = self._clock.now()
+        at = self._due(d)
         secret = d.endpoint.secret + ("-wrong" if d.bad_signature else "")
         # Receivers check the signature's age against their own wall clock, so it is
         # signed with real time even when the virtual clock has been advanced.
@@ -581,7 +586,7 @@ class Dispatcher:
             log.debug("delivered %s %s to %s", d.event.type, d.event.id,
                       display_url(d.endpoint.url))
         elif retries_done < len(d.scheme.retry_schedule):
-            self._schedule(d, self._clock.now() + d.scheme.retry_schedule[retries_done])
+            self._schedule(d, d.attempts[-1].at + d.scheme.retry_schedule[retries_done])
             log.debug("webhook %s to %s failed (%s); retry %d at virtual +%.0fs", d.event.id,
                       display_url(d.endpoint.url), error, retries_done + 1,
                       d.scheme.retry_schedule[retries_done])

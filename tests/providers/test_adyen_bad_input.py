@@ -91,6 +91,12 @@ def test_bad_input_gets_adyens_envelope(payment_simulator: SimulatorServer, case
     assert len(envelope["pspReference"]) == 16
 
 
+def test_an_error_s_psp_reference_is_in_its_header_where_the_sdk_reads_it(adyen: Checkout):
+    with pytest.raises(Adyen.AdyenAPIUnprocessableEntity) as err:
+        adyen.pay(value=-5)
+    assert err.value.psp == err.value.message["pspReference"]
+
+
 def test_sdk_surfaces_validation_errors(adyen: Checkout):
     with pytest.raises(Adyen.AdyenAPIUnprocessableEntity) as err:
         adyen.pay(value=-5)

@@ -15,7 +15,7 @@ import requests
 from paysandbox.core.outcomes import DeclineReason
 from paysandbox.providers.mercadopago import boleto, pix
 from paysandbox.testing.server import SimulatorServer
-from tests.providers.mercadopago_sdk import new_token, sdk
+from tests.providers.mercadopago_sdk import API, SimulatorHttpClient, new_token, sdk
 
 PAYER = {"email": "buyer@testuser.com", "first_name": "Ana", "last_name": "Silva",
          "identification": {"type": "CPF", "number": "19119119100"}}
@@ -118,6 +118,18 @@ def test_capture_false_authorizes_then_capture_approves(mp: mercadopago.SDK) -> 
     assert captured["transaction_details"]["net_received_amount"] == 60
 
 
+def test_a_partial_capture_leaves_the_payment_at_the_captured_amount(
+        mp: mercadopago.SDK) -> None:
+    p = pay_card(mp, capture=False)
+    assert p["transaction_amount"] == 100.5
+
+    captured = ok(mp.payment().capture(p["id"], 40))
+
+    assert captured["transaction_amount"] == 40
+    read = ok(mp.payment().get(p["id"]))
+    assert (read["transaction_amount"], read["status"]) == (40, "approved")
+
+
 def test_capturing_more_than_authorized_is_refused(mp: mercadopago.SDK) -> None:
     p = pay_card(mp, capture=False)
 
@@ -179,6 +191,23 @@ def test_partial_then_full_refund(mp: mercadopago.SDK) -> None:
     listed = ok(mp.refund().list_all(p["id"]))
     assert [r["id"] for r in listed] == [first["id"], rest["id"]]
     assert ok(mp.refund().get(p["id"], first["id"]))["amount"] == 40.25
+
+
+def test_paths_ending_in_a_slash_are_the_same_request(payment_simulator: SimulatorServer) \
+        -> None:
+    """Mercado Pago's Node SDK lists refunds as GET /v1/payments/{id}/refunds/; the SDKs'
+    own HTTP client sends that path here."""
+    token = new_token()
+    mp = sdk(payment_simulator.url("mercadopago"), token)
+    p = pay_card(mp)
+    refund = ok(mp.refund().create(p["id"], {"amount": 10}), 201)
+    http = SimulatorHttpClient(payment_simulator.url("mercadopago"))
+    auth = {"Authorization": f"Bearer {token}"}
+
+    listed = ok(http.get(url=f"{API}/v1/payments/{p['id']}/refunds/", headers=auth))
+    assert [r["id"] for r in listed] == [refund["id"]]
+    read = ok(http.get(url=f"{API}/v1/payments/{p['id']}/", headers=auth))
+    assert read["id"] == p["id"]
 
 
 def test_refunding_more_than_is_left_is_refused(mp: mercadopago.SDK) -> None:

@@ -115,6 +115,17 @@ def test_the_sdk_raises_invalid_request_error_naming_the_param(client: stripe.St
     assert err.value.param == param
 
 
+def test_an_amount_beyond_64_bits_is_refused_and_journaled(client: stripe.StripeClient,
+                                                            payment_simulator: SimulatorServer):
+    with pytest.raises(stripe.InvalidRequestError) as err:
+        client.v1.payment_intents.create(params={"amount": 10**30, "currency": "usd"})
+    assert err.value.param == "amount"
+
+    (entry,) = payment_simulator.admin("GET", "/journal?provider=stripe")["entries"]
+    (violation,) = entry["contract_violations"]
+    assert (violation["field"], violation["value"]) == ("amount", str(10**30))
+
+
 def test_invalid_transition_is_a_400_with_the_payment(client: stripe.StripeClient):
     pi = client.v1.payment_intents.create(params={"amount": 100, "currency": "usd"})
     with pytest.raises(stripe.InvalidRequestError) as err:

@@ -117,6 +117,31 @@ def test_failed_deliveries_are_retried_on_the_virtual_clock(
     assert hook_server.received[0].json()["id"] == hook_server.received[1].json()["id"]
 
 
+def test_one_advance_runs_every_retry_that_falls_due_within_it(
+        client: stripe.StripeClient, hook_server: WebhookReceiver,
+        payment_simulator: SimulatorServer):
+    hook_server.fail_first = 10  # the receiver is down all day
+    client.v1.webhook_endpoints.create(params={
+        "url": hook_server.url, "enabled_events": ["payment_intent.succeeded"]})
+    pay(client)
+
+    def delivery() -> dict:
+        (found,) = payment_simulator.admin(
+            "GET", "/webhooks/deliveries?provider=stripe")["deliveries"]
+        return found  # type: ignore[no-any-return]
+
+    assert eventually(lambda: delivery()["attempts"])
+    first = delivery()["attempts"][0]["at"]
+    payment_simulator.admin("POST", "/clock/advance", {"by": "26h"})
+
+    assert eventually(lambda: delivery()["state"] == "failed")
+    attempts = delivery()["attempts"]
+    assert [a["status"] for a in attempts] == [500, 500, 500, 500]  # the first and 3 retries
+    # Stripe's test-mode schedule, each retry after the one before: 5 min, 1 h, 3 h.
+    assert [round(a["at"] - first) for a in attempts] == [0, 300, 300 + 3600, 300 + 3600 + 10800]
+    assert len(hook_server.received) == 0
+
+
 def test_dashboard_style_endpoint_from_admin_gets_every_namespace(
         make_stripe: Make, hook_server: WebhookReceiver, payment_simulator: SimulatorServer):
     secret = "whsec_configured_by_admin"

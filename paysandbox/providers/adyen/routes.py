@@ -257,8 +257,11 @@ def _event(namespace: str, item: Mapping[str, Any], at: float) -> Event:
 
 def _json(obj: Any, *, status: int = 200, headers: Mapping[str, str] | None = None
           ) -> web.Response:
+    # Adyen repeats the pspReference in a header; its SDKs read an error's from there.
+    psp = obj.get("pspReference") if isinstance(obj, Mapping) else None
     return web.Response(body=wire.dumps(obj), status=status,
                         headers={"Content-Type": "application/json;charset=UTF-8",
+                                 **({"pspReference": psp} if isinstance(psp, str) else {}),
                                  **(headers or {})})
 
 

@@ -105,6 +105,9 @@ class MercadoPagoProvider:
     name = "mercadopago"
     title = "Mercado Pago"
     hostnames: Mapping[str, str] = {"api.mercadopago.com": ""}
+    # Its API answers a path ending in `/` as the same request, and its Node SDK lists
+    # refunds that way (GET /v1/payments/{id}/refunds/).
+    trailing_slash = True
     webhooks: WebhookScheme = wire.MercadoPagoWebhooks()
 
     @property

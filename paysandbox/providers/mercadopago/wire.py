@@ -207,8 +207,9 @@ def payment(p: Payment) -> dict[str, Any]:
     x = p.extra
     st, detail = status(p)
     code = p.currency
-    total = amount(p.amount, code)
     captured = p.status in (Status.CAPTURED, Status.PARTIALLY_REFUNDED, Status.REFUNDED)
+    # A partial capture leaves the payment at the amount captured, as Mercado Pago answers.
+    total = amount(p.amount_captured if captured else p.amount, code)
     last = p.history[-1].at if p.history else p.created
     approved = _when(p, "authorize", "complete", "capture")
     method_id = x.get("payment_method_id", "")
@@ -217,7 +218,7 @@ def payment(p: Payment) -> dict[str, Any]:
         "acquirer_reference": None, "bank_transfer_id": None,
         "external_resource_url": x.get("external_resource_url"),
         "financial_institution": None,
-        "installment_amount": amount(p.amount, code) if p.method == "card" else 0,
+        "installment_amount": total if p.method == "card" else 0,
         "net_received_amount": amount(p.amount_captured - p.amount_refunded, code)
         if captured else 0,
         "overpaid_amount": 0, "payable_deferral_period": None,

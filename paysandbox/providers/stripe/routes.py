@@ -5,8 +5,8 @@ LIMITATIONS (what of the real API this does not imitate):
   WebhookEndpoints. No Customers, SetupIntents, Checkout Sessions, Connect
   (`Stripe-Account` is ignored), Billing, disputes or payouts.
 - Payment methods are cards only; `automatic_payment_methods` is accepted and ignored.
-- Parameters Stripe accepts but that change nothing here (shipping,
-  payment_method_options, transfer_data, …) are accepted and ignored.
+- Parameters Stripe accepts but that change nothing here (payment_method_options,
+  transfer_data, …) are accepted and ignored.
 - `expand[]` supports `latest_charge` and `payment_method`; search endpoints and
   list pagination by `created` are not imitated (`limit`, `starting_after` are).
 - Per-currency minimum amounts (Stripe's `amount_too_small`) are not enforced.
@@ -210,11 +210,15 @@ EVENT_TYPES = frozenset({
 
 
 def _json(obj: Any, request: web.Request, *, status: int = 200) -> web.Response:
-    return web.Response(body=wire.dumps(obj), status=status, headers={
+    headers = {
         "Content-Type": "application/json",
         "Request-Id": "req_" + request.get(REQUEST_ID, ""),
         "Stripe-Version": request.headers.get("Stripe-Version", wire.API_VERSION),
-    })
+    }
+    key = request.headers.get("Idempotency-Key")
+    if key is not None:  # Stripe echoes it; stripe-node reads it from the response
+        headers["Idempotency-Key"] = key
+    return web.Response(body=wire.dumps(obj), status=status, headers=headers)
 
 
 def authenticate(request: web.Request) -> str:
@@ -414,7 +418,7 @@ class _Api:
             "id": pm_id,
             "created": self.engine.clock.now_int(),
             "magic": number if number in magic.BY_NUMBER else "",
-            "billing_details": None,
+            "billing_details": wire.billing_details((data or {}).get("billing_details")),
             "metadata": dict((data or {}).get("metadata") or {}),
             "card": _card_facts(number, month, year, test.funding, test.country,
                                 self.engine.fingerprint_key),
@@ -462,7 +466,7 @@ class _Api:
                 id=pi_id, namespace=ns, provider="stripe", amount=params["amount"],
                 currency=code, created=now, capture_manual=capture == "manual",
                 metadata=_metadata({}, params.get("metadata")),
-                description=params.get("description"),
+                description=params.get("description") or None,
                 extra={"client_secret": f"{pi_id}_secret_{secrets.token_hex(12)}",
                        **_extra(params),
                        "payment_method_types": params.get("payment_method_types", ["card"])})
@@ -481,6 +485,12 @@ class _Api:
 
         async def run() -> web.Response:
             p = await self._payment(ns, request.match_info["id"])
+            secret = params.get("client_secret")
+            if secret is not None and secret != p.extra.get("client_secret"):
+                raise InvalidRequest(
+                    "The client_secret provided does not match the client_secret associated "
+                    f"with the PaymentIntent. Use {p.id}'s own client_secret.",
+                    param="client_secret", code="payment_intent_invalid_parameter")
             if p.status not in payments.ATTEMPTABLE:
                 raise _state_error(InvalidTransition(p, "confirm", payments.ATTEMPTABLE))
             return await self._confirm(request, ns, p, params, create=False)
@@ -505,6 +515,7 @@ class _Api:
         changes: dict[str, Any] = {
             "card": wire.card_of(record),
             "extra": {"payment_method": record["id"], "charge": charge_id,
+                      "billing_details": record.get("billing_details"),
                       "charge_created": self.engine.clock.now(),
                       "action_url": f"{request.scheme}://{request.host}/__hosted/3ds/{token}",
                       **_extra(params)},
@@ -529,7 +540,7 @@ class _Api:
             raise wire.CardError(f["message"], code=f["code"], param=f.get("param"), extra={
                 **({"decline_code": err["decline_code"]} if "decline_code" in err else {}),
                 "charge": charge_id, "payment_intent": wire.payment_intent(after),
-                "payment_method": pm, "request_log_url": None})
+                "payment_method": pm})
         return await self._respond(request, ns, after, params)
 
     async def retrieve_payment_intent(self, request: web.Request) -> web.Response:
@@ -550,14 +561,15 @@ class _Api:
             if "metadata" in params:
                 changes["metadata"] = _metadata(p.metadata, params["metadata"])
             if "description" in params:
-                changes["description"] = params["description"]
+                changes["description"] = params["description"] or None  # "" unsets
             if "capture_method" in params:
                 changes["capture_manual"] = params["capture_method"] == "manual"
             if "payment_method" in params:
                 record, _ = await self._pm_by_id(ns, params["payment_method"], "payment_method")
                 changes["extra"]["payment_method"] = record["id"]
-            result = await self._run(ns, Update(p.id, changes), request, p,
-                                     amount=changes.get("amount"))
+            details_only = set(params) <= _UPDATABLE_IN_ANY_STATUS
+            result = await self._run(ns, Update(p.id, changes, details_only=details_only),
+                                     request, p, amount=changes.get("amount"))
             return await self._respond(request, ns, result.payment, params)
         return await self._once(request, ns, run)
 
@@ -795,7 +807,10 @@ def _currency(code: str) -> str:
 
 
 def _metadata(current: Mapping[str, str], given: Mapping[str, str] | None) -> dict[str, str]:
-    """Stripe merges metadata on update; an empty value removes a key."""
+    """Stripe merges metadata on update; an empty value removes a key, and `metadata=`
+    (an empty hash) removes them all."""
+    if given is not None and not given:
+        return {}
     out = dict(current)
     for k, v in (given or {}).items():
         if v == "":
@@ -824,11 +839,20 @@ _EXPANDABLE: dict[str, tuple[str, ...]] = {
 
 _EXTRA = ("customer", "receipt_email", "return_url", "setup_future_usage",
           "statement_descriptor", "capture_method", "confirmation_method",
-          "automatic_payment_methods")
+          "automatic_payment_methods", "shipping")
+
+#: What Stripe lets an update change whatever the PaymentIntent's status (its API
+#: reference: these never need a new confirmation), so an order id can be attached after
+#: the payment succeeded. Anything else (amount, currency, payment_method, …) only
+#: before the payment is confirmed.
+_UPDATABLE_IN_ANY_STATUS = frozenset({"metadata", "description", "receipt_email", "shipping",
+                                      "expand"})
 
 
 def _extra(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: params[k] for k in _EXTRA if k in params}
+    """Details kept beside the payment; an empty value (`receipt_email=`) unsets one, and
+    Stripe shows an unset field as null, never as ""."""
+    return {k: (None if params[k] in ("", {}) else params[k]) for k in _EXTRA if k in params}
 
 
 def _with_extra(p: Payment, **extra: Any) -> Payment:

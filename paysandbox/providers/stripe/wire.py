@@ -108,6 +108,8 @@ _INT = re.compile(r"^-?\d+$")
 def coerce(data: Any, sch: Mapping[str, Any]) -> Any:
     """Turn form strings into the types the contract expects, where they parse."""
     t = sch.get("type")
+    if t == "object" and data == "":  # `metadata=`: Stripe's way to send an empty hash
+        return {}
     if t == "integer" and isinstance(data, str) and _INT.match(data):
         return int(data)
     if t == "boolean" or ("anyOf" in sch and isinstance(data, str) and data in ("true", "false")):
@@ -209,8 +211,12 @@ def decline_fields(p: Payment) -> dict[str, Any]:
 
 
 def last_payment_error(p: Payment, pm: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The failed attempt, with the PaymentMethod it used (decline handling reads its
+    brand and last4), in a response, a 402's error and an event alike."""
     if p.status is not Status.FAILED:
         return None
+    if pm is None:
+        pm = payment_method_of(p)
     f = decline_fields(p)
     err: dict[str, Any] = {
         "code": f["code"],
@@ -253,7 +259,7 @@ def payment_intent(p: Payment, *, pm: Mapping[str, Any] | None = None,
         "application_fee_amount": None,
         "automatic_payment_methods": x.get("automatic_payment_methods"),
         "canceled_at": int(voided.at) if voided else None,
-        "cancellation_reason": voided.detail if voided else None,
+        "cancellation_reason": _cancellation_reason(voided.detail) if voided else None,
         "capture_method": x.get("capture_method", "automatic_async"),
         "client_secret": x.get("client_secret"),
         "confirmation_method": x.get("confirmation_method", "automatic"),
@@ -277,7 +283,7 @@ def payment_intent(p: Payment, *, pm: Mapping[str, Any] | None = None,
         "receipt_email": x.get("receipt_email"),
         "review": None,
         "setup_future_usage": x.get("setup_future_usage"),
-        "shipping": None,
+        "shipping": shipping(x.get("shipping")),
         "source": None,
         "statement_descriptor": x.get("statement_descriptor"),
         "statement_descriptor_suffix": None,
@@ -286,6 +292,18 @@ def payment_intent(p: Payment, *, pm: Mapping[str, Any] | None = None,
         "transfer_group": None,
     }
     return out
+
+
+#: Stripe's reasons; a cancellation from elsewhere (the shopper, the admin API) is
+#: `abandoned`, the one Stripe gives when no one says why.
+_CANCELLATION_REASONS = frozenset({"abandoned", "automatic", "duplicate", "failed_invoice",
+                                   "fraudulent", "requested_by_customer", "void_invoice"})
+
+
+def _cancellation_reason(detail: str | None) -> str | None:
+    if detail is None or detail in _CANCELLATION_REASONS:
+        return detail
+    return "abandoned"
 
 
 def charge(p: Payment, pm: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -320,7 +338,8 @@ def charge(p: Payment, pm: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "amount_captured": p.amount_captured,
         "amount_refunded": p.amount_refunded,
         "balance_transaction": ("txn_" + p.id[3:]) if captured else None,
-        "billing_details": (pm or {}).get("billing_details"),
+        "billing_details": (pm or {}).get("billing_details") or x.get("billing_details")
+        or empty_billing_details(),
         "captured": captured,
         "created": int(x.get("charge_created", p.created)),
         "currency": p.currency.lower(),
@@ -363,6 +382,49 @@ def refund(p: Payment, r: Refund) -> dict[str, Any]:
     }
 
 
+def _address(given: Any) -> dict[str, Any]:
+    given = given if isinstance(given, Mapping) else {}
+    return {k: given.get(k) for k in ("city", "country", "line1", "line2", "postal_code",
+                                      "state")}
+
+
+def empty_billing_details() -> dict[str, Any]:
+    """Stripe always renders billing details as an object, its unknown fields null."""
+    return {"address": _address(None), "email": None, "name": None, "phone": None,
+            "tax_id": None}
+
+
+def billing_details(given: Any) -> dict[str, Any] | None:
+    """Billing details as given with a card, every field present (None: none given)."""
+    if not isinstance(given, Mapping) or not given:
+        return None
+    return {"address": _address(given.get("address")),
+            **{k: given.get(k) for k in ("email", "name", "phone", "tax_id")}}
+
+
+def shipping(given: Any) -> dict[str, Any] | None:
+    """A shipping hash as Stripe renders it: every field present, the unknown ones null."""
+    if not isinstance(given, Mapping) or not given:
+        return None
+    return {"address": _address(given.get("address")),
+            **{k: given.get(k) for k in ("carrier", "name", "phone", "tracking_number")}}
+
+
+def payment_method_of(p: Payment) -> dict[str, Any] | None:
+    """The PaymentMethod a payment used, rebuilt from what the payment kept of its card
+    (events and reads have no store to look it up in)."""
+    c, pm_id = p.card, p.extra.get("payment_method")
+    if c is None or not pm_id:
+        return None
+    return payment_method({
+        "id": pm_id, "created": int(p.extra.get("charge_created", p.created)),
+        "card": {"brand": c.brand, "last4": c.last4, "exp_month": c.exp_month,
+                 "exp_year": c.exp_year, "funding": c.funding, "country": c.country,
+                 "fingerprint": c.fingerprint,
+                 "checks": {"address_line1_check": None, "address_postal_code_check": None,
+                            "cvc_check": "pass"}}})
+
+
 def payment_method(record: Mapping[str, Any]) -> dict[str, Any]:
     card = dict(record["card"])
     brand = card.get("brand")
@@ -370,10 +432,7 @@ def payment_method(record: Mapping[str, Any]) -> dict[str, Any]:
         "id": record["id"],
         "object": "payment_method",
         "allow_redisplay": "unspecified",
-        "billing_details": record.get("billing_details") or {
-            "address": {"city": None, "country": None, "line1": None, "line2": None,
-                        "postal_code": None, "state": None},
-            "email": None, "name": None, "phone": None, "tax_id": None},
+        "billing_details": record.get("billing_details") or empty_billing_details(),
         "card": {
             "brand": brand, "checks": card.get("checks"), "country": card.get("country"),
             "display_brand": brand, "exp_month": card.get("exp_month"),
