@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,7 @@ PACKAGES = ("stripe@23", "@adyen/api-library@32", "checkout-sdk-node@5",
 NPM_TIMEOUT = 300
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsSimulator]:
-    simulator = tls_support.start(tmp_path_factory.mktemp("tls"))
-    try:
-        yield simulator
-    finally:
-        out = tls_support.stop(simulator)
-        assert "Traceback" not in out, out
+sim = tls_support.simulator  # the module's `paysandbox serve --tls`
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import socket
 import ssl
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,15 +16,7 @@ from tests.conftest import WebhookReceiver, receiving
 from tests.e2e import tls_support
 from tests.e2e.tls_support import CHECKOUT_SUBDOMAIN, TlsSimulator
 
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsSimulator]:
-    simulator = tls_support.start(tmp_path_factory.mktemp("tls"))
-    try:
-        yield simulator
-    finally:
-        out = tls_support.stop(simulator)
-        assert "Traceback" not in out, out
+sim = tls_support.simulator  # the module's `paysandbox serve --tls`
 
 
 def _client(code: str) -> str:

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -163,3 +164,15 @@ def stop(sim: TlsSimulator) -> str:
         sim.proc.kill()
         sim.proc.wait()
     return "".join(sim.output)
+
+
+@pytest.fixture(scope="module")
+def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsSimulator]:
+    """`paysandbox serve --tls` for a test module (use it as `sim = tls_support.simulator`);
+    it must stop without a traceback."""
+    started = start(tmp_path_factory.mktemp("tls"))
+    try:
+        yield started
+    finally:
+        out = stop(started)
+        assert "Traceback" not in out, out
