@@ -19,8 +19,6 @@ Bounded: the newest MAX_KEPT deliveries are kept, bodies up to MAX_BODY bytes.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import json
 import threading
@@ -32,6 +30,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from paysandbox.providers.adyen import wire as adyen_wire
+from paysandbox.providers.checkoutcom import wire as checkoutcom_wire
+from paysandbox.providers.mercadopago import wire as mercadopago_wire
+from paysandbox.providers.razorpay import wire as razorpay_wire
+from paysandbox.providers.stripe import wire as stripe_wire
 from paysandbox.settings import default_secret
 
 MAX_KEPT = 10_000
@@ -161,10 +164,6 @@ def _answer(request: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
     request.wfile.write(body)
 
 
-def _hex_hmac(key: bytes, message: bytes) -> str:
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
-
-
 def _pairs(header: str) -> dict[str, list[str]]:
     pairs: dict[str, list[str]] = {}
     for part in header.split(","):
@@ -173,50 +172,49 @@ def _pairs(header: str) -> dict[str, list[str]]:
     return pairs
 
 
+def _v1_matches(expected_header: str, given: dict[str, list[str]]) -> bool:
+    (expected,) = _pairs(expected_header)["v1"]
+    return any(hmac.compare_digest(expected, v1) for v1 in given.get("v1", []))
+
+
+# Each recomputes what the provider signs with the provider's own signing function from
+# its wire module (the same secret, the same bytes); the how-to tests cross-check the
+# deliveries with the providers' SDK verifiers.
+
 def _stripe(body: bytes, headers: Mapping[str, str], path: str, secret: str) -> bool:
-    parts = _pairs(headers["stripe-signature"])
-    expected = _hex_hmac(secret.encode(), parts["t"][0].encode() + b"." + body)
-    return any(hmac.compare_digest(expected, v1) for v1 in parts.get("v1", []))
+    given = _pairs(headers["stripe-signature"])
+    return _v1_matches(stripe_wire.signature_header(body, secret, int(given["t"][0])), given)
 
 
 def _adyen(body: bytes, headers: Mapping[str, str], path: str, secret: str) -> bool:
     items = [w["NotificationRequestItem"] for w in json.loads(body)["notificationItems"]]
-    key = bytes.fromhex(secret)
-    for item in items:
-        amount = item.get("amount") or {}
-        fields = (item.get("pspReference", ""), item.get("originalReference", ""),
-                  item.get("merchantAccountCode", ""), item.get("merchantReference", ""),
-                  amount.get("value", ""), amount.get("currency", ""),
-                  item.get("eventCode", ""), item.get("success", ""))
-        payload = ":".join(str(f) for f in fields).encode()
-        expected = base64.b64encode(hmac.new(key, payload, hashlib.sha256).digest()).decode()
-        given = str((item.get("additionalData") or {}).get("hmacSignature", ""))
-        if not hmac.compare_digest(expected, given):
-            return False
-    return bool(items)
+    return bool(items) and all(
+        hmac.compare_digest(adyen_wire.hmac_signature(item, secret),
+                            str((item.get("additionalData") or {}).get("hmacSignature", "")))
+        for item in items)
 
 
-def _body_hmac(header: str) -> Callable[[bytes, Mapping[str, str], str, str], bool]:
+def _body_hmac(header: str, sign: Callable[[bytes, str], str]
+               ) -> Callable[[bytes, Mapping[str, str], str, str], bool]:
     def verify(body: bytes, headers: Mapping[str, str], path: str, secret: str) -> bool:
-        return hmac.compare_digest(_hex_hmac(secret.encode(), body), headers[header])
+        return hmac.compare_digest(sign(body, secret), headers[header])
     return verify
 
 
 def _mercadopago(body: bytes, headers: Mapping[str, str], path: str, secret: str) -> bool:
-    parts = _pairs(headers["x-signature"])
+    given = _pairs(headers["x-signature"])
     query = parse_qs(urlsplit(path).query)
     data_id = (query.get("data.id") or [str(json.loads(body)["data"]["id"])])[0]
-    manifest = f"id:{data_id.lower()};request-id:{headers['x-request-id']};ts:{parts['ts'][0]};"
-    expected = _hex_hmac(secret.encode(), manifest.encode())
-    return any(hmac.compare_digest(expected, v1) for v1 in parts.get("v1", []))
+    return _v1_matches(mercadopago_wire.signature_header(
+        data_id, headers["x-request-id"], secret, int(given["ts"][0])), given)
 
 
 #: How each provider's own verifier checks a delivery; providers not listed do not sign.
 VERIFIERS: Mapping[str, Callable[[bytes, Mapping[str, str], str, str], bool]] = {
     "stripe": _stripe,
     "adyen": _adyen,
-    "checkoutcom": _body_hmac("cko-signature"),
-    "razorpay": _body_hmac("x-razorpay-signature"),
+    "checkoutcom": _body_hmac("cko-signature", checkoutcom_wire.signature),
+    "razorpay": _body_hmac("x-razorpay-signature", razorpay_wire.signature),
     "mercadopago": _mercadopago,
 }
 
