@@ -191,7 +191,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     for p in providers.values():
         base.mount(app, p, engine, journal, max_body=settings.max_body_bytes,
                    contracts_mode=settings.contracts, contract_log=contract_log,
-                   check_responses=settings.check_responses)
+                   check_responses=settings.check_responses, public_url=settings.public_url)
     app.add_subapp("/__admin", admin_app(engine, journal, settings, providers, time.time(),
                                          scenarios, contract_log))
     app.add_subapp("/__hosted", hosted_app(engine, providers))

@@ -43,6 +43,7 @@ from paysandbox.core.outcomes import Outcome
 from paysandbox.core.payments import Payment, Status
 from paysandbox.core.tenancy import internal, tenant
 from paysandbox.errors import ApiError, Unauthorized
+from paysandbox.objects import Objects
 from paysandbox.providers.base import (
     NAMESPACE,
     RAW_BODY,
@@ -52,7 +53,6 @@ from paysandbox.providers.base import (
     scenario_facts,
 )
 from paysandbox.providers.daraja import magic, wire
-from paysandbox.store.base import Store
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ class DarajaProvider:
     def render_error(self, error: ApiError, request: web.Request) -> web.Response:
         return _json(wire.error_body(error, _request_id(request)), status=error.status)
 
-    async def webhook_endpoints(self, store: Store, namespace: str) -> Sequence[Endpoint]:
+    async def webhook_endpoints(self, objects: Objects, namespace: str) -> Sequence[Endpoint]:
         return ()  # callbacks go to each request's CallBackURL
 
     def events_for(self, namespace: str, command: Command, result: Result) -> Sequence[Event]:

@@ -56,6 +56,7 @@ from paysandbox.core.outcomes import Outcome
 from paysandbox.core.payments import AmountExceeded, InvalidTransition, Payment, Status
 from paysandbox.core.tenancy import tenant
 from paysandbox.errors import ApiError, Conflict, Unauthorized
+from paysandbox.objects import Objects
 from paysandbox.providers.base import (
     NAMESPACE,
     RAW_BODY,
@@ -67,7 +68,7 @@ from paysandbox.providers.base import (
     scenario_facts,
 )
 from paysandbox.providers.razorpay import magic, wire
-from paysandbox.store.base import NotFound, Store
+from paysandbox.store.base import NotFound
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ class RazorpayProvider:
     def render_error(self, error: ApiError, request: web.Request) -> web.Response:
         return _json(wire.error_body(error), request, status=error.status)
 
-    async def webhook_endpoints(self, store: Store, namespace: str) -> Sequence[Endpoint]:
+    async def webhook_endpoints(self, objects: Objects, namespace: str) -> Sequence[Endpoint]:
         return ()  # configured in the dashboard: PUT /__admin/webhooks/razorpay
 
     def events_for(self, namespace: str, command: Command, result: Result) -> Sequence[Event]:
