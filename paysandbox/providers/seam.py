@@ -28,6 +28,7 @@ from aiohttp import web
 from multidict import CIMultiDictProxy
 
 from paysandbox.contracts import Violation
+from paysandbox.core.cards import card_fingerprint
 from paysandbox.core.clock import VirtualClock
 from paysandbox.core.commands import Command, Listing, Record, Result
 from paysandbox.core.payments import CardDetails, Payment
@@ -169,6 +170,11 @@ class Context:
     @property
     def clock(self) -> VirtualClock:
         return self._engine.clock
+
+    def card_fingerprint(self, number: str, length: int = 16) -> str:
+        """A card number's stable id, the same for every process on one store (an HMAC
+        under the store's own key, never reversible)."""
+        return card_fingerprint(number, self._engine.fingerprint_key, length)
 
     @property
     def fingerprint_key(self) -> bytes:
