@@ -57,7 +57,7 @@ wheel-smoke: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/pip install --quiet -e ".[dev]"
-	$(BIN)/ruff check paysandbox tests
+	$(BIN)/ruff check paysandbox tests plugins
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

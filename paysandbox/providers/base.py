@@ -195,6 +195,9 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
     mode) every response is checked against its contract too. Findings go to the
     journal entry and to `contract_log`."""
     prefix = "/" + provider.name
+    # A plugin's contracts (and data, and pages) sit beside its code, in its package.
+    module = type(provider).__module__
+    contracts.shipped_with(provider.name, module.rpartition(".")[0] or module)
     dialect: Dialect | None = getattr(provider, "dialect", None)
     render_error: Callable[[ApiError, web.Request], web.Response] = (
         dialect.render_error if dialect is not None

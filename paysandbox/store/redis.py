@@ -33,6 +33,7 @@ import base64
 import contextlib
 import functools
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable, Coroutine, Mapping
@@ -41,7 +42,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from paysandbox.core.commands import Writes
 from paysandbox.core.payments import Payment
@@ -56,6 +57,9 @@ from paysandbox.store.codec import BadRecord, decode_payment, encode_payment
 from paysandbox.webhooks.dispatcher import Event
 
 DEFAULT_PREFIX = "paysandbox:"
+
+_FOREIGN = re.compile(r"paysandbox-foreign (?P<key>\S+) holds a (?P<type>\w+), "
+                      r"not a (?P<kind>\w+)")
 
 log = logging.getLogger("paysandbox.store")
 
@@ -101,6 +105,26 @@ return 0
 # then the number of aliases and the aliases, then the number of records and, for each,
 # its namespace's key prefix, its namespace, kind, id and JSON.
 _COMMIT = _RETAIN + """
+local function writable(key, kind)
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= kind then
+    error('paysandbox-foreign ' .. key .. ' holds a ' .. t .. ', not a ' .. kind)
+  end
+end
+local n = tonumber(ARGV[7])
+local at = 8 + n
+local m = tonumber(ARGV[at])
+-- Every key is checked before the first write: a script that fails half-way keeps the
+-- writes it made, so a key of another type (written by something else) must stop it
+-- before it changes anything.
+writable(KEYS[1], 'string') writable(KEYS[2], 'list') writable(KEYS[3], 'list')
+writable(KEYS[4], 'set') writable(KEYS[5], 'hash')
+if n > 0 then writable(ARGV[6] .. 'aliases-of:' .. ARGV[3], 'set') end
+for i = 0, m - 1 do
+  local base = at + 1 + 5 * i
+  writable(ARGV[base] .. 'obj:' .. ARGV[base + 2], 'hash')
+  writable(ARGV[base] .. 'obj-order:' .. ARGV[base + 2], 'list')
+end
 local created = ARGV[1] == ''
 if created then
   if not redis.call('SET', KEYS[1], ARGV[2], 'NX') then return -1 end
@@ -109,13 +133,10 @@ elseif redis.call('GET', KEYS[1]) ~= ARGV[1] then
 else
   redis.call('SET', KEYS[1], ARGV[2])
 end
-local n = tonumber(ARGV[7])
 for i = 8, 7 + n do
   redis.call('HSET', KEYS[5], ARGV[i], ARGV[3])
   redis.call('SADD', ARGV[6] .. 'aliases-of:' .. ARGV[3], ARGV[i])
 end
-local at = 8 + n
-local m = tonumber(ARGV[at])
 for i = 0, m - 1 do
   local base = at + 1 + 5 * i
   local objects = ARGV[base] .. 'obj:' .. ARGV[base + 2]
@@ -414,12 +435,22 @@ class RedisStore:
             for r in records:
                 ns = r.namespace or namespace
                 args += [self._key(ns, ""), ns, r.kind, r.id, _dump_object(r.value)]
-            done = await self._commit(
-                keys=[key, self._key(namespace, "order"),
-                      self._key(namespace, "order:" + after.provider), self._namespaces,
-                      self._key(namespace, "aliases"), self._key(namespace, "evicted"),
-                      self._key(namespace, "evicted-set")],
-                args=args)
+            try:
+                done = await self._commit(
+                    keys=[key, self._key(namespace, "order"),
+                          self._key(namespace, "order:" + after.provider), self._namespaces,
+                          self._key(namespace, "aliases"), self._key(namespace, "evicted"),
+                          self._key(namespace, "evicted-set")],
+                    args=args)
+            except ResponseError as exc:
+                foreign = _FOREIGN.search(str(exc))
+                if foreign is None:
+                    raise
+                raise BadRecord(foreign["key"], f"it holds a {foreign['type']} where the "
+                                "simulator keeps a " + foreign["kind"] + "; something else "
+                                "wrote it. Nothing of this request was stored. Remove the "
+                                "key, or empty the store with POST /__admin/reset."
+                                ) from None
             if done == -1:
                 raise AlreadyExists(payment_id)
             if done:
