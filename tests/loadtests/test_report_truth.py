@@ -20,8 +20,8 @@ from paysandbox.core.tenancy import tenant
 from paysandbox.loadtests.admin import Admin
 from paysandbox.loadtests.report import (
     _legend,
-    build_report,
     bucket_for,
+    build_report,
     counts_series,
     full_buckets,
     line_chart,
