@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import html
+import itertools
 import json
 import math
 import re
@@ -82,12 +83,16 @@ def slo_value(metric: str, value: float | None) -> str:
     return f"{value:.0f} ms"
 
 
-def _nice(top: float) -> float:
-    """The axis' top: 1, 2, 2.5 or 5 times a power of ten, at or above `top`."""
+def _ticks(top: float) -> list[float]:
+    """Axis ticks from 0: a step of 1, 2 or 5 times a power of ten, at most five ticks,
+    the last at or above `top`."""
     if top <= 0:
-        return 1.0
-    power = 10 ** math.floor(math.log10(top))
-    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= top * 0.999)
+        return [0.0, 1.0]
+    raw = top / 4
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw * 0.999)
+    count = max(1, math.ceil(top / step - 1e-9))
+    return [round(step * i, 10) for i in range(count + 1)]
 
 
 def _short(value: float) -> str:
@@ -140,7 +145,8 @@ def line_chart(title: str, series: Series, *, unit: str = "", bands: Sequence[Ba
     left, right, top, plot_h = 64, 16, 14, height - 40
     x0, x1 = x_range or (min(p[0] for p in points), max(p[0] for p in points))
     span = (x1 - x0) or 1.0
-    y1 = _nice(max(float(p[1]) for p in points if p[1] is not None))
+    ticks = _ticks(max(float(p[1]) for p in points if p[1] is not None))
+    y1 = ticks[-1]
     plot_w = width - left - right
     bottom = top + plot_h
 
@@ -162,8 +168,7 @@ def line_chart(title: str, series: Series, *, unit: str = "", bands: Sequence[Ba
                      f'fill="#f3c8c8" fill-opacity="0.45"/><text x="{sx(b0) + 4:.1f}" '
                      f'y="{top + 12}" font-size="11" fill="#a33">{html.escape(label)}</text>'
                      '</g>')
-    for frac in (0, 0.25, 0.5, 0.75, 1):
-        y = y1 * frac
+    for y in ticks:
         parts.append(f'<line x1="{left}" y1="{sy(y):.1f}" x2="{width - right}" '
                      f'y2="{sy(y):.1f}" stroke="#eee"/>'
                      f'<text x="{left - 6}" y="{sy(y) + 4:.1f}" font-size="11" '
@@ -427,6 +432,18 @@ font-size:.85rem;margin:.2rem 0}.pass{color:#2e7d32}.fail{color:#c62828;font-wei
 .phases{background:#fbeaea;border-left:4px solid #e29a9a;padding:.3rem .6rem}"""
 
 
+def _rates(rows: Sequence[tuple[float, dict[str, str]]],
+           column: str) -> list[tuple[float, float | None]]:
+    """Per second between two history rows, from Locust's running totals: what happened
+    in that interval (Locust's own Requests/s is a moving average that lags)."""
+    out: list[tuple[float, float | None]] = []
+    for (x0, a), (x1, b) in itertools.pairwise(rows):
+        if x1 > x0:
+            done = max(0.0, _num(b[column]) - _num(a[column]))
+            out.append(((x0 + x1) / 2, done / (x1 - x0)))
+    return out
+
+
 def _locust_series(report: Path, origin: float, end: float) -> dict[str, Any]:
     """Locust's history, on the report's time axis, rows outside the run left out."""
     history = _rows(report / "locust_stats_history.csv")
@@ -441,8 +458,8 @@ def _locust_series(report: Path, origin: float, end: float) -> dict[str, Any]:
         per_request[request_label(r.get("Type", ""), r["Name"])].append(
             (_num(r["Timestamp"]) - origin, _num(value) if value not in ("N/A", "0") else None))
     return {
-        "rps": {"requests/s": [(x, _num(r["Requests/s"])) for x, r in inside],
-                "failures/s": [(x, _num(r["Failures/s"])) for x, r in inside]},
+        "rps": {"requests/s": _rates(inside, "Total Request Count"),
+                "failures/s": _rates(inside, "Total Failure Count")},
         "latency": {q: [(x, _num(r[c]) if r[c] != "N/A" else None) for x, r in inside]
                     for q, c in (("p50", "50%"), ("p95", "95%"), ("p99", "99%"))},
         "users": {"users": [(x, _num(r["User Count"])) for x, r in inside]},

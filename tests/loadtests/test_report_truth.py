@@ -361,3 +361,12 @@ def test_the_summary_counts_every_payment_past_the_list_limit(
     assert "13,674 payments" in page
     adyen = polyline(page, "adyen", "Payments created per provider")
     assert len(adyen) == 40
+
+
+def test_throughput_is_what_happened_in_each_interval_not_a_lagging_average() -> None:
+    from paysandbox.loadtests.report import _rates
+
+    totals = [0, 50, 100, 100, 100, 150]  # nothing done from 2 s to 4 s
+    rows = [(float(t), {"Total Request Count": str(n)}) for t, n in enumerate(totals)]
+    assert _rates(rows, "Total Request Count") == [
+        (0.5, 50.0), (1.5, 50.0), (2.5, 0.0), (3.5, 0.0), (4.5, 50.0)]
