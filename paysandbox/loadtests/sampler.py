@@ -56,13 +56,15 @@ def is_error(status: int, fault: str | None) -> bool:
 class SimulatorSampler(threading.Thread):
     def __init__(self, admin: Admin, *, origin: float, bucket_s: float,
                  interval: float = 1.0,
-                 started: Callable[[], float | None] | None = None) -> None:
+                 started: Callable[[], float | None] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         """`started`: when the load started, once known (None before); the journal is
         read from then on, with buckets from that time. Without it, `origin`."""
         super().__init__(name="simulator-sampler", daemon=True)
         self.admin, self.interval = admin, interval
         self.data = Sampled(origin=origin, bucket_s=bucket_s)
         self._load_started = started
+        self._clock = clock
         self._halt = threading.Event()
         self._rng = random.Random(0)
         self._after = 0
@@ -103,7 +105,7 @@ class SimulatorSampler(threading.Thread):
             health = self.admin.call("GET", "/health")
             proc = health.get("process") or {}
             data.pid = proc.get("pid", data.pid)
-            data.process.append((time.time(), proc.get("cpu_s"), proc.get("rss_bytes")))
+            data.process.append((self._clock(), proc.get("cpu_s"), proc.get("rss_bytes")))
             if len(data.process) > MAX_SAMPLES:
                 data.process[:] = data.process[::2]
                 self.interval *= 2

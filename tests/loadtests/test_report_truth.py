@@ -27,15 +27,14 @@ from paysandbox.loadtests.report import (
     line_chart,
     phase_bands,
     request_label,
+    simulator_view,
     slo_value,
 )
 from paysandbox.loadtests.sampler import SimulatorSampler
 from paysandbox.loadtests.words import error_kind, failure_text, percent, status_words
 from paysandbox.testing.server import SimulatorServer
 
-#: The load's start in the synthetic runs: a 30 s run now under way (the simulator's
-#: process is sampled at the real time).
-T0 = float(int(time.time() - 15))
+T0 = 1_800_000_000.0  # the load's start in the synthetic runs (epoch seconds)
 
 HEADER = ("Type,Name,Request Count,Failure Count,Median Response Time,Average Response "
           "Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,"
@@ -111,7 +110,8 @@ class FakeAdmin(Admin):
             raise AssertionError("the report must not count payments from the list")
         if path == "/health":
             return {"status": "ok", "store": {"evictions": {"payments": 0}},
-                    "process": {"pid": 4242, "cpu_s": 1.0 + 0.5 * len(self.calls),
+                    "process": {"pid": 4242, "cpu_s": 1.5 * sum(
+                                    p == "/health" for p, _ in self.calls),
                                 "rss_bytes": 100 * 2**20}}
         if path == "/journal":
             after = int(query.get("after", 0))
@@ -138,9 +138,12 @@ def page(tmp_path: Path) -> Iterator[tuple[str, str, FakeAdmin]]:
     admin = FakeAdmin()
     journal, admin.journal = admin.journal, [{"seq": 99, "at": T0 - 5, "provider": "stripe",
                                               "status": 200, "duration_ms": 5.0}]
-    sampler = SimulatorSampler(admin, origin=T0, bucket_s=bucket_for(30.5))
+    ticks = iter(range(100))
+    sampler = SimulatorSampler(admin, origin=T0, bucket_s=bucket_for(30.5),
+                               clock=lambda: T0 + 2 * next(ticks))
     sampler.prime()  # before the load: entry 99 is not part of the run
     admin.journal = journal
+    sampler.sample()
     sampler.sample()
     summary = build_report(tmp_path, simulator=admin, title="synthetic", scenario="outage",
                            slo=[{"slo": "errors<1%", "request": "Aggregated",
@@ -284,8 +287,21 @@ def test_webhook_delivery_latency_counts_from_the_event(
 
 def test_the_simulator_process_is_charted(page: tuple[str, str, FakeAdmin]) -> None:
     html, _, _ = page
-    assert polyline(html, "resident MiB", "Simulator memory (pid 4242)")
-    assert "Simulator CPU (pid 4242)" in html
+    assert len(polyline(html, "resident MiB", "Simulator memory (pid 4242)")) == 3
+    assert len(polyline(html, "CPU % of one core", "Simulator CPU (pid 4242)")) == 2
+
+
+def test_cpu_is_the_share_of_a_core_between_samples() -> None:
+    admin = FakeAdmin()
+    ticks = iter(range(100))
+    sampler = SimulatorSampler(admin, origin=T0, bucket_s=1,
+                               clock=lambda: T0 + 2 * next(ticks))
+    for _ in range(3):
+        sampler.sample()
+    view = simulator_view(admin, origin=T0, end=T0 + 30, bucket=1, sampled=sampler.stop())
+    # The stand-in's CPU seconds grow by 1.5 s per health call, samples 2 s apart.
+    assert view["cpu"]["CPU % of one core"] == [(2.0, 75.0), (4.0, 75.0), (6.0, 75.0)]
+    assert view["memory"]["resident MiB"][0] == (0.0, 100.0)
 
 
 def test_a_journal_that_turned_over_between_reads_is_counted_not_guessed() -> None:
