@@ -1,9 +1,12 @@
-"""A real Prometheus (Debian's `prometheus`) scrapes the simulator's /metrics, and PromQL
-over its HTTP API counts what a short run of Stripe payments did."""
+"""A real Prometheus (Debian's `prometheus`), configured as deploy/prometheus/prometheus.yml
+configures it (the admin token from a file), scrapes the simulator's /metrics; PromQL over
+its HTTP API counts what a short run of Stripe payments did, and every query of the
+Grafana dashboard (deploy/grafana/paysandbox.json) runs and finds its series."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -17,10 +20,14 @@ from typing import Any
 
 import pytest
 import stripe
+import yaml
 
 from paysandbox.settings import Settings
+from paysandbox.testing.receiver import WebhookReceiver
 from paysandbox.testing.server import SimulatorServer
 
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+TOKEN = "prometheus-test-admin-token"
 PROMETHEUS_WAIT = 60.0  # seconds for it to start, and for a scrape to bring the samples
 
 
@@ -36,10 +43,11 @@ def _get(url: str) -> Any:
         return json.loads(resp.read())
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def simulator() -> Iterator[SimulatorServer]:
-    """A simulator of its own: its counters start at zero."""
-    server = SimulatorServer(Settings())
+    """A simulator of its own (its counters start at zero), with an admin token, as it
+    runs in the compose file."""
+    server = SimulatorServer(Settings(admin_token=TOKEN))
     server.start()
     try:
         yield server
@@ -47,21 +55,25 @@ def simulator() -> Iterator[SimulatorServer]:
         server.stop()
 
 
-@pytest.fixture
-def prometheus(simulator: SimulatorServer, tmp_path: Path) -> Iterator[str]:
-    """Prometheus on a free loopback port, scraping the simulator every 500 ms; its URL."""
+@pytest.fixture(scope="module")
+def prometheus(simulator: SimulatorServer, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[str]:
+    """Prometheus on a free loopback port with the repository's configuration, pointed at
+    the simulator and scraping every 500 ms; its URL."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.fail("The metrics test needs Prometheus: apt-get install prometheus "
                     "(`make test` installs it when run as root).", pytrace=False)
     port = _free_port()
+    tmp_path = tmp_path_factory.mktemp("prometheus")
+    (tmp_path / "admin-token").write_text(TOKEN)
+    settings = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    settings["global"].update(scrape_interval="500ms", scrape_timeout="400ms")
+    (job,) = settings["scrape_configs"]
+    job["authorization"]["credentials_file"] = str(tmp_path / "admin-token")
+    job["static_configs"] = [{"targets": [f"127.0.0.1:{simulator.port}"]}]
     config = tmp_path / "prometheus.yml"
-    config.write_text(
-        "global: {scrape_interval: 500ms, scrape_timeout: 400ms}\n"
-        "scrape_configs:\n"
-        "  - job_name: paysandbox\n"
-        "    metrics_path: /metrics\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{simulator.port}']}}]\n")
+    config.write_text(yaml.safe_dump(settings))
     log = tmp_path / "prometheus.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -136,3 +148,40 @@ def test_prometheus_scrapes_the_counts_of_a_short_run(simulator: SimulatorServer
                                 '{provider="stripe",operation="create_payment_intent"})',
                     lambda r: r == {"": 7.0})
     assert latency == {"": 7.0}
+
+
+def test_every_query_of_the_grafana_dashboard_finds_its_series(simulator: SimulatorServer,
+                                                                prometheus: str) -> None:
+    """What the dashboard draws exists: after a run that injects a fault and delivers
+    webhooks, each of its queries is valid PromQL and each metric it names has series."""
+    simulator.use_scenario("""
+name: one-outage
+rules:
+  - name: first-authorize-fails
+    match: {provider: stripe, operation: authorize}
+    first: 1
+    fault: {http: 503}
+""")
+    client = stripe.StripeClient("sk_test_dashboard", max_network_retries=0,
+                                 base_addresses={"api": simulator.url("stripe")})
+    with WebhookReceiver().serving() as receiver:
+        simulator.admin("PUT", "/webhooks/stripe", {"url": receiver.url("stripe"),
+                                                    "secret": receiver.secret("stripe")})
+        with pytest.raises(stripe.APIError):
+            client.v1.payment_intents.create(params={
+                "amount": 900, "currency": "eur", "confirm": True,
+                "payment_method": "pm_card_visa"})
+        client.v1.payment_intents.create(params={
+            "amount": 900, "currency": "eur", "confirm": True, "payment_method": "pm_card_visa"})
+        simulator.wait_for_webhook("payment_intent.succeeded", provider="stripe")
+
+    dashboard = json.loads((DEPLOY / "grafana" / "paysandbox.json").read_text())
+    queries = [t["expr"].replace("$__rate_interval", "1m")
+               for p in dashboard["panels"] for t in p.get("targets", [])]
+    assert len(queries) >= 14
+    names = sorted({n for q in queries for n in re.findall(r"\b(?:paysandbox|process)_\w+", q)})
+    for name in names:
+        _poll(prometheus, f"count({name})", lambda r: bool(r) and all(v > 0 for v in r.values()))
+    for query in queries:
+        answer = _get(f"{prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": query}))
+        assert answer["status"] == "success", (query, answer)
