@@ -13,13 +13,17 @@ import pytest
 import requests
 import stripe
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from paysandbox import metrics
 from paysandbox.app import create_app
+from paysandbox.core.clock import VirtualClock
+from paysandbox.scenarios.runtime import ScenarioSet
 from paysandbox.settings import Settings
 from paysandbox.testing.receiver import WebhookReceiver
 from paysandbox.testing.server import SimulatorServer
+from paysandbox.webhooks.dispatcher import Dispatcher
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -195,3 +199,23 @@ async def test_each_app_has_a_registry_of_its_own() -> None:
                   'provider="stripe",status="200"} 1.0'
         assert counted in await (await one.get("/metrics")).text()
         assert "create_payment_intent" not in await (await two.get("/metrics")).text()
+
+
+def test_histogram_buckets_count_each_value_at_its_bound_and_above() -> None:
+    """`le` is inclusive and cumulative; a value beyond the last bound is in +Inf only."""
+    measured = metrics.Metrics(ScenarioSet(), Dispatcher(VirtualClock()), owed_limit=5)
+    for seconds in (0.0001, 0.0003, 2.0):
+        measured.store_call("get", seconds)
+    text = generate_latest(measured.registry).decode()
+    got = {(s.name, s.labels.get("le")): s.value
+           for family in text_string_to_metric_families(text) for s in family.samples
+           if s.name.startswith("paysandbox_store_operation_duration_seconds")}
+    name = "paysandbox_store_operation_duration_seconds"
+    assert got[(f"{name}_bucket", "5e-05")] == 0
+    assert got[(f"{name}_bucket", "0.0001")] == 1
+    assert got[(f"{name}_bucket", "0.0005")] == 2
+    assert got[(f"{name}_bucket", "1.0")] == 2
+    assert got[(f"{name}_bucket", "+Inf")] == 3
+    assert got[(f"{name}_count", None)] == 3
+    assert got[(f"{name}_sum", None)] == pytest.approx(2.0004)
+    assert "paysandbox_webhook_owed_limit 5.0" in text
