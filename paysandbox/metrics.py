@@ -410,9 +410,23 @@ class _TimedStore:
             before, after = await self._store.transition(namespace, payment_id, fn)
         finally:
             self._metrics.store_call("transition", time.perf_counter() - started)
-        if before.status != after.status:
-            self._payments.moved(namespace, after.provider, before.status, after.status)
+        self._moved(before, after)
         return before, after
+
+    async def commit(self, *args: Any, **kwargs: Any) -> tuple[Payment | None, Payment]:
+        """The atomic unit (a created payment, or a transition, with its writes)."""
+        started = time.perf_counter()
+        try:
+            before, after = await self._store.commit(*args, **kwargs)
+        finally:
+            self._metrics.store_call("commit", time.perf_counter() - started)
+        self._moved(before, after)
+        return before, after
+
+    def _moved(self, before: Payment | None, after: Payment) -> None:
+        if before is None or before.status != after.status:
+            self._payments.moved(after.namespace, after.provider,
+                                 None if before is None else before.status, after.status)
 
     async def reset(self, namespace: str | None = None) -> None:
         started = time.perf_counter()

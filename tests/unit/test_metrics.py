@@ -74,8 +74,9 @@ def test_requests_are_counted_by_provider_operation_and_status(
     assert grew("paysandbox_request_duration_seconds_count", **create) == 3
     assert grew("paysandbox_request_duration_seconds_bucket", **create, le="+Inf") == 3
     assert grew("paysandbox_request_duration_seconds_sum", **create) > 0
-    # The store's calls behind them, each timed under the store method's name.
-    assert grew("paysandbox_store_operation_duration_seconds_count", operation="create") == 3
+    # The store's calls behind them, each timed under the store method's name: every
+    # payment was written in at least one atomic commit.
+    assert grew("paysandbox_store_operation_duration_seconds_count", operation="commit") >= 3
 
 
 def test_a_route_reached_on_the_real_hostname_counts_under_the_same_operation(
