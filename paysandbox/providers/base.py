@@ -26,7 +26,7 @@ import orjson
 import yaml
 from aiohttp import web
 
-from paysandbox import contracts, faults, nesting
+from paysandbox import contracts, faults, metrics, nesting, tracing
 from paysandbox.contract_report import ContractLog
 from paysandbox.core.commands import Command, Result
 from paysandbox.core.payments import CardDetails, Payment
@@ -217,6 +217,7 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
     async def envelope(request: web.Request, handler: Handler,
                        operation: str | None) -> web.StreamResponse:
         started = time.perf_counter()
+        tracing.begin(request)
         request[REQUEST_ID] = request_id()
         token = APPLIED.set(None)
         observed = contracts.Observed(contracts_mode)
@@ -277,6 +278,7 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
 
     def record(request: web.Request, started: float, response: web.StreamResponse,
                notes: dict[str, Any] | None) -> None:
+        metrics.observe_request(request, provider.name, response, started, notes)
         if journal.enabled:
             body = getattr(response, "body", b"")
             journal.record(
