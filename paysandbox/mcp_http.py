@@ -118,10 +118,10 @@ async def _run(manager: StreamableHTTPSessionManager, ready: asyncio.Event,
 def mount(admin: web.Application, settings: Settings) -> None:
     """`/mcp` on the admin application, and the SDK's tasks stopped with it."""
     endpoint = McpEndpoint(settings)
-    # POST carries every call; GET lets the SDK answer a client that asks for a
-    # server-to-client stream (a stateless endpoint has none).
+    # POST only: a stateless endpoint has no server-to-client stream to GET (the SDK
+    # would hold such a request open with nothing to send), and the transport lets a
+    # server answer it 405, as the admin API does for any method a route lacks.
     admin.router.add_route("POST", PATH, endpoint.handle)
-    admin.router.add_route("GET", PATH, endpoint.handle)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         yield

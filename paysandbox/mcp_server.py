@@ -24,6 +24,7 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar
+from urllib.parse import quote
 
 import aiohttp
 from mcp.server.mcpserver import MCPServer
@@ -137,6 +138,11 @@ def _mentions(value: Any, needle: str) -> bool:
     return needle in (value if isinstance(value, str) else json.dumps(value))
 
 
+def _segment(value: str) -> str:
+    """An id as one path segment: `../reset` names no other admin route."""
+    return quote(value, safe="")
+
+
 def _limit(value: int) -> int:
     return max(1, min(value, MAX_LIST))
 
@@ -242,9 +248,9 @@ def build_server(api: AdminAPI) -> MCPServer:
                                        *(str(p) for p in exc.problems)])) from None
         name = str(doc["name"])
         kind = "application/json" if text.lstrip().startswith("{") else "application/yaml"
-        loaded = await api.call("PUT", f"/scenarios/{name}", text, content_type=kind)
+        loaded = await api.call("PUT", f"/scenarios/{_segment(name)}", text, content_type=kind)
         if start:
-            loaded = await api.call("POST", f"/scenarios/{name}/start")
+            loaded = await api.call("POST", f"/scenarios/{_segment(name)}/start")
         return {"loaded": name, **loaded}
 
     @tool(READ)
@@ -258,7 +264,7 @@ def build_server(api: AdminAPI) -> MCPServer:
     async def unload_scenario(name: Annotated[str, Field(description="The scenario's name.")]
                               ) -> dict[str, Any]:
         """Unload a scenario: its rules stop applying from the next request on."""
-        result: dict[str, Any] = await api.call("DELETE", f"/scenarios/{name}")
+        result: dict[str, Any] = await api.call("DELETE", f"/scenarios/{_segment(name)}")
         return result
 
     @tool(READ)
@@ -289,7 +295,7 @@ def build_server(api: AdminAPI) -> MCPServer:
         about it and what they were answered, the scenario rules that matched (or the
         nearest misses), injected faults, contract violations in your requests, and the
         webhooks sent about it with every delivery attempt."""
-        p = await api.call("GET", f"/payments/{payment_id}")
+        p = await api.call("GET", f"/payments/{_segment(payment_id)}")
         provider = p["provider"]
         entries = (await api.call("GET", "/journal", query={
             "provider": provider, "limit": SCAN_JOURNAL}))["entries"]
@@ -302,7 +308,7 @@ def build_server(api: AdminAPI) -> MCPServer:
         deliveries = []
         for d in (await api.call("GET", "/webhooks/deliveries", query={
                 "provider": provider, "limit": SCAN_DELIVERIES}))["deliveries"]:
-            full = await api.call("GET", f"/webhooks/deliveries/{d['id']}")
+            full = await api.call("GET", f"/webhooks/deliveries/{_segment(d['id'])}")
             if _mentions(full.get("body"), payment_id):
                 deliveries.append(d)
         deliveries.reverse()
@@ -377,8 +383,8 @@ def build_server(api: AdminAPI) -> MCPServer:
         body: dict[str, Any] = {"outcome": outcome}
         if reason is not None:
             body["reason"] = reason
-        result: dict[str, Any] = await api.call("POST", f"/payments/{payment_id}/complete",
-                                                body)
+        result: dict[str, Any] = await api.call(
+            "POST", f"/payments/{_segment(payment_id)}/complete", body)
         return result
 
     @tool(READ)
@@ -406,7 +412,7 @@ def build_server(api: AdminAPI) -> MCPServer:
         """Send a webhook again, signed afresh, as the provider's dashboard "resend"
         does: to test that your receiver handles a duplicate event."""
         result: dict[str, Any] = await api.call(
-            "POST", f"/webhooks/deliveries/{delivery_id}/redeliver")
+            "POST", f"/webhooks/deliveries/{_segment(delivery_id)}/redeliver")
         return result
 
     @tool(READ)

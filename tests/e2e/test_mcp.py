@@ -12,6 +12,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import textwrap
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -238,3 +239,48 @@ def test_without_the_extra_the_command_says_how_to_install_it() -> None:
                           timeout=60)
     assert done.returncode == 2
     assert "pip install 'payments-sandbox[mcp]'" in done.stderr
+
+
+def test_without_the_extra_the_endpoint_says_how_to_install_it() -> None:
+    code = textwrap.dedent("""
+        import json, sys, urllib.error, urllib.request
+        sys.modules["mcp"] = None
+        from paysandbox.settings import Settings
+        from paysandbox.testing.server import SimulatorServer
+        server = SimulatorServer(Settings())
+        server.start()
+        request = urllib.request.Request(
+            server.base_url + "/__admin/mcp", data=b"{}", method="POST",
+            headers={"Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(request, timeout=30)
+        except urllib.error.HTTPError as exc:
+            print(exc.code, json.loads(exc.read())["error"]["message"])
+        server.stop()
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.startswith("501 "), done.stdout + done.stderr
+    assert "pip install 'payments-sandbox[mcp]'" in done.stdout
+
+
+def test_no_odd_request_gets_a_server_error(sim: SimulatorServer) -> None:
+    url = f"{sim.base_url}/__admin/mcp"
+    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    calls = [json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": tool, "arguments": arguments}}).encode() for tool, arguments in (
+            ("explain_payment", {"payment_id": 5}), ("nope", {}),
+            ("advance_clock", {"by": "-1h"}), ("load_scenario", {"scenario": "{" * 5000}),
+            ("complete_payment", {"payment_id": "x", "outcome": "maybe"}))]
+    odd = [b"", b"{", b"\xff\xfe", b"[]", b"null", b"1e999", b"{" * 5000,
+           b'{"jsonrpc": "2.0", "id": 1, "method": "nope"}', *calls]
+    for accept in ("application/json, text/event-stream", "text/html", None):
+        headers = {**auth, **({"Accept": accept} if accept else {})}
+        for body in odd:
+            answer = requests.post(url, data=body, headers=headers, timeout=30)
+            assert answer.status_code < 500, (accept, body[:40], answer.text[:300])
+    too_big = requests.post(url, data=b" " * (sim.settings.max_body_bytes + 1), timeout=30,
+                            headers={**auth, "Accept": "application/json, text/event-stream"})
+    assert too_big.status_code == 413
+    stream = requests.get(url, headers={**auth, "Accept": "text/event-stream"}, timeout=30)
+    assert stream.status_code == 405
