@@ -99,14 +99,14 @@ async def call(client: Client, tool: str, **arguments: Any) -> Any:
     return result.structured_content
 
 
-def pay(sim: SimulatorServer, amount: int) -> tuple[str, str | None]:
+def pay(sim: SimulatorServer, amount: int, card: str = "pm_card_visa"
+        ) -> tuple[str, str | None]:
     """A confirmed card payment through the official SDK: (its id, the decline code)."""
     client = stripe.StripeClient(f"sk_test_{uuid.uuid4().hex}", max_network_retries=0,
                                  base_addresses={"api": sim.url("stripe")})
     try:
         intent = client.v1.payment_intents.create(params={
-            "amount": amount, "currency": "usd", "payment_method": "pm_card_visa",
-            "confirm": True})
+            "amount": amount, "currency": "usd", "payment_method": card, "confirm": True})
     except stripe.CardError as exc:
         assert exc.json_body is not None
         return exc.json_body["error"]["payment_intent"]["id"], exc.code
@@ -180,7 +180,7 @@ async def test_every_provider_has_its_test_values(sim: SimulatorServer,
             assert entry["base_url"].startswith(sim.url(name))
 
 
-async def test_clock_webhooks_and_the_contract_report(sim: SimulatorServer,
+async def test_clock_webhooks_completion_and_the_contract_report(sim: SimulatorServer,
                                                      hook_server: WebhookReceiver) -> None:
     hook = f"{hook_server.url}/stripe"
     sim.admin("PUT", "/webhooks/stripe", {"url": hook, "secret": "whsec_mcp"})
@@ -208,8 +208,18 @@ async def test_clock_webhooks_and_the_contract_report(sim: SimulatorServer,
         assert sent.count((succeeded, "delivered")) == 2
         assert f"{succeeded} delivered after 1 attempt(s)" in story["explanation"]
 
+        waiting, _ = await asyncio.to_thread(pay, sim, 2500, "pm_card_threeDSecure2Required")
+        assert sim.client.payment(waiting)["status"] == "requires_action"
+        done = await call(client, "complete_payment", payment_id=waiting)
+        assert done["status"] == "captured"
+
+        broken = requests.post(f"{sim.url('stripe')}/v1/payment_intents", timeout=10,
+                               auth=("sk_test_contracts", ""),
+                               data={"amount": 100, "currency": "usd", "colour": "blue"})
+        assert broken.status_code == 400
         report = await call(client, "contract_report")
         assert report["mode"] == "strict"
+        assert [(g["provider"], g["field"]) for g in report["groups"]] == [("stripe", "colour")]
 
         missing = await client.call_tool("complete_payment", {"payment_id": "pi_missing"})
         assert missing.is_error
