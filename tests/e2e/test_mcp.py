@@ -2,7 +2,7 @@
 (`paysandbox mcp` spawned as an agent would) and over Streamable HTTP (the simulator's
 `/__admin/mcp`), against a simulator that wants its admin token.
 
-The session is the one the issue asks for: list the tools, load a scenario that makes
+What a payments engineer would have the agent do: list the tools, load a scenario that makes
 Stripe payments of one amount decline, make such a payment through the official
 `stripe` SDK, and ask why it was declined: the answer names the rule."""
 
