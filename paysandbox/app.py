@@ -16,7 +16,7 @@ import orjson
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from paysandbox import contracts, metrics
+from paysandbox import contracts, mcp_http, metrics
 from paysandbox.admin import admin_app
 from paysandbox.admin.access import AdminAccess
 from paysandbox.contract_report import ContractLog
@@ -196,8 +196,10 @@ def create_app(settings: Settings | None = None) -> web.Application:
         base.mount(app, p, engine, journal, max_body=settings.max_body_bytes,
                    contracts_mode=settings.contracts, contract_log=contract_log,
                    check_responses=settings.check_responses, public_url=settings.public_url)
-    app.add_subapp("/__admin", admin_app(engine, journal, settings, providers, time.time(),
-                                         scenarios, contract_log))
+    admin = admin_app(engine, journal, settings, providers, time.time(), scenarios,
+                      contract_log)
+    mcp_http.mount(admin, settings)  # /__admin/mcp, behind the admin API's checks
+    app.add_subapp("/__admin", admin)
     app.add_subapp("/__hosted", hosted_app(engine, providers))
     app.router.add_get("/metrics", measured.handler(AdminAccess(settings)))
     app.router.add_route("*", "/{path:.*}", no_such_provider)  # last: after every prefix
