@@ -32,6 +32,7 @@ from paysandbox.core.cards import card_fingerprint
 from paysandbox.core.clock import VirtualClock
 from paysandbox.core.commands import Command, Listing, Record, Result
 from paysandbox.core.payments import CardDetails, Payment
+from paysandbox.core.tenancy import internal
 from paysandbox.errors import ApiError
 from paysandbox.hosted.pages import CHALLENGE, HOSTED_NAMESPACE
 from paysandbox.objects import Kind, Objects, Repository, page
@@ -269,6 +270,14 @@ class Context:
     def destination_refusal(self, url: str) -> str | None:
         """Why a webhook URL may not be registered (SSRF guard), or None."""
         return self._engine.dispatcher.destinations.url_refusal(url)
+
+    # -- the provider's own internal namespace -----------------------------------------
+
+    def internal_objects(self, kind: Kind[T]) -> Repository[T]:
+        """One kind of the provider's objects that belong to no tenant (OAuth tokens
+        that name the tenant they were issued to): kept in the provider's own internal
+        namespace, which no credential can name and retention never forgets whole."""
+        return Objects(self._engine.store, internal(self.provider.name)).of(kind)
 
 
 def json_fingerprint(method: str, path: str, body: Any) -> str:
