@@ -17,6 +17,7 @@ the engine, so a provider cannot half-make a state change.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -286,6 +287,27 @@ def json_fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(f"{method} {path} ".encode() + canon).hexdigest()
 
 
+def basic_credentials(request: web.Request) -> tuple[str, str]:
+    """The user name and password of an HTTP Basic `Authorization` header; two empty
+    strings when there is none or it cannot be read (not base64, not UTF-8)."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return "", ""
+    try:
+        user, _, password = base64.b64decode(value.strip(), validate=True).decode() \
+            .partition(":")
+    except ValueError:  # not base64, not UTF-8, or not ASCII at all
+        return "", ""
+    return user, password
+
+
+def bearer_token(request: web.Request) -> str:
+    """The token of a `Bearer` `Authorization` header; empty when there is none."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 __all__ = ["Context", "Dialect", "Handler", "Kind", "Objects", "Reply", "Repository",
-           "Route", "json_fingerprint", "op", "page"]
+           "Route", "basic_credentials", "bearer_token", "json_fingerprint", "op",
+           "page"]
 

@@ -3,7 +3,6 @@ bodies, list queries, its error envelope, and the one idempotency header it has.
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -15,7 +14,7 @@ from paysandbox.core.tenancy import tenant
 from paysandbox.errors import ApiError, Conflict, Unauthorized
 from paysandbox.providers.base import RAW_BODY, REQUEST_ID
 from paysandbox.providers.razorpay import wire
-from paysandbox.providers.seam import json_fingerprint, provider_path
+from paysandbox.providers.seam import basic_credentials, json_fingerprint, provider_path
 
 _KEY_ID = re.compile(r"^rzp_test_[A-Za-z0-9]{1,64}$")
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{10,}$")
@@ -32,15 +31,7 @@ class RazorpayDialect:
 
     def authenticate(self, request: web.Request) -> str:
         """HTTP Basic with the key id and key secret; the key id is the namespace."""
-        header = request.headers.get("Authorization", "")
-        scheme, _, value = header.partition(" ")
-        key_id, secret = "", ""
-        if scheme.lower() == "basic":
-            try:
-                key_id, _, secret = base64.b64decode(value.strip(), validate=True) \
-                    .decode().partition(":")
-            except ValueError:  # not base64, not UTF-8, or not ASCII at all
-                key_id = ""
+        key_id, secret = basic_credentials(request)
         if not key_id.startswith("rzp_test_") or not _KEY_ID.match(key_id) or not secret:
             hint = ("live key ids are never accepted; use a test key id (rzp_test_…)"
                     if key_id.startswith("rzp_live_") else
