@@ -17,6 +17,7 @@ the engine, so a provider cannot half-make a state change.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -32,6 +33,7 @@ from paysandbox.core.cards import card_fingerprint
 from paysandbox.core.clock import VirtualClock
 from paysandbox.core.commands import Command, Listing, Record, Result
 from paysandbox.core.payments import CardDetails, Payment
+from paysandbox.core.tenancy import internal
 from paysandbox.errors import ApiError
 from paysandbox.hosted.pages import CHALLENGE, HOSTED_NAMESPACE
 from paysandbox.objects import Kind, Objects, Repository, page
@@ -270,6 +272,14 @@ class Context:
         """Why a webhook URL may not be registered (SSRF guard), or None."""
         return self._engine.dispatcher.destinations.url_refusal(url)
 
+    # -- the provider's own internal namespace -----------------------------------------
+
+    def internal_objects(self, kind: Kind[T]) -> Repository[T]:
+        """One kind of the provider's objects that belong to no tenant (OAuth tokens
+        that name the tenant they were issued to): kept in the provider's own internal
+        namespace, which no credential can name and retention never forgets whole."""
+        return Objects(self._engine.store, internal(self.provider.name)).of(kind)
+
 
 def json_fingerprint(method: str, path: str, body: Any) -> str:
     """What makes two JSON requests the same: method, path and body, in any key order."""
@@ -277,6 +287,27 @@ def json_fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(f"{method} {path} ".encode() + canon).hexdigest()
 
 
+def basic_credentials(request: web.Request) -> tuple[str, str]:
+    """The user name and password of an HTTP Basic `Authorization` header; two empty
+    strings when there is none or it cannot be read (not base64, not UTF-8)."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return "", ""
+    try:
+        user, _, password = base64.b64decode(value.strip(), validate=True).decode() \
+            .partition(":")
+    except ValueError:  # not base64, not UTF-8, or not ASCII at all
+        return "", ""
+    return user, password
+
+
+def bearer_token(request: web.Request) -> str:
+    """The token of a `Bearer` `Authorization` header; empty when there is none."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 __all__ = ["Context", "Dialect", "Handler", "Kind", "Objects", "Reply", "Repository",
-           "Route", "json_fingerprint", "op", "page"]
+           "Route", "basic_credentials", "bearer_token", "json_fingerprint", "op",
+           "page"]
 
