@@ -37,6 +37,7 @@ from paysandbox.journal import Journal
 from paysandbox.objects import Objects
 from paysandbox.providers.seam import (
     HOST_BASE,
+    Admits,
     Context,
     Dialect,
     Reply,
@@ -400,8 +401,13 @@ def _route_def(provider: Provider, dialect: Dialect, r: Route, engine: Engine,
     name, handler, read = provider.name, r.handler, r.read
     key_header = dialect.idempotency_header if r.idempotent else None
 
+    admit = dialect.admit if isinstance(dialect, Admits) else None
+
     async def handle(request: web.Request) -> web.StreamResponse:
         request[NAMESPACE] = ns = dialect.authenticate(request)
+        ctx = Context(engine, provider, request, ns, public_url)
+        if admit is not None:
+            await admit(ctx)
         if request.body_exists:
             request[RAW_BODY] = await request.read()
         params = await dialect.decode(request, schema)
@@ -410,7 +416,6 @@ def _route_def(provider: Provider, dialect: Dialect, r: Route, engine: Engine,
                 params = contracts.check(name, schema, params)
             except contracts.ContractViolation as exc:
                 raise dialect.invalid(exc.violation) from None
-        ctx = Context(engine, provider, request, ns, public_url)
         if read is not None:
             await ctx.intercept(read)
 

@@ -22,7 +22,7 @@ import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import orjson
 from aiohttp import web
@@ -106,6 +106,15 @@ class Dialect(Protocol):
 
     def fingerprint(self, request: web.Request, params: Mapping[str, Any]) -> str:
         """What makes two requests under one idempotency key the same request."""
+
+
+@runtime_checkable
+class Admits(Protocol):
+    """A dialect whose credentials need the provider's own records to check (an OAuth
+    token it issued): `admit` runs after `authenticate`, before the body is read, and
+    raises the provider's error for a credential it refuses."""
+
+    async def admit(self, ctx: Context) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

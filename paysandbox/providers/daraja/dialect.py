@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import secrets
 from collections.abc import Mapping
 from typing import Any, TypedDict
@@ -30,7 +29,6 @@ from paysandbox.providers.base import RAW_BODY, REQUEST_ID
 from paysandbox.providers.daraja import wire
 from paysandbox.providers.seam import (
     Context,
-    Handler,
     basic_credentials,
     bearer_token,
     json_fingerprint,
@@ -74,29 +72,13 @@ def _token_refused() -> Unauthorized:
         code="404.001.03", status=404)
 
 
-def bearer(handler: Handler) -> Handler:
-    """`handler` behind a bearer token: one this simulator issued to the namespace it
-    names (a token is refused once its record is gone, after a reset) that has not yet
-    expired on the virtual clock."""
-
-    @functools.wraps(handler)
-    async def checked(ctx: Context, params: dict[str, Any]) -> Any:
-        record = await ctx.internal_objects(TOKENS).get(bearer_token(ctx.request))
-        if record is None or record["namespace"] != ctx.namespace or \
-                record["expires_at"] <= ctx.clock.now():
-            raise _token_refused()
-        return await handler(ctx, params)
-
-    return checked
-
-
 class DarajaDialect:
     idempotency_header = None
     replay_header = None
 
     def authenticate(self, request: web.Request) -> str:
         """The consumer key on the OAuth route, the namespace a bearer token names on
-        every other (whose record `bearer` checks)."""
+        every other (whose record `admit` checks)."""
         if provider_path(request).removeprefix("/daraja") == OAUTH_PATH:
             key, secret = basic_credentials(request)
             if not key or not secret:
@@ -108,6 +90,17 @@ class DarajaDialect:
         if namespace is None:
             raise _token_refused()
         return namespace
+
+    async def admit(self, ctx: Context) -> None:
+        """A bearer token this simulator issued to the namespace it names (a token is
+        refused once its record is gone, after a reset) that has not yet expired on the
+        virtual clock."""
+        if provider_path(ctx.request).removeprefix("/daraja") == OAUTH_PATH:
+            return
+        record = await ctx.internal_objects(TOKENS).get(bearer_token(ctx.request))
+        if record is None or record["namespace"] != ctx.namespace or \
+                record["expires_at"] <= ctx.clock.now():
+            raise _token_refused()
 
     async def decode(self, request: web.Request, schema: str | None) -> dict[str, Any]:
         if request.method == "GET":

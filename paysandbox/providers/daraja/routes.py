@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from paysandbox.core.commands import Command, Result
 from paysandbox.objects import Objects
 from paysandbox.providers.daraja import oauth, payments, wire
-from paysandbox.providers.daraja.dialect import OAUTH_PATH, DarajaDialect, bearer
+from paysandbox.providers.daraja.dialect import OAUTH_PATH, DarajaDialect
 from paysandbox.providers.seam import Route, op
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 
@@ -58,8 +58,8 @@ class DarajaProvider:
     def routes(self) -> Iterable[Route]:
         return [
             op("GET", OAUTH_PATH, oauth.generate_token),
-            op("POST", "/mpesa/stkpush/v1/processrequest", bearer(payments.stk_push)),
-            op("POST", "/mpesa/stkpushquery/v1/query", bearer(payments.stk_query)),
+            op("POST", "/mpesa/stkpush/v1/processrequest", payments.stk_push),
+            op("POST", "/mpesa/stkpushquery/v1/query", payments.stk_query),
         ]
 
     async def webhook_endpoints(self, objects: Objects, namespace: str) -> Sequence[Endpoint]:
