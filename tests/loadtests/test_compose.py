@@ -41,7 +41,8 @@ def test_every_build_context_and_dockerfile_exists(compose: dict[str, Any]) -> N
         for src in re.findall(r"^COPY\s+(.+?)\s+\S+$", text, re.MULTILINE):
             for path in src.split():
                 assert (context / path).exists(), f"{dockerfile.name} copies missing {path}"
-        assert '".[load]"' in text  # Locust and Faker in the image
+        extras = re.search(r'pip install "\.\[([\w,]+)\]"', text)
+        assert extras and {"load", "mcp"} <= set(extras[1].split(","))  # Locust, Faker, MCP
 
 
 def test_the_simulator_command_parses_and_its_environment_is_all_read(
