@@ -17,6 +17,7 @@ and recording costs one append per subscriber.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import re
 from collections import deque
@@ -185,10 +186,8 @@ class Subscription:
         """The entries queued since the last call, waiting up to `timeout` seconds for
         one; [] on time-out or once closed."""
         if not self._queue and not self.closed:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ready.wait(), timeout)
-            except TimeoutError:
-                pass
         self._ready.clear()
         taken = list(self._queue)
         self._queue.clear()

@@ -96,12 +96,11 @@ class AdminAccess:
         if headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
             return 403, ("Cross-site browser request refused (Sec-Fetch-Site: cross-site): a "
                          "web page may not drive the admin API.")
-        if self._token is not None:
-            if not hmac.compare_digest(_credential(headers.get("Authorization", "")),
-                                       self._token):
-                return 401, ("Admin calls need the admin token: 'Authorization: Bearer "
-                             "<PAYSANDBOX_ADMIN_TOKEN>' (a browser opening the dashboard "
-                             "asks for it: any user name, the token as password).")
+        if self._token is not None and not hmac.compare_digest(
+                _credential(headers.get("Authorization", "")), self._token):
+            return 401, ("Admin calls need the admin token: 'Authorization: Bearer "
+                         "<PAYSANDBOX_ADMIN_TOKEN>' (a browser opening the dashboard asks "
+                         "for it: any user name, the token as password).")
         if request.method in CHANGING:
             kind = request.content_type  # without parameters; octet-stream when absent
             scenario = request.method == "PUT" and request.path.startswith(

@@ -76,7 +76,7 @@ def _json(obj: Any, status: int = 200) -> web.Response:
                         content_type="application/json")
 
 
-def _status_filter(value: str | None) -> int | None | str:
+def _status_filter(value: str | None) -> int | str | None:
     """As `GET /__admin/journal` reads `status`: 402, or a class as 4xx; an error text."""
     if not value:
         return None
