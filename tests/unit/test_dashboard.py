@@ -202,3 +202,19 @@ async def test_a_browser_gives_the_admin_token_as_basic_credentials() -> None:
         assert (await c.get("/__admin/health", headers=basic(":t0ken"))).status == 200
         assert (await c.get("/__admin/health",
                             headers={"Authorization": "Bearer t0ken"})).status == 200
+
+
+async def test_an_open_stream_ends_when_the_server_shuts_down() -> None:
+    """Otherwise an open dashboard would hold the shutdown for its whole timeout."""
+    app = create_app(Settings(providers=("stripe",)))
+    client: TestClient[Any, Any] = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        stream = await client.get("/__admin/ui/events")
+        assert (await next_event(stream))[0] == "hello"
+        assert app[JOURNAL].subscribers == 1
+        await app.shutdown()  # what stopping the server runs first (on_shutdown)
+        assert await asyncio.wait_for(stream.content.read(), 10) == b""  # the end
+        assert app[JOURNAL].subscribers == 0
+    finally:
+        await client.close()

@@ -191,7 +191,7 @@ views.requests = async (root) => {
     h("option", { value: "" }, "all providers"), providers.map((p) => h("option", { value: p }, p)));
   const statusSelect = h("select", { id: "filter-status", onchange: (e) => { filters.status = e.target.value; reload(); } },
     h("option", { value: "" }, "any status"), ["2xx", "4xx", "5xx", "400", "401", "402", "404", "409", "422", "500", "503"].map((s) => h("option", { value: s }, s)));
-  const namespaceInput = h("input", { id: "filter-namespace", type: "search", placeholder: "namespace: API key or account", size: 28,
+  const namespaceInput = h("input", { id: "filter-namespace", type: "search", placeholder: "namespace (API key)", size: 26,
     onchange: (e) => { filters.namespace = e.target.value.trim(); reload(); } });
   const pathInput = h("input", { id: "filter-path", type: "search", placeholder: "path contains", size: 20,
     onchange: (e) => { filters.path = e.target.value.trim(); reload(); } });
