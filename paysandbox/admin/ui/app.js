@@ -6,6 +6,7 @@
 const ADMIN = "/__admin";
 const MAX_ROWS = 500;        // request rows kept on the page; older ones are removed
 const REFRESH_MS = 1500;     // live refresh of the other views, at most this often
+const POLL_MS = 3000;        // webhook attempts are not in the journal: read every 3 s
 
 // -- small helpers ------------------------------------------------------------------
 
@@ -264,9 +265,14 @@ views.requests = async (root) => {
   };
 };
 
+// Detail rows left open survive a view's live re-render (keys: "r:SEQ", "d:ID").
+const opened = new Set();
+function reopen(key, open) { if (opened.has(key)) queueMicrotask(open); }
+
 async function toggleDetail(row, entry) {
   const next = row.nextElementSibling;
-  if (next && next.classList.contains("detail-row")) { next.remove(); row.classList.remove("open"); return; }
+  if (next && next.classList.contains("detail-row")) { next.remove(); row.classList.remove("open"); opened.delete(`r:${entry.seq}`); return; }
+  opened.add(`r:${entry.seq}`);
   row.classList.add("open");
   const cell = h("td", { class: "detail", colspan: 6 }, h("span", { class: "muted" }, "loading…"));
   row.after(h("tr", { class: "detail-row" }, cell));
@@ -360,7 +366,8 @@ views.payment = async (root, id) => {
       section("Webhook deliveries", h("div", { class: "panel flush" }, deliveryTable(data.deliveries, refresh))));
   }
   await refresh();
-  return { onRequest: throttled(() => refresh()) };
+  const polling = setInterval(refresh, POLL_MS);  // its webhook attempts, as they happen
+  return { onRequest: throttled(() => refresh()), leave() { clearInterval(polling); } };
 };
 
 function requestTable(entries) {
@@ -369,6 +376,7 @@ function requestTable(entries) {
       h("td", { class: "path" }, h("b", null, e.method), " ", e.path), h("td", null, statusBadge(e.status)),
       h("td", { class: "num" }, e.duration_ms.toFixed(1)), h("td", null, tagsOf(e)));
     row.addEventListener("click", () => toggleDetail(row, e));
+    reopen(`r:${e.seq}`, () => toggleDetail(row, e));
     return row;
   });
   return table([["time (virtual)"], ["request"], ["status"], ["ms", "num"], ["scenario, faults, contracts"]], rows, "No request in the journal names it (the journal may have moved on).");
@@ -396,6 +404,7 @@ function deliveryTable(deliveries, after) {
       h("td", { class: "path" }, d.url),
       h("td", null, redeliver));
     row.addEventListener("click", () => toggleDelivery(row, d));
+    reopen(`d:${d.id}`, () => toggleDelivery(row, d));
     return row;
   });
   return table([["event"], ["provider"], ["state"], ["attempts", "num"], ["last attempt"], ["to"], [""]], rows,
@@ -404,7 +413,8 @@ function deliveryTable(deliveries, after) {
 
 async function toggleDelivery(row, d) {
   const next = row.nextElementSibling;
-  if (next && next.classList.contains("detail-row")) { next.remove(); row.classList.remove("open"); return; }
+  if (next && next.classList.contains("detail-row")) { next.remove(); row.classList.remove("open"); opened.delete(`d:${d.id}`); return; }
+  opened.add(`d:${d.id}`);
   row.classList.add("open");
   const cell = h("td", { class: "detail", colspan: 7 }, "loading…");
   row.after(h("tr", { class: "detail-row" }, cell));
@@ -438,7 +448,9 @@ views.webhooks = async (root) => {
     holder.replaceChildren(deliveryTable(deliveries, refresh));
   }
   await refresh();
-  return { onRequest: throttled(() => refresh().catch(() => {})) };
+  // Attempts and retries happen after the request that caused them: read them again.
+  const polling = setInterval(() => refresh().catch(() => {}), POLL_MS);
+  return { onRequest: throttled(() => refresh().catch(() => {})), leave() { clearInterval(polling); } };
 };
 
 const TEMPLATE = `name: stripe-declines-large
