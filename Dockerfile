@@ -10,7 +10,7 @@ WORKDIR /app
 # only for `locust -f paysandbox/loadtests/checkout.py`, which takes a file path.
 COPY pyproject.toml README.md ./
 COPY paysandbox ./paysandbox
-RUN pip install ".[load]"
+RUN pip install ".[load,mcp]"
 
 # 12111 simulator, 8000 reference payment service, 8089 Locust's web UI, 5557 Locust's
 # master <-> worker channel.

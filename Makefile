@@ -1,14 +1,14 @@
 # The two quick-start commands: `make serve` and `make test` (the main suite on an
 # editable install, then the built wheel's smoke suite in a fresh venv). Each installs what it
-# needs into .venv first (and, for the browser and Redis store tests, Debian's chromium and
-# redis-server when run as root).
+# needs into .venv first (and, for the browser, Redis store and metrics tests, Debian's
+# chromium, redis-server and prometheus when run as root).
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: serve test wheel-smoke browser redis lint bench clean
+.PHONY: serve test wheel-smoke browser redis prometheus lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,18 @@ redis:
 	  fi; \
 	fi
 
-test: $(VENV)/.installed-test browser redis
+prometheus:
+	@if ! command -v prometheus >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's prometheus for the metrics test"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
+	  else \
+	    echo "no prometheus: install it (apt-get install prometheus) to run the metrics test"; \
+	  fi; \
+	fi
+
+test: $(VENV)/.installed-test browser redis prometheus
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python tests/wheel/run.py $(PYTEST_ARGS)
 
@@ -57,7 +68,7 @@ wheel-smoke: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/pip install --quiet -e ".[dev]"
-	$(BIN)/ruff check paysandbox tests
+	$(BIN)/ruff check paysandbox tests plugins
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

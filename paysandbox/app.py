@@ -16,8 +16,9 @@ import orjson
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from paysandbox import contracts
+from paysandbox import contracts, mcp_http, metrics
 from paysandbox.admin import admin_app
+from paysandbox.admin.access import AdminAccess
 from paysandbox.contract_report import ContractLog
 from paysandbox.core.clock import VirtualClock
 from paysandbox.engine import Engine, ScenarioEffects
@@ -156,6 +157,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
     scenarios = ScenarioSet()
     for path in settings.scenarios:  # raises ScenarioError with every problem
         scenarios.put(load_file(path), source=path)
+    measured = metrics.Metrics(scenarios, dispatcher, owed_limit=settings.delivery_queue)
+    store = metrics.timed_store(store, measured)
     engine = Engine(store=store, clock=clock, dispatcher=dispatcher,
                     scenarios=ScenarioEffects(scenarios))
     journal = Journal(settings.journal_size, max_bytes=settings.journal_bytes,
@@ -185,16 +188,20 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SHUTDOWN_REPORT] = {}
     app[SHUTDOWN] = Shutdown()
     app[SCENARIOS] = scenarios
+    app[metrics.METRICS] = measured
     contract_log = app[CONTRACT_LOG] = ContractLog(max_groups=settings.contract_groups)
     if settings.check_responses:
         engine.inspect_event = functools.partial(_check_webhook, contract_log)
     for p in providers.values():
         base.mount(app, p, engine, journal, max_body=settings.max_body_bytes,
                    contracts_mode=settings.contracts, contract_log=contract_log,
-                   check_responses=settings.check_responses)
-    app.add_subapp("/__admin", admin_app(engine, journal, settings, providers, time.time(),
-                                         scenarios, contract_log))
+                   check_responses=settings.check_responses, public_url=settings.public_url)
+    admin = admin_app(engine, journal, settings, providers, time.time(), scenarios,
+                      contract_log)
+    mcp_http.mount(admin, settings)  # /__admin/mcp, behind the admin API's checks
+    app.add_subapp("/__admin", admin)
     app.add_subapp("/__hosted", hosted_app(engine, providers))
+    app.router.add_get("/metrics", measured.handler(AdminAccess(settings)))
     app.router.add_route("*", "/{path:.*}", no_such_provider)  # last: after every prefix
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

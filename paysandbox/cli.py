@@ -7,6 +7,7 @@
     paysandbox scenarios ACTION ...  load/start/list/unload scenarios in a running simulator
     paysandbox load --suite checkout --target URL ...   a headless Locust run (subprocess)
     paysandbox demo                  simulator + reference service + load with an outage
+    paysandbox mcp                   an MCP server (stdio) for coding agents
 """
 
 from __future__ import annotations
@@ -234,6 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
                        description="List the ready-made scenarios, usable by name wherever "
                                    "a scenario file is.")
     loadrun.add_commands(sub)
+    mcp = sub.add_parser(
+        "mcp", help="an MCP server (stdio) whose tools drive a running simulator",
+        description="Serve the simulator's MCP tools over stdin/stdout for a coding agent: "
+                    "they call the admin API of the simulator at --url (the simulator "
+                    "also serves them itself over HTTP at /__admin/mcp). Needs the `mcp` "
+                    "extra: pip install 'payments-sandbox[mcp]'.")
+    _connection_options(mcp, default=None)
     return parser
 
 
@@ -574,6 +582,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return contract_report.command(args)
     if args.command == "ca":
         return ca_command(args)
+    if args.command == "mcp":
+        try:
+            from paysandbox import mcp_server
+        except ImportError as exc:
+            print(f"paysandbox mcp needs the `mcp` extra ({exc.name} is missing): pip "
+                  "install 'payments-sandbox[mcp]'", file=sys.stderr)
+            return 2
+        return mcp_server.command(args)
     if args.command == "validate":
         from paysandbox.scenarios.validate import main as validate_main
         return validate_main(args.files)

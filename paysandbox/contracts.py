@@ -76,9 +76,36 @@ def contracts_dir() -> Traversable:
     return resources.files("paysandbox.contracts_data")
 
 
+#: Contracts a provider plugin ships in its own package (`<package>/contracts/`), by
+#: provider name; the others are in contracts_dir().
+_SHIPPED: dict[str, Traversable] = {}
+
+
+def shipped_with(provider: str, package: str) -> bool:
+    """Use the contracts in `package`'s own `contracts/` folder for `provider`, when it has
+    one (an out-of-tree provider's); whether it has. Called when the provider is
+    mounted, before its first request."""
+    try:
+        folder = resources.files(package) / "contracts"
+    except ModuleNotFoundError:
+        return False
+    if not (folder / "operations.json").is_file():
+        return False
+    if _SHIPPED.get(provider) != folder:
+        _SHIPPED[provider] = folder
+        for cached in (schema, manifest, validator, _full_validator):
+            cached.cache_clear()
+    return True
+
+
+def folder(provider: str) -> Traversable:
+    """Where `provider`'s contracts are: its own package's, or contracts_dir()'s."""
+    return _SHIPPED.get(provider) or contracts_dir() / provider
+
+
 @functools.cache
 def schema(provider: str, name: str) -> Mapping[str, Any]:
-    path = contracts_dir() / provider / f"{name}.json"
+    path = folder(provider) / f"{name}.json"
     with path.open("rb") as fh:
         loaded: Mapping[str, Any] = json.load(fh)
     return loaded
@@ -233,7 +260,7 @@ def _stem(file: str) -> str:
 @functools.cache
 def manifest(provider: str) -> Manifest | None:
     """The provider's `operations.json`, or None when it has none yet."""
-    path = contracts_dir() / provider / "operations.json"
+    path = folder(provider) / "operations.json"
     if not path.is_file():
         return None
     with path.open("rb") as fh:

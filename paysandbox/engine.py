@@ -35,9 +35,11 @@ from paysandbox.core.commands import (
     Retrieve,
     Update,
     Void,
+    Writes,
 )
 from paysandbox.core.outcomes import APPROVED, Outcome
 from paysandbox.faults import Fault
+from paysandbox.objects import Objects
 from paysandbox.scenarios.runtime import ScenarioSet, WebhookChaos, facts_for
 from paysandbox.store.base import NotFound, Store
 from paysandbox.webhooks.dispatcher import Dispatcher, Endpoint, Event, WebhookScheme
@@ -107,7 +109,7 @@ class EventSource(Protocol):
 
     def events_for(self, namespace: str, command: Command, result: Result) -> Sequence[Event]: ...
 
-    async def webhook_endpoints(self, store: Store, namespace: str) -> Sequence[Endpoint]: ...
+    async def webhook_endpoints(self, objects: Objects, namespace: str) -> Sequence[Endpoint]: ...
 
 
 class InjectedFault(Exception):
@@ -260,67 +262,76 @@ class Engine:
                 await runner
 
     async def _apply(self, namespace: str, command: Command, effects: Effects) -> Result:
+        """The command's transition and its writes, as one store call."""
         store, now = self.store, self.clock.now()
         pid = command.payment_id
+        writes = command.writes
+        fn: Callable[[payments.Payment], payments.Payment] | None
         if isinstance(command, Retrieve):
             found = await store.get(namespace, pid)
             if found is None:
                 raise NotFound(namespace, pid)
             return Result(found, found)
         if isinstance(command, Create):
-            await store.create(command.payment)
-            return Result(command.payment, None)
+            _, created = await store.commit(namespace, pid, None, create=command.payment,
+                                            writes=writes)
+            return Result(created, None)
         if isinstance(command, Authorize):
             outcome = effects.outcome or command.outcome or APPROVED
-            if command.create is not None:
-                await store.create(command.create)
             changes = command.changes
-            before, after = await store.transition(
-                namespace, pid, lambda p: payments.attempt(p, outcome, now, **changes))
-            return Result(after, None if command.create else before, outcome)
+            before, after = await store.commit(
+                namespace, pid, lambda p: payments.attempt(p, outcome, now, **changes),
+                create=command.create, writes=writes)
+            return Result(after, before, outcome)
         if isinstance(command, Capture):
             amount = command.amount
-            before, after = await store.transition(
-                namespace, pid, lambda p: payments.capture(p, amount, now))
+            fn = lambda p: payments.capture(p, amount, now)  # noqa: E731
         elif isinstance(command, Adjust):
             to = command.amount
-            before, after = await store.transition(
-                namespace, pid, lambda p: payments.adjust(p, to, now))
+            fn = lambda p: payments.adjust(p, to, now)  # noqa: E731
         elif isinstance(command, Void):
             reason = command.reason
-            before, after = await store.transition(
-                namespace, pid, lambda p: payments.void(p, now, reason))
+            fn = lambda p: payments.void(p, now, reason)  # noqa: E731
         elif isinstance(command, Complete):
             ok, why, code, chain = (command.success, command.reason, command.native_code,
                                     command.chain)
-            before, after = await store.transition(
-                namespace, pid,
-                lambda p: payments.complete_action(p, ok, now, why, code, chain=chain))
+            fn = lambda p: payments.complete_action(  # noqa: E731
+                p, ok, now, why, code, chain=chain)
         elif isinstance(command, Expire):
-            before, after = await store.transition(
-                namespace, pid, lambda p: payments.expire(p, now, unfinished_only=True))
+            fn = lambda p: payments.expire(p, now, unfinished_only=True)  # noqa: E731
         elif isinstance(command, Update):
             changes, details = command.changes, command.details_only
-            before, after = await store.transition(
-                namespace, pid,
-                lambda p: payments.update(p, now, details_only=details, **changes))
+            fn = lambda p: payments.update(p, now, details_only=details,  # noqa: E731
+                                           **changes)
         elif isinstance(command, RefundPayment):
             c = command
-            before, after = await store.transition(
+            before, after = await store.commit(
                 namespace, pid, lambda p: payments.refund(p, c.refund_id, c.amount, now,
-                                                          reason=c.reason, metadata=c.metadata))
-            await store.link(namespace, c.refund_id, pid)
+                                                          reason=c.reason, metadata=c.metadata),
+                writes=Writes((*writes.aliases, c.refund_id), writes.records,
+                              writes.on_action))
             return Result(after, before, refund=after.refund(c.refund_id))
         else:
             raise TypeError(f"unknown command {type(command).__name__}")
+        before, after = await store.commit(namespace, pid, fn, writes=writes)
         return Result(after, before)
+
+    async def publish(self, provider: EventSource, namespace: str,
+                      events: Sequence[Event]) -> None:
+        """Events that no state change carries (a modification the provider refused,
+        announced by webhook): through the same outbox, webhook chaos and contract
+        checks as every other event, with the request's scenario effects."""
+        await self._emit_events(provider, namespace, events, APPLIED.get() or NO_EFFECTS)
 
     async def _emit(self, provider: EventSource, namespace: str, command: Command,
                     result: Result, effects: Effects) -> None:
         events = provider.events_for(namespace, command, result)
-        if not events:
-            return
-        endpoints = await provider.webhook_endpoints(self.store, namespace)
+        if events:
+            await self._emit_events(provider, namespace, events, effects)
+
+    async def _emit_events(self, provider: EventSource, namespace: str,
+                           events: Sequence[Event], effects: Effects) -> None:
+        endpoints = await provider.webhook_endpoints(Objects(self.store, namespace), namespace)
         chaos = effects.webhooks
         # Seeding a Random costs an os.urandom call: only webhook chaos needs one.
         rng = (effects.webhook_rng or random.Random()) if chaos is not None else _UNUSED_RNG

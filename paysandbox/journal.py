@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from paysandbox import tracing
 from paysandbox.core.cards import redact_pans
 
 
@@ -47,6 +48,7 @@ class Entry:
     notes: dict[str, Any] = field(default_factory=dict)
     request_length: int = 0  # the body's length before it was cut to the journal's limit
     response_length: int = 0
+    traceparent: str | None = None  # the W3C header the request carried, when valid
 
     @property
     def size(self) -> int:
@@ -67,6 +69,8 @@ class Entry:
             "duration_ms": round(self.duration_ms, 3),
             **self.notes,
         }
+        if self.traceparent is not None:
+            out["traceparent"] = self.traceparent
         if bodies:
             out["request"] = _marked(_decode(self.request_body), self.request_body,
                                      self.request_length)
@@ -246,7 +250,8 @@ class Journal:
         cut = self._body_bytes
         entry = Entry(next(self._seq), at, provider, namespace, method, path, query, status,
                       request_id, request_body[:cut], response_body[:cut], duration_ms,
-                      dict(notes) if notes else {}, len(request_body), len(response_body))
+                      dict(notes) if notes else {}, len(request_body), len(response_body),
+                      tracing.current())  # recorded while the request is served
         entries = self._entries
         entries.append(entry)
         self._bytes += entry.size

@@ -45,6 +45,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                       help="Locust worker processes on this host")
     load.add_argument("--report", metavar="DIR", help="default reports/<suite>-<time>")
     load.add_argument("--seed", type=int, default=1)
+    load.add_argument("--request-timeout", type=float, default=5.0, metavar="SECONDS",
+                      help="a request unanswered this long fails and the user goes on "
+                           "(default 5): a hung provider does not freeze the load")
 
     demo = sub.add_parser(
         "demo", help="simulator + reference payment service + a load with an acquirer outage",
@@ -63,7 +66,7 @@ def load_command(args: argparse.Namespace) -> int:
     argv = [sys.executable, "-m", "paysandbox.loadtests.run", "--suite", args.suite,
             "--users", str(args.users), "--spawn-rate", str(args.spawn_rate),
             "--run-time", args.run_time, "--workers", str(args.workers),
-            "--seed", str(args.seed)]
+            "--seed", str(args.seed), "--request-timeout", str(args.request_timeout)]
     for flag in ("target", "simulator", "shape", "report"):
         if getattr(args, flag):
             argv += [f"--{flag}", str(getattr(args, flag))]

@@ -9,8 +9,11 @@ TOKEN`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +99,15 @@ def payment_json(p: Payment) -> dict[str, Any]:
     }
 
 
+def process_usage() -> dict[str, Any]:
+    """The simulator process's CPU seconds so far and its resident memory (Linux's
+    /proc; None elsewhere), for a load report sampling it over a run."""
+    rss = None
+    with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/self/statm") as f:
+        rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return {"pid": os.getpid(), "cpu_s": round(time.process_time(), 3), "rss_bytes": rss}
+
+
 def namespace_of(value: Any) -> str | None:
     """The namespace a `namespace` parameter names: a credential's, never an internal
     one (paysandbox.core.tenancy)."""
@@ -173,7 +185,8 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
                       "version": __version__,
                       "providers": sorted(providers), "uptime_s": round(time.time() - started, 3),
                       "journal_entries": len(journal), "journal_bytes": journal.bytes,
-                      "webhooks": dispatcher.summary(), "store": backend},
+                      "webhooks": dispatcher.summary(), "store": backend,
+                      "process": process_usage()},
                      200 if backend["reachable"] else 503)
 
     async def reset(request: web.Request) -> web.Response:
@@ -204,6 +217,12 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         entries = journal.query(provider=q.get("provider"), path=q.get("path"), status=status,
                                 namespace=namespace_of(q.get("namespace")),
                                 limit=limit_of(request))
+        if q.get("after"):  # only entries newer than this seq: a reader that polls
+            try:
+                after = int(q["after"])
+            except ValueError:
+                raise AdminError(400, "after must be an entry's seq (an integer).") from None
+            entries = [e for e in entries if e.seq > after]
         bodies = q.get("bodies", "true") != "false"
         rendered = []
         for n, e in enumerate(entries, 1):
@@ -222,6 +241,41 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
                                                limit=limit_of(request))
         found.sort(key=lambda p: p.created, reverse=True)
         return _json({"payments": [payment_json(p) for p in found[:limit_of(request)]]})
+
+    async def payments_summary(request: web.Request) -> web.Response:
+        """Counts over every payment the store holds, however many (the list above stops
+        at `limit`): by provider, status, currency and decline, and payments created per
+        provider per `bucket` seconds from `origin` (default: the first payment; widened so that
+        there are at most 10,000 buckets; payments before `origin` are counted but not
+        bucketed)."""
+        try:
+            bucket = float(request.query.get("bucket", "5"))
+        except ValueError:
+            raise AdminError(400, "bucket must be a number of seconds.") from None
+        if not 0.1 <= bucket <= 86_400:
+            raise AdminError(400, "bucket must be from 0.1 to 86400 seconds.")
+        try:
+            origin = float(request.query["origin"]) if "origin" in request.query else None
+        except ValueError:
+            raise AdminError(400, "origin must be a time in seconds since the epoch.") from None
+        groups: Counter[tuple[str, str, str, str | None]] = Counter()
+        created: list[tuple[str, float]] = []
+        for ns in await store.namespaces():
+            for p in await store.list_payments(ns, limit=2**31):
+                groups[(p.provider, p.status.value, p.currency.lower(),
+                         p.decline.value if p.decline else None)] += 1
+                created.append((p.provider, p.created))
+            await asyncio.sleep(0)  # let provider traffic through between namespaces
+        start = min((c for _, c in created), default=0.0) if origin is None else origin
+        end = max((c for _, c in created), default=start)
+        bucket = max(bucket, (end - start) / 10_000)
+        per_bucket: Counter[tuple[str, int]] = Counter(
+            (provider, int((c - start) // bucket)) for provider, c in created if c >= start)
+        return _json({"payments": len(created), "start": start, "bucket_s": bucket,
+                      "counts": [{"provider": k[0], "status": k[1], "currency": k[2],
+                                  "decline": k[3], "count": n} for k, n in groups.items()],
+                      "created": [{"provider": k[0], "at": start + k[1] * bucket, "count": n}
+                                  for k, n in sorted(per_bucket.items())]})
 
     async def payment_get(request: web.Request) -> web.Response:
         return _json(payment_json(await find_payment(request.match_info["id"])))
@@ -299,7 +353,8 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
                                       event_id=q.get("event_id"),
                                       namespace=namespace_of(q.get("namespace")),
                                       limit=limit_of(request))
-        return _json({"deliveries": [d.to_json() for d in found]})
+        return _json({"deliveries": [{**d.to_json(), "event_created": d.event.created}
+                                     for d in found]})
 
     async def delivery_get(request: web.Request) -> web.Response:
         d = dispatcher.get(request.match_info["id"])
@@ -378,6 +433,7 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
     r.add_post("/reset", reset)
     r.add_get("/journal", journal_list)
     r.add_get("/payments", payments_list)
+    r.add_get("/payments/summary", payments_summary)
     r.add_get("/payments/{id}", payment_get)
     r.add_post("/payments/{id}/complete", payment_complete)
     r.add_get("/webhooks", webhooks_get)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from paysandbox.core.outcomes import DeclineReason, Outcome
-from paysandbox.core.payments import Payment, Refund
+from paysandbox.core.payments import Payment, PaymentChanges, Refund, Status
 
 #: Every canonical operation, by name, with the command that carries it: the one
 #: vocabulary scenarios match on (`match: {operation: …}`); scenario.schema.json's enum is
@@ -21,9 +21,44 @@ OPERATIONS: dict[str, str] = {}
 
 
 @dataclass(frozen=True, slots=True)
+class Record:
+    """A provider's own object (a payment method, a hosted page's token), saved in the
+    same atomic step as the state change that made it."""
+
+    kind: str
+    id: str
+    value: Mapping[str, Any]
+    namespace: str | None = None  # another namespace (the hosted pages'); else the command's
+
+
+@dataclass(frozen=True, slots=True)
+class Writes:
+    """What a command writes beside the payment, applied with its transition as one unit
+    (one compare-and-set in memory, one script call on Redis): never a payment without
+    its charge alias, never a challenge page without its payment."""
+
+    aliases: tuple[str, ...] = ()  # other ids that resolve to the payment
+    records: tuple[Record, ...] = ()
+    # Written only when the payment then waits for the shopper (a challenge's token).
+    on_action: tuple[Record, ...] = ()
+
+    def records_for(self, after: Payment) -> tuple[Record, ...]:
+        if self.on_action and after.status is Status.REQUIRES_ACTION:
+            return (*self.records, *self.on_action)
+        return self.records
+
+    def __bool__(self) -> bool:
+        return bool(self.aliases or self.records or self.on_action)
+
+
+NO_WRITES = Writes()
+
+
+@dataclass(frozen=True, slots=True)
 class Command:
     operation: ClassVar[str] = ""
     payment_id: str
+    writes: Writes = field(default=NO_WRITES, kw_only=True)
 
     def __init_subclass__(cls) -> None:  # (no zero-argument super() in a slots dataclass)
         name = cls.__dict__.get("operation")
@@ -49,14 +84,14 @@ class Authorize(Command):
 
     operation: ClassVar[str] = "authorize"
     outcome: Outcome | None = None
-    changes: Mapping[str, Any] = field(default_factory=dict)
+    changes: PaymentChanges = field(default_factory=lambda: PaymentChanges())
     create: Payment | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Update(Command):
     operation: ClassVar[str] = "update"
-    changes: Mapping[str, Any] = field(default_factory=dict)
+    changes: PaymentChanges = field(default_factory=lambda: PaymentChanges())
     # Only descriptive details (metadata, description, …) change: allowed in any status,
     # where a provider allows that (Stripe does).
     details_only: bool = False

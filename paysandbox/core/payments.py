@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from paysandbox.core.outcomes import DeclineReason, Outcome, OutcomeKind
 
@@ -65,6 +65,15 @@ ATTEMPTABLE = frozenset({Status.CREATED, Status.FAILED})
 
 class PaymentError(Exception):
     """A command that the payment's current state does not allow."""
+
+
+class NoSuchPayment(LookupError):
+    """A command named a payment that does not exist (or no longer: retention)."""
+
+    def __init__(self, namespace: str, key: str) -> None:
+        self.namespace = namespace
+        self.key = key
+        super().__init__(f"No such object: {key}")
 
 
 class InvalidTransition(PaymentError):
@@ -208,8 +217,33 @@ def _check_invariants(p: Payment) -> None:
         raise InvariantViolation(f"{p.id}: refunds do not add up to amount_refunded")
 
 
+#: What a command may change on a payment besides its status (the engine's moves own
+#: status, history and version).
+CHANGEABLE = frozenset(_FIELDS) - {"id", "namespace", "provider", "status", "history",
+                                   "version", "created"}
+
+
+class PaymentChanges(TypedDict, total=False):
+    """The fields a provider's command may set on a payment, by name and type."""
+
+    amount: int
+    currency: str
+    capture_manual: bool
+    card: CardDetails | None
+    method: str
+    metadata: Mapping[str, str]
+    description: str | None
+    extra: Mapping[str, Any]
+
+
 def _merged(p: Payment, changes: Mapping[str, Any]) -> dict[str, Any]:
-    """`extra` is merged key by key (a provider adds to it); other fields replace."""
+    """`extra` is merged key by key (a provider adds to it); other fields replace. A
+    field the payment does not have is a bug in the caller, said at once rather than
+    dropped."""
+    unknown = changes.keys() - CHANGEABLE
+    if unknown:
+        raise TypeError(f"{p.id}: a command cannot change {', '.join(sorted(unknown))} "
+                        f"(changeable: {', '.join(sorted(CHANGEABLE))})")
     if "extra" in changes:
         return {**changes, "extra": {**p.extra, **changes["extra"]}}
     return dict(changes)
@@ -221,8 +255,10 @@ def update(p: Payment, now: float, *, details_only: bool = False, **changes: Any
     if not details_only and p.status not in ATTEMPTABLE and p.status is not Status.REQUIRES_ACTION:
         raise InvalidTransition(p, "update", ATTEMPTABLE | {Status.REQUIRES_ACTION})
     entry = HistoryEntry(now, "update", p.status)
-    return _replace(p, {**_merged(p, changes), "history": (*p.history, entry),
-                        "version": p.version + 1})
+    new = _replace(p, {**_merged(p, changes), "history": (*p.history, entry),
+                       "version": p.version + 1})
+    _check_invariants(new)
+    return new
 
 
 def attempt(p: Payment, outcome: Outcome, now: float, **changes: Any) -> Payment:

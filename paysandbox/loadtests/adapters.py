@@ -18,6 +18,7 @@ import gevent
 
 from paysandbox.loadtests.admin import Admin
 from paysandbox.loadtests.data import Order
+from paysandbox.loadtests.words import failure_text
 
 SETTLED = ("authorized", "captured", "declined", "failed", "canceled", "expired",
            "refunded", "partially_refunded")
@@ -112,7 +113,7 @@ class ReferenceService(SutAdapter):
             if resp.status_code in (201, 402):  # 402: declined, an expected answer
                 resp.success()
                 return self._payment(resp.json())
-            resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
+            resp.failure(failure_text(resp))
             return None
 
     def refresh(self, payment: Payment, name: str = "GET /payments/{id}") -> Payment:
@@ -120,7 +121,7 @@ class ReferenceService(SutAdapter):
                              catch_response=True) as resp:
             if resp.status_code == 200:
                 return self._payment(resp.json())
-            resp.failure(f"HTTP {resp.status_code}")
+            resp.failure(failure_text(resp))
             return payment
 
     def complete_action(self, payment: Payment, *, succeed: bool = True) -> Payment:
@@ -133,7 +134,7 @@ class ReferenceService(SutAdapter):
             if resp.status_code in (200, 302, 303):
                 resp.success()
             else:
-                resp.failure(f"HTTP {resp.status_code}")
+                resp.failure(failure_text(resp))
                 return payment
         for _ in range(5):  # the provider's answer or webhook lands within moments
             payment = self.refresh(payment)
@@ -173,7 +174,7 @@ class ReferenceService(SutAdapter):
             if resp.status_code in ok:
                 resp.success()
                 return True
-            resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
+            resp.failure(failure_text(resp))
             return False
 
     def wait_final(self, payment: Payment) -> Payment:
@@ -197,7 +198,7 @@ class ReferenceService(SutAdapter):
                               name="POST /payments/{id}/capture", catch_response=True) as resp:
             if resp.status_code == 200:
                 return self._payment(resp.json())
-            resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
+            resp.failure(failure_text(resp))
             return payment
 
     def refund(self, payment: Payment, amount: int) -> Payment:
@@ -205,5 +206,5 @@ class ReferenceService(SutAdapter):
                               name="POST /payments/{id}/refund", catch_response=True) as resp:
             if resp.status_code == 200:
                 return self._payment(resp.json())
-            resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
+            resp.failure(failure_text(resp))
             return replace(payment)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import sys
 from pathlib import Path
+from typing import Any
 
 from locust import between, task
 from locust.contrib.fasthttp import FastHttpUser
@@ -38,6 +39,11 @@ NO_REFUNDS = frozenset({"mpesa"})
 
 class CheckoutUser(FastHttpUser):
     wait_time = between(0.05, 0.25)
+
+    def __init__(self, environment: Any) -> None:
+        # Before the client is made: it takes its timeouts from these.
+        self.network_timeout = self.connection_timeout = plugin.request_timeout(environment)
+        super().__init__(environment)
 
     def on_start(self) -> None:
         opts = self.environment.parsed_options

@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import threading
+import time
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from locust.runners import WorkerRunner
 
 from paysandbox.loadtests import slo as slo_gates
 from paysandbox.loadtests.admin import Admin
+from paysandbox.loadtests.words import error_kind
 
 log = logging.getLogger("loadtests")
 _started = threading.Lock()
@@ -35,6 +38,15 @@ def _options(parser: Any) -> None:
                        help="a gate such as 'p95<300ms', 'errors<1%%' or "
                             "'POST /payments:p99<1s' (repeatable); a breach exits 1")
     group.add_argument("--slo-report", default="", help="write the SLO verdicts here (JSON)")
+    group.add_argument("--request-timeout", type=float,
+                       default=float(os.environ.get("LOAD_REQUEST_TIMEOUT", 5)),
+                       help="seconds a user waits for a connection or an answer before the "
+                            "request fails as 'no response: timed out' (default 5; env "
+                            "LOAD_REQUEST_TIMEOUT), so a hung provider cannot freeze users")
+    group.add_argument("--started-file", default="",
+                       help="write the time the load started here (epoch seconds)")
+    group.add_argument("--errors-report", default="",
+                       help="write failed requests per second by kind here (JSON)")
     group.add_argument("--seed", type=int, default=int(os.environ.get("LOAD_SEED", 1)),
                        help="seed of the generated customers, amounts and flows")
     group.add_argument("--capture-ratio", type=float, default=0.3,
@@ -61,6 +73,48 @@ def _options(parser: Any) -> None:
                        help="the shape's length in seconds")
 
 
+def request_timeout(environment: Environment) -> float:
+    """The users' connect and read timeout (--request-timeout)."""
+    opts = environment.parsed_options
+    value = getattr(opts, "request_timeout", None) if opts else None
+    return float(value) if value and value > 0 else 5.0
+
+
+#: Failed requests per second (epoch) and kind. Bounded: at most MAX_KINDS kinds (the
+#: rest count as "other") and one counter per second that saw a failure.
+MAX_KINDS = 12
+_errors: defaultdict[int, Counter[str]] = defaultdict(Counter)
+_kinds: set[str] = set()
+
+
+def count_error(second: int, kind: str, n: int = 1) -> None:
+    if kind not in _kinds:
+        if len(_kinds) >= MAX_KINDS:
+            kind = "other"
+        _kinds.add(kind)
+    _errors[second][kind] += n
+
+
+@events.request.add_listener
+def _on_request(exception: BaseException | None = None, start_time: float | None = None,
+                **_: Any) -> None:
+    if exception is not None:
+        count_error(int(start_time or time.time()), error_kind(str(exception)))
+
+
+@events.report_to_master.add_listener
+def _to_master(client_id: str, data: dict[str, Any]) -> None:
+    data["paysandbox_errors"] = [[s, dict(c)] for s, c in _errors.items()]
+    _errors.clear()
+
+
+@events.worker_report.add_listener
+def _from_worker(client_id: str, data: dict[str, Any]) -> None:
+    for second, kinds in data.get("paysandbox_errors") or ():
+        for kind, n in kinds.items():
+            count_error(int(second), kind, int(n))
+
+
 def admin(environment: Environment) -> Admin | None:
     opts = environment.parsed_options
     url = getattr(opts, "simulator", "") if opts else ""
@@ -85,6 +139,10 @@ def start_scenario(environment: Environment) -> None:
 
 @events.test_start.add_listener
 def _on_start(environment: Environment, **_: Any) -> None:
+    opts = environment.parsed_options
+    if opts is not None and opts.started_file and \
+            not isinstance(environment.runner, WorkerRunner):
+        Path(opts.started_file).write_text(f"{time.time():.3f}")
     start_scenario(environment)
 
 
@@ -115,6 +173,9 @@ def _gate(environment: Environment, **_: Any) -> None:
         log.error("%s", exc)
         environment.process_exit_code = 2
         return
+    if opts.errors_report:
+        Path(opts.errors_report).write_text(json.dumps(
+            {str(s): dict(c) for s, c in sorted(_errors.items())}))
     verdicts = slo_gates.evaluate(gates, stats_rows(environment))
     for v in verdicts:
         (log.info if v.passed else log.error)("SLO %s", v)

@@ -27,7 +27,8 @@ try:
 except ImportError:  # `locust -f paysandbox/loadtests/….py` from a checkout, not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from paysandbox.loadtests import plugin  # noqa: F401  (registers options and hooks)
+from paysandbox.loadtests import plugin  # (registers options and hooks)
+from paysandbox.loadtests.words import failure_text
 
 _users = itertools.count()
 
@@ -35,6 +36,11 @@ _users = itertools.count()
 class _ProviderUser(FastHttpUser):
     abstract = True
     wait_time = constant(0)
+
+    def __init__(self, environment: Any) -> None:
+        # Before the client is made: it takes its timeouts from these.
+        self.network_timeout = self.connection_timeout = plugin.request_timeout(environment)
+        super().__init__(environment)
 
     def on_start(self) -> None:
         opts = self.environment.parsed_options
@@ -50,7 +56,7 @@ class _ProviderUser(FastHttpUser):
             except ValueError:
                 resp.failure("the body is not JSON")
                 return None
-        resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
+        resp.failure(failure_text(resp))
         return None
 
     def amount(self) -> int:

@@ -27,7 +27,8 @@ import yaml
 
 from paysandbox.loadtests import slo as slo_gates
 from paysandbox.loadtests.admin import Admin
-from paysandbox.loadtests.report import build_report
+from paysandbox.loadtests.report import bucket_for, build_report, slo_value
+from paysandbox.loadtests.sampler import Sampled, SimulatorSampler
 
 HERE = Path(__file__).resolve().parent
 SUITES = {"checkout": HERE / "checkout.py", "providers": HERE / "providers.py"}
@@ -66,6 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--locust-arg", action="append", default=[], metavar="ARG",
                         help="passed to Locust as is (repeatable), e.g. "
                              "--locust-arg=--capture-ratio=0.5")
+    parser.add_argument("--request-timeout", type=float, default=5.0, metavar="SECONDS",
+                        help="a user's request that gets no answer within this fails as "
+                             "'no response: timed out' and the user goes on (default 5), so "
+                             "a hung provider does not freeze the load")
     parser.add_argument("--admin-token", default=os.environ.get("PAYSANDBOX_ADMIN_TOKEN"))
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
@@ -98,7 +103,10 @@ def locust_command(args: argparse.Namespace, report: Path, scenario: str | None,
            "--html", str(report / "locust.html"), "--only-summary",
            "--exit-code-on-error", "0", "--stop-timeout", "5",
            "--simulator", args.simulator, "--seed", str(args.seed),
-           "--slo-report", str(report / "slo.json")]
+           "--slo-report", str(report / "slo.json"),
+           "--errors-report", str(report / "errors.json"),
+           "--started-file", str(report / "started"),
+           "--request-timeout", str(args.request_timeout)]
     if args.shape:
         cmd += ["--shape", args.shape, "--peak-users", str(args.users),
                 "--shape-time", str(seconds(args.run_time))]
@@ -113,6 +121,14 @@ def locust_command(args: argparse.Namespace, report: Path, scenario: str | None,
     cmd += args.locust_arg
     cmd += list(user_classes)
     return cmd
+
+
+def load_started(path: Path) -> float | None:
+    """When Locust started the load (the plugin writes it at test start), if it has."""
+    try:
+        return float(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def progress(report: Path, started: float, total: float) -> str | None:
@@ -151,6 +167,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    if not args.request_timeout > 0:
+        print("--request-timeout: a number of seconds above 0, e.g. 5", file=sys.stderr)
+        return 2
     report = Path(args.report or f"reports/{args.suite}-{time.strftime('%Y%m%d-%H%M%S')}")
     report.mkdir(parents=True, exist_ok=True)
     admin = Admin(args.simulator, token=args.admin_token)
@@ -178,6 +197,16 @@ def run(args: argparse.Namespace) -> int:
           + (f", {args.workers} workers" if args.workers else ""), flush=True)
     log = (report / "locust.log").open("w")
     started = time.monotonic()
+    origin = time.time()
+    started_file = report / "started"
+    started_file.unlink(missing_ok=True)
+    # The simulator's journal and process, read while the load runs (about one call of
+    # each a second; fewer on long runs): the report then covers the whole run.
+    sampler = SimulatorSampler(admin, origin=origin, bucket_s=bucket_for(total),
+                               interval=max(1.0, total / 600),
+                               started=lambda: load_started(started_file))
+    sampler.prime()
+    sampler.start()
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     shown = ""
     try:
@@ -191,6 +220,11 @@ def run(args: argparse.Namespace) -> int:
         proc.terminate()
         proc.wait(30)
     log.close()
+    ended = time.time()
+    sampled: Sampled = sampler.stop()
+    origin = load_started(started_file) or origin
+    # The load stops at --run-time; the seconds Locust takes to wind down are not load.
+    ended = min(ended, origin + total)
     code = proc.returncode
     verdicts = []
     slo_file = report / "slo.json"
@@ -201,14 +235,17 @@ def run(args: argparse.Namespace) -> int:
                                f"{args.target}", scenario=scenario, slo=verdicts,
                                run={"users": args.users, "spawn_rate": args.spawn_rate,
                                     "run_time": args.run_time, "workers": args.workers,
-                                    "shape": args.shape, "exit_code": code})
+                                    "shape": args.shape,
+                                    "request_timeout": f"{args.request_timeout:g} s",
+                                    "exit_code": code},
+                               window=(origin, ended), sampled=sampled)
     except (OSError, RuntimeError, ValueError) as exc:
         summary = f"(the report could not be built: {exc})"
     print(summary)
     breached = [v for v in verdicts if not v["passed"]]
     for v in verdicts:
         print(f"SLO {'PASS' if v['passed'] else 'FAIL'} {v['slo']}: {v['request']} "
-              f"{v['metric']} = {v['value']}")
+              f"{v['metric']} = {slo_value(v['metric'], v['value'])}")
     if code not in (0, 1) or (code == 1 and not breached):
         print(f"locust exited with {code}; its log: {report / 'locust.log'}", file=sys.stderr)
     elif breached:

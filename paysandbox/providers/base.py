@@ -26,7 +26,7 @@ import orjson
 import yaml
 from aiohttp import web
 
-from paysandbox import contracts, faults, nesting
+from paysandbox import contracts, faults, metrics, nesting, tracing
 from paysandbox.contract_report import ContractLog
 from paysandbox.core.commands import Command, Result
 from paysandbox.core.payments import CardDetails, Payment
@@ -34,6 +34,18 @@ from paysandbox.engine import APPLIED, InjectedFault
 from paysandbox.errors import ApiError, InvalidRequest, PayloadTooLarge, RouteMissing
 from paysandbox.faults import Fault
 from paysandbox.journal import Journal
+from paysandbox.objects import Objects
+from paysandbox.providers.seam import (
+    HOST_BASE,
+    Admits,
+    Context,
+    Dialect,
+    Reply,
+    Route,
+    provider_path,
+)
+from paysandbox.providers.seam import api_url as api_url  # re-exported for providers
+from paysandbox.providers.seam import scenario_facts as scenario_facts
 from paysandbox.store.base import LEASE_SECONDS, Store, StoreUnavailable
 from paysandbox.store.codec import BadRecord
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -50,9 +62,6 @@ REQUEST_ID = web.RequestKey("request_id", str)
 NAMESPACE = web.RequestKey("namespace", str)
 RAW_BODY = web.RequestKey("raw_body", bytes)
 JOURNAL_NOTES = web.RequestKey("journal_notes", dict)
-#: Set on a request that came on one of the provider's hostnames (no prefix): the
-#: prefix and base its own path stands for (`/adyen/checkout` on checkout-test.adyen.com).
-HOST_BASE = web.RequestKey("host_base", str)
 
 
 class Provider(Protocol):
@@ -70,16 +79,16 @@ class Provider(Protocol):
     def event_types(self) -> frozenset[str]:
         """Every event type `events_for` can emit: each has a payload contract."""
 
-    def routes(self, engine: Engine) -> Iterable[web.RouteDef]:
-        """The provider's real paths, relative to its prefix."""
+    #: How the provider's API speaks HTTP (seam.Dialect).
+    dialect: Dialect
 
-    def render_error(self, error: ApiError, request: web.Request) -> web.Response:
-        """The one place the provider's error envelope is built."""
+    def routes(self) -> Iterable[Route]:
+        """The provider's real paths, relative to its prefix, each with its handler."""
 
     def events_for(self, namespace: str, command: Command, result: Result) -> Sequence[Event]:
         """Events a state change emits (rendered lazily)."""
 
-    async def webhook_endpoints(self, store: Store, namespace: str) -> Sequence[Endpoint]:
+    async def webhook_endpoints(self, objects: Objects, namespace: str) -> Sequence[Endpoint]:
         """Endpoints registered through the provider's own API, if it has one."""
 
     def base_url_hint(self) -> str:
@@ -150,30 +159,6 @@ def bare_host(host: str) -> str:
     return name.rstrip(".").lower()
 
 
-def provider_path(request: web.Request) -> str:
-    """The request's path as if it had come through the prefix (`/stripe/v1/…`), however
-    it came: what the journal shows, scenario rules match and idempotency compares."""
-    base = request.get(HOST_BASE)
-    return request.path if base is None else base + request.path
-
-
-def api_url(request: web.Request, provider: str, path: str = "") -> str:
-    """The URL of `path` (below the provider's prefix) as the client reached it: with the
-    prefix on the simulator's own address, without it on the provider's hostname."""
-    base = request.get(HOST_BASE)
-    if base is None:
-        return f"{request.scheme}://{request.host}/{provider}{path}"
-    return f"{request.scheme}://{request.host}{path.removeprefix(base[len(provider) + 1:])}"
-
-
-def scenario_facts(request: web.Request, provider: str, **facts: Any) -> dict[str, Any]:
-    """What scenario rules match a request on: its path below the provider's prefix and
-    its headers, plus `facts` (the operation of a read, a payment's amount, …). The
-    engine adds provider, namespace and operation, and the country of the card."""
-    return {"path": provider_path(request)[len(provider) + 1:], "headers": request.headers,
-            **facts}
-
-
 def payment_facts(request: web.Request, provider: str, p: Payment, *,
                   amount: int | None = None, card: CardDetails | None = None,
                   **more: Any) -> dict[str, Any]:
@@ -196,7 +181,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def mount(app: web.Application, provider: Provider, engine: Engine, journal: Journal, *,
           max_body: int, contracts_mode: str = contracts.STRICT,
-          contract_log: ContractLog | None = None, check_responses: bool = False) -> None:
+          contract_log: ContractLog | None = None, check_responses: bool = False,
+          public_url: str | None = None) -> None:
     """Serve one provider under `/{provider.name}` on `app`: its routes, each wrapped in
     the shared envelope that renders every failure in the provider's envelope and
     journals every exchange, and a last route that answers any other path below the
@@ -210,6 +196,13 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
     mode) every response is checked against its contract too. Findings go to the
     journal entry and to `contract_log`."""
     prefix = "/" + provider.name
+    # A plugin's contracts (and data, and pages) sit beside its code, in its package.
+    module = type(provider).__module__
+    contracts.shipped_with(provider.name, module.rpartition(".")[0] or module)
+    dialect: Dialect | None = getattr(provider, "dialect", None)
+    render_error: Callable[[ApiError, web.Request], web.Response] = (
+        dialect.render_error if dialect is not None
+        else provider.render_error)  # type: ignore[attr-defined]
 
     def wrap(handler: Handler, operation: str | None, host_base: str | None = None) -> Handler:
         if host_base is None:
@@ -225,6 +218,7 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
     async def envelope(request: web.Request, handler: Handler,
                        operation: str | None) -> web.StreamResponse:
         started = time.perf_counter()
+        tracing.begin(request)
         request[REQUEST_ID] = request_id()
         token = APPLIED.set(None)
         observed = contracts.Observed(contracts_mode)
@@ -285,6 +279,7 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
 
     def record(request: web.Request, started: float, response: web.StreamResponse,
                notes: dict[str, Any] | None) -> None:
+        metrics.observe_request(request, provider.name, response, started, notes)
         if journal.enabled:
             body = getattr(response, "body", b"")
             journal.record(
@@ -305,25 +300,25 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
         except ApiError as exc:
             if exc.status == 404 and NAMESPACE in request:
                 await explain_eviction(engine.store, request[NAMESPACE], request.path, exc)
-            return provider.render_error(exc, request)
+            return render_error(exc, request)
         except web.HTTPRequestEntityTooLarge:
-            return provider.render_error(PayloadTooLarge(
+            return render_error(PayloadTooLarge(
                 f"Request body exceeds the limit of {max_body} bytes."), request)
         except web.HTTPException:
             raise
         except BadRecord as exc:  # it holds a record it refuses: retrying will not help
             log.error("store: %s", exc)
-            return provider.render_error(ApiError(
+            return render_error(ApiError(
                 f"The simulator's store cannot serve this request: {exc}", status=503,
                 code="store_unavailable"), request)
         except StoreUnavailable as exc:  # logged once by the store when it goes away
-            return provider.render_error(ApiError(
+            return render_error(ApiError(
                 f"The request could not be completed ({exc}). Retry it with the same "
                 "idempotency key: it is answered once the store is back.", status=500),
                 request)
         except Exception:  # a bug: say so in the provider's envelope, never a traceback
             log.exception("unhandled error serving %s %s", request.method, request.path)
-            return provider.render_error(
+            return render_error(
                 ApiError("The simulator failed to handle this request; see its log.",
                          status=500, code="simulator_error"), request)
 
@@ -334,7 +329,7 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
             error = ApiError(_HTTP_MESSAGES.get(fault.status, f"The provider answered "
                                                 f"{fault.status} (injected by a scenario)."),
                              status=fault.status, code=_HTTP_CODES.get(fault.status))
-            response = provider.render_error(error, request)
+            response = render_error(error, request)
             if fault.retry_after is not None:
                 response.headers["Retry-After"] = str(max(1, round(fault.retry_after)))
             return response
@@ -351,7 +346,12 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
     async def route_missing(request: web.Request) -> web.StreamResponse:
         raise _route_missing(request, app, prefix)
 
-    routes = list(provider.routes(engine))
+    routes: list[web.RouteDef]
+    if dialect is None:  # a provider still on the older shape: handlers read the request
+        routes = list(provider.routes(engine))  # type: ignore[call-arg,arg-type]
+    else:
+        routes = [_route_def(provider, dialect, r, engine, public_url)
+                  for r in provider.routes()]
     for r in routes:
         if not isinstance(r, web.RouteDef):
             raise TypeError(f"{provider.name}: routes() must give web.RouteDef, not {r!r}")
@@ -385,6 +385,64 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
                                                      prefix + base))
         _host_resource(app, "/{tail:.*}", hosts).add_route(
             "*", wrap(route_missing, None, prefix + base))
+
+
+def _route_def(provider: Provider, dialect: Dialect, r: Route, engine: Engine,
+               public_url: str | None) -> web.RouteDef:
+    """The aiohttp route for one of a provider's routes: authenticate -> decode ->
+    validate against the route's request contract -> let scenarios intercept a read ->
+    idempotency -> the handler with its context -> render. Errors raised anywhere are
+    rendered by the envelope around it (`mount`)."""
+    if not isinstance(r, Route):
+        raise TypeError(f"{provider.name}: routes() must give seam.Route, not {r!r}")
+    found = contracts.manifest(provider.name)
+    operation = found.operations.get(r.name) if found is not None else None
+    schema = operation.request if operation is not None else None
+    name, handler, read = provider.name, r.handler, r.read
+    key_header = dialect.idempotency_header if r.idempotent else None
+
+    admit = dialect.admit if isinstance(dialect, Admits) else None
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        request[NAMESPACE] = ns = dialect.authenticate(request)
+        ctx = Context(engine, provider, request, ns, public_url)
+        if admit is not None:
+            await admit(ctx)
+        if request.body_exists:
+            request[RAW_BODY] = await request.read()
+        params = await dialect.decode(request, schema)
+        if schema is not None:
+            try:
+                params = contracts.check(name, schema, params)
+            except contracts.ContractViolation as exc:
+                raise dialect.invalid(exc.violation) from None
+        if read is not None:
+            await ctx.intercept(read)
+
+        async def run() -> web.Response:
+            return _reply(dialect, request, await handler(ctx, params))
+
+        key = request.headers.get(key_header) if key_header is not None else None
+        if key is None:
+            return await run()
+        return await idempotent(
+            engine.store, ns, key, dialect.fingerprint(request, params), engine.clock.now(),
+            run, replay_header=dialect.replay_header,
+            mismatch=lambda: dialect.idempotency_errors(key)[0],
+            in_flight=lambda: dialect.idempotency_errors(key)[1],
+            render=lambda exc: dialect.render_error(exc, request))
+
+    return web.route(r.method, r.path, handle, name=r.name)
+
+
+def _reply(dialect: Dialect, request: web.Request, out: Any) -> web.Response:
+    if isinstance(out, web.Response):
+        return out
+    if isinstance(out, Reply):
+        response = dialect.respond(out.body, request, out.status)
+        response.headers.update(out.headers)
+        return response
+    return dialect.respond(out, request)
 
 
 #: The status journaled for a connection broken on purpose (nginx's "no response").

@@ -13,16 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from paysandbox.core.payments import Payment
+from paysandbox.core.commands import Writes
+from paysandbox.core.payments import NoSuchPayment, Payment
 from paysandbox.core.tenancy import is_internal
 from paysandbox.webhooks.dispatcher import Event
 
 
-class NotFound(LookupError):
-    def __init__(self, namespace: str, key: str) -> None:
-        self.namespace = namespace
-        self.key = key
-        super().__init__(f"No such object: {key}")
+class NotFound(NoSuchPayment):
+    """The store has no payment under that id (what providers see as NoSuchPayment)."""
 
 
 class AlreadyExists(ValueError):
@@ -89,6 +87,16 @@ class Store(Protocol):
 
         Returns (before, after). Whatever `fn` raises propagates and nothing changes.
         """
+
+    async def commit(
+        self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment] | None,
+        *, create: Payment | None = None, writes: Writes
+    ) -> tuple[Payment | None, Payment]:
+        """One state change as one atomic unit: insert `create` (AlreadyExists if its id
+        is taken) or read the stored payment, apply `fn` (None: leave it as it is), and
+        store the result with `writes` (aliases, records), all or nothing; a lost race
+        is retried. Returns (before, after); before is None for a created payment.
+        Whatever `fn` raises propagates and nothing changes."""
 
     async def list_payments(self, namespace: str, *, provider: str | None = None,
                    limit: int = 100) -> list[Payment]:

@@ -11,6 +11,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from paysandbox.core.commands import Writes
 from paysandbox.core.payments import Payment
 from paysandbox.store.base import (
     LEASE_SECONDS,
@@ -122,11 +123,7 @@ class MemoryStore:
         if payment.id in space.payments:
             raise AlreadyExists(payment.id)
         space.payments[payment.id] = payment
-        limit = self._share(self._retain, space)
-        for _ in range(2):
-            if len(space.payments) <= limit:
-                break
-            self._evict_oldest_payment(space)
+        self._retain_payments(space)
 
     async def get(self, namespace: str, payment_id: str) -> Payment | None:
         space = self._spaces.get(namespace)
@@ -151,6 +148,45 @@ class MemoryStore:
             if self._compare_and_set(space, before, after):
                 return before, after
 
+    async def commit(
+        self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment] | None,
+        *, create: Payment | None = None, writes: Writes
+    ) -> tuple[Payment | None, Payment]:
+        # No await from the read to the last write: nothing can interleave.
+        space = self._ns(namespace) if create is not None else self._spaces.get(namespace)
+        if create is not None:
+            assert space is not None
+            if create.id in space.payments:
+                raise AlreadyExists(create.id)
+            before = create
+        else:
+            found = space.payments.get(payment_id) if space else None
+            if space is None or found is None:
+                raise NotFound(namespace, payment_id)
+            before = found
+        after = before if fn is None else fn(before)
+        space.payments[after.id] = after
+        if create is not None:
+            space.payments.move_to_end(after.id)
+        for alias in writes.aliases:
+            if alias not in space.aliases:
+                space.alias_of.setdefault(after.id, []).append(alias)
+            space.aliases[alias] = after.id
+        for record in writes.records_for(after):
+            self._put(self._ns(record.namespace) if record.namespace else space,
+                      record.kind, record.id, record.value)
+        if create is not None:
+            self._retain_payments(space)
+            return None, after
+        return before, after
+
+    def _retain_payments(self, space: _Namespace) -> None:
+        limit = self._share(self._retain, space)
+        for _ in range(2):
+            if len(space.payments) <= limit:
+                break
+            self._evict_oldest_payment(space)
+
     async def list_payments(self, namespace: str, *, provider: str | None = None,
                    limit: int = 100) -> list[Payment]:
         space = self._spaces.get(namespace)
@@ -174,7 +210,10 @@ class MemoryStore:
 
     async def put_object(self, namespace: str, kind: str, object_id: str,
                          value: Mapping[str, Any]) -> None:
-        space = self._ns(namespace)
+        self._put(self._ns(namespace), kind, object_id, value)
+
+    def _put(self, space: _Namespace, kind: str, object_id: str,
+             value: Mapping[str, Any]) -> None:
         objects = space.objects.setdefault(kind, OrderedDict())
         objects[object_id] = value
         limit = self._share(self._retain, space)  # as many of each kind as payments

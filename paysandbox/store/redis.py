@@ -33,6 +33,7 @@ import base64
 import contextlib
 import functools
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable, Coroutine, Mapping
@@ -41,8 +42,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
+from paysandbox.core.commands import Writes
 from paysandbox.core.payments import Payment
 from paysandbox.store.base import (
     LEASE_SECONDS,
@@ -56,38 +58,100 @@ from paysandbox.webhooks.dispatcher import Event
 
 DEFAULT_PREFIX = "paysandbox:"
 
+_FOREIGN = re.compile(r"paysandbox-foreign (?P<key>\S+) holds a (?P<type>\w+), "
+                      r"not a (?P<kind>\w+)")
+
 log = logging.getLogger("paysandbox.store")
 
 # KEYS: payment, order, provider order, namespaces, aliases, evicted list, evicted set;
 # ARGV: payment bytes, id, namespace, then retain (payments kept) and the namespace's
 # key prefix. Beyond `retain`, the oldest payment goes with its aliases, and its ids are
 # remembered (twice `retain` ids at most) so that their 404 can say why.
-_CREATE = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
-  redis.call('RPUSH', KEYS[2], ARGV[2])
-  redis.call('RPUSH', KEYS[3], ARGV[2])
-  redis.call('SADD', KEYS[4], ARGV[3])
-  local retain = tonumber(ARGV[4])
-  if redis.call('LLEN', KEYS[2]) > retain then
+_RETAIN = """
+local function retain(max, prefix)
+  if redis.call('LLEN', KEYS[2]) > max then
     local old = redis.call('LPOP', KEYS[2])
-    local of = ARGV[5] .. 'aliases-of:' .. old
+    local of = prefix .. 'aliases-of:' .. old
     local gone = redis.call('SMEMBERS', of)
     if #gone > 0 then redis.call('HDEL', KEYS[5], unpack(gone)) end
-    redis.call('DEL', ARGV[5] .. 'pay:' .. old, of)
+    redis.call('DEL', prefix .. 'pay:' .. old, of)
     table.insert(gone, old)
     redis.call('RPUSH', KEYS[6], unpack(gone))
     redis.call('SADD', KEYS[7], unpack(gone))
-    local excess = redis.call('LLEN', KEYS[6]) - 2 * retain
+    local excess = redis.call('LLEN', KEYS[6]) - 2 * max
     if excess > 0 then
       local forgotten = redis.call('LRANGE', KEYS[6], 0, excess - 1)
       redis.call('LTRIM', KEYS[6], excess, -1)
       redis.call('SREM', KEYS[7], unpack(forgotten))
     end
   end
-  redis.call('LTRIM', KEYS[3], -retain, -1)
+  redis.call('LTRIM', KEYS[3], -max, -1)
+end
+"""
+
+_CREATE = _RETAIN + """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  redis.call('RPUSH', KEYS[2], ARGV[2])
+  redis.call('RPUSH', KEYS[3], ARGV[2])
+  redis.call('SADD', KEYS[4], ARGV[3])
+  retain(tonumber(ARGV[4]), ARGV[5])
   return 1
 end
 return 0
+"""
+
+# One state change in one call (Store.commit). KEYS as _CREATE's; ARGV: the bytes read
+# ('' to create), the bytes to store, id, namespace, retain, the namespace's key prefix,
+# then the number of aliases and the aliases, then the number of records and, for each,
+# its namespace's key prefix, its namespace, kind, id and JSON.
+_COMMIT = _RETAIN + """
+local function writable(key, kind)
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= kind then
+    error('paysandbox-foreign ' .. key .. ' holds a ' .. t .. ', not a ' .. kind)
+  end
+end
+local n = tonumber(ARGV[7])
+local at = 8 + n
+local m = tonumber(ARGV[at])
+-- Every key is checked before the first write: a script that fails half-way keeps the
+-- writes it made, so a key of another type (written by something else) must stop it
+-- before it changes anything.
+writable(KEYS[1], 'string') writable(KEYS[2], 'list') writable(KEYS[3], 'list')
+writable(KEYS[4], 'set') writable(KEYS[5], 'hash')
+if n > 0 then writable(ARGV[6] .. 'aliases-of:' .. ARGV[3], 'set') end
+for i = 0, m - 1 do
+  local base = at + 1 + 5 * i
+  writable(ARGV[base] .. 'obj:' .. ARGV[base + 2], 'hash')
+  writable(ARGV[base] .. 'obj-order:' .. ARGV[base + 2], 'list')
+end
+local created = ARGV[1] == ''
+if created then
+  if not redis.call('SET', KEYS[1], ARGV[2], 'NX') then return -1 end
+elseif redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+for i = 8, 7 + n do
+  redis.call('HSET', KEYS[5], ARGV[i], ARGV[3])
+  redis.call('SADD', ARGV[6] .. 'aliases-of:' .. ARGV[3], ARGV[i])
+end
+for i = 0, m - 1 do
+  local base = at + 1 + 5 * i
+  local objects = ARGV[base] .. 'obj:' .. ARGV[base + 2]
+  if redis.call('HSET', objects, ARGV[base + 3], ARGV[base + 4]) == 1 then
+    redis.call('RPUSH', ARGV[base] .. 'obj-order:' .. ARGV[base + 2], ARGV[base + 3])
+  end
+  redis.call('SADD', KEYS[4], ARGV[base + 1])
+end
+if created then
+  redis.call('RPUSH', KEYS[2], ARGV[3])
+  redis.call('RPUSH', KEYS[3], ARGV[3])
+  redis.call('SADD', KEYS[4], ARGV[4])
+  retain(tonumber(ARGV[5]), ARGV[6])
+end
+return 1
 """
 
 # KEYS: payment; ARGV: the bytes read, the bytes to store
@@ -246,6 +310,7 @@ class RedisStore:
                                               socket_timeout=timeout)
         self._create = self._redis.register_script(_CREATE)
         self._cas = self._redis.register_script(_COMPARE_AND_SET)
+        self._commit = self._redis.register_script(_COMMIT)
         self._put_object = self._redis.register_script(_PUT_OBJECT)
         self._delete_object = self._redis.register_script(_DELETE_OBJECT)
         self._idem_begin = self._redis.register_script(_IDEMPOTENCY_BEGIN)
@@ -345,6 +410,51 @@ class RedisStore:
             after = fn(before)
             if await self._cas(keys=[key], args=[raw, encode_payment(after)]):
                 return before, after
+
+    @_guarded
+    async def commit(
+        self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment] | None,
+        *, create: Payment | None = None, writes: Writes
+    ) -> tuple[Payment | None, Payment]:
+        key = self._payment_key(namespace, payment_id)
+        while True:
+            if create is not None:
+                raw: bytes | str = b""
+                before = create
+            else:
+                found = await self._redis.get(key)
+                if found is None:
+                    raise NotFound(namespace, payment_id)
+                raw, before = found, decode_payment(_bytes(found), key)
+            after = before if fn is None else fn(before)
+            args: list[Any] = [raw, encode_payment(after), payment_id, namespace,
+                               *self._retention(namespace), len(writes.aliases),
+                               *writes.aliases]
+            records = writes.records_for(after)
+            args.append(len(records))
+            for r in records:
+                ns = r.namespace or namespace
+                args += [self._key(ns, ""), ns, r.kind, r.id, _dump_object(r.value)]
+            try:
+                done = await self._commit(
+                    keys=[key, self._key(namespace, "order"),
+                          self._key(namespace, "order:" + after.provider), self._namespaces,
+                          self._key(namespace, "aliases"), self._key(namespace, "evicted"),
+                          self._key(namespace, "evicted-set")],
+                    args=args)
+            except ResponseError as exc:
+                foreign = _FOREIGN.search(str(exc))
+                if foreign is None:
+                    raise
+                raise BadRecord(foreign["key"], f"it holds a {foreign['type']} where the "
+                                "simulator keeps a " + foreign["kind"] + "; something else "
+                                "wrote it. Nothing of this request was stored. Remove the "
+                                "key, or empty the store with POST /__admin/reset."
+                                ) from None
+            if done == -1:
+                raise AlreadyExists(payment_id)
+            if done:
+                return (None if create is not None else before), after
 
     @_guarded
     async def list_payments(self, namespace: str, *, provider: str | None = None,

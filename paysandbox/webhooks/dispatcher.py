@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver
 
+from paysandbox import tracing
 from paysandbox.core.clock import VirtualClock
 from paysandbox.settings import default_secret
 from paysandbox.webhooks.destinations import (
@@ -152,6 +153,10 @@ class Delivery:
     bad_signature: bool = False
     stale: bool = False
     failure: str | None = None  # why it failed for good: the last error, or DROPPED
+    #: W3C trace context: the trace of the request that caused the event, or a new one;
+    #: each attempt is sent as a new span of it (tracing.child).
+    traceparent: str = field(default_factory=lambda: tracing.child(tracing.current()))
+    queued_at: float = field(default_factory=time.perf_counter)  # for delivery latency
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -165,6 +170,7 @@ class Delivery:
             "next_attempt_at": self.next_attempt_at if self.state == "pending" else None,
             "attempts": [a.to_json() for a in self.attempts],
             "failure": self.failure,
+            "trace_id": tracing.trace_id(self.traceparent),
         }
 
 
@@ -266,6 +272,8 @@ class Dispatcher:
         self._session: aiohttp.ClientSession | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._unsubscribe = clock.on_advance(lambda _now: self._wake.set())
+        #: Told of every attempt's end (the app's metrics); a no-op unless set.
+        self.observe: Callable[[Delivery, bool], None] = lambda _d, _ok: None
 
     # -- configuration -------------------------------------------------------------
 
@@ -390,7 +398,8 @@ class Dispatcher:
         old = self._deliveries.get(delivery_id)
         if old is None:
             return None
-        d = Delivery("whd_" + secrets.token_hex(8), old.event, old.endpoint, old.scheme)
+        d = Delivery("whd_" + secrets.token_hex(8), old.event, old.endpoint, old.scheme,
+                     traceparent=tracing.child(old.traceparent))
         self._remember(d)
         self._schedule(d, self._clock.now())
         return d
@@ -562,7 +571,8 @@ class Dispatcher:
             return False, None, f"destination not allowed: {refusal}"
         try:
             async with self._session.post(url, data=signed.body, allow_redirects=False,
-                                          headers=dict(signed.headers)) as resp:
+                                          headers={**signed.headers, "traceparent":
+                                                   tracing.child(d.traceparent)}) as resp:
                 body = await resp.read()
                 if d.scheme.accepted(resp.status, body):
                     return True, resp.status, None
@@ -579,6 +589,7 @@ class Dispatcher:
                 type(exc).__name__
 
     def _after_attempt(self, d: Delivery, ok: bool, error: str | None) -> None:
+        self.observe(d, ok)
         retries_done = len(d.attempts) - 1
         if ok:
             d.state = "delivered"

@@ -76,7 +76,8 @@ def test_no_admin_token_is_baked_in(compose: dict[str, Any]) -> None:
     given = {name: s["environment"]["PAYSANDBOX_ADMIN_TOKEN"]
              for name, s in compose["services"].items()
              if "PAYSANDBOX_ADMIN_TOKEN" in (s.get("environment") or {})}
-    assert set(given) == {"simulator", "payment-service", "locust-master", "locust-worker"}
+    assert set(given) == {"simulator", "payment-service", "locust-master", "locust-worker",
+                          "prometheus"}
     for name, value in given.items():
         assert REQUIRED.match(value), f"{name}: {value!r} is not taken from the environment"
     text = (ROOT / "docker-compose.yml").read_text()
@@ -133,3 +134,26 @@ def test_the_service_and_locust_commands_point_at_files_and_ports_that_exist(
     assert "deploy" not in services["locust-worker"]  # scaled with --scale
     assert "ports" not in services["locust-worker"]  # a fixed port would stop --scale
     assert services["redis"]["profiles"] == ["redis"]
+
+
+def test_the_metrics_profile_scrapes_the_simulator_with_its_token(
+        compose: dict[str, Any]) -> None:
+    """`--profile metrics`: Prometheus reads the token file its command writes, scrapes
+    the simulator's address, and Grafana gets the dashboard and its data source."""
+    services = compose["services"]
+    prometheus, grafana = services["prometheus"], services["grafana"]
+    assert prometheus["profiles"] == grafana["profiles"] == ["metrics"]
+    for service in (prometheus, grafana):
+        for volume in service["volumes"]:
+            assert (ROOT / volume.split(":")[0]).exists(), volume
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    (job,) = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["static_configs"] == [{"targets": ["simulator:12111"]}]
+    token_file = job["authorization"]["credentials_file"]
+    assert f"> {token_file} &&" in " ".join(command(prometheus))
+    sim = services["simulator"]["environment"]
+    assert sim["PAYSANDBOX_PUBLIC_URL"] == "http://simulator:12111"  # so its Host is allowed
+    source = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text())
+    assert source["datasources"][0]["url"] == "http://prometheus:9090"

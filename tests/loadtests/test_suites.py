@@ -163,3 +163,49 @@ def test_a_master_and_two_workers_on_loopback(simulator: SimulatorServer,
     assert rows["stripe: create+confirm"]["requests"] > 0
     assert rows["checkoutcom: payments"]["requests"] > 0
     assert rows["Aggregated"]["failures"] == 0
+
+
+STRIPE_HANGS = """\
+name: stripe-hangs
+start: manual
+phases:
+  - name: stripe-hangs
+    after: 1s
+    for: 1m
+    rules:
+      - name: hang
+        match: {provider: stripe, operation: authorize}
+        fault: hang
+"""
+
+
+def test_a_hung_provider_times_requests_out_and_the_users_go_on(
+        simulator: SimulatorServer, tmp_path: Path) -> None:
+    """Stripe stops answering a second into the run; with a 1 s request timeout its user
+    keeps paying (each attempt failing as 'no response: timed out') instead of freezing
+    for the whole run, and the report says so in words, with the phase marked."""
+    simulator.reset()
+    scenario = tmp_path / "stripe-hangs.yaml"
+    scenario.write_text(STRIPE_HANGS)
+    report = tmp_path / "report"
+    code = paysandbox(["load", "--suite", "providers", "--simulator", simulator.base_url,
+                       "--users", "3", "--spawn-rate", "3", "--run-time", "6s",
+                       "--scenario", str(scenario), "--request-timeout", "1",
+                       "--report", str(report)])
+    assert code == 0  # no gates: failed requests alone do not fail the run
+    rows = stats(report)
+    stripe = rows["stripe: create+confirm"]
+    # One Stripe user, hung from 1 s on: frozen, it would have made one hung request.
+    assert stripe["failures"] >= 3, stripe
+    assert rows["adyen: payments"]["requests"] > 20
+    with (report / "locust_failures.csv").open(newline="") as f:
+        errors = {row["Error"] for row in csv.DictReader(f)
+                  if row["Name"] == "stripe: create+confirm"}
+    assert errors and all("no response: timed out" in e for e in errors), errors
+    kinds = {k for per_second in json.loads((report / "errors.json").read_text()).values()
+             for k in per_second}
+    assert kinds == {"no response: timed out"}
+    page = (report / "report.html").read_text()
+    assert "stripe-hangs 1 to 6 s" in page
+    assert "stripe: no answer: hung by an injected fault" in page
+    assert "HTTP 0" not in page

@@ -156,6 +156,23 @@ def test_consumer_keys_are_namespaces(daraja: Daraja, payment_simulator: Simulat
     assert r.status_code == 400 and "CheckoutRequestID" in r.json()["errorMessage"]
 
 
+def test_only_an_issued_token_reaches_its_consumer_keys_payments(
+        daraja: Daraja, payment_simulator: SimulatorServer) -> None:
+    """A token names its consumer key, but naming one is not enough: one that key was
+    never issued (its random part made up, or another key's) is refused."""
+    checkout = daraja.push().json()["CheckoutRequestID"]
+    other = Daraja(payment_simulator.url("daraja"))
+    named = daraja.token.rpartition(".")[0]
+    for token in (f"{named}.{other.token.rpartition('.')[2]}", f"{named}.made-up",
+                  "not-a-token"):
+        r = other.post("/mpesa/stkpushquery/v1/query", {
+            "BusinessShortCode": SHORTCODE, "Password": password(), "Timestamp": STAMP,
+            "CheckoutRequestID": checkout}, token=token)
+        assert r.status_code == 404 and r.json()["errorCode"] == "404.001.03", token
+    payment_simulator.advance_clock(5)
+    assert daraja.query(checkout).json()["ResultCode"] == "0"  # its own token still works
+
+
 @pytest.mark.parametrize(("over", "field"), [
     ({"Amount": 0}, "Amount"), ({"Amount": -5}, "Amount"), ({"Amount": "ten"}, "Amount"),
     ({"PhoneNumber": "0712345678"}, "PhoneNumber"), ({"Timestamp": "2026-03-01"}, "Timestamp"),

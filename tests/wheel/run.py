@@ -3,6 +3,9 @@ folder outside the checkout, and run the smoke suite (this folder) there.
 
     python tests/wheel/run.py [--keep] [pytest args...]
 
+Then the example out-of-tree provider (plugins/paysandbox-acme) is installed there as a
+distribution of its own and its own tests run against the installed simulator.
+
 Fails when the build prints a warning, when a file tracked under paysandbox/ is missing
 from the wheel, or when any smoke test fails. `make test` runs it after the main suite.
 """
@@ -59,6 +62,23 @@ def check_contents(wheel: Path) -> None:
           f"({', '.join(sorted({n.rsplit('.', 1)[-1] for n in data}))})")
 
 
+def plugin(python: Path, work: Path, env: dict[str, str], pytest_args: list[str]) -> int:
+    """Install the example out-of-tree provider (plugins/paysandbox-acme) beside the
+    wheel, as the separate distribution an in-house acquirer would be, and run its own
+    tests there: the simulator must mount it through its entry point alone."""
+    source = ROOT / "plugins" / "paysandbox-acme"
+    install = subprocess.run([str(python), "-m", "pip", "install", "--quiet",
+                              f"{source}[test]"], capture_output=True, text=True, timeout=600)
+    if install.returncode != 0:
+        sys.exit(f"installing the example plugin failed:\n{install.stdout[-3000:]}"
+                 f"{install.stderr[-3000:]}")
+    tests = work / "plugin-tests"
+    shutil.copytree(source / "tests", tests, ignore=shutil.ignore_patterns("__pycache__"))
+    print(f"the example plugin's own tests in {tests}", flush=True)
+    return subprocess.call([str(python), "-m", "pytest", "-p", "no:cacheprovider",
+                            "--rootdir", str(tests), *pytest_args], cwd=tests, env=env)
+
+
 def main(argv: list[str]) -> int:
     keep = "--keep" in argv
     pytest_args = [a for a in argv if a != "--keep"]
@@ -81,8 +101,9 @@ def main(argv: list[str]) -> int:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
         env["PATH"] = f"{env_dir / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         print(f"smoke suite in {smoke}, with {python}", flush=True)
-        return subprocess.call([str(python), "-m", "pytest", "-p", "no:cacheprovider",
-                                "--rootdir", str(smoke), *pytest_args], cwd=smoke, env=env)
+        failed = subprocess.call([str(python), "-m", "pytest", "-p", "no:cacheprovider",
+                                  "--rootdir", str(smoke), *pytest_args], cwd=smoke, env=env)
+        return failed or plugin(python, work, env, pytest_args)
     finally:
         if keep:
             print(f"kept {work}")

@@ -4,6 +4,7 @@ serve`, the pytest plugin in a fresh project, and a short load run."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import signal
@@ -287,6 +288,27 @@ def test_the_readmes_pytest_example_in_a_fresh_project(tmp_path: Path) -> None:
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "2 passed" in done.stdout
+
+
+# -- the MCP server, as a coding agent starts it -----------------------------------------
+
+
+def test_the_mcp_server_over_stdio_and_http(served: Served) -> None:
+    from mcp import Client, StdioServerParameters
+
+    async def providers(target: StdioServerParameters | str) -> Any:
+        async with Client(target) as client:
+            result = await client.call_tool("providers", {"provider": "stripe"})
+            assert not result.is_error, result.content
+            return result.structured_content["providers"][0]
+
+    for target in (StdioServerParameters(command=PAYSANDBOX, args=["mcp", "--url", served.url]),
+                   f"{served.url}/__admin/mcp"):
+        stripe_ = asyncio.run(providers(target))
+        assert stripe_["base_url"] == f"{served.url}/stripe"
+        assert {"value": "4242424242424242", "result": "approved"}.items() <= \
+            next(r for r in stripe_["test_values"] if r["value"] == "4242424242424242").items()
+        assert stripe_["decline_codes"]["insufficient_funds"]["code"] == "card_declined"
 
 
 # -- last: the served simulator stops cleanly -------------------------------------------

@@ -76,6 +76,7 @@ from paysandbox.core.payments import (
 from paysandbox.core.tenancy import tenant
 from paysandbox.errors import ApiError
 from paysandbox.hosted import register_challenge
+from paysandbox.objects import Objects
 from paysandbox.providers.adyen import magic, wire
 from paysandbox.providers.adyen.wire import AdyenError
 from paysandbox.providers.base import (
@@ -88,7 +89,7 @@ from paysandbox.providers.base import (
     route,
     scenario_facts,
 )
-from paysandbox.store.base import NotFound, Store
+from paysandbox.store.base import NotFound
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 
 if TYPE_CHECKING:
@@ -189,7 +190,7 @@ class AdyenProvider:
             response.headers["transient-error"] = "true"
         return response
 
-    async def webhook_endpoints(self, store: Store, namespace: str) -> Sequence[Endpoint]:
+    async def webhook_endpoints(self, objects: Objects, namespace: str) -> Sequence[Endpoint]:
         return ()  # Adyen's webhooks are configured in the Customer Area: see the admin API
 
     def events_for(self, namespace: str, command: Command, result: Result) -> Sequence[Event]:

@@ -70,6 +70,7 @@ from paysandbox.core.payments import (
 from paysandbox.core.tenancy import tenant
 from paysandbox.errors import ApiError, Conflict, ResourceMissing, Unauthorized
 from paysandbox.hosted import register_challenge
+from paysandbox.objects import Objects
 from paysandbox.providers.base import (
     NAMESPACE,
     RAW_BODY,
@@ -83,7 +84,7 @@ from paysandbox.providers.base import (
 )
 from paysandbox.providers.checkoutcom import magic, wire
 from paysandbox.providers.checkoutcom.wire import Invalid
-from paysandbox.store.base import NotFound, Store
+from paysandbox.store.base import NotFound
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 
 if TYPE_CHECKING:
@@ -150,7 +151,7 @@ class CheckoutProvider:
                 "'sk_test_...' key\"")
         return response
 
-    async def webhook_endpoints(self, store: Store, namespace: str) -> Sequence[Endpoint]:
+    async def webhook_endpoints(self, objects: Objects, namespace: str) -> Sequence[Endpoint]:
         return []  # configured in the dashboard: the dispatcher's admin-set endpoint
 
     def events_for(self, namespace: str, command: Command, result: Result) -> Sequence[Event]:

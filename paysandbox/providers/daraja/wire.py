@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from paysandbox.contracts import ContractViolation, check
+from paysandbox.contracts import ContractViolation, Violation, check
 from paysandbox.core.outcomes import DeclineReason
 from paysandbox.core.payments import Payment, Status
 from paysandbox.errors import ApiError, InvalidRequest
@@ -50,7 +50,8 @@ _DEFAULT = {400: "400.002.02", 401: "404.001.03", 404: "404.001.01", 413: "400.0
             503: "503.001.01", 504: "504.001.01"}
 
 
-def parse_body(raw: bytes, contract: str) -> dict[str, Any]:
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """A JSON body -> its parameters (checked against the route's contract after)."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -59,19 +60,21 @@ def parse_body(raw: bytes, contract: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise bad_request("Bad Request - Invalid Request Payload: send a JSON object.",
                           code="400.002.05")
-    return validate(data, contract)
-
-
-def validate(data: dict[str, Any], contract: str) -> dict[str, Any]:
-    """Check a request against contracts_data/daraja/<contract>.json: in strict mode the first
-    violation is Daraja's 400 "Bad Request - Invalid <Field>"; in report mode every
-    violation is recorded and the request is served unless it cannot be."""
-    try:
-        check("daraja", contract, data)
-    except ContractViolation as exc:
-        field = exc.violation.dotted or "Request Payload"
-        raise invalid(field, exc.violation.message) from None
     return data
+
+
+def violation_error(v: Violation) -> InvalidRequest:
+    """Daraja's 400 for a request that breaks its contract: "Bad Request - Invalid
+    <Field>" with the reason; the OAuth query's grant_type is 400.008.02."""
+    if v.path == ("grant_type",) and v.kind != "unknown":  # only the OAuth query has it
+        return token_query_error(v)
+    return invalid(v.dotted or "Request Payload", v.message)
+
+
+def token_query_error(v: Violation) -> InvalidRequest:
+    field = v.dotted or "query"
+    return bad_request(f"Invalid grant type passed: {field} {v.message}; "
+                       "use ?grant_type=client_credentials.", code="400.008.02")
 
 
 def check_token_query(query: dict[str, str]) -> None:
@@ -80,9 +83,7 @@ def check_token_query(query: dict[str, str]) -> None:
     try:
         check("daraja", "generate_token.request", query)
     except ContractViolation as exc:
-        field = exc.violation.dotted or "query"
-        raise bad_request(f"Invalid grant type passed: {field} {exc.violation.message}; "
-                          "use ?grant_type=client_credentials.", code="400.008.02") from None
+        raise token_query_error(exc.violation) from None
 
 
 def servable_push(body: Mapping[str, Any]) -> None:

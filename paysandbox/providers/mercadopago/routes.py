@@ -62,6 +62,7 @@ from paysandbox.core.payments import (
     CardDetails,
     InvalidTransition,
     Payment,
+    PaymentChanges,
     Status,
 )
 from paysandbox.core.tenancy import tenant
@@ -72,6 +73,7 @@ from paysandbox.errors import (
     ResourceMissing,
     Unauthorized,
 )
+from paysandbox.objects import Objects
 from paysandbox.providers.base import (
     NAMESPACE,
     RAW_BODY,
@@ -83,7 +85,7 @@ from paysandbox.providers.base import (
     scenario_facts,
 )
 from paysandbox.providers.mercadopago import boleto, magic, pages, pix, wire
-from paysandbox.store.base import NotFound, Store
+from paysandbox.store.base import NotFound
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 
 if TYPE_CHECKING:
@@ -140,7 +142,7 @@ class MercadoPagoProvider:
     def render_error(self, error: ApiError, request: web.Request) -> web.Response:
         return _json(wire.error_body(error), request, status=error.status)
 
-    async def webhook_endpoints(self, store: Store, namespace: str) -> Sequence[Endpoint]:
+    async def webhook_endpoints(self, objects: Objects, namespace: str) -> Sequence[Endpoint]:
         return ()  # Mercado Pago's webhooks are configured in its dashboard
 
     def events_for(self, namespace: str, command: Command, result: Result) -> Sequence[Event]:
@@ -361,14 +363,14 @@ class _Api:
                            funding="debit" if params["payment_method_id"].startswith("deb")
                            else "credit", country="BR", fingerprint=record["_fingerprint"])
         now = wire.date(self.engine.clock.now())
-        changes = {"card": card, "extra": {
+        changes = PaymentChanges(card=card, extra={
             "authorization_code": f"{secrets.randbelow(10**6):06d}",
             "card": {"id": None, "first_six_digits": record["first_six_digits"],
                      "last_four_digits": record["last_four_digits"],
                      "expiration_month": record["expiration_month"],
                      "expiration_year": record["expiration_year"],
                      "date_created": now, "date_last_updated": now,
-                     "cardholder": record["cardholder"]}}}
+                     "cardholder": record["cardholder"]}})
         outcome = magic.outcome_for_cardholder(record["cardholder"].get("name"))
         p = dataclasses.replace(p, card=card)
         result = await self._run(ns, Authorize(p.id, outcome, changes, create=p), request, p)

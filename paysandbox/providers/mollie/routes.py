@@ -45,7 +45,7 @@ import re
 import secrets
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import orjson
@@ -64,10 +64,11 @@ from paysandbox.core.commands import (
 )
 from paysandbox.core.money import format_amount
 from paysandbox.core.outcomes import DeclineReason, Outcome, decline_reason
-from paysandbox.core.payments import AmountExceeded, InvalidTransition, Payment
+from paysandbox.core.payments import AmountExceeded, InvalidTransition, Payment, PaymentChanges
 from paysandbox.core.tenancy import tenant
 from paysandbox.errors import ApiError, Conflict, ResourceMissing, Unauthorized
 from paysandbox.hosted import HOSTED_NAMESPACE, render_page
+from paysandbox.objects import Objects
 from paysandbox.providers.base import (
     NAMESPACE,
     RAW_BODY,
@@ -81,7 +82,7 @@ from paysandbox.providers.base import (
 )
 from paysandbox.providers.mollie import magic, wire
 from paysandbox.providers.mollie.wire import MollieError
-from paysandbox.store.base import NotFound, Store
+from paysandbox.store.base import NotFound
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ class MollieProvider:
     def render_error(self, error: ApiError, request: web.Request) -> web.Response:
         return _json(wire.error_body(error), request, status=error.status)
 
-    async def webhook_endpoints(self, store: Store, namespace: str) -> Sequence[Endpoint]:
+    async def webhook_endpoints(self, objects: Objects, namespace: str) -> Sequence[Endpoint]:
         return ()
 
     def events_for(self, namespace: str, command: Command, result: Result) -> Sequence[Event]:
@@ -530,7 +531,7 @@ class _Api:
             extra["metadata"], changes["metadata"] = _metadata(data["metadata"])
         if "description" in data:
             changes["description"] = str(data["description"])[:255]
-        result = await self._run(ns, Update(p.id, changes), request, p)
+        result = await self._run(ns, Update(p.id, cast(PaymentChanges, changes)), request, p)
         return self._respond(request, result.payment)
 
     async def cancel_payment(self, request: web.Request) -> web.Response:

@@ -13,7 +13,7 @@ import hmac
 import random
 import string
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -92,8 +92,9 @@ def error_body(exc: ApiError) -> dict[str, Any]:
 
 # -- requests -------------------------------------------------------------------------
 
-def parse_body(raw: bytes, content_type: str, contract: str) -> dict[str, Any]:
-    """A JSON body -> validated parameters; Razorpay's 400 naming the field if not."""
+def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    """A JSON body -> its parameters (checked against the route's contract after);
+    Razorpay's 400 saying what to send if it is not a JSON object."""
     if content_type not in ("application/json", ""):
         raise bad_request(f"The request body must be JSON sent with Content-Type: "
                           f"application/json, not {content_type}. For example: "
@@ -111,8 +112,24 @@ def parse_body(raw: bytes, content_type: str, contract: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise bad_request("The request body must be a JSON object, for example "
                           '{"amount": 50000, "currency": "INR"}.')
-    check(data, contract)
     return data
+
+
+#: Query parameters of a list that are whole numbers (the rest are strings).
+_LIST_INTS = frozenset({"count", "skip", "from", "to", "authorized"})
+
+
+def parse_query(query: Mapping[str, str]) -> dict[str, Any]:
+    """A list's query string -> its parameters, its numbers as integers."""
+    params: dict[str, Any] = {}
+    for key, value in query.items():
+        if key in _LIST_INTS:
+            if not value.lstrip("-").isdigit():
+                raise bad_request(f"The {key} must be an integer.", field=key)
+            params[key] = int(value)
+        else:
+            params[key] = value
+    return params
 
 
 def check(data: Mapping[str, Any], contract: str) -> None:
@@ -285,6 +302,17 @@ def refund(p: Payment, r: Refund) -> dict[str, Any]:
 
 def collection(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"entity": "collection", "count": len(items), "items": items}
+
+
+def window(items: Sequence[Any], params: Mapping[str, Any],
+           created: Callable[[Any], float]) -> list[Any]:
+    """The part of a list a request asks for: Razorpay's `from`/`to` (unix seconds) and
+    `skip`/`count` (default 10)."""
+    if "from" in params or "to" in params:
+        lo, hi = params.get("from", 0), params.get("to", float("inf"))
+        items = [i for i in items if lo <= created(i) <= hi]
+    skip = params.get("skip", 0)
+    return list(items[skip:skip + params.get("count", 10)])
 
 
 # -- webhooks -------------------------------------------------------------------------

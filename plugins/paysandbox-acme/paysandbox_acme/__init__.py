@@ -1,0 +1,1 @@
+"""Acme Acquiring, an in-house acquirer imitated as a payments-sandbox plugin."""

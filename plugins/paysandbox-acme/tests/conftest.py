@@ -1,0 +1,1 @@
+"""The simulator fixtures come from payments-sandbox's own pytest plugin."""
