@@ -287,6 +287,7 @@ function entryDetail(e) {
     h("dt", null, "request id"), h("dd", { class: "mono" }, e.request_id),
     h("dt", null, "namespace"), h("dd", { class: "mono" }, e.namespace || "—"),
     e.operation ? [h("dt", null, "operation"), h("dd", null, e.operation)] : null,
+    e.traceparent ? [h("dt", null, "traceparent"), h("dd", { class: "mono" }, e.traceparent)] : null,
     e.payments && e.payments.length ? [h("dt", null, "payment"), h("dd", null, e.payments.map((id) => h("a", { href: `#/payment/${encodeURIComponent(id)}`, class: "mono" }, id, " ")))] : null);
   const notes = [];
   if ((e.near_misses || []).length) {
