@@ -376,7 +376,8 @@ def banner(settings: Settings, port: int, tls_port: int | None = None,
     for provider in base.load(settings.providers or None):
         lines.append(f"  {provider.title:<14} {url}/{provider.name}{provider.base_url_hint()}")
     lines += ["", f"admin           {url}/__admin/  (health, journal, payments, webhooks, clock, "
-              "scenarios, contracts)"]
+              "scenarios, contracts)",
+              f"dashboard       {url}/__admin/ui  (in a browser)"]
     if settings.admin_token_generated:
         lines.append(f"admin token     {settings.admin_token}  (made up for this run: binding "
                      "beyond loopback needs one; choose it with --admin-token or "

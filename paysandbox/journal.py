@@ -5,10 +5,19 @@ A ring buffer bounded in entries and in bytes: each body is kept up to `body_byt
 bodies held exceed `max_bytes`. Recording is cheap (references to bytes already in
 hand, or a slice of them); decoding, card-number redaction and filtering happen only
 when someone reads it.
+
+Readers that follow it live (the dashboard's event stream) subscribe: each gets its own
+queue of new entries, bounded (`Subscription.LIMIT` entries; at the bound the oldest
+queued entry is dropped and counted, so a slow reader costs memory it cannot grow), and
+at most `Journal.MAX_SUBSCRIBERS` follow at once (one more is refused with
+`TooManySubscribers`). A queue holds references to entries the journal already keeps,
+and recording costs one append per subscriber.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import re
 from collections import deque
@@ -133,7 +142,72 @@ def _decode(body: bytes) -> Any:
         return text
 
 
+def selected(e: Entry, *, provider: str | None = None, path: str | None = None,
+             status: int | None = None, namespace: str | None = None,
+             mentions: str | None = None) -> bool:
+    """Whether `e` passes the filters of `Journal.query` (live readers apply the same)."""
+    if provider and e.provider != provider:
+        return False
+    if namespace and e.namespace != namespace:
+        return False
+    if path and path not in e.path:
+        return False
+    if status is not None and e.status != status and e.status // 100 != status:
+        return False
+    if mentions:
+        needle = mentions.encode()
+        return mentions in e.path or mentions in e.query or needle in e.response_body \
+            or needle in e.request_body
+    return True
+
+
+class TooManySubscribers(Exception):
+    """Every subscriber slot is taken (`Journal.MAX_SUBSCRIBERS`)."""
+
+
+class Subscription:
+    """New journal entries for one live reader, oldest first; see the module's docstring
+    for the bounds."""
+
+    #: Entries a subscriber may fall behind by before the oldest are dropped.
+    LIMIT = 256
+
+    def __init__(self, journal: Journal, limit: int = LIMIT) -> None:
+        self._journal = journal
+        self._queue: deque[Entry] = deque(maxlen=max(1, limit))
+        self._ready = asyncio.Event()
+        self.dropped = 0  # entries dropped at the bound, since the subscription began
+        self.closed = False
+
+    def put(self, entry: Entry) -> None:
+        queue = self._queue
+        if len(queue) == queue.maxlen:
+            self.dropped += 1
+        queue.append(entry)
+        self._ready.set()
+
+    async def next(self, timeout: float) -> list[Entry]:
+        """The entries queued since the last call, waiting up to `timeout` seconds for
+        one; [] on time-out or once closed."""
+        if not self._queue and not self.closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), timeout)
+        self._ready.clear()
+        taken = list(self._queue)
+        self._queue.clear()
+        return taken
+
+    def close(self) -> None:
+        """Stop following: wakes a reader waiting in `next`."""
+        self.closed = True
+        self._journal.unsubscribe(self)
+        self._ready.set()
+
+
 class Journal:
+    #: Live readers at once (dashboards open); one more is refused.
+    MAX_SUBSCRIBERS = 8
+
     def __init__(self, size: int = 10_000, *, max_bytes: int = 64 * 1024 * 1024,
                  body_bytes: int = 16 * 1024) -> None:
         self._entries: deque[Entry] = deque()
@@ -143,6 +217,29 @@ class Journal:
         self._bytes = 0
         self._seq = itertools.count(1)
         self.enabled = size > 0 and max_bytes > 0
+        self._subscribers: tuple[Subscription, ...] = ()
+
+    def subscribe(self, limit: int = Subscription.LIMIT) -> Subscription:
+        """Follow new entries; raises TooManySubscribers beyond `MAX_SUBSCRIBERS`."""
+        if len(self._subscribers) >= self.MAX_SUBSCRIBERS:
+            raise TooManySubscribers(
+                f"{self.MAX_SUBSCRIBERS} readers already follow the journal live; close a "
+                "dashboard tab (or read GET /__admin/journal instead)")
+        subscription = Subscription(self, limit)
+        self._subscribers = (*self._subscribers, subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscribers = tuple(s for s in self._subscribers if s is not subscription)
+
+    def close_subscriptions(self) -> None:
+        """On shutdown: every live reader stops, so no stream holds the server open."""
+        for subscription in self._subscribers:
+            subscription.close()
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
 
     def record(self, *, at: float, provider: str, namespace: str | None, method: str,
                path: str, query: str, status: int, request_id: str, request_body: bytes,
@@ -160,6 +257,8 @@ class Journal:
         self._bytes += entry.size
         while len(entries) > self._size or (self._bytes > self._max_bytes and len(entries) > 1):
             self._bytes -= entries.popleft().size
+        for subscription in self._subscribers:
+            subscription.put(entry)
 
     @property
     def bytes(self) -> int:
@@ -167,18 +266,14 @@ class Journal:
 
     def query(self, *, provider: str | None = None, path: str | None = None,
               status: int | None = None, namespace: str | None = None,
-              limit: int = 100) -> list[Entry]:
+              mentions: str | None = None, limit: int = 100) -> list[Entry]:
         """Newest first. `path` matches as a substring, `status` exactly (or by
-        class: 4 means any 4xx)."""
+        class: 4 means any 4xx); `mentions` is text (a payment's id) found in the path,
+        the query or either body as kept."""
         found = []
         for e in reversed(self._entries):
-            if provider and e.provider != provider:
-                continue
-            if namespace and e.namespace != namespace:
-                continue
-            if path and path not in e.path:
-                continue
-            if status is not None and e.status != status and e.status // 100 != status:
+            if not selected(e, provider=provider, path=path, status=status,
+                            namespace=namespace, mentions=mentions):
                 continue
             found.append(e)
             if len(found) >= limit:
@@ -193,6 +288,12 @@ class Journal:
             self._entries.clear()
             self._entries.extend(kept)
         self._bytes = sum(e.size for e in self._entries)
+
+    def get(self, seq: int) -> Entry | None:
+        for e in reversed(self._entries):
+            if e.seq <= seq:
+                return e if e.seq == seq else None
+        return None
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -12,11 +12,16 @@ the tester's browser must not be able to drive it:
 - A call that changes state must say `Content-Type: application/json` (a scenario may
   also be YAML): a page can send text/plain or a form without asking (no CORS
   preflight), never JSON.
-- Beyond loopback, the admin token, compared as bytes in constant time.
+- Beyond loopback, the admin token, compared as bytes in constant time: as a bearer
+  token, or as the password of HTTP Basic credentials (any user name), which is how a
+  browser sends it to the dashboard (`/__admin/ui`): it asks once, on the 401's
+  `WWW-Authenticate: Basic` challenge, and sends it with the page's own calls after.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import ipaddress
 from urllib.parse import urlsplit
@@ -91,11 +96,11 @@ class AdminAccess:
         if headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
             return 403, ("Cross-site browser request refused (Sec-Fetch-Site: cross-site): a "
                          "web page may not drive the admin API.")
-        if self._token is not None:
-            given = headers.get("Authorization", "").removeprefix("Bearer ").strip()
-            if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), self._token):
-                return 401, ("Admin calls need the admin token: 'Authorization: Bearer "
-                             "<PAYSANDBOX_ADMIN_TOKEN>'.")
+        if self._token is not None and not hmac.compare_digest(
+                _credential(headers.get("Authorization", "")), self._token):
+            return 401, ("Admin calls need the admin token: 'Authorization: Bearer "
+                         "<PAYSANDBOX_ADMIN_TOKEN>' (a browser opening the dashboard asks "
+                         "for it: any user name, the token as password).")
         if request.method in CHANGING:
             kind = request.content_type  # without parameters; octet-stream when absent
             scenario = request.method == "PUT" and request.path.startswith(
@@ -109,6 +114,22 @@ class AdminAccess:
                              f"{headers.get('Content-Type', 'none')!r}. Browsers cannot send "
                              "that across origins without asking first, which is the point.")
         return None
+
+
+#: What a 401 carries so that a browser asks for the token (as Basic's password).
+CHALLENGE = 'Basic realm="paysandbox admin", charset="UTF-8"'
+
+
+def _credential(authorization: str) -> bytes:
+    """The token an `Authorization` value carries: a bearer token, or Basic's password."""
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            pair = base64.b64decode(value.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return b""
+        return pair.partition(b":")[2] if b":" in pair else b""
+    return authorization.removeprefix("Bearer ").strip().encode("utf-8", "surrogateescape")
 
 
 def _origin_host(origin: str) -> str | None:

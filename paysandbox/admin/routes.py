@@ -21,7 +21,8 @@ import orjson
 from aiohttp import web
 
 from paysandbox import __version__
-from paysandbox.admin.access import AdminAccess
+from paysandbox.admin.access import CHALLENGE, AdminAccess
+from paysandbox.admin.ui import add_dashboard
 from paysandbox.collector import release_frozen
 from paysandbox.contract_report import ContractLog
 from paysandbox.core.commands import Command, Complete, Expire, Void
@@ -131,7 +132,10 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         refused = access.refusal(request)
         if refused is not None:
-            return _json({"error": {"message": refused[1]}}, refused[0])
+            answer = _json({"error": {"message": refused[1]}}, refused[0])
+            if refused[0] == 401:  # a browser then asks for the token (the dashboard)
+                answer.headers["WWW-Authenticate"] = CHALLENGE
+            return answer
         try:
             return await handler(request)
         except AdminError as exc:
@@ -448,6 +452,8 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
     r.add_delete("/contracts", contracts_delete)
     r.add_get("/clock", clock_get)
     r.add_post("/clock/advance", clock_advance)
+    add_dashboard(app, journal=journal, store=store, dispatcher=dispatcher,
+                  scenarios=scenarios, find_payment=find_payment, render_payment=payment_json)
     return app
 
 

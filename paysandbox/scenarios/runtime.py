@@ -427,7 +427,9 @@ class Scenario:
             "started": elapsed is not None,
             "elapsed_s": round(elapsed, 3) if elapsed is not None else None,
             "rules": [r.counters() for r in self.rules],
+            "manual_start": self.manual_start,
             "phases": [{"name": p.name, "active": elapsed is not None and p.active(elapsed),
+                        "after_s": p.after, "for_s": p.length, "repeat_s": p.repeat,
                         "rules": [r.counters() for r in p.rules]} for p in self.phases],
             "document": self.document,
         }

@@ -235,7 +235,8 @@ def admin_target(request: pytest.FixtureRequest
         server.stop()
 
 
-ADMIN_BODY_KEYS = ("namespace", "outcome", "reason", "url", "secret", "seconds", "by")
+ADMIN_BODY_KEYS = ("namespace", "outcome", "reason", "url", "secret", "seconds", "by", "yaml",
+                   "source")
 ADMIN_RAW_BODIES = (b"{", b"\xff\xfe", b"[]", b"null", b'"text"', b"1e999", b"{" * 5000,
                     b"name: x\nrules: [", b"!!python/object/apply:os.system ['true']")
 
@@ -254,11 +255,14 @@ def _admin_requests(name: str) -> Iterator[tuple[str, str, bytes]]:
             yield method, path, b'{"outcome": "success"}'
     for method, path in (("GET", "/health"), ("GET", "/webhooks"), ("GET", "/scenarios"),
                          ("GET", "/contracts"), ("GET", "/clock"), ("DELETE", "/contracts"),
-                         ("DELETE", "/scenarios"), ("PATCH", "/reset"), ("GET", "/nowhere")):
+                         ("DELETE", "/scenarios"), ("PATCH", "/reset"), ("GET", "/nowhere"),
+                         ("GET", "/ui"), ("GET", "/ui/static/..%2Fui.py"), ("GET", "/journal/x"),
+                         ("GET", "/journal/99999999999999999999"),
+                         ("GET", "/payments/pi_missing/explain"), ("GET", "/ui/events?status=x")):
         yield method, path, b""
     for method, path in (("POST", "/reset"), ("POST", "/clock/advance"),
                          ("POST", "/payments/pi_missing/complete"), ("PUT", "/webhooks/stripe"),
-                         ("PUT", f"/scenarios/{name}")):
+                         ("PUT", f"/scenarios/{name}"), ("POST", "/scenarios/validate")):
         for raw in (b"", *ADMIN_RAW_BODIES):
             yield method, path, raw
         for key in ADMIN_BODY_KEYS:

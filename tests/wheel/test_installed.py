@@ -100,6 +100,15 @@ def test_scenarios_load_list_and_unload_by_name(served: Served) -> None:
     assert run("scenarios", "unload", "--url", served.url, "outage-timeline").returncode == 0
 
 
+def test_the_dashboard_and_its_files_are_served_from_the_wheel(served: Served) -> None:
+    page = requests.get(f"{served.url}/__admin/ui", timeout=10)
+    assert page.status_code == 200 and "/__admin/ui/static/app.js" in page.text
+    for name, kind in (("app.js", "text/javascript"), ("app.css", "text/css")):
+        got = requests.get(f"{served.url}/__admin/ui/static/{name}", timeout=10)
+        assert got.status_code == 200 and got.headers["Content-Type"].startswith(kind), name
+        assert len(got.content) > 1000, name
+
+
 # -- one official SDK flow per provider, against `paysandbox serve` -------------------------
 
 
