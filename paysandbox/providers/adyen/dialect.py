@@ -3,7 +3,6 @@ error envelope with a pspReference, idempotency."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -16,7 +15,7 @@ from paysandbox.errors import ApiError
 from paysandbox.providers.adyen import wire
 from paysandbox.providers.adyen.wire import AdyenError
 from paysandbox.providers.base import RAW_BODY, REQUEST_ID
-from paysandbox.providers.seam import json_fingerprint, provider_path
+from paysandbox.providers.seam import basic_credentials, json_fingerprint, provider_path
 
 MIN_VERSION = 68
 
@@ -51,15 +50,7 @@ class AdyenDialect:
             raise AdyenError(f"Checkout API v{version} is not imitated: use v{MIN_VERSION} "
                              "or newer in the path, for example /checkout/v71/payments.",
                              code="000", status=404, error_type="configuration")
-        key = request.headers.get("X-API-Key", "").strip()
-        if not key:
-            scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-            if scheme.lower() == "basic":
-                try:
-                    key = base64.b64decode(value.strip(),
-                                           validate=True).decode().partition(":")[0]
-                except ValueError:  # not base64, not UTF-8, or not ASCII at all
-                    key = ""
+        key = request.headers.get("X-API-Key", "").strip() or basic_credentials(request)[0]
         if not key:
             raise AdyenError("HTTP Status Response - Unauthorized", code="000", status=401,
                              error_type="security")

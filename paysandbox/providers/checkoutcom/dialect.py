@@ -16,7 +16,7 @@ from paysandbox.errors import ApiError, Conflict, Unauthorized
 from paysandbox.providers.base import RAW_BODY, REQUEST_ID
 from paysandbox.providers.checkoutcom import payments, wire
 from paysandbox.providers.checkoutcom.wire import Invalid
-from paysandbox.providers.seam import json_fingerprint, provider_path
+from paysandbox.providers.seam import bearer_token, json_fingerprint, provider_path
 
 _KEY = re.compile(r"^sk_(sbox|test)_[A-Za-z0-9_*#$=-]{1,200}$")
 _CREATE = "create_payment.request"
@@ -29,9 +29,7 @@ class CheckoutDialect:
     def authenticate(self, request: web.Request) -> str:
         """The secret key is the namespace: two keys never see each other's payments.
         `Bearer sk_sbox_…` (the default SDK) or the raw `sk_test_…` (the Previous SDK)."""
-        header = request.headers.get("Authorization", "").strip()
-        scheme, _, value = header.partition(" ")
-        key = value.strip() if scheme.lower() == "bearer" else header
+        key = bearer_token(request) or request.headers.get("Authorization", "").strip()
         if not _KEY.match(key):
             raise Unauthorized("Invalid or missing secret key.")
         return tenant(key)
