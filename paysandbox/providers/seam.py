@@ -289,6 +289,20 @@ class Context:
         namespace, which no credential can name and retention never forgets whole."""
         return Objects(self._engine.store, internal(self.provider.name)).of(kind)
 
+    # -- links the provider chose -----------------------------------------------------
+
+    def hosted_link_at(self, token: str, payment_id: str,
+                       page: str = "3ds") -> tuple[str, Record]:
+        """`hosted_link` under a token the provider chose: one its API shows as its own
+        id (Checkout.com's session id), or one a link issued earlier carries, for a page
+        that opens only at a later step (Adyen's challenge after its device
+        fingerprint). The token must be unguessable."""
+        record = Record(CHALLENGE, token, {"provider": self.provider.name,
+                                            "namespace": self.namespace,
+                                            "payment_id": payment_id},
+                        namespace=HOSTED_NAMESPACE)
+        return f"{self.base_url}/__hosted/{page}/{token}", record
+
 
 def json_fingerprint(method: str, path: str, body: Any) -> str:
     """What makes two JSON requests the same: method, path and body, in any key order."""

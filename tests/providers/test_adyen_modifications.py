@@ -84,6 +84,27 @@ def test_capturing_more_than_authorised_fails_in_the_notification(adyen: Checkou
     _verified(notifications)
 
 
+@pytest.mark.payment_scenario("""
+name: capture-notification-chaos
+webhooks: {match: {event: CAPTURE}, duplicate: 1.0, bad_signature: 1.0}
+""")
+def test_a_refused_modifications_notification_meets_webhook_chaos(adyen: Checkout,
+                                                                  notifications: Receiver):
+    # A refused capture changes no payment; its notification still goes through the
+    # engine's outbox, so the scenario's webhook chaos applies to it as to any other.
+    held = adyen.held(value=1000)
+    cap = adyen.modifications.capture_authorised_payment(
+        {"amount": _amount(5000), "merchantAccount": adyen.merchant},
+        held["pspReference"]).message
+    assert notifications.wait_for(lambda got: len(
+        [n for n in got if n.item["eventCode"] == "CAPTURE"]) == 2)
+    captures = [n for n in notifications.received if n.item["eventCode"] == "CAPTURE"]
+    assert {n.item["pspReference"] for n in captures} == {cap["pspReference"]}
+    assert {n.item["success"] for n in captures} == {"false"}
+    for n in captures:
+        assert not Adyen.util.is_valid_hmac_notification(n.json(), HMAC_KEY)
+
+
 def test_refunding_an_uncaptured_payment_fails_in_the_notification(
         adyen: Checkout, notifications: Receiver):
     held = adyen.held()

@@ -25,7 +25,11 @@ def routes_of(provider: Any) -> dict[str, tuple[str, str]]:
     clock = VirtualClock()
     engine = Engine(store=MemoryStore(), clock=clock, dispatcher=Dispatcher(clock))
     app = web.Application()
-    app.add_routes(provider.routes(engine))
+    if hasattr(provider, "dialect"):  # on the seam: its routes need no engine
+        app.add_routes(web.route(r.method, r.path, r.handler, name=r.name)
+                       for r in provider.routes())
+    else:
+        app.add_routes(provider.routes(engine))
     found: dict[str, tuple[str, str]] = {}
     for r in app.router.routes():
         if r.method == "HEAD":

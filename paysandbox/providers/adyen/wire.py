@@ -22,8 +22,7 @@ from typing import Any
 
 import orjson
 
-from paysandbox import contracts
-from paysandbox.contracts import ContractViolation, Violation
+from paysandbox.contracts import Violation
 from paysandbox.core.outcomes import DeclineReason
 from paysandbox.core.payments import Payment, Status
 from paysandbox.errors import ApiError
@@ -110,19 +109,6 @@ def parse_json(raw: bytes, content_type: str) -> Any:
     except orjson.JSONDecodeError as exc:
         raise unparsable(f"Unable to parse the JSON request: {exc}. Check the body is "
                          "one well-formed JSON object.") from None
-
-
-def validate(data: Any, contract: str, structure: str) -> dict[str, Any]:
-    """The body checked against contracts_data/adyen/<contract>.json: in strict mode the first
-    violation is Adyen's error; in report mode what can be served is (and recorded)."""
-    if not isinstance(data, dict):
-        raise unparsable(f"Unable to parse the request: expected a JSON object "
-                         f"({structure}), got {type(data).__name__}.")
-    try:
-        checked: dict[str, Any] = contracts.check("adyen", contract, data)
-    except ContractViolation as exc:
-        raise violation_error(exc.violation, structure) from None
-    return checked
 
 
 def field_name(path: Sequence[str | int]) -> str:

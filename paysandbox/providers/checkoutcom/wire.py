@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import random
+import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,11 @@ def _b32(raw: bytes) -> str:
 def new_id(prefix: str) -> str:
     """Ids shaped like Checkout.com's: a type prefix and 26 lowercase base32 characters."""
     return f"{prefix}_{_b32(random.randbytes(17))}"
+
+
+def secret_id(prefix: str) -> str:
+    """An id shaped like `new_id` that is also a secret (a hosted page's token)."""
+    return f"{prefix}_{_b32(secrets.token_bytes(17))}"
 
 
 def derived_id(prefix: str, *parts: object) -> str:
