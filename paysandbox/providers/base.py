@@ -430,7 +430,8 @@ def _route_def(provider: Provider, dialect: Dialect, r: Route, engine: Engine,
             run, replay_header=dialect.replay_header,
             mismatch=lambda: dialect.idempotency_errors(key)[0],
             in_flight=lambda: dialect.idempotency_errors(key)[1],
-            render=lambda exc: dialect.render_error(exc, request))
+            render=lambda exc: dialect.render_error(exc, request),
+            started=lambda: ctx.executed)
 
     return web.route(r.method, r.path, handle, name=r.name)
 
@@ -553,7 +554,8 @@ async def idempotent(store: Store, namespace: str, key: str | None, fingerprint:
                      now: float, run: Callable[[], Awaitable[web.Response]], *,
                      replay_header: str | None, mismatch: Callable[[], ApiError],
                      in_flight: Callable[[], ApiError],
-                     render: Callable[[ApiError], web.Response]) -> web.Response:
+                     render: Callable[[ApiError], web.Response],
+                     started: Callable[[], bool] | None = None) -> web.Response:
     """Run `run` at most once per idempotency key and replay its response after.
 
     The same key with another request is the provider's `mismatch` error; the same key
@@ -593,7 +595,11 @@ async def idempotent(store: Store, namespace: str, key: str | None, fingerprint:
         with contextlib.suppress(StoreUnavailable):
             await store.idempotency_release(namespace, key)
         raise
-    if response.status >= 500:  # nothing happened that a retry must not repeat
+    if response.status >= 500 or (response.status >= 400 and started is not None
+                                  and not started()):
+        # Nothing happened that a retry must not repeat: a failure on the provider's
+        # side, or a request refused before it reached the engine (its parameters):
+        # as Stripe documents, such a result is not saved, and the key stays usable.
         with contextlib.suppress(StoreUnavailable):
             await store.idempotency_release(namespace, key)
         return response

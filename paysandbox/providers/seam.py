@@ -157,7 +157,7 @@ def op(method: str, path: str, handler: Handler, *, read: str | None = None,
 class Context:
     """What a handler may do, for one request in one namespace."""
 
-    __slots__ = ("_engine", "_public_url", "namespace", "provider", "request")
+    __slots__ = ("_engine", "_public_url", "executed", "namespace", "provider", "request")
 
     def __init__(self, engine: Engine, provider: Provider, request: web.Request,
                  namespace: str, public_url: str | None) -> None:
@@ -166,6 +166,9 @@ class Context:
         self.request = request
         self.namespace = namespace
         self._public_url = public_url
+        #: Whether a command reached the engine: a refusal before that (the request's
+        #: parameters) leaves the idempotency key unused.
+        self.executed = False
 
     # -- the request ----------------------------------------------------------------
 
@@ -202,6 +205,7 @@ class Context:
         transition with the command's writes as one unit, events, latency). Scenarios
         match on the request's path and headers, on `payment`'s amount (or `amount`),
         currency, card (or `card`), method and metadata, and on `facts`."""
+        self.executed = True
         seen = self.facts(**facts)
         if payment is not None:
             seen.update(amount=payment.amount if amount is None else amount,
