@@ -43,6 +43,14 @@ def token_record(token: str, *, provider: str, namespace: str, payment_id: str,
                    "page": page}
 
 
+def public_base(request: web.Request, public_url: str | None) -> str:
+    """The simulator's address as a shopper's browser reaches it: `--public-url`, else
+    the address this request came to."""
+    if public_url:
+        return public_url.rstrip("/")
+    return f"{request.scheme}://{request.host}"
+
+
 def page_path(page: str, token: str, action: str = "") -> str:
     """A hosted page's path below the simulator's root."""
     return f"/__hosted/{page}/{token}{action}"
@@ -114,9 +122,7 @@ class PageContext:
 
     @property
     def base_url(self) -> str:
-        if self._public_url:
-            return self._public_url.rstrip("/")
-        return f"{self.request.scheme}://{self.request.host}"
+        return public_base(self.request, self._public_url)
 
     def link(self, action: str = "") -> str:
         """This page's own URL (with `action` after the token: `/pay`), from the public

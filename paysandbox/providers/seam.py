@@ -35,7 +35,13 @@ from paysandbox.core.commands import Command, Listing, Record, Result
 from paysandbox.core.payments import CardDetails, Payment
 from paysandbox.core.tenancy import internal
 from paysandbox.errors import ApiError
-from paysandbox.hosted.pages import CHALLENGE, HOSTED_NAMESPACE, page_path, token_record
+from paysandbox.hosted.pages import (
+    CHALLENGE,
+    HOSTED_NAMESPACE,
+    page_path,
+    public_base,
+    token_record,
+)
 from paysandbox.objects import Kind, Objects, Repository, page
 from paysandbox.webhooks.dispatcher import Event
 
@@ -259,9 +265,7 @@ class Context:
     def base_url(self) -> str:
         """The simulator's public address: `--public-url`, else the address this
         request came to."""
-        if self._public_url:
-            return self._public_url
-        return f"{self.request.scheme}://{self.request.host}"
+        return public_base(self.request, self._public_url)
 
     def hosted_link(self, payment_id: str, page: str = "3ds") -> tuple[str, Record]:
         """A hosted page for one payment (the 3DS challenge by default; a provider's own
