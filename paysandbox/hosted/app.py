@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import html
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -19,6 +19,7 @@ from paysandbox.hosted.pages import (
     CHALLENGE,
     HOSTED_NAMESPACE,
     THREE_DS,
+    HostedToken,
     PageContext,
     PageHandler,
     PageRoute,
@@ -54,8 +55,8 @@ def hosted_app(engine: Engine, providers: Mapping[str, Provider],
                     provider: Provider | None = None) -> PageContext:
         """The token's page context; a 404 for a token unknown, reset, or made for
         another page or another provider."""
-        record = await engine.store.get_object(HOSTED_NAMESPACE, CHALLENGE,
-                                               request.match_info["token"])
+        record = cast(HostedToken | None, await engine.store.get_object(
+            HOSTED_NAMESPACE, CHALLENGE, request.match_info["token"]))
         if record is None or record.get("page", THREE_DS) != page or \
                 record.get("provider") not in providers or \
                 (provider is not None and record["provider"] != provider.name):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from aiohttp import web
 
@@ -35,12 +35,20 @@ CHALLENGE = "challenge"
 THREE_DS = "3ds"
 
 
+class HostedToken(TypedDict):
+    """What a hosted page's token stands for, kept in HOSTED_NAMESPACE under CHALLENGE."""
+
+    provider: str
+    namespace: str
+    payment_id: str
+    page: NotRequired[str]  # absent: THREE_DS
+
+
 def token_record(token: str, *, provider: str, namespace: str, payment_id: str,
-                 page: str = THREE_DS) -> tuple[str, Mapping[str, Any]]:
-    """What a token for `page` on one payment keeps: its id and value in the hosted
-    namespace, under the kind CHALLENGE."""
-    return token, {"provider": provider, "namespace": namespace, "payment_id": payment_id,
-                   "page": page}
+                 page: str = THREE_DS) -> tuple[str, HostedToken]:
+    """A token for `page` on one payment: its id and what it keeps."""
+    return token, HostedToken(provider=provider, namespace=namespace, payment_id=payment_id,
+                              page=page)
 
 
 def public_base(request: web.Request, public_url: str | None) -> str:
@@ -95,7 +103,7 @@ class PageContext:
                  "request")
 
     def __init__(self, engine: Engine, provider: Provider, request: web.Request,
-                 record: Mapping[str, Any], public_url: str | None) -> None:
+                 record: HostedToken, public_url: str | None) -> None:
         self._engine = engine
         self.provider = provider
         self.request = request
