@@ -14,7 +14,7 @@ from paysandbox.core.tenancy import tenant
 from paysandbox.errors import ApiError, Conflict, InvalidRequest, Unauthorized
 from paysandbox.providers.base import RAW_BODY, REQUEST_ID
 from paysandbox.providers.mercadopago import wire
-from paysandbox.providers.seam import json_fingerprint, provider_path
+from paysandbox.providers.seam import bearer_token, json_fingerprint, provider_path
 
 _TOKEN = re.compile(r"^TEST-[A-Za-z0-9_-]{1,250}$")
 _NUMBER = re.compile(r"-?\d{1,9}")
@@ -26,10 +26,9 @@ class MercadoPagoDialect:
 
     def authenticate(self, request: web.Request) -> str:
         """The access token is the namespace: two tokens never see each other's payments."""
-        header = request.headers.get("Authorization", "")
-        scheme, _, value = header.partition(" ")
-        token = value.strip() if scheme.lower() == "bearer" else ""
-        if not header and "access_token" in request.query:  # the legacy query parameter
+        token = bearer_token(request)
+        # The legacy query parameter, when no header is sent.
+        if not request.headers.get("Authorization") and "access_token" in request.query:
             token = request.query["access_token"]
         if not token:
             raise Unauthorized(

@@ -18,7 +18,7 @@ from paysandbox.errors import ApiError, Conflict, Unauthorized
 from paysandbox.providers.base import RAW_BODY, REQUEST_ID
 from paysandbox.providers.mollie import wire
 from paysandbox.providers.mollie.wire import MollieError
-from paysandbox.providers.seam import json_fingerprint, provider_path
+from paysandbox.providers.seam import bearer_token, json_fingerprint, provider_path
 
 _KEY = re.compile(r"^test_\w+$")
 
@@ -34,9 +34,7 @@ class MollieDialect:
 
     def authenticate(self, request: web.Request) -> str:
         """The API key is the namespace: two keys never see each other's payments."""
-        header = request.headers.get("Authorization", "")
-        scheme, _, value = header.partition(" ")
-        key = value.strip() if scheme.lower() == "bearer" else ""
+        key = bearer_token(request)
         if not key:
             raise Unauthorized(
                 "Missing authentication, or failed to authenticate. Send your API key as "
