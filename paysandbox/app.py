@@ -200,7 +200,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
                       contract_log)
     mcp_http.mount(admin, settings)  # /__admin/mcp, behind the admin API's checks
     app.add_subapp("/__admin", admin)
-    app.add_subapp("/__hosted", hosted_app(engine, providers))
+    app.add_subapp("/__hosted", hosted_app(engine, providers, settings.public_url))
     app.router.add_get("/metrics", measured.handler(AdminAccess(settings)))
     app.router.add_route("*", "/{path:.*}", no_such_provider)  # last: after every prefix
 

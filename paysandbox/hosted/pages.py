@@ -1,34 +1,67 @@
-"""The 3DS challenge page: Complete or Fail, then back to the merchant's return_url."""
+"""What a provider's hosted page gets to work with: its route, a narrow page context and
+the shared look.
+
+Every hosted page is reached through an opaque token (never the API key), at
+`/__hosted/<page>/<token>[/<action>]`: the shared 3DS challenge is the page `3ds`, a
+provider's own pages are `<provider>/<page>` (`mollie/checkout`). A provider makes a
+token with the command that needs it (`seam.Context.hosted_link`, written in the same
+store call as the payment); the hosted app looks the token up, once for every page, and
+hands the page's handler a `PageContext`: the payment the token names, commands on it
+through the engine, links from the public base. A page never sees the store or the
+engine.
+"""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
-from paysandbox.core.commands import Complete
-from paysandbox.core.money import format_amount
-from paysandbox.core.payments import InvalidTransition, Payment, Status
+from paysandbox.core.commands import Command, Result
+from paysandbox.core.payments import Payment
 from paysandbox.core.tenancy import internal
-from paysandbox.providers.hooks import HostsPages, NamesStatuses, ReturnsShoppers
-from paysandbox.store.base import Store, StoreUnavailable
 
 if TYPE_CHECKING:
     from paysandbox.engine import Engine
     from paysandbox.providers.base import Provider
 
 HOSTED_NAMESPACE = internal("hosted")
+#: The kind every hosted page's token is kept under (the name predates the pages other
+#: than the 3DS challenge; records written before them have no `page` and are `3ds`).
 CHALLENGE = "challenge"
+THREE_DS = "3ds"
 
 
-async def register_challenge(store: Store, token: str, *, provider: str, namespace: str,
-                             payment_id: str) -> None:
-    await store.put_object(HOSTED_NAMESPACE, CHALLENGE, token,
-                           {"provider": provider, "namespace": namespace,
-                            "payment_id": payment_id})
+class HostedToken(TypedDict):
+    """What a hosted page's token stands for, kept in HOSTED_NAMESPACE under CHALLENGE."""
+
+    provider: str
+    namespace: str
+    payment_id: str
+    page: NotRequired[str]  # absent: THREE_DS
+
+
+def token_record(token: str, *, provider: str, namespace: str, payment_id: str,
+                 page: str = THREE_DS) -> tuple[str, HostedToken]:
+    """A token for `page` on one payment: its id and what it keeps."""
+    return token, HostedToken(provider=provider, namespace=namespace, payment_id=payment_id,
+                              page=page)
+
+
+def public_base(request: web.Request, public_url: str | None) -> str:
+    """The simulator's address as a shopper's browser reaches it: `--public-url`, else
+    the address this request came to."""
+    if public_url:
+        return public_url.rstrip("/")
+    return f"{request.scheme}://{request.host}"
+
+
+def page_path(page: str, token: str, action: str = "") -> str:
+    """A hosted page's path below the simulator's root."""
+    return f"/__hosted/{page}/{token}{action}"
 
 
 _PAGE = """<!doctype html>
@@ -60,84 +93,70 @@ def render_page(title: str, body: str, provider: str, status: int = 200) -> web.
                         headers={"Cache-Control": "no-store"})
 
 
-def _status_of(provider: Provider, p: Payment) -> str:
-    """The status as the provider's own API reports it, where the provider says."""
-    return provider.public_status(p) if isinstance(provider, NamesStatuses) else p.status.value
+class PageContext:
+    """One visit to a hosted page through a token that resolved: what the page's handler
+    may do. The token's payment is read and changed through the engine, in the namespace
+    the token was made in; links are built from the public base (`--public-url`, else
+    the address the browser came to)."""
+
+    __slots__ = ("_engine", "_public_url", "namespace", "page", "payment_id", "provider",
+                 "request")
+
+    def __init__(self, engine: Engine, provider: Provider, request: web.Request,
+                 record: HostedToken, public_url: str | None) -> None:
+        self._engine = engine
+        self.provider = provider
+        self.request = request
+        self.namespace: str = record["namespace"]
+        self.payment_id: str = record["payment_id"]
+        self.page: str = record.get("page", THREE_DS)
+        self._public_url = public_url
+
+    @property
+    def token(self) -> str:
+        return self.request.match_info["token"]
+
+    async def payment(self) -> Payment | None:
+        """The payment the token names, as it stands now (None: it no longer exists)."""
+        return await self._engine.store.get(self.namespace, self.payment_id)
+
+    async def execute(self, command: Command) -> Result:
+        """A shopper's choice, through the engine (scenarios, the transition, events)."""
+        return await self._engine.execute(self.provider, self.namespace, command)
+
+    async def form(self) -> Mapping[str, str]:
+        """The fields the page's form posted."""
+        return {k: str(v) for k, v in (await self.request.post()).items()}
+
+    @property
+    def base_url(self) -> str:
+        return public_base(self.request, self._public_url)
+
+    def link(self, action: str = "") -> str:
+        """This page's own URL (with `action` after the token: `/pay`), from the public
+        base: where its forms post and its redirects go."""
+        return self.base_url + page_path(self.page, self.token, action)
+
+    def render(self, title: str, body: str, status: int = 200) -> web.Response:
+        """A page in the shared look, signed with the provider's name."""
+        return render_page(title, body, self.provider.title, status)
 
 
-def _finished(provider: Provider, p: Payment) -> web.Response:
-    return render_page("Authentication finished",
-                   f"<p id='status'>Payment {html.escape(p.id)} is "
-                   f"{html.escape(_status_of(provider, p))}.</p>", provider.title)
+PageHandler = Callable[[PageContext], Awaitable[web.StreamResponse]]
 
 
-def hosted_app(engine: Engine, providers: Mapping[str, Provider]) -> web.Application:
-    """Pages for every provider. A provider may send the shopper back to the merchant
-    (ReturnsShoppers), name statuses its own way (NamesStatuses) and serve pages of its own
-    under `/__hosted/<name>/` (HostsPages): the hooks of providers/base.py."""
+@dataclass(frozen=True, slots=True)
+class PageRoute:
+    """One of a provider's pages: `method` on `/__hosted/<provider>/<page>/<token>` and
+    `action` after it. The handler runs only for a token made for this page of this
+    provider (`Context.hosted_link(payment_id, page="<provider>/<page>")`); any other
+    token is a 404."""
 
-    async def lookup(request: web.Request) -> tuple[Mapping[str, Any], Payment | None]:
-        record = await engine.store.get_object(HOSTED_NAMESPACE, CHALLENGE,
-                                               request.match_info["token"])
-        if record is None:
-            raise web.HTTPNotFound(text="This challenge link is unknown or was reset.")
-        return record, await engine.store.get(record["namespace"], record["payment_id"])
+    method: str
+    page: str
+    handler: PageHandler
+    action: str = ""
 
-    async def show(request: web.Request) -> web.Response:
-        record, p = await lookup(request)
-        provider = providers[record["provider"]]
-        if p is None:
-            return render_page("Payment not found", "<p>The payment no longer exists.</p>",
-                           provider.title, 404)
-        amount = html.escape(format_amount(p.amount, p.currency))
-        card = f"{p.card.brand.capitalize()} •••• {p.card.last4}" if p.card else "card"
-        if p.status is not Status.REQUIRES_ACTION:
-            return _finished(provider, p)
-        token = html.escape(request.match_info["token"])
-        body = (f"<p>Approve the payment of <strong id='amount'>{amount}</strong> with "
-                f"{html.escape(card)}?</p>"
-                f"<p><small>Payment {html.escape(p.id)}</small></p>"
-                f"<form method='post' action='/__hosted/3ds/{token}/complete' "
-                "style='display:inline'><button id='complete' type='submit'>Complete</button>"
-                "</form>"
-                f"<form method='post' action='/__hosted/3ds/{token}/fail' "
-                "style='display:inline'><button id='fail' type='submit'>Fail</button></form>")
-        return render_page("3D Secure authentication", body, provider.title)
-
-    async def finish(request: web.Request) -> web.Response:
-        record, p = await lookup(request)
-        success = request.match_info["verdict"] == "complete"
-        provider = providers[record["provider"]]
-        if p is None:
-            raise web.HTTPNotFound(text="The payment no longer exists.")
-        try:
-            result = await engine.execute(provider, record["namespace"],
-                                          Complete(p.id, success))
-            p = result.payment
-        except InvalidTransition:
-            pass  # finished already (a second click): show where it stands
-        target = provider.return_url(p) if isinstance(provider, ReturnsShoppers) else None
-        if target:
-            raise web.HTTPSeeOther(target)
-        return _finished(provider, p)
-
-    @web.middleware
-    async def store_down(request: web.Request, handler: Handler) -> web.StreamResponse:
-        """A store that is away (logged once by the store) or holds a record it refuses:
-        a page that says so, for the shopper's browser to retry, never a traceback."""
-        try:
-            return await handler(request)
-        except StoreUnavailable as exc:
-            return render_page("Try again in a moment",
-                               f"<p id='status'>The payment page cannot be shown right now: "
-                               f"{html.escape(str(exc))}</p>", "payments-sandbox", 503)
-
-    app = web.Application(middlewares=[store_down])
-    app.router.add_get("/3ds/{token}", show)
-    app.router.add_post("/3ds/{token}/{verdict:complete|fail}", finish)
-    for name, provider in providers.items():
-        if isinstance(provider, HostsPages):  # its own pages (a bank picker, a QR code)
-            sub = web.Application()
-            sub.add_routes(provider.hosted_routes(engine))
-            app.add_subapp(f"/{name}", sub)
-    return app
+    @property
+    def path(self) -> str:
+        return f"/{self.page}/{{token}}{self.action}"

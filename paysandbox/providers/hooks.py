@@ -6,12 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from aiohttp import web
-
 from paysandbox.core.payments import Payment
 
 if TYPE_CHECKING:
-    from paysandbox.engine import Engine
+    from paysandbox.hosted.pages import PageRoute
 
 
 @runtime_checkable
@@ -28,6 +26,7 @@ class ReturnsShoppers(Protocol):
 
 @runtime_checkable
 class HostsPages(Protocol):
-    def hosted_routes(self, engine: Engine) -> Iterable[web.RouteDef]:
-        """The provider's own pages, served under /__hosted/<name>/ (render them with
-        hosted.pages.render_page)."""
+    def hosted_routes(self) -> Iterable[PageRoute]:
+        """The provider's own pages, served under /__hosted/<name>/<page>/<token>: each
+        handler gets a hosted.pages.PageContext for a token the provider made with
+        seam.Context.hosted_link(payment_id, page="<name>/<page>")."""

@@ -35,7 +35,13 @@ from paysandbox.core.commands import Command, Listing, Record, Result
 from paysandbox.core.payments import CardDetails, Payment
 from paysandbox.core.tenancy import internal
 from paysandbox.errors import ApiError
-from paysandbox.hosted.pages import CHALLENGE, HOSTED_NAMESPACE
+from paysandbox.hosted.pages import (
+    CHALLENGE,
+    HOSTED_NAMESPACE,
+    page_path,
+    public_base,
+    token_record,
+)
 from paysandbox.objects import Kind, Objects, Repository, page
 from paysandbox.webhooks.dispatcher import Event
 
@@ -263,19 +269,17 @@ class Context:
     def base_url(self) -> str:
         """The simulator's public address: `--public-url`, else the address this
         request came to."""
-        if self._public_url:
-            return self._public_url
-        return f"{self.request.scheme}://{self.request.host}"
+        return public_base(self.request, self._public_url)
 
     def hosted_link(self, payment_id: str, page: str = "3ds") -> tuple[str, Record]:
-        """A hosted page for one payment (the 3DS challenge by default): its URL, and
-        the record that makes it answer, to write with the command that needs it."""
-        token = secrets.token_urlsafe(16)
-        record = Record(CHALLENGE, token, {"provider": self.provider.name,
-                                            "namespace": self.namespace,
-                                            "payment_id": payment_id},
-                        namespace=HOSTED_NAMESPACE)
-        return f"{self.base_url}/__hosted/{page}/{token}", record
+        """A hosted page for one payment (the 3DS challenge by default; a provider's own
+        page is `<provider>/<page>`, served by its HostsPages hook): its URL, and the
+        record that makes it answer, to write with the command that needs it."""
+        token, value = token_record(secrets.token_urlsafe(16), provider=self.provider.name,
+                                    namespace=self.namespace, payment_id=payment_id,
+                                    page=page)
+        record = Record(CHALLENGE, token, value, namespace=HOSTED_NAMESPACE)
+        return self.base_url + page_path(page, token), record
 
     def api_url(self, path: str = "") -> str:
         """The URL of one of the provider's own paths, as the client reached it."""

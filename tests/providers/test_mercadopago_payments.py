@@ -106,6 +106,25 @@ def test_a_card_token_is_single_use(mp: mercadopago.SDK) -> None:
     assert again["response"]["cause"][0]["code"] == 2062
 
 
+@pytest.mark.payment_scenario("""
+name: mp-outage-at-13
+rules:
+  - match: {provider: mercadopago, operation: authorize, amount: 1300}
+    fault: {http: 503}
+""")
+def test_a_payment_failed_by_an_outage_leaves_its_card_token_usable(
+        mp: mercadopago.SDK) -> None:
+    """The token is used up with the payment it pays for, in one step: a request that
+    never made the payment did not spend it."""
+    token = card_token(mp)
+    body = {"transaction_amount": 13, "token": token, "payment_method_id": "master",
+            "payer": PAYER}
+    assert mp.payment().create(body)["status"] == 503
+
+    paid = ok(mp.payment().create({**body, "transaction_amount": 12}), 201)
+    assert paid["status"] == "approved"
+
+
 def test_capture_false_authorizes_then_capture_approves(mp: mercadopago.SDK) -> None:
     p = pay_card(mp, capture=False)
     assert (p["status"], p["status_detail"], p["captured"]) == (

@@ -16,7 +16,8 @@ from paysandbox.core.outcomes import DeclineReason, Outcome
 from paysandbox.core.payments import Payment, attempt, complete_action, expire, refund, void
 from paysandbox.errors import RouteMissing, Unauthorized
 from paysandbox.providers.mollie import magic, wire
-from paysandbox.providers.mollie.routes import parse_form, provider
+from paysandbox.providers.mollie.dialect import parse_form
+from paysandbox.providers.mollie.routes import provider
 
 #: Mollie's documented card failure reasons (Get payment, "Card" details).
 FAILURE_REASONS = {

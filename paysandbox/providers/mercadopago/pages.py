@@ -1,75 +1,52 @@
 """The payer's side of PIX, boleto and OXXO: the page `ticket_url` and
-`external_resource_url` open, with a "Simulate payment" button.
-
-Reached through an opaque token, never the access token, so a link can be opened in a
-browser or followed by a test without leaking the credential.
-"""
+`external_resource_url` open (`/__hosted/mercadopago/tickets/{token}`), with a
+"Simulate payment" button."""
 
 from __future__ import annotations
 
 import contextlib
 import html
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Iterable
 
 from aiohttp import web
 
 from paysandbox.core.commands import Complete
 from paysandbox.core.money import format_amount
 from paysandbox.core.payments import InvalidTransition, Payment, Status
-from paysandbox.hosted import HOSTED_NAMESPACE, render_page
-from paysandbox.providers.mercadopago import boleto
-from paysandbox.store.base import Store
+from paysandbox.hosted.pages import PageContext, PageRoute
+from paysandbox.providers.mercadopago import boleto, wire
 
-if TYPE_CHECKING:
-    from paysandbox.engine import Engine, EventSource
-
-PREFIX = "/__hosted/mercadopago"
-KIND = "mercadopago.ticket"
 _TITLES = {"pix": "Pay with PIX", "boleto": "Boleto bancário", "oxxo": "Pay at OXXO"}
 
 
-class _Shown(Protocol):
-    title: str
-
-    def public_status(self, p: Payment) -> str: ...
+def routes() -> Iterable[PageRoute]:
+    return [PageRoute("GET", "tickets", show), PageRoute("POST", "tickets", pay, "/pay")]
 
 
-async def register(store: Store, token: str, *, namespace: str, payment_id: str) -> None:
-    await store.put_object(HOSTED_NAMESPACE, KIND, token,
-                           {"namespace": namespace, "payment_id": payment_id})
+async def _payment(page: PageContext) -> Payment:
+    p = await page.payment()
+    if p is None:
+        raise web.HTTPNotFound(text="This payment link is unknown or was reset.")
+    return p
 
 
-def routes(provider: EventSource, engine: Engine) -> Iterable[web.RouteDef]:
-    async def lookup(request: web.Request) -> tuple[Mapping[str, Any], Payment]:
-        record = await engine.store.get_object(HOSTED_NAMESPACE, KIND,
-                                               request.match_info["token"])
-        p = None if record is None else await engine.store.get(record["namespace"],
-                                                               record["payment_id"])
-        if record is None or p is None:
-            raise web.HTTPNotFound(text="This payment link is unknown or was reset.")
-        return record, p
-
-    async def show(request: web.Request) -> web.Response:
-        _, p = await lookup(request)
-        shown: _Shown = provider  # type: ignore[assignment]
-        return render_page(_TITLES.get(p.method, "Payment"),
-                           _body(p, shown.public_status(p), request.match_info["token"]),
-                           shown.title)
-
-    async def pay(request: web.Request) -> web.Response:
-        record, p = await lookup(request)
-        # Paid, cancelled or expired already: the page says which.
-        with contextlib.suppress(InvalidTransition):
-            await engine.execute(provider, record["namespace"], Complete(p.id, True))
-        raise web.HTTPSeeOther(f"{PREFIX}/tickets/{request.match_info['token']}")
-
-    return [web.get("/tickets/{token}", show), web.post("/tickets/{token}/pay", pay)]
+async def show(page: PageContext) -> web.StreamResponse:
+    p = await _payment(page)
+    return page.render(_TITLES.get(p.method, "Payment"), _body(page, p))
 
 
-def _body(p: Payment, status: str, token: str) -> str:
+async def pay(page: PageContext) -> web.StreamResponse:
+    p = await _payment(page)
+    # Paid, cancelled or expired already: the page says which.
+    with contextlib.suppress(InvalidTransition):
+        await page.execute(Complete(p.id, True))
+    raise web.HTTPSeeOther(page.link())
+
+
+def _body(page: PageContext, p: Payment) -> str:
     x = p.extra
     amount = html.escape(format_amount(p.amount, p.currency))
+    status = wire.status(p)[0]
     parts = [f"<p>Amount: <strong id='amount'>{amount}</strong></p>",
              f"<p><small>Payment {html.escape(p.id)}</small></p>",
              f"<p id='status'>Payment {html.escape(p.id)} is {html.escape(status)}.</p>"]
@@ -87,6 +64,6 @@ def _body(p: Payment, status: str, token: str) -> str:
     else:
         parts.append(f"<p>OXXO reference: <code id='reference'>{html.escape(x['reference'])}"
                      "</code></p>")
-    parts.append(f"<form method='post' action='{PREFIX}/tickets/{html.escape(token)}/pay'>"
+    parts.append(f"<form method='post' action='{html.escape(page.link('/pay'))}'>"
                  "<button id='simulate' type='submit'>Simulate payment</button></form>")
     return "".join(parts)

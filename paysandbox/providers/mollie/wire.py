@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from paysandbox.contracts import ContractViolation, Violation, check
+from paysandbox.contracts import Violation
 from paysandbox.core.outcomes import DeclineReason
 from paysandbox.core.payments import HistoryEntry, Payment, Refund, Status
 from paysandbox.errors import ApiError
@@ -114,16 +114,6 @@ def money(minor: int, currency: str) -> dict[str, str]:
 
 
 # -- requests --------------------------------------------------------------------------
-
-def validate(data: Any, contract: str) -> Any:
-    """Check a request against contracts_data/mollie/<contract>.json: strict mode refuses the
-    first violation in Mollie's envelope; report mode records every violation and
-    returns the data when it can still be served (paysandbox.contracts.check)."""
-    try:
-        return check("mollie", contract, data)
-    except ContractViolation as exc:
-        raise violation_error(exc.violation) from None
-
 
 def violation_error(v: Violation) -> MollieError:
     field = v.dotted
