@@ -7,8 +7,8 @@ opened in a browser or followed by a test without leaking the credential.
 
 from __future__ import annotations
 
-from paysandbox.hosted.app import hosted_app, register_challenge
+from paysandbox.hosted.app import hosted_app
 from paysandbox.hosted.pages import HOSTED_NAMESPACE, PageContext, PageRoute, render_page
 
-__all__ = ["HOSTED_NAMESPACE", "PageContext", "PageRoute", "hosted_app", "register_challenge",
+__all__ = ["HOSTED_NAMESPACE", "PageContext", "PageRoute", "hosted_app",
            "render_page"]

@@ -24,24 +24,15 @@ from paysandbox.hosted.pages import (
     PageHandler,
     PageRoute,
     render_page,
-    token_record,
 )
 from paysandbox.providers.hooks import HostsPages, NamesStatuses, ReturnsShoppers
-from paysandbox.store.base import Store, StoreUnavailable
+from paysandbox.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
     from paysandbox.engine import Engine
     from paysandbox.providers.base import Provider
 
 _UNKNOWN = "This payment link is unknown or was reset."
-
-
-async def register_challenge(store: Store, token: str, *, provider: str, namespace: str,
-                             payment_id: str) -> None:
-    """A 3DS challenge's token written on its own, for a provider that does not yet
-    write it with its command (seam.Context.hosted_link)."""
-    await store.put_object(HOSTED_NAMESPACE, CHALLENGE, *token_record(
-        token, provider=provider, namespace=namespace, payment_id=payment_id))
 
 
 def hosted_app(engine: Engine, providers: Mapping[str, Provider],

@@ -123,12 +123,6 @@ def load(names: Sequence[str] | None = None) -> list[Provider]:
     return [found[n].load() for n in wanted]
 
 
-def route(method: str, path: str, handler: Handler) -> web.RouteDef:
-    """A route named after its handler: the name is the operation the contracts
-    manifest (paysandbox/contracts_data/<provider>/operations.json) lists it under."""
-    return web.route(method, path, handler, name=getattr(handler, "__name__", None))
-
-
 def trailing_slash(provider: Provider) -> bool:
     """Whether the provider's real API answers each path ending in `/` as the same
     request (its SDKs call either); an optional attribute, false when absent."""
@@ -199,10 +193,8 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
     # A plugin's contracts (and data, and pages) sit beside its code, in its package.
     module = type(provider).__module__
     contracts.shipped_with(provider.name, module.rpartition(".")[0] or module)
-    dialect: Dialect | None = getattr(provider, "dialect", None)
-    render_error: Callable[[ApiError, web.Request], web.Response] = (
-        dialect.render_error if dialect is not None
-        else provider.render_error)  # type: ignore[attr-defined]
+    dialect = provider.dialect
+    render_error = dialect.render_error
 
     def wrap(handler: Handler, operation: str | None, host_base: str | None = None) -> Handler:
         if host_base is None:
@@ -346,15 +338,8 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
     async def route_missing(request: web.Request) -> web.StreamResponse:
         raise _route_missing(request, app, prefix)
 
-    routes: list[web.RouteDef]
-    if dialect is None:  # a provider still on the older shape: handlers read the request
-        routes = list(provider.routes(engine))  # type: ignore[call-arg,arg-type]
-    else:
-        routes = [_route_def(provider, dialect, r, engine, public_url)
-                  for r in provider.routes()]
+    routes = [_route_def(provider, dialect, r, engine, public_url) for r in provider.routes()]
     for r in routes:
-        if not isinstance(r, web.RouteDef):
-            raise TypeError(f"{provider.name}: routes() must give web.RouteDef, not {r!r}")
         operation = r.kwargs.get("name")
         app.router.add_route(r.method, prefix + r.path, wrap(r.handler, operation),
                              name=f"{provider.name}.{operation}" if operation else None)

@@ -275,11 +275,7 @@ class Context:
         """A hosted page for one payment (the 3DS challenge by default; a provider's own
         page is `<provider>/<page>`, served by its HostsPages hook): its URL, and the
         record that makes it answer, to write with the command that needs it."""
-        token, value = token_record(secrets.token_urlsafe(16), provider=self.provider.name,
-                                    namespace=self.namespace, payment_id=payment_id,
-                                    page=page)
-        record = Record(CHALLENGE, token, value, namespace=HOSTED_NAMESPACE)
-        return self.base_url + page_path(page, token), record
+        return self.hosted_link_at(secrets.token_urlsafe(16), payment_id, page)
 
     def api_url(self, path: str = "") -> str:
         """The URL of one of the provider's own paths, as the client reached it."""
@@ -305,11 +301,11 @@ class Context:
         id (Checkout.com's session id), or one a link issued earlier carries, for a page
         that opens only at a later step (Adyen's challenge after its device
         fingerprint). The token must be unguessable."""
-        record = Record(CHALLENGE, token, {"provider": self.provider.name,
-                                            "namespace": self.namespace,
-                                            "payment_id": payment_id},
-                        namespace=HOSTED_NAMESPACE)
-        return f"{self.base_url}/__hosted/{page}/{token}", record
+        token, value = token_record(token, provider=self.provider.name,
+                                    namespace=self.namespace, payment_id=payment_id,
+                                    page=page)
+        record = Record(CHALLENGE, token, value, namespace=HOSTED_NAMESPACE)
+        return self.base_url + page_path(page, token), record
 
 
 def json_fingerprint(method: str, path: str, body: Any) -> str:
