@@ -335,10 +335,11 @@ class Engine:
         chaos = effects.webhooks
         # Seeding a Random costs an os.urandom call: only webhook chaos needs one.
         rng = (effects.webhook_rng or random.Random()) if chaos is not None else _UNUSED_RNG
-        for event in events:
-            if self.inspect_event is not None:
+        if self.inspect_event is not None:
+            for event in events:
                 self.inspect_event(event)
-            await self.store.append_event(namespace, event)
+        await self.store.append_events(namespace, events)
+        for event in events:
             if chaos is None or not chaos.wants(event.type):
                 self.dispatcher.publish(event, provider.webhooks, endpoints,
                                         delay=effects.webhook_delay)

@@ -9,7 +9,7 @@ serialised by the store, never by the caller.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -133,8 +133,9 @@ class Store(Protocol):
     async def idempotency_release(self, namespace: str, key: str) -> None:
         """Forget a claim whose request ended without a response worth replaying."""
 
-    async def append_event(self, namespace: str, event: Event) -> None:
-        """The outbox: every event emitted, in order, whether or not it is delivered."""
+    async def append_events(self, namespace: str, events: Sequence[Event]) -> None:
+        """The outbox: every event emitted, in order, whether or not it is delivered
+        (the events of one state change in one call)."""
 
     async def events(self, namespace: str, *, provider: str | None = None,
                      limit: int = 100) -> list[Event]:

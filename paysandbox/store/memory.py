@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from paysandbox.core.commands import Writes
@@ -280,12 +280,12 @@ class MemoryStore:
         if space:
             space.idempotency.pop(key, None)
 
-    async def append_event(self, namespace: str, event: Event) -> None:
+    async def append_events(self, namespace: str, batch: Sequence[Event]) -> None:
         space = self._ns(namespace)
         events = space.events
-        events.append(event)
+        events.extend(batch)
         limit = self._share(self._max_events, space)
-        for _ in range(2):
+        for _ in range(len(batch) + 1):
             if len(events) <= limit:
                 break
             events.popleft()

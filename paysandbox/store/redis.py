@@ -36,7 +36,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -238,10 +238,10 @@ return 1
 """
 
 # KEYS: events, namespaces; ARGV: event JSON, max, namespace
-_APPEND_EVENT = """
-redis.call('LPUSH', KEYS[1], ARGV[1])
-redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
-redis.call('SADD', KEYS[2], ARGV[3])
+_APPEND_EVENTS = """
+redis.call('LPUSH', KEYS[1], unpack(ARGV, 3))
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+redis.call('SADD', KEYS[2], ARGV[2])
 return 1
 """
 
@@ -315,7 +315,7 @@ class RedisStore:
         self._delete_object = self._redis.register_script(_DELETE_OBJECT)
         self._idem_begin = self._redis.register_script(_IDEMPOTENCY_BEGIN)
         self._idem_finish = self._redis.register_script(_IDEMPOTENCY_FINISH)
-        self._append_event = self._redis.register_script(_APPEND_EVENT)
+        self._append_events = self._redis.register_script(_APPEND_EVENTS)
         self._namespaces = prefix + "namespaces"
         self._secrets: dict[str, bytes] = {}
 
@@ -557,13 +557,12 @@ class RedisStore:
     # -- events ---------------------------------------------------------------------
 
     @_guarded
-    async def append_event(self, namespace: str, event: Event) -> None:
-        doc = orjson.dumps({"id": event.id, "provider": event.provider,
-                            "namespace": event.namespace, "type": event.type,
-                            "created": event.created, "url": event.url,
-                            "body": base64.b64encode(event.body).decode()})
-        await self._append_event(keys=[self._key(namespace, "events"), self._namespaces],
-                                 args=[doc, self._max_events, namespace])
+    async def append_events(self, namespace: str, events: Sequence[Event]) -> None:
+        docs = [orjson.dumps({"id": e.id, "provider": e.provider, "namespace": e.namespace,
+                              "type": e.type, "created": e.created, "url": e.url,
+                              "body": base64.b64encode(e.body).decode()}) for e in events]
+        await self._append_events(keys=[self._key(namespace, "events"), self._namespaces],
+                                  args=[self._max_events, namespace, *docs])
 
     @_guarded
     async def events(self, namespace: str, *, provider: str | None = None,

@@ -38,9 +38,9 @@ async def writes(store: MemoryStore, n: int, offset: int) -> float:
                                    currency="USD", created=NOW, capture_manual=False))
         await store.transition(NS, pid, lambda p: payments.attempt(p, APPROVED, NOW))
         await store.link(NS, f"ch_{i}", pid)
-        await store.append_event(NS, Event(id=f"evt_{i}", provider="stripe", namespace=NS,
-                                           type="payment_intent.succeeded", created=NOW,
-                                           render=lambda: b"{}"))
+        await store.append_events(NS, [Event(id=f"evt_{i}", provider="stripe", namespace=NS,
+                                             type="payment_intent.succeeded", created=NOW,
+                                             render=lambda: b"{}")])
         await store.idempotency_finish(NS, f"key_{i}", 200, b"{}", {})
     return time.perf_counter() - started
 

@@ -172,7 +172,7 @@ async def test_reset_of_one_namespace_leaves_the_others(store: Store) -> None:
         await store.create(payment("pi_1", ns))
         await store.link(ns, "ch_1", "pi_1")
         await store.put_object(ns, "payment_method", "pm_1", {"id": "pm_1"})
-        await store.append_event(ns, event(1, ns))
+        await store.append_events(ns, [event(1, ns)])
         await store.idempotency_begin(ns, "key", "fp", NOW)
     await store.reset("sk_test_a")
 
@@ -292,7 +292,7 @@ async def test_idempotency_keys_are_bounded_oldest_forgotten_first(
 
 async def test_events_are_newest_first_filtered_and_limited(store: Store) -> None:
     for n in range(4):
-        await store.append_event("sk_test_a", event(n, provider="stripe" if n % 2 else "adyen"))
+        await store.append_events("sk_test_a", [event(n, provider="stripe" if n % 2 else "adyen")])
     assert [e.id for e in await store.events("sk_test_a")] == ["evt_3", "evt_2", "evt_1",
                                                                 "evt_0"]
     assert [e.id for e in await store.events("sk_test_a", provider="stripe")] == ["evt_3",
@@ -304,12 +304,12 @@ async def test_events_are_newest_first_filtered_and_limited(store: Store) -> Non
 async def test_events_are_bounded_by_max_events(make_store: MakeStore) -> None:
     store = make_store(max_events=3)
     for n in range(10):
-        await store.append_event("sk_test_a", event(n))
+        await store.append_events("sk_test_a", [event(n)])
     assert [e.id for e in await store.events("sk_test_a")] == ["evt_9", "evt_8", "evt_7"]
 
 
 async def test_event_body_is_rendered_from_the_snapshot(store: Store) -> None:
-    await store.append_event("sk_test_a", event(7))
+    await store.append_events("sk_test_a", [event(7)])
     (e,) = await store.events("sk_test_a")
     assert e.body == b'{"n": 7}'
     assert e.summary() == {"id": "evt_7", "provider": "stripe",
@@ -367,9 +367,9 @@ async def test_namespaces_with_separators_and_wildcards_stay_apart(store: Store)
 
 
 async def test_an_event_keeps_its_target_url(store: Store) -> None:
-    await store.append_event("sk_test_a", Event(
+    await store.append_events("sk_test_a", [Event(
         id="evt_u", provider="mollie", namespace="sk_test_a", type="payment.paid", created=NOW,
-        render=lambda: b"id=tr_1", url="http://127.0.0.1:9/hook"))
+        render=lambda: b"id=tr_1", url="http://127.0.0.1:9/hook")])
     (e,) = await store.events("sk_test_a")
     assert (e.url, e.body, e.namespace) == ("http://127.0.0.1:9/hook", b"id=tr_1", "sk_test_a")
 
@@ -479,7 +479,7 @@ async def test_memory_namespaces_share_max_payments() -> None:
     for n in range(12):
         for key in ("a", "b", "c", "d"):
             await store.create(payment(f"pi_{n}", f"sk_test_{key}"))
-            await store.append_event(f"sk_test_{key}", event(n, f"sk_test_{key}"))
+            await store.append_events(f"sk_test_{key}", [event(n, f"sk_test_{key}")])
             await store.idempotency_begin(f"sk_test_{key}", f"k{n}", "fp", NOW)
     for key in ("a", "b", "c", "d"):
         ns = f"sk_test_{key}"

@@ -40,9 +40,9 @@ from paysandbox.providers.stripe.errors import (
     state_error,
 )
 
-_EXTRA = ("customer", "receipt_email", "return_url", "setup_future_usage",
+_EXTRA = frozenset({"customer", "receipt_email", "return_url", "setup_future_usage",
           "statement_descriptor", "capture_method", "confirmation_method",
-          "automatic_payment_methods", "shipping")
+          "automatic_payment_methods", "shipping"})
 
 #: What Stripe lets an update change whatever the PaymentIntent's status (its API
 #: reference: these never need a new confirmation), so an order id can be attached after
@@ -55,7 +55,7 @@ _UPDATABLE_IN_ANY_STATUS = frozenset({"metadata", "description", "receipt_email"
 def _extra(params: Mapping[str, Any]) -> dict[str, Any]:
     """Details kept beside the payment; an empty value (`receipt_email=`) unsets one, and
     Stripe shows an unset field as null, never as ""."""
-    return {k: (None if params[k] in ("", {}) else params[k]) for k in _EXTRA if k in params}
+    return {k: (None if params[k] in ("", {}) else params[k]) for k in _EXTRA & params.keys()}
 
 
 async def payment_intent(ctx: Context, pi_id: str, param: str = "intent") -> Payment:
