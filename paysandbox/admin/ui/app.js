@@ -83,7 +83,10 @@ function clockDate(seconds) {
 }
 function duration(seconds) {
   if (seconds === null || seconds === undefined) return "—";
-  const s = Math.abs(seconds);
+  // Sub-second values keep their milliseconds; others are rounded first, so that an
+  // offset read a few microseconds short of two hours shows as "2 h", not "120 min".
+  const raw = Math.abs(seconds);
+  const s = raw < 1 ? raw : Math.round(raw * 10) / 10;
   const text = s === 0 ? "0 s" : s < 1 ? `${Math.round(s * 1000)} ms` : s < 120 ? `${+s.toFixed(1)} s`
     : s < 7200 ? `${+(s / 60).toFixed(1)} min` : s < 172800 ? `${+(s / 3600).toFixed(1)} h`
     : `${+(s / 86400).toFixed(1)} d`;
