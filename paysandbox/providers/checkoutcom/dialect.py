@@ -10,11 +10,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from paysandbox.contracts import ContractViolation, Violation, validator
+from paysandbox.contracts import Violation
 from paysandbox.core.tenancy import tenant
 from paysandbox.errors import ApiError, Conflict, Unauthorized
 from paysandbox.providers.base import RAW_BODY, REQUEST_ID
-from paysandbox.providers.checkoutcom import payments, wire
+from paysandbox.providers.checkoutcom import wire
 from paysandbox.providers.checkoutcom.wire import Invalid
 from paysandbox.providers.seam import bearer_token, json_fingerprint, provider_path
 
@@ -35,10 +35,7 @@ class CheckoutDialect:
         return tenant(key)
 
     async def decode(self, request: web.Request, schema: str | None) -> dict[str, Any]:
-        """A JSON body (none on reads). A payment request's own problems (an unknown
-        currency, a card number failing its check digit, …) are answered here, all in
-        one 422, before its idempotency key is taken: the key is not used up by a
-        request that was never processed."""
+        """A JSON body (none on reads)."""
         if request.method == "GET":
             return {}
         raw = request.get(RAW_BODY, b"")
@@ -54,14 +51,6 @@ class CheckoutDialect:
             raise Invalid("request_body_malformed") from None
         if not isinstance(data, dict):
             raise Invalid("request_body_malformed")
-        if schema == _CREATE:
-            try:  # the envelope reports a contract's violations; these follow them
-                checked = validator("checkoutcom", _CREATE)(data)
-            except ContractViolation:
-                return data
-            problems = payments.examine(checked, None)[0]
-            if problems:
-                raise Invalid(*problems)
         return data
 
     def invalid(self, violation: Violation) -> ApiError:
