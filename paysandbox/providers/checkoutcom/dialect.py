@@ -19,7 +19,6 @@ from paysandbox.providers.checkoutcom.wire import Invalid
 from paysandbox.providers.seam import bearer_token, json_fingerprint, provider_path
 
 _KEY = re.compile(r"^sk_(sbox|test)_[A-Za-z0-9_*#$=-]{1,200}$")
-_CREATE = "create_payment.request"
 
 
 class CheckoutDialect:
