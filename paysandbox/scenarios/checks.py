@@ -302,7 +302,24 @@ class Checker:
         if isinstance(rule.get("match"), dict):
             found += self._match((*path, "match"), rule["match"], providers)
             found += self._outcome_applies(path, rule)
+            found += self._dispute_applies(path, rule)
+        found += self._probability((*path, "dispute", "probability"),
+                                   (rule.get("dispute") or {}).get("probability")
+                                   if isinstance(rule.get("dispute"), dict) else None)
         return found
+
+    def _dispute_applies(self, path: Keys, rule: dict[str, Any]) -> list[Problem]:
+        """A dispute opens on a payment that a request captured; on a rule that matches
+        only other operations it would never open."""
+        ops = rule["match"].get("operation")
+        names = [ops] if isinstance(ops, str) else ops if isinstance(ops, list) else []
+        if "dispute" not in rule or not names or not all(isinstance(n, str) for n in names) \
+                or {"authorize", "capture"} & set(names):
+            return []
+        return [self._at((*path, "dispute"), (
+            "a dispute opens on the payment a request captures (operation authorize, or "
+            f"capture); this rule matches only {', '.join(names)}, which capture nothing. "
+            "Match operation: [authorize, capture]"))]
 
     def _outcome_applies(self, path: Keys, rule: dict[str, Any]) -> list[Problem]:
         """An outcome decides a payment attempt; on a rule that matches only other
