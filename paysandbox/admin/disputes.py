@@ -48,19 +48,22 @@ def open_command(p: Payment, data: Mapping[str, Any], new_id: str,
     if data.get("kind", "chargeback") not in kinds:
         raise BadDispute(f"kind must be one of {', '.join(kinds)}.")
     ends = data.get("ends")
-    if ends is not None and ends not in ("won", "lost"):
-        raise BadDispute("ends must be won or lost: how the dispute ends once evidence is "
-                         "submitted and decided (leave it out: as the evidence says).")
+    if ends is not None and ends not in ("won", "lost", "expired"):
+        raise BadDispute("ends must be won or lost (how the dispute ends once evidence is "
+                         "submitted and decided; leave it out: as the evidence says), or "
+                         "expired (it opens with no time left to answer).")
     code = data.get("network_reason_code")
     if code is not None and not isinstance(code, str):
         raise BadDispute("network_reason_code must be a string (Visa's 10.4, "
                          "Mastercard's 4837).")
+    window = 0.0 if ends == "expired" else \
+        duration(data.get("evidence_window", DEFAULT_EVIDENCE_WINDOW))
     return OpenDispute(
         p.id, dispute_id=new_id, reason=reason, amount=amount,
-        kind=DisputeKind(data.get("kind", "chargeback")),
-        evidence_window=duration(data.get("evidence_window", DEFAULT_EVIDENCE_WINDOW)),
+        kind=DisputeKind(data.get("kind", "chargeback")), evidence_window=window,
         decide_after=duration(data.get("decide_after", DEFAULT_DECISION_DELAY)),
-        ends=None if ends is None else DisputeStatus(ends), network_reason_code=code)
+        ends=None if ends in (None, "expired") else DisputeStatus(ends),
+        network_reason_code=code)
 
 
 def dispute_json(d: Dispute) -> dict[str, Any]:

@@ -315,6 +315,8 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
     async def payment_dispute(request: web.Request) -> web.Response:
         p = await find_payment(request.match_info["id"])
         provider = providers[p.provider]
+        if not hasattr(provider, "new_dispute_id"):
+            raise AdminError(409, f"{p.provider} does not render disputes yet (Stripe does).")
         try:
             command = open_command(p, await body(request), engine.new_dispute_id(provider),
                                    parse_duration)

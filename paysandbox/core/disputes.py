@@ -261,6 +261,10 @@ def update_evidence(p: Payment, dispute_id: str, now: float, *,
         raise DisputeError(p, d.id, "submit",
                            f"Dispute {d.id}'s evidence was already submitted; it is under "
                            "review.")
+    if (evidence is not None or submit) and now >= d.evidence_due_by:
+        raise DisputeError(p, d.id, "update",
+                           f"Dispute {d.id}'s evidence was due by {d.evidence_due_by:.0f} "
+                           "(seconds since the epoch); it can no longer be answered.")
     if evidence is not None and d.status is DisputeStatus.UNDER_REVIEW:
         raise DisputeError(p, d.id, "update",
                            f"Dispute {d.id}'s evidence was already submitted; it can no "

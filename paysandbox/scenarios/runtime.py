@@ -247,13 +247,16 @@ def settle_delay(spec: Any) -> float | None:
 def compile_dispute(spec: Mapping[str, Any]) -> DisputePlan:
     """A rule's `dispute:` -> the dispute to open once the matching request captures."""
     ends = spec.get("ends")
+    # `ends: expired`: the merchant hears of it with no time left to answer.
+    window = 0.0 if ends == "expired" else \
+        seconds(spec.get("evidence_window", DEFAULT_EVIDENCE_WINDOW))
     return DisputePlan(
         reason=dispute_reason(spec.get("reason", "fraudulent")),
         after=seconds(spec.get("after", 0)),
         kind=DisputeKind(spec.get("kind", "chargeback")),
         amount=spec.get("amount"),
-        evidence_window=seconds(spec.get("evidence_window", DEFAULT_EVIDENCE_WINDOW)),
-        ends=None if ends is None else DisputeStatus(ends),
+        evidence_window=window,
+        ends=None if ends in (None, "expired") else DisputeStatus(ends),
         decide_after=seconds(spec.get("decide_after", DEFAULT_DECISION_DELAY)))
 
 

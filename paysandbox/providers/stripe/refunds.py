@@ -27,8 +27,8 @@ async def create_refund(ctx: Context, params: dict[str, Any]) -> Any:
     else:
         p = await payment_intent(ctx, target, "payment_intent")
     amount = params.get("amount")
-    if p.amount_disputed and (amount or p.amount_refundable) > p.amount_refundable or (
-            p.amount_disputed and p.amount_refundable == 0):
+    if p.amount_disputed and ((amount or p.amount_refundable) > p.amount_refundable
+                              or p.amount_refundable == 0):
         left = p.amount_refundable
         raise InvalidRequest(
             f"Charge {p.extra.get('charge')} has been charged back; cannot issue a refund "
