@@ -208,7 +208,8 @@ class Engine:
 
     def new_dispute_id(self, provider: EventSource) -> str:
         """An id for a dispute opened at `provider`, shaped as the provider shapes them
-        (its optional `new_dispute_id()`), else a generic one."""
+        (its optional `new_dispute_id()`, which also says it renders disputes), else a
+        generic one."""
         make: Callable[[], str] | None = getattr(provider, "new_dispute_id", None)
         return make() if make is not None else "dp_" + secrets.token_hex(12)
 
@@ -217,6 +218,9 @@ class Engine:
         """A scenario rule's `dispute:` on the request that captured the payment: the
         dispute opens `plan.after` later on the virtual clock."""
         before, after = result.previous, result.payment
+        if not hasattr(provider, "new_dispute_id"):
+            return  # a provider that renders no disputes (the scenario checks refuse a
+            # rule naming only such providers)
         if after.status is not payments.Status.CAPTURED or (
                 before is not None and before.status is payments.Status.CAPTURED):
             return

@@ -309,8 +309,23 @@ class Checker:
         return found
 
     def _dispute_applies(self, path: Keys, rule: dict[str, Any]) -> list[Problem]:
-        """A dispute opens on a payment that a request captured; on a rule that matches
-        only other operations it would never open."""
+        """A dispute opens on a payment that a request captured, at a provider that
+        renders disputes; on a rule that matches only other operations, or only
+        providers without disputes, it would never open."""
+        if "dispute" not in rule:
+            return []
+        named = rule["match"].get("provider")
+        names = [named] if isinstance(named, str) else named if isinstance(named, list) else []
+        from paysandbox.providers.base import available  # the plugins installed now
+        installed = available()
+        silent = [n for n in names if isinstance(n, str) and n in installed
+                  and not hasattr(installed[n].load(), "new_dispute_id")]
+        if silent and len(silent) == len(names):
+            return [self._at((*path, "dispute"), (
+                f"{', '.join(silent)} does not render disputes yet, so this rule would "
+                "never open one; providers that do: " + ", ".join(sorted(
+                    n for n, ep in installed.items() if hasattr(ep.load(), "new_dispute_id")))
+            ))]
         ops = rule["match"].get("operation")
         names = [ops] if isinstance(ops, str) else ops if isinstance(ops, list) else []
         if "dispute" not in rule or not names or not all(isinstance(n, str) for n in names) \

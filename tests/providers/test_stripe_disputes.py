@@ -336,3 +336,12 @@ def test_a_scenario_rule_on_a_request_that_captures_nothing_is_refused() -> None
     with pytest.raises(ScenarioError) as err:
         load_text("name: x\nrules:\n  - dispute: {reason: bogus}\n")
     assert "bogus" in str(err.value)
+
+
+def test_a_dispute_rule_for_a_provider_that_renders_no_disputes_is_refused() -> None:
+    from paysandbox.scenarios.loader import ScenarioError, load_text
+    with pytest.raises(ScenarioError) as err:
+        load_text("name: x\nrules:\n  - match: {provider: daraja, operation: authorize}\n"
+                  "    dispute: {reason: fraudulent}\n")
+    assert "daraja does not render disputes yet" in str(err.value)
+    assert "stripe" in str(err.value)
