@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -163,10 +164,15 @@ class Engine:
         clock.on_advance(self._wake)
 
     async def _consult(self, provider: EventSource, namespace: str, command: Command,
-                       facts: Mapping[str, Any] | None) -> Effects:
+                       facts: Mapping[str, Any] | None, *, scheduled: bool = False
+                       ) -> Effects:
         """The scenarios' effects for this request, recorded for the HTTP layer; a fault
-        that ends the request is raised here, after its latency."""
+        that ends the request is raised here, after its latency. A scheduled command
+        (a dispute's deadline, a settlement) is no request: no fault or latency applies
+        to it, so that a chaos rule cannot lose a deadline or stall the others."""
         effects = self.scenarios.effects(provider.name, namespace, command, facts or {})
+        if scheduled and (effects.fault is not None or effects.latency):
+            effects = dataclasses.replace(effects, fault=None, latency=0.0)
         if effects is not NO_EFFECTS:
             APPLIED.set(effects)
             if effects.fault is not None:
@@ -187,8 +193,10 @@ class Engine:
         return effects
 
     async def execute(self, provider: EventSource, namespace: str, command: Command,
-                      facts: Mapping[str, Any] | None = None) -> Result:
-        effects = await self._consult(provider, namespace, command, facts)
+                      facts: Mapping[str, Any] | None = None, *,
+                      scheduled: bool = False) -> Result:
+        effects = await self._consult(provider, namespace, command, facts,
+                                      scheduled=scheduled)
         try:
             result = await self._apply(namespace, command, effects)
             if result.previous is not result.payment:
@@ -276,7 +284,7 @@ class Engine:
             while self._due and self._due[0][0] <= self.clock.now():
                 _, _, provider, namespace, command = heapq.heappop(self._due)
                 try:
-                    await self.execute(provider, namespace, command)
+                    await self.execute(provider, namespace, command, scheduled=True)
                 except (payments.PaymentError, NotFound):
                     pass  # paid before it expired, or reset: nothing left to do
                 except Exception:  # a scenario's fault, or a bug: the rest still run

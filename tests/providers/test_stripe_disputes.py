@@ -345,3 +345,16 @@ def test_a_dispute_rule_for_a_provider_that_renders_no_disputes_is_refused() -> 
                   "    dispute: {reason: fraudulent}\n")
     assert "daraja does not render disputes yet" in str(err.value)
     assert "stripe" in str(err.value)
+
+
+def test_chaos_rules_cannot_lose_a_dispute_or_its_deadline(
+        client: stripe.StripeClient, payment_simulator: SimulatorServer) -> None:
+    """Opening a dispute and its deadline are the clock's doing, not requests: a fault
+    rule that matches them (here, every one of them) changes nothing."""
+    payment_simulator.client.use_scenario(
+        "name: chaos\nrules:\n  - match: {provider: stripe, operation: [open_dispute, "
+        "expire_dispute]}\n    fault: {http: 503}\n    latency: 5s\n")
+    pi = pay(client, "pm_card_createDispute")
+    dispute = disputed(client, payment_simulator, pi)
+    payment_simulator.advance_clock("7d")
+    assert eventually(lambda: client.v1.disputes.retrieve(dispute.id).status == "lost")
