@@ -215,7 +215,11 @@ def test_a_refund_beyond_what_is_neither_refunded_nor_disputed_is_refused(
         client.v1.refunds.create(params={"payment_intent": pi.id, "amount": 1500})
     assert err.value.code == "charge_disputed"
     assert "1000" in str(err.value.user_message) or "10.00" in str(err.value.user_message)
-    assert client.v1.refunds.create(params={"payment_intent": pi.id}).amount == 1000
+    with pytest.raises(stripe.InvalidRequestError) as err:  # no amount: the whole charge
+        client.v1.refunds.create(params={"payment_intent": pi.id})
+    assert err.value.code == "charge_disputed"
+    assert client.v1.refunds.create(params={"payment_intent": pi.id,
+                                            "amount": 1000}).amount == 1000
     with pytest.raises(stripe.InvalidRequestError) as err:
         client.v1.refunds.create(params={"payment_intent": pi.id, "amount": 1})
     assert err.value.code == "charge_disputed"

@@ -27,8 +27,10 @@ async def create_refund(ctx: Context, params: dict[str, Any]) -> Any:
     else:
         p = await payment_intent(ctx, target, "payment_intent")
     amount = params.get("amount")
-    if p.amount_disputed and ((amount or p.amount_refundable) > p.amount_refundable
-                              or p.amount_refundable == 0):
+    # No amount is the whole unrefunded charge, as on Stripe: refused while a
+    # chargeback holds part of it.
+    wanted = amount if amount is not None else p.amount_captured - p.amount_refunded
+    if p.amount_disputed and wanted > p.amount_refundable:
         left = p.amount_refundable
         raise InvalidRequest(
             f"Charge {p.extra.get('charge')} has been charged back; cannot issue a refund "
