@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -20,23 +21,31 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from paysandbox.core import payments
+from paysandbox.core import disputes, payments
 from paysandbox.core.clock import VirtualClock
 from paysandbox.core.commands import (
+    AcceptDispute,
     Adjust,
     Authorize,
     Capture,
     Command,
     Complete,
     Create,
+    DisputeStep,
     Expire,
+    ExpireDispute,
+    OpenDispute,
     RefundPayment,
+    ReopenDispute,
+    ResolveDispute,
     Result,
     Retrieve,
     Update,
+    UpdateDispute,
     Void,
     Writes,
 )
+from paysandbox.core.disputes import DisputePlan
 from paysandbox.core.outcomes import APPROVED, Outcome
 from paysandbox.faults import Fault
 from paysandbox.objects import Objects
@@ -58,6 +67,7 @@ class Effects:
     webhooks: WebhookChaos | None = None
     webhook_rng: random.Random | None = None
     near_misses: tuple[dict[str, Any], ...] = ()  # when no rule matched (the journal's)
+    dispute: DisputePlan | None = None  # a dispute to open once the payment is captured
 
 
 log = logging.getLogger("paysandbox.engine")
@@ -98,7 +108,7 @@ class ScenarioEffects:
             return Effects(near_misses=d.near_misses) if d.near_misses else NO_EFFECTS
         return Effects(outcome=d.outcome, latency=d.latency, fault=d.fault,
                        matched=d.matched, settle_after=d.settle_after, webhooks=d.webhooks,
-                       webhook_rng=d.webhook_rng)
+                       webhook_rng=d.webhook_rng, dispute=d.dispute)
 
 
 class EventSource(Protocol):
@@ -154,10 +164,15 @@ class Engine:
         clock.on_advance(self._wake)
 
     async def _consult(self, provider: EventSource, namespace: str, command: Command,
-                       facts: Mapping[str, Any] | None) -> Effects:
+                       facts: Mapping[str, Any] | None, *, scheduled: bool = False
+                       ) -> Effects:
         """The scenarios' effects for this request, recorded for the HTTP layer; a fault
-        that ends the request is raised here, after its latency."""
+        that ends the request is raised here, after its latency. A scheduled command
+        (a dispute's deadline, a settlement) is no request: no fault or latency applies
+        to it, so that a chaos rule cannot lose a deadline or stall the others."""
         effects = self.scenarios.effects(provider.name, namespace, command, facts or {})
+        if scheduled and (effects.fault is not None or effects.latency):
+            effects = dataclasses.replace(effects, fault=None, latency=0.0)
         if effects is not NO_EFFECTS:
             APPLIED.set(effects)
             if effects.fault is not None:
@@ -178,8 +193,10 @@ class Engine:
         return effects
 
     async def execute(self, provider: EventSource, namespace: str, command: Command,
-                      facts: Mapping[str, Any] | None = None) -> Result:
-        effects = await self._consult(provider, namespace, command, facts)
+                      facts: Mapping[str, Any] | None = None, *,
+                      scheduled: bool = False) -> Result:
+        effects = await self._consult(provider, namespace, command, facts,
+                                      scheduled=scheduled)
         try:
             result = await self._apply(namespace, command, effects)
             if result.previous is not result.payment:
@@ -188,10 +205,53 @@ class Engine:
                         result.payment.status is payments.Status.PENDING:
                     self.schedule(provider, namespace, Complete(result.payment.id, True),
                                   self.clock.now() + effects.settle_after)
+                if effects.dispute is not None:
+                    self._plan_dispute(provider, namespace, result, effects.dispute)
+                if isinstance(command, DisputeStep):
+                    self._dispute_deadlines(provider, namespace, result)
         finally:
             if effects.latency > 0:
                 await asyncio.sleep(effects.latency)
         return result
+
+    def new_dispute_id(self, provider: EventSource) -> str:
+        """An id for a dispute opened at `provider`, shaped as the provider shapes them
+        (its optional `new_dispute_id()`, which also says it renders disputes), else a
+        generic one."""
+        make: Callable[[], str] | None = getattr(provider, "new_dispute_id", None)
+        return make() if make is not None else "dp_" + secrets.token_hex(12)
+
+    def _plan_dispute(self, provider: EventSource, namespace: str, result: Result,
+                      plan: DisputePlan) -> None:
+        """A scenario rule's `dispute:` on the request that captured the payment: the
+        dispute opens `plan.after` later on the virtual clock."""
+        before, after = result.previous, result.payment
+        if not hasattr(provider, "new_dispute_id"):
+            return  # a provider that renders no disputes (the scenario checks refuse a
+            # rule naming only such providers)
+        if after.status is not payments.Status.CAPTURED or (
+                before is not None and before.status is payments.Status.CAPTURED):
+            return
+        command = OpenDispute.planned(after.id, self.new_dispute_id(provider), plan)
+        self.schedule(provider, namespace, command, self.clock.now() + plan.after)
+
+    def _dispute_deadlines(self, provider: EventSource, namespace: str,
+                           result: Result) -> None:
+        """A dispute that opened waits for its evidence deadline; one whose evidence was
+        just submitted waits for the issuer's decision."""
+        d, was = result.dispute, result.previous_dispute
+        if d is None:
+            return
+        pid = result.payment.id
+        if d.status is disputes.DisputeStatus.NEEDS_RESPONSE and (
+                was is None or was.status is not disputes.DisputeStatus.NEEDS_RESPONSE):
+            self.schedule(provider, namespace,
+                          ExpireDispute(pid, dispute_id=d.id, due_by=d.evidence_due_by),
+                          d.evidence_due_by)
+        elif d.status is disputes.DisputeStatus.UNDER_REVIEW and was is not None and \
+                was.status is disputes.DisputeStatus.NEEDS_RESPONSE:
+            self.schedule(provider, namespace, ResolveDispute(pid, dispute_id=d.id),
+                          self.clock.now() + d.decide_after)
 
     def schedule(self, provider: EventSource, namespace: str, command: Command,
                  at: float) -> None:
@@ -224,7 +284,7 @@ class Engine:
             while self._due and self._due[0][0] <= self.clock.now():
                 _, _, provider, namespace, command = heapq.heappop(self._due)
                 try:
-                    await self.execute(provider, namespace, command)
+                    await self.execute(provider, namespace, command, scheduled=True)
                 except (payments.PaymentError, NotFound):
                     pass  # paid before it expired, or reset: nothing left to do
                 except Exception:  # a scenario's fault, or a bug: the rest still run
@@ -311,10 +371,52 @@ class Engine:
                 writes=Writes((*writes.aliases, c.refund_id), writes.records,
                               writes.on_action))
             return Result(after, before, refund=after.refund(c.refund_id))
+        elif isinstance(command, DisputeStep):
+            return await self._apply_dispute(namespace, command, now)
         else:
             raise TypeError(f"unknown command {type(command).__name__}")
         before, after = await store.commit(namespace, pid, fn, writes=writes)
         return Result(after, before)
+
+    async def _apply_dispute(self, namespace: str, command: DisputeStep, now: float) -> Result:
+        """A dispute step on its payment; the dispute's id is linked to the payment when
+        it opens, so a provider finds the payment from it."""
+        fn: Callable[[payments.Payment], payments.Payment]
+        writes = command.writes
+        if isinstance(command, OpenDispute):
+            o = command
+            fn = lambda p: disputes.open_dispute(  # noqa: E731
+                p, o.dispute_id, now, reason=o.reason, amount=o.amount, kind=o.kind,
+                evidence_window=o.evidence_window, ends=o.ends, decide_after=o.decide_after,
+                network_reason_code=o.network_reason_code)
+            writes = Writes((*writes.aliases, o.dispute_id), writes.records, writes.on_action)
+        elif isinstance(command, UpdateDispute):
+            u = command
+            fn = lambda p: disputes.update_evidence(  # noqa: E731
+                p, u.dispute_id, now, evidence=u.evidence, metadata=u.metadata,
+                submit=u.submit, ends=u.ends)
+        elif isinstance(command, AcceptDispute):
+            a = command
+            fn = lambda p: disputes.accept(p, a.dispute_id, now)  # noqa: E731
+        elif isinstance(command, ResolveDispute):
+            r = command
+            fn = lambda p: disputes.resolve(p, r.dispute_id, now, r.outcome)  # noqa: E731
+        elif isinstance(command, ExpireDispute):
+            e = command
+            fn = lambda p: disputes.expire(p, e.dispute_id, now, due_by=e.due_by)  # noqa: E731
+        elif isinstance(command, ReopenDispute):
+            o2 = command
+            fn = lambda p: disputes.reopen(  # noqa: E731
+                p, o2.dispute_id, now, stage=o2.stage, evidence_window=o2.evidence_window)
+        else:
+            raise TypeError(f"unknown command {type(command).__name__}")
+        before, after = await self.store.commit(namespace, command.payment_id, fn,
+                                                writes=writes)
+        dispute_id = command.dispute_id
+        was = next((d for d in before.disputes if d.id == dispute_id), None) \
+            if before is not None else None
+        return Result(after, before, dispute=disputes.find(after, dispute_id, "read"),
+                      previous_dispute=was)
 
     async def publish(self, provider: EventSource, namespace: str,
                       events: Sequence[Event]) -> None:

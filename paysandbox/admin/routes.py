@@ -22,12 +22,13 @@ from aiohttp import web
 
 from paysandbox import __version__
 from paysandbox.admin.access import CHALLENGE, AdminAccess
+from paysandbox.admin.disputes import BadDispute, dispute_json, open_command
 from paysandbox.admin.ui import add_dashboard
 from paysandbox.collector import release_frozen
 from paysandbox.contract_report import ContractLog
 from paysandbox.core.commands import Command, Complete, Expire, Void
 from paysandbox.core.outcomes import UnknownDeclineReason, decline_reason
-from paysandbox.core.payments import InvalidTransition, Payment
+from paysandbox.core.payments import InvalidTransition, Payment, PaymentError
 from paysandbox.core.tenancy import tenant
 from paysandbox.scenarios.loader import ScenarioError, load_text
 from paysandbox.scenarios.runtime import ScenarioSet
@@ -96,6 +97,8 @@ def payment_json(p: Payment) -> dict[str, Any]:
         "metadata": dict(p.metadata), "created": p.created,
         "history": [{"at": h.at, "action": h.action, "status": h.status.value,
                      "amount": h.amount, "detail": h.detail} for h in p.history],
+        "amount_disputed": p.amount_disputed,
+        "disputes": [dispute_json(d) for d in p.disputes],
     }
 
 
@@ -309,6 +312,21 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
             raise AdminError(409, str(exc)) from None
         return _json(payment_json(result.payment))
 
+    async def payment_dispute(request: web.Request) -> web.Response:
+        p = await find_payment(request.match_info["id"])
+        provider = providers[p.provider]
+        if not hasattr(provider, "new_dispute_id"):
+            raise AdminError(409, f"{p.provider} does not render disputes yet (Stripe does).")
+        try:
+            command = open_command(p, await body(request), engine.new_dispute_id(provider),
+                                   parse_duration)
+            result = await engine.execute(provider, p.namespace, command)
+        except BadDispute as exc:
+            raise AdminError(400, str(exc)) from None
+        except PaymentError as exc:
+            raise AdminError(409, str(exc)) from None
+        return _json(payment_json(result.payment), 201)
+
     async def contracts_get(request: web.Request) -> web.Response:
         """Contract violations since start or the last full reset, grouped."""
         return _json({"mode": settings.contracts, "check_responses": settings.check_responses,
@@ -436,6 +454,7 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
     r.add_get("/payments/summary", payments_summary)
     r.add_get("/payments/{id}", payment_get)
     r.add_post("/payments/{id}/complete", payment_complete)
+    r.add_post("/payments/{id}/dispute", payment_dispute)
     r.add_get("/webhooks", webhooks_get)
     r.add_put("/webhooks/{provider}", webhooks_put)
     r.add_delete("/webhooks/{provider}", webhooks_delete)

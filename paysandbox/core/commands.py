@@ -11,6 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from paysandbox.core.disputes import (
+    DEFAULT_DECISION_DELAY,
+    DEFAULT_EVIDENCE_WINDOW,
+    Dispute,
+    DisputeKind,
+    DisputePlan,
+    DisputeReason,
+    DisputeStage,
+    DisputeStatus,
+)
 from paysandbox.core.outcomes import DeclineReason, Outcome
 from paysandbox.core.payments import Payment, PaymentChanges, Refund, Status
 
@@ -157,9 +167,85 @@ class Listing(Command):
     operation: ClassVar[str] = "list"
 
 
+# -- disputes (paysandbox/core/disputes.py) --------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class DisputeStep(Command):
+    """A command on one dispute of a payment."""
+
+    dispute_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDispute(DisputeStep):
+    """The cardholder's bank disputes a captured payment. The engine links `dispute_id`
+    to the payment and schedules the evidence deadline."""
+
+    operation: ClassVar[str] = "open_dispute"
+    reason: DisputeReason = DisputeReason.GENERAL
+    amount: int | None = None  # None: all that is captured, unrefunded, undisputed
+    kind: DisputeKind = DisputeKind.CHARGEBACK
+    evidence_window: float = DEFAULT_EVIDENCE_WINDOW
+    ends: DisputeStatus | None = None
+    decide_after: float = DEFAULT_DECISION_DELAY
+    network_reason_code: str | None = None
+
+    @classmethod
+    def planned(cls, payment_id: str, dispute_id: str, plan: DisputePlan) -> OpenDispute:
+        return cls(payment_id, dispute_id=dispute_id, reason=plan.reason, amount=plan.amount,
+                   kind=plan.kind, evidence_window=plan.evidence_window, ends=plan.ends,
+                   decide_after=plan.decide_after,
+                   network_reason_code=plan.network_reason_code)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateDispute(DisputeStep):
+    """Stage evidence and metadata; `submit` sends it (the engine then schedules the
+    decision). `ends`: the outcome the provider's evidence test values ask for."""
+
+    operation: ClassVar[str] = "update_dispute"
+    evidence: Mapping[str, Any] | None = None
+    metadata: Mapping[str, str] | None = None
+    submit: bool = False
+    ends: DisputeStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptDispute(DisputeStep):
+    operation: ClassVar[str] = "accept_dispute"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveDispute(DisputeStep):
+    """The issuer's decision on submitted evidence (None: as the dispute's trigger or
+    evidence asked, else won)."""
+
+    operation: ClassVar[str] = "resolve_dispute"
+    outcome: DisputeStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireDispute(DisputeStep):
+    """The evidence window of `dispute_id` closed (scheduled at its `due_by`)."""
+
+    operation: ClassVar[str] = "expire_dispute"
+    due_by: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReopenDispute(DisputeStep):
+    """A second cycle on a won dispute (a second chargeback, pre-arbitration)."""
+
+    operation: ClassVar[str] = "reopen_dispute"
+    stage: DisputeStage = DisputeStage.SECOND_CHARGEBACK
+    evidence_window: float = DEFAULT_EVIDENCE_WINDOW
+
+
 @dataclass(frozen=True, slots=True)
 class Result:
     payment: Payment
     previous: Payment | None = None
     outcome: Outcome | None = None
     refund: Refund | None = None
+    dispute: Dispute | None = None  # the dispute a dispute command acted on, as it is now
+    previous_dispute: Dispute | None = None  # and as it was (None: it was just opened)

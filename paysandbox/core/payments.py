@@ -2,8 +2,8 @@
 
 Every transition is a pure function from one immutable `Payment` to the next, so a
 store can apply it with compare-and-set and the invariants hold whatever the
-interleaving: captured <= authorized, refunded <= captured, nothing after void or
-expiry.
+interleaving: captured <= authorized, refunded + charged back <= captured, nothing
+after void or expiry. Disputes on a payment are in paysandbox/core/disputes.py.
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from paysandbox.core.outcomes import DeclineReason, Outcome, OutcomeKind
+
+if TYPE_CHECKING:
+    from paysandbox.core.disputes import Dispute
 
 
 class Status(StrEnum):
@@ -164,6 +167,7 @@ class Payment:
     extra: Mapping[str, Any] = field(default_factory=dict)
     history: tuple[HistoryEntry, ...] = ()
     version: int = 0
+    disputes: tuple[Dispute, ...] = ()
 
     @property
     def amount_capturable(self) -> int:
@@ -171,7 +175,14 @@ class Payment:
 
     @property
     def amount_refundable(self) -> int:
-        return self.amount_captured - self.amount_refunded
+        """What is captured and neither refunded nor held by a chargeback (open, lost or
+        accepted): what a refund may still return."""
+        return self.amount_captured - self.amount_refunded - self.amount_disputed
+
+    @property
+    def amount_disputed(self) -> int:
+        """What chargebacks on this payment hold (an inquiry, or a won one, none)."""
+        return sum(d.holds for d in self.disputes) if self.disputes else 0
 
     def refund(self, refund_id: str) -> Refund | None:
         return next((r for r in self.refunds if r.id == refund_id), None)
@@ -221,14 +232,20 @@ def _check_invariants(p: Payment) -> None:
         raise InvariantViolation(f"{p.id}: captured {p.amount_captured} > authorized")
     if not 0 <= p.amount_refunded <= p.amount_captured:
         raise InvariantViolation(f"{p.id}: refunded {p.amount_refunded} > captured")
+    if p.disputes and p.amount_refunded + p.amount_disputed > p.amount_captured:
+        raise InvariantViolation(f"{p.id}: refunded {p.amount_refunded} + charged back "
+                                 f"{p.amount_disputed} > captured {p.amount_captured}")
     if sum(r.amount for r in p.refunds) != p.amount_refunded:
         raise InvariantViolation(f"{p.id}: refunds do not add up to amount_refunded")
+
+
+check_invariants = _check_invariants
 
 
 #: What a command may change on a payment besides its status (the engine's moves own
 #: status, history and version).
 CHANGEABLE = frozenset(_FIELDS) - {"id", "namespace", "provider", "status", "history",
-                                   "version", "created"}
+                                   "version", "created", "disputes"}
 
 
 class PaymentChanges(TypedDict, total=False):
@@ -366,7 +383,8 @@ def expire(p: Payment, now: float, *, unfinished_only: bool = False) -> Payment:
 
 def refund(p: Payment, refund_id: str, amount: int | None, now: float, *,
            reason: str | None = None, metadata: Mapping[str, str] | None = None) -> Payment:
-    """Refund all or part of what is captured and not yet refunded; may repeat."""
+    """Refund all or part of what is captured and neither refunded nor held by a
+    chargeback (as the providers refuse a refund of disputed funds); may repeat."""
     if p.status not in (Status.CAPTURED, Status.PARTIALLY_REFUNDED):
         raise InvalidTransition(p, "refund",
                                 frozenset({Status.CAPTURED, Status.PARTIALLY_REFUNDED}))

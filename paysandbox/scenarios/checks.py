@@ -302,7 +302,39 @@ class Checker:
         if isinstance(rule.get("match"), dict):
             found += self._match((*path, "match"), rule["match"], providers)
             found += self._outcome_applies(path, rule)
+            found += self._dispute_applies(path, rule)
+        found += self._probability((*path, "dispute", "probability"),
+                                   (rule.get("dispute") or {}).get("probability")
+                                   if isinstance(rule.get("dispute"), dict) else None)
         return found
+
+    def _dispute_applies(self, path: Keys, rule: dict[str, Any]) -> list[Problem]:
+        """A dispute opens on a payment that a request captured, at a provider that
+        renders disputes; on a rule that matches only other operations, or only
+        providers without disputes, it would never open."""
+        if "dispute" not in rule:
+            return []
+        named = rule["match"].get("provider")
+        names = [named] if isinstance(named, str) else named if isinstance(named, list) else []
+        from paysandbox.providers.base import available  # the plugins installed now
+        installed = available()
+        silent = [n for n in names if isinstance(n, str) and n in installed
+                  and not hasattr(installed[n].load(), "new_dispute_id")]
+        if silent and len(silent) == len(names):
+            return [self._at((*path, "dispute"), (
+                f"{', '.join(silent)} does not render disputes yet, so this rule would "
+                "never open one; providers that do: " + ", ".join(sorted(
+                    n for n, ep in installed.items() if hasattr(ep.load(), "new_dispute_id")))
+            ))]
+        ops = rule["match"].get("operation")
+        names = [ops] if isinstance(ops, str) else ops if isinstance(ops, list) else []
+        if "dispute" not in rule or not names or not all(isinstance(n, str) for n in names) \
+                or {"authorize", "capture"} & set(names):
+            return []
+        return [self._at((*path, "dispute"), (
+            "a dispute opens on the payment a request captures (operation authorize, or "
+            f"capture); this rule matches only {', '.join(names)}, which capture nothing. "
+            "Match operation: [authorize, capture]"))]
 
     def _outcome_applies(self, path: Keys, rule: dict[str, Any]) -> list[Problem]:
         """An outcome decides a payment attempt; on a rule that matches only other

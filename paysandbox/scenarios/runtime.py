@@ -16,6 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paysandbox.core.commands import Command
+from paysandbox.core.disputes import (
+    DEFAULT_DECISION_DELAY,
+    DEFAULT_EVIDENCE_WINDOW,
+    DisputeKind,
+    DisputePlan,
+    DisputeStatus,
+    dispute_reason,
+)
 from paysandbox.core.outcomes import Outcome, decline_reason
 from paysandbox.faults import Fault, Sampler, distribution
 from paysandbox.scenarios.durations import seconds
@@ -236,6 +244,22 @@ def settle_delay(spec: Any) -> float | None:
     return None
 
 
+def compile_dispute(spec: Mapping[str, Any]) -> DisputePlan:
+    """A rule's `dispute:` -> the dispute to open once the matching request captures."""
+    ends = spec.get("ends")
+    # `ends: expired`: the merchant hears of it with no time left to answer.
+    window = 0.0 if ends == "expired" else \
+        seconds(spec.get("evidence_window", DEFAULT_EVIDENCE_WINDOW))
+    return DisputePlan(
+        reason=dispute_reason(spec.get("reason", "fraudulent")),
+        after=seconds(spec.get("after", 0)),
+        kind=DisputeKind(spec.get("kind", "chargeback")),
+        amount=spec.get("amount"),
+        evidence_window=window,
+        ends=None if ends in (None, "expired") else DisputeStatus(ends),
+        decide_after=seconds(spec.get("decide_after", DEFAULT_DECISION_DELAY)))
+
+
 # -- rules, phases, scenarios ---------------------------------------------------------
 
 @dataclass(slots=True)
@@ -252,6 +276,8 @@ class Rule:
     settle_after: float | None = None
     latency: Sampler | None = None
     fault: Fault | None = None
+    dispute: DisputePlan | None = None
+    dispute_rate: float | None = None  # `dispute.probability`: drawn per captured payment
     seen: int = 0  # requests that satisfied `match`
     hits: int = 0  # requests the rule applied to
     #: Each top-level `match` key, what it asked and its matcher: for `explain`.
@@ -342,6 +368,8 @@ def compile_rule(spec: Mapping[str, Any], default_name: str) -> Rule:
         settle_after=settle_delay(spec.get("outcome")),
         latency=distribution(spec["latency"]) if "latency" in spec else None,
         fault=Fault.parse(spec["fault"]) if "fault" in spec else None,
+        dispute=compile_dispute(spec["dispute"]) if "dispute" in spec else None,
+        dispute_rate=(spec.get("dispute") or {}).get("probability"),
     )
 
 
@@ -488,6 +516,7 @@ class Decision:
     matched: tuple[str, ...] = ()
     #: When no rule matched: the rules that came closest, with the fields they missed.
     near_misses: tuple[dict[str, Any], ...] = ()
+    dispute: DisputePlan | None = None
 
 
 NOTHING = Decision()
@@ -558,6 +587,7 @@ class ScenarioSet:
         latency: Sampler | None = None
         latency_rng: random.Random | None = None
         fault: Fault | None = None
+        dispute: DisputePlan | None = None
         chaos: WebhookChaos | None = None
         chaos_rng: random.Random | None = None
         matched: list[str] = []
@@ -575,6 +605,9 @@ class ScenarioSet:
                     outcome, settle, used = rule.outcome, rule.settle_after, True
                 if rule.latency is not None and latency is None:
                     latency, latency_rng, used = rule.latency, scenario.rng, True
+                if rule.dispute is not None and dispute is None and (
+                        rule.dispute_rate is None or scenario.rng.random() < rule.dispute_rate):
+                    dispute, used = rule.dispute, True
                 if used:
                     rule.hits += 1
                     matched.append(f"{scenario.name}/{rule.name}")
@@ -585,7 +618,8 @@ class ScenarioSet:
             misses = self.near_misses(facts, now)
             return Decision(near_misses=misses) if misses else NOTHING
         delay = latency(latency_rng) if latency is not None and latency_rng else 0.0
-        return Decision(outcome, settle, delay, fault, chaos, chaos_rng, tuple(matched))
+        return Decision(outcome, settle, delay, fault, chaos, chaos_rng, tuple(matched),
+                        dispute=dispute)
 
 
     def near_misses(self, facts: Facts, now: float) -> tuple[dict[str, Any], ...]:

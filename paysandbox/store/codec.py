@@ -1,6 +1,6 @@
 """Payments as data: the versioned format a shared store keeps them in.
 
-A stored payment is one JSON object, `{"v": 1, ...its fields}`, written with orjson.
+A stored payment is one JSON object, `{"v": 2, ...its fields}`, written with orjson.
 Decoding reads plain values (strings, numbers, lists, objects) and builds only the
 simulator's own types from them, field by field; nothing in a record can name a type to
 construct or code to run. A record that is not such an object (a pickle written by a
@@ -10,6 +10,11 @@ whose message names the key and what to do; it is never loaded.
 A new field with a default needs no new version: records without it decode to the
 default. A change that old records cannot be read under bumps `VERSION` and decodes
 the older versions it can, or refuses them with what to do.
+
+Versions: 1, payments before disputes; 2 adds `disputes` (a version-1 record reads as a
+payment with none, so a store written by the previous release keeps working). A
+release that reads only version 1 refuses a version-2 record rather than drop its
+disputes silently.
 """
 
 from __future__ import annotations
@@ -19,11 +24,21 @@ from typing import Any
 
 import orjson
 
+from paysandbox.core.disputes import (
+    Dispute,
+    DisputeEntry,
+    DisputeKind,
+    DisputeReason,
+    DisputeStage,
+    DisputeStatus,
+)
 from paysandbox.core.outcomes import DeclineReason, Outcome, OutcomeKind
 from paysandbox.core.payments import CardDetails, HistoryEntry, Payment, Refund, Status
 from paysandbox.store.base import StoreUnavailable
 
-VERSION = 1
+VERSION = 2
+#: The versions this release reads.
+READABLE = frozenset({1, 2})
 
 #: What a pickle starts with (protocol 2 and later): the format stores held before.
 _PICKLE = b"\x80"
@@ -58,6 +73,7 @@ def encode_payment(p: Payment) -> bytes:
         "metadata": p.metadata, "description": p.description, "extra": p.extra,
         "history": [[h.at, h.action, h.status.value, h.amount, h.detail] for h in p.history],
         "version": p.version,
+        "disputes": [_dispute(d) for d in p.disputes],
     }, default=_plain, option=orjson.OPT_NON_STR_KEYS)
 
 
@@ -74,10 +90,12 @@ def decode_payment(raw: bytes, key: str) -> Payment:
     except orjson.JSONDecodeError:
         raise BadRecord(key, "it is not JSON; a store holds only what simulators write "
                         "(is another program writing under this prefix?)") from None
-    if not isinstance(doc, dict) or doc.get("v") != VERSION:
+    version = doc.get("v") if isinstance(doc, dict) else None
+    if not isinstance(version, int) or isinstance(version, bool) or version not in READABLE:
         found = doc.get("v") if isinstance(doc, dict) else type(doc).__name__
-        raise BadRecord(key, f"it is not a version-{VERSION} payment record (found "
-                        f"{found!r}); reset the store (POST /__admin/reset) to start afresh")
+        raise BadRecord(key, f"it is not a payment record of a version this release reads "
+                        f"({', '.join(map(str, sorted(READABLE)))}; found {found!r}); reset "
+                        "the store (POST /__admin/reset) to start afresh")
     try:
         return _payment(doc)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -109,7 +127,37 @@ def _payment(d: dict[str, Any]) -> Payment:
         history=tuple(HistoryEntry(_num(at), _str(action), Status(status),
                                    None if amount is None else _int(amount), _opt_str(detail))
                       for at, action, status, amount, detail in _list(d["history"])),
-        version=_int(d["version"]))
+        version=_int(d["version"]),
+        disputes=tuple(_load_dispute(x) for x in _list(d.get("disputes", []))))
+
+
+def _dispute(d: Dispute) -> dict[str, Any]:
+    return {"id": d.id, "amount": d.amount, "reason": d.reason.value, "created": d.created,
+            "evidence_due_by": d.evidence_due_by, "kind": d.kind.value,
+            "status": d.status.value, "stage": d.stage.value, "evidence": d.evidence,
+            "submissions": d.submissions, "ends": None if d.ends is None else d.ends.value,
+            "decide_after": d.decide_after, "funds_withdrawn": d.funds_withdrawn,
+            "funds_reinstated": d.funds_reinstated,
+            "network_reason_code": d.network_reason_code, "metadata": d.metadata,
+            "history": [[h.at, h.action, h.status.value] for h in d.history]}
+
+
+def _load_dispute(x: Any) -> Dispute:
+    if not isinstance(x, dict):
+        raise TypeError(f"expected a dispute object, got {type(x).__name__}")
+    ends = x["ends"]
+    return Dispute(
+        id=_str(x["id"]), amount=_int(x["amount"]), reason=DisputeReason(x["reason"]),
+        created=_num(x["created"]), evidence_due_by=_num(x["evidence_due_by"]),
+        kind=DisputeKind(x["kind"]), status=DisputeStatus(x["status"]),
+        stage=DisputeStage(x["stage"]), evidence=_map(x["evidence"]),
+        submissions=_int(x["submissions"]),
+        ends=None if ends is None else DisputeStatus(ends),
+        decide_after=_num(x["decide_after"]), funds_withdrawn=_bool(x["funds_withdrawn"]),
+        funds_reinstated=_bool(x["funds_reinstated"]),
+        network_reason_code=_opt_str(x["network_reason_code"]), metadata=_map(x["metadata"]),
+        history=tuple(DisputeEntry(_num(at), _str(action), DisputeStatus(status))
+                      for at, action, status in _list(x["history"])))
 
 
 def _outcome(o: Outcome | None) -> dict[str, Any] | None:

@@ -141,3 +141,36 @@ def test_a_store_that_is_neither_memory_nor_redis_is_refused() -> None:
     assert "store must be `memory` or a Redis URL" in res.stderr
     assert Settings.from_env({"PAYSANDBOX_STORE": "rediss://cache:6380/1"}).store == (
         "rediss://cache:6380/1")
+
+
+def test_a_dispute_is_kept_in_redis_and_found_by_its_id_after_a_restart(
+        empty_redis: str) -> None:
+    """A dispute is written with its payment (and its id linked to it) in one Redis
+    call: another simulator on the same Redis serves it, evidence and all."""
+    key = "sk_test_redis_dispute"
+    first = SimulatorServer(Settings(store=empty_redis))
+    first.start()
+    try:
+        client = sdk(first, key)
+        pi = client.v1.payment_intents.create(params={
+            "amount": 3100, "currency": "usd", "confirm": True,
+            "payment_method": "pm_card_visa"})
+        opened = first.admin("POST", f"/payments/{pi.id}/dispute", {
+            "reason": "duplicate", "amount": 1100})["disputes"][0]
+        client.v1.disputes.update(opened["id"], params={
+            "evidence": {"duplicate_charge_id": "ch_other"}, "submit": False})
+    finally:
+        first.stop()
+
+    second = SimulatorServer(Settings(store=empty_redis))
+    second.start()
+    try:
+        dispute = sdk(second, key).v1.disputes.retrieve(opened["id"])
+        assert (dispute.reason, dispute.amount, dispute.status) == (
+            "duplicate", 1100, "needs_response")
+        assert dispute.evidence.duplicate_charge_id == "ch_other"
+        with pytest.raises(stripe.InvalidRequestError) as refused:
+            sdk(second, key).v1.refunds.create(params={"payment_intent": pi.id})
+        assert refused.value.code == "charge_disputed"
+    finally:
+        second.stop()

@@ -1102,3 +1102,58 @@ def test_local_method_shoppers_leaves_card_payments_alone(
         ("approved", "accredited")
     counters = rule_counters(sim, "local-method-shoppers")
     assert {c["applied"] for c in counters.values()} == {0}
+
+
+# -- disputes --------------------------------------------------------------------------
+
+@exercises("disputes.yaml")
+def test_disputes_open_weeks_later_at_their_rate_and_end_as_the_file_says(
+        client, payment_simulator):
+    """The file's rules with their dispute rates raised 50 times (its reasons, timings and
+    endings as written): disputes open on the virtual clock `after` the capture, an
+    answered one ends as its rule says once decided, and `expired` ones are lost with
+    no answer possible."""
+    doc = document("disputes.yaml")
+    for rule in doc["rules"]:
+        rule["dispute"]["probability"] *= 50
+    payment_simulator.use_scenario(doc)
+    n = 120
+    paid = {authorize(client, "usd").id for _ in range(n)}
+    rules = {r["name"]: r["dispute"] for r in doc["rules"]}
+    counters = rule_counters(payment_simulator, "disputes")
+    planned = {name: counters[name]["applied"] for name in rules}
+    lo, hi = band(n, sum(shares(
+        [{"probability": d["probability"]} for d in rules.values()], lambda _: "d").values()))
+    assert lo <= sum(planned.values()) <= hi, planned
+
+    def listed() -> list[stripe.Dispute]:
+        return list(client.v1.disputes.list(params={"limit": 100}).data)
+
+    elapsed = 0.0
+    for after in sorted({seconds(d["after"]) for d in rules.values()}):
+        payment_simulator.advance_clock(after - elapsed)
+        elapsed = after
+        due = sum(planned[name] for name, d in rules.items() if seconds(d["after"]) <= after)
+        assert wait_until(lambda due=due: len(listed()) == due, 10, "disputes to open")
+        for d in listed():  # the merchant answers whatever it still can
+            if d.status in ("needs_response", "warning_needs_response") and \
+                    d.evidence_details.due_by > d.created:
+                client.v1.disputes.update(d.id, params={
+                    "evidence": {"product_description": "Delivered as ordered"}})
+    payment_simulator.advance_clock("1d")  # every answered dispute is decided
+    closed = {"won", "lost", "warning_closed"}
+    assert wait_until(lambda: {d.status for d in listed()} <= closed, 10, "decisions")
+
+    found = listed()
+    assert {d.payment_intent for d in found} <= paid
+    ended = Counter((d.reason, "expired" if d.evidence_details.submission_count == 0
+                     else "won" if d.status in ("won", "warning_closed") else "lost")
+                    for d in found)
+    wanted = Counter[tuple[str, str]]()
+    for name, d in rules.items():
+        wanted[(d["reason"], d["ends"])] += planned[name]
+    assert ended == +wanted
+    inquiries = [d for d in found if d.reason == "unrecognized"]
+    assert all(d.balance_transactions == [] for d in inquiries)
+    won = [d for d in found if d.status == "won"]
+    assert all(len(d.balance_transactions) == 2 for d in won)

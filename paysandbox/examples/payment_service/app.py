@@ -16,6 +16,11 @@ transport failures are retried with the same idempotency key, then the next acqu
 is tried with a new one. A decline is an answer, not a failure: it is never failed over.
 An asynchronous method answers `pending` with `next_action` (what the shopper needs);
 the provider's webhook later moves it to `captured`, `failed`, `canceled` or `expired`.
+
+A dispute webhook is recorded on its payment (`disputes`); the service answers it at
+once with the evidence it has, through the provider's API, and books the outcome when
+the provider closes it: won, lost, or expired (closed lost without an answer, or after
+the deadline refused ours). `/stats` counts disputes by provider, reason and outcome.
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ from paysandbox.examples.payment_service.adapters.base import (
     CANCELED,
     CAPTURED,
     DECLINED,
+    DISPUTE_LOST,
+    DISPUTE_OPEN,
+    DISPUTE_UNDER_REVIEW,
+    DISPUTE_WON,
     EXPIRED,
     FAILED,
     PARTIALLY_REFUNDED,
@@ -47,6 +56,8 @@ from paysandbox.examples.payment_service.adapters.base import (
     Adapter,
     BadSignature,
     Card,
+    Defends,
+    DisputeNotice,
     PaymentRequest,
     ProviderResult,
     Rejected,
@@ -73,6 +84,7 @@ _FINAL = (DECLINED, CANCELED, FAILED, EXPIRED, REFUNDED)
 #: The asynchronous methods: pending until the provider's webhook settles them.
 ASYNC_METHODS = ("ideal", "bancontact", "pix", "oxxo", "upi", "mpesa")
 _HTTP = {DECLINED: 402, FAILED: 503}
+_DISPUTE_RANK = {DISPUTE_OPEN: 0, DISPUTE_UNDER_REVIEW: 1, DISPUTE_WON: 2, DISPUTE_LOST: 2}
 
 
 class BadInput(Exception):
@@ -159,6 +171,7 @@ class PaymentService:
             "provider_reference": None, "action_url": None, "next_action": None,
             "decline_code": None,
             "captured": 0, "refunded": 0, "attempts": [], "created": time.time(),
+            "email": request.email, "charged_back": 0, "disputes": {},
         }
         if idempotency_key:
             self.idempotency[idempotency_key] = p["id"]
@@ -300,6 +313,9 @@ class PaymentService:
             pid = self.by_reference.get((provider, u.reference))
             if pid is None:
                 continue
+            if u.dispute is not None:
+                changed += await self.dispute(provider, self.payments[pid], u.dispute)
+                continue
             if u.status is None:
                 found = await self._on(provider, lambda r=u.reference: adapter.retrieve(r))
                 if found is None:
@@ -308,6 +324,49 @@ class PaymentService:
             if u.status and self.update(self.payments[pid], u.status, u.decline_code):
                 changed += 1
         return changed
+
+    async def dispute(self, provider: str, p: dict[str, Any], notice: DisputeNotice) -> bool:
+        """Record a dispute the provider told us of, answer it with our evidence while it
+        needs a response, and book its outcome once it is closed; a duplicate or late
+        webhook changes nothing booked. Unavailable (the evidence could not be sent)
+        propagates, so that the provider retries the webhook."""
+        d = p["disputes"].get(notice.dispute_id)
+        if d is None:
+            d = p["disputes"][notice.dispute_id] = {
+                "id": notice.dispute_id, "reason": notice.reason, "amount": notice.amount,
+                "status": notice.status, "due_by": notice.due_by, "answered": False,
+                "answering": False, "outcome": None}
+            self.counts[f"dispute:{provider}:{notice.reason}:opened"] += 1
+        if d["outcome"] is not None:
+            return False
+        d["answered"] = d["answered"] or notice.answered
+        if notice.status in (DISPUTE_WON, DISPUTE_LOST):
+            outcome = notice.status if d["answered"] or notice.status == DISPUTE_WON \
+                else "expired"
+            d["status"], d["outcome"] = notice.status, outcome
+            if notice.status == DISPUTE_LOST:
+                p["charged_back"] += d["amount"]
+            self.counts[f"dispute:{provider}:{d['reason']}:{outcome}"] += 1
+            return True
+        if _DISPUTE_RANK[notice.status] > _DISPUTE_RANK[d["status"]]:
+            d["status"] = notice.status
+        adapter = self.adapters[provider]
+        if d["status"] == DISPUTE_OPEN and not (d["answered"] or d["answering"]) \
+                and isinstance(adapter, Defends):
+            d["answering"] = True  # its other webhooks (funds withdrawn) arrive meanwhile
+            try:
+                status = await self._on(provider, lambda: adapter.submit_evidence(
+                    notice.dispute_id, adapter.evidence_for(p)))
+            except Rejected as exc:  # closed before we answered: its close books it
+                d["refused"] = str(exc)
+            else:
+                d["answered"] = True
+                if d["outcome"] is None and \
+                        _DISPUTE_RANK[status] > _DISPUTE_RANK[d["status"]]:
+                    d["status"] = status
+            finally:
+                d["answering"] = False
+        return True
 
     def stats(self) -> dict[str, Any]:
         return {"breakers": {n: b.snapshot() for n, b in self.breakers.items()},

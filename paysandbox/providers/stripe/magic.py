@@ -1,9 +1,14 @@
 """Stripe's documented test values and what they do.
 
 Source: https://docs.stripe.com/testing (cards by brand, declined payments, fraud
-prevention, 3D Secure authentication). Each card has its `pm_card_*` and `tok_*`
-aliases as Stripe documents them. Any other number that passes Luhn is approved,
+prevention, disputes, 3D Secure authentication). Each card has its `pm_card_*` and
+`tok_*` aliases as Stripe documents them. Any other number that passes Luhn is approved,
 as Stripe's test mode does.
+
+Dispute cards succeed and are then disputed (or, 4000000000005423, draw an early fraud
+warning) shortly after the charge is captured, on the virtual clock; Stripe's evidence
+test values (`winning_evidence`, `losing_evidence` in `evidence[uncategorized_text]`)
+decide how a submitted dispute ends.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paysandbox.core.cards import Brand, detect_brand, luhn_valid
+from paysandbox.core.disputes import DisputeKind, DisputePlan, DisputeReason, DisputeStatus
 from paysandbox.core.outcomes import DeclineReason, Outcome
 
 R = DeclineReason
@@ -23,6 +29,8 @@ class TestCard:
     aliases: tuple[str, ...] = ()
     funding: str = "credit"
     country: str = "US"
+    dispute: DisputePlan | None = None  # disputed once captured
+    early_fraud_warning: bool = False  # draws an early fraud warning once it succeeds
 
     @property
     def brand(self) -> Brand:
@@ -35,6 +43,17 @@ def _ok(number: str, *aliases: str, funding: str = "credit", country: str = "US"
 
 def _no(number: str, reason: DeclineReason, *aliases: str) -> TestCard:
     return TestCard(number, Outcome.decline(reason), aliases)
+
+
+#: How long after the capture a dispute card's dispute opens (virtual seconds): Stripe's
+#: test mode opens it within moments, after the charge's own events.
+DISPUTE_AFTER = 1.0
+
+
+def _disputed(number: str, reason: DisputeReason, *aliases: str,
+              kind: DisputeKind = DisputeKind.CHARGEBACK) -> TestCard:
+    return TestCard(number, Outcome.approve(), aliases,
+                    dispute=DisputePlan(reason=reason, kind=kind, after=DISPUTE_AFTER))
 
 
 def _3ds(number: str, *aliases: str, then: Outcome | None = None) -> TestCard:
@@ -85,6 +104,17 @@ CARDS: tuple[TestCard, ...] = (
     # Fraud prevention: always blocked by Radar.
     _no("4100000000000019", R.FRAUDULENT, "pm_card_radarBlock", "tok_radarBlock",
         "pm_card_chargeDeclinedFraudulent", "tok_chargeDeclinedFraudulent"),
+    # Disputes.
+    _disputed("4000000000000259", DisputeReason.FRAUDULENT, "pm_card_createDispute",
+              "tok_createDispute"),
+    _disputed("4000000000002685", DisputeReason.PRODUCT_NOT_RECEIVED,
+              "pm_card_createDisputeProductNotReceived",
+              "tok_createDisputeProductNotReceived"),
+    _disputed("4000000000001976", DisputeReason.FRAUDULENT, "pm_card_createDisputeInquiry",
+              "tok_createDisputeInquiry", kind=DisputeKind.INQUIRY),
+    TestCard("4000000000005423", Outcome.approve(),
+             ("pm_card_createIssuerFraudRecord", "tok_createIssuerFraudRecord"),
+             early_fraud_warning=True),
     # 3D Secure authentication.
     _3ds("4000002500003155", "pm_card_authenticationRequiredOnSetup",
          "tok_authenticationRequiredOnSetup"),
@@ -100,6 +130,11 @@ CARDS: tuple[TestCard, ...] = (
 
 BY_NUMBER: dict[str, TestCard] = {c.number: c for c in CARDS}
 BY_ALIAS: dict[str, TestCard] = {a: c for c in CARDS for a in c.aliases}
+
+#: Stripe's evidence test values (evidence[uncategorized_text]) and how they end a
+#: submitted dispute.
+EVIDENCE_OUTCOMES: dict[str, DisputeStatus] = {"winning_evidence": DisputeStatus.WON,
+                                               "losing_evidence": DisputeStatus.LOST}
 
 #: Numbers that fail Luhn are refused when the payment method is made.
 INCORRECT_NUMBER = "4242424242424241"

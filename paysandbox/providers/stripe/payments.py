@@ -30,7 +30,7 @@ from paysandbox.core.payments import (
 )
 from paysandbox.errors import InvalidRequest
 from paysandbox.providers.seam import Context, page
-from paysandbox.providers.stripe import objects, wire
+from paysandbox.providers.stripe import disputes, magic, objects, wire
 from paysandbox.providers.stripe.errors import (
     amount_error,
     checked_currency,
@@ -148,19 +148,23 @@ async def _confirm(ctx: Context, p: Payment, params: Mapping[str, Any], *,
     charge_id = "ch_" + p.id[3:]
     action_url, challenge = ctx.hosted_link(p.id)
     card = wire.card_of(record)
+    tested = disputes.test_card_extra(magic.BY_NUMBER.get(record.get("magic", "")))
     changes = PaymentChanges(card=card, extra={
         "payment_method": record["id"], "charge": charge_id,
         "billing_details": record.get("billing_details"),
-        "charge_created": ctx.clock.now(), "action_url": action_url, **_extra(params)})
+        "charge_created": ctx.clock.now(), "action_url": action_url, **_extra(params),
+        **tested})
     capture = params.get("capture_method")
     if capture is not None:
         changes["capture_manual"] = capture == "manual"
-    writes = Writes(aliases=(record["id"], charge_id), records=_saved(found, ctx),
-                    on_action=(challenge,))
+    warning = tested.get("early_fraud_warning")
+    writes = Writes(aliases=(record["id"], charge_id, *([warning] if warning else [])),
+                    records=_saved(found, ctx), on_action=(challenge,))
     result = await run(ctx, Authorize(p.id, found.outcome, changes,
                                       create=p if create else None, writes=writes),
                        p, card=card)
     after = result.payment
+    disputes.after_capture(ctx, result.previous, after)
     if after.status is Status.FAILED:
         pm = wire.payment_method(record)
         f = wire.decline_fields(after)
@@ -208,6 +212,7 @@ async def capture_payment_intent(ctx: Context, params: dict[str, Any]) -> Any:
     p = await payment_intent(ctx, ctx.path["id"])
     amount = params.get("amount_to_capture")
     result = await run(ctx, Capture(p.id, amount), p, amount=amount)
+    disputes.after_capture(ctx, result.previous, result.payment)
     return await _respond(ctx, result.payment, params)
 
 

@@ -27,6 +27,16 @@ async def create_refund(ctx: Context, params: dict[str, Any]) -> Any:
     else:
         p = await payment_intent(ctx, target, "payment_intent")
     amount = params.get("amount")
+    # No amount is the whole unrefunded charge, as on Stripe: refused while a
+    # chargeback holds part of it.
+    wanted = amount if amount is not None else p.amount_captured - p.amount_refunded
+    if p.amount_disputed and wanted > p.amount_refundable:
+        left = p.amount_refundable
+        raise InvalidRequest(
+            f"Charge {p.extra.get('charge')} has been charged back; cannot issue a refund "
+            + (f"of more than {money(left, p.currency)}, what is neither refunded nor "
+               "disputed." if left else "(all of it is refunded or disputed)."),
+            param="amount", code="charge_disputed")
     if p.status in (Status.CAPTURED, Status.PARTIALLY_REFUNDED) and \
             (amount or 0) > p.amount_refundable:
         raise InvalidRequest(

@@ -1,9 +1,22 @@
 """Stripe's v1 paths -> canonical commands, and back to Stripe's objects.
 
 LIMITATIONS (what of the real API this does not imitate):
-- Objects: PaymentIntents, Charges (read), Refunds, PaymentMethods (cards), Events,
-  WebhookEndpoints. No Customers, SetupIntents, Checkout Sessions, Connect
-  (`Stripe-Account` is ignored), Billing, disputes or payouts.
+- Objects: PaymentIntents, Charges (read), Refunds, Disputes, Radar early fraud
+  warnings (read), PaymentMethods (cards), Events, WebhookEndpoints. No Customers,
+  SetupIntents, Checkout Sessions, Connect (`Stripe-Account` is ignored), Billing, Files
+  or payouts.
+- Disputes: opened by the dispute test cards, a scenario rule or the admin API; list
+  (by charge or payment_intent), retrieve, update (evidence, metadata, submit) and
+  close. Evidence file fields take any string (there is no Files API to upload to);
+  `expand[]` and the legacy `/v1/charges/{id}/dispute` paths are not imitated. A
+  submitted dispute is decided after its decision delay (default 1 h of virtual time):
+  `winning_evidence` / `losing_evidence` in `evidence[uncategorized_text]` as Stripe
+  documents, else as its trigger said, else won. An inquiry closes as `warning_closed`
+  (it never escalates to a chargeback here). Balance transactions are rendered in the
+  dispute only (a flat 15.00 dispute fee); there is no balance API.
+- The dispute test card 4000000000001976 opens an inquiry; 4000000000005423 draws an
+  early fraud warning (made_with_stolen_card) and no dispute. Stripe's other dispute
+  test cards (multiple disputes, withdrawal failures) are not imitated.
 - Payment methods are cards only; `automatic_payment_methods` is accepted and ignored.
 - Parameters Stripe accepts but that change nothing here (payment_method_options,
   transfer_data, …) are accepted and ignored.
@@ -19,11 +32,24 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from paysandbox.core.commands import Capture, Command, RefundPayment, Result, Void
+from paysandbox.core.commands import (
+    AcceptDispute,
+    Capture,
+    Command,
+    ExpireDispute,
+    OpenDispute,
+    RefundPayment,
+    ReopenDispute,
+    ResolveDispute,
+    Result,
+    UpdateDispute,
+    Void,
+)
+from paysandbox.core.disputes import DisputeKind
 from paysandbox.core.payments import Payment, Status
 from paysandbox.objects import Objects
 from paysandbox.providers.seam import Route, op
-from paysandbox.providers.stripe import objects, payments, refunds, wire
+from paysandbox.providers.stripe import disputes, objects, payments, refunds, wire
 from paysandbox.providers.stripe.dialect import StripeDialect
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 
@@ -41,6 +67,9 @@ class StripeProvider:
 
     def base_url_hint(self) -> str:
         return ""
+
+    def new_dispute_id(self) -> str:
+        return wire.new_id("dp")
 
     def public_status(self, p: Payment) -> str:
         return wire.pi_status(p)
@@ -85,6 +114,14 @@ class StripeProvider:
                read="retrieve"),
             op("DELETE", "/v1/webhook_endpoints/{id}", objects.delete_webhook_endpoint,
                read="retrieve"),
+            op("GET", "/v1/disputes", disputes.list_disputes, read="list"),
+            op("GET", "/v1/disputes/{id}", disputes.retrieve_dispute, read="retrieve"),
+            op("POST", "/v1/disputes/{id}", disputes.update_dispute),
+            op("POST", "/v1/disputes/{id}/close", disputes.close_dispute),
+            op("GET", "/v1/radar/early_fraud_warnings", disputes.list_early_fraud_warnings,
+               read="list"),
+            op("GET", "/v1/radar/early_fraud_warnings/{id}",
+               disputes.retrieve_early_fraud_warning, read="retrieve"),
             op("GET", "/v1/events", objects.list_events, read="list"),
             op("GET", "/v1/events/{id}", objects.retrieve_event, read="retrieve"),
         ]
@@ -98,6 +135,8 @@ class StripeProvider:
     def events_for(self, namespace: str, command: Command, result: Result) -> Sequence[Event]:
         p, before = result.payment, result.previous
         types: list[tuple[str, str]] = []  # (event type, object kind)
+        if result.dispute is not None:
+            return self._dispute_events(namespace, command, result)
         if before is None:
             types.append(("payment_intent.created", "pi"))
         if isinstance(command, Capture):
@@ -108,6 +147,8 @@ class StripeProvider:
             types += [("refund.created", "re"), ("charge.refunded", "ch")]
         elif before is None or before.status is not p.status:
             types += _ATTEMPT_EVENTS.get(p.status, [])
+            if disputes.has_warning(p) and (before is None or not disputes.has_warning(before)):
+                types.append(("radar.early_fraud_warning.created", "efw"))
         refund = result.refund
         now = p.history[-1].at if p.history else p.created
 
@@ -116,18 +157,47 @@ class StripeProvider:
                 return lambda: wire.payment_intent(p)
             if kind == "ch":
                 return lambda: wire.charge(p)
+            if kind == "efw":
+                return lambda: disputes.early_fraud_warning(p)
             assert refund is not None
             return lambda: wire.refund(p, refund)
 
+        return self._events(namespace, now, [(t, render(kind)) for t, kind in types])
+
+    def _events(self, namespace: str, now: float,
+                made: Sequence[tuple[str, Callable[[], dict[str, Any]]]]) -> list[Event]:
         events = []
-        for type_, kind in types:
+        for type_, obj in made:
             eid = wire.new_id("evt")
-            obj = render(kind)
             events.append(Event(
                 id=eid, provider=self.name, namespace=namespace, type=type_, created=now,
                 render=lambda eid=eid, type_=type_, obj=obj: wire.dumps(  # type: ignore[misc]
                     wire.event(eid, type_, now, obj(), None, None))))
         return events
+
+    def _dispute_events(self, namespace: str, command: Command, result: Result
+                        ) -> list[Event]:
+        """charge.dispute.* for a dispute step: created (and funds_withdrawn for a
+        chargeback), updated, closed (and funds_reinstated when a chargeback is won)."""
+        p, d = result.payment, result.dispute
+        assert d is not None
+        types: list[str] = []
+        if isinstance(command, OpenDispute):
+            types.append("charge.dispute.created")
+            if d.kind is DisputeKind.CHARGEBACK:
+                types.append("charge.dispute.funds_withdrawn")
+        elif isinstance(command, UpdateDispute):
+            types.append("charge.dispute.updated")
+        elif isinstance(command, ReopenDispute):
+            types += ["charge.dispute.updated", "charge.dispute.funds_withdrawn"]
+        elif isinstance(command, AcceptDispute | ExpireDispute | ResolveDispute):
+            if d.funds_reinstated and not (result.previous_dispute and
+                                           result.previous_dispute.funds_reinstated):
+                types.append("charge.dispute.funds_reinstated")
+            types.append("charge.dispute.closed")
+        now = p.history[-1].at if p.history else p.created
+        return self._events(namespace, now,
+                            [(t, lambda: disputes.dispute(p, d)) for t in types])
 
 
 _ATTEMPT_EVENTS: dict[Status, list[tuple[str, str]]] = {
@@ -143,6 +213,9 @@ _ATTEMPT_EVENTS: dict[Status, list[tuple[str, str]]] = {
 EVENT_TYPES = frozenset({
     "payment_intent.created", "charge.captured", "payment_intent.succeeded",
     "payment_intent.canceled", "refund.created", "charge.refunded",
+    "charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated",
+    "radar.early_fraud_warning.created",
     *(t for pairs in _ATTEMPT_EVENTS.values() for t, _ in pairs)})
 
 

@@ -345,7 +345,7 @@ def charge(p: Payment, pm: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "currency": p.currency.lower(),
         "customer": x.get("customer"),
         "description": p.description,
-        "disputed": False,
+        "disputed": bool(p.disputes),
         "failure_code": f["code"] if f else None,
         "failure_message": f["message"] if f else None,
         "livemode": False,

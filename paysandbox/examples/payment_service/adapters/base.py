@@ -12,7 +12,7 @@ import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
 
@@ -69,14 +69,34 @@ class ProviderResult:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
+# A dispute's state as the service books it, provider-neutral.
+DISPUTE_OPEN, DISPUTE_UNDER_REVIEW = "needs_response", "under_review"
+DISPUTE_WON, DISPUTE_LOST = "won", "lost"
+
+
+@dataclass(frozen=True)
+class DisputeNotice:
+    """What a verified dispute webhook says: the provider's dispute id, its reason in
+    the provider's words, the amount it holds and where it stands (the DISPUTE_*
+    states); `answered` when the provider counts evidence already submitted."""
+    dispute_id: str
+    status: str
+    reason: str
+    amount: int
+    answered: bool = False
+    due_by: float | None = None
+
+
 @dataclass(frozen=True)
 class WebhookUpdate:
     """What a verified webhook says about one payment at the provider. `status` None:
-    the webhook only names the payment (Mollie, Mercado Pago): read it from the API."""
+    the webhook only names the payment (Mollie, Mercado Pago): read it from the API.
+    `dispute`: the webhook is about a dispute of the payment."""
     reference: str
     status: str | None
     event: str
     decline_code: str | None = None
+    dispute: DisputeNotice | None = None
 
 
 class Unavailable(Exception):
@@ -121,6 +141,21 @@ class Adapter(Protocol):
 
     def webhook_ack(self) -> tuple[str, str]:
         """Body and content type the provider expects back from a receiver."""
+        ...
+
+
+@runtime_checkable
+class Defends(Protocol):
+    """An adapter whose provider lets a merchant answer a dispute through its API."""
+
+    async def submit_evidence(self, dispute_id: str, evidence: Mapping[str, str]) -> str:
+        """Submit `evidence` (the provider's field names) for the dispute; the dispute's
+        state afterwards (DISPUTE_*). Rejected when the provider no longer takes it (the
+        dispute closed: its deadline passed)."""
+        ...
+
+    def evidence_for(self, payment: Mapping[str, Any]) -> dict[str, str]:
+        """What the service knows of a payment, as the provider's evidence fields."""
         ...
 
 

@@ -1,7 +1,9 @@
-"""Stripe over its public API: PaymentIntents (form-encoded), Refunds, signed webhooks.
+"""Stripe over its public API: PaymentIntents (form-encoded), Refunds, Disputes (evidence
+submitted through `POST /v1/disputes/{id}`), signed webhooks.
 
-Docs: https://docs.stripe.com/api/payment_intents, https://docs.stripe.com/webhooks
-(signature: `Stripe-Signature: t=…,v1=…`, HMAC-SHA256 of "t.payload").
+Docs: https://docs.stripe.com/api/payment_intents, https://docs.stripe.com/api/disputes,
+https://docs.stripe.com/webhooks (signature: `Stripe-Signature: t=…,v1=…`, HMAC-SHA256
+of "t.payload").
 """
 
 from __future__ import annotations
@@ -20,11 +22,16 @@ from paysandbox.examples.payment_service.adapters.base import (
     CANCELED,
     CAPTURED,
     DECLINED,
+    DISPUTE_LOST,
+    DISPUTE_OPEN,
+    DISPUTE_UNDER_REVIEW,
+    DISPUTE_WON,
     PARTIALLY_REFUNDED,
     PENDING,
     REFUNDED,
     REQUIRES_ACTION,
     BadSignature,
+    DisputeNotice,
     PaymentRequest,
     ProviderResult,
     Rejected,
@@ -35,6 +42,12 @@ from paysandbox.examples.payment_service.adapters.base import (
 _STATUS = {"requires_capture": AUTHORIZED, "succeeded": CAPTURED, "processing": PENDING,
            "requires_action": REQUIRES_ACTION, "canceled": CANCELED,
            "requires_payment_method": DECLINED, "requires_confirmation": PENDING}
+#: Stripe's dispute statuses (an inquiry's `warning_*` ones too) as the service books
+#: them; an inquiry that closes has cost nothing, so it counts as won.
+_DISPUTE_STATUS = {"needs_response": DISPUTE_OPEN, "warning_needs_response": DISPUTE_OPEN,
+                   "under_review": DISPUTE_UNDER_REVIEW,
+                   "warning_under_review": DISPUTE_UNDER_REVIEW, "won": DISPUTE_WON,
+                   "warning_closed": DISPUTE_WON, "lost": DISPUTE_LOST}
 TOLERANCE_S = 300
 
 
@@ -117,6 +130,9 @@ class StripeAdapter:
         if kind.startswith("payment_intent."):
             status = _STATUS.get(obj.get("status", ""))
             return [WebhookUpdate(obj["id"], status, kind)] if status else []
+        if kind.startswith("charge.dispute.") and obj.get("payment_intent"):
+            return [WebhookUpdate(obj["payment_intent"], None, kind,
+                                  dispute=_dispute_notice(obj))]
         if kind == "charge.refunded" and obj.get("payment_intent"):
             full = obj.get("amount_refunded", 0) >= obj.get("amount_captured", obj["amount"])
             return [WebhookUpdate(obj["payment_intent"], REFUNDED if full else
@@ -125,6 +141,29 @@ class StripeAdapter:
 
     def webhook_ack(self) -> tuple[str, str]:
         return '{"received": true}', "application/json"
+
+    async def submit_evidence(self, dispute_id: str, evidence: Mapping[str, str]) -> str:
+        form = {f"evidence[{k}]": v for k, v in evidence.items()}
+        _, body = await self._call("POST", f"/v1/disputes/{dispute_id}",
+                                   {**form, "submit": "true"})
+        return _DISPUTE_STATUS.get(body.get("status", ""), DISPUTE_UNDER_REVIEW)
+
+    def evidence_for(self, payment: Mapping[str, Any]) -> dict[str, str]:
+        evidence = {"product_description": f"Order {payment['id']}: "
+                                           f"{payment['amount']} {payment['currency']}",
+                    "uncategorized_text": f"Payment {payment['id']} was authorized by the "
+                                          "cardholder and delivered."}
+        if payment.get("email"):
+            evidence["customer_email_address"] = str(payment["email"])
+        return evidence
+
+
+def _dispute_notice(obj: Mapping[str, Any]) -> DisputeNotice:
+    details = obj.get("evidence_details") or {}
+    return DisputeNotice(obj["id"], _DISPUTE_STATUS.get(obj.get("status", ""), DISPUTE_OPEN),
+                         str(obj.get("reason", "general")), int(obj.get("amount", 0)),
+                         answered=bool(details.get("submission_count")),
+                         due_by=details.get("due_by"))
 
 
 def verify_signature(body: bytes, header: str, secret: str, *,
