@@ -185,7 +185,8 @@ def wait_quiet(admin: Admin, *, timeout: float, interval: float = 0.3, calm: int
         sleep(interval)
 
 
-def settle(admin: Admin, *, timeout: float = DEFAULT_TIMEOUT_S) -> Settled | None:
+def settle(admin: Admin, *, timeout: float = DEFAULT_TIMEOUT_S,
+           sleep: Callable[[float], None] = time.sleep) -> Settled | None:
     """Advance the simulator's clock until every dispute the loaded scenarios opened is
     decided (see the module's docstring); None when no loaded scenario opens disputes."""
     found = timing(admin.call("GET", "/scenarios").get("scenarios") or ())
@@ -195,7 +196,7 @@ def settle(admin: Admin, *, timeout: float = DEFAULT_TIMEOUT_S) -> Settled | Non
     for step in (found.opens_within + 1.0, found.decided_within + MARGIN_S):
         admin.call("POST", "/clock/advance", {"seconds": step})
         done.advanced.append(step)
-        waited, timed_out = wait_quiet(admin, timeout=timeout)
+        waited, timed_out = wait_quiet(admin, timeout=timeout, sleep=sleep)
         done.waited.append(waited)
         done.timed_out = done.timed_out or timed_out
     return done
@@ -203,7 +204,8 @@ def settle(admin: Admin, *, timeout: float = DEFAULT_TIMEOUT_S) -> Settled | Non
 
 def duration_words(seconds: float) -> str:
     """30d 1h, 2h, 45s: a clock step in words."""
-    parts, left = [], int(round(seconds))
+    parts: list[str] = []
+    left = round(seconds)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if left >= size:
             parts.append(f"{left // size}{unit}")
