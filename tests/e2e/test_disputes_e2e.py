@@ -8,12 +8,17 @@ asked, rule by rule.
 
 Every provider that renders disputes (it defines `new_dispute_id()`) is in the scenario's
 match, so a provider that gains disputes is covered as soon as the load sends it
-payments; Stripe (US and Canadian dollars) always gets some.
+payments: the card acquirers (Stripe for dollars, Adyen for European currencies,
+Checkout.com for the rest). Every such provider is also driven one payment at a time
+(the second half of this file), local-method providers included: disputes opened by the
+admin API asking for each ending, answered by the service where the provider's API
+takes a defence.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
+from paysandbox.examples.payment_service.adapters.base import Defends
 from paysandbox.examples.payment_service.config import for_simulator
 from paysandbox.examples.payment_service.server import ServiceServer, simulator_providers
 from paysandbox.loadtests import run as load_run
@@ -178,3 +184,125 @@ def test_the_load_report_counts_the_disputes_by_provider_reason_and_outcome(
     assert "advanced 3d 1s then 7d 1h" in summary
     page = (report / "report.html").read_text()
     assert "<h2>Disputes</h2>" in page and "Disputes by provider and outcome" in page
+
+
+# -- every provider with disputes, driven one payment at a time ------------------------
+#
+# The checkout load pays by card, so it reaches the card acquirers only (Stripe, Adyen,
+# Checkout.com); a provider whose payments in the reference service are local methods
+# (Mollie's iDEAL, Mercado Pago's PIX, Razorpay's UPI, Daraja's M-Pesa) is driven here:
+# a payment through the service, paid, then disputes opened by the admin API asking for
+# each ending, the clock advanced past their windows.
+
+CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}
+BUYER = {"email": "shopper@example.com", "name": "Ana Souza"}
+#: A payment the reference service routes to each provider, captured once paid.
+PAY: dict[str, dict[str, Any]] = {
+    "stripe": {"currency": "usd", "card": CARD, "customer": BUYER},
+    "adyen": {"currency": "eur", "country": "DE", "card": CARD, "customer": BUYER},
+    "checkoutcom": {"currency": "mxn", "country": "MX", "card": CARD, "customer": BUYER},
+    "mollie": {"currency": "eur", "method": "ideal", "country": "NL",
+               "ideal": {"issuer": "ideal_INGBNL2A"}, "customer": BUYER},
+    "mercadopago": {"currency": "brl", "method": "pix", "country": "BR", "customer": BUYER},
+    "razorpay": {"currency": "inr", "method": "upi", "country": "IN",
+                 "upi": {"vpa": "shopper@okhdfcbank"},
+                 "customer": {**BUYER, "phone": "9000090000"}},
+    # The simulator's handset that never answers by itself: the admin API pays it.
+    "daraja": {"currency": "kes", "method": "mpesa", "country": "KE",
+               "customer": {"phone": "254700001037"}},
+}
+#: Asked ending -> (reason, the admin API's dispute fields).
+DRIVEN = {"won": ("fraudulent", {"evidence_window": "2d", "decide_after": "1h"}),
+          "lost": ("product_not_received", {"evidence_window": "2d", "decide_after": "1h"}),
+          "expired": ("duplicate", {})}
+
+
+def wait_until(predicate: Any, timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def fresh(simulator: SimulatorServer) -> Iterator[tuple[SimulatorServer, ServiceServer]]:
+    """The module's simulator, reset, and a service of its own (the load's books stay
+    as the load left them)."""
+    simulator.reset()
+    config = for_simulator(simulator.base_url, simulator_providers(simulator.base_url),
+                           retries=1, backoff_s=0.01)
+    server = ServiceServer(config).start()
+    yield simulator, server
+    server.stop()
+
+
+def paid(service: ServiceServer, simulator: SimulatorServer, provider: str,
+         amount: int) -> dict[str, Any]:
+    """A payment captured at `provider` through the service (a local method paid by the
+    tester through the admin API, as the load does)."""
+    status, p = service.call("POST", "/payments", {"amount": amount, **PAY[provider]})
+    assert (status, p.get("provider")) == (201, provider), p
+    if p["status"] == "pending":
+        simulator.client.complete(p["provider_reference"], "success")
+        payments = service.service.payments
+        assert wait_until(lambda: payments[p["id"]]["status"] == "captured"), payments[p["id"]]
+    else:
+        assert p["status"] == "captured", p
+    return p
+
+
+def test_every_provider_in_the_list_has_a_way_to_pay_there() -> None:
+    assert [p for p in DISPUTING if p not in PAY] == []
+
+
+def test_each_way_to_pay_captures_a_payment_at_its_provider(
+        fresh: tuple[SimulatorServer, ServiceServer]) -> None:
+    """The table above works for every provider, not only those with disputes today."""
+    simulator, service = fresh
+    for provider in PAY:
+        p = paid(service, simulator, provider, 3000)
+        at = simulator.admin("GET", f"/payments/{p['provider_reference']}")
+        assert (at["provider"], at["status"], at["amount_captured"]) == \
+            (provider, "captured", 3000)
+
+
+@pytest.mark.parametrize("provider", DISPUTING)
+def test_disputes_opened_by_the_admin_api_end_as_asked_at_the_simulator_and_the_service(
+        provider: str, fresh: tuple[SimulatorServer, ServiceServer]) -> None:
+    simulator, service = fresh
+    defends = isinstance(service.service.adapters[provider], Defends)
+    opened = {}
+    for n, (asked, (reason, fields)) in enumerate(DRIVEN.items()):
+        p = paid(service, simulator, provider, 2500 + 100 * n)
+        body = {"reason": reason, "ends": asked, **fields}
+        simulator.admin("POST", f"/payments/{p['provider_reference']}/dispute", body)
+        opened[asked] = p
+    books = service.service.payments
+
+    def recorded(p: dict[str, Any]) -> list[dict[str, Any]]:
+        return list(books[p["id"]]["disputes"].values())
+
+    # The service heard of every dispute, and answered those it still could.
+    assert wait_until(lambda: all(recorded(p) for p in opened.values())), opened
+    if defends:
+        for asked in ("won", "lost"):
+            assert wait_until(lambda a=asked: recorded(opened[a])[0]["answered"]), \
+                recorded(opened[asked])
+    simulator.advance_clock("3d")
+    assert wait_until(lambda: all(recorded(p)[0]["outcome"] for p in opened.values())), \
+        {a: recorded(p) for a, p in opened.items()}
+    for asked, p in opened.items():
+        # A provider whose API takes no defence loses every dispute at its deadline.
+        expected = asked if defends or asked == "expired" else "expired"
+        (d,) = simulator.admin("GET", f"/payments/{p['provider_reference']}")["disputes"]
+        assert ("expired" if d["expired"] else d["status"]) == expected, (asked, d)
+        assert d["submissions"] == (1 if defends and asked != "expired" else 0), d
+        (booked,) = recorded(p)
+        assert booked["outcome"] == expected, (asked, booked)
+    counts = service.call("GET", "/stats")[1]["counts"]
+    booked_counts = Counter(key.rsplit(":", 1)[1] for key, n in counts.items()
+                            for _ in range(n) if key.startswith(f"dispute:{provider}:"))
+    assert booked_counts == Counter({"opened": 3, **Counter(
+        a if defends or a == "expired" else "expired" for a in DRIVEN)})
