@@ -1,7 +1,8 @@
 """One HTML page per run: Locust's numbers and the simulator's view of the same minutes
 (payments per provider and outcome, provider latency and errors, injected faults,
-webhook deliveries, the simulator's CPU and memory), with inline SVG charts (no
-JavaScript, no CDN), plus a short Markdown summary.
+webhook deliveries, the simulator's CPU and memory; disputes by provider, reason and
+outcome when the run opened some), with inline SVG charts (no JavaScript, no CDN), plus
+a short Markdown summary.
 
 Every time series shares one axis, seconds since the load started, and has the
 scenario's phases (an outage) shaded on it. Counts per time bucket are drawn with their
@@ -429,7 +430,8 @@ padding:.25rem .5rem;text-align:right;font-size:.9rem}th{background:#f4f4f4}
 td:first-child,th:first-child{text-align:left}figure{margin:1.2rem 0}figcaption{font-weight:600;
 margin-bottom:.3rem}svg{max-width:100%;height:auto;display:block}.note{color:#555;
 font-size:.85rem;margin:.2rem 0}.pass{color:#2e7d32}.fail{color:#c62828;font-weight:600}
-.phases{background:#fbeaea;border-left:4px solid #e29a9a;padding:.3rem .6rem}"""
+.phases{background:#fbeaea;border-left:4px solid #e29a9a;padding:.3rem .6rem}
+.disputes td:nth-child(2),.disputes th:nth-child(2){text-align:left}"""
 
 
 def _rates(rows: Sequence[tuple[float, dict[str, str]]],
@@ -667,7 +669,7 @@ def dispute_section(disputes: Mapping[str, Any]) -> list[str]:
     service booked them, with a chart of outcomes per provider."""
     sim: DisputeCounts = disputes.get("simulator") or {}
     svc: DisputeCounts | None = disputes.get("service")
-    parts = ["<h2>Disputes</h2>"]
+    parts = ["<h2>Disputes</h2><div class='disputes'>"]
     if disputes.get("note"):
         parts.append(f"<p>{html.escape(str(disputes['note']))}</p>")
     by_outcome: Counter[str] = Counter()
@@ -687,6 +689,7 @@ def dispute_section(disputes: Mapping[str, Any]) -> list[str]:
         parts.append(table(["provider", "reason (provider's words)", *SERVICE_OUTCOMES],
                            _dispute_rows(svc, SERVICE_OUTCOMES, False)) if svc else
                      "<p>The service booked no dispute.</p>")
+    parts.append("</div>")
     return parts
 
 
