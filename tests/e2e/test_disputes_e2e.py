@@ -60,14 +60,6 @@ def scenario() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def simulator() -> Iterator[SimulatorServer]:
-    server = SimulatorServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def service(simulator: SimulatorServer) -> Iterator[ServiceServer]:
     config = for_simulator(simulator.base_url, simulator_providers(simulator.base_url),
                            retries=1, backoff_s=0.01)
