@@ -94,3 +94,25 @@ def test_razorpay_a_dispute_past_its_respond_by_is_booked_expired(
     assert wait_until(lambda: (dispute_of(service, p) or {}).get("outcome") == "expired")
     assert service.call("GET", f"/payments/{p['id']}")[1]["charged_back"] == 49900
     assert service.call("GET", "/stats")[1]["counts"]["dispute:razorpay:fraud:expired"] == 1
+
+
+IDEAL = {"amount": 1999, "currency": "eur", "method": "ideal", "country": "NL",
+         "ideal": {"issuer": "ideal_INGBNL2A"}}
+
+
+def test_mollie_a_chargeback_is_recorded_and_its_reversal_booked_won(
+        service: ServiceServer, simulator: SimulatorServer) -> None:
+    p = captured(service, simulator, IDEAL, "mollie")
+    simulator.admin("POST", f"/payments/{p['provider_reference']}/dispute",
+                    {"reason": "fraudulent", "ends": "won"})
+    assert wait_until(lambda: dispute_of(service, p) is not None)
+    d = dispute_of(service, p)
+    assert d is not None and d["id"].startswith("chb_")
+    assert (d["amount"], d["status"], d["answered"]) == (1999, "needs_response", False)
+
+    simulator.advance_clock("1h")  # Mollie defended it: reversed
+    assert wait_until(lambda: (dispute_of(service, p) or {}).get("outcome") == "won")
+    counts = service.call("GET", "/stats")[1]["counts"]
+    assert counts["dispute:mollie:chargeback:opened"] == 1
+    assert counts["dispute:mollie:chargeback:won"] == 1
+    assert service.call("GET", f"/payments/{p['id']}")[1]["status"] == "captured"
