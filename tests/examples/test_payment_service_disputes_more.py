@@ -116,3 +116,38 @@ def test_mollie_a_chargeback_is_recorded_and_its_reversal_booked_won(
     assert counts["dispute:mollie:chargeback:opened"] == 1
     assert counts["dispute:mollie:chargeback:won"] == 1
     assert service.call("GET", f"/payments/{p['id']}")[1]["status"] == "captured"
+
+
+PIX = {"amount": 5000, "currency": "brl", "method": "pix", "country": "BR",
+       "customer": {"email": "shopper@example.com", "name": "Ana Souza"}}
+
+
+def test_mercadopago_a_chargeback_is_documented_and_covered(
+        service: ServiceServer, simulator: SimulatorServer) -> None:
+    p = captured(service, simulator, PIX, "mercadopago")
+    simulator.admin("POST", f"/payments/{p['provider_reference']}/dispute",
+                    {"reason": "product_unacceptable"})
+    assert wait_until(lambda: (dispute_of(service, p) or {}).get("answered"))
+    d = dispute_of(service, p)
+    assert d is not None
+    assert (d["reason"], d["amount"], d["status"]) == ("product_unacceptable", 5000,
+                                                       "under_review")
+    at_mp = simulator.admin("GET", f"/payments/{p['provider_reference']}")["disputes"][0]
+    assert at_mp["status"] == "under_review"
+    assert at_mp["evidence"]["documentation"][0]["content_type"] == "application/pdf"
+
+    simulator.advance_clock("1h")
+    assert wait_until(lambda: (dispute_of(service, p) or {}).get("outcome") == "won")
+    booked = service.call("GET", f"/payments/{p['id']}")[1]
+    assert (booked["status"], booked["charged_back"]) == ("captured", 0)
+    counts = service.call("GET", "/stats")[1]["counts"]
+    assert counts["dispute:mercadopago:product_unacceptable:won"] == 1
+
+
+def test_mercadopago_a_chargeback_past_its_deadline_is_booked_expired(
+        service: ServiceServer, simulator: SimulatorServer) -> None:
+    p = captured(service, simulator, PIX, "mercadopago")
+    simulator.admin("POST", f"/payments/{p['provider_reference']}/dispute",
+                    {"reason": "fraudulent", "ends": "expired"})
+    assert wait_until(lambda: (dispute_of(service, p) or {}).get("outcome") == "expired")
+    assert service.call("GET", f"/payments/{p['id']}")[1]["charged_back"] == 5000
