@@ -248,6 +248,14 @@ class Engine:
             self.schedule(provider, namespace,
                           ExpireDispute(pid, dispute_id=d.id, due_by=d.evidence_due_by),
                           d.evidence_due_by)
+            # A provider whose API takes no answer (Mollie) defends a dispute itself when
+            # its trigger says it is to be won: it goes under review at once.
+            defends: Callable[[disputes.Dispute], bool] | None = getattr(
+                provider, "defends_dispute", None)
+            if was is None and defends is not None and defends(d):
+                self.schedule(provider, namespace,
+                              UpdateDispute(pid, dispute_id=d.id, submit=True),
+                              self.clock.now())
         elif d.status is disputes.DisputeStatus.UNDER_REVIEW and was is not None and \
                 was.status is disputes.DisputeStatus.NEEDS_RESPONSE:
             self.schedule(provider, namespace, ResolveDispute(pid, dispute_id=d.id),

@@ -329,12 +329,13 @@ class Checker:
         ops = rule["match"].get("operation")
         names = [ops] if isinstance(ops, str) else ops if isinstance(ops, list) else []
         if "dispute" not in rule or not names or not all(isinstance(n, str) for n in names) \
-                or {"authorize", "capture"} & set(names):
+                or {"authorize", "capture", "complete"} & set(names):
             return []
         return [self._at((*path, "dispute"), (
             "a dispute opens on the payment a request captures (operation authorize, or "
-            f"capture); this rule matches only {', '.join(names)}, which capture nothing. "
-            "Match operation: [authorize, capture]"))]
+            "capture, or complete for a payment the customer completes later); this rule "
+            f"matches only {', '.join(names)}, which capture nothing. "
+            "Match operation: [authorize, capture, complete]"))]
 
     def _outcome_applies(self, path: Keys, rule: dict[str, Any]) -> list[Problem]:
         """An outcome decides a payment attempt; on a rule that matches only other

@@ -11,7 +11,16 @@ import pytest
 
 from paysandbox import contracts
 from paysandbox.contracts import ContractViolation
-from paysandbox.core.commands import Complete, RefundPayment, Result
+from paysandbox.core import disputes
+from paysandbox.core.commands import (
+    Complete,
+    OpenDispute,
+    RefundPayment,
+    ResolveDispute,
+    Result,
+    UpdateDispute,
+)
+from paysandbox.core.disputes import DisputeReason
 from paysandbox.core.outcomes import DeclineReason, Outcome
 from paysandbox.core.payments import Payment, attempt, complete_action, expire, refund, void
 from paysandbox.errors import RouteMissing, Unauthorized
@@ -195,13 +204,33 @@ def test_every_webhook_body_keeps_its_form_contract():
     events = [*provider.events_for("test_k", Complete(paid.id), Result(paid, waiting)),
               *provider.events_for("test_k", RefundPayment(paid.id, refund_id="re_1"),
                                    Result(refunded, paid))]
-    assert [e.type for e in events] == ["payment.paid", "refund.created"]
+    opened_cb = disputes.open_dispute(paid, "chb_test01", paid.created + 20,
+                                      reason=DisputeReason.FRAUDULENT, amount=500)
+    defended = disputes.update_evidence(opened_cb, "chb_test01", paid.created + 21,
+                                        submit=True)
+    reversed_ = disputes.resolve(defended, "chb_test01", paid.created + 30)
+
+    def step(after: Payment, before: Payment) -> Result:
+        d = disputes.find(after, "chb_test01", "read")
+        was = next((x for x in before.disputes if x.id == d.id), None)
+        return Result(after, before, dispute=d, previous_dispute=was)
+
+    events += [
+        *provider.events_for("test_k", OpenDispute(paid.id, dispute_id="chb_test01"),
+                             step(opened_cb, paid)),
+        *provider.events_for("test_k", UpdateDispute(paid.id, dispute_id="chb_test01"),
+                             step(defended, opened_cb)),
+        *provider.events_for("test_k", ResolveDispute(paid.id, dispute_id="chb_test01"),
+                             step(reversed_, defended))]
+    assert [e.type for e in events] == ["payment.paid", "refund.created",
+                                        "payment.chargeback", "payment.chargeback_reversed"]
     for event in events:
         fields = form_fields(event.body)
         assert webhook_contract(event.type)(fields) == {"id": "tr_test000001"}
     assert provider.event_types == {"payment.paid", "payment.failed", "payment.canceled",
                                     "payment.expired", "payment.authorized",
-                                    "refund.created"}
+                                    "refund.created", "payment.chargeback",
+                                    "payment.chargeback_reversed"}
 
 
 @pytest.mark.parametrize(("body", "field"), [

@@ -10,10 +10,17 @@ from typing import Any
 import pytest
 
 from paysandbox import contracts
+from paysandbox.core.disputes import (
+    Dispute,
+    DisputeKind,
+    DisputeReason,
+    DisputeStage,
+    DisputeStatus,
+)
 from paysandbox.core.outcomes import DeclineReason
 from paysandbox.core.payments import Payment, Refund, Status
 from paysandbox.errors import InvalidRequest
-from paysandbox.providers.razorpay import magic, routes, wire
+from paysandbox.providers.razorpay import disputes, magic, routes, wire
 
 
 def payment(status: Status = Status.CAPTURED, **changes: Any) -> Payment:
@@ -97,6 +104,17 @@ def test_the_error_envelope_is_as_the_contract_says() -> None:
     assert problems("objects/error", {"error": {"code": "OOPS", "description": "x"}})
 
 
+def disputed(status: DisputeStatus, kind: DisputeKind = DisputeKind.CHARGEBACK,
+             stage: DisputeStage = DisputeStage.FIRST) -> dict[str, dict[str, Any]]:
+    d = Dispute(id=wire.new_id("disp"), amount=6000, reason=DisputeReason.DUPLICATE,
+                created=1_700_000_200.0, evidence_due_by=1_700_604_200.0, kind=kind,
+                status=status, stage=stage,
+                evidence={"summary": "Charged once", "shipping_proof": ["doc_1"],
+                          "others": [{"type": "receipt", "document_ids": ["doc_2"]}]})
+    p = payment(Status.CAPTURED, disputes=(d,))
+    return {"payment": wire.payment(p), "dispute": disputes.dispute(p, d)}
+
+
 def event_entities(type_: str) -> dict[str, dict[str, Any]]:
     record = {"id": wire.new_id("order"), "amount": 10000, "currency": "INR",
               "receipt": None, "notes": {}, "created_at": 1_700_000_000, "offer_id": None}
@@ -112,6 +130,13 @@ def event_entities(type_: str) -> dict[str, dict[str, Any]]:
                            "payment": wire.payment(captured)},
         "refund.processed": {"refund": wire.refund(captured, refund),
                              "payment": wire.payment(captured)},
+        "payment.dispute.created": disputed(DisputeStatus.NEEDS_RESPONSE),
+        "payment.dispute.action_required": disputed(
+            DisputeStatus.NEEDS_RESPONSE, stage=DisputeStage.PRE_ARBITRATION),
+        "payment.dispute.under_review": disputed(DisputeStatus.UNDER_REVIEW),
+        "payment.dispute.won": disputed(DisputeStatus.WON),
+        "payment.dispute.lost": disputed(DisputeStatus.ACCEPTED),
+        "payment.dispute.closed": disputed(DisputeStatus.WON, kind=DisputeKind.INQUIRY),
     }[type_]
 
 
@@ -129,7 +154,9 @@ def test_every_event_type_renders_as_its_contract_says(type_: str) -> None:
 def test_event_types_are_what_events_for_emits() -> None:
     assert routes.provider.event_types == {
         "payment.authorized", "payment.captured", "payment.failed", "order.paid",
-        "refund.created", "refund.processed"}
+        "refund.created", "refund.processed", "payment.dispute.created",
+        "payment.dispute.under_review", "payment.dispute.won", "payment.dispute.lost",
+        "payment.dispute.closed", "payment.dispute.action_required"}
 
 
 @pytest.mark.parametrize(("body", "field", "words"), [

@@ -60,6 +60,7 @@ from paysandbox.examples.payment_service.adapters.base import (
     DisputeNotice,
     PaymentRequest,
     ProviderResult,
+    ReadsDisputes,
     Rejected,
     Unavailable,
     WebhookUpdate,
@@ -310,6 +311,12 @@ class PaymentService:
         self.counts[f"webhook:{provider}:verified"] += 1
         changed = 0
         for u in updates:
+            if isinstance(adapter, ReadsDisputes):
+                named = await self._on(provider, lambda u=u: adapter.disputes_named(u))
+                for ref, notice in named:
+                    known = self.by_reference.get((provider, ref))
+                    if known is not None:
+                        changed += await self.dispute(provider, self.payments[known], notice)
             pid = self.by_reference.get((provider, u.reference))
             if pid is None:
                 continue

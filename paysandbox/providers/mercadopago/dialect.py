@@ -13,7 +13,7 @@ from paysandbox.contracts import Violation
 from paysandbox.core.tenancy import tenant
 from paysandbox.errors import ApiError, Conflict, InvalidRequest, Unauthorized
 from paysandbox.providers.base import RAW_BODY, REQUEST_ID
-from paysandbox.providers.mercadopago import wire
+from paysandbox.providers.mercadopago import chargebacks, wire
 from paysandbox.providers.seam import bearer_token, json_fingerprint, provider_path
 
 _TOKEN = re.compile(r"^TEST-[A-Za-z0-9_-]{1,250}$")
@@ -48,7 +48,12 @@ class MercadoPagoDialect:
     async def decode(self, request: web.Request, schema: str | None) -> dict[str, Any]:
         """A write's JSON body; the search's query parameters. Other reads take none."""
         if request.method in ("GET", "DELETE"):
-            return _search(request) if schema == "search_payments.request" else {}
+            if schema in ("search_payments.request", "search_chargebacks.request"):
+                return _search(request)
+            return {}
+        if schema == "upload_documentation.request":
+            return chargebacks.parse_files(request.get(RAW_BODY, b""),
+                                           request.headers.get("Content-Type", ""))
         return wire.parse_body(request.get(RAW_BODY, b""), request.content_type)
 
     def invalid(self, violation: Violation) -> ApiError:

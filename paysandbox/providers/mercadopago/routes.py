@@ -6,9 +6,21 @@ or voucher and are paid on a hosted page (`ticket_url` / `external_resource_url`
 through `POST /__admin/payments/{id}/complete`, or expire on the virtual clock.
 
 LIMITATIONS (what of the real API this does not imitate):
-- Resources: payments, refunds and card tokens only. No Orders API, preferences
-  (Checkout Pro), customers and saved cards, merchant orders, disbursements,
-  chargebacks, subscriptions or Point.
+- Resources: payments, refunds, card tokens and chargebacks only. No Orders API,
+  preferences (Checkout Pro), customers and saved cards, merchant orders,
+  disbursements, subscriptions or Point.
+- Chargebacks: opened by a scenario rule or the admin API (Mercado Pago documents no
+  test trigger); `GET /v1/chargebacks/{id}` (or the payment's id), `GET
+  /v1/chargebacks/search` (`payment_id`, `limit`, `offset`) and `POST
+  /v1/chargebacks/{id}/documentation` (multipart `files[]`: .jpg, .png, .pdf, 10 MB in
+  all; the files' content is not kept). Documentation goes `review_pending` and is
+  decided after the decision delay (default 1 h of virtual time) as the trigger asked,
+  else `valid` (`coverage_applied: true`); none by `date_documentation_deadline`:
+  `not_supplied`, lost. Notifications (topic `chargebacks`, `data.id` the chargeback's
+  id) when it opens and when it is decided; the payment turns `charged_back`
+  (`in_process`, `reimbursed`, `settled`) and is notified too. `reason` is the
+  canonical reason's name; `coverage_elegible` and `documentation_required` are always
+  true. A refund of what a chargeback holds is refused.
 - The currency comes from the payment method (PIX and boleto BRL, OXXO MXN); cards
   take `currency_id` (a legacy field) or else BRL: the simulator has no account site.
 - Card tokens are made with the access token (`POST /v1/card_tokens`, as the SDKs do);
@@ -30,11 +42,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from paysandbox.core.commands import Command, Result
+from paysandbox.core.commands import (
+    Command,
+    ExpireDispute,
+    OpenDispute,
+    ReopenDispute,
+    ResolveDispute,
+    Result,
+)
 from paysandbox.core.payments import Payment
 from paysandbox.hosted.pages import PageRoute
 from paysandbox.objects import Objects
-from paysandbox.providers.mercadopago import card_tokens, pages, payments, refunds, wire
+from paysandbox.providers.mercadopago import (
+    card_tokens,
+    chargebacks,
+    pages,
+    payments,
+    refunds,
+    wire,
+)
 from paysandbox.providers.mercadopago.dialect import MercadoPagoDialect
 from paysandbox.providers.seam import Route, op
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -60,6 +86,9 @@ class MercadoPagoProvider:
     def public_status(self, p: Payment) -> str:
         return wire.status(p)[0]
 
+    def new_dispute_id(self) -> str:
+        return chargebacks.new_id()
+
     def routes(self) -> Iterable[Route]:
         return [
             op("POST", "/v1/payments", payments.create_payment),
@@ -72,6 +101,10 @@ class MercadoPagoProvider:
                read="retrieve"),
             op("POST", "/v1/card_tokens", card_tokens.create_card_token),
             op("GET", "/v1/card_tokens/{id}", card_tokens.get_card_token, read="retrieve"),
+            op("GET", "/v1/chargebacks/search", chargebacks.search_chargebacks, read="list"),
+            op("GET", "/v1/chargebacks/{id}", chargebacks.get_chargeback, read="retrieve"),
+            op("POST", "/v1/chargebacks/{id}/documentation",
+               chargebacks.upload_documentation, idempotent=False),
         ]
 
     def hosted_routes(self) -> Iterable[PageRoute]:
@@ -82,21 +115,35 @@ class MercadoPagoProvider:
 
     def events_for(self, namespace: str, command: Command, result: Result) -> Sequence[Event]:
         p, before = result.payment, result.previous
-        action = _ACTIONS[before is None]
-        eid = wire.new_id()
         now = p.history[-1].at if p.history else p.created
         user_id = int(p.extra.get("collector_id", 0))
-        return [Event(id=str(eid), provider=self.name, namespace=namespace, type=action,
-                      created=now, url=p.extra.get("notification_url"),
-                      render=lambda: wire.dumps(wire.notification(eid, action, p.id, now,
-                                                                  user_id)))]
+        notified: list[tuple[str, str, str]] = []  # (action, topic, data.id)
+        d = result.dispute
+        if d is not None:
+            if isinstance(command, OpenDispute):
+                notified.append(("chargeback.created", "chargebacks", d.id))
+            elif isinstance(command, ExpireDispute | ResolveDispute | ReopenDispute):
+                notified.append(("chargeback.updated", "chargebacks", d.id))
+            if before is not None and wire.status(before) == wire.status(p):
+                return [self._event(namespace, p, now, user_id, *n) for n in notified]
+        notified.append((_ACTIONS[before is None], "payment", p.id))
+        return [self._event(namespace, p, now, user_id, *n) for n in notified]
+
+    def _event(self, namespace: str, p: Payment, now: float, user_id: int, action: str,
+               topic: str, data_id: str) -> Event:
+        eid = wire.new_id()
+        return Event(id=str(eid), provider=self.name, namespace=namespace, type=action,
+                     created=now, url=p.extra.get("notification_url"),
+                     render=lambda: wire.dumps(wire.notification(eid, action, data_id, now,
+                                                                 user_id, topic)))
 
 
 #: A notification's `action`, by whether the change created the payment.
 _ACTIONS: Mapping[bool, str] = {True: "payment.created", False: "payment.updated"}
 
-#: Every notification action `events_for` can send (each has a payload contract).
-EVENT_TYPES = frozenset(_ACTIONS.values())
+#: Every notification action `events_for` can send (each has a payload contract): a
+#: payment's, and a chargeback's (topic `chargebacks`).
+EVENT_TYPES = frozenset({*_ACTIONS.values(), "chargeback.created", "chargeback.updated"})
 
 
 provider = MercadoPagoProvider()

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 
 from paysandbox.contracts import Violation
+from paysandbox.core.disputes import DisputeKind, DisputeStatus
 from paysandbox.core.money import currency, to_major
 from paysandbox.core.outcomes import DeclineReason
 from paysandbox.core.payments import Payment, Refund, Status
@@ -159,6 +160,10 @@ _PENDING_DETAIL = {"pix": "pending_waiting_transfer", "boleto": "pending_waiting
 def status(p: Payment) -> tuple[str, str]:
     """(status, status_detail) as Mercado Pago names them."""
     s = p.status
+    if p.disputes:
+        back = charged_back(p)
+        if back is not None:
+            return back
     if s is Status.CAPTURED:
         return "approved", "accredited"
     if s is Status.PARTIALLY_REFUNDED:
@@ -177,6 +182,18 @@ def status(p: Payment) -> tuple[str, str]:
         why = next((h.detail for h in reversed(p.history) if h.action == "void"), None)
         return "cancelled", why if why in ("expired", "by_collector") else "by_payer"
     return "rejected", decline_detail(p)
+
+
+def charged_back(p: Payment) -> tuple[str, str] | None:
+    """A payment with a chargeback is `charged_back`: in_process while the chargeback
+    is open, reimbursed once the seller is covered, settled once it is lost."""
+    found = [d for d in p.disputes if d.kind is DisputeKind.CHARGEBACK]
+    if not found:
+        return None
+    latest = max(found, key=lambda d: d.created)
+    if latest.is_open:
+        return "charged_back", "in_process"
+    return "charged_back", "reimbursed" if latest.status is DisputeStatus.WON else "settled"
 
 
 def decline_detail(p: Payment) -> str:
@@ -357,18 +374,20 @@ _DEFAULT_CAUSE = {400: 1, 401: 401, 404: 404, 413: 1}
 # -- webhooks -------------------------------------------------------------------------
 
 def notification(event_id: int, action: str, payment_id: str, created: float,
-                 user_id: int) -> dict[str, Any]:
+                 user_id: int, topic: str = "payment") -> dict[str, Any]:
+    """A notification naming the object it is about (`data.id`): a payment, or a
+    chargeback (topic `chargebacks`)."""
     return {"action": action, "api_version": "v1", "data": {"id": payment_id},
             "date_created": datetime.fromtimestamp(created, UTC).isoformat(
                 timespec="seconds").replace("+00:00", "Z"),
-            "id": event_id, "live_mode": False, "type": "payment", "user_id": user_id}
+            "id": event_id, "live_mode": False, "type": topic, "user_id": user_id}
 
 
-def with_query(url: str, data_id: str) -> str:
+def with_query(url: str, data_id: str, topic: str = "payment") -> str:
     """Mercado Pago adds `data.id` and `type` to the URL it notifies."""
     parts = urlsplit(url)
     query = [*parse_qsl(parts.query, keep_blank_values=True),
-             ("data.id", data_id), ("type", "payment")]
+             ("data.id", data_id), ("type", topic)]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
@@ -388,10 +407,11 @@ class MercadoPagoWebhooks:
                                        12 * 3600.0, 24 * 3600.0)
 
     def sign(self, body: bytes, secret: str, timestamp: int) -> Signed:
-        data_id = str(orjson.loads(body)["data"]["id"])
+        sent = orjson.loads(body)
+        data_id = str(sent["data"]["id"])
         request_id = str(uuid.uuid4())
         return Signed(body, {"Content-Type": "application/json",
-                             "User-Agent": "MercadoPago WebHook v1.0 payment",
+                             "User-Agent": f"MercadoPago WebHook v1.0 {sent.get('type')}",
                              "x-request-id": request_id,
                              "x-signature": signature_header(data_id, request_id, secret,
                                                              timestamp)})
@@ -402,4 +422,5 @@ class MercadoPagoWebhooks:
     def address(self, event: Event, url: str) -> str:
         """Where one delivery goes: the notification_url or the configured endpoint,
         with `data.id` and `type` added to its query."""
-        return with_query(url, str(orjson.loads(event.body)["data"]["id"]))
+        sent = orjson.loads(event.body)
+        return with_query(url, str(sent["data"]["id"]), str(sent.get("type", "payment")))

@@ -14,9 +14,21 @@ until `after:` (then `paid`, or what `then:` says), and `requires_action` with
 `then: {decline: …}` leaves it `open` and fails it when the shopper pays at the checkout.
 
 LIMITATIONS (what of the real API this does not imitate):
-- Endpoints: payments (create, get, list, update, cancel) and payment refunds (create,
-  get, list). No Orders, Customers, Mandates, Subscriptions, Captures, Chargebacks,
-  Methods, Payment links, Profiles, Settlements or the top-level `GET /v2/refunds`.
+- Endpoints: payments (create, get, list, update, cancel), payment refunds (create,
+  get, list) and chargebacks (get and list of a payment's, the top-level list; `embed=
+  payment`). No Orders, Customers, Mandates, Subscriptions, Captures, Methods, Payment
+  links, Profiles, Settlements or the top-level `GET /v2/refunds`.
+- Chargebacks: Mollie documents no API test trigger (its dashboard books them), so a
+  chargeback is opened by a scenario rule or the admin API. Mollie has no API to answer
+  one: it is lost (it stays booked) unless its trigger says `ends: won`, when Mollie
+  defends it and it is reversed (`reversedAt`, funds back) after the decision delay
+  (default 1 h of virtual time). The booking and the reversal each call the payment's
+  webhook; the payment stays `paid` and shows `amountChargedBack` and
+  `_links.chargebacks`; a refund of what a chargeback holds is refused (422, beyond
+  `amountRemaining`). `reason` is null (Mollie gives it for SEPA Direct Debit only,
+  which is not imitated); an inquiry (`kind: inquiry`) is listed as a chargeback that
+  withdraws nothing; `settlementAmount` is the amount in the payment's currency, with
+  no settlement link.
 - Credentials: test API keys (`test_…`) only. Organization access tokens, OAuth and
   the `testmode` parameter are refused; live keys are refused.
 - Methods: ideal, bancontact, creditcard, banktransfer, paypal, paysafecard, belfius,
@@ -41,11 +53,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from paysandbox.core.commands import Command, RefundPayment, Result
+from paysandbox.core.commands import (
+    Command,
+    OpenDispute,
+    RefundPayment,
+    ReopenDispute,
+    ResolveDispute,
+    Result,
+)
+from paysandbox.core.disputes import Dispute, DisputeStatus
 from paysandbox.core.payments import Payment
 from paysandbox.hosted.pages import PageRoute
 from paysandbox.objects import Objects
-from paysandbox.providers.mollie import pages, payments, refunds, wire
+from paysandbox.providers.mollie import chargebacks, pages, payments, refunds, wire
 from paysandbox.providers.mollie.dialect import MollieDialect
 from paysandbox.providers.seam import Route, op
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -71,6 +91,14 @@ class MollieProvider:
     def public_status(self, p: Payment) -> str:
         return wire.status(p)
 
+    def new_dispute_id(self) -> str:
+        return wire.new_id("chb")
+
+    def defends_dispute(self, d: Dispute) -> bool:
+        """Mollie's API takes no answer to a chargeback: one its trigger wants won is
+        defended by Mollie (and reversed once decided); any other is left to lapse."""
+        return d.ends is DisputeStatus.WON
+
     def routes(self) -> Iterable[Route]:
         return [
             op("POST", "/v2/payments", payments.create_payment),
@@ -83,6 +111,11 @@ class MollieProvider:
             op("GET", "/v2/payments/{id}/refunds/{refund}", refunds.get_refund,
                read="retrieve"),
             op("DELETE", "/v2/payments/{id}/refunds/{refund}", refunds.cancel_refund),
+            op("GET", "/v2/payments/{id}/chargebacks", chargebacks.list_payment_chargebacks,
+               read="list"),
+            op("GET", "/v2/payments/{id}/chargebacks/{chargeback}",
+               chargebacks.get_chargeback, read="retrieve"),
+            op("GET", "/v2/chargebacks", chargebacks.list_chargebacks, read="list"),
         ]
 
     def hosted_routes(self) -> Iterable[PageRoute]:
@@ -93,7 +126,12 @@ class MollieProvider:
 
     def events_for(self, namespace: str, command: Command, result: Result) -> Sequence[Event]:
         p, before = result.payment, result.previous
-        if isinstance(command, RefundPayment):
+        if result.dispute is not None:
+            found = _chargeback_event(command, result)
+            if found is None:
+                return ()
+            type_ = found
+        elif isinstance(command, RefundPayment):
             type_ = "refund.created"
         else:
             now = wire.status(p)
@@ -107,9 +145,23 @@ class MollieProvider:
                       url=p.extra.get("webhookUrl") or None)]
 
 
+def _chargeback_event(command: Command, result: Result) -> str | None:
+    """A chargeback booked (or booked again) and a chargeback reversed call the
+    payment's webhook; nothing else of a chargeback is seen at Mollie."""
+    d, was = result.dispute, result.previous_dispute
+    assert d is not None
+    if isinstance(command, OpenDispute | ReopenDispute):
+        return "payment.chargeback"
+    if isinstance(command, ResolveDispute) and d.status is DisputeStatus.WON and (
+            was is None or was.status is not DisputeStatus.WON):
+        return "payment.chargeback_reversed"
+    return None
+
+
 #: Every event type `events_for` can emit (each has a payload contract): a status
-#: change Mollie notifies, or a refund.
-EVENT_TYPES = frozenset({"refund.created", *(f"payment.{s}" for s in _NOTIFIED)})
+#: change Mollie notifies, a refund, a chargeback booked or reversed.
+EVENT_TYPES = frozenset({"refund.created", "payment.chargeback", "payment.chargeback_reversed",
+                         *(f"payment.{s}" for s in _NOTIFIED)})
 
 
 provider = MollieProvider()

@@ -190,6 +190,11 @@ def _link(href: str, kind: str = CONTENT_TYPE) -> dict[str, str]:
     return {"href": href, "type": kind}
 
 
+def link(href: str, kind: str = CONTENT_TYPE) -> dict[str, str]:
+    """A HAL link as Mollie writes them."""
+    return _link(href, kind)
+
+
 def details(p: Payment) -> dict[str, Any] | None:
     x = p.extra
     method = x.get("method")
@@ -254,6 +259,8 @@ def payment(p: Payment, base: str, *, refunds: Sequence[Refund] | None = None,
     if p.status in PAID:
         out["amountRefunded"] = money(p.amount_refunded, p.currency)
         out["amountRemaining"] = money(p.amount_refundable, p.currency)
+        if p.amount_disputed:
+            out["amountChargedBack"] = money(p.amount_disputed, p.currency)
     for key in ("locale", "restrictPaymentMethodsToCountry"):
         if x.get(key):
             out[key] = x[key]
@@ -273,6 +280,8 @@ def payment(p: Payment, base: str, *, refunds: Sequence[Refund] | None = None,
                                "text/html")
     if p.refunds:
         links["refunds"] = _link(f"{base}/payments/{p.id}/refunds")
+    if p.disputes:
+        links["chargebacks"] = _link(f"{base}/payments/{p.id}/chargebacks")
     links["documentation"] = _link(f"{DOCS}/reference/v2/payments-api/get-payment",
                                    "text/html")
     out["_links"] = links

@@ -20,6 +20,17 @@ def _check_refundable(p: Payment, amount: int | None) -> None:
         raise wire.bad_request(
             f"Only captured payments can be refunded; this payment is "
             f"{wire.payment_status(p)}.", field="id", source="NA", step="NA", reason="NA")
+    # No amount is a full refund: of everything not yet refunded, disputed part included.
+    asked = p.amount_captured - p.amount_refunded if amount is None else amount
+    if p.amount_disputed and asked > p.amount_refundable:
+        left = to_major(p.amount_refundable, p.currency)
+        raise wire.bad_request(
+            f"The payment is under dispute: {to_major(p.amount_disputed, p.currency)} "
+            f"{p.currency} of it is held by a dispute, so at most {left} {p.currency} can "
+            "be refunded." if p.amount_refundable else
+            "The payment is under dispute: all of it is refunded or held by a dispute, "
+            "so it cannot be refunded.", field="amount", source="business",
+            step="NA", reason="payment_disputed")
     if amount is not None and amount > p.amount_refundable:
         raise wire.bad_request(
             f"The refund amount provided is greater than amount captured: "

@@ -13,7 +13,19 @@ LIMITATIONS (what of the real API this does not imitate):
 - Payment methods: UPI collect only. No cards, netbanking, wallets, UPI intent/QR
   (`upi.flow: intent` is refused with a clear error), EMI, recurring payments,
   customers, tokens, payment links, invoices, subscriptions, Route transfers,
-  settlements, disputes or the Checkout (browser) flow and its payment signature.
+  settlements or the Checkout (browser) flow and its payment signature.
+- Disputes: opened by a scenario rule or the admin API (Razorpay documents no test
+  values that raise one); `/v1/disputes` list (count, skip, from, to), fetch, accept
+  and contest (`action: draft` stages evidence, `submit` sends it: at least one
+  document is required), and the `payment.dispute.*` webhooks (created, under_review,
+  won, lost, closed; action_required when a won dispute is reopened at a later phase).
+  Document ids are taken as given (there is no Documents API to upload to) and
+  `expand[]` is ignored. A contested dispute is decided after its decision delay
+  (default 1 h of virtual time), as its trigger said, else won; an unanswered one is
+  lost at `respond_by`. `reason_code` is a word for the reason (Razorpay's own codes
+  are not published). Funds are held from refunds while a dispute is open or lost;
+  `amount_deducted` shows them once it is lost. A retrieval request (an inquiry) that
+  was answered is `closed`.
 - Bodies are JSON only; Razorpay also takes form-encoded bodies.
 - The key secret is not checked (any non-empty secret is accepted with a test key id);
   live key ids (`rzp_live_…`) are refused.
@@ -36,10 +48,22 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from paysandbox.core.commands import Capture, Command, RefundPayment, Result
+from paysandbox.core.commands import (
+    AcceptDispute,
+    Capture,
+    Command,
+    ExpireDispute,
+    OpenDispute,
+    RefundPayment,
+    ReopenDispute,
+    ResolveDispute,
+    Result,
+    UpdateDispute,
+)
+from paysandbox.core.disputes import DisputeStatus
 from paysandbox.core.payments import Payment, Status
 from paysandbox.objects import Objects
-from paysandbox.providers.razorpay import orders, payments, refunds, wire
+from paysandbox.providers.razorpay import disputes, orders, payments, refunds, wire
 from paysandbox.providers.razorpay.dialect import RazorpayDialect
 from paysandbox.providers.seam import Route, op
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -58,6 +82,9 @@ class RazorpayProvider:
 
     def base_url_hint(self) -> str:
         return ""  # the SDK appends /v1 to its base_url itself
+
+    def new_dispute_id(self) -> str:
+        return wire.new_id("disp")
 
     def routes(self) -> Iterable[Route]:
         # Only refunds take an idempotency key (X-Refund-Idempotency).
@@ -79,6 +106,11 @@ class RazorpayProvider:
                refunds.retrieve_payment_refund, read="retrieve"),
             op("GET", "/v1/refunds", refunds.list_refunds, read="list"),
             op("GET", "/v1/refunds/{id}", refunds.retrieve_refund, read="retrieve"),
+            op("GET", "/v1/disputes", disputes.list_disputes, read="list"),
+            op("GET", "/v1/disputes/{id}", disputes.retrieve_dispute, read="retrieve"),
+            op("POST", "/v1/disputes/{id}/accept", disputes.accept_dispute,
+               idempotent=False),
+            op("PATCH", "/v1/disputes/{id}/contest", disputes.contest_dispute),
         ]
 
     async def webhook_endpoints(self, objects: Objects, namespace: str) -> Sequence[Endpoint]:
@@ -87,7 +119,9 @@ class RazorpayProvider:
     def events_for(self, namespace: str, command: Command, result: Result) -> Sequence[Event]:
         p, before = result.payment, result.previous
         types: list[str] = []
-        if isinstance(command, Capture):
+        if result.dispute is not None:
+            types = _dispute_events(command, result)
+        elif isinstance(command, Capture):
             types = list(_CAPTURE_EVENTS)
         elif isinstance(command, RefundPayment):
             types = list(_REFUND_EVENTS)
@@ -104,7 +138,11 @@ class RazorpayProvider:
 
         def render() -> bytes:
             entities: dict[str, dict[str, Any]]
-            if type_.startswith("refund."):
+            if type_.startswith("payment.dispute."):
+                assert result.dispute is not None
+                entities = {"payment": wire.payment(p),
+                            "dispute": disputes.dispute(p, result.dispute)}
+            elif type_.startswith("refund."):
                 assert result.refund is not None
                 entities = {"refund": wire.refund(p, result.refund), "payment": wire.payment(p)}
             elif type_ == "order.paid":
@@ -131,9 +169,33 @@ _ATTEMPT_EVENTS: dict[Status, tuple[str, ...]] = {
     Status.VOIDED: ("payment.failed",),
 }
 
+_DISPUTE_EVENTS = ("payment.dispute.created", "payment.dispute.under_review",
+                   "payment.dispute.won", "payment.dispute.lost", "payment.dispute.closed",
+                   "payment.dispute.action_required")
+
+
+def _dispute_events(command: Command, result: Result) -> list[str]:
+    """payment.dispute.* for a dispute step: created when it opens, under_review when
+    the evidence is submitted (a draft sends nothing), then won, lost or closed as its
+    status says; action_required when a won dispute is reopened at a later phase."""
+    d, was = result.dispute, result.previous_dispute
+    assert d is not None
+    if isinstance(command, OpenDispute):
+        return ["payment.dispute.created"]
+    if isinstance(command, ReopenDispute):
+        return ["payment.dispute.action_required"]
+    if isinstance(command, UpdateDispute):
+        submitted = d.status is DisputeStatus.UNDER_REVIEW and (
+            was is None or was.status is not DisputeStatus.UNDER_REVIEW)
+        return ["payment.dispute.under_review"] if submitted else []
+    if isinstance(command, AcceptDispute | ExpireDispute | ResolveDispute):
+        return [f"payment.dispute.{disputes.status(d)}"]
+    return []
+
+
 #: Every event type `events_for` can emit (each has a payload contract in
 #: paysandbox/contracts_data/razorpay/operations.json).
-EVENT_TYPES = frozenset({*_CAPTURE_EVENTS, *_REFUND_EVENTS,
+EVENT_TYPES = frozenset({*_CAPTURE_EVENTS, *_REFUND_EVENTS, *_DISPUTE_EVENTS,
                          *(t for types in _ATTEMPT_EVENTS.values() for t in types)})
 
 

@@ -159,6 +159,17 @@ class Defends(Protocol):
         ...
 
 
+@runtime_checkable
+class ReadsDisputes(Protocol):
+    """An adapter whose provider's webhook only names an object (Mollie's payment,
+    Mercado Pago's chargeback): what disputes it is about is read from the API."""
+
+    async def disputes_named(self, update: WebhookUpdate) -> list[tuple[str, DisputeNotice]]:
+        """(payment reference, notice) for each dispute `update` may be about; none
+        when it is about no dispute."""
+        ...
+
+
 def basic_auth(user: str, password: str) -> str:
     """An HTTP Basic `Authorization` value (Razorpay's key id:secret, Daraja's OAuth)."""
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()

@@ -8,7 +8,12 @@ major units, `payment_method_id` `pix` / `oxxo`, `notification_url`; a PIX answe
 `transaction_details.external_resource_url` and `payment_method_reference_id`),
 https://www.mercadopago.com.br/developers/en/docs/your-integrations/notifications/webhooks
 (`x-signature: ts=…,v1=…`, HMAC-SHA256 of `id:{data.id};request-id:{x-request-id};ts:{ts};`
-keyed by the secret; the body names the payment only: read it with GET /v1/payments/{id}).
+keyed by the secret; the body names the payment only: read it with GET /v1/payments/{id}),
+https://www.mercadopago.com.br/developers/en/docs/checkout-api-payments/payment-management/
+chargebacks/management (a notification of topic `chargebacks` names the chargeback: read
+it with GET /v1/chargebacks/{id}, answer it with POST /v1/chargebacks/{id}/documentation,
+multipart `files[]`; the payment shows `charged_back` meanwhile, its money followed by
+the dispute, not by the payment's status).
 """
 
 from __future__ import annotations
@@ -25,22 +30,32 @@ from paysandbox.examples.payment_service.adapters.base import (
     AUTHORIZED,
     CANCELED,
     CAPTURED,
+    DISPUTE_LOST,
+    DISPUTE_OPEN,
+    DISPUTE_UNDER_REVIEW,
+    DISPUTE_WON,
     EXPIRED,
     FAILED,
     PARTIALLY_REFUNDED,
     PENDING,
     REFUNDED,
     BadSignature,
+    DisputeNotice,
     PaymentRequest,
     ProviderResult,
     Rejected,
     WebhookUpdate,
     call_json,
+    send,
 )
 
 _STATUS = {"pending": PENDING, "in_process": PENDING, "in_mediation": PENDING,
            "authorized": AUTHORIZED, "approved": CAPTURED, "rejected": FAILED,
-           "cancelled": CANCELED, "refunded": REFUNDED, "charged_back": REFUNDED}
+           "cancelled": CANCELED, "refunded": REFUNDED, "charged_back": CAPTURED}
+#: A chargeback's documentation_status as the service books the dispute.
+_DISPUTE_STATUS = {"pending": DISPUTE_OPEN, "review_pending": DISPUTE_UNDER_REVIEW,
+                   "valid": DISPUTE_WON, "invalid": DISPUTE_LOST,
+                   "not_supplied": DISPUTE_LOST, "not_applicable": DISPUTE_WON}
 
 
 def major(amount: int) -> float:
@@ -97,10 +112,45 @@ class MercadopagoAdapter:
         data_id = (query or {}).get("data.id", "")
         verify_signature(headers.get("x-signature", ""), headers.get("x-request-id", ""),
                          data_id, self.webhook_secret)
-        if (query or {}).get("type", "payment") != "payment":
+        topic = (query or {}).get("type", "payment")
+        if topic == "chargebacks":  # names the chargeback: read in disputes_named
+            return [WebhookUpdate(data_id, None, "chargebacks")]
+        if topic != "payment":
             return []
         # The notification names the payment; its status comes from the API.
         return [WebhookUpdate(data_id, None, "payment")]
+
+    async def disputes_named(self, update: WebhookUpdate) -> list[tuple[str, DisputeNotice]]:
+        if update.event != "chargebacks":
+            return []
+        cb = await self._call("GET", f"/chargebacks/{update.reference}")
+        status = str((cb or {}).get("documentation_status", "pending"))
+        notice = DisputeNotice(
+            str(cb["id"]), _DISPUTE_STATUS.get(status, DISPUTE_OPEN),
+            str(cb.get("reason") or "chargeback"),
+            int(Decimal(str(cb.get("amount", 0))) * 100),
+            answered=status in ("review_pending", "valid", "invalid"))
+        return [(str(pid), notice) for pid in cb.get("payments") or []]
+
+    async def submit_evidence(self, dispute_id: str, evidence: Mapping[str, str]) -> str:
+        """Upload our documentation, one PDF per entry (file name -> its text)."""
+        form = aiohttp.FormData()
+        for name, text in evidence.items():
+            form.add_field("files[]", text.encode(), filename=name,
+                           content_type="application/pdf")
+        status, body, text = await send(
+            self.session, "POST", f"{self.base}/chargebacks/{dispute_id}/documentation",
+            timeout=self.timeout, data=form,
+            headers={"Authorization": f"Bearer {self.api_key}"})
+        if status >= 400:
+            raise Rejected(status, text)
+        return _DISPUTE_STATUS.get(str((body or {}).get("documentation_status")),
+                                   DISPUTE_UNDER_REVIEW)
+
+    def evidence_for(self, payment: Mapping[str, Any]) -> dict[str, str]:
+        return {f"order-{payment['id']}.pdf":
+                f"%PDF-1.4 Order {payment['id']}: {payment['amount']} "
+                f"{str(payment['currency']).upper()}, paid by the payer and delivered."}
 
     def webhook_ack(self) -> tuple[str, str]:
         return "", "text/plain"

@@ -5,7 +5,10 @@ Docs: https://docs.mollie.com/reference/create-payment (`Authorization: Bearer t
 `amount {currency, value: "10.00"}`, `method`, `redirectUrl`, `webhookUrl`; the answer is
 `open` with `_links.checkout.href`, where the shopper pays), https://docs.mollie.com/
 reference/webhooks (the webhook is a form POST `id=tr_…`, unsigned: fetch the payment to
-learn its status), https://docs.mollie.com/reference/create-refund, `Idempotency-Key`.
+learn its status), https://docs.mollie.com/reference/create-refund, `Idempotency-Key`,
+https://docs.mollie.com/reference/list-payment-chargebacks (the same webhook announces a
+chargeback and its reversal: the payment shows `_links.chargebacks`; Mollie takes no
+answer, so a chargeback stays open here until it is reversed, which books it won).
 """
 
 from __future__ import annotations
@@ -20,12 +23,15 @@ from paysandbox.examples.payment_service.adapters.base import (
     AUTHORIZED,
     CANCELED,
     CAPTURED,
+    DISPUTE_OPEN,
+    DISPUTE_WON,
     EXPIRED,
     FAILED,
     PARTIALLY_REFUNDED,
     PENDING,
     REFUNDED,
     BadSignature,
+    DisputeNotice,
     PaymentRequest,
     ProviderResult,
     Rejected,
@@ -95,6 +101,23 @@ class MollieAdapter:
 
     def webhook_ack(self) -> tuple[str, str]:
         return "", "text/plain"
+
+    async def disputes_named(self, update: WebhookUpdate) -> list[tuple[str, DisputeNotice]]:
+        """The payment's chargebacks, when it has any: each is open until reversed."""
+        payment = await self._call("GET", f"/payments/{update.reference}")
+        if not ((payment or {}).get("_links") or {}).get("chargebacks"):
+            return []
+        found = await self._call("GET", f"/payments/{update.reference}/chargebacks")
+        return [(update.reference, _chargeback_notice(c))
+                for c in ((found or {}).get("_embedded") or {}).get("chargebacks") or []]
+
+
+def _chargeback_notice(c: Mapping[str, Any]) -> DisputeNotice:
+    value = str((c.get("amount") or {}).get("value", "0"))
+    whole, _, cents = value.partition(".")
+    reason = (c.get("reason") or {}).get("code") or "chargeback"
+    return DisputeNotice(str(c["id"]), DISPUTE_WON if c.get("reversedAt") else DISPUTE_OPEN,
+                         str(reason), int(whole) * 100 + int((cents + "00")[:2]))
 
 
 def _result(res: Mapping[str, Any]) -> ProviderResult:

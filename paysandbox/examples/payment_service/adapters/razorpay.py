@@ -6,7 +6,10 @@ https://razorpay.com/docs/payments/payment-gateway/s2s-integration/upi/collect/
 (`POST /v1/payments/create/upi` with `upi {flow: collect, vpa, expiry_time}`: the shopper
 approves the request in their UPI app), https://razorpay.com/docs/api/refunds/
 (`X-Refund-Idempotency`), https://razorpay.com/docs/webhooks/validate-test/ (hex
-HMAC-SHA256 of the raw body keyed by the webhook secret). HTTP Basic auth with the key id
+HMAC-SHA256 of the raw body keyed by the webhook secret),
+https://razorpay.com/docs/api/disputes/ (a dispute is contested through
+`PATCH /v1/disputes/{id}/contest` with `action: submit`; `payment.dispute.*` webhooks
+carry the payment and the dispute). HTTP Basic auth with the key id
 and key secret. Razorpay has no idempotency header for orders or payments: the order's
 `receipt` is our reference with `unique_receipt`, so a retried create finds the order the
 first try made and the payment already on it.
@@ -25,12 +28,17 @@ import aiohttp
 from paysandbox.examples.payment_service.adapters.base import (
     AUTHORIZED,
     CAPTURED,
+    DISPUTE_LOST,
+    DISPUTE_OPEN,
+    DISPUTE_UNDER_REVIEW,
+    DISPUTE_WON,
     EXPIRED,
     FAILED,
     PARTIALLY_REFUNDED,
     PENDING,
     REFUNDED,
     BadSignature,
+    DisputeNotice,
     PaymentRequest,
     ProviderResult,
     Rejected,
@@ -41,6 +49,10 @@ from paysandbox.examples.payment_service.adapters.base import (
 
 _STATUS = {"created": PENDING, "authorized": AUTHORIZED, "captured": CAPTURED,
            "failed": FAILED, "refunded": REFUNDED}
+#: Razorpay's dispute statuses as the service books them; a retrieval request that was
+#: closed cost nothing, so it counts as won.
+_DISPUTE_STATUS = {"open": DISPUTE_OPEN, "under_review": DISPUTE_UNDER_REVIEW,
+                   "won": DISPUTE_WON, "closed": DISPUTE_WON, "lost": DISPUTE_LOST}
 COLLECT_EXPIRY_MIN = 5
 
 
@@ -129,12 +141,38 @@ class RazorpayAdapter:
         payment = ((event.get("payload") or {}).get("payment") or {}).get("entity")
         if not payment or "id" not in payment:
             return []  # order.paid and others: the payment events say it all
+        dispute = ((event.get("payload") or {}).get("dispute") or {}).get("entity")
+        if dispute and "id" in dispute:
+            return [WebhookUpdate(str(payment["id"]), None, event.get("event", ""),
+                                  dispute=_dispute_notice(dispute))]
         found = _result(payment)
         return [WebhookUpdate(found.reference, found.status, event.get("event", ""),
                               found.decline_code)]
 
     def webhook_ack(self) -> tuple[str, str]:
         return "", "text/plain"
+
+    async def submit_evidence(self, dispute_id: str, evidence: Mapping[str, str]) -> str:
+        """Contest the dispute with our evidence: the summary as text, the rest as the
+        ids of documents uploaded beforehand (Documents API, purpose dispute_evidence)."""
+        body: dict[str, Any] = {k: [v] if k != "summary" else v for k, v in evidence.items()}
+        res = await self._ok("PATCH", f"/disputes/{dispute_id}/contest",
+                             {**body, "action": "submit"})
+        return _DISPUTE_STATUS.get((res or {}).get("status", ""), DISPUTE_UNDER_REVIEW)
+
+    def evidence_for(self, payment: Mapping[str, Any]) -> dict[str, str]:
+        return {"summary": f"Order {payment['id']}: {payment['amount']} "
+                           f"{str(payment['currency']).upper()}, approved by the customer "
+                           "in their UPI app and delivered.",
+                "billing_proof": f"doc_{str(payment['id'])[-14:]}"}
+
+
+def _dispute_notice(d: Mapping[str, Any]) -> DisputeNotice:
+    evidence = d.get("evidence") or {}
+    return DisputeNotice(str(d["id"]), _DISPUTE_STATUS.get(d.get("status", ""), DISPUTE_OPEN),
+                         str(d.get("reason_code", "general")), int(d.get("amount", 0)),
+                         answered=evidence.get("submitted_at") is not None,
+                         due_by=d.get("respond_by"))
 
 
 def _result(payment: Mapping[str, Any]) -> ProviderResult:
