@@ -24,9 +24,9 @@ from paysandbox.testing.server import SimulatorServer
 from tests.providers.checkoutcom_support import card_payment, sdk
 
 
-def scenario_payment(amount: int = 1040, **extra: Any) -> Any:
+def scenario_payment(amount: int = 1040, currency: Any = Currency.GBP, **extra: Any) -> Any:
     """"Disputes testing"'s request example: a 10.40 payment on a card expiring 01/2099."""
-    request = card_payment(amount=amount, currency=Currency.GBP,
+    request = card_payment(amount=amount, currency=currency,
                            reference="Testing disputes for Visa", **extra)
     request.source.expiry_month = 1
     request.source.expiry_year = 2099
@@ -190,11 +190,13 @@ def test_a_manual_capture_is_disputed_once_captured_and_other_payments_never(
     api = sdk(payment_simulator.url("checkoutcom"))
     held = api.payments.request_payment(scenario_payment(capture=False))
     plain = api.payments.request_payment(card_payment(amount=1040, currency=Currency.GBP))
+    # "You cannot test disputes with currencies that use the full amount."
+    yen = api.payments.request_payment(scenario_payment(currency=Currency.JPY))
     payment_simulator.advance_clock("5m")
     assert disputes_of(api, held.id) == [] and disputes_of(api, plain.id) == []
     api.payments.capture_payment(held.id, CaptureRequest())
     assert opened(api, payment_simulator, held.id).amount == 1040
-    assert disputes_of(api, plain.id) == []  # no scenario, no dispute
+    assert disputes_of(api, plain.id) == [] and disputes_of(api, yen.id) == []
 
 
 def test_a_refund_beyond_what_is_neither_refunded_nor_disputed_is_refused(

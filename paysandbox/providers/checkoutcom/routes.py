@@ -28,9 +28,11 @@ LIMITATIONS (what of the real API this does not imitate):
   Idempotency keys do not expire.
 - Disputes: opened by the documented dispute test scenario (see magic.py: a 10.40
   payment on a card expiring 01/2099 is disputed as fraudulent, Visa 10.4, a minute
-  after its capture), a scenario rule or the admin API. `GET /disputes` (every filter of
-  the reference; `entity_ids` match the key's one entity, `sub_entity_ids`,
-  `this_channel_only` and `processing_channel_ids` are accepted and change nothing),
+  after its capture; not after a 3DS challenge, whose completion is the hosted page's),
+  a scenario rule or the admin API. The page's other scenario tables are not imitated.
+  `GET /disputes` (every filter of the reference; `entity_ids` match the key's one
+  entity, `sub_entity_ids`, `this_channel_only` and `processing_channel_ids` are
+  accepted and change nothing, as are unknown query parameters),
   `GET /disputes/{id}`, evidence provided (`PUT …/evidence`, merged field by field),
   read back (`GET …/evidence`) and submitted (`POST …/evidence`), and accept. Evidence
   file fields take any string (there is no Files API here); arbitration, scheme files,
