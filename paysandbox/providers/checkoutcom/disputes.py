@@ -145,7 +145,8 @@ def dispute(p: Payment, d: Dispute) -> dict[str, Any]:
     out["received_on"] = iso(d.created)
     out["last_update"] = iso(last_update(d))
     payment: dict[str, Any] = {
-        "id": p.id, "action_id": _capture_action(p), "amount": p.amount_captured,
+        # PaymentData.amount is "the amount that is being disputed", per the spec.
+        "id": p.id, "action_id": _capture_action(p), "amount": d.amount,
         "currency": p.currency, "method": _method(p), "arn": _arn(p), "mcc": MCC,
         "has_refund": p.amount_refunded > 0,
         "processed_on": iso(p.history[0].at if p.history else p.created)}
