@@ -21,14 +21,6 @@ SCENARIO_CARD = {"number": "4242424242424242", "exp_month": 1, "exp_year": 2099,
                  "cvc": "100"}
 
 
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[SimulatorServer]:
-    server = SimulatorServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def service(simulator: SimulatorServer) -> Iterator[ServiceServer]:
     simulator.reset()
