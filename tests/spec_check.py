@@ -75,6 +75,12 @@ def _document(provider: str) -> dict[str, Any]:
     doc = json.loads((SPECS / name).read_text(encoding="utf-8"))
     if provider == "checkoutcom":  # the erratum its README names: `id` is never defined
         doc["components"]["schemas"]["PaymentResponseBalances"].pop("required", None)
+        # Dispute.relevant_evidence types its items as arrays yet lists strings as
+        # their values, which nothing satisfies; its description means a list of them.
+        items = doc["components"]["schemas"]["Dispute"]["properties"]["relevant_evidence"][
+            "items"]
+        items.pop("type", None)
+        items.pop("items", None)
     if str(doc.get("openapi", "")).startswith("3.0"):
         doc = _nullable_to_union(doc)
     return doc  # type: ignore[no-any-return]

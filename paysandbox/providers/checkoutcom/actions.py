@@ -7,7 +7,7 @@ from typing import Any
 
 from paysandbox.core.commands import Capture, Command, RefundPayment, Void, Writes
 from paysandbox.core.payments import Payment
-from paysandbox.providers.checkoutcom import wire
+from paysandbox.providers.checkoutcom import disputes, wire
 from paysandbox.providers.checkoutcom.objects import ACTION_NOTES, ActionNote
 from paysandbox.providers.checkoutcom.payments import not_allowed, payment, run
 from paysandbox.providers.seam import Context, Reply
@@ -43,4 +43,5 @@ async def _act(ctx: Context, params: dict[str, Any], action: str,
         note["metadata"] = params["metadata"]
     writes = Writes(records=(ctx.objects(ACTION_NOTES).record(aid, note),) if note else ())
     result = await run(ctx, command(p, params, writes), p, params.get("amount"))
+    disputes.after_capture(ctx, result.previous, result.payment)
     return Reply(wire.accepted(result.payment, aid, params.get("reference")), 202)

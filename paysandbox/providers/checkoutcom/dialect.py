@@ -18,6 +18,12 @@ from paysandbox.providers.checkoutcom import wire
 from paysandbox.providers.checkoutcom.wire import Invalid
 from paysandbox.providers.seam import bearer_token, json_fingerprint, provider_path
 
+#: The request contracts of the reads whose query string carries parameters (the other
+#: reads take none, and a stray query string on them is ignored, as the real API does).
+QUERY_CONTRACTS = frozenset({"list_disputes.request"})
+_INTEGERS = frozenset({"limit", "skip"})
+_BOOLEANS = frozenset({"this_channel_only"})
+
 _KEY = re.compile(r"^sk_(sbox|test)_[A-Za-z0-9_*#$=-]{1,200}$")
 
 
@@ -34,9 +40,10 @@ class CheckoutDialect:
         return tenant(key)
 
     async def decode(self, request: web.Request, schema: str | None) -> dict[str, Any]:
-        """A JSON body (none on reads)."""
+        """A JSON body; on a read, its query parameters where it takes any (numbers and
+        booleans typed, for the contract to check)."""
         if request.method == "GET":
-            return {}
+            return _query(request) if schema in QUERY_CONTRACTS else {}
         raw = request.get(RAW_BODY, b"")
         if not raw.strip():
             return {}
@@ -80,3 +87,15 @@ class CheckoutDialect:
 
     def fingerprint(self, request: web.Request, params: Mapping[str, Any]) -> str:
         return json_fingerprint(request.method, provider_path(request), params)
+
+
+def _query(request: web.Request) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in request.query.items():
+        if key in _INTEGERS and re.fullmatch(r"-?[0-9]{1,12}", value):
+            out[key] = int(value)
+        elif key in _BOOLEANS and value.lower() in ("true", "false"):
+            out[key] = value.lower() == "true"
+        else:
+            out[key] = value
+    return out

@@ -8,6 +8,12 @@ Sources (Checkout.com docs, Developer resources > Testing):
 - "Response code testing": amounts that trigger a response code, for currencies with
   two decimals only ("divide by 100" currencies); `xxx05` means any amount whose last
   two digits are 05 (https://docs.checkout.com/testing/response-code-testing).
+- "Disputes testing": a payment made with a test dispute scenario's amount and card
+  expiry date is disputed about a minute after it is captured; without a scenario no
+  dispute is created (https://www.checkout.com/docs/testing/disputes-testing). The
+  scenario the page spells out is its request example: any valid card expiring 01/2099,
+  amount 10.40 in a two-decimal currency (1040 minor units, "Testing disputes for
+  Visa"): a fraudulent dispute under Visa's reason code 10.4.
 
 Any other number that passes Luhn is approved (10000), as in the sandbox.
 """
@@ -18,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from paysandbox.core.disputes import DisputePlan, DisputeReason
 from paysandbox.core.outcomes import DeclineReason, Outcome
 
 R = DeclineReason
@@ -181,3 +188,31 @@ def outcome(number: str, amount: int, minor_units: int, *, three_ds: bool,
     then = declined("20151") if kind is ThreeDs.CHALLENGE_FAILED else \
         (None if issuer.is_approved else issuer)
     return Outcome.requires_action("three_ds_challenge", then=then)
+
+
+#: "Disputes testing": the dispute appears about a minute after the capture (virtual
+#: seconds).
+DISPUTE_AFTER = 60.0
+
+#: (amount in minor units of a two-decimal currency, expiry month, expiry year) -> the
+#: dispute that payment draws once captured.
+DISPUTE_SCENARIOS: Mapping[tuple[int, int, int], DisputePlan] = {
+    (1040, 1, 2099): DisputePlan(reason=DisputeReason.FRAUDULENT, after=DISPUTE_AFTER,
+                                 network_reason_code="10.4"),
+}
+
+
+def dispute_scenario(amount: int, minor_units: int, expiry_month: object,
+                     expiry_year: object) -> DisputePlan | None:
+    """The test dispute a payment request's amount and card expiry date ask for, if
+    any (two-decimal currencies only, as the page says)."""
+    if minor_units != 2:
+        return None
+    return DISPUTE_SCENARIOS.get((amount, _int(expiry_month), _int(expiry_year)))
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return -1

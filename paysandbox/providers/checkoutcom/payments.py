@@ -21,7 +21,7 @@ from paysandbox.core.payments import (
     Status,
 )
 from paysandbox.errors import ResourceMissing
-from paysandbox.providers.checkoutcom import magic, wire
+from paysandbox.providers.checkoutcom import disputes, magic, wire
 from paysandbox.providers.checkoutcom.objects import notes
 from paysandbox.providers.checkoutcom.wire import Invalid
 from paysandbox.providers.seam import Context, Reply
@@ -62,7 +62,9 @@ async def create_payment(ctx: Context, params: dict[str, Any]) -> Any:
     to 3DS, the page the session id opens are written as one unit."""
     p, outcome, challenge = _new_payment(ctx, params)
     writes = Writes(aliases=(p.extra["session_id"],), on_action=(challenge,))
-    after = (await run(ctx, Authorize(p.id, outcome, create=p, writes=writes), p)).payment
+    result = await run(ctx, Authorize(p.id, outcome, create=p, writes=writes), p)
+    after = result.payment
+    disputes.after_capture(ctx, result.previous, after)
     pending = after.status in (Status.REQUIRES_ACTION, Status.PENDING)
     return Reply(wire.created(after), 202 if pending else 201)
 

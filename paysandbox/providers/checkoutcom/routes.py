@@ -26,6 +26,29 @@ LIMITATIONS (what of the real API this does not imitate):
   non-JSON bodies are this simulator's (the reference does not document them); an
   idempotency key reused with another body answers 422 `idempotency_key_invalid`.
   Idempotency keys do not expire.
+- Disputes: opened by the documented dispute test scenario (see magic.py: a 10.40
+  payment on a card expiring 01/2099 is disputed as fraudulent, Visa 10.4, a minute
+  after its capture; not after a 3DS challenge, whose completion is the hosted page's),
+  a scenario rule or the admin API. The page's other scenario tables are not imitated.
+  `GET /disputes` (every filter of the reference; `entity_ids` match the key's one
+  entity, `sub_entity_ids`, `this_channel_only` and `processing_channel_ids` are
+  accepted and change nothing, as are unknown query parameters),
+  `GET /disputes/{id}`, evidence provided (`PUT …/evidence`, merged field by field),
+  read back (`GET …/evidence`) and submitted (`POST …/evidence`), and accept. Evidence
+  file fields take any string (there is no Files API here); arbitration, scheme files,
+  compiled submitted evidence, `resolved` (a dispute on a refunded payment) and
+  `canceled` (the issuer withdraws) are not imitated, nor is the dispute fee. A submitted
+  dispute is decided after its decision delay (default 1 h of virtual time): as its
+  trigger said, else won (Checkout.com documents no evidence test values). An inquiry
+  is shown as a dispute (Checkout.com has no separate retrieval requests). The error
+  codes of refused dispute steps (`dispute_already_closed`,
+  `dispute_evidence_already_submitted`, `dispute_evidence_required`,
+  `dispute_evidence_deadline_passed`) and of malformed `from`/`to`
+  (`paging_from_invalid`) are this simulator's; the reference documents none.
+- Dispute webhooks: `dispute_received` and `dispute_evidence_required` when a dispute
+  opens, `dispute_evidence_submitted`, `dispute_won`, `dispute_lost`,
+  `dispute_accepted`, `dispute_expired`; not `dispute_canceled`, `dispute_resolved` or
+  the arbitration ones.
 - Webhooks go to the endpoint configured with `PUT /__admin/webhooks/checkoutcom` (the
   dashboard's job); `payment_capture_declined`, `payment_refund_declined` and
   `payment_void_declined` are never sent, because captures, refunds and voids here are
@@ -38,10 +61,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from paysandbox.core.commands import Command, Result
+from paysandbox.core.commands import (
+    AcceptDispute,
+    Command,
+    ExpireDispute,
+    OpenDispute,
+    ReopenDispute,
+    ResolveDispute,
+    Result,
+    UpdateDispute,
+)
+from paysandbox.core.disputes import DisputeStatus
 from paysandbox.core.payments import Payment, Status
 from paysandbox.objects import Objects
-from paysandbox.providers.checkoutcom import actions, payments, wire
+from paysandbox.providers.checkoutcom import actions, disputes, payments, wire
 from paysandbox.providers.checkoutcom.dialect import CheckoutDialect
 from paysandbox.providers.seam import Route, op
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -65,6 +98,9 @@ class CheckoutProvider:
     def base_url_hint(self) -> str:
         return ""
 
+    def new_dispute_id(self) -> str:
+        return disputes.new_dispute_id()
+
     def public_status(self, p: Payment) -> str:
         return wire.status(p)
 
@@ -86,12 +122,21 @@ class CheckoutProvider:
             op("POST", "/payments/{id}/captures", actions.capture_payment),
             op("POST", "/payments/{id}/refunds", actions.refund_payment),
             op("POST", "/payments/{id}/voids", actions.void_payment),
+            op("GET", "/disputes", disputes.list_disputes, read="list"),
+            op("GET", "/disputes/{id}", disputes.get_dispute, read="retrieve"),
+            op("PUT", "/disputes/{id}/evidence", disputes.provide_dispute_evidence),
+            op("GET", "/disputes/{id}/evidence", disputes.get_dispute_evidence,
+               read="retrieve"),
+            op("POST", "/disputes/{id}/evidence", disputes.submit_dispute_evidence),
+            op("POST", "/disputes/{id}/accept", disputes.accept_dispute),
         ]
 
     async def webhook_endpoints(self, objects: Objects, namespace: str) -> Sequence[Endpoint]:
         return []  # configured in the dashboard: the dispatcher's admin-set endpoint
 
     def events_for(self, namespace: str, command: Command, result: Result) -> Sequence[Event]:
+        if result.dispute is not None:
+            return self._dispute_events(namespace, command, result)
         p, before = result.payment, result.previous
         since = len(before.history) if before is not None else 0
         found: list[tuple[str, Mapping[str, Any] | None]] = []
@@ -110,6 +155,43 @@ class CheckoutProvider:
                     wire.event(eid, type_, at, p, action))))
         return events
 
+    def _dispute_events(self, namespace: str, command: Command, result: Result
+                        ) -> list[Event]:
+        """The dispute webhooks of a dispute step (evidence provided but not submitted
+        sends none, as at Checkout.com)."""
+        p, d = result.payment, result.dispute
+        assert d is not None
+        types: list[str] = []
+        if isinstance(command, OpenDispute):
+            types += ["dispute_received", "dispute_evidence_required"]
+        elif isinstance(command, ReopenDispute):
+            types.append("dispute_evidence_required")
+        elif isinstance(command, UpdateDispute):
+            if d.status is DisputeStatus.UNDER_REVIEW and (
+                    result.previous_dispute is None or
+                    result.previous_dispute.status is not DisputeStatus.UNDER_REVIEW):
+                types.append("dispute_evidence_submitted")
+        elif isinstance(command, ExpireDispute):
+            types.append("dispute_expired")
+        elif isinstance(command, AcceptDispute | ResolveDispute):
+            types.append(_CLOSED_EVENTS[d.status])
+        at = p.history[-1].at if p.history else p.created
+        events = []
+        for type_ in types:
+            eid = wire.new_id("evt")
+            events.append(Event(
+                id=eid, provider=self.name, namespace=namespace, type=type_, created=at,
+                render=lambda eid=eid, type_=type_: wire.dumps(  # type: ignore[misc]
+                    disputes.dispute_event(eid, type_, at, p, d))))
+        return events
+
+
+_CLOSED_EVENTS: Mapping[DisputeStatus, str] = {
+    DisputeStatus.WON: "dispute_won", DisputeStatus.LOST: "dispute_lost",
+    DisputeStatus.ACCEPTED: "dispute_accepted"}
+DISPUTE_EVENTS = frozenset({"dispute_received", "dispute_evidence_required",
+                            "dispute_evidence_submitted", "dispute_expired",
+                            *_CLOSED_EVENTS.values()})
 
 _EVENT_TYPES: Mapping[tuple[str, bool], str] = {
     ("Authorization", True): "payment_approved",
@@ -124,6 +206,6 @@ _EVENT_TYPES: Mapping[tuple[str, bool], str] = {
     ("Refund", False): "payment_refund_declined",
 }
 PENDING_EVENT = "payment_pending"
-EVENT_TYPES = frozenset({PENDING_EVENT, *_EVENT_TYPES.values()})
+EVENT_TYPES = frozenset({PENDING_EVENT, *_EVENT_TYPES.values(), *DISPUTE_EVENTS})
 
 provider = CheckoutProvider()

@@ -83,6 +83,8 @@ _FIELD_CODES = {
     ("source", "cvv"): "cvv",
     ("source", "token"): "token",
     ("3ds",): "three_ds",
+    ("limit",): "paging_limit",  # GET /disputes: the spec's PagingError codes
+    ("skip",): "paging_skip",
 }
 
 

@@ -4,6 +4,9 @@ Docs: https://api-reference.checkout.com/#operation/requestAPaymentOrPayout
 (`Authorization: Bearer sk_sbox_…`, `Cko-Idempotency-Key`; answer `approved`, `status`,
 `response_code`; 202 with `_links.redirect` for 3DS), captures and refunds answer 202
 with an `action_id`; webhooks carry `Cko-Signature`, the hex HMAC-SHA256 of the raw body.
+Disputes (https://api-reference.checkout.com/#tag/Disputes): the `dispute_*` webhooks
+name the dispute and its payment; evidence is provided with `PUT /disputes/{id}/evidence`
+and then submitted with `POST /disputes/{id}/evidence` (both answer 204).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -21,11 +25,16 @@ from paysandbox.examples.payment_service.adapters.base import (
     CANCELED,
     CAPTURED,
     DECLINED,
+    DISPUTE_LOST,
+    DISPUTE_OPEN,
+    DISPUTE_UNDER_REVIEW,
+    DISPUTE_WON,
     PARTIALLY_REFUNDED,
     PENDING,
     REFUNDED,
     REQUIRES_ACTION,
     BadSignature,
+    DisputeNotice,
     PaymentRequest,
     ProviderResult,
     WebhookUpdate,
@@ -40,6 +49,14 @@ _EVENTS = {"payment_approved": AUTHORIZED, "payment_captured": CAPTURED,
            "payment_declined": DECLINED, "payment_refunded": REFUNDED,
            "payment_voided": CANCELED, "payment_canceled": CANCELED,
            "payment_expired": DECLINED, "payment_pending": PENDING}
+#: Checkout.com's dispute webhooks as the service books them: expired and accepted
+#: disputes are lost (the funds stay with the cardholder), a canceled or resolved one
+#: gives them back.
+_DISPUTE_EVENTS = {"dispute_received": DISPUTE_OPEN, "dispute_evidence_required": DISPUTE_OPEN,
+                   "dispute_evidence_submitted": DISPUTE_UNDER_REVIEW,
+                   "dispute_won": DISPUTE_WON, "dispute_canceled": DISPUTE_WON,
+                   "dispute_resolved": DISPUTE_WON, "dispute_lost": DISPUTE_LOST,
+                   "dispute_expired": DISPUTE_LOST, "dispute_accepted": DISPUTE_LOST}
 
 
 class CheckoutcomAdapter:
@@ -96,12 +113,45 @@ class CheckoutcomAdapter:
         if not self.webhook_secret or not hmac.compare_digest(expected, given):
             raise BadSignature("Cko-Signature does not verify")
         event = json.loads(body)
-        status = _EVENTS.get(event.get("type", ""))
-        ref = (event.get("data") or {}).get("id")
-        return [WebhookUpdate(ref, status, event["type"])] if status and ref else []
+        kind, data = event.get("type", ""), event.get("data") or {}
+        if kind in _DISPUTE_EVENTS and data.get("payment_id") and data.get("id"):
+            return [WebhookUpdate(data["payment_id"], None, kind,
+                                  dispute=_dispute_notice(kind, data))]
+        status = _EVENTS.get(kind)
+        ref = data.get("id")
+        return [WebhookUpdate(ref, status, kind)] if status and ref else []
 
     def webhook_ack(self) -> tuple[str, str]:
         return "", "text/plain"
+
+    async def submit_evidence(self, dispute_id: str, evidence: Mapping[str, str]) -> str:
+        """Provide the evidence, then submit it: Checkout.com reviews it from then on."""
+        await self._call("PUT", f"/disputes/{dispute_id}/evidence", evidence)
+        await self._call("POST", f"/disputes/{dispute_id}/evidence")
+        return DISPUTE_UNDER_REVIEW
+
+    def evidence_for(self, payment: Mapping[str, Any]) -> dict[str, str]:
+        evidence = {
+            "invoice_or_receipt_text": f"Order {payment['id']}: {payment['amount']} "
+                                       f"{str(payment['currency']).upper()}",
+            "proof_of_delivery_or_service_text": f"Payment {payment['id']} was authorized "
+                                                 "by the cardholder and delivered."}
+        if payment.get("email"):
+            evidence["customer_communication_text"] = \
+                f"Order confirmation sent to {payment['email']}"
+        return evidence
+
+
+def _dispute_notice(kind: str, data: Mapping[str, Any]) -> DisputeNotice:
+    due = data.get("evidence_required_by")
+    try:
+        due_by = datetime.fromisoformat(str(due).replace("Z", "+00:00")).timestamp() \
+            if due else None
+    except ValueError:
+        due_by = None
+    return DisputeNotice(str(data["id"]), _DISPUTE_EVENTS[kind],
+                         str(data.get("category", "general")), int(data.get("amount", 0)),
+                         answered=kind == "dispute_evidence_submitted", due_by=due_by)
 
 
 def _result(res: Mapping[str, Any], capture: bool | None) -> ProviderResult:
