@@ -248,6 +248,71 @@ def test_pre_arbitration_is_defended_and_won(
     won = item(notifications, "PREARBITRATION_WON", psp)
     assert won["additionalData"]["disputeStatus"] == "Won"
     assert dispute_of(payment_simulator, psp)["status"] == "won"
+    assert payment_simulator.admin("GET", "/contracts")["total"] == 0
+
+
+def test_an_unanswered_pre_arbitration_is_lost(
+        payment_simulator: SimulatorServer, adyen: Checkout, notifications: Receiver):
+    psp = adyen.pay(card(holder="Prearbitration"))["pspReference"]
+    for step in ("1s", "61s", "1h", "1d"):
+        payment_simulator.advance_clock(step)
+    item(notifications, "PREARBITRATION_OPEN", psp)
+    payment_simulator.advance_clock("7d")
+    lost = item(notifications, "PREARBITRATION_LOST", psp)
+    assert lost["additionalData"]["disputeStatus"] == "Lost"
+    item(notifications, "DISPUTE_DEFENSE_PERIOD_ENDED", psp, "Expired")
+    d = dispute_of(payment_simulator, psp)
+    assert (d["status"], d["expired"], d["funds_reinstated"]) == ("lost", True, False)
+    assert payment_simulator.admin("GET", "/contracts")["total"] == 0
+
+
+def test_a_defended_chargeback_the_issuer_upholds_is_lost(
+        payment_simulator: SimulatorServer, adyen: Checkout, disputes: Disputes,
+        notifications: Receiver):
+    psp = adyen.pay(value=3000)["pspReference"]
+    payment_simulator.admin("POST", f"/payments/{psp}/dispute",
+                            {"reason": "credit_not_processed", "ends": "lost",
+                             "network_reason_code": "13.6"})
+    dispute_psp = item(notifications, "CHARGEBACK", psp)["pspReference"]
+    reasons = {r["defenseReasonCode"] for r in disputes.reasons(dispute_psp)["defenseReasons"]}
+    assert "CreditOrCancellationPolicyProperlyDisclosed" in reasons
+    assert disputes.supply(dispute_psp, "CreditOrCancellationPolicy",
+                           contentType="image/jpeg") == {"success": True}
+    assert disputes.defend(dispute_psp, "CreditOrCancellationPolicyProperlyDisclosed") == \
+        {"success": True}
+    payment_simulator.advance_clock("1h")
+    lost = item(notifications, "CHARGEBACK", psp, "Lost")
+    assert (lost["pspReference"], lost["additionalData"]["chargebackReasonCode"]) == (
+        dispute_psp, "13.6")
+    d = dispute_of(payment_simulator, psp)
+    assert (d["status"], d["expired"]) == ("lost", False)
+    assert d["evidence"]["documents"]["CreditOrCancellationPolicy"]["contentType"] == \
+        "image/jpeg"
+    assert payment_simulator.admin("GET", "/contracts")["total"] == 0
+
+
+@pytest.mark.payment_scenario("""
+name: adyen-dispute-rate
+seed: 5
+rules:
+  - name: some-payments-are-disputed
+    match: {provider: adyen, operation: [authorize, capture]}
+    dispute: {reason: product_unacceptable, after: 2d, probability: 0.5}
+""")
+def test_a_scenario_rule_disputes_a_share_of_adyen_payments(
+        payment_simulator: SimulatorServer, adyen: Checkout, notifications: Receiver):
+    paid = {adyen.pay()["pspReference"] for _ in range(20)}
+    payment_simulator.advance_clock("1d")
+    assert not notifications.items("CHARGEBACK")
+    payment_simulator.advance_clock("1d")
+    rule = payment_simulator.client.scenarios()[0]["rules"][0]
+    assert 4 <= rule["applied"] <= 16
+    assert notifications.wait_for(
+        lambda got: len([n for n in got if n.item["eventCode"] == "CHARGEBACK"])
+        == rule["applied"])
+    charged = notifications.items("CHARGEBACK")
+    assert {i["originalReference"] for i in charged} <= paid
+    assert {i["additionalData"]["chargebackReasonCode"] for i in charged} == {"13.3"}
 
 
 def test_chargeback_reversed_and_a_reason_code_take_effect_only_once_captured(
