@@ -18,6 +18,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from paysandbox.providers.adyen.routes import provider
+from paysandbox.testing.server import SimulatorServer
 from tests.providers import adyen_support
 from tests.providers.adyen_support import Checkout, Receiver, card
 
