@@ -201,3 +201,39 @@ _DISPUTE_EVENTS = {
     "ISSUER_RESPONSE_TIMEFRAME_EXPIRED": "IssuerResponseTimeframeExpiredNotificationRequest",
     "DISPUTE_DEFENSE_PERIOD_ENDED": "DisputeDefensePeriodEndedNotificationRequest",
 }
+
+
+def test_every_dispute_notification_matches_the_webhook_spec(
+        payment_simulator: SimulatorServer, adyen: Checkout, notifications: Receiver):
+    from paysandbox.providers.adyen import disputes
+    api = adyen.sdk.disputes.disputes_api
+    api.baseUrl = payment_simulator.url("adyen") + "/ca/services/DisputeService/v30"
+
+    def defend(dispute: str) -> None:
+        body = {"merchantAccountCode": adyen.merchant, "disputePspReference": dispute}
+        api.supply_defense_document({**body, "defenseDocuments": [{
+            "defenseDocumentTypeCode": "DefenseMaterial", "contentType": "application/pdf",
+            "content": "JVBERi0xLjQK"}]})
+        assert api.defend_dispute({**body, "defenseReasonCode": "SupplyDefenseMaterial"}
+                                  ).message["disputeServiceResult"]["success"] is True
+
+    adyen.pay(card(holder="Second Chargeback"))
+    won, lost = (adyen.pay(card(holder="Prearbitration"))["pspReference"] for _ in range(2))
+    inquiry = adyen.pay()["pspReference"]
+    payment_simulator.admin("POST", f"/payments/{inquiry}/dispute", {"kind": "inquiry"})
+    defend(notifications.one("REQUEST_FOR_INFORMATION")["pspReference"])
+    for step in ("1s", "61s", "1h", "1d"):
+        payment_simulator.advance_clock(step)
+    assert notifications.wait_for(lambda got: len(
+        [n for n in got if n.item["eventCode"] == "PREARBITRATION_OPEN"]) == 2)
+    defend(next(i["pspReference"] for i in notifications.items("PREARBITRATION_OPEN")
+                if i["originalReference"] == won))
+    payment_simulator.advance_clock("1h")
+    payment_simulator.advance_clock("7d")  # the other pre-arbitration is never answered
+    assert notifications.wait_for(
+        lambda got: {n.item["eventCode"] for n in got} >= disputes.EVENT_CODES)
+    assert any(i["originalReference"] == lost
+               for i in notifications.items("PREARBITRATION_LOST"))
+    for n in notifications.received:
+        if n.item["eventCode"] in _DISPUTE_EVENTS:
+            _check(WEBHOOKS, _DISPUTE_EVENTS[n.item["eventCode"]], n.json())
