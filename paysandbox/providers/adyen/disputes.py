@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -382,7 +382,7 @@ async def _run(ctx: Context, p: Payment, command: UpdateDispute | AcceptDispute)
         raise Refused(str(exc)) from None
 
 
-async def _answer(work: Any) -> dict[str, Any]:
+async def _answer(work: Awaitable[None]) -> dict[str, Any]:
     try:
         await work
     except Refused as exc:
