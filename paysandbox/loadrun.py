@@ -38,6 +38,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     load.add_argument("--scenario", metavar="FILE_OR_NAME",
                       help="load it (a file or a ready-made scenario's name) into the "
                            "simulator and start its phases with the load")
+    load.add_argument("--dispute-rate", type=float, metavar="SHARE",
+                      help="dispute this share of captured payments (0.01: 1%%), with the "
+                           "reasons and endings of the ready-made disputes scenario; after "
+                           "the load the simulator's clock is advanced until every dispute "
+                           "is decided, and the report counts them")
+    load.add_argument("--dispute-timeout", type=float, default=60, metavar="SECONDS",
+                      help="how long to wait, after each advance of the clock, for the "
+                           "dispute webhooks and the service's answers (default 60)")
     load.add_argument("--shape", choices=["ramp", "step", "spike", "soak", "scenario"])
     load.add_argument("--slo", action="append", default=[], metavar="GATE",
                       help="'p95<300ms', 'errors<1%%', 'POST /payments:p99<1s' (repeatable)")
@@ -66,10 +74,11 @@ def load_command(args: argparse.Namespace) -> int:
     argv = [sys.executable, "-m", "paysandbox.loadtests.run", "--suite", args.suite,
             "--users", str(args.users), "--spawn-rate", str(args.spawn_rate),
             "--run-time", args.run_time, "--workers", str(args.workers),
-            "--seed", str(args.seed), "--request-timeout", str(args.request_timeout)]
-    for flag in ("target", "simulator", "shape", "report"):
-        if getattr(args, flag):
-            argv += [f"--{flag}", str(getattr(args, flag))]
+            "--seed", str(args.seed), "--request-timeout", str(args.request_timeout),
+            "--dispute-timeout", str(args.dispute_timeout)]
+    for flag in ("target", "simulator", "shape", "report", "dispute_rate"):
+        if getattr(args, flag) not in (None, ""):
+            argv += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
     for gate in args.slo:
         argv += ["--slo", gate]
     with contextlib.ExitStack() as stack:

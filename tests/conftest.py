@@ -240,3 +240,13 @@ def hook_server() -> Iterator[WebhookReceiver]:
     replies); the plugin's own `webhook_receiver` is the one users get."""
     with receiving(lambda base: WebhookReceiver(base + "/hooks")) as rx:
         yield rx
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[SimulatorServer]:
+    """A simulator of the test module's own, with default settings, on a free port (a
+    module whose tests need other settings defines its own)."""
+    server = SimulatorServer()
+    server.start()
+    yield server
+    server.stop()

@@ -250,7 +250,8 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         at `limit`): by provider, status, currency and decline, and payments created per
         provider per `bucket` seconds from `origin` (default: the first payment; widened so that
         there are at most 10,000 buckets; payments before `origin` are counted but not
-        bucketed)."""
+        bucketed); disputes by provider, reason, kind and outcome (`expired`: lost
+        unanswered when its evidence window closed)."""
         try:
             bucket = float(request.query.get("bucket", "5"))
         except ValueError:
@@ -263,11 +264,15 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
             raise AdminError(400, "origin must be a time in seconds since the epoch.") from None
         groups: Counter[tuple[str, str, str, str | None]] = Counter()
         created: list[tuple[str, float]] = []
+        disputed: Counter[tuple[str, str, str, str]] = Counter()
         for ns in await store.namespaces():
             for p in await store.list_payments(ns, limit=2**31):
                 groups[(p.provider, p.status.value, p.currency.lower(),
                          p.decline.value if p.decline else None)] += 1
                 created.append((p.provider, p.created))
+                for d in p.disputes:
+                    disputed[(p.provider, d.reason.value, d.kind.value,
+                              "expired" if d.expired else d.status.value)] += 1
             await asyncio.sleep(0)  # let provider traffic through between namespaces
         start = min((c for _, c in created), default=0.0) if origin is None else origin
         end = max((c for _, c in created), default=start)
@@ -278,7 +283,10 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
                       "counts": [{"provider": k[0], "status": k[1], "currency": k[2],
                                   "decline": k[3], "count": n} for k, n in groups.items()],
                       "created": [{"provider": k[0], "at": start + k[1] * bucket, "count": n}
-                                  for k, n in sorted(per_bucket.items())]})
+                                  for k, n in sorted(per_bucket.items())],
+                      "disputes": [{"provider": k[0], "reason": k[1], "kind": k[2],
+                                    "outcome": k[3], "count": n}
+                                   for k, n in sorted(disputed.items())]})
 
     async def payment_get(request: web.Request) -> web.Response:
         return _json(payment_json(await find_payment(request.match_info["id"])))

@@ -1,7 +1,8 @@
 """One HTML page per run: Locust's numbers and the simulator's view of the same minutes
 (payments per provider and outcome, provider latency and errors, injected faults,
-webhook deliveries, the simulator's CPU and memory), with inline SVG charts (no
-JavaScript, no CDN), plus a short Markdown summary.
+webhook deliveries, the simulator's CPU and memory; disputes by provider, reason and
+outcome when the run opened some), with inline SVG charts (no JavaScript, no CDN), plus
+a short Markdown summary.
 
 Every time series shares one axis, seconds since the load started, and has the
 scenario's phases (an outage) shaded on it. Counts per time bucket are drawn with their
@@ -429,7 +430,8 @@ padding:.25rem .5rem;text-align:right;font-size:.9rem}th{background:#f4f4f4}
 td:first-child,th:first-child{text-align:left}figure{margin:1.2rem 0}figcaption{font-weight:600;
 margin-bottom:.3rem}svg{max-width:100%;height:auto;display:block}.note{color:#555;
 font-size:.85rem;margin:.2rem 0}.pass{color:#2e7d32}.fail{color:#c62828;font-weight:600}
-.phases{background:#fbeaea;border-left:4px solid #e29a9a;padding:.3rem .6rem}"""
+.phases{background:#fbeaea;border-left:4px solid #e29a9a;padding:.3rem .6rem}
+.disputes td:nth-child(2),.disputes th:nth-child(2){text-align:left}"""
 
 
 def _rates(rows: Sequence[tuple[float, dict[str, str]]],
@@ -489,10 +491,13 @@ def build_report(report: Path, *, simulator: Admin | None, title: str,
                  scenario: str | None = None, slo: Sequence[Mapping[str, Any]] = (),
                  run: Mapping[str, Any] | None = None,
                  window: tuple[float, float] | None = None,
-                 sampled: Sampled | None = None) -> str:
+                 sampled: Sampled | None = None,
+                 disputes: Mapping[str, Any] | None = None) -> str:
     """Write report.html and summary.md into `report`; return the Markdown summary.
     `window`: the load's start and end (epoch seconds); without it, Locust's history
-    gives it. `sampled`: the journal and process read during the run."""
+    gives it. `sampled`: the journal and process read during the run. `disputes`: the
+    run's disputes (`simulator` and `service`: counts by (provider, reason, outcome);
+    `note`: how they were settled), see loadtests/disputes.py."""
     stats = _rows(report / "locust_stats.csv")
     failures = _rows(report / "locust_failures.csv")
     total_row = next((r for r in stats if r["Name"] == "Aggregated"), None)
@@ -605,6 +610,8 @@ def build_report(report: Path, *, simulator: Admin | None, title: str,
         parts.append(bar_chart("Injected faults", sorted(view["faults"].items())))
         parts.append(bar_chart("Scenario rules applied", sorted(view["rules"].items())))
         parts.append(bar_chart("Webhook deliveries by state", sorted(view["webhooks"].items())))
+    if disputes:
+        parts += dispute_section(disputes)
     parts.append("</body></html>")
     (report / "report.html").write_text("\n".join(parts))
 
@@ -631,10 +638,72 @@ def build_report(report: Path, *, simulator: Admin | None, title: str,
         md += [f"- {note}" for note in view["notes"]]
     elif view_error:
         md.append(f"- {view_error}")
+    if disputes:
+        md += dispute_lines(disputes)
     md.append(f"- report: {report / 'report.html'}")
     summary = "\n".join(md) + "\n"
     (report / "summary.md").write_text(summary)
     return summary
+
+
+#: The columns of the dispute tables: where a dispute stands, as the simulator says it
+#: (`expired`: lost unanswered) and as the reference service books it (`opened` counts
+#: every dispute it heard of).
+SIMULATOR_OUTCOMES = ("needs_response", "under_review", "won", "lost", "accepted", "expired")
+SERVICE_OUTCOMES = ("opened", "won", "lost", "expired")
+DisputeCounts = Mapping[tuple[str, str, str], int]
+
+
+def _dispute_rows(counts: DisputeCounts, outcomes: Sequence[str],
+                  total: bool) -> list[list[Any]]:
+    pairs = sorted({(p, r) for p, r, _ in counts})
+    rows: list[list[Any]] = []
+    for provider, reason in pairs:
+        row = [counts.get((provider, reason, o), 0) for o in outcomes]
+        rows.append([provider, reason, *([sum(row)] if total else []), *row])
+    return rows
+
+
+def dispute_section(disputes: Mapping[str, Any]) -> list[str]:
+    """The report's disputes: by provider, reason and outcome at the simulator and as the
+    service booked them, with a chart of outcomes per provider."""
+    sim: DisputeCounts = disputes.get("simulator") or {}
+    svc: DisputeCounts | None = disputes.get("service")
+    parts = ["<h2>Disputes</h2><div class='disputes'>"]
+    if disputes.get("note"):
+        parts.append(f"<p>{html.escape(str(disputes['note']))}</p>")
+    by_outcome: Counter[str] = Counter()
+    for (provider, _, outcome), n in sim.items():
+        by_outcome[f"{provider}: {outcome}"] += n
+    parts.append(bar_chart("Disputes by provider and outcome (the simulator)",
+                           sorted(by_outcome.items())))
+    parts.append("<h3>At the simulator</h3>")
+    parts.append(table(["provider", "reason", "disputes", *SIMULATOR_OUTCOMES],
+                       _dispute_rows(sim, SIMULATOR_OUTCOMES, True)) if sim else
+                 "<p>No dispute was opened.</p>")
+    parts.append("<h3>Booked by the service under test</h3>")
+    if svc is None:
+        parts.append("<p class='note'>The service under test has no <code>/stats</code> "
+                     "with dispute counts (the reference payment service has).</p>")
+    else:
+        parts.append(table(["provider", "reason (provider's words)", *SERVICE_OUTCOMES],
+                           _dispute_rows(svc, SERVICE_OUTCOMES, False)) if svc else
+                     "<p>The service booked no dispute.</p>")
+    parts.append("</div>")
+    return parts
+
+
+def _dispute_words(counts: DisputeCounts) -> str:
+    return ", ".join(f"{p} {r} {o} {n}" for (p, r, o), n in sorted(counts.items())) or "none"
+
+
+def dispute_lines(disputes: Mapping[str, Any]) -> list[str]:
+    lines = [f"- disputes at the simulator: {_dispute_words(disputes.get('simulator') or {})}"]
+    if disputes.get("service") is not None:
+        lines.append(f"- disputes booked by the service: {_dispute_words(disputes['service'])}")
+    if disputes.get("note"):
+        lines.append(f"- {disputes['note']}")
+    return lines
 
 
 def _error_words(error: str) -> str:

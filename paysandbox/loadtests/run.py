@@ -13,6 +13,7 @@ a run that has gates), 2 for bad arguments.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -22,9 +23,11 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from paysandbox.loadtests import disputes as dispute_runs
 from paysandbox.loadtests import slo as slo_gates
 from paysandbox.loadtests.admin import Admin
 from paysandbox.loadtests.report import bucket_for, build_report, slo_value
@@ -50,6 +53,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", metavar="FILE",
                         help="load this scenario into the simulator and start its phases "
                              "when the load starts")
+    parser.add_argument("--dispute-rate", type=float, default=None, metavar="SHARE",
+                        help="dispute this share of captured payments (0.01: 1%%), with the "
+                             "reasons and endings of the ready-made disputes scenario, at "
+                             "every provider that renders disputes")
+    parser.add_argument("--dispute-timeout", type=float,
+                        default=dispute_runs.DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                        help="when the run loaded dispute rules: after the load the "
+                             "simulator's clock is advanced twice (disputes open, then are "
+                             "decided); how long to wait each time for the webhooks and the "
+                             "service's answers (default 60)")
     parser.add_argument("--shape", choices=["ramp", "step", "spike", "soak", "scenario"],
                         help="a load shape instead of a flat --users (peaks at --users, "
                              "lasts --run-time)")
@@ -170,6 +183,16 @@ def run(args: argparse.Namespace) -> int:
     if not args.request_timeout > 0:
         print("--request-timeout: a number of seconds above 0, e.g. 5", file=sys.stderr)
         return 2
+    rate_doc = None
+    if args.dispute_rate is not None:
+        try:
+            rate_doc = dispute_runs.rate_scenario(args.dispute_rate)
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+    if not args.dispute_timeout > 0:
+        print("--dispute-timeout: a number of seconds above 0, e.g. 60", file=sys.stderr)
+        return 2
     report = Path(args.report or f"reports/{args.suite}-{time.strftime('%Y%m%d-%H%M%S')}")
     report.mkdir(parents=True, exist_ok=True)
     admin = Admin(args.simulator, token=args.admin_token)
@@ -182,6 +205,16 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, ValueError, RuntimeError) as exc:
             print(f"--scenario {path}: {exc}", file=sys.stderr)
             return 2
+    if rate_doc is not None:
+        try:
+            admin.load_scenario(dispute_runs.RATE_SCENARIO, yaml.safe_dump(rate_doc))
+        except (OSError, RuntimeError) as exc:
+            print(f"--dispute-rate: the simulator refused its scenario: {exc}", file=sys.stderr)
+            return 2
+    # Disputes are settled after the load when this run brought dispute rules.
+    opens_disputes = rate_doc is not None or (
+        args.scenario is not None and dispute_runs.timing(
+            [{"document": yaml.safe_load(Path(args.scenario).read_text())}]) is not None)
     classes = args.user_classes
     if args.suite == "providers" and classes is None:
         try:
@@ -226,6 +259,7 @@ def run(args: argparse.Namespace) -> int:
     # The load stops at --run-time; the seconds Locust takes to wind down are not load.
     ended = min(ended, origin + total)
     code = proc.returncode
+    disputes = settle_disputes(admin, args, quiet=args.quiet) if opens_disputes else None
     verdicts = []
     slo_file = report / "slo.json"
     if slo_file.exists():
@@ -238,7 +272,8 @@ def run(args: argparse.Namespace) -> int:
                                     "shape": args.shape,
                                     "request_timeout": f"{args.request_timeout:g} s",
                                     "exit_code": code},
-                               window=(origin, ended), sampled=sampled)
+                               window=(origin, ended), sampled=sampled,
+                               disputes=disputes)
     except (OSError, RuntimeError, ValueError) as exc:
         summary = f"(the report could not be built: {exc})"
     print(summary)
@@ -253,6 +288,37 @@ def run(args: argparse.Namespace) -> int:
     print(f"report: {report / 'report.html'}  (summary {report / 'summary.md'}, Locust's own "
           f"{report / 'locust.html'})")
     return code
+
+
+def settle_disputes(admin: Admin, args: argparse.Namespace, *,
+                    quiet: bool = False) -> dict[str, Any]:
+    """After the load: advance the simulator's clock until the run's disputes are decided,
+    then count them there and, when the service under test has a `/stats` like the
+    reference service's, as it booked them."""
+    try:
+        settled = dispute_runs.settle(admin, timeout=args.dispute_timeout)
+    except (OSError, RuntimeError, ValueError) as exc:
+        return {"note": f"the disputes could not be settled: {exc}"}
+    finally:
+        if args.dispute_rate is not None:
+            with contextlib.suppress(OSError, RuntimeError):
+                admin.call("DELETE", f"/scenarios/{dispute_runs.RATE_SCENARIO}")
+    note = ""
+    if settled is not None:
+        steps = " then ".join(dispute_runs.duration_words(s) for s in settled.advanced)
+        note = (f"After the load the simulator's clock was advanced {steps} so that every "
+                "dispute opened and was decided"
+                + (f" (a wait for the webhooks and answers gave up after "
+                   f"{args.dispute_timeout:g} s)" if settled.timed_out else "") + ".")
+        if not quiet:
+            print(f"disputes: {note}", flush=True)
+    service = dispute_runs.service_stats(args.target) if args.suite == "checkout" else None
+    try:
+        simulator = dispute_runs.simulator_counts(admin.call("GET", "/payments/summary"))
+    except (OSError, RuntimeError) as exc:
+        return {"note": f"{note} The simulator's dispute counts are missing: {exc}".strip()}
+    return {"simulator": simulator, "note": note,
+            "service": None if service is None else dispute_runs.service_counts(service)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

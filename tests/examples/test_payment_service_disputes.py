@@ -17,14 +17,6 @@ from paysandbox.testing.server import SimulatorServer
 CARD = {"exp_month": 12, "exp_year": 2031, "cvc": "123"}
 
 
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[SimulatorServer]:
-    server = SimulatorServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def service(simulator: SimulatorServer) -> Iterator[ServiceServer]:
     simulator.reset()

@@ -331,14 +331,6 @@ def test_the_legend_wraps_inside_the_chart() -> None:
 
 # -- the simulator's side: GET /__admin/payments/summary --------------------------------
 
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[SimulatorServer]:
-    server = SimulatorServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_the_summary_counts_every_payment_past_the_list_limit(
         simulator: SimulatorServer, tmp_path: Path) -> None:
     simulator.reset()

@@ -31,14 +31,6 @@ rules:
 """
 
 
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[SimulatorServer]:
-    server = SimulatorServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def service(simulator: SimulatorServer) -> Iterator[ServiceServer]:
     simulator.reset()
