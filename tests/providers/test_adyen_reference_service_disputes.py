@@ -19,14 +19,6 @@ from paysandbox.testing.server import SimulatorServer
 CARD = {"number": "4111111111111111", "exp_month": 3, "exp_year": 2030, "cvc": "737"}
 
 
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[SimulatorServer]:
-    server = SimulatorServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def service(simulator: SimulatorServer) -> Iterator[ServiceServer]:
     simulator.reset()
