@@ -31,6 +31,11 @@ STRUCTURES: Mapping[str, str] = {
     "reversals.request": "PaymentReversalRequest",
     "amount_updates.request": "PaymentAmountUpdateRequest",
     "standalone_cancels.request": "StandalonePaymentCancelRequest",
+    "retrieve_applicable_defense_reasons.request": "DefenseReasonsRequest",
+    "supply_defense_document.request": "SupplyDefenseDocumentRequest",
+    "delete_dispute_defense_document.request": "DeleteDefenseDocumentRequest",
+    "defend_dispute.request": "DefendDisputeRequest",
+    "accept_dispute.request": "AcceptDisputeRequest",
 }
 
 # The structure of the body being checked: the envelope asks `invalid` about a
@@ -43,9 +48,10 @@ class AdyenDialect:
     replay_header = "idempotency-key-replayed"
 
     def authenticate(self, request: web.Request) -> str:
-        """The API key (or the web-service user of Basic auth) is the namespace; a path
-        below the oldest version imitated is a 404 before anything else."""
-        version = int(request.match_info["version"])
+        """The API key (or the web-service user of Basic auth) is the namespace; a
+        Checkout API path below the oldest version imitated is a 404 before anything
+        else (the Disputes API has one version, in its fixed path)."""
+        version = int(request.match_info.get("version", MIN_VERSION))
         if version < MIN_VERSION:
             raise AdyenError(f"Checkout API v{version} is not imitated: use v{MIN_VERSION} "
                              "or newer in the path, for example /checkout/v71/payments.",

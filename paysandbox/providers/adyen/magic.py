@@ -25,6 +25,14 @@
 - Encrypted card fields: Adyen's test platform accepts `test_`-prefixed plain values in
   place of the Web Components' encrypted blobs (`encryptedCardNumber:
   "test_4111111111111111"`).
+- Dispute holder names (https://docs.adyen.com/risk-management/disputes-api/
+  test-applicable-dispute-reasons): a payment made with one is disputed once it is
+  captured. `Chargeback` opens a chargeback (the scheme's usual code for a fraud
+  chargeback), `Chargeback:{reason code}` one with that scheme reason code (`10.4`,
+  `4837`, `13.1`…), `Chargeback Reversed` one the issuer reverses by itself, `Second
+  Chargeback` one reversed and then charged back a second time. `Prearbitration` is the
+  simulator's own (Adyen documents no test value for it): reversed, then taken to
+  pre-arbitration by the issuer.
 """
 
 from __future__ import annotations
@@ -33,6 +41,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from paysandbox.core.disputes import (
+    SCHEME_REASON_CODES,
+    DisputeReason,
+    DisputeStage,
+    DisputeStatus,
+)
 from paysandbox.core.outcomes import DeclineReason, Outcome
 
 R = DeclineReason
@@ -191,4 +205,55 @@ def decrypt(value: str) -> str | None:
     """The plain value of a test-encrypted field; None when it is not one."""
     if value.startswith(ENCRYPTED_PREFIX):
         return value[len(ENCRYPTED_PREFIX):]
+    return None
+
+
+# -- disputes ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class DisputeTrigger:
+    """What a dispute holder name asks for once the payment is captured."""
+
+    reason: DisputeReason
+    network_reason_code: str | None = None
+    #: The issuer reverses the chargeback by itself (Adyen's auto-defence), so it is won
+    #: whatever the merchant does.
+    reversed: bool = False
+    #: After the reversal, the issuer comes back: a second cycle at this stage.
+    second_cycle: DisputeStage | None = None
+
+    @property
+    def ends(self) -> DisputeStatus | None:
+        return DisputeStatus.WON if self.reversed else None
+
+
+#: A scheme reason code -> the canonical reason it stands for (Visa's and Mastercard's).
+REASON_BY_CODE: Mapping[str, DisputeReason] = MappingProxyType({
+    code: reason for table in reversed(list(SCHEME_REASON_CODES.values()))
+    for reason, code in reversed(list(table.items()))})
+
+_DISPUTE_NAMES: Mapping[str, DisputeTrigger] = MappingProxyType({
+    "CHARGEBACK": DisputeTrigger(DisputeReason.FRAUDULENT),
+    "CHARGEBACK REVERSED": DisputeTrigger(DisputeReason.FRAUDULENT, reversed=True),
+    "SECOND CHARGEBACK": DisputeTrigger(DisputeReason.FRAUDULENT, reversed=True,
+                                        second_cycle=DisputeStage.SECOND_CHARGEBACK),
+    "PREARBITRATION": DisputeTrigger(DisputeReason.FRAUDULENT, reversed=True,
+                                     second_cycle=DisputeStage.PRE_ARBITRATION),
+})
+
+
+def dispute_trigger(holder_name: object) -> DisputeTrigger | None:
+    """The dispute a holder name asks for, if it is one of the dispute test names
+    (case and surrounding spaces do not matter; `Chargeback:{code}` takes any code,
+    an unknown one with the general reason)."""
+    if not isinstance(holder_name, str):
+        return None
+    name = " ".join(holder_name.split()).upper()
+    found = _DISPUTE_NAMES.get(name)
+    if found is not None:
+        return found
+    head, sep, code = name.partition(":")
+    code = code.strip()
+    if head.strip() == "CHARGEBACK" and sep and code:
+        return DisputeTrigger(REASON_BY_CODE.get(code, DisputeReason.GENERAL), code)
     return None

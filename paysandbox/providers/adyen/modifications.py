@@ -20,7 +20,7 @@ from paysandbox.core.payments import (
     PaymentError,
     Status,
 )
-from paysandbox.providers.adyen import wire
+from paysandbox.providers.adyen import disputes, wire
 from paysandbox.providers.adyen.notifications import (
     MODIFICATION_EVENTS,
     AdyenAdjust,
@@ -127,10 +127,11 @@ async def _apply(ctx: Context, p: Payment, psp: str, data: Mapping[str, Any],
     reason = _refusal_of_modification(p, data)
     if command is not None and reason is None:
         try:
-            await ctx.execute(command, p, amount=value)
+            result = await ctx.execute(command, p, amount=value)
+            disputes.after_capture(ctx, result)
             return
-        except AmountExceeded:
-            reason = "Insufficient balance on payment"
+        except AmountExceeded as exc:
+            reason = _insufficient(exc)
         except (InvalidTransition, PaymentError) as exc:
             reason = _state_reason(exc, event_code)
         except NoSuchPayment:
@@ -144,6 +145,16 @@ async def _notify(ctx: Context, item: Mapping[str, Any]) -> None:
     """A refused modification's notification: no state change carries it, so it goes
     through the engine's outbox (webhook chaos, the payload's contract, the journal)."""
     await ctx.publish([event(ctx.namespace, item, ctx.clock.now())])
+
+
+def _insufficient(exc: AmountExceeded) -> str:
+    """Adyen's refusal of a modification beyond the balance; when chargebacks hold part
+    of the payment, the reason says so (a refund may not return disputed funds)."""
+    held = exc.payment.amount_disputed
+    if held:
+        return (f"Insufficient balance on payment: {held} (minor units) of it is charged "
+                f"back; {exc.available} can still be refunded")
+    return "Insufficient balance on payment"
 
 
 def _refusal_of_modification(p: Payment, data: Mapping[str, Any]) -> str | None:

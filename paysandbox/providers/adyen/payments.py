@@ -16,7 +16,7 @@ from paysandbox.core.commands import Authorize, Complete, Writes
 from paysandbox.core.money import UnknownCurrency, currency
 from paysandbox.core.outcomes import Outcome
 from paysandbox.core.payments import CardDetails, Payment, PaymentChanges, Status
-from paysandbox.providers.adyen import magic, wire
+from paysandbox.providers.adyen import disputes, magic, wire
 from paysandbox.providers.adyen.notifications import NAME
 from paysandbox.providers.adyen.wire import AdyenError
 from paysandbox.providers.seam import Context
@@ -64,7 +64,8 @@ async def create_payment(ctx: Context, params: dict[str, Any]) -> Any:
         extra={"merchantAccount": account, "reference": reference,
                "returnUrl": params["returnUrl"], "brand": brand, "redirect_token": token,
                "native": native, "auth_code": f"{secrets.randbelow(1_000_000):06d}",
-               "action_url": action_url})
+               "action_url": action_url,
+               **disputes.test_dispute_extra(params["paymentMethod"].get("holderName"))})
     # The device fingerprint comes before the challenge: its page opens only once the
     # shopper is challenged (submit_payment_details).
     fingerprint = outcome.action == wire.FINGERPRINT
@@ -72,6 +73,7 @@ async def create_payment(ctx: Context, params: dict[str, Any]) -> Any:
                     on_action=() if fingerprint else (challenge,))
     result = await ctx.execute(Authorize(psp, outcome, PaymentChanges(card=card),
                                          create=payment, writes=writes), payment, card=card)
+    disputes.after_capture(ctx, result)
     return wire.payment_response(result.payment)
 
 
@@ -168,7 +170,9 @@ async def submit_payment_details(ctx: Context, params: dict[str, Any]) -> Any:
             raise AdyenError("Invalid payload provided: the shopper has not finished "
                              "the 3D Secure challenge yet.", code="14_018",
                              param="details.redirectResult")
-        p = (await ctx.execute(_three_ds_step(ctx, p, token, three_ds), p)).payment
+        result = await ctx.execute(_three_ds_step(ctx, p, token, three_ds), p)
+        disputes.after_capture(ctx, result)
+        p = result.payment
     return wire.payment_response(p)
 
 

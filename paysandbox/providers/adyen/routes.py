@@ -33,8 +33,24 @@ LIMITATIONS (what of the real API this does not imitate):
 - Encrypted card fields only in Adyen's test form (`test_4111111111111111`); real
   client-side encryption cannot be decrypted here.
 - Risk (fraudResult), AVS, DCC, splits, line items and Level 2/3 data are accepted and
-  ignored. Only the standard notification webhook is sent (no report or dispute
-  webhooks); it is configured through the admin API, as Adyen's is in the Customer Area.
+  ignored. Standard notifications (payments, modifications, disputes) are sent, no
+  report webhooks; the webhook is configured through the admin API, as Adyen's is in the
+  Customer Area.
+- Disputes (disputes.py): the Disputes API v30 at /ca/services/DisputeService/v30
+  (retrieveApplicableDefenseReasons, supplyDefenseDocument,
+  deleteDisputeDefenseDocument, defendDispute, acceptDispute) on disputes opened by the
+  test holder names (magic.py), a scenario rule or the admin API. The defense reasons
+  offered are a subset of Adyen's (defense material for every dispute, plus a few per
+  dispute category); documents are checked (PDF, JPEG or TIFF, base64, up to 10 MB) and
+  only their type, content type and size are kept. A defended dispute is decided after
+  its decision delay (default 1 h of virtual time): as its trigger says, else won; there
+  are no evidence test values. Notifications follow one dispute's cycle as
+  `disputes.events_for` lists (a fraud chargeback preceded by NOTIFICATION_OF_FRAUD, a
+  reversal, a second chargeback or pre-arbitration); arbitration, ISSUER_COMMENTS,
+  chargebacks on non-card methods and the disputes of a Brazilian acquirer are not
+  imitated. Reason codes are Visa's and Mastercard's (Visa's for other schemes).
+  A refund of more than what is neither refunded nor charged back is refused in its
+  REFUND notification ("Insufficient balance on payment").
 """
 
 from __future__ import annotations
@@ -42,10 +58,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import urlencode
 
-from paysandbox.core.commands import Authorize, Command, Complete, Result
+from paysandbox.core.commands import Authorize, Command, Complete, DisputeStep, Result
 from paysandbox.core.payments import Payment, Status
 from paysandbox.objects import Objects
-from paysandbox.providers.adyen import modifications, payments, wire
+from paysandbox.providers.adyen import disputes, modifications, payments, wire
 from paysandbox.providers.adyen.dialect import AdyenDialect
 from paysandbox.providers.adyen.notifications import (
     EVENT_CODES,
@@ -64,6 +80,9 @@ from paysandbox.providers.seam import Route, op
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 
 _V = "/checkout/v{version:[0-9]+}"
+#: The Disputes API, where its real host puts it relative to the Checkout API's:
+#: ca-test.adyen.com/ca/services/DisputeService/v30 -> /adyen/ca/services/DisputeService/v30.
+DISPUTES = "/ca/services/DisputeService/v30"
 
 
 class AdyenProvider:
@@ -71,13 +90,18 @@ class AdyenProvider:
     title = "Adyen"
     # Test mode, then the live-prefix hosts the SDKs build ({prefix}-checkout-live…).
     hostnames: Mapping[str, str] = {"checkout-test.adyen.com": "/checkout",
-                                    "*.adyenpayments.com": ""}
+                                    "*.adyenpayments.com": "",
+                                    "ca-test.adyen.com": ""}
     webhooks: WebhookScheme = wire.AdyenWebhooks()
     dialect = AdyenDialect()
 
     @property
     def event_types(self) -> frozenset[str]:
-        return EVENT_CODES
+        return EVENT_CODES | disputes.EVENT_CODES
+
+    def new_dispute_id(self) -> str:
+        """A dispute's own pspReference (which also says Adyen renders disputes)."""
+        return wire.psp_reference()
 
     def base_url_hint(self) -> str:
         return "/checkout/v71"  # any version from v68 works
@@ -108,6 +132,15 @@ class AdyenProvider:
             op("POST", f"{_V}/payments/{{psp}}/amountUpdates",
                modifications.update_payment_amount),
             op("POST", f"{_V}/cancels", modifications.cancel_payment_by_reference),
+            # Disputes API: reads and steps alike are POSTs with a JSON body
+            op("POST", f"{DISPUTES}/retrieveApplicableDefenseReasons",
+               disputes.retrieve_applicable_defense_reasons, read="retrieve",
+               idempotent=False),
+            op("POST", f"{DISPUTES}/supplyDefenseDocument", disputes.supply_defense_document),
+            op("POST", f"{DISPUTES}/deleteDisputeDefenseDocument",
+               disputes.delete_dispute_defense_document),
+            op("POST", f"{DISPUTES}/defendDispute", disputes.defend_dispute),
+            op("POST", f"{DISPUTES}/acceptDispute", disputes.accept_dispute),
         ]
 
     async def webhook_endpoints(self, objects: Objects, namespace: str) -> Sequence[Endpoint]:
@@ -115,6 +148,8 @@ class AdyenProvider:
 
     def events_for(self, namespace: str, command: Command, result: Result) -> Sequence[Event]:
         p, before = result.payment, result.previous
+        if isinstance(command, DisputeStep):
+            return disputes.events_for(namespace, command, result)
         if isinstance(command, AdyenCapture):
             item = modification_item(p, command.psp, command.reference,
                                      MODIFICATION_EVENTS["captures"], p.amount_captured, True)

@@ -94,8 +94,8 @@ def _generic(exc: ApiError) -> tuple[str, str]:
 def parse_json(raw: bytes, content_type: str) -> Any:
     if content_type not in ("application/json", "application/octet-stream", "") \
             and not content_type.endswith("+json"):
-        raise unparsable(f"Unsupported Content-Type '{content_type}': the Checkout API "
-                         "takes JSON bodies. Send 'Content-Type: application/json'.")
+        raise unparsable(f"Unsupported Content-Type '{content_type}': Adyen's APIs "
+                         "take JSON bodies. Send 'Content-Type: application/json'.")
     if not raw.strip():
         raise unparsable("Empty input which would have resulted in a null result. Send "
                          "a JSON object, for example {\"merchantAccount\": \"YourAccount\"}.")

@@ -6,6 +6,13 @@ Docs: https://docs.adyen.com/api-explorer/Checkout/71/post/payments (X-API-Key,
 comes by webhook), https://docs.adyen.com/development-resources/webhooks/verify-hmac-signatures
 (HMAC-SHA256 over `psp:original:merchantAccount:merchantReference:value:currency:
 eventCode:success`, keyed by the hex key, base64).
+
+Disputes: https://docs.adyen.com/risk-management/disputes-api/dispute-notifications (every
+notification of a dispute has the dispute's pspReference, the payment's as
+originalReference, and a disputeStatus) and the Disputes API
+(https://docs.adyen.com/api-explorer/Disputes/30/overview, on the Customer Area host:
+ca-test.adyen.com/ca/services/DisputeService/v30), answered with a defense document and
+`defendDispute`; its answers say `disputeServiceResult.success`.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -25,10 +33,15 @@ from paysandbox.examples.payment_service.adapters.base import (
     CANCELED,
     CAPTURED,
     DECLINED,
+    DISPUTE_LOST,
+    DISPUTE_OPEN,
+    DISPUTE_UNDER_REVIEW,
+    DISPUTE_WON,
     PENDING,
     REFUNDED,
     REQUIRES_ACTION,
     BadSignature,
+    DisputeNotice,
     PaymentRequest,
     ProviderResult,
     Rejected,
@@ -40,6 +53,22 @@ _ACTION = {"RedirectShopper", "ChallengeShopper", "IdentifyShopper", "PresentToS
 _DECLINED = {"Refused", "Error", "Cancelled"}
 _EVENTS = {"CAPTURE": CAPTURED, "REFUND": REFUNDED, "CANCELLATION": CANCELED,
            "CANCEL_OR_REFUND": CANCELED}
+#: Where a dispute stands by its notification's disputeStatus (the event code says the
+#: rest: a reversal is won, a pre-arbitration lost is lost).
+_DISPUTE_STATUS = {"Unresponded": DISPUTE_OPEN, "Undefended": DISPUTE_OPEN,
+                   "Responded": DISPUTE_UNDER_REVIEW, "Pending": DISPUTE_UNDER_REVIEW,
+                   "Won": DISPUTE_WON, "Lost": DISPUTE_LOST, "Expired": DISPUTE_LOST,
+                   "Accepted": DISPUTE_LOST}
+_DISPUTE_EVENTS = {"NOTIFICATION_OF_CHARGEBACK": DISPUTE_OPEN, "CHARGEBACK": DISPUTE_OPEN,
+                   "REQUEST_FOR_INFORMATION": DISPUTE_OPEN, "SECOND_CHARGEBACK": DISPUTE_OPEN,
+                   "PREARBITRATION_OPEN": DISPUTE_OPEN,
+                   "INFORMATION_SUPPLIED": DISPUTE_UNDER_REVIEW,
+                   "CHARGEBACK_REVERSED": DISPUTE_WON, "PREARBITRATION_WON": DISPUTE_WON,
+                   "ISSUER_RESPONSE_TIMEFRAME_EXPIRED": DISPUTE_WON,
+                   "PREARBITRATION_LOST": DISPUTE_LOST,
+                   "DISPUTE_DEFENSE_PERIOD_ENDED": DISPUTE_LOST}
+#: The defense every dispute takes: a document with what the service knows.
+DEFENSE_REASON, DEFENSE_DOCUMENT = "SupplyDefenseMaterial", "DefenseMaterial"
 
 
 class AdyenAdapter:
@@ -47,10 +76,12 @@ class AdyenAdapter:
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str, api_key: str, *,
                  merchant_account: str = "PaysandboxReferenceECOM", webhook_secret: str = "",
-                 timeout: float = 5.0, version: str = "v71") -> None:
+                 timeout: float = 5.0, version: str = "v71",
+                 disputes_url: str | None = None) -> None:
         self.session, self.base = session, f"{base_url.rstrip('/')}/{version}"
         self.api_key, self.merchant_account = api_key, merchant_account
         self.webhook_secret, self.timeout = webhook_secret, timeout
+        self.disputes_url = (disputes_url or disputes_base(base_url)).rstrip("/")
 
     async def _call(self, path: str, body: Mapping[str, Any], idempotency_key: str
                     ) -> tuple[int, Any]:
@@ -127,13 +158,78 @@ class AdyenAdapter:
             if code == "AUTHORISATION":
                 updates.append(WebhookUpdate(item["pspReference"],
                                              AUTHORIZED if ok else DECLINED, code))
+            elif code in _DISPUTE_EVENTS and item.get("originalReference"):
+                updates.append(WebhookUpdate(item["originalReference"], None, code,
+                                             dispute=dispute_notice(item)))
             elif code in _EVENTS and ok:
                 updates.append(WebhookUpdate(item.get("originalReference")
                                              or item["pspReference"], _EVENTS[code], code))
         return updates
 
+    async def submit_evidence(self, dispute_id: str, evidence: Mapping[str, str]) -> str:
+        """Supply the evidence as one defense document, then defend with it."""
+        document = "\n".join(f"{k}: {v}" for k, v in evidence.items()).encode()
+        body = {"merchantAccountCode": self.merchant_account,
+                "disputePspReference": dispute_id}
+        await self._dispute_call("/supplyDefenseDocument", {**body, "defenseDocuments": [{
+            "defenseDocumentTypeCode": DEFENSE_DOCUMENT, "contentType": "application/pdf",
+            "content": base64.b64encode(document).decode()}]})
+        await self._dispute_call("/defendDispute",
+                                 {**body, "defenseReasonCode": DEFENSE_REASON})
+        return DISPUTE_UNDER_REVIEW
+
+    def evidence_for(self, payment: Mapping[str, Any]) -> dict[str, str]:
+        evidence = {"order": f"{payment['id']}: {payment['amount']} "
+                             f"{str(payment['currency']).upper()}",
+                    "statement": f"Payment {payment['id']} was authorised by the cardholder "
+                                 "and delivered."}
+        if payment.get("email"):
+            evidence["customer_email"] = str(payment["email"])
+        return evidence
+
+    async def _dispute_call(self, path: str, body: Mapping[str, Any]) -> Any:
+        """A Disputes API call; its refusal (`success: false`, e.g. the defense period
+        ended) is Rejected like an HTTP error."""
+        status, parsed, text = await send(
+            self.session, "POST", f"{self.disputes_url}{path}", timeout=self.timeout,
+            json=body, headers={"X-API-Key": self.api_key})
+        if status >= 400:
+            raise Rejected(status, text)
+        result = (parsed or {}).get("disputeServiceResult") or {}
+        if result.get("success") is not True:
+            raise Rejected(status, str(result.get("errorMessage") or text))
+        return parsed
+
     def webhook_ack(self) -> tuple[str, str]:
         return "[accepted]", "text/plain"
+
+
+def disputes_base(checkout_base: str) -> str:
+    """The Disputes API beside a Checkout API base URL: on Adyen's Customer Area host
+    (checkout-test.adyen.com -> ca-test.adyen.com/ca/services/DisputeService/v30), or in
+    the simulator beside /adyen/checkout."""
+    base = checkout_base.rstrip("/")
+    if base.endswith("/checkout"):
+        return base[: -len("/checkout")] + "/ca/services/DisputeService/v30"
+    return base.replace("checkout-", "ca-", 1) + "/ca/services/DisputeService/v30"
+
+
+def dispute_notice(item: Mapping[str, Any]) -> DisputeNotice:
+    """A dispute notification as the service books it: the reason code as its reason;
+    a notification without a disputeStatus (a reversal, a pre-arbitration's outcome)
+    stands where its event code says."""
+    extra = item.get("additionalData") or {}
+    code = str(item.get("eventCode", ""))
+    status = _DISPUTE_STATUS.get(str(extra.get("disputeStatus", "")), _DISPUTE_EVENTS[code])
+    if code in ("CHARGEBACK_REVERSED", "PREARBITRATION_WON"):
+        status = DISPUTE_WON
+    reason = extra.get("chargebackReasonCode") or extra.get("rfiReasonCode") or "unknown"
+    due = extra.get("defensePeriodEndsAt")
+    return DisputeNotice(
+        str(item["pspReference"]), status, str(reason).strip(),
+        int((item.get("amount") or {}).get("value", 0)),
+        answered=status == DISPUTE_UNDER_REVIEW or extra.get("disputeStatus") == "Responded",
+        due_by=datetime.fromisoformat(due).timestamp() if due else None)
 
 
 def signing_string(item: Mapping[str, Any]) -> bytes:
