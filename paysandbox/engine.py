@@ -218,15 +218,16 @@ class Engine:
         """An id for a dispute opened at `provider`, shaped as the provider shapes them
         (its optional `new_dispute_id()`, which also says it renders disputes), else a
         generic one."""
-        make: Callable[[], str] | None = getattr(provider, "new_dispute_id", None)
-        return make() if make is not None else "dp_" + secrets.token_hex(12)
+        if isinstance(provider, disputes.RendersDisputes):
+            return provider.new_dispute_id()
+        return "dp_" + secrets.token_hex(12)
 
     def _plan_dispute(self, provider: EventSource, namespace: str, result: Result,
                       plan: DisputePlan) -> None:
         """A scenario rule's `dispute:` on the request that captured the payment: the
         dispute opens `plan.after` later on the virtual clock."""
         before, after = result.previous, result.payment
-        if not hasattr(provider, "new_dispute_id"):
+        if not isinstance(provider, disputes.RendersDisputes):
             return  # a provider that renders no disputes (the scenario checks refuse a
             # rule naming only such providers)
         if after.status is not payments.Status.CAPTURED or (
@@ -250,9 +251,8 @@ class Engine:
                           d.evidence_due_by)
             # A provider whose API takes no answer (Mollie) defends a dispute itself when
             # its trigger says it is to be won: it goes under review at once.
-            defends: Callable[[disputes.Dispute], bool] | None = getattr(
-                provider, "defends_dispute", None)
-            if was is None and defends is not None and defends(d):
+            if was is None and isinstance(provider, disputes.DefendsDisputes) and \
+                    provider.defends_dispute(d):
                 self.schedule(provider, namespace,
                               UpdateDispute(pid, dispute_id=d.id, submit=True),
                               self.clock.now())

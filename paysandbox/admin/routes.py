@@ -27,6 +27,7 @@ from paysandbox.admin.ui import add_dashboard
 from paysandbox.collector import release_frozen
 from paysandbox.contract_report import ContractLog
 from paysandbox.core.commands import Command, Complete, Expire, Void
+from paysandbox.core.disputes import RendersDisputes
 from paysandbox.core.outcomes import UnknownDeclineReason, decline_reason
 from paysandbox.core.payments import InvalidTransition, Payment, PaymentError
 from paysandbox.core.tenancy import tenant
@@ -323,8 +324,11 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
     async def payment_dispute(request: web.Request) -> web.Response:
         p = await find_payment(request.match_info["id"])
         provider = providers[p.provider]
-        if not hasattr(provider, "new_dispute_id"):
-            raise AdminError(409, f"{p.provider} does not render disputes yet (Stripe does).")
+        if not isinstance(provider, RendersDisputes):
+            shown = sorted(n for n, each in providers.items()
+                           if isinstance(each, RendersDisputes))
+            raise AdminError(409, f"{p.provider}'s API has no disputes here; these do: "
+                                  f"{', '.join(shown)}.")
         try:
             command = open_command(p, await body(request), engine.new_dispute_id(provider),
                                    parse_duration)

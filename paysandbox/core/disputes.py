@@ -23,7 +23,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from paysandbox.core.payments import (
     AmountExceeded,
@@ -382,3 +382,20 @@ def scheme_reason_code(d: Dispute, brand: str | None) -> str | None:
     if d.kind is DisputeKind.INQUIRY:
         return INQUIRY_CODES.get(scheme)
     return SCHEME_REASON_CODES.get(scheme, {}).get(d.reason)
+
+
+@runtime_checkable
+class RendersDisputes(Protocol):
+    """A provider whose API shows disputes: its ids are shaped as the provider shapes
+    them. Triggers (scenario rules, the admin API, test values) open disputes only at
+    such providers."""
+
+    def new_dispute_id(self) -> str: ...
+
+
+@runtime_checkable
+class DefendsDisputes(Protocol):
+    """A provider whose API takes no answer (Mollie) but reverses a dispute itself: it
+    says which newly opened disputes it defends, and those go under review at once."""
+
+    def defends_dispute(self, d: Dispute) -> bool: ...

@@ -21,6 +21,7 @@ from jsonschema.exceptions import (  # type: ignore[import-untyped,unused-ignore
 )
 
 from paysandbox.contracts import contracts_dir
+from paysandbox.core.disputes import RendersDisputes
 from paysandbox.scenarios.durations import DurationError, seconds
 from paysandbox.scenarios.nodes import Builder
 from paysandbox.scenarios.problems import Keys, Problem, json_path
@@ -319,12 +320,12 @@ class Checker:
         from paysandbox.providers.base import available  # the plugins installed now
         installed = available()
         silent = [n for n in names if isinstance(n, str) and n in installed
-                  and not hasattr(installed[n].load(), "new_dispute_id")]
+                  and not isinstance(installed[n].load(), RendersDisputes)]
         if silent and len(silent) == len(names):
             return [self._at((*path, "dispute"), (
                 f"{', '.join(silent)} does not render disputes yet, so this rule would "
                 "never open one; providers that do: " + ", ".join(sorted(
-                    n for n, ep in installed.items() if hasattr(ep.load(), "new_dispute_id")))
+                    n for n, ep in installed.items() if isinstance(ep.load(), RendersDisputes)))
             ))]
         ops = rule["match"].get("operation")
         names = [ops] if isinstance(ops, str) else ops if isinstance(ops, list) else []

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
+from paysandbox.core.disputes import RendersDisputes
 from paysandbox.examples.payment_service.adapters.base import Defends
 from paysandbox.examples.payment_service.config import for_simulator
 from paysandbox.examples.payment_service.server import ServiceServer, simulator_providers
@@ -36,7 +37,7 @@ from paysandbox.testing.server import SimulatorServer
 
 #: Providers whose disputes the simulator renders.
 DISPUTING = sorted(name for name, ep in available().items()
-                   if hasattr(ep.load(), "new_dispute_id"))
+                   if isinstance(ep.load(), RendersDisputes))
 
 #: Rule name -> (the canonical reason it opens, how it is asked to end). One reason per
 #: rule, so that each dispute says which rule opened it.
