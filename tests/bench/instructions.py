@@ -12,7 +12,8 @@ For each server: start it under `valgrind --tool=callgrind` on 127.0.0.1, send
 collections), zero the counters (`callgrind_control -z`), send `--requests` more, dump
 the counters (`callgrind_control -d`) and divide. The request is loadbench.py's
 (`wrk/post_form.lua`): Stripe create+confirm with `pm_card_visa`, or the same bytes to
-the raw server's `/`.
+the raw server's `/`. Allocations per request are the calls into CPython's small-object
+allocator in the same dump (`ALLOCATORS`).
 
     python tests/bench/instructions.py [--requests 300] [--servers raw floor simulator]
     python tests/bench/instructions.py --servers simulator --sim-dir /path/to/other/checkout
@@ -80,7 +81,33 @@ def send(conn: http.client.HTTPConnection, path: str, count: int) -> None:
             raise BenchError(f"POST {path} answered {response.status}: {body[:300]!r}")
 
 
-def measure(name: str, args: argparse.Namespace, workdir: Path) -> float:
+#: CPython's small-object allocator: every object and most buffers a request makes
+#: (up to 512 bytes) come from it, so its calls count the allocations the garbage
+#: collector later has to look at.
+ALLOCATORS = frozenset({"_PyObject_Malloc", "_PyObject_Calloc"})
+
+
+def allocations(dump: str) -> int:
+    """Calls into ALLOCATORS recorded in one callgrind dump. Names are compressed
+    (`cfn=(12) name` once, `cfn=(12)` after), and a `calls=N …` line follows the
+    `cfn=` it counts."""
+    names: dict[str, str] = {}
+    target = ""
+    found = 0
+    with open(dump) as fh:
+        for line in fh:
+            if line.startswith(("cfn=", "fn=")):
+                ref, _, name = line.split("=", 1)[1].strip().partition(" ")
+                if name:
+                    names[ref] = name
+                if line.startswith("cfn="):
+                    target = names.get(ref, ref)
+            elif line.startswith("calls=") and target in ALLOCATORS:
+                found += int(line[6:].split()[0])
+    return found
+
+
+def measure(name: str, args: argparse.Namespace, workdir: Path) -> tuple[float, float]:
     argv, path = SERVERS[name]
     cwd = args.sim_dir if name == "simulator" else REPO
     port = free_port()
@@ -104,14 +131,16 @@ def measure(name: str, args: argparse.Namespace, workdir: Path) -> float:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
     total = 0
+    allocated = 0
     for dump in glob.glob(f"{out}*"):
         with open(dump) as fh:
             for line in fh:
                 if line.startswith(("summary:", "totals:")):
                     total = max(total, int(line.split()[1]))
+        allocated = max(allocated, allocations(dump))
     if total == 0:
         raise BenchError(f"{name}: callgrind wrote no totals")
-    return total / args.requests
+    return total / args.requests, allocated / args.requests
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,23 +160,26 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
     results: dict[str, float] = {}
+    allocated: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="instructions-") as tmp:
         for name in args.servers:
             print(f"{name}: under callgrind, {args.warmup} + {args.requests} requests …",
                   flush=True)
             try:
-                results[name] = measure(name, args, Path(tmp))
+                results[name], allocated[name] = measure(name, args, Path(tmp))
             except (BenchError, subprocess.SubprocessError, OSError) as exc:
                 print(f"instructions: BROKEN: {name}: {exc}", file=sys.stderr)
                 return 2
     print()
-    print(f"{'':<12}{'instructions/request':>22}{'raw / this':>12}")
+    print(f"{'':<12}{'instructions/request':>22}{'raw / this':>12}{'allocations/request':>21}")
     for name, per in results.items():
         ratio = f"{results['raw'] / per:.3f}" if "raw" in results else "-"
-        print(f"{name:<12}{per:>22,.0f}{ratio:>12}")
+        print(f"{name:<12}{per:>22,.0f}{ratio:>12}{allocated[name]:>21,.0f}")
     if args.json:
         args.json.write_text(json.dumps({"requests": args.requests, "warmup": args.warmup,
-                                         "instructions_per_request": results}, indent=2) + "\n")
+                                         "instructions_per_request": results,
+                                         "allocations_per_request": allocated},
+                                        indent=2) + "\n")
     return 0
 
 
