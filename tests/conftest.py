@@ -23,6 +23,8 @@ import pytest
 import stripe
 
 from paysandbox.contract_report import groups_from_report, render_text
+from paysandbox.examples.payment_service.config import for_simulator
+from paysandbox.examples.payment_service.server import ServiceServer, simulator_providers
 from paysandbox.settings import Settings
 from paysandbox.testing.server import SimulatorServer
 from tests import spec_check
@@ -248,5 +250,17 @@ def simulator() -> Iterator[SimulatorServer]:
     module whose tests need other settings defines its own)."""
     server = SimulatorServer()
     server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def service(simulator: SimulatorServer) -> Iterator[ServiceServer]:
+    """The reference payment service on the module's simulator (reset first), with quick
+    retries (a module that needs other settings defines its own)."""
+    simulator.reset()
+    config = for_simulator(simulator.base_url, simulator_providers(simulator.base_url),
+                           retries=1, backoff_s=0.01)
+    server = ServiceServer(config).start()
     yield server
     server.stop()

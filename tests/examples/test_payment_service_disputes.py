@@ -4,36 +4,13 @@ before the deadline and books the outcome the simulator decides on its virtual c
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
-
-from paysandbox.examples.payment_service.config import for_simulator
-from paysandbox.examples.payment_service.server import ServiceServer, simulator_providers
+from paysandbox.examples.payment_service.server import ServiceServer
 from paysandbox.testing.server import SimulatorServer
+from tests.waiting import wait_until
 
 CARD = {"exp_month": 12, "exp_year": 2031, "cvc": "123"}
-
-
-@pytest.fixture
-def service(simulator: SimulatorServer) -> Iterator[ServiceServer]:
-    simulator.reset()
-    config = for_simulator(simulator.base_url, simulator_providers(simulator.base_url),
-                           retries=1, backoff_s=0.01)
-    server = ServiceServer(config).start()
-    yield server
-    server.stop()
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def pay(service: ServiceServer, number: str) -> dict[str, Any]:

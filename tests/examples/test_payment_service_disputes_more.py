@@ -5,15 +5,14 @@ answer, and books the outcome the simulator decides on its virtual clock."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from paysandbox.examples.payment_service.config import for_simulator
-from paysandbox.examples.payment_service.server import ServiceServer, simulator_providers
+from paysandbox.examples.payment_service.server import ServiceServer
 from paysandbox.testing.server import SimulatorServer
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -22,25 +21,6 @@ def simulator() -> Iterator[SimulatorServer]:
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def service(simulator: SimulatorServer) -> Iterator[ServiceServer]:
-    simulator.reset()
-    config = for_simulator(simulator.base_url, simulator_providers(simulator.base_url),
-                           retries=1, backoff_s=0.01)
-    server = ServiceServer(config).start()
-    yield server
-    server.stop()
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def dispute_of(service: ServiceServer, p: dict[str, Any]) -> dict[str, Any] | None:

@@ -5,37 +5,14 @@ simulator decides on its virtual clock."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
-
 from paysandbox.examples.payment_service.adapters.adyen import disputes_base
-from paysandbox.examples.payment_service.config import for_simulator
-from paysandbox.examples.payment_service.server import ServiceServer, simulator_providers
+from paysandbox.examples.payment_service.server import ServiceServer
 from paysandbox.testing.server import SimulatorServer
+from tests.waiting import wait_until
 
 CARD = {"number": "4111111111111111", "exp_month": 3, "exp_year": 2030, "cvc": "737"}
-
-
-@pytest.fixture
-def service(simulator: SimulatorServer) -> Iterator[ServiceServer]:
-    simulator.reset()
-    config = for_simulator(simulator.base_url, simulator_providers(simulator.base_url),
-                           retries=1, backoff_s=0.01)
-    server = ServiceServer(config).start()
-    yield server
-    server.stop()
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def pay(service: ServiceServer, holder: str = "Test Shopper") -> dict[str, Any]:

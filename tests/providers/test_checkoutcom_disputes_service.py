@@ -5,39 +5,16 @@ simulator decides on its virtual clock."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
-
-from paysandbox.examples.payment_service.config import for_simulator
-from paysandbox.examples.payment_service.server import ServiceServer, simulator_providers
+from paysandbox.examples.payment_service.server import ServiceServer
 from paysandbox.testing.server import SimulatorServer
+from tests.waiting import wait_until
 
 #: Checkout.com's dispute test scenario: 10.40 on a card expiring 01/2099. Australian
 #: dollars go to Checkout.com first in the service's default routing.
 SCENARIO_CARD = {"number": "4242424242424242", "exp_month": 1, "exp_year": 2099,
                  "cvc": "100"}
-
-
-@pytest.fixture
-def service(simulator: SimulatorServer) -> Iterator[ServiceServer]:
-    simulator.reset()
-    config = for_simulator(simulator.base_url, simulator_providers(simulator.base_url),
-                           retries=1, backoff_s=0.01)
-    server = ServiceServer(config).start()
-    yield server
-    server.stop()
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def pay(service: ServiceServer, card: dict[str, Any], amount: int = 1040) -> dict[str, Any]:
