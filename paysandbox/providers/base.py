@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import difflib
 import functools
-import hashlib
 import logging
 import re
 import secrets
@@ -22,14 +21,12 @@ from importlib import resources
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol
 
-import orjson
 import yaml
 from aiohttp import web
 
 from paysandbox import contracts, faults, metrics, nesting, tracing
 from paysandbox.contract_report import ContractLog
 from paysandbox.core.commands import Command, Result
-from paysandbox.core.payments import CardDetails, Payment
 from paysandbox.engine import APPLIED, InjectedFault
 from paysandbox.errors import ApiError, InvalidRequest, PayloadTooLarge, RouteMissing
 from paysandbox.faults import Fault
@@ -44,8 +41,6 @@ from paysandbox.providers.seam import (
     Route,
     provider_path,
 )
-from paysandbox.providers.seam import api_url as api_url  # re-exported for providers
-from paysandbox.providers.seam import scenario_facts as scenario_facts
 from paysandbox.store.base import LEASE_SECONDS, Store, StoreUnavailable
 from paysandbox.store.codec import BadRecord
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -151,19 +146,6 @@ def bare_host(host: str) -> str:
         return host[1:].partition("]")[0].lower()
     name = host.rpartition(":")[0] if host.count(":") == 1 else host
     return name.rstrip(".").lower()
-
-
-def payment_facts(request: web.Request, provider: str, p: Payment, *,
-                  amount: int | None = None, card: CardDetails | None = None,
-                  **more: Any) -> dict[str, Any]:
-    """The facts of a command on payment `p`: the amount it moves (all of it unless
-    `amount` says), its currency, card (or the one being attached), method and metadata;
-    `more` adds or overrides (a country the payment's method implies)."""
-    facts = scenario_facts(request, provider, amount=p.amount if amount is None else amount,
-                           currency=p.currency, card=card or p.card, method=p.method,
-                           metadata=p.metadata)
-    facts.update(more)
-    return facts
 
 
 def request_id() -> str:
@@ -525,14 +507,6 @@ async def explain_eviction(store: Store, namespace: str, path: str, error: ApiEr
             error.message += EVICTED
             error.args = (error.message,)
             return
-
-
-def json_fingerprint(request: web.Request, body: Any) -> str:
-    """What makes two JSON requests under one idempotency key the same request: method,
-    path and body, whatever the order of its keys."""
-    canon = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(f"{request.method} {provider_path(request)} ".encode()
-                          + canon).hexdigest()
 
 
 async def idempotent(store: Store, namespace: str, key: str | None, fingerprint: str,
