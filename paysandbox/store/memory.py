@@ -1,7 +1,7 @@
 """The default store: plain dicts in one process, nothing to install.
 
-asyncio gives atomicity for free here (no await between read and write), but the
-compare-and-set loop is kept so the semantics are the ones every backend honours.
+asyncio gives atomicity for free here: a commit reads, transitions and writes with no
+await in between, so nothing can interleave (Redis needs a compare-and-set for that).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from paysandbox.core.commands import Writes
+from paysandbox.core.commands import NO_WRITES, Writes
 from paysandbox.core.payments import Payment
 from paysandbox.store.base import (
     LEASE_SECONDS,
@@ -119,34 +119,19 @@ class MemoryStore:
         return space is not None and object_id in space.evicted
 
     async def create(self, payment: Payment) -> None:
-        space = self._ns(payment.namespace)
-        if payment.id in space.payments:
-            raise AlreadyExists(payment.id)
-        space.payments[payment.id] = payment
-        self._retain_payments(space)
+        await self.commit(payment.namespace, payment.id, None, create=payment,
+                          writes=NO_WRITES)
 
     async def get(self, namespace: str, payment_id: str) -> Payment | None:
         space = self._spaces.get(namespace)
         return space.payments.get(payment_id) if space else None
 
-    def _compare_and_set(self, space: _Namespace, before: Payment, after: Payment) -> bool:
-        current = space.payments.get(before.id)
-        if current is None or current.version != before.version:
-            return False
-        space.payments[before.id] = after
-        return True
-
     async def transition(
         self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment]
     ) -> tuple[Payment, Payment]:
-        space = self._spaces.get(namespace)
-        while True:
-            before = space.payments.get(payment_id) if space else None
-            if space is None or before is None:
-                raise NotFound(namespace, payment_id)
-            after = fn(before)
-            if self._compare_and_set(space, before, after):
-                return before, after
+        before, after = await self.commit(namespace, payment_id, fn, writes=NO_WRITES)
+        assert before is not None  # (no payment was created)
+        return before, after
 
     async def commit(
         self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment] | None,

@@ -44,7 +44,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from paysandbox.core.commands import Writes
+from paysandbox.core.commands import NO_WRITES, Writes
 from paysandbox.core.payments import Payment
 from paysandbox.store.base import (
     LEASE_SECONDS,
@@ -63,10 +63,9 @@ _FOREIGN = re.compile(r"paysandbox-foreign (?P<key>\S+) holds a (?P<type>\w+), "
 
 log = logging.getLogger("paysandbox.store")
 
-# KEYS: payment, order, provider order, namespaces, aliases, evicted list, evicted set;
-# ARGV: payment bytes, id, namespace, then retain (payments kept) and the namespace's
-# key prefix. Beyond `retain`, the oldest payment goes with its aliases, and its ids are
-# remembered (twice `retain` ids at most) so that their 404 can say why.
+# Retention, when a commit creates a payment (its KEYS): beyond `max` payments the
+# oldest goes with its aliases, and its ids are remembered (twice `max` ids at most) so
+# that their 404 can say why; `prefix` is the namespace's key prefix.
 _RETAIN = """
 local function retain(max, prefix)
   if redis.call('LLEN', KEYS[2]) > max then
@@ -89,18 +88,8 @@ local function retain(max, prefix)
 end
 """
 
-_CREATE = _RETAIN + """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
-  redis.call('RPUSH', KEYS[2], ARGV[2])
-  redis.call('RPUSH', KEYS[3], ARGV[2])
-  redis.call('SADD', KEYS[4], ARGV[3])
-  retain(tonumber(ARGV[4]), ARGV[5])
-  return 1
-end
-return 0
-"""
-
-# One state change in one call (Store.commit). KEYS as _CREATE's; ARGV: the bytes read
+# One state change in one call (Store.commit). KEYS: payment, order, provider order,
+# namespaces, aliases, evicted list, evicted set; ARGV: the bytes read
 # ('' to create), the bytes to store, id, namespace, retain, the namespace's key prefix,
 # then the number of aliases and the aliases, then the number of records and, for each,
 # its namespace's key prefix, its namespace, kind, id and JSON.
@@ -152,15 +141,6 @@ if created then
   retain(tonumber(ARGV[5]), ARGV[6])
 end
 return 1
-"""
-
-# KEYS: payment; ARGV: the bytes read, the bytes to store
-_COMPARE_AND_SET = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
 """
 
 # KEYS: objects, their order, namespaces; ARGV: id, JSON, namespace
@@ -308,8 +288,6 @@ class RedisStore:
         self._changed = 0.0  # monotonic time of the last change between up and down
         self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=timeout,
                                               socket_timeout=timeout)
-        self._create = self._redis.register_script(_CREATE)
-        self._cas = self._redis.register_script(_COMPARE_AND_SET)
         self._commit = self._redis.register_script(_COMMIT)
         self._put_object = self._redis.register_script(_PUT_OBJECT)
         self._delete_object = self._redis.register_script(_DELETE_OBJECT)
@@ -372,16 +350,8 @@ class RedisStore:
 
     @_guarded
     async def create(self, payment: Payment) -> None:
-        ns = payment.namespace
-        created = await self._create(
-            keys=[self._payment_key(ns, payment.id), self._key(ns, "order"),
-                  self._key(ns, "order:" + payment.provider), self._namespaces,
-                  self._key(ns, "aliases"), self._key(ns, "evicted"),
-                  self._key(ns, "evicted-set")],
-            args=[encode_payment(payment), payment.id, ns,
-                  *self._retention(ns)])
-        if not created:
-            raise AlreadyExists(payment.id)
+        await self.commit(payment.namespace, payment.id, None, create=payment,
+                          writes=NO_WRITES)
 
     def _retention(self, namespace: str) -> tuple[int, str]:
         return self._retain, self._key(namespace, "")
@@ -401,15 +371,9 @@ class RedisStore:
     async def transition(
         self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment]
     ) -> tuple[Payment, Payment]:
-        key = self._payment_key(namespace, payment_id)
-        while True:
-            raw = await self._redis.get(key)
-            if raw is None:
-                raise NotFound(namespace, payment_id)
-            before = decode_payment(_bytes(raw), key)
-            after = fn(before)
-            if await self._cas(keys=[key], args=[raw, encode_payment(after)]):
-                return before, after
+        before, after = await self.commit(namespace, payment_id, fn, writes=NO_WRITES)
+        assert before is not None  # (no payment was created)
+        return before, after
 
     @_guarded
     async def commit(
