@@ -212,12 +212,12 @@ class Context:
         match on the request's path and headers, on `payment`'s amount (or `amount`),
         currency, card (or `card`), method and metadata, and on `facts`."""
         self.executed = True
-        seen = self.facts(**facts)
+        seen = self.facts()
         if payment is not None:
             seen.update(amount=payment.amount if amount is None else amount,
                         currency=payment.currency, card=card or payment.card,
                         method=payment.method, metadata=payment.metadata)
-            seen.update(facts)
+        seen.update(facts)
         return await self._engine.execute(self.provider, self.namespace, command, seen)
 
     async def intercept(self, operation: str, **facts: Any) -> None:
