@@ -17,8 +17,8 @@ takes a defence.
 
 from __future__ import annotations
 
+import functools
 import re
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +34,7 @@ from paysandbox.examples.payment_service.server import ServiceServer, simulator_
 from paysandbox.loadtests import run as load_run
 from paysandbox.providers.base import available
 from paysandbox.testing.server import SimulatorServer
+from tests import waiting
 
 #: Providers whose disputes the simulator renders.
 DISPUTING = sorted(name for name, ep in available().items()
@@ -210,13 +211,8 @@ DRIVEN = {"won": ("fraudulent", {"evidence_window": "2d", "decide_after": "1h"})
           "expired": ("duplicate", {})}
 
 
-def wait_until(predicate: Any, timeout: float = 15) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+#: Dispute steps cross the service and its webhooks: a little longer than the default.
+wait_until = functools.partial(waiting.wait_until, timeout=15)
 
 
 @pytest.fixture

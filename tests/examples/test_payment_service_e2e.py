@@ -14,6 +14,7 @@ import pytest
 from paysandbox.examples.payment_service.config import for_simulator
 from paysandbox.examples.payment_service.server import ServiceServer, simulator_providers
 from paysandbox.testing.server import SimulatorServer
+from tests.waiting import wait_until
 
 CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}
 
@@ -44,15 +45,6 @@ def service(simulator: SimulatorServer) -> Iterator[ServiceServer]:
 def pay(service: ServiceServer, currency: str = "usd", **extra: object) -> tuple[int, dict]:
     return service.call("POST", "/payments", {"amount": 2599, "currency": currency,
                                               "card": CARD, **extra})
-
-
-def wait_until(predicate, timeout: float = 10) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_dollar_payment_goes_to_stripe_and_is_captured_then_refunded(
