@@ -340,6 +340,19 @@ class RedisStore:
     async def _ping(self) -> None:
         await self._redis.ping()
 
+    @property
+    def client(self) -> aioredis.Redis:
+        """The connection pool, for the fleet's shared state beside the payments
+        (paysandbox.shared, the webhook outbox), which keeps its keys under
+        `fleet_key`."""
+        return self._redis
+
+    def fleet_key(self, name: str) -> str:
+        """A key for state the whole fleet shares rather than one namespace (the clock,
+        the scenarios, the schedule, the outbox). `{fleet}` is a Redis Cluster hash tag:
+        all of them live in one slot, so one script may touch any of them."""
+        return f"{self._prefix}{{fleet}}:{name}"
+
     def _key(self, namespace: str, suffix: str) -> str:
         return f"{self._prefix}{quote(namespace, safe='')}:{suffix}"
 
