@@ -48,9 +48,9 @@ from paysandbox.core.commands import (
 from paysandbox.core.disputes import DisputePlan
 from paysandbox.core.outcomes import APPROVED, Outcome
 from paysandbox.faults import Fault
-from paysandbox.objects import Objects
+from paysandbox.objects import ListsEndpoints, Objects
 from paysandbox.scenarios.runtime import ScenarioSet, WebhookChaos, facts_for
-from paysandbox.store.base import NotFound, Store
+from paysandbox.store.base import Claim, Committed, NotFound, Store
 from paysandbox.webhooks.dispatcher import Dispatcher, Endpoint, Event, WebhookScheme
 
 
@@ -161,6 +161,7 @@ class Engine:
         # schedule forget commands on payments evicted by retention (see _compact).
         self._holds: Callable[[str, str], bool] | None = getattr(store, "holds", None)
         self._compact_at = _COMPACT_FLOOR
+        self._endpoint_kinds: dict[int, str | None] = {}
         clock.on_advance(self._wake)
 
     async def _consult(self, provider: EventSource, namespace: str, command: Command,
@@ -194,13 +195,17 @@ class Engine:
 
     async def execute(self, provider: EventSource, namespace: str, command: Command,
                       facts: Mapping[str, Any] | None = None, *,
-                      scheduled: bool = False) -> Result:
+                      scheduled: bool = False, claim: Claim | None = None) -> Result:
+        """`claim`: the request's idempotency key, claimed with the state change unless
+        an earlier one took it (store.base.Claim)."""
         effects = await self._consult(provider, namespace, command, facts,
                                       scheduled=scheduled)
         try:
-            result = await self._apply(namespace, command, effects)
+            result, done = await self._apply(provider, namespace, command, effects, claim)
             if result.previous is not result.payment:
-                await self._emit(provider, namespace, command, result, effects)
+                if done is not None and done.events:
+                    await self._deliver(provider, namespace, done.events, effects,
+                                        self._known(provider, done))
                 if effects.settle_after is not None and \
                         result.payment.status is payments.Status.PENDING:
                     self.schedule(provider, namespace, Complete(result.payment.id, True),
@@ -329,29 +334,47 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
 
-    async def _apply(self, namespace: str, command: Command, effects: Effects) -> Result:
-        """The command's transition and its writes, as one store call."""
+    def _endpoints_kind(self, provider: EventSource) -> str | None:
+        """The kind of object the provider keeps its webhook endpoints as, read with
+        each commit that emits events (objects.ListsEndpoints), or None."""
+        try:
+            return self._endpoint_kinds[id(provider)]
+        except KeyError:
+            kind = provider.endpoints_kind.name if isinstance(provider, ListsEndpoints) \
+                else None
+            self._endpoint_kinds[id(provider)] = kind
+            return kind
+
+    def _known(self, provider: EventSource,
+               done: Committed) -> tuple[str, Sequence[Mapping[str, Any]]] | None:
+        kind = self._endpoints_kind(provider)
+        return (kind, done.read) if kind is not None else None
+
+    async def _apply(self, provider: EventSource, namespace: str, command: Command,
+                     effects: Effects, claim: Claim | None
+                     ) -> tuple[Result, Committed | None]:
+        """The command's transition, its writes and the events it emits, as one store
+        call."""
         store, now = self.store, self.clock.now()
         pid = command.payment_id
         writes = command.writes
-        fn: Callable[[payments.Payment], payments.Payment] | None
+        create: payments.Payment | None = None
+        fn: Callable[[payments.Payment], payments.Payment] | None = None
+        result_of: Callable[[payments.Payment | None, payments.Payment], Result] = Result.of
         if isinstance(command, Retrieve):
             found = await store.get(namespace, pid)
             if found is None:
                 raise NotFound(namespace, pid)
-            return Result(found, found)
+            return Result(found, found), None
         if isinstance(command, Create):
-            _, created = await store.commit(namespace, pid, None, create=command.payment,
-                                            writes=writes)
-            return Result(created, None)
-        if isinstance(command, Authorize):
+            create = command.payment
+        elif isinstance(command, Authorize):
             outcome = effects.outcome or command.outcome or APPROVED
             changes = command.changes
-            before, after = await store.commit(
-                namespace, pid, lambda p: payments.attempt(p, outcome, now, **changes),
-                create=command.create, writes=writes)
-            return Result(after, before, outcome)
-        if isinstance(command, Capture):
+            create = command.create
+            fn = lambda p: payments.attempt(p, outcome, now, **changes)  # noqa: E731
+            result_of = lambda b, a: Result(a, b, outcome)  # noqa: E731
+        elif isinstance(command, Capture):
             amount = command.amount
             fn = lambda p: payments.capture(p, amount, now)  # noqa: E731
         elif isinstance(command, Adjust):
@@ -373,20 +396,28 @@ class Engine:
                                            **changes)
         elif isinstance(command, RefundPayment):
             c = command
-            before, after = await store.commit(
-                namespace, pid, lambda p: payments.refund(p, c.refund_id, c.amount, now,
-                                                          reason=c.reason, metadata=c.metadata),
-                writes=Writes((*writes.aliases, c.refund_id), writes.records,
-                              writes.on_action))
-            return Result(after, before, refund=after.refund(c.refund_id))
+            fn = lambda p: payments.refund(p, c.refund_id, c.amount, now,  # noqa: E731
+                                           reason=c.reason, metadata=c.metadata)
+            writes = Writes((*writes.aliases, c.refund_id), writes.records, writes.on_action)
+            result_of = lambda b, a: Result(a, b, refund=a.refund(c.refund_id))  # noqa: E731
         elif isinstance(command, DisputeStep):
-            return await self._apply_dispute(namespace, command, now)
+            fn, writes, result_of = self._dispute_step(command, now)
         else:
             raise TypeError(f"unknown command {type(command).__name__}")
-        before, after = await store.commit(namespace, pid, fn, writes=writes)
-        return Result(after, before)
 
-    async def _apply_dispute(self, namespace: str, command: DisputeStep, now: float) -> Result:
+        def emit(before: payments.Payment | None,
+                 after: payments.Payment) -> Sequence[Event]:
+            return provider.events_for(namespace, command, result_of(before, after))
+
+        done = await store.commit(namespace, pid, fn, create=create, writes=writes,
+                                  emit=emit, read=self._endpoints_kind(provider),
+                                  claim=claim)
+        return result_of(done.before, done.after), done
+
+    @staticmethod
+    def _dispute_step(command: DisputeStep, now: float) -> tuple[
+            Callable[[payments.Payment], payments.Payment], Writes,
+            Callable[[payments.Payment | None, payments.Payment], Result]]:
         """A dispute step on its payment; the dispute's id is linked to the payment when
         it opens, so a provider finds the payment from it."""
         fn: Callable[[payments.Payment], payments.Payment]
@@ -418,37 +449,36 @@ class Engine:
                 p, o2.dispute_id, now, stage=o2.stage, evidence_window=o2.evidence_window)
         else:
             raise TypeError(f"unknown command {type(command).__name__}")
-        before, after = await self.store.commit(namespace, command.payment_id, fn,
-                                                writes=writes)
         dispute_id = command.dispute_id
-        was = next((d for d in before.disputes if d.id == dispute_id), None) \
-            if before is not None else None
-        return Result(after, before, dispute=disputes.find(after, dispute_id, "read"),
-                      previous_dispute=was)
+
+        def result_of(before: payments.Payment | None, after: payments.Payment) -> Result:
+            was = next((d for d in before.disputes if d.id == dispute_id), None) \
+                if before is not None else None
+            return Result(after, before, dispute=disputes.find(after, dispute_id, "read"),
+                          previous_dispute=was)
+        return fn, writes, result_of
 
     async def publish(self, provider: EventSource, namespace: str,
                       events: Sequence[Event]) -> None:
         """Events that no state change carries (a modification the provider refused,
         announced by webhook): through the same outbox, webhook chaos and contract
         checks as every other event, with the request's scenario effects."""
-        await self._emit_events(provider, namespace, events, APPLIED.get() or NO_EFFECTS)
+        await self.store.append_events(namespace, events)
+        await self._deliver(provider, namespace, events, APPLIED.get() or NO_EFFECTS)
 
-    async def _emit(self, provider: EventSource, namespace: str, command: Command,
-                    result: Result, effects: Effects) -> None:
-        events = provider.events_for(namespace, command, result)
-        if events:
-            await self._emit_events(provider, namespace, events, effects)
-
-    async def _emit_events(self, provider: EventSource, namespace: str,
-                           events: Sequence[Event], effects: Effects) -> None:
-        endpoints = await provider.webhook_endpoints(Objects(self.store, namespace), namespace)
+    async def _deliver(self, provider: EventSource, namespace: str,
+                       events: Sequence[Event], effects: Effects,
+                       known: tuple[str, Sequence[Mapping[str, Any]]] | None = None) -> None:
+        """Events already in the outbox, to the provider's endpoints (`known`: those
+        its commit read), through webhook chaos."""
+        endpoints = await provider.webhook_endpoints(Objects(self.store, namespace, known),
+                                                     namespace)
         chaos = effects.webhooks
         # Seeding a Random costs an os.urandom call: only webhook chaos needs one.
         rng = (effects.webhook_rng or random.Random()) if chaos is not None else _UNUSED_RNG
         if self.inspect_event is not None:
             for event in events:
                 self.inspect_event(event)
-        await self.store.append_events(namespace, events)
         for event in events:
             if chaos is None or not chaos.wants(event.type):
                 self.dispatcher.publish(event, provider.webhooks, endpoints,

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from paysandbox.admin.access import AdminAccess
     from paysandbox.core.payments import Payment
     from paysandbox.scenarios.runtime import ScenarioSet
-    from paysandbox.store.base import Store
+    from paysandbox.store.base import Committed, Store
     from paysandbox.webhooks.dispatcher import Delivery, Dispatcher
 
 #: Seconds. The simulator answers in well under a millisecond unless a scenario adds
@@ -413,15 +413,15 @@ class _TimedStore:
         self._moved(before, after)
         return before, after
 
-    async def commit(self, *args: Any, **kwargs: Any) -> tuple[Payment | None, Payment]:
+    async def commit(self, *args: Any, **kwargs: Any) -> Committed:
         """The atomic unit (a created payment, or a transition, with its writes)."""
         started = time.perf_counter()
         try:
-            before, after = await self._store.commit(*args, **kwargs)
+            done = await self._store.commit(*args, **kwargs)
         finally:
             self._metrics.store_call("commit", time.perf_counter() - started)
-        self._moved(before, after)
-        return before, after
+        self._moved(done.before, done.after)
+        return done
 
     def _moved(self, before: Payment | None, after: Payment) -> None:
         if before is None or before.status != after.status:

@@ -249,3 +249,8 @@ class Result:
     refund: Refund | None = None
     dispute: Dispute | None = None  # the dispute a dispute command acted on, as it is now
     previous_dispute: Dispute | None = None  # and as it was (None: it was just opened)
+
+    @staticmethod
+    def of(before: Payment | None, after: Payment) -> Result:
+        """A state change's result from the payment before (None: created) and after."""
+        return Result(after, before)

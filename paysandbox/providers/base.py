@@ -41,7 +41,14 @@ from paysandbox.providers.seam import (
     Route,
     provider_path,
 )
-from paysandbox.store.base import LEASE_SECONDS, Store, StoreUnavailable
+from paysandbox.store.base import (
+    LEASE_SECONDS,
+    Claim,
+    IdempotencyRecord,
+    KeyTaken,
+    Store,
+    StoreUnavailable,
+)
 from paysandbox.store.codec import BadRecord
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 
@@ -387,18 +394,25 @@ def _route_def(provider: Provider, dialect: Dialect, r: Route, engine: Engine,
             await ctx.intercept(read)
 
         async def run() -> web.Response:
+            try:
+                return _reply(dialect, request, await handler(ctx, params))
+            except ApiError:
+                if not ctx.read_kept or ctx.executed:
+                    raise
+            # Refused before any change, on a payment read from this process's copy
+            # (Store.get's `to_change`): once more on what is stored.
+            ctx.read_stored()
             return _reply(dialect, request, await handler(ctx, params))
 
         key = request.headers.get(key_header) if key_header is not None else None
         if key is None:
             return await run()
         return await idempotent(
-            engine.store, ns, key, dialect.fingerprint(request, params), engine.clock.now(),
-            run, replay_header=dialect.replay_header,
+            ctx, engine.store, ns, key, dialect.fingerprint(request, params),
+            engine.clock.now(), run, replay_header=dialect.replay_header,
             mismatch=lambda: dialect.idempotency_errors(key)[0],
             in_flight=lambda: dialect.idempotency_errors(key)[1],
-            render=lambda exc: dialect.render_error(exc, request),
-            started=lambda: ctx.executed)
+            render=lambda exc: dialect.render_error(exc, request))
 
     return web.route(r.method, r.path, handle, name=r.name)
 
@@ -509,17 +523,21 @@ async def explain_eviction(store: Store, namespace: str, path: str, error: ApiEr
             return
 
 
-async def idempotent(store: Store, namespace: str, key: str | None, fingerprint: str,
+async def idempotent(ctx: Context, store: Store, namespace: str, key: str, fingerprint: str,
                      now: float, run: Callable[[], Awaitable[web.Response]], *,
                      replay_header: str | None, mismatch: Callable[[], ApiError],
                      in_flight: Callable[[], ApiError],
-                     render: Callable[[ApiError], web.Response],
-                     started: Callable[[], bool] | None = None) -> web.Response:
+                     render: Callable[[ApiError], web.Response]) -> web.Response:
     """Run `run` at most once per idempotency key and replay its response after.
 
     The same key with another request is the provider's `mismatch` error; the same key
     while the first request is still running is its `in_flight` error. Errors raised
     by `run` (a decline, an invalid transition) are responses too and are replayed.
+
+    The key is claimed with the request's first change of state, in the same store
+    call (`ctx.claim`; before any other write, Context.claim_key), so a request costs
+    no call of its own for it: when the key turns out to be held, the request stops
+    there with nothing written and the held record answers it.
     """
     async def respond() -> web.Response:
         try:
@@ -529,14 +547,7 @@ async def idempotent(store: Store, namespace: str, key: str | None, fingerprint:
                 await explain_eviction(store, namespace, "", exc)
             return render(exc)
 
-    if key is None:
-        return await respond()
-    unwritten = _UNWRITTEN.get((id(store), namespace, key))
-    if unwritten is not None and unwritten.fingerprint == fingerprint:
-        # StoreUnavailable: still down, the same retryable error
-        return (await unwritten.write()).replay(replay_header)
-    record = await store.idempotency_begin(namespace, key, fingerprint, now)
-    if record is not None:
+    def held(record: IdempotencyRecord) -> web.Response:
         if record.fingerprint != fingerprint:
             raise mismatch()
         if not record.finished:
@@ -546,22 +557,36 @@ async def idempotent(store: Store, namespace: str, key: str | None, fingerprint:
         if replay_header:
             headers[replay_header] = "true"
         return web.Response(status=record.status, body=record.body, headers=headers)
-    try:
-        response = await respond()
-    except BaseException:
+
+    async def release() -> None:
         # Nothing to replay. If the store cannot even forget the claim, its lease ends
         # it (store.base.LEASE_SECONDS): a retry is never refused as in progress for good.
-        with contextlib.suppress(StoreUnavailable):
-            await store.idempotency_release(namespace, key)
+        if claim.taken:
+            with contextlib.suppress(StoreUnavailable):
+                await store.idempotency_release(namespace, key)
+
+    unwritten = _UNWRITTEN.get((id(store), namespace, key))
+    if unwritten is not None and unwritten.fingerprint == fingerprint:
+        # StoreUnavailable: still down, the same retryable error
+        return (await unwritten.write()).replay(replay_header)
+    claim = ctx.claim = Claim(key, fingerprint, now)
+    try:
+        response = await respond()
+    except KeyTaken as taken:
+        return held(taken.record)
+    except BaseException:
+        await release()
         raise
-    if response.status >= 500 or (response.status >= 400 and started is not None
-                                  and not started()):
+    if response.status >= 500 or (response.status >= 400 and not ctx.executed):
         # Nothing happened that a retry must not repeat: a failure on the provider's
         # side, or a request refused before it reached the engine (its parameters):
         # as Stripe documents, such a result is not saved, and the key stays usable.
-        with contextlib.suppress(StoreUnavailable):
-            await store.idempotency_release(namespace, key)
+        await release()
         return response
+    if not claim.taken:  # no write claimed it (the engine refused the change)
+        record = await store.idempotency_begin(namespace, key, fingerprint, now)
+        if record is not None:
+            return held(record)
     body = response.body if isinstance(response.body, bytes) else b""
     kept = {k: v for k, v in response.headers.items()
             if k.lower() not in ("content-length", "date", "server")}

@@ -43,6 +43,7 @@ from paysandbox.hosted.pages import (
     token_record,
 )
 from paysandbox.objects import Kind, Objects, Repository, page
+from paysandbox.store.base import Claim, KeyTaken
 from paysandbox.webhooks.dispatcher import Event
 
 if TYPE_CHECKING:
@@ -163,7 +164,8 @@ def op(method: str, path: str, handler: Handler, *, read: str | None = None,
 class Context:
     """What a handler may do, for one request in one namespace."""
 
-    __slots__ = ("_engine", "_public_url", "executed", "namespace", "provider", "request")
+    __slots__ = ("_changes", "_engine", "_public_url", "claim", "executed", "namespace",
+                 "provider", "read_kept", "request")
 
     def __init__(self, engine: Engine, provider: Provider, request: web.Request,
                  namespace: str, public_url: str | None) -> None:
@@ -172,6 +174,16 @@ class Context:
         self.request = request
         self.namespace = namespace
         self._public_url = public_url
+        # A request that changes state reads the payment it is about to change; the
+        # change itself is checked against what is stored (Store.get's `to_change`).
+        self._changes = request.method not in ("GET", "HEAD")
+        #: Whether a payment was read that way: a refusal before any change may then
+        #: come from a copy another process has since changed (the envelope runs the
+        #: handler again, reading what is stored).
+        self.read_kept = False
+        #: The request's idempotency key, claimed with its first change of state (or,
+        #: failing that, before any other write): see providers.base.idempotent.
+        self.claim: Claim | None = None
         #: Whether a command reached the engine: a refusal before that (the request's
         #: parameters) leaves the idempotency key unused.
         self.executed = False
@@ -218,7 +230,8 @@ class Context:
                         currency=payment.currency, card=card or payment.card,
                         method=payment.method, metadata=payment.metadata)
         seen.update(facts)
-        return await self._engine.execute(self.provider, self.namespace, command, seen)
+        return await self._engine.execute(self.provider, self.namespace, command, seen,
+                                          claim=self.claim)
 
     async def intercept(self, operation: str, **facts: Any) -> None:
         """Let scenarios act on a request that executes no command (latency, faults)."""
@@ -235,14 +248,32 @@ class Context:
 
     async def publish(self, events: Sequence[Event]) -> None:
         """Send events no state change carries, through the engine's outbox."""
+        await self.claim_key()
         await self._engine.publish(self.provider, self.namespace, events)
+
+    async def claim_key(self) -> None:
+        """Claim the request's idempotency key now, if no change of state has (before a
+        write that is not one: an object, an event): KeyTaken when it is held."""
+        claim = self.claim
+        if claim is None or claim.taken:
+            return
+        held = await self._engine.store.idempotency_begin(self.namespace, claim.key,
+                                                          claim.fingerprint, claim.now)
+        if held is not None:
+            raise KeyTaken(held)
+        claim.taken = True
 
     # -- reads ----------------------------------------------------------------------
 
     async def payment(self, payment_id: str) -> Payment | None:
         """The provider's own payment with that id in this namespace, if any."""
-        p = await self._engine.store.get(self.namespace, payment_id)
+        self.read_kept |= self._changes
+        p = await self._engine.store.get(self.namespace, payment_id, to_change=self._changes)
         return p if p is not None and p.provider == self.provider.name else None
+
+    def read_stored(self) -> None:
+        """Read what is stored from now on (see `read_kept`)."""
+        self._changes = self.read_kept = False
 
     async def resolve(self, alias: str) -> Payment | None:
         """The payment an alias (a charge, a refund, a reference) was linked to."""
@@ -261,7 +292,10 @@ class Context:
                                                limit=limit)
 
     def objects(self, kind: Kind[T]) -> Repository[T]:
-        return Objects(self._engine.store, self.namespace).of(kind)
+        repository = Objects(self._engine.store, self.namespace).of(kind)
+        if self.claim is not None and not self.claim.taken:
+            repository.before_write = self.claim_key
+        return repository
 
     # -- links ----------------------------------------------------------------------
 

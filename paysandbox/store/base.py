@@ -51,6 +51,43 @@ def lease_from_now(seconds: float | None = None) -> float:
     return time.time() + (LEASE_SECONDS if seconds is None else seconds)
 
 
+#: The events a state change emits, from the payment before (None: just created) and
+#: after it; called inside the store's commit, so it must be pure.
+Emit = Callable[[Payment | None, Payment], Sequence[Event]]
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """What one commit did: the payment before (None: it was created) and after, the
+    events it appended, and the records of the kind it was asked to read."""
+
+    before: Payment | None
+    after: Payment
+    events: Sequence[Event] = ()
+    read: Sequence[Mapping[str, Any]] = ()
+
+
+@dataclass(slots=True)
+class Claim:
+    """An idempotency key that the request holding it claims with its first change of
+    state (Store.commit's `claim`), so that the claim costs no call of its own; `taken`
+    once it is claimed."""
+
+    key: str
+    fingerprint: str
+    now: float  # virtual time
+    taken: bool = False
+
+
+class KeyTaken(Exception):
+    """The key a commit was to claim is held: by a finished request (its response to
+    replay) or one still running. Nothing was written."""
+
+    def __init__(self, record: IdempotencyRecord) -> None:
+        super().__init__(record.fingerprint)
+        self.record = record
+
+
 @dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
     """The first request seen under a key and, once it finished, its response."""
@@ -74,7 +111,11 @@ class Store(Protocol):
     async def create(self, payment: Payment) -> None:
         """Insert a new payment; AlreadyExists if its id is taken in its namespace."""
 
-    async def get(self, namespace: str, payment_id: str) -> Payment | None: ...
+    async def get(self, namespace: str, payment_id: str, *,
+                  to_change: bool = False) -> Payment | None:
+        """The payment; `to_change`: for a request about to change it, which may be
+        answered from the copy this process saw last (a remote store's), since the
+        change is compared with what is stored and made again on a difference."""
 
     async def evicted(self, namespace: str, object_id: str) -> bool:
         """Whether the id (a payment's, or one of its aliases) was forgotten lately by
@@ -90,13 +131,18 @@ class Store(Protocol):
 
     async def commit(
         self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment] | None,
-        *, create: Payment | None = None, writes: Writes
-    ) -> tuple[Payment | None, Payment]:
+        *, create: Payment | None = None, writes: Writes, emit: Emit | None = None,
+        read: str | None = None, claim: Claim | None = None
+    ) -> Committed:
         """One state change as one atomic unit: insert `create` (AlreadyExists if its id
         is taken) or read the stored payment, apply `fn` (None: leave it as it is), and
-        store the result with `writes` (aliases, records), all or nothing; a lost race
-        is retried. Returns (before, after); before is None for a created payment.
-        Whatever `fn` raises propagates and nothing changes."""
+        store the result with `writes` (aliases, records) and, when the payment changed,
+        the events `emit` makes of it (appended to the outbox), all or nothing; a lost
+        race is retried. With `read`, the records of that kind are read in the same step
+        when there are events (a provider's webhook endpoints), and with `claim` (not yet
+        taken) its idempotency key is claimed in the same step (KeyTaken, and nothing
+        written, when it is held), so that one state change is one call to a remote
+        store. Whatever `fn` or `emit` raises propagates and nothing changes."""
 
     async def list_payments(self, namespace: str, *, provider: str | None = None,
                    limit: int = 100) -> list[Payment]:

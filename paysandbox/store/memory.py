@@ -16,7 +16,11 @@ from paysandbox.core.payments import Payment
 from paysandbox.store.base import (
     LEASE_SECONDS,
     AlreadyExists,
+    Claim,
+    Committed,
+    Emit,
     IdempotencyRecord,
+    KeyTaken,
     NotFound,
     internal,
     lease_from_now,
@@ -122,22 +126,30 @@ class MemoryStore:
         await self.commit(payment.namespace, payment.id, None, create=payment,
                           writes=NO_WRITES)
 
-    async def get(self, namespace: str, payment_id: str) -> Payment | None:
+    async def get(self, namespace: str, payment_id: str, *,
+                  to_change: bool = False) -> Payment | None:
         space = self._spaces.get(namespace)
         return space.payments.get(payment_id) if space else None
 
     async def transition(
         self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment]
     ) -> tuple[Payment, Payment]:
-        before, after = await self.commit(namespace, payment_id, fn, writes=NO_WRITES)
-        assert before is not None  # (no payment was created)
-        return before, after
+        done = await self.commit(namespace, payment_id, fn, writes=NO_WRITES)
+        assert done.before is not None  # (no payment was created)
+        return done.before, done.after
 
     async def commit(
         self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment] | None,
-        *, create: Payment | None = None, writes: Writes
-    ) -> tuple[Payment | None, Payment]:
+        *, create: Payment | None = None, writes: Writes, emit: Emit | None = None,
+        read: str | None = None, claim: Claim | None = None
+    ) -> Committed:
         # No await from the read to the last write: nothing can interleave.
+        claiming = claim is not None and not claim.taken
+        if claiming:
+            assert claim is not None
+            held = self._held(self._ns(namespace), claim.key, claim.now)
+            if held is not None:
+                raise KeyTaken(held)
         space = self._ns(namespace) if create is not None else self._spaces.get(namespace)
         if create is not None:
             assert space is not None
@@ -150,6 +162,8 @@ class MemoryStore:
                 raise NotFound(namespace, payment_id)
             before = found
         after = before if fn is None else fn(before)
+        was = None if create is not None else before
+        events = emit(was, after) if emit is not None and after is not was else ()
         space.payments[after.id] = after
         if create is not None:
             space.payments.move_to_end(after.id)
@@ -162,8 +176,15 @@ class MemoryStore:
                       record.kind, record.id, record.value)
         if create is not None:
             self._retain_payments(space)
-            return None, after
-        return before, after
+        if claiming:
+            assert claim is not None
+            self._claim(space, claim.key, claim.fingerprint, claim.now)
+            claim.taken = True
+        if not events:
+            return Committed(was, after)
+        self._append(space, events)
+        kept = space.objects.get(read) if read is not None else None
+        return Committed(was, after, events, list(kept.values()) if kept else ())
 
     def _retain_payments(self, space: _Namespace) -> None:
         limit = self._share(self._retain, space)
@@ -226,6 +247,14 @@ class MemoryStore:
     async def idempotency_begin(self, namespace: str, key: str, fingerprint: str,
                                 now: float) -> IdempotencyRecord | None:
         space = self._ns(namespace)
+        existing = self._held(space, key, now)
+        if existing is None:
+            self._claim(space, key, fingerprint, now)
+        return existing
+
+    def _held(self, space: _Namespace, key: str, now: float) -> IdempotencyRecord | None:
+        """The record holding `key`, if a request holds it (finished, or running within
+        its lease); forgets the keys past their time on the way."""
         records = space.idempotency
         while records:  # forget the keys past their time (oldest written first)
             oldest = next(iter(records.values()))
@@ -237,9 +266,11 @@ class MemoryStore:
         if existing is not None and now - existing.created < self._ttl and \
                 (existing.finished or not existing.lease_expired()):
             return existing
+        return None
+
+    def _claim(self, space: _Namespace, key: str, fingerprint: str, now: float) -> None:
         self._remember(space, key, IdempotencyRecord(fingerprint, now,
                                                      lease_until=lease_from_now(self._lease)))
-        return None
 
     def _remember(self, space: _Namespace, key: str, record: IdempotencyRecord) -> None:
         records = space.idempotency
@@ -266,7 +297,9 @@ class MemoryStore:
             space.idempotency.pop(key, None)
 
     async def append_events(self, namespace: str, batch: Sequence[Event]) -> None:
-        space = self._ns(namespace)
+        self._append(self._ns(namespace), batch)
+
+    def _append(self, space: _Namespace, batch: Sequence[Event]) -> None:
         events = space.events
         events.extend(batch)
         limit = self._share(self._max_events, space)

@@ -36,6 +36,7 @@ import logging
 import re
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -49,7 +50,11 @@ from paysandbox.core.payments import Payment
 from paysandbox.store.base import (
     LEASE_SECONDS,
     AlreadyExists,
+    Claim,
+    Committed,
+    Emit,
     IdempotencyRecord,
+    KeyTaken,
     NotFound,
     StoreUnavailable,
 )
@@ -57,6 +62,10 @@ from paysandbox.store.codec import BadRecord, decode_payment, encode_payment
 from paysandbox.webhooks.dispatcher import Event
 
 DEFAULT_PREFIX = "paysandbox:"
+
+#: Payments whose last-seen bytes a process keeps, so that changing one it saw last
+#: takes one call (RedisStore._remember).
+_SEEN = 4096
 
 _FOREIGN = re.compile(r"paysandbox-foreign (?P<key>\S+) holds a (?P<type>\w+), "
                       r"not a (?P<kind>\w+)")
@@ -88,61 +97,6 @@ local function retain(max, prefix)
 end
 """
 
-# One state change in one call (Store.commit). KEYS: payment, order, provider order,
-# namespaces, aliases, evicted list, evicted set; ARGV: the bytes read
-# ('' to create), the bytes to store, id, namespace, retain, the namespace's key prefix,
-# then the number of aliases and the aliases, then the number of records and, for each,
-# its namespace's key prefix, its namespace, kind, id and JSON.
-_COMMIT = _RETAIN + """
-local function writable(key, kind)
-  local t = redis.call('TYPE', key)['ok']
-  if t ~= 'none' and t ~= kind then
-    error('paysandbox-foreign ' .. key .. ' holds a ' .. t .. ', not a ' .. kind)
-  end
-end
-local n = tonumber(ARGV[7])
-local at = 8 + n
-local m = tonumber(ARGV[at])
--- Every key is checked before the first write: a script that fails half-way keeps the
--- writes it made, so a key of another type (written by something else) must stop it
--- before it changes anything.
-writable(KEYS[1], 'string') writable(KEYS[2], 'list') writable(KEYS[3], 'list')
-writable(KEYS[4], 'set') writable(KEYS[5], 'hash')
-if n > 0 then writable(ARGV[6] .. 'aliases-of:' .. ARGV[3], 'set') end
-for i = 0, m - 1 do
-  local base = at + 1 + 5 * i
-  writable(ARGV[base] .. 'obj:' .. ARGV[base + 2], 'hash')
-  writable(ARGV[base] .. 'obj-order:' .. ARGV[base + 2], 'list')
-end
-local created = ARGV[1] == ''
-if created then
-  if not redis.call('SET', KEYS[1], ARGV[2], 'NX') then return -1 end
-elseif redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return 0
-else
-  redis.call('SET', KEYS[1], ARGV[2])
-end
-for i = 8, 7 + n do
-  redis.call('HSET', KEYS[5], ARGV[i], ARGV[3])
-  redis.call('SADD', ARGV[6] .. 'aliases-of:' .. ARGV[3], ARGV[i])
-end
-for i = 0, m - 1 do
-  local base = at + 1 + 5 * i
-  local objects = ARGV[base] .. 'obj:' .. ARGV[base + 2]
-  if redis.call('HSET', objects, ARGV[base + 3], ARGV[base + 4]) == 1 then
-    redis.call('RPUSH', ARGV[base] .. 'obj-order:' .. ARGV[base + 2], ARGV[base + 3])
-  end
-  redis.call('SADD', KEYS[4], ARGV[base + 1])
-end
-if created then
-  redis.call('RPUSH', KEYS[2], ARGV[3])
-  redis.call('RPUSH', KEYS[3], ARGV[3])
-  redis.call('SADD', KEYS[4], ARGV[4])
-  retain(tonumber(ARGV[5]), ARGV[6])
-end
-return 1
-"""
-
 # KEYS: objects, their order, namespaces; ARGV: id, JSON, namespace
 _PUT_OBJECT = """
 if redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) == 1 then
@@ -165,7 +119,7 @@ return 0
 # request finished, its response, in two hashes; `ages` orders keys by their last write
 # so the oldest are forgotten first (as MemoryStore's OrderedDict with move_to_end).
 _TOUCH = """
-local function touch(claims, responses, ages, key, max)
+local function touch(claims, responses, ages, meta, key, max)
   local newest = redis.call('ZREVRANGE', ages, 0, 0, 'WITHSCORES')
   local score = 1
   if newest[2] then score = tonumber(newest[2]) + 1 end
@@ -176,9 +130,110 @@ local function touch(claims, responses, ages, key, max)
     redis.call('ZREMRANGEBYRANK', ages, 0, excess - 1)
     redis.call('HDEL', claims, unpack(old))
     redis.call('HDEL', responses, unpack(old))
-    redis.call('HDEL', KEYS[5], unpack(old))
+    redis.call('HDEL', meta, unpack(old))
   end
 end
+"""
+
+# One state change in one call (Store.commit). KEYS: payment, order, provider order,
+# namespaces, aliases, evicted list, evicted set, events, and the objects and order of
+# the kind to read; ARGV: the bytes expected ('' to create), the bytes to store, id,
+# namespace, retain, the namespace's key prefix, the events kept, whether to read, then
+# the number of aliases and the aliases, the number of records and, for each, its
+# namespace's key prefix, its namespace, kind, id and JSON, and the number of events and
+# the events, then whether to claim an idempotency key and, if so, the key, its claim,
+# the keys kept, virtual now, TTL, wall-clock now and lease (as _IDEMPOTENCY_BEGIN, whose
+# four keys follow the others). Returns -1 when a payment to create exists, {2, claim,
+# response} when the key is held, {0, the stored bytes or false} when they are not the
+# ones expected (nothing written in either case), else {1, the records read}.
+_COMMIT = _RETAIN + _TOUCH + """
+local function writable(key, kind)
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= kind then
+    error('paysandbox-foreign ' .. key .. ' holds a ' .. t .. ', not a ' .. kind)
+  end
+end
+local n = tonumber(ARGV[9])
+local at = 10 + n
+local m = tonumber(ARGV[at])
+local ev = at + 1 + 5 * m
+local e = tonumber(ARGV[ev])
+local ic = ev + e + 1
+local claiming = ARGV[ic] == '1'
+if claiming then
+  local claim = redis.call('HGET', KEYS[11], ARGV[ic + 1])
+  if claim then
+    local response = redis.call('HGET', KEYS[12], ARGV[ic + 1])
+    local meta = redis.call('HGET', KEYS[14], ARGV[ic + 1]) or ''
+    local at, leased = string.match(meta, '^(%S+) (%S+)$')
+    local expired = at and tonumber(ARGV[ic + 4]) - tonumber(at) >= tonumber(ARGV[ic + 5])
+    if not expired and (response or tonumber(leased or '0') > tonumber(ARGV[ic + 6])) then
+      return {2, claim, response or ''}
+    end
+  end
+end
+local created = ARGV[1] == ''
+if created then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+else
+  local stored = redis.call('GET', KEYS[1])
+  if stored ~= ARGV[1] then return {0, stored} end
+end
+-- Every key is checked before the first write: a script that fails half-way keeps the
+-- writes it made, so a key of another type (written by something else) must stop it
+-- before it changes anything.
+writable(KEYS[1], 'string') writable(KEYS[2], 'list') writable(KEYS[3], 'list')
+writable(KEYS[4], 'set') writable(KEYS[5], 'hash')
+if e > 0 then writable(KEYS[8], 'list') end
+if claiming then
+  writable(KEYS[11], 'hash') writable(KEYS[12], 'hash') writable(KEYS[13], 'zset')
+  writable(KEYS[14], 'hash')
+end
+if n > 0 then writable(ARGV[6] .. 'aliases-of:' .. ARGV[3], 'set') end
+for i = 0, m - 1 do
+  local base = at + 1 + 5 * i
+  writable(ARGV[base] .. 'obj:' .. ARGV[base + 2], 'hash')
+  writable(ARGV[base] .. 'obj-order:' .. ARGV[base + 2], 'list')
+end
+redis.call('SET', KEYS[1], ARGV[2])
+for i = 10, 9 + n do
+  redis.call('HSET', KEYS[5], ARGV[i], ARGV[3])
+  redis.call('SADD', ARGV[6] .. 'aliases-of:' .. ARGV[3], ARGV[i])
+end
+for i = 0, m - 1 do
+  local base = at + 1 + 5 * i
+  local objects = ARGV[base] .. 'obj:' .. ARGV[base + 2]
+  if redis.call('HSET', objects, ARGV[base + 3], ARGV[base + 4]) == 1 then
+    redis.call('RPUSH', ARGV[base] .. 'obj-order:' .. ARGV[base + 2], ARGV[base + 3])
+  end
+  redis.call('SADD', KEYS[4], ARGV[base + 1])
+end
+if created then
+  redis.call('RPUSH', KEYS[2], ARGV[3])
+  redis.call('RPUSH', KEYS[3], ARGV[3])
+  redis.call('SADD', KEYS[4], ARGV[4])
+  retain(tonumber(ARGV[5]), ARGV[6])
+end
+if claiming then
+  local key = ARGV[ic + 1]
+  redis.call('HDEL', KEYS[12], key)
+  redis.call('HSET', KEYS[11], key, ARGV[ic + 2])
+  redis.call('HSET', KEYS[14], key,
+             ARGV[ic + 4] .. ' ' .. (tonumber(ARGV[ic + 6]) + tonumber(ARGV[ic + 7])))
+  touch(KEYS[11], KEYS[12], KEYS[13], KEYS[14], key, tonumber(ARGV[ic + 3]))
+end
+if e == 0 then return {1} end
+redis.call('LPUSH', KEYS[8], unpack(ARGV, ev + 1, ev + e))
+redis.call('LTRIM', KEYS[8], 0, tonumber(ARGV[7]) - 1)
+if ARGV[8] == '1' then
+  local ids = redis.call('LRANGE', KEYS[10], 0, -1)
+  if #ids > 0 then
+    local found = redis.call('HMGET', KEYS[9], unpack(ids))
+    table.insert(found, 1, 1)
+    return found
+  end
+end
+return {1}
 """
 
 # KEYS: claims, responses, ages, namespaces, meta; ARGV: key, claim JSON, max,
@@ -201,7 +256,7 @@ if claim then
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[5], ARGV[1], ARGV[5] .. ' ' .. (tonumber(ARGV[7]) + tonumber(ARGV[8])))
-touch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], tonumber(ARGV[3]))
+touch(KEYS[1], KEYS[2], KEYS[3], KEYS[5], ARGV[1], tonumber(ARGV[3]))
 return false
 """
 
@@ -213,7 +268,7 @@ if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 local created = string.match(redis.call('HGET', KEYS[5], ARGV[1]) or '', '^(%S+) ')
 if created then redis.call('HSET', KEYS[5], ARGV[1], created .. ' 0') end
-touch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], tonumber(ARGV[3]))
+touch(KEYS[1], KEYS[2], KEYS[3], KEYS[5], ARGV[1], tonumber(ARGV[3]))
 return 1
 """
 
@@ -296,6 +351,7 @@ class RedisStore:
         self._append_events = self._redis.register_script(_APPEND_EVENTS)
         self._namespaces = prefix + "namespaces"
         self._secrets: dict[str, bytes] = {}
+        self._seen: OrderedDict[str, tuple[bytes, Payment]] = OrderedDict()
 
     async def ping(self) -> None:
         """Fail early, with what to do, when the Redis cannot be reached."""
@@ -375,49 +431,91 @@ class RedisStore:
                                                 object_id))
 
     @_guarded
-    async def get(self, namespace: str, payment_id: str) -> Payment | None:
+    async def get(self, namespace: str, payment_id: str, *,
+                  to_change: bool = False) -> Payment | None:
         key = self._payment_key(namespace, payment_id)
+        if to_change:
+            seen = self._seen.get(key)
+            if seen is not None:
+                return seen[1]
         raw = await self._redis.get(key)
-        return decode_payment(_bytes(raw), key) if raw is not None else None
+        if raw is None:
+            return None
+        payment = decode_payment(_bytes(raw), key)
+        self._remember(key, _bytes(raw), payment)
+        return payment
 
     @_guarded
     async def transition(
         self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment]
     ) -> tuple[Payment, Payment]:
-        before, after = await self.commit(namespace, payment_id, fn, writes=NO_WRITES)
-        assert before is not None  # (no payment was created)
-        return before, after
+        done = await self.commit(namespace, payment_id, fn, writes=NO_WRITES)
+        assert done.before is not None  # (no payment was created)
+        return done.before, done.after
 
     @_guarded
     async def commit(
         self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment] | None,
-        *, create: Payment | None = None, writes: Writes
-    ) -> tuple[Payment | None, Payment]:
+        *, create: Payment | None = None, writes: Writes, emit: Emit | None = None,
+        read: str | None = None, claim: Claim | None = None
+    ) -> Committed:
+        """One script call when this process saw the payment last (it created or changed
+        or read it, and no other process changed it since); otherwise the script answers
+        with what is stored and the change is made again from that: two calls."""
         key = self._payment_key(namespace, payment_id)
+        seen = self._seen.get(key) if create is None else None
         while True:
             if create is not None:
-                raw: bytes | str = b""
+                raw: bytes = b""
                 before = create
-            else:
+            elif seen is None:
                 found = await self._redis.get(key)
                 if found is None:
                     raise NotFound(namespace, payment_id)
-                raw, before = found, decode_payment(_bytes(found), key)
-            after = before if fn is None else fn(before)
-            args: list[Any] = [raw, encode_payment(after), payment_id, namespace,
-                               *self._retention(namespace), len(writes.aliases),
+                raw = _bytes(found)
+                before = decode_payment(raw, key)
+            else:
+                raw, before = seen
+            was = None if create is not None else before
+            try:
+                after = before if fn is None else fn(before)
+                events = emit(was, after) if emit is not None and after is not was else ()
+            except Exception:
+                if seen is None:
+                    raise
+                seen = None  # refused on the copy this process kept: ask what is stored
+                continue
+            stored = encode_payment(after)
+            args: list[Any] = [raw, stored, payment_id, namespace,
+                               *self._retention(namespace), self._max_events,
+                               1 if read is not None else 0, len(writes.aliases),
                                *writes.aliases]
             records = writes.records_for(after)
             args.append(len(records))
             for r in records:
                 ns = r.namespace or namespace
                 args += [self._key(ns, ""), ns, r.kind, r.id, _dump_object(r.value)]
+            args.append(len(events))
+            args += [_dump_event(e) for e in events]
+            claiming = claim is not None and not claim.taken
+            if claim is not None and claiming:
+                args += [1, claim.key, orjson.dumps({"fingerprint": claim.fingerprint,
+                                                     "created": claim.now}),
+                         self._max_idempotency, claim.now, self._ttl, time.time(),
+                         self._lease]
+            else:
+                args.append(0)
+            kind = read or "-"
             try:
                 done = await self._commit(
                     keys=[key, self._key(namespace, "order"),
                           self._key(namespace, "order:" + after.provider), self._namespaces,
                           self._key(namespace, "aliases"), self._key(namespace, "evicted"),
-                          self._key(namespace, "evicted-set")],
+                          self._key(namespace, "evicted-set"), self._key(namespace, "events"),
+                          self._key(namespace, "obj:" + kind),
+                          self._key(namespace, "obj-order:" + kind),
+                          *self._idempotency_keys(namespace)[:3],
+                          self._key(namespace, "idem-meta")],
                     args=args)
             except ResponseError as exc:
                 foreign = _FOREIGN.search(str(exc))
@@ -430,8 +528,29 @@ class RedisStore:
                                 ) from None
             if done == -1:
                 raise AlreadyExists(payment_id)
-            if done:
-                return (None if create is not None else before), after
+            if done[0] == 2:
+                raise KeyTaken(_load_record(done[1], done[2]))
+            if done[0] == 0:  # changed by another process since this one saw it
+                if done[1] is None:
+                    self._seen.pop(key, None)
+                    raise NotFound(namespace, payment_id)
+                current = _bytes(done[1])
+                seen = current, decode_payment(current, key)
+                continue
+            self._remember(key, stored, after)
+            if claim is not None and claiming:
+                claim.taken = True
+            return Committed(was, after, events,
+                             [_load_object(v) for v in done[1:] if v is not None])
+
+    def _remember(self, key: str, raw: bytes, payment: Payment) -> None:
+        """The bytes of a payment as this process last wrote or read them, so that its
+        next change is one call: the script compares them with what is stored. Bounded
+        to `_SEEN` payments, the oldest forgotten first (its next change reads it)."""
+        seen = self._seen
+        seen[key] = raw, payment
+        if len(seen) > _SEEN:
+            seen.popitem(last=False)
 
     @_guarded
     async def list_payments(self, namespace: str, *, provider: str | None = None,
@@ -535,9 +654,7 @@ class RedisStore:
 
     @_guarded
     async def append_events(self, namespace: str, events: Sequence[Event]) -> None:
-        docs = [orjson.dumps({"id": e.id, "provider": e.provider, "namespace": e.namespace,
-                              "type": e.type, "created": e.created, "url": e.url,
-                              "body": base64.b64encode(e.body).decode()}) for e in events]
+        docs = [_dump_event(e) for e in events]
         await self._append_events(keys=[self._key(namespace, "events"), self._namespaces],
                                   args=[self._max_events, namespace, *docs])
 
@@ -576,6 +693,7 @@ class RedisStore:
 
     @_guarded
     async def reset(self, namespace: str | None = None) -> None:
+        self._seen.clear()
         if namespace is None:
             await self._delete_matching(_glob_escape(self._prefix) + "*")
             for name, value in self._secrets.items():  # the install keeps its keys
@@ -632,6 +750,12 @@ def _load_record(claim: bytes, response: bytes) -> IdempotencyRecord:
     done = orjson.loads(response)
     return IdempotencyRecord(first["fingerprint"], first["created"], done["status"],
                              base64.b64decode(done["body"]), done["headers"])
+
+
+def _dump_event(e: Event) -> bytes:
+    return orjson.dumps({"id": e.id, "provider": e.provider, "namespace": e.namespace,
+                         "type": e.type, "created": e.created, "url": e.url,
+                         "body": base64.b64encode(e.body).decode()})
 
 
 def _load_event(raw: bytes | str) -> Event:

@@ -4,22 +4,27 @@ and on Redis, so a failure between steps cannot leave a payment without its char
 
 from __future__ import annotations
 
+import json
+import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, cast
 from urllib.parse import quote
 
 import pytest
 import redis
 import stripe
 
+from paysandbox.core import payments
 from paysandbox.core.commands import Record, Writes
-from paysandbox.core.payments import Payment, Status
+from paysandbox.core.payments import NoSuchPayment, Payment, Status
 from paysandbox.core.tenancy import internal
 from paysandbox.settings import Settings
 from paysandbox.store.base import Store
 from paysandbox.store.memory import MemoryStore
 from paysandbox.store.redis import DEFAULT_PREFIX, RedisStore
 from paysandbox.testing.server import SimulatorServer
+from paysandbox.webhooks.dispatcher import Event
 
 HOSTED = internal("hosted")
 
@@ -56,9 +61,9 @@ def _requires_action(p: Payment) -> Payment:
 
 async def test_a_commit_writes_the_payment_its_aliases_and_records_together(
         store: Store) -> None:
-    before, after = await store.commit("sk_test_a", "pi_1", _requires_action,
-                                       create=_payment(), writes=_writes())
-    assert before is None and after.status is Status.REQUIRES_ACTION
+    done = await store.commit("sk_test_a", "pi_1", _requires_action,
+                              create=_payment(), writes=_writes())
+    assert done.before is None and done.after.status is Status.REQUIRES_ACTION
     assert await store.resolve("sk_test_a", "ch_1") == "pi_1"
     assert await store.get_object("sk_test_a", "stripe.payment_method", "pm_1") == {"id": "pm_1"}
     assert await store.get_object(HOSTED, "challenge", "tok") == {"payment_id": "pi_1"}
@@ -80,6 +85,134 @@ async def test_a_transition_that_fails_writes_nothing_at_all(store: Store) -> No
     assert await store.get("sk_test_a", "pi_1") is None
     assert await store.resolve("sk_test_a", "ch_1") is None
     assert await store.get_object("sk_test_a", "stripe.payment_method", "pm_1") is None
+
+
+def _event(payment: Payment, type: str) -> Event:
+    return Event(id=f"evt_{type}", provider="stripe", namespace=payment.namespace, type=type,
+                 created=1.0, render=lambda: b'{"id": "%s"}' % payment.id.encode())
+
+
+def _emit(before: Payment | None, after: Payment) -> list[Event]:
+    return [_event(after, "created" if before is None else "changed")]
+
+
+async def test_the_events_of_a_change_are_appended_with_it(store: Store) -> None:
+    await store.put_object("sk_test_a", "stripe.webhook_endpoint", "we_1", {"id": "we_1"})
+    created = await store.commit("sk_test_a", "pi_1", None, create=_payment(),
+                                 writes=_writes(), emit=_emit,
+                                 read="stripe.webhook_endpoint")
+    assert [e.type for e in created.events] == ["created"]
+    assert created.read == [{"id": "we_1"}]  # the endpoints, read in the same step
+    moved = await store.commit("sk_test_a", "pi_1", _requires_action, writes=_writes(),
+                               emit=_emit)
+    assert moved.before is not None and moved.before.status is Status.CREATED
+    assert [e.type for e in await store.events("sk_test_a")] == ["changed", "created"]
+    assert (await store.events("sk_test_a"))[0].body == b'{"id": "pi_1"}'
+
+
+async def test_a_change_that_emits_nothing_reads_nothing_and_appends_nothing(
+        store: Store) -> None:
+    await store.put_object("sk_test_a", "stripe.webhook_endpoint", "we_1", {"id": "we_1"})
+    done = await store.commit("sk_test_a", "pi_1", None, create=_payment(), writes=_writes(),
+                              emit=lambda before, after: [], read="stripe.webhook_endpoint")
+    assert not done.events and not done.read
+    assert await store.events("sk_test_a") == []
+
+
+async def test_events_that_cannot_be_made_leave_no_change_behind(store: Store) -> None:
+    def broken(before: Payment | None, after: Payment) -> list[Event]:
+        raise RuntimeError("a provider's renderer failed")
+
+    with pytest.raises(RuntimeError):
+        await store.commit("sk_test_a", "pi_1", None, create=_payment(), writes=_writes(),
+                           emit=broken)
+    assert await store.get("sk_test_a", "pi_1") is None
+    assert await store.resolve("sk_test_a", "ch_1") is None
+    assert await store.events("sk_test_a") == []
+
+
+async def test_a_change_made_by_another_process_meanwhile_is_not_lost(redis_url: str) -> None:
+    """Two processes on one Redis: each keeps the payment as it last saw it, so its next
+    change is one call; when the other changed it meanwhile, the script says so and the
+    change is made again on what is stored."""
+    prefix = f"atomic-{uuid.uuid4().hex[:8]}:"
+    a, b = RedisStore(redis_url, prefix=prefix), RedisStore(redis_url, prefix=prefix)
+    try:
+        await a.commit("sk_test_a", "pi_1", None, create=_payment(), writes=_writes())
+        await b.commit("sk_test_a", "pi_1", _requires_action, writes=_writes())
+        seen_by_a: list[Status] = []
+
+        def note(p: Payment) -> Payment:
+            seen_by_a.append(p.status)
+            return payments.update(p, 2.0, details_only=True, description="changed by a")
+
+        done = await a.commit("sk_test_a", "pi_1", note, writes=_writes())
+        # a tried on the payment it created, was told b had changed it, and tried again
+        assert seen_by_a == [Status.CREATED, Status.REQUIRES_ACTION]
+        assert done.after.status is Status.REQUIRES_ACTION
+        stored = await b.get("sk_test_a", "pi_1")
+        assert stored is not None and stored.description == "changed by a"
+        await b.reset("sk_test_a")
+        with pytest.raises(NoSuchPayment):
+            await a.commit("sk_test_a", "pi_1", note, writes=_writes())
+    finally:
+        await a.reset()
+        await a.close()
+        await b.close()
+
+
+def _calls_during(client: redis.Redis, action: Callable[[], object]) -> list[str]:
+    """The commands clients sent Redis while `action` ran, from its slow log told to log
+    every command (a script's own calls are logged too, from no address: `?:0`)."""
+    client.config_set("slowlog-log-slower-than", 0)
+    client.config_set("slowlog-max-len", 1000)
+    client.slowlog_reset()
+    try:
+        action()
+        logged = client.slowlog_get(1000)
+    finally:
+        client.config_set("slowlog-log-slower-than", 10000)
+    commands = [e["command"].split()[0].decode().lower() for e in reversed(logged)
+                if e["client_address"] != b"?:0"]
+    return [c for c in commands if c not in ("slowlog", "config")]
+
+
+def test_a_create_and_confirm_is_one_call_to_redis_and_so_is_its_capture(
+        redis_simulator: tuple[SimulatorServer, redis.Redis]) -> None:
+    """The state change, its alias, its events and the webhook endpoints they go to: one
+    script call; a capture by the process that made the payment: one more; reading it
+    back: one GET."""
+    server, client = redis_simulator
+    stripe_client = stripe.StripeClient("sk_test_onecall",
+                                        base_addresses={"api": server.url("stripe")},
+                                        max_network_retries=0)
+    stripe_client.v1.webhook_endpoints.create(params={
+        "url": "http://127.0.0.1:9/hooks", "enabled_events": ["payment_intent.created"]})
+    base = server.url("stripe") + "/v1/payment_intents"
+    body = b"amount=1999&currency=eur&payment_method=pm_card_visa&confirm=true" \
+           b"&capture_method=manual"
+
+    def post(url: str, data: bytes) -> dict[str, Any]:
+        request = urllib.request.Request(url, data=data, headers={
+            "Authorization": "Bearer sk_test_onecall"}, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return cast(dict[str, Any], json.load(response))
+
+    post(base, body)  # the scripts are loaded on first use
+    made: list[dict[str, Any]] = []
+    assert _calls_during(client, lambda: made.append(post(base, body))) == ["evalsha"]
+    assert made[0]["status"] == "requires_capture"
+    assert _calls_during(client, lambda: post(f"{base}/{made[0]['id']}/capture", b"")) == \
+        ["evalsha"]
+    pi = stripe_client.v1.payment_intents.retrieve(made[0]["id"])
+    assert pi.status == "succeeded"
+    assert _calls_during(client, lambda: stripe_client.v1.payment_intents.retrieve(
+        made[0]["id"])) == ["get"]
+    # and what the one call wrote is all there: the charge alias and the events
+    charge = stripe_client.v1.charges.retrieve(pi.latest_charge)
+    assert charge.payment_intent == pi.id
+    types = [e.type for e in stripe_client.v1.events.list(params={"limit": 100}).data]
+    assert types.count("charge.captured") == 1 and types.count("payment_intent.created") == 2
 
 
 @pytest.fixture

@@ -60,6 +60,8 @@ class StripeProvider:
     hostnames: Mapping[str, str] = {"api.stripe.com": ""}
     webhooks: WebhookScheme = wire.StripeWebhooks()
     dialect = StripeDialect()
+    #: Endpoints registered with POST /v1/webhook_endpoints (objects.ListsEndpoints).
+    endpoints_kind = objects.ENDPOINTS
 
     @property
     def event_types(self) -> frozenset[str]:
