@@ -448,9 +448,9 @@ class RedisStore:
                                *writes.aliases]
             records = writes.records_for(after)
             if self.cluster:  # another namespace is another slot: written first (above)
-                foreign = [r for r in records if r.namespace not in (None, namespace)]
+                elsewhere = [r for r in records if r.namespace not in (None, namespace)]
                 records = tuple(r for r in records if r.namespace in (None, namespace))
-                for r in foreign:
+                for r in elsewhere:
                     assert r.namespace is not None
                     await self._put(r.namespace, r.kind, r.id, _dump_object(r.value))
             args.append(len(records))
