@@ -121,6 +121,10 @@ class Settings:
                                 f"redis://127.0.0.1:6379/0 (rediss:// for TLS, "
                                 f"redis+cluster://HOST:PORT for a Redis Cluster), got "
                                 f"{self.store!r}")
+        if "+cluster://" in self.store and \
+                self.store.split("://", 1)[1].partition("/")[2] not in ("", "0"):
+            raise SettingsError(f"a Redis Cluster has one database: give "
+                                f"redis+cluster://HOST:PORT without a /DB, got {self.store!r}")
         if not 1 <= self.workers <= MAX_WORKERS:
             raise SettingsError(f"workers must be 1..{MAX_WORKERS}, got {self.workers}")
         if self.journal_size < 0:

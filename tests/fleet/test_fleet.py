@@ -151,3 +151,12 @@ def test_a_fleet_on_a_redis_cluster_serves_one_state(
     for answer in served_by_each(fleet, f"/__admin/payments?namespace={key}&limit=1000"
                                  ).values():
         assert {p["id"] for p in answer.json()["payments"]} == set(ids)
+
+
+def test_bad_fleet_settings_are_refused_in_one_line() -> None:
+    for args, says in ((("--workers", "0"), "workers must be 1..64, got 0"),
+                       (("--store", "redis+cluster://127.0.0.1:7000/2"),
+                        "a Redis Cluster has one database")):
+        done = _serve(*args)
+        assert done.returncode == 2
+        assert done.stderr.strip().count("\n") == 0 and says in done.stderr
