@@ -114,7 +114,8 @@ def table(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
              f"{meta['duration']:g} s per config, wrk {meta['threads']} threads, "
              f"{meta['connections']} connections, Stripe create+confirm, one Redis "
              "(unix socket), journal off", "",
-             "| config | req/s | p99 ms | Redis CPU us/request | Redis commands/request |",
+             "| config | req/s | p99 ms | Redis CPU us/request | Redis commands/request "
+             "(scripts' own included) |",
              "|---|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['config']} | {r['rps']:,.0f} | {r['p99_ms']} | "
