@@ -160,3 +160,19 @@ def test_bad_fleet_settings_are_refused_in_one_line() -> None:
         done = _serve(*args)
         assert done.returncode == 2
         assert done.stderr.strip().count("\n") == 0 and says in done.stderr
+
+
+def test_workers_that_keep_dying_stop_the_fleet_with_one_line(
+        fleet_factory: Callable[..., RunningFleet], tmp_path: Path) -> None:
+    """The restart budget (2 workers x 5 a minute): once a worker cannot start any more
+    (here its scenario file broke after the fleet started), the fleet gives up."""
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: s\nrules:\n  - match: {provider: stripe}\n"
+                        "    outcome: approve\n")
+    fleet = fleet_factory("--workers", "2", "--scenario", str(scenario))
+    scenario.write_text("name: s\nrules: [{match: {provider: nobody}}]\n")
+    os.kill(fleet.pids[0], signal.SIGKILL)
+    assert fleet.proc.wait(120) == 1
+    assert fleet.redis_pid is not None
+    assert all(gone(pid) for pid in [*fleet.pids, fleet.redis_pid])
+    assert wait_until(lambda: "workers died 11 times within a minute" in fleet.lines[-1])
