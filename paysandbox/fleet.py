@@ -264,6 +264,8 @@ async def run(argv: Sequence[str], settings: Settings, *, private_redis: bool) -
         if redis is not None:
             store = await redis.start()
             fleet.env["PAYSANDBOX_STORE"] = store
+        else:
+            await _check_store(store)  # one error line, rather than one per worker
         if settings.admin_token_generated and settings.admin_token:
             fleet.env["PAYSANDBOX_ADMIN_TOKEN"] = settings.admin_token  # one for all
         # Ports chosen by the kernel (0) are chosen once, here, for every worker.
@@ -314,6 +316,18 @@ async def run(argv: Sequence[str], settings: Settings, *, private_redis: bool) -
         print(f"paysandbox: {fleet.failure}", file=sys.stderr, flush=True)
         return fleet.failure.status
     return 0
+
+
+async def _check_store(url: str) -> None:
+    from paysandbox.store.base import StoreUnavailable
+    from paysandbox.store.redis import RedisStore
+
+    store = RedisStore(url)
+    try:
+        await store.ping()
+    except StoreUnavailable as exc:
+        raise FleetError(str(exc)) from None
+    await store.close()
 
 
 def _shared(store: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -176,3 +177,13 @@ def test_workers_that_keep_dying_stop_the_fleet_with_one_line(
     assert fleet.redis_pid is not None
     assert all(gone(pid) for pid in [*fleet.pids, fleet.redis_pid])
     assert wait_until(lambda: "workers died 11 times within a minute" in fleet.lines[-1])
+
+
+def test_a_fleet_whose_redis_cannot_be_reached_says_so_once() -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = _serve("--workers", "2", "--store", f"redis://127.0.0.1:{port}/0")
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0
+    assert f"cannot reach Redis at redis://127.0.0.1:{port}/0" in done.stderr
