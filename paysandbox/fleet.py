@@ -251,6 +251,10 @@ async def run(argv: Sequence[str], settings: Settings, *, private_redis: bool) -
     from paysandbox.cli import banner
 
     n = settings.workers
+    if not hasattr(socket, "SO_REUSEPORT"):
+        print(f"paysandbox: --workers {n} needs SO_REUSEPORT, which this platform lacks; "
+              "run one process per port behind a load balancer instead", file=sys.stderr)
+        return 2
     fleet = Fleet(argv=list(argv), settings=settings)
     redis = PrivateRedis(n) if private_redis else None
     held: list[socket.socket] = []
