@@ -17,6 +17,7 @@ namespace:
     idem-age            their age, to forget the oldest first (sorted set), and
     idem-meta           when each was claimed and until when its lease holds (hash)
     events              the outbox, newest first, capped at `max_events` (list)
+    namespace           in a Redis Cluster only: the namespace's name (set; see below)
 
 and the namespaces that hold anything: on one Redis the set `<prefix>{fleet}:namespaces`;
 in a Redis Cluster, where a script may not reach beyond its namespace's slot, each
