@@ -39,7 +39,7 @@ browser:
 redis:
 	@if ! command -v redis-server >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's redis-server for the Redis store tests"; \
+	    echo "installing Debian's redis-server (with redis-cli) for the Redis store and Redis Cluster tests"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	  else \

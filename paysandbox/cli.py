@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, cast
 
 from aiohttp import web
 
-from paysandbox import __version__, contract_report, loadrun
+from paysandbox import __version__, contract_report, fleet, loadrun
 from paysandbox.providers import base
 from paysandbox.settings import (
     DEFAULT_HOST,
@@ -58,7 +58,7 @@ PAYSANDBOX_MAX_BODY_BYTES, PAYSANDBOX_ADMIN_TOKEN, PAYSANDBOX_LOG_LEVEL,
 PAYSANDBOX_DRAIN_TIMEOUT, PAYSANDBOX_PUBLIC_URL, PAYSANDBOX_SCENARIOS (paths joined by
 ':'), PAYSANDBOX_WATCH, PAYSANDBOX_CONTRACTS, PAYSANDBOX_CHECK_RESPONSES, PAYSANDBOX_STORE,
 PAYSANDBOX_ALLOWED_HOSTS and PAYSANDBOX_WEBHOOK_ALLOW (comma-separated),
-PAYSANDBOX_KEEP_WEBHOOK_REPLIES;
+PAYSANDBOX_KEEP_WEBHOOK_REPLIES, PAYSANDBOX_WORKERS;
 HTTPS on the real hostnames: PAYSANDBOX_TLS, PAYSANDBOX_TLS_PORT, PAYSANDBOX_PROXY_PORT,
 PAYSANDBOX_CA_DIR;
 and for the limits: PAYSANDBOX_RETAIN_PAYMENTS, PAYSANDBOX_MAX_PAYMENTS,
@@ -136,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where state lives: memory (default, this process only) or a "
                             "Redis URL (redis://127.0.0.1:6379/0) shared by several "
                             "simulators and kept across restarts")
+    serve.add_argument("--workers", type=int, metavar="N",
+                       help="N processes serving one port (SO_REUSEPORT) with one state in "
+                            "Redis: --store's, else a private redis-server from PATH, started "
+                            "and stopped with them (default 1: this process alone)")
     serve.add_argument("--watch", action="store_true", default=None,
                        help="reload scenario files when they change (a bad edit is reported "
                             "and the running scenarios stay)")
@@ -322,7 +326,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     values = env_values()
     for flag in ("host", "port", "clock_scale", "journal_size", "max_body_bytes",
                  "admin_token", "public_url", "drain_timeout", "log_level", "contracts",
-                 "check_responses", "store", "idempotency_ttl", "idempotency_lease",
+                 "check_responses", "store", "workers", "idempotency_ttl",
+                 "idempotency_lease",
                  *LIMITS):
         value = getattr(args, flag, None)
         if value is not None:
@@ -359,6 +364,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def store_description(store: str) -> str:
+    """The banner's store line (a fleet's parent writes its own, paysandbox.fleet)."""
     if store == "memory":
         return "memory (this process only; --store redis://… to share it)"
     from paysandbox.store.redis import redacted
@@ -444,6 +450,14 @@ async def serve(settings: Settings) -> int:
     except StoreUnavailable as exc:
         print(f"paysandbox: {exc}", file=sys.stderr)
         return 1
+    worker = fleet.worker_identity()
+    if worker is not None:  # which process served a response (README, "Scaling out")
+        served_by = f"{worker[0]}:{os.getpid()}"
+
+        async def tag(request: web.Request, response: web.StreamResponse) -> None:
+            response.headers[fleet.WORKER_HEADER] = served_by
+
+        app.on_response_prepare.append(tag)
     with long_lived_heap():
         return await _run(app, settings)
 
@@ -461,7 +475,10 @@ async def _run(app: web.Application, settings: Settings) -> int:
     except StoreUnavailable as exc:
         print(f"paysandbox: {exc}", file=sys.stderr)
         return 1
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True)
+    worker = fleet.worker_identity()
+    # A fleet's workers all bind the same port; the kernel spreads connections over them.
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True,
+                       reuse_port=worker is not None)
     try:
         await site.start()
     except OSError as exc:
@@ -492,7 +509,12 @@ async def _run(app: web.Application, settings: Settings) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     proxy_port = proxy[0].sockets[0].getsockname()[1] if proxy is not None else None
-    print(banner(settings, port, tls_port, proxy_port), flush=True)
+    if worker is None:
+        print(banner(settings, port, tls_port, proxy_port), flush=True)
+    else:  # the fleet's parent prints the banner once all its workers listen
+        print(f"worker {worker[0]}/{worker[1]} (pid {os.getpid()}) listening on port {port}",
+              flush=True)
+        fleet.announce_ready()
     await stop.wait()
     app[SHUTDOWN].deadline = loop.time() + settings.drain_timeout
     print(f"\nshutting down: finishing requests and draining webhook deliveries (at most "
@@ -529,7 +551,7 @@ async def _start_tls(app: web.Application, runner: web.AppRunner,
     before = len(runner.addresses)
     site = web.TCPSite(runner, settings.host, settings.tls_port,
                        ssl_context=tls.server_context(ca, names), backlog=1024,
-                       reuse_address=True)
+                       reuse_address=True, reuse_port=fleet.worker_identity() is not None)
     try:
         await site.start()
     except OSError as exc:
@@ -555,7 +577,8 @@ async def _start_proxy(app: web.Application, settings: Settings,
     proxy = ConnectProxy(names, (_local(settings.host), tls_port))
     try:
         server = await asyncio.start_server(proxy.handle, settings.host, settings.proxy_port,
-                                            limit=MAX_HEAD_BYTES, backlog=256)
+                                            limit=MAX_HEAD_BYTES, backlog=256,
+                                            reuse_port=fleet.worker_identity() is not None)
     except OSError as exc:
         reason = ("is in use" if exc.errno == errno.EADDRINUSE
                   else f"cannot be bound ({exc.strerror or exc})")
@@ -606,6 +629,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.workers > 1 and fleet.worker_identity() is None:
+        if settings.store == "memory" and (args.store or os.environ.get("PAYSANDBOX_STORE")):
+            print(f"paysandbox: --workers {settings.workers} cannot share --store memory (each "
+                  "process would have its own payments): leave --store out for a private "
+                  "redis-server, or give a Redis URL", file=sys.stderr)
+            return 2
+        return asyncio.run(fleet.run(sys.argv[1:] if argv is None else list(argv), settings,
+                                     private_redis=settings.store == "memory"))
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is optional on some platforms

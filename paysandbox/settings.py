@@ -21,7 +21,8 @@ DEFAULT_TLS_PORT = 12112
 ENV_PREFIX = "PAYSANDBOX_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 CONTRACT_MODES = ("strict", "report", "off")
-STORE_SCHEMES = ("redis://", "rediss://")
+STORE_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
+MAX_WORKERS = 64  # `--workers`: more processes than this is a typo, not a machine
 
 
 class SettingsError(ValueError):
@@ -76,6 +77,7 @@ class Settings:
     contracts: str = "strict"  # strict: the provider's 4xx | report: served, recorded | off
     check_responses: bool = False  # test mode: check our own responses and webhooks too
     store: str = "memory"  # memory (this process only) | redis://host:port/db (shared)
+    workers: int = 1  # processes serving one port (SO_REUSEPORT), sharing state in Redis
     allowed_hosts: tuple[str, ...] = ()  # Host names the admin API answers besides loopback
     webhook_allow: tuple[str, ...] = ()  # CIDRs and hosts webhooks may go to, beyond defaults
     keep_webhook_replies: bool = False  # keep the start of receivers' replies in deliveries
@@ -116,8 +118,15 @@ class Settings:
                                 f"got {self.contracts!r}")
         if self.store != "memory" and not self.store.startswith(STORE_SCHEMES):
             raise SettingsError(f"store must be `memory` or a Redis URL such as "
-                                f"redis://127.0.0.1:6379/0 (rediss:// for TLS), got "
+                                f"redis://127.0.0.1:6379/0 (rediss:// for TLS, "
+                                f"redis+cluster://HOST:PORT for a Redis Cluster), got "
                                 f"{self.store!r}")
+        if "+cluster://" in self.store and \
+                self.store.split("://", 1)[1].partition("/")[2] not in ("", "0"):
+            raise SettingsError(f"a Redis Cluster has one database: give "
+                                f"redis+cluster://HOST:PORT without a /DB, got {self.store!r}")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise SettingsError(f"workers must be 1..{MAX_WORKERS}, got {self.workers}")
         if self.journal_size < 0:
             raise SettingsError(f"journal size must be >= 0, got {self.journal_size}")
         for name, (_, least) in LIMITS.items():
@@ -212,6 +221,8 @@ def env_values(env: Mapping[str, str] | None = None) -> dict[str, object]:
             values["proxy_port"] = int(get("PROXY_PORT") or 0)
         if get("IDEMPOTENCY_TTL"):
             values["idempotency_ttl"] = float(get("IDEMPOTENCY_TTL") or 0)
+        if get("WORKERS"):
+            values["workers"] = int(get("WORKERS") or 0)
         if get("IDEMPOTENCY_LEASE"):
             values["idempotency_lease"] = float(get("IDEMPOTENCY_LEASE") or 0)
         for name, (variable, _) in LIMITS.items():

@@ -264,3 +264,16 @@ def service(simulator: SimulatorServer) -> Iterator[ServiceServer]:
     server = ServiceServer(config).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throwaway 3-node Redis Cluster on loopback (tests/fleet/cluster.py); its
+    redis+cluster:// URL. Each test uses its own key prefix on it."""
+    from tests.fleet.cluster import ClusterError, local_cluster
+
+    try:
+        with local_cluster(tmp_path_factory.mktemp("redis-cluster")) as url:
+            yield url
+    except ClusterError as exc:
+        pytest.fail(str(exc), pytrace=False)

@@ -1,8 +1,12 @@
 """A Redis store: several simulator processes, or a restarted one, share one state.
 
-Every key lives under a prefix (default `paysandbox:`), then the namespace, percent-
-encoded so it holds no `:` and no glob character; a namespace's keys are therefore
-exactly those matching `<prefix><namespace>:*`. Per namespace:
+Every key lives under a prefix (default `paysandbox:`), then `ns{<namespace>}`, the
+namespace percent-encoded so it holds no `:`, no brace and no glob character; a
+namespace's keys are therefore exactly those matching `<prefix>ns{<namespace>}:*`. The
+braces make the namespace a Redis Cluster hash tag: all of a namespace's keys live in
+one slot, so one script may touch any of them (`ns` before the brace keeps them apart
+from the fleet's own keys, `<prefix>{fleet}:…`, whatever a credential is called). Per
+namespace:
 
     pay:<id>            a payment, as data (string; see paysandbox.store.codec)
     order, order:<p>    payment ids in creation order, all and per provider (lists)
@@ -13,8 +17,21 @@ exactly those matching `<prefix><namespace>:*`. Per namespace:
     idem-age            their age, to forget the oldest first (sorted set), and
     idem-meta           when each was claimed and until when its lease holds (hash)
     events              the outbox, newest first, capped at `max_events` (list)
+    namespace           in a Redis Cluster only: the namespace's name (set; see below)
 
-and `<prefix>namespaces`, the set of namespaces that hold anything.
+and the namespaces that hold anything: on one Redis the set `<prefix>{fleet}:namespaces`;
+in a Redis Cluster, where a script may not reach beyond its namespace's slot, each
+namespace's own `namespace` set (holding its name), found by a SCAN of every primary.
+
+A Redis Cluster is given as `redis+cluster://HOST:PORT` (any node; `rediss+cluster://`
+for TLS). The one write there that is not a single script is a commit whose records
+belong to another namespace (a hosted page's challenge token): those records are written
+first, then the payment's script, so a payment is never waiting on a page that does not
+exist; a lost compare-and-set race may leave a token for a page whose payment moved on,
+which the page then answers as it does any finished payment.
+
+Keys written by releases before the hash-tagged layout (`<prefix><namespace>:…`) are not
+read; `ping` logs how to remove them, and `POST /__admin/reset` does.
 
 Payments are stored as versioned JSON (`paysandbox.store.codec`): reading a key never
 constructs anything but the simulator's own types, so a key written by someone else is
@@ -38,12 +55,12 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Any, Concatenate, ParamSpec, TypeVar
-from urllib.parse import quote, urlsplit, urlunsplit
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from paysandbox.core.commands import NO_WRITES, Writes
 from paysandbox.core.payments import Payment
@@ -62,6 +79,7 @@ from paysandbox.store.codec import BadRecord, decode_payment, encode_payment
 from paysandbox.webhooks.dispatcher import Event
 
 DEFAULT_PREFIX = "paysandbox:"
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
 #: Payments whose last-seen bytes a process keeps, so that changing one it saw last
 #: takes one call (RedisStore._remember).
@@ -313,7 +331,7 @@ def _guarded(method: Callable[Concatenate[RedisStore, _P], Coroutine[Any, Any, _
             result = await method(self, *args, **kwargs)
         except StoreUnavailable:  # Redis answered, with a record the codec refuses
             raise
-        except (RedisError, OSError) as exc:
+        except (RedisError, RedisClusterException, OSError) as exc:
             raise await self._unreachable(exc, started) from None
         if self._down is not None and started >= self._changed:
             self._back()
@@ -341,15 +359,23 @@ class RedisStore:
         self._lease = lease
         self._down: str | None = None  # why the store is unreachable, while it is
         self._changed = 0.0  # monotonic time of the last change between up and down
-        self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=timeout,
-                                              socket_timeout=timeout)
+        scheme, _, rest = url.partition("://")
+        self.cluster = scheme in CLUSTER_SCHEMES
+        self._redis: aioredis.Redis | aioredis.RedisCluster
+        if self.cluster:
+            self._redis = aioredis.RedisCluster.from_url(
+                f"{CLUSTER_SCHEMES[scheme]}://{rest}", socket_connect_timeout=timeout,
+                socket_timeout=timeout)
+        else:
+            self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=timeout,
+                                                  socket_timeout=timeout)
         self._commit = self._redis.register_script(_COMMIT)
         self._put_object = self._redis.register_script(_PUT_OBJECT)
         self._delete_object = self._redis.register_script(_DELETE_OBJECT)
         self._idem_begin = self._redis.register_script(_IDEMPOTENCY_BEGIN)
         self._idem_finish = self._redis.register_script(_IDEMPOTENCY_FINISH)
         self._append_events = self._redis.register_script(_APPEND_EVENTS)
-        self._namespaces = prefix + "namespaces"
+        self._namespaces = self.fleet_key("namespaces")
         self._secrets: dict[str, bytes] = {}
         self._seen: OrderedDict[str, tuple[bytes, Payment]] = OrderedDict()
 
@@ -357,12 +383,17 @@ class RedisStore:
         """Fail early, with what to do, when the Redis cannot be reached."""
         try:
             await self._redis.ping()
-        except (RedisError, OSError) as exc:
+            old_layout = await self._redis.exists(self._prefix + "namespaces")
+        except (RedisError, RedisClusterException, OSError) as exc:
             await self._redis.aclose()
             raise StoreUnavailable(
                 f"cannot reach Redis at {redacted(self.url)} ({exc}); start it (for example "
                 "`redis-server`, or `docker compose --profile redis up`) or use "
                 "--store memory") from None
+        if old_layout:
+            log.warning("Redis at %s holds state written by an older release (key "
+                        "%snamespaces); it is not read. Remove it with POST /__admin/reset "
+                        "(or FLUSHDB on a Redis of its own)", redacted(self.url), self._prefix)
 
     async def _unreachable(self, exc: BaseException, started: float) -> StoreUnavailable:
         """A failed call. The state changes (one log line) only for a call that began
@@ -375,9 +406,11 @@ class RedisStore:
             self._down, self._changed = reason, time.monotonic()
         elif self._down is not None:
             self._down = reason
-        # Idle pooled connections may be dead too (a restarted Redis): open new ones.
-        with contextlib.suppress(RedisError, OSError):
-            await self._redis.connection_pool.disconnect(inuse_connections=False)
+        # Idle pooled connections may be dead too (a restarted Redis): open new ones. (A
+        # cluster client reconnects, and refreshes its map of the slots, by itself.)
+        if isinstance(self._redis, aioredis.Redis):
+            with contextlib.suppress(RedisError, OSError):
+                await self._redis.connection_pool.disconnect(inuse_connections=False)
         return StoreUnavailable(f"the simulator's store (Redis at {redacted(self.url)}) is "
                                 f"unreachable: {reason}")
 
@@ -400,8 +433,10 @@ class RedisStore:
     def client(self) -> aioredis.Redis:
         """The connection pool, for the fleet's shared state beside the payments
         (paysandbox.shared, the webhook outbox), which keeps its keys under
-        `fleet_key`."""
-        return self._redis
+        `fleet_key`. In a cluster (`self.cluster`) it is a RedisCluster: the same
+        commands, each routed to the slot of its keys, and every `fleet_key` is in one
+        slot."""
+        return cast("aioredis.Redis", self._redis)
 
     def fleet_key(self, name: str) -> str:
         """A key for state the whole fleet shares rather than one namespace (the clock,
@@ -410,7 +445,12 @@ class RedisStore:
         return f"{self._prefix}{{fleet}}:{name}"
 
     def _key(self, namespace: str, suffix: str) -> str:
-        return f"{self._prefix}{quote(namespace, safe='')}:{suffix}"
+        return f"{self._prefix}ns{{{quote(namespace, safe='')}}}:{suffix}"
+
+    def _registry(self, namespace: str) -> str:
+        """Where a write records that `namespace` holds something: the fleet's set on one
+        Redis; in a cluster the namespace's own set, in its slot (see `namespaces`)."""
+        return self._key(namespace, "namespace") if self.cluster else self._namespaces
 
     def _payment_key(self, namespace: str, payment_id: str) -> str:
         return self._key(namespace, "pay:" + payment_id)
@@ -491,6 +531,12 @@ class RedisStore:
                                1 if read is not None else 0, len(writes.aliases),
                                *writes.aliases]
             records = writes.records_for(after)
+            if self.cluster:  # another namespace is another slot: written first (above)
+                elsewhere = [r for r in records if r.namespace not in (None, namespace)]
+                records = tuple(r for r in records if r.namespace in (None, namespace))
+                for r in elsewhere:
+                    assert r.namespace is not None
+                    await self._put(r.namespace, r.kind, r.id, _dump_object(r.value))
             args.append(len(records))
             for r in records:
                 ns = r.namespace or namespace
@@ -509,7 +555,8 @@ class RedisStore:
             try:
                 done = await self._commit(
                     keys=[key, self._key(namespace, "order"),
-                          self._key(namespace, "order:" + after.provider), self._namespaces,
+                          self._key(namespace, "order:" + after.provider),
+                          self._registry(namespace),
                           self._key(namespace, "aliases"), self._key(namespace, "evicted"),
                           self._key(namespace, "evicted-set"), self._key(namespace, "events"),
                           self._key(namespace, "obj:" + kind),
@@ -573,7 +620,7 @@ class RedisStore:
         pipe = self._redis.pipeline(transaction=True)
         pipe.hset(self._key(namespace, "aliases"), alias, payment_id)
         pipe.sadd(self._key(namespace, "aliases-of:" + payment_id), alias)
-        pipe.sadd(self._namespaces, namespace)
+        pipe.sadd(self._registry(namespace), namespace)
         await pipe.execute()
 
     @_guarded
@@ -584,10 +631,13 @@ class RedisStore:
     @_guarded
     async def put_object(self, namespace: str, kind: str, object_id: str,
                          value: Mapping[str, Any]) -> None:
+        await self._put(namespace, kind, object_id, _dump_object(value))
+
+    async def _put(self, namespace: str, kind: str, object_id: str, value: bytes) -> None:
         await self._put_object(
             keys=[self._key(namespace, "obj:" + kind), self._key(namespace, "obj-order:" + kind),
-                  self._namespaces],
-            args=[object_id, _dump_object(value), namespace])
+                  self._registry(namespace)],
+            args=[object_id, value, namespace])
 
     @_guarded
     async def get_object(self, namespace: str, kind: str,
@@ -613,7 +663,7 @@ class RedisStore:
 
     def _idempotency_keys(self, namespace: str) -> list[str]:
         return [self._key(namespace, "idem"), self._key(namespace, "idem-done"),
-                self._key(namespace, "idem-age"), self._namespaces,
+                self._key(namespace, "idem-age"), self._registry(namespace),
                 self._key(namespace, "idem-meta")]
 
     @_guarded
@@ -655,7 +705,8 @@ class RedisStore:
     @_guarded
     async def append_events(self, namespace: str, events: Sequence[Event]) -> None:
         docs = [_dump_event(e) for e in events]
-        await self._append_events(keys=[self._key(namespace, "events"), self._namespaces],
+        await self._append_events(keys=[self._key(namespace, "events"),
+                                        self._registry(namespace)],
                                   args=[self._max_events, namespace, *docs])
 
     @_guarded
@@ -672,7 +723,17 @@ class RedisStore:
 
     @_guarded
     async def namespaces(self) -> list[str]:
-        return sorted(_text(ns) for ns in await self._redis.smembers(self._namespaces))
+        if not self.cluster:
+            return sorted(_text(ns) for ns in await self._redis.smembers(self._namespaces))
+        # One SCAN over every primary (admin calls only, never a provider request).
+        found = set()
+        pattern = _glob_escape(self._prefix) + "ns{*}:namespace"
+        async for raw in self._redis.scan_iter(match=pattern, count=1000):
+            key = _text(raw)
+            namespace = unquote(key[len(self._prefix) + 3:-len("}:namespace")])
+            if self._key(namespace, "namespace") == key:  # not an odd key that matched
+                found.add(namespace)
+        return sorted(found)
 
     @_guarded
     async def secret(self, name: str) -> bytes:
@@ -699,10 +760,13 @@ class RedisStore:
             for name, value in self._secrets.items():  # the install keeps its keys
                 await self._redis.set(f"{self._prefix}!secret:{name}", value.hex(), nx=True)
             return
-        await self._redis.srem(self._namespaces, namespace)
+        if not self.cluster:
+            await self._redis.srem(self._namespaces, namespace)
         await self._delete_matching(_glob_escape(self._key(namespace, "")) + "*")
 
     async def _delete_matching(self, pattern: str) -> None:
+        """In a cluster, `scan_iter` walks every primary and `unlink` splits its keys by
+        slot."""
         batch: list[bytes] = []
         async for key in self._redis.scan_iter(match=pattern, count=1000):
             batch.append(key)

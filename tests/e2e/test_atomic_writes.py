@@ -29,12 +29,13 @@ from paysandbox.webhooks.dispatcher import Event
 HOSTED = internal("hosted")
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     if request.param == "memory":
         yield MemoryStore()
         return
-    s = RedisStore(request.getfixturevalue("redis_url"),
+    s = RedisStore(request.getfixturevalue(
+                       "redis_url" if request.param == "redis" else "redis_cluster_url"),
                    prefix=f"atomic-{uuid.uuid4().hex[:8]}:")
     yield s
     await s.reset()
@@ -238,7 +239,7 @@ def test_a_store_refusing_the_alias_write_leaves_no_payment_behind(
     its charge."""
     server, client = redis_simulator
     key = "sk_test_atomic"
-    aliases = f"{DEFAULT_PREFIX}{quote(key, safe='')}:aliases"
+    aliases = f"{DEFAULT_PREFIX}ns{{{quote(key, safe='')}}}:aliases"
     client.set(aliases, b"written by something else")
     stripe_client = stripe.StripeClient(key, base_addresses={"api": server.url("stripe")},
                                         max_network_retries=0)

@@ -3,6 +3,7 @@ simulator still has them, and an unreachable Redis stops `paysandbox serve` with
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import signal
@@ -22,13 +23,21 @@ from paysandbox.testing.server import SimulatorServer
 CMD = [sys.executable, "-m", "paysandbox"]
 
 
-@pytest.fixture
-def empty_redis(redis_url: str) -> Iterator[str]:
-    """The session's redis-server, emptied: these simulators use the default key prefix."""
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    yield redis_url
-    client.flushdb()
+@pytest.fixture(params=["redis", "redis-cluster"])
+def empty_redis(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The session's redis-server, or its 3-node Redis Cluster, emptied: these simulators
+    use the default key prefix."""
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        client: redis.Redis | redis.RedisCluster = redis.Redis.from_url(url)
+        empty = client.flushdb
+    else:
+        url = request.getfixturevalue("redis_cluster_url")
+        client = redis.RedisCluster.from_url(url.replace("redis+cluster://", "redis://"))
+        empty = functools.partial(client.flushdb, target_nodes=redis.RedisCluster.PRIMARIES)
+    empty()
+    yield url
+    empty()
     client.close()
 
 

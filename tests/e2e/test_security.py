@@ -91,7 +91,7 @@ def test_a_pickled_payment_written_into_redis_is_refused_never_run(
     sim = server(store=redis_url)
     key = f"sk_test_{uuid.uuid4().hex}"
     pi = a_payment(sim, key)
-    stored = f"paysandbox:{quote(key, safe='')}:pay:{pi.id}"
+    stored = f"paysandbox:ns{{{quote(key, safe='')}}}:pay:{pi.id}"
     assert json.loads(empty_redis.get(stored) or b"")["id"] == pi.id  # data, readable as such
 
     marker = tmp_path / "pwned"
@@ -113,7 +113,7 @@ def test_a_foreign_record_in_redis_is_refused_with_a_clear_error(
     sim = server(store=redis_url)
     key = f"sk_test_{uuid.uuid4().hex}"
     pi = a_payment(sim, key)
-    empty_redis.set(f"paysandbox:{key}:pay:{pi.id}", b'{"v": 1, "id": "pi_x"}')
+    empty_redis.set(f"paysandbox:ns{{{key}}}:pay:{pi.id}", b'{"v": 1, "id": "pi_x"}')
     got = requests.get(f"{sim.base_url}/__admin/payments/{pi.id}", timeout=10)
     assert got.status_code == 503
     assert "missing or malformed" in got.json()["error"]["message"]

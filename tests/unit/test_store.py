@@ -36,17 +36,19 @@ def event(n: int, namespace: str = "sk_test_a", provider: str = "stripe") -> Eve
 MakeStore = Callable[..., Store]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[MakeStore]:
-    """A factory of empty stores of one backend (keyword options as MemoryStore's); each
-    Redis store gets a fresh key prefix and is emptied and closed afterwards."""
+    """A factory of empty stores of one backend (keyword options as MemoryStore's): memory,
+    one redis-server, or a 3-node Redis Cluster; each Redis store gets a fresh key prefix
+    and is emptied and closed afterwards."""
     made: list[Store] = []
 
     def make(**options: int) -> Store:
         if request.param == "memory":
             store: Store = MemoryStore(**options)
         else:
-            url = request.getfixturevalue("redis_url")
+            url = request.getfixturevalue(
+                "redis_url" if request.param == "redis" else "redis_cluster_url")
             store = RedisStore(url, prefix=f"test:{uuid.uuid4().hex}:", **options)
         made.append(store)
         return store
