@@ -78,6 +78,21 @@ redis.call('SET', KEYS[2], ARGV[3])
 return tonumber(n)
 """
 
+# KEYS: scenarios, token; ARGV: a name ('' for all of them), new token. Returns how many
+# were unloaded. (A script rather than MULTI: Redis Cluster clients run scripts on one
+# slot's keys, where not every one offers transactions.)
+_UNLOAD_SCENARIOS = """
+local n
+if ARGV[1] == '' then
+  n = redis.call('HLEN', KEYS[1])
+  redis.call('DEL', KEYS[1])
+else
+  n = redis.call('HDEL', KEYS[1], ARGV[1])
+end
+redis.call('SET', KEYS[2], ARGV[2])
+return n
+"""
+
 
 def _text(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
@@ -97,6 +112,7 @@ class RedisFleet:
             "clock", "clock:version", "scenarios", "scenarios:version", "scenarios:loaded")}
         self._clock_script = self._client.register_script(_CLOCK)
         self._put_script = self._client.register_script(_PUT_SCENARIO)
+        self._unload_script = self._client.register_script(_UNLOAD_SCENARIOS)
         self.schedule = SharedSchedule(self._client, key, engine=engine, providers=providers)
         self.shared_journal = SharedJournal(self._client, key, size=journal_size) \
             if journal.enabled else None
@@ -151,7 +167,7 @@ class RedisFleet:
             except (RedisError, OSError) as exc:
                 if not self._down:
                     self._down = True
-                    log.error("fleet: Redis unreachable (%s); this process keeps the clock "
+                    log.warning("fleet: Redis unreachable (%s); this process keeps the clock "
                               "and scenarios it has until it is back", exc)
                 await asyncio.sleep(1.0)
                 continue
@@ -160,7 +176,7 @@ class RedisFleet:
                 continue
             if self._down:
                 self._down = False
-                log.warning("fleet: Redis answers again")
+                log.info("fleet: Redis answers again")
 
     # -- the clock -------------------------------------------------------------------
 
@@ -257,24 +273,19 @@ class RedisFleet:
         await self._write_scenario(name, {**value, "started_at": self.clock.now()}, order)
         return self.scenarios.get(name)
 
-    async def remove_scenario(self, name: str) -> bool:
+    async def _unload(self, name: str) -> int:
         token = secrets.token_hex(8)
-        pipe = self._client.pipeline(transaction=True)
-        pipe.hdel(self._keys["scenarios"], name)
-        pipe.set(self._keys["scenarios:version"], token)
-        removed, _ = await pipe.execute()
-        await self._follow_scenarios(token)
-        return bool(removed)
-
-    async def clear_scenarios(self) -> int:
-        token = secrets.token_hex(8)
-        pipe = self._client.pipeline(transaction=True)
-        pipe.hlen(self._keys["scenarios"])
-        pipe.delete(self._keys["scenarios"])
-        pipe.set(self._keys["scenarios:version"], token)
-        count, _, _ = await pipe.execute()
+        count = await self._unload_script(
+            keys=[self._keys["scenarios"], self._keys["scenarios:version"]],
+            args=[name, token])
         await self._follow_scenarios(token)
         return int(count)
+
+    async def remove_scenario(self, name: str) -> bool:
+        return await self._unload(name) > 0
+
+    async def clear_scenarios(self) -> int:
+        return await self._unload("")
 
     # -- the journal and resets ------------------------------------------------------
 

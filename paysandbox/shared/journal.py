@@ -95,7 +95,7 @@ class SharedJournal:
             except (RedisError, OSError) as exc:
                 if not self._down:
                     self._down = True
-                    log.error("shared journal: Redis unreachable (%s); keeping up to %d "
+                    log.warning("shared journal: Redis unreachable (%s); keeping up to %d "
                               "entries to write when it is back", exc, BUFFER)
                 merged = [*taken, *self._buffer]  # newest kept; the oldest over the bound go
                 self.dropped += max(0, len(merged) - BUFFER)

@@ -36,7 +36,7 @@ from paysandbox.core.clock import VirtualClock
 from paysandbox.core.commands import Command
 from paysandbox.engine import Engine, EventSource
 from paysandbox.shared.codec import BadCommand, Scheduled, decode, encode
-from paysandbox.store.base import NotFound
+from paysandbox.store.base import NotFound, StoreUnavailable
 
 log = logging.getLogger("paysandbox.shared")
 
@@ -203,7 +203,7 @@ class SharedSchedule:
     def _unreachable(self, exc: BaseException) -> None:
         if not self._down:
             self._down = True
-            log.error("shared schedule: Redis unreachable (%s); retrying every second", exc)
+            log.warning("shared schedule: Redis unreachable (%s); retrying every second", exc)
 
     async def run_due(self) -> float:
         """Claim and run what is due now; the wall seconds until something may be due."""
@@ -212,7 +212,7 @@ class SharedSchedule:
                                       self.lease, BATCH])
         if self._down:
             self._down = False
-            log.warning("shared schedule: Redis answers again")
+            log.info("shared schedule: Redis answers again")
         members, first_due, lease_end = raw
         items = []
         for member in members:
@@ -244,6 +244,8 @@ class SharedSchedule:
             await self._engine.execute(provider, item.namespace, item.command, scheduled=True)
         except (payments.PaymentError, NotFound):
             pass  # paid before it expired, or reset or evicted: nothing left to do
+        except StoreUnavailable:
+            raise  # not run: its claim stays, and its lease brings it back
         except Exception:  # a bug, or the store failing: the rest still run
             log.exception("scheduled %s of %s failed", item.command.operation,
                           item.command.payment_id)
@@ -253,7 +255,7 @@ class SharedSchedule:
             self._kicked = False  # before looking: a command added meanwhile wakes it
             try:
                 wait = await self.run_due()
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, StoreUnavailable) as exc:
                 self._unreachable(exc)
                 wait = 1.0
             if wait <= 0:
