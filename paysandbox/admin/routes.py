@@ -195,7 +195,8 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
                       "providers": sorted(providers), "uptime_s": round(time.time() - started, 3),
                       "journal_entries": len(journal), "journal_bytes": journal.bytes,
                       "webhooks": dispatcher.summary(), "store": backend,
-                      "process": process_usage()},
+                      "process": process_usage(),
+                      **({"fleet": fleet} if (fleet := control.summary()) else {})},
                      200 if backend["reachable"] else 503)
 
     async def reset(request: web.Request) -> web.Response:

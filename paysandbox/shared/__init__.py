@@ -39,6 +39,10 @@ class Control(Protocol):
 
     async def reset(self, namespace: str | None) -> None: ...
 
+    def summary(self) -> dict[str, Any] | None:
+        """For `GET /__admin/health`: what the fleet's shared parts dropped at their
+        bounds; None for one process."""
+
 
 class LocalControl:
     """One process: its own clock, scenarios and journal (the memory store's way)."""
@@ -71,6 +75,9 @@ class LocalControl:
                                    namespace=namespace, limit=limit)
 
     async def reset(self, namespace: str | None) -> None:
+        return None
+
+    def summary(self) -> dict[str, Any] | None:
         return None
 
 

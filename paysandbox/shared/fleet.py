@@ -297,6 +297,11 @@ class RedisFleet:
         return await self.shared_journal.query(provider=provider, path=path, status=status,
                                                namespace=namespace, limit=limit)
 
+    def summary(self) -> dict[str, Any] | None:
+        journal = self.shared_journal
+        return {"journal_dropped": journal.dropped if journal is not None else 0,
+                "schedule_dropped": self.schedule.dropped}
+
     async def reset(self, namespace: str | None) -> None:
         """After the store's reset. A full one emptied every key under the prefix, the
         fleet's too: the clock and the scenarios are put back as they run (a reset

@@ -73,3 +73,4 @@ def test_a_command_that_is_never_scheduled_is_refused_with_where_to_add_it() -> 
 def test_a_stored_command_that_is_not_ours_is_refused(raw: bytes, message: str) -> None:
     with pytest.raises(BadCommand, match=message):
         decode(raw)
+

@@ -277,3 +277,21 @@ def test_the_journal_of_one_process_lists_the_other_processes_requests(
     assert newest["seq"] > older["seq"]
     after = b.admin("GET", f"/journal?after={older['seq']}&bodies=false")["entries"]
     assert [e["seq"] for e in after] == [newest["seq"]]
+    assert a.admin("GET", "/health")["fleet"] == {"journal_dropped": 0, "schedule_dropped": 0}
+
+
+def test_a_process_started_later_joins_the_fleets_clock_and_scenarios_even_after_a_reset(
+        fleet: tuple[Serve, Serve], redis_url: str, tmp_path: Any) -> None:
+    a, b = fleet
+    a.put_scenario("outage", OUTAGE)
+    a.admin("POST", "/clock/advance", {"by": "2h"})
+    b.admin("POST", "/reset", {})  # forgets payments, not the time or the scenarios
+    c = Serve(redis_url, "c", tmp_path)
+    try:
+        assert c.admin("GET", "/clock")["offset"] == 7200.0
+        assert loaded(c, "outage")
+        origin = {s.name: s.now() - s.admin("GET", "/scenarios/outage")["elapsed_s"]
+                  for s in (a, c)}
+        assert abs(origin["a"] - origin["c"]) < 0.1, origin
+    finally:
+        c.stop()
