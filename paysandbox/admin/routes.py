@@ -207,8 +207,7 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
                                   "API key, merchant account or access token); leave it out "
                                   "to reset everything.")
         ns = namespace_of(given)
-        await store.reset(ns)
-        await control.reset(ns)
+        await control.reset(ns, store.reset)
         journal.clear(ns)
         dispatcher.forget(ns)
         if ns is None:  # a full reset also undoes endpoints set through this API

@@ -9,7 +9,7 @@ store's `fleet_key`s, so any process answers for the whole fleet.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from paysandbox.core.clock import VirtualClock
@@ -37,7 +37,9 @@ class Control(Protocol):
                       status: int | None = None, namespace: str | None = None,
                       limit: int = 100) -> list[Entry]: ...
 
-    async def reset(self, namespace: str | None) -> None: ...
+    async def reset(self, namespace: str | None,
+                    store_reset: Callable[[str | None], Awaitable[None]]) -> None:
+        """Forget `namespace`'s state (None: everyone's) through `store_reset`."""
 
     def summary(self) -> dict[str, Any] | None:
         """For `GET /__admin/health`: what the fleet's shared parts dropped at their
@@ -74,8 +76,9 @@ class LocalControl:
         return self.journal_.query(provider=provider, path=path, status=status,
                                    namespace=namespace, limit=limit)
 
-    async def reset(self, namespace: str | None) -> None:
-        return None
+    async def reset(self, namespace: str | None,
+                    store_reset: Callable[[str | None], Awaitable[None]]) -> None:
+        await store_reset(namespace)
 
     def summary(self) -> dict[str, Any] | None:
         return None

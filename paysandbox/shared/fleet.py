@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -302,20 +302,35 @@ class RedisFleet:
         return {"journal_dropped": journal.dropped if journal is not None else 0,
                 "schedule_dropped": self.schedule.dropped}
 
-    async def reset(self, namespace: str | None) -> None:
-        """After the store's reset. A full one emptied every key under the prefix, the
-        fleet's too: the clock and the scenarios are put back as they run (a reset
-        forgets payments, not the time or the scenarios; the schedule and the journal
-        go, as with one process)."""
+    async def reset(self, namespace: str | None,
+                    store_reset: Callable[[str | None], Awaitable[None]]) -> None:
+        """The store's reset, for the fleet. A full one empties every key under the
+        prefix, the fleet's too: the clock and the scenarios are read first and put back
+        (a reset forgets payments, not the time or the scenarios); the schedule and the
+        journal go, as with one process."""
         if namespace is not None:
+            await store_reset(namespace)
             if self.shared_journal is not None:
                 await self.shared_journal.forget(namespace)
             return
-        await self._clock_call(0.0)
-        for s in list(self.scenarios):
-            text = next((t for (t, src), d in self._parsed.items()
-                         if src == s.source and d == s.document), None)
-            if text is None:
-                text = orjson.dumps(s.document).decode()  # JSON is YAML
-            await self._write_scenario(s.name, {"text": text, "source": s.source,
-                                                "started_at": s.started_at}, s.loaded)
+        k = self._keys
+        clock: dict[Any, Any] = await self._client.hgetall(k["clock"])
+        scenarios: dict[Any, Any] = await self._client.hgetall(k["scenarios"])
+        loaded = await self._client.get(k["scenarios:loaded"])
+        await store_reset(None)
+        # (Also deleted here, whatever the store's reset covers.)
+        doomed = [self.schedule.due_key, self.schedule.claims_key]
+        if self.shared_journal is not None:
+            doomed.append(self.shared_journal.key)
+        await self._client.delete(*doomed)
+        if clock:
+            await self._client.hset(k["clock"], mapping=clock)
+            await self._client.set(k["clock:version"], secrets.token_hex(8))
+        await self._clock_call(0.0)  # (seeds it from this process's, had it gone)
+        token = secrets.token_hex(8)
+        if scenarios:
+            await self._client.hset(k["scenarios"], mapping=scenarios)
+        if loaded is not None:
+            await self._client.set(k["scenarios:loaded"], loaded)
+        await self._client.set(k["scenarios:version"], token)
+        await self._follow_scenarios(token)
