@@ -254,6 +254,9 @@ class RedisFleet:
         if if_changed:
             current = (await self._stored()).get(name)
             if current is not None and current[1].get("text") == text:
+                # The fleet runs it already: join its timeline rather than restart it.
+                await self._follow_scenarios(
+                    await self._client.get(self._keys["scenarios:version"]))
                 found = self.scenarios.get(name)
                 if found is not None:
                     return found

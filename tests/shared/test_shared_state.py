@@ -29,7 +29,7 @@ PREFIX = "paysandbox:{fleet}:"
 class Serve:
     """One `paysandbox serve` process on a free loopback port."""
 
-    def __init__(self, store: str, name: str, logs: Any) -> None:
+    def __init__(self, store: str, name: str, logs: Any, *args: str) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -38,7 +38,7 @@ class Serve:
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "paysandbox", "serve", "--port", str(self.port),
-                 "--store", store], stdout=out, stderr=subprocess.STDOUT,
+                 "--store", store, *args], stdout=out, stderr=subprocess.STDOUT,
                 env={**os.environ, "PAYSANDBOX_STORE": ""})
         if not wait_until(self._up, 30):
             self.stop()
@@ -196,6 +196,43 @@ def test_an_outage_phase_loaded_on_one_process_starts_at_the_same_instant_everyw
     a.admin("DELETE", "/scenarios/outage")  # unloaded through a: gone from b too
     assert wait_until(lambda: not loaded(b, "outage"), 5)
     assert intent(b) == 200
+
+
+def test_a_watched_file_runs_on_one_timeline_however_many_processes_load_it(
+        redis_url: str, tmp_path: Any, db: redis.Redis) -> None:
+    db.flushdb()
+    path = tmp_path / "slow-bank.yaml"
+    path.write_text(SLOW_BANK)
+    a = Serve(redis_url, "a", tmp_path, "--scenario", str(path), "--watch")
+    try:
+        a.admin("POST", "/clock/advance", {"by": "10m"})
+        b = Serve(redis_url, "b", tmp_path, "--scenario", str(path), "--watch")
+        try:
+            def origins() -> list[float]:
+                return [s.now() - s.admin("GET", "/scenarios/slow-bank")["elapsed_s"]
+                        for s in (a, b)]
+
+            first = origins()  # b joined a's timeline rather than restarting it
+            assert abs(first[0] - first[1]) < 0.1, first
+            path.write_text(SLOW_BANK.replace("30s", "45s"))  # both processes see it
+
+            def reloaded(s: Serve) -> bool:
+                rule = s.admin("GET", "/scenarios/slow-bank")["document"]["rules"][0]
+                return bool(rule["outcome"] == {"pending": {"after": "45s"}})
+
+            assert wait_until(lambda: reloaded(a) and reloaded(b), 10)
+
+            def one_timeline() -> bool:
+                again = origins()
+                return abs(again[0] - again[1]) < 0.1
+
+            assert wait_until(one_timeline, 5), origins()
+            assert origins()[0] > first[0] + 599  # restarted by the edit, for both
+        finally:
+            b.stop()
+    finally:
+        a.stop()
+        db.flushdb()
 
 
 def test_a_bad_scenario_through_one_process_keeps_the_running_one_everywhere(
