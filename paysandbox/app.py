@@ -25,9 +25,10 @@ from paysandbox.engine import Engine, ScenarioEffects
 from paysandbox.hosted import hosted_app
 from paysandbox.journal import Journal
 from paysandbox.providers import base
-from paysandbox.scenarios.loader import ScenarioError, load_file
+from paysandbox.scenarios.loader import ScenarioError, load_file, locate
 from paysandbox.scenarios.runtime import ScenarioSet
 from paysandbox.settings import Settings
+from paysandbox.shared import Control, LocalControl, is_fleet_store
 from paysandbox.store.base import Store, StoreUnavailable
 from paysandbox.store.memory import MemoryStore
 from paysandbox.webhooks.destinations import Destinations
@@ -57,9 +58,10 @@ SHUTDOWN = web.AppKey("shutdown", Shutdown)
 
 
 async def watch_files(scenarios: ScenarioSet, paths: tuple[str, ...],
-                      interval: float = 0.5) -> None:
+                      interval: float = 0.5, *, control: Control | None = None) -> None:
     """Reload a scenario file when it changes. A bad edit is reported and changes
-    nothing: the scenarios that were running keep running."""
+    nothing: the scenarios that were running keep running. In a fleet (`control`), the
+    new text goes to every process, unless another process put the same text first."""
     seen = {p: _mtime(p) for p in paths}
     while True:
         await asyncio.sleep(interval)
@@ -77,8 +79,18 @@ async def watch_files(scenarios: ScenarioSet, paths: tuple[str, ...],
             except OSError as exc:
                 log.error("not reloading %s: %s", path, exc)
                 continue
-            scenarios.put(doc, source=path)
+            if control is None:
+                scenarios.put(doc, source=path)
+            else:
+                await control.put_scenario(doc, source=path, text=_source_text(path),
+                                           if_changed=True)
             log.info("reloaded scenario %s from %s", doc["name"], path)
+
+
+def _source_text(path: str) -> str:
+    """A scenario file's text, as a fleet stores it (load_file read and checked it)."""
+    with locate(path).open("rb") as fh:
+        return str(fh.read().decode("utf-8"))
 
 
 def _mtime(path: str) -> float:
@@ -154,9 +166,17 @@ def create_app(settings: Settings | None = None) -> web.Application:
     for name, target in settings.webhooks.items():
         dispatcher.configure(Endpoint(url=target.url, secret=target.secret, provider=name))
     dispatcher.remember_configuration()
-    scenarios = ScenarioSet()
+    # A fleet measures phases on its shared virtual clock, so that they start together.
+    fleet_mode = is_fleet_store(store)
+    scenarios = ScenarioSet(clock=clock.now) if fleet_mode else ScenarioSet()
+    startup = []
     for path in settings.scenarios:  # raises ScenarioError with every problem
-        scenarios.put(load_file(path), source=path)
+        doc = load_file(path)
+        if fleet_mode:  # put in when the fleet is joined (paysandbox.shared)
+            startup.append((doc, path, _source_text(path)))
+        else:
+            scenarios.put(doc, source=path)
+    raw_store = store
     measured = metrics.Metrics(scenarios, dispatcher, owed_limit=settings.delivery_queue)
     store = metrics.timed_store(store, measured)
     engine = Engine(store=store, clock=clock, dispatcher=dispatcher,
@@ -164,6 +184,13 @@ def create_app(settings: Settings | None = None) -> web.Application:
     journal = Journal(settings.journal_size, max_bytes=settings.journal_bytes,
                       body_bytes=settings.journal_body_bytes)
     providers = {p.name: p for p in base.load(settings.providers or None)}
+    fleet = None
+    if fleet_mode:
+        from paysandbox.shared.fleet import RedisFleet
+        fleet = RedisFleet(raw_store, clock=clock, scenarios=scenarios, journal=journal,
+                           engine=engine, providers=providers,
+                           journal_size=settings.journal_size)
+    control: Control = fleet or LocalControl(clock, scenarios, journal)
     unknown_hooks = set(settings.webhooks) - set(providers)
     if unknown_hooks:
         raise ValueError(f"Webhook configured for unknown provider(s): "
@@ -197,7 +224,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
                    contracts_mode=settings.contracts, contract_log=contract_log,
                    check_responses=settings.check_responses, public_url=settings.public_url)
     admin = admin_app(engine, journal, settings, providers, time.time(), scenarios,
-                      contract_log)
+                      contract_log, control=control)
     mcp_http.mount(admin, settings)  # /__admin/mcp, behind the admin API's checks
     app.add_subapp("/__admin", admin)
     app.add_subapp("/__hosted", hosted_app(engine, providers, settings.public_url))
@@ -208,15 +235,20 @@ def create_app(settings: Settings | None = None) -> web.Application:
         if check_store is not None:
             await check_store()  # StoreUnavailable: nothing else has started yet
         engine.fingerprint_key = await store.secret("card-fingerprint")
+        if fleet is not None:
+            await fleet.start(startup=startup)
         await dispatcher.start()
         watcher = None
         if settings.watch and settings.scenarios:
-            watcher = asyncio.create_task(watch_files(scenarios, settings.scenarios))
+            watcher = asyncio.create_task(watch_files(scenarios, settings.scenarios,
+                                                      control=fleet))
         yield
         if watcher is not None:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+        if fleet is not None:
+            await fleet.stop()
         await engine.close()
         deadline = app[SHUTDOWN].deadline
         drain = settings.drain_timeout if deadline is None else \

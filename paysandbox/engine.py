@@ -122,6 +122,14 @@ class EventSource(Protocol):
     async def webhook_endpoints(self, objects: Objects, namespace: str) -> Sequence[Endpoint]: ...
 
 
+class ScheduleSink(Protocol):
+    """Where scheduled commands go instead of this process's own schedule (a fleet's,
+    in Redis: paysandbox.shared.schedule); False: not taken, so kept here."""
+
+    def add(self, provider: EventSource, namespace: str, command: Command,
+            at: float) -> bool: ...
+
+
 class InjectedFault(Exception):
     """A scenario asked for a fault that ends the request; the HTTP layer applies it."""
 
@@ -162,6 +170,8 @@ class Engine:
         self._holds: Callable[[str, str], bool] | None = getattr(store, "holds", None)
         self._compact_at = _COMPACT_FLOOR
         self._endpoint_kinds: dict[int, str | None] = {}
+        #: A fleet's shared schedule, when there is one (set at start-up).
+        self.schedule_sink: ScheduleSink | None = None
         clock.on_advance(self._wake)
 
     async def _consult(self, provider: EventSource, namespace: str, command: Command,
@@ -275,6 +285,9 @@ class Engine:
         the clock is advanced past several at once, a payment settled at +20 s is paid
         before its expiry at +60 s finds it. A payment that has moved on meanwhile, or
         was reset, is left alone."""
+        sink = self.schedule_sink
+        if sink is not None and sink.add(provider, namespace, command, at):
+            return
         heapq.heappush(self._due, (at, next(self._seq), provider, namespace, command))
         if len(self._due) > self._compact_at:
             self._compact()

@@ -21,7 +21,7 @@ import contextlib
 import itertools
 import re
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -218,6 +218,8 @@ class Journal:
         self._seq = itertools.count(1)
         self.enabled = size > 0 and max_bytes > 0
         self._subscribers: tuple[Subscription, ...] = ()
+        #: Also given every entry recorded (a fleet's shared journal: paysandbox.shared).
+        self.sink: Callable[[Entry], None] | None = None
 
     def subscribe(self, limit: int = Subscription.LIMIT) -> Subscription:
         """Follow new entries; raises TooManySubscribers beyond `MAX_SUBSCRIBERS`."""
@@ -259,6 +261,8 @@ class Journal:
             self._bytes -= entries.popleft().size
         for subscription in self._subscribers:
             subscription.put(entry)
+        if self.sink is not None:
+            self.sink(entry)
 
     @property
     def bytes(self) -> int:

@@ -34,6 +34,7 @@ from paysandbox.core.tenancy import tenant
 from paysandbox.scenarios.loader import ScenarioError, load_text
 from paysandbox.scenarios.runtime import ScenarioSet
 from paysandbox.settings import Settings, default_secret
+from paysandbox.shared import Control, LocalControl
 from paysandbox.store.base import StoreUnavailable
 from paysandbox.store.codec import BadRecord
 from paysandbox.webhooks.destinations import display_url
@@ -126,10 +127,14 @@ def namespace_of(value: Any) -> str | None:
 def admin_app(engine: Engine, journal: Journal, settings: Settings,
               providers: Mapping[str, Provider], started: float,
               scenarios: ScenarioSet | None = None,
-              contract_log: ContractLog | None = None) -> web.Application:
+              contract_log: ContractLog | None = None, *,
+              control: Control | None = None) -> web.Application:
     scenarios = scenarios if scenarios is not None else ScenarioSet()
     contract_log = contract_log if contract_log is not None else ContractLog()
     store, dispatcher, clock = engine.store, engine.dispatcher, engine.clock
+    # What a fleet shares (clock, scenarios, journal) goes through `control`: Redis in a
+    # fleet (paysandbox.shared), this process's own objects otherwise.
+    control = control or LocalControl(clock, scenarios, journal)
     access = AdminAccess(settings)
 
     @web.middleware
@@ -190,7 +195,8 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
                       "providers": sorted(providers), "uptime_s": round(time.time() - started, 3),
                       "journal_entries": len(journal), "journal_bytes": journal.bytes,
                       "webhooks": dispatcher.summary(), "store": backend,
-                      "process": process_usage()},
+                      "process": process_usage(),
+                      **({"fleet": fleet} if (fleet := control.summary()) else {})},
                      200 if backend["reachable"] else 503)
 
     async def reset(request: web.Request) -> web.Response:
@@ -201,7 +207,7 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
                                   "API key, merchant account or access token); leave it out "
                                   "to reset everything.")
         ns = namespace_of(given)
-        await store.reset(ns)
+        await control.reset(ns, store.reset)
         journal.clear(ns)
         dispatcher.forget(ns)
         if ns is None:  # a full reset also undoes endpoints set through this API
@@ -218,9 +224,10 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
                 status = int(q["status"].rstrip("xX"))
             except ValueError:
                 raise AdminError(400, "status must be a code (402) or a class (4xx).") from None
-        entries = journal.query(provider=q.get("provider"), path=q.get("path"), status=status,
-                                namespace=namespace_of(q.get("namespace")),
-                                limit=limit_of(request))
+        entries = await control.journal(provider=q.get("provider"), path=q.get("path"),
+                                        status=status,
+                                        namespace=namespace_of(q.get("namespace")),
+                                        limit=limit_of(request))
         if q.get("after"):  # only entries newer than this seq: a reader that polls
             try:
                 after = int(q["after"])
@@ -405,7 +412,7 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         data = await body(request)
         if "seconds" not in data and "by" not in data:
             raise AdminError(400, 'Say how far: {"seconds": 3600} or {"by": "1h"}.')
-        clock.advance(parse_duration(data.get("seconds", data.get("by"))))
+        await control.advance_clock(parse_duration(data.get("seconds", data.get("by"))))
         return _json(clock.snapshot())
 
     async def scenarios_list(request: web.Request) -> web.Response:
@@ -417,7 +424,7 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         if found is None:
             raise AdminError(404, f"No scenario {name!r}; loaded: "
                                   f"{', '.join(s['name'] for s in scenarios.status()) or 'none'}.")
-        return _json(found.status(time.monotonic()))
+        return _json(found.status(scenarios.now()))
 
     async def scenario_put(request: web.Request) -> web.Response:
         """The body is the scenario file (YAML or JSON); its name must match the URL's."""
@@ -436,26 +443,25 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
             raise AdminError(400, f"The scenario's name is {doc.get('name')!r} but the URL "
                                   f"says {name!r}: they must agree.")
         replaced = scenarios.get(name) is not None
-        loaded = scenarios.put(doc, source=source)
-        return _json(loaded.status(time.monotonic()), 200 if replaced else 201)
+        loaded = await control.put_scenario(doc, source=source, text=raw.decode("utf-8"))
+        return _json(loaded.status(scenarios.now()), 200 if replaced else 201)
 
     async def scenario_delete(request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        if not scenarios.remove(name):
+        if not await control.remove_scenario(name):
             raise AdminError(404, f"No scenario {name!r}.")
         return _json({"deleted": name})
 
     async def scenarios_delete(request: web.Request) -> web.Response:
-        count = len(scenarios)
-        scenarios.clear()
+        count = await control.clear_scenarios()
         return _json({"deleted": count})
 
     async def scenario_start(request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        started_scenario = scenarios.start(name)
+        started_scenario = await control.start_scenario(name)
         if started_scenario is None:
             raise AdminError(404, f"No scenario {name!r}.")
-        return _json(started_scenario.status(time.monotonic()))
+        return _json(started_scenario.status(scenarios.now()))
 
     app = web.Application(middlewares=[guard])
     r = app.router

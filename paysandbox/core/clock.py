@@ -80,6 +80,10 @@ class VirtualClock:
             )
         self._offset += seconds
         new_now = self.now()
+        self._notify(new_now)
+        return new_now
+
+    def _notify(self, new_now: float) -> None:
         first_error: BaseException | None = None
         for callback in list(self._listeners.values()):
             try:
@@ -89,7 +93,6 @@ class VirtualClock:
                     first_error = exc
         if first_error is not None:
             raise first_error
-        return new_now
 
     def real_seconds_until(self, virtual_ts: float) -> float:
         """Wall seconds until the clock reaches ``virtual_ts`` at the current scale."""
@@ -117,6 +120,24 @@ class VirtualClock:
             self._listeners.pop(token, None)
 
         return unsubscribe
+
+    def state(self) -> dict[str, float]:
+        """What makes this clock read as it does, for another process to `adopt`: two
+        clocks with the same state read the same time (their wall clocks agreeing)."""
+        return {"anchor_wall": self._anchor_wall, "anchor_virtual": self._anchor_virtual,
+                "scale": self._scale, "offset": self._offset}
+
+    def adopt(self, state: dict[str, float]) -> None:
+        """Read as the clock whose `state()` this is (a fleet's shared clock). A change
+        notifies the `on_advance` listeners as `advance` does, so scheduled work wakes in
+        every process that follows the shared clock."""
+        before = self.state()
+        self._anchor_wall = float(state["anchor_wall"])
+        self._anchor_virtual = float(state["anchor_virtual"])
+        self._scale = _check_scale(float(state["scale"]))
+        self._offset = float(state["offset"])
+        if self.state() != before:
+            self._notify(self.now())
 
     def snapshot(self) -> dict[str, float]:
         """State for admin/debug views: now, scale and total manual offset."""

@@ -11,7 +11,7 @@ import itertools
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -541,6 +541,9 @@ class ScenarioSet:
     def __len__(self) -> int:
         return len(self._active)
 
+    def __iter__(self) -> Iterator[Scenario]:
+        return iter(self._active)
+
     def put(self, doc: Mapping[str, Any], *, source: str = "<api>") -> Scenario:
         """Load (or replace, by name) a validated document."""
         scenario = compile_scenario(doc, source=source, now=self._clock())
@@ -550,6 +553,28 @@ class ScenarioSet:
 
     def replace_all(self, docs: Iterable[tuple[Mapping[str, Any], str]]) -> None:
         self._set([compile_scenario(d, source=src, now=self._clock()) for d, src in docs])
+
+    def adopt(self, entries: Iterable[tuple[Mapping[str, Any], str, float | None, int]]
+              ) -> None:
+        """Run exactly these scenarios, each given as (validated document, source, start
+        time or None, load order): a fleet's shared set (paysandbox.shared), so that each
+        process runs the same phases from the same instant. One whose document, source and
+        load order are unchanged stays as it runs here (its counters, its random state)."""
+        current = {s.name: s for s in self._active}
+        kept: list[Scenario] = []
+        for doc, source, started_at, loaded in entries:
+            scenario = current.get(str(doc["name"]))
+            if scenario is None or scenario.document != doc or scenario.source != source \
+                    or scenario.loaded != loaded:
+                scenario = compile_scenario(doc, source=source, now=self._clock())
+                scenario.loaded = loaded
+            scenario.started_at = started_at
+            kept.append(scenario)
+        self._set(kept)
+
+    def now(self) -> float:
+        """The time phases are measured on (monotonic; the virtual clock in a fleet)."""
+        return self._clock()
 
     def remove(self, name: str) -> bool:
         kept = [s for s in self._active if s.name != name]
