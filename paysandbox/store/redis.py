@@ -84,6 +84,7 @@ CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 #: Payments whose last-seen bytes a process keeps, so that changing one it saw last
 #: takes one call (RedisStore._remember).
 _SEEN = 4096
+_TYPED = 65_536
 
 _FOREIGN = re.compile(r"paysandbox-foreign (?P<key>\S+) holds a (?P<type>\w+), "
                       r"not a (?P<kind>\w+)")
@@ -94,8 +95,8 @@ log = logging.getLogger("paysandbox.store")
 # oldest goes with its aliases, and its ids are remembered (twice `max` ids at most) so
 # that their 404 can say why; `prefix` is the namespace's key prefix.
 _RETAIN = """
-local function retain(max, prefix)
-  if redis.call('LLEN', KEYS[2]) > max then
+local function retain(max, prefix, length)
+  if length > max then
     local old = redis.call('LPOP', KEYS[2])
     local of = prefix .. 'aliases-of:' .. old
     local gone = redis.call('SMEMBERS', of)
@@ -110,8 +111,9 @@ local function retain(max, prefix)
       redis.call('LTRIM', KEYS[6], excess, -1)
       redis.call('SREM', KEYS[7], unpack(forgotten))
     end
+    -- a provider's list holds no more than all of them do, so it is trimmed only here
+    redis.call('LTRIM', KEYS[3], -max, -1)
   end
-  redis.call('LTRIM', KEYS[3], -max, -1)
 end
 """
 
@@ -156,8 +158,9 @@ end
 # One state change in one call (Store.commit). KEYS: payment, order, provider order,
 # namespaces, aliases, evicted list, evicted set, events, and the objects and order of
 # the kind to read; ARGV: the bytes expected ('' to create), the bytes to store, id,
-# namespace, retain, the namespace's key prefix, the events kept, whether to read, then
-# the number of aliases and the aliases, the number of records and, for each, its
+# namespace, retain, the namespace's key prefix, the events kept, whether to read,
+# whether to check the keys' types (see RedisStore._typed), then the number of aliases
+# and the aliases, the number of records and, for each, its
 # namespace's key prefix, its namespace, kind, id and JSON, and the number of events and
 # the events, then whether to claim an idempotency key and, if so, the key, its claim,
 # the keys kept, virtual now, TTL, wall-clock now and lease (as _IDEMPOTENCY_BEGIN, whose
@@ -171,8 +174,8 @@ local function writable(key, kind)
     error('paysandbox-foreign ' .. key .. ' holds a ' .. t .. ', not a ' .. kind)
   end
 end
-local n = tonumber(ARGV[9])
-local at = 10 + n
+local n = tonumber(ARGV[10])
+local at = 11 + n
 local m = tonumber(ARGV[at])
 local ev = at + 1 + 5 * m
 local e = tonumber(ARGV[ev])
@@ -197,26 +200,33 @@ else
   local stored = redis.call('GET', KEYS[1])
   if stored ~= ARGV[1] then return {0, stored} end
 end
--- Every key is checked before the first write: a script that fails half-way keeps the
--- writes it made, so a key of another type (written by something else) must stop it
--- before it changes anything.
-writable(KEYS[1], 'string') writable(KEYS[2], 'list') writable(KEYS[3], 'list')
-writable(KEYS[4], 'set') writable(KEYS[5], 'hash')
-if e > 0 then writable(KEYS[8], 'list') end
-if claiming then
-  writable(KEYS[11], 'hash') writable(KEYS[12], 'hash') writable(KEYS[13], 'zset')
-  writable(KEYS[14], 'hash')
-end
-if n > 0 then writable(ARGV[6] .. 'aliases-of:' .. ARGV[3], 'set') end
-for i = 0, m - 1 do
-  local base = at + 1 + 5 * i
-  writable(ARGV[base] .. 'obj:' .. ARGV[base + 2], 'hash')
-  writable(ARGV[base] .. 'obj-order:' .. ARGV[base + 2], 'list')
+-- Every key is checked before the first write (the first time this process writes
+-- it): a script that fails half-way keeps the writes it made, so a key of another type
+-- (written by something else) must stop it before it changes anything.
+if ARGV[9] == '1' then
+  writable(KEYS[1], 'string') writable(KEYS[2], 'list') writable(KEYS[3], 'list')
+  writable(KEYS[4], 'set') writable(KEYS[5], 'hash')
+  if e > 0 then writable(KEYS[8], 'list') end
+  if claiming then
+    writable(KEYS[11], 'hash') writable(KEYS[12], 'hash') writable(KEYS[13], 'zset')
+    writable(KEYS[14], 'hash')
+  end
+  if n > 0 then writable(ARGV[6] .. 'aliases-of:' .. ARGV[3], 'set') end
+  for i = 0, m - 1 do
+    local base = at + 1 + 5 * i
+    writable(ARGV[base] .. 'obj:' .. ARGV[base + 2], 'hash')
+    writable(ARGV[base] .. 'obj-order:' .. ARGV[base + 2], 'list')
+  end
 end
 redis.call('SET', KEYS[1], ARGV[2])
-for i = 10, 9 + n do
-  redis.call('HSET', KEYS[5], ARGV[i], ARGV[3])
-  redis.call('SADD', ARGV[6] .. 'aliases-of:' .. ARGV[3], ARGV[i])
+local aliased = {}
+for i = 11, 10 + n do
+  aliased[#aliased + 1] = ARGV[i]
+  aliased[#aliased + 1] = ARGV[3]
+end
+if n > 0 then
+  redis.call('HSET', KEYS[5], unpack(aliased))
+  redis.call('SADD', ARGV[6] .. 'aliases-of:' .. ARGV[3], unpack(ARGV, 11, 10 + n))
 end
 for i = 0, m - 1 do
   local base = at + 1 + 5 * i
@@ -224,13 +234,13 @@ for i = 0, m - 1 do
   if redis.call('HSET', objects, ARGV[base + 3], ARGV[base + 4]) == 1 then
     redis.call('RPUSH', ARGV[base] .. 'obj-order:' .. ARGV[base + 2], ARGV[base + 3])
   end
-  redis.call('SADD', KEYS[4], ARGV[base + 1])
+  if ARGV[base + 1] ~= ARGV[4] then redis.call('SADD', KEYS[4], ARGV[base + 1]) end
 end
 if created then
-  redis.call('RPUSH', KEYS[2], ARGV[3])
+  local length = redis.call('RPUSH', KEYS[2], ARGV[3])
   redis.call('RPUSH', KEYS[3], ARGV[3])
   redis.call('SADD', KEYS[4], ARGV[4])
-  retain(tonumber(ARGV[5]), ARGV[6])
+  retain(tonumber(ARGV[5]), ARGV[6], length)
 end
 if claiming then
   local key = ARGV[ic + 1]
@@ -241,8 +251,9 @@ if claiming then
   touch(KEYS[11], KEYS[12], KEYS[13], KEYS[14], key, tonumber(ARGV[ic + 3]))
 end
 if e == 0 then return {1} end
-redis.call('LPUSH', KEYS[8], unpack(ARGV, ev + 1, ev + e))
-redis.call('LTRIM', KEYS[8], 0, tonumber(ARGV[7]) - 1)
+if redis.call('LPUSH', KEYS[8], unpack(ARGV, ev + 1, ev + e)) > tonumber(ARGV[7]) then
+  redis.call('LTRIM', KEYS[8], 0, tonumber(ARGV[7]) - 1)
+end
 if ARGV[8] == '1' then
   local ids = redis.call('LRANGE', KEYS[10], 0, -1)
   if #ids > 0 then
@@ -378,6 +389,11 @@ class RedisStore:
         self._namespaces = self.fleet_key("namespaces")
         self._secrets: dict[str, bytes] = {}
         self._seen: OrderedDict[str, tuple[bytes, Payment]] = OrderedDict()
+        # Keys a commit of this process has checked hold the type the simulator keeps
+        # there (a commit checks every key it writes while one of them is new to it).
+        # Something else replacing one later makes a write fail half-way instead, with
+        # Redis' WRONGTYPE, told the same way. At most _TYPED keys, then checked again.
+        self._typed: set[str] = set()
 
     async def ping(self) -> None:
         """Fail early, with what to do, when the Redis cannot be reached."""
@@ -526,10 +542,6 @@ class RedisStore:
                 seen = None  # refused on the copy this process kept: ask what is stored
                 continue
             stored = encode_payment(after)
-            args: list[Any] = [raw, stored, payment_id, namespace,
-                               *self._retention(namespace), self._max_events,
-                               1 if read is not None else 0, len(writes.aliases),
-                               *writes.aliases]
             records = writes.records_for(after)
             if self.cluster:  # another namespace is another slot: written first (above)
                 elsewhere = [r for r in records if r.namespace not in (None, namespace)]
@@ -537,13 +549,29 @@ class RedisStore:
                 for r in elsewhere:
                     assert r.namespace is not None
                     await self._put(r.namespace, r.kind, r.id, _dump_object(r.value))
-            args.append(len(records))
+            claiming = claim is not None and not claim.taken
+            kind = read or "-"
+            keys = [key, self._key(namespace, "order"),
+                    self._key(namespace, "order:" + after.provider), self._registry(namespace),
+                    self._key(namespace, "aliases"), self._key(namespace, "evicted"),
+                    self._key(namespace, "evicted-set"), self._key(namespace, "events"),
+                    self._key(namespace, "obj:" + kind), self._key(namespace, "obj-order:" + kind),
+                    *self._idempotency_keys(namespace)[:3], self._key(namespace, "idem-meta")]
+            written = [*keys[1:5], *(keys[7:8] if events else ()),
+                       *(keys[10:14] if claiming else ()),
+                       *(f"{self._key(r.namespace or namespace, '')}{part}{r.kind}"
+                         for r in records for part in ("obj:", "obj-order:"))]
+            typed = self._typed
+            check = not typed.issuperset(written)
+            args: list[Any] = [raw, stored, payment_id, namespace,
+                               *self._retention(namespace), self._max_events,
+                               1 if read is not None else 0, 1 if check else 0,
+                               len(writes.aliases), *writes.aliases, len(records)]
             for r in records:
                 ns = r.namespace or namespace
                 args += [self._key(ns, ""), ns, r.kind, r.id, _dump_object(r.value)]
             args.append(len(events))
             args += [_dump_event(e) for e in events]
-            claiming = claim is not None and not claim.taken
             if claim is not None and claiming:
                 args += [1, claim.key, orjson.dumps({"fingerprint": claim.fingerprint,
                                                      "created": claim.now}),
@@ -551,21 +579,18 @@ class RedisStore:
                          self._lease]
             else:
                 args.append(0)
-            kind = read or "-"
             try:
-                done = await self._commit(
-                    keys=[key, self._key(namespace, "order"),
-                          self._key(namespace, "order:" + after.provider),
-                          self._registry(namespace),
-                          self._key(namespace, "aliases"), self._key(namespace, "evicted"),
-                          self._key(namespace, "evicted-set"), self._key(namespace, "events"),
-                          self._key(namespace, "obj:" + kind),
-                          self._key(namespace, "obj-order:" + kind),
-                          *self._idempotency_keys(namespace)[:3],
-                          self._key(namespace, "idem-meta")],
-                    args=args)
+                done = await self._commit(keys=keys, args=args)
             except ResponseError as exc:
                 foreign = _FOREIGN.search(str(exc))
+                if foreign is None and str(exc).startswith("WRONGTYPE"):
+                    typed.clear()
+                    raise BadRecord(self._key(namespace, "*"), "one of these keys holds a "
+                                    "value of another type than the simulator keeps there: "
+                                    "something else replaced it since this process checked "
+                                    "it, and this request's change may be partly written. "
+                                    "Empty the namespace or the store with POST "
+                                    "/__admin/reset.") from None
                 if foreign is None:
                     raise
                 raise BadRecord(foreign["key"], f"it holds a {foreign['type']} where the "
@@ -585,6 +610,10 @@ class RedisStore:
                 seen = current, decode_payment(current, key)
                 continue
             self._remember(key, stored, after)
+            if check:
+                if len(typed) > _TYPED:
+                    typed.clear()
+                typed.update(written)
             if claim is not None and claiming:
                 claim.taken = True
             return Committed(was, after, events,
@@ -755,6 +784,7 @@ class RedisStore:
     @_guarded
     async def reset(self, namespace: str | None = None) -> None:
         self._seen.clear()
+        self._typed.clear()
         if namespace is None:
             await self._delete_matching(_glob_escape(self._prefix) + "*")
             for name, value in self._secrets.items():  # the install keeps its keys
@@ -817,14 +847,18 @@ def _load_record(claim: bytes, response: bytes) -> IdempotencyRecord:
 
 
 def _dump_event(e: Event) -> bytes:
+    """An event as its header (JSON, one line) and its body as it is, after a newline:
+    no base64 to make or store."""
     return orjson.dumps({"id": e.id, "provider": e.provider, "namespace": e.namespace,
-                         "type": e.type, "created": e.created, "url": e.url,
-                         "body": base64.b64encode(e.body).decode()})
+                         "type": e.type, "created": e.created, "url": e.url}) + b"\n" + e.body
 
 
 def _load_event(raw: bytes | str) -> Event:
-    doc = orjson.loads(raw)
-    body = base64.b64decode(doc["body"])
+    data = _bytes(raw)
+    header, newline, rest = data.partition(b"\n")
+    doc = orjson.loads(header)
+    # An event written before the header-and-body form: one JSON document, body in base64
+    body = rest if newline else base64.b64decode(doc["body"])
     return Event(id=doc["id"], provider=doc["provider"], namespace=doc["namespace"],
                  type=doc["type"], created=doc["created"], url=doc.get("url"),
                  render=lambda: body)

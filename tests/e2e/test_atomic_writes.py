@@ -21,6 +21,7 @@ from paysandbox.core.payments import NoSuchPayment, Payment, Status
 from paysandbox.core.tenancy import internal
 from paysandbox.settings import Settings
 from paysandbox.store.base import Store
+from paysandbox.store.codec import BadRecord
 from paysandbox.store.memory import MemoryStore
 from paysandbox.store.redis import DEFAULT_PREFIX, RedisStore
 from paysandbox.testing.server import SimulatorServer
@@ -160,6 +161,32 @@ async def test_a_change_made_by_another_process_meanwhile_is_not_lost(redis_url:
         await a.reset()
         await a.close()
         await b.close()
+
+
+async def test_a_key_replaced_after_this_process_checked_it_is_told_not_hidden(
+        redis_url: str) -> None:
+    """A commit checks the types of the keys it writes the first time this process writes
+    them; one replaced by something else afterwards fails the next write half-way, and
+    that is said as plainly, with the way out."""
+    prefix = f"atomic-{uuid.uuid4().hex[:8]}:"
+    store = RedisStore(redis_url, prefix=prefix)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        await store.commit("sk_test_a", "pi_1", None, create=_payment(), writes=_writes())
+        aliases = [k for k in client.scan_iter(f"{prefix}*:aliases")]
+        assert len(aliases) == 1
+        client.set(aliases[0], b"written by something else")
+        with pytest.raises(BadRecord, match="may be partly written"):
+            await store.commit("sk_test_a", "pi_2", None, create=_payment("pi_2"),
+                               writes=Writes(aliases=("ch_2",)))
+        await store.reset("sk_test_a")
+        done = await store.commit("sk_test_a", "pi_2", None, create=_payment("pi_2"),
+                                  writes=Writes(aliases=("ch_2",)))
+        assert done.after.id == "pi_2" and await store.resolve("sk_test_a", "ch_2") == "pi_2"
+    finally:
+        await store.reset()
+        await store.close()
+        client.close()
 
 
 def _calls_during(client: redis.Redis, action: Callable[[], object]) -> list[str]:
