@@ -143,6 +143,15 @@ def measure(name: str, args: argparse.Namespace, workdir: Path) -> tuple[float, 
     return total / args.requests, allocated / args.requests
 
 
+def have_valgrind(name: str) -> bool:
+    for tool in ("valgrind", "callgrind_control"):
+        if shutil.which(tool) is None:
+            print(f"{name}: {tool} is not installed: apt-get install -y valgrind",
+                  file=sys.stderr)
+            return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--requests", type=int, default=300, help="measured requests per server")
@@ -154,11 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not (1 <= args.requests <= 100_000 and 0 <= args.warmup <= 100_000):
         p.error("bounds: 1 <= --requests <= 100000, 0 <= --warmup <= 100000")
-    for tool in ("valgrind", "callgrind_control"):
-        if shutil.which(tool) is None:
-            print(f"instructions: {tool} is not installed: apt-get install -y valgrind",
-                  file=sys.stderr)
-            return 2
+    if not have_valgrind("instructions"):
+        return 2
     results: dict[str, float] = {}
     allocated: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="instructions-") as tmp:

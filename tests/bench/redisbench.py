@@ -43,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import redis  # noqa: E402
-from instructions import allocations, connect, free_port  # noqa: E402
+from instructions import allocations, connect, free_port, have_valgrind  # noqa: E402
 from loadbench import BODY, HEADERS, HOST, REPO, SIM_PATH, BenchError, run_wrk  # noqa: E402
 
 
@@ -203,11 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (1 <= args.requests <= 100_000 and 0 <= args.warmup <= 100_000
             and 0 <= args.wrk <= 60):
         p.error("bounds: 1 <= --requests <= 100000, 0 <= --warmup <= 100000, --wrk <= 60")
-    for tool in ("valgrind", "callgrind_control"):
-        if shutil.which(tool) is None:
-            print(f"redisbench: {tool} is not installed: apt-get install -y valgrind",
-                  file=sys.stderr)
-            return 2
+    if not have_valgrind("redisbench"):
+        return 2
     rows: dict[str, dict[str, float]] = {}
     rates: dict[str, list[float]] = {}
     redis_load: dict[str, float] = {}
