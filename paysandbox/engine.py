@@ -448,7 +448,6 @@ class Engine:
         if self.inspect_event is not None:
             for event in events:
                 self.inspect_event(event)
-        await self.store.append_events(namespace, events)
         for event in events:
             if chaos is None or not chaos.wants(event.type):
                 self.dispatcher.publish(event, provider.webhooks, endpoints,
@@ -467,3 +466,8 @@ class Engine:
                     bad_signature=bool(chaos.bad_signature)
                     and rng.random() < chaos.bad_signature,
                     stale=bool(chaos.stale_timestamp) and rng.random() < chaos.stale_timestamp)
+        # A fleet's outbox (Redis) holds the deliveries before the events are listed, so no
+        # event listed by a process that then died is one that nobody will send.
+        if self.dispatcher.durable:
+            await self.dispatcher.flush()
+        await self.store.append_events(namespace, events)

@@ -369,6 +369,30 @@ class Dispatcher:
             self._schedule(d, self._clock.now() + delay)
         return created
 
+    #: Whether deliveries outlive this process (the fleet's Redis outbox): then the engine
+    #: awaits `flush` before it lists a request's events.
+    durable = False
+
+    async def flush(self) -> None:
+        """Nothing to write: this dispatcher's outbox is the process's memory."""
+
+    # The admin API's view of the delivery log: awaited, since a fleet's log is in Redis.
+
+    async def list_deliveries(self, *, provider: str | None = None,
+                              namespace: str | None = None, event_id: str | None = None,
+                              state: str | None = None, limit: int = 100) -> list[Delivery]:
+        return self.deliveries(provider=provider, namespace=namespace, event_id=event_id,
+                               state=state, limit=limit)
+
+    async def find(self, delivery_id: str) -> Delivery | None:
+        return self.get(delivery_id)
+
+    async def send_again(self, delivery_id: str) -> Delivery | None:
+        return self.redeliver(delivery_id)
+
+    async def discard(self, namespace: str | None = None) -> None:
+        self.forget(namespace)
+
     def has_targets(self, provider: str) -> bool:
         return bool(self._endpoints.get(provider))
 
