@@ -114,7 +114,7 @@ for _, record in ipairs(due) do
   redis.call('ZREM', KEYS[2], record)
 end
 local nxt = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-return {#due, nxt[2]}
+return {#due, nxt[2] or false}
 """
 
 # KEYS: due stream, later, log, counts. ARGV: group, entry id, delivery id, record,
@@ -400,6 +400,9 @@ class RedisDispatcher(Dispatcher):
                 await self._wait_out(exc)
             except (RedisError, OSError) as exc:
                 await self._wait_out(exc)
+            except Exception:  # a bug must not stop the fleet's deliveries for good
+                log.exception("webhook outbox: unexpected error; carrying on in a second")
+                await self._pause(1.0)
 
     async def _wait_out(self, exc: BaseException) -> None:
         reason = f"{type(exc).__name__}: {exc}"
