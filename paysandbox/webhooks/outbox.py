@@ -406,9 +406,9 @@ class RedisDispatcher(Dispatcher):
 
     async def _wait_out(self, exc: BaseException) -> None:
         reason = f"{type(exc).__name__}: {exc}"
-        if self._trouble is None:
-            log.error("webhook outbox: Redis unreachable (%s); deliveries wait in Redis and "
-                      "are sent when it answers", reason)
+        if self._trouble is None:  # a warning: the store's own line is the error
+            log.warning("webhook outbox: Redis unreachable (%s); deliveries wait in Redis "
+                        "and are sent when it answers", reason)
         self._trouble = reason
         await self._pause(1.0)
 

@@ -1,0 +1,104 @@
+"""The delivery log of simulators on one Redis is the fleet's: any of them lists, shows,
+redelivers and resets the deliveries of all, within the `--delivery-log` bound."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+import stripe
+
+from paysandbox.settings import Settings, WebhookTarget
+from paysandbox.testing.server import SimulatorServer
+from tests.outbox.receiver import SECRET, Receiver
+from tests.waiting import wait_until
+
+
+def pay(server: SimulatorServer, key: str) -> str:
+    client = stripe.StripeClient(key, base_addresses={"api": server.url("stripe")},
+                                 max_network_retries=0)
+    pi = client.v1.payment_intents.create(params={
+        "amount": 2500, "currency": "eur", "payment_method": "pm_card_visa", "confirm": True})
+    assert pi.status == "succeeded"
+    return pi.id
+
+
+def deliveries(server: SimulatorServer, query: str = "") -> list[dict[str, object]]:
+    found: list[dict[str, object]] = server.admin(
+        "GET", f"/webhooks/deliveries?limit=1000{query}")["deliveries"]
+    return found
+
+
+def start_fleet(redis_url: str, receiver: Receiver,
+                **options: object) -> tuple[SimulatorServer, SimulatorServer]:
+    settings = Settings(store=redis_url, webhooks={"stripe": WebhookTarget(
+        f"http://127.0.0.1:{receiver.port}/hook", SECRET)}, **options)  # type: ignore[arg-type]
+    a, b = SimulatorServer(settings), SimulatorServer(settings)
+    a.start()
+    b.start()
+    return a, b
+
+
+@pytest.fixture
+def empty_redis(redis_url: str) -> Iterator[str]:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield redis_url
+    client.flushdb()
+    client.close()
+
+
+def test_any_simulator_lists_shows_redelivers_and_resets_the_fleets_deliveries(
+        empty_redis: str, plain_receiver: Receiver) -> None:
+    a, b = start_fleet(empty_redis, plain_receiver)
+    try:
+        key, other = f"sk_test_{uuid.uuid4().hex}", f"sk_test_{uuid.uuid4().hex}"
+        pay(a, key)
+        pay(b, other)
+        assert wait_until(lambda: len(deliveries(b, "&state=delivered")) >= 2)
+        from_a = [d for d in deliveries(b) if d["namespace"] == key]
+        assert from_a, "B does not list the deliveries of A's events"
+        assert deliveries(a) == deliveries(b)  # one log, whichever process answers
+
+        first = from_a[-1]
+        shown = b.admin("GET", f"/webhooks/deliveries/{first['id']}")
+        assert shown["event_id"] == first["event_id"]
+        assert shown["body"]["id"] == first["event_id"]  # the event as it was sent
+        assert SECRET not in str(shown)  # the signing secret stays in Redis
+        assert [d["id"] for d in deliveries(b, f"&event_id={first['event_id']}")] == [
+            first["id"]]
+
+        again = b.admin("POST", f"/webhooks/deliveries/{first['id']}/redeliver")
+        assert again["id"] != first["id"]
+        event_id = str(first["event_id"])
+        assert wait_until(lambda: plain_receiver.delivered[event_id] == 2)
+        assert wait_until(lambda: a.admin("GET", f"/webhooks/deliveries/{again['id']}")
+                          ["state"] == "delivered")
+
+        b.admin("POST", "/reset", {"namespace": key})
+        assert [d for d in deliveries(a) if d["namespace"] == key] == []
+        assert [d for d in deliveries(a) if d["namespace"] == other]  # the other key's stay
+        assert plain_receiver.bad_signatures == 0
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_the_fleets_delivery_log_keeps_the_newest_records_within_its_bound(
+        empty_redis: str, plain_receiver: Receiver) -> None:
+    a, b = start_fleet(empty_redis, plain_receiver, delivery_log=3)
+    try:
+        key = f"sk_test_{uuid.uuid4().hex}"
+        last = [pay(server, key) for server in (a, b, a)][-1]
+        assert wait_until(lambda: b.admin("GET", "/webhooks")["deliveries"]["delivered"]
+                          == len(plain_receiver.delivered_ids()) > 3)
+        listed = deliveries(b)
+        assert len(listed) == 3
+        # the newest three records: those of the last payment's events
+        for d in listed:
+            assert last in str(a.admin("GET", f"/webhooks/deliveries/{d['id']}")["body"])
+    finally:
+        a.stop()
+        b.stop()
