@@ -9,8 +9,9 @@ store's fleet keys (one Redis Cluster slot, so each script below may touch all o
                       retry), scored by virtual due time: owned by no process while they
                       wait; whichever process finds one due moves it to the stream (a Lua
                       script, so it moves once)
-    outbox:log        the delivery log, delivery id -> record (hash), and
-    outbox:log-order  its ids oldest first (list): the newest `log_size` records are kept
+    outbox:log        the delivery log, delivery id -> record (hash), with
+    outbox:log-order  its ids by a sequence number (sorted set, from outbox:log-seq) and
+    outbox:log-ns     each one's namespace (hash): the newest `log_size` records are kept
     outbox:counts     delivered / failed / dropped, fleet-wide since the last full reset
 
 A process reads due entries with XREADGROUP, so each is held by one process, sends them
@@ -78,12 +79,13 @@ log = logging.getLogger("paysandbox.webhooks")
 GROUP = "senders"
 LEASE_SECONDS = 30.0
 
-# KEYS: due stream, later, log, log order, counts. ARGV: now, max owed, log size, then per
-# delivery its id, due time, record, and the record it has if the queue is full.
+# KEYS: due stream, later, log, log order, counts, log namespaces, log sequence. ARGV:
+# now, max owed, log size, then per delivery its id, due time, record, the record it has
+# if the queue is full, and its namespace.
 _ENQUEUE = """
 local now, max, logmax = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local dropped = 0
-for i = 4, #ARGV, 4 do
+for i = 4, #ARGV, 5 do
   local record = ARGV[i + 2]
   if redis.call('XLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= max then
     record = ARGV[i + 3]
@@ -96,10 +98,13 @@ for i = 4, #ARGV, 4 do
     redis.call('ZADD', KEYS[2], ARGV[i + 1], record)
   end
   if redis.call('HSET', KEYS[3], ARGV[i], record) == 1 then
-    redis.call('RPUSH', KEYS[4], ARGV[i])
+    redis.call('ZADD', KEYS[4], redis.call('INCR', KEYS[7]), ARGV[i])
+    redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 4])
   end
-  while redis.call('LLEN', KEYS[4]) > logmax do
-    redis.call('HDEL', KEYS[3], redis.call('LPOP', KEYS[4]))
+  while redis.call('ZCARD', KEYS[4]) > logmax do
+    local old = redis.call('ZPOPMIN', KEYS[4])[1]
+    redis.call('HDEL', KEYS[3], old)
+    redis.call('HDEL', KEYS[6], old)
   end
 end
 return dropped
@@ -134,6 +139,19 @@ if redis.call('HEXISTS', KEYS[3], ARGV[3]) == 1 then
   redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
 end
 return 1
+"""
+
+# KEYS: due stream. ARGV: group, then pairs of entry id and record: entries a stopping
+# process read but never began, put back unowned (a new entry), so that another process
+# reads them now rather than after the lease.
+_HAND_BACK = """
+for i = 2, #ARGV, 2 do
+  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then
+    redis.call('XDEL', KEYS[1], ARGV[i])
+    redis.call('XADD', KEYS[1], '*', 'd', ARGV[i + 1])
+  end
+end
+return 0
 """
 
 
@@ -179,12 +197,15 @@ class RedisDispatcher(Dispatcher):
         self._later = store.fleet_key("outbox:later")
         self._log = store.fleet_key("outbox:log")
         self._log_order = store.fleet_key("outbox:log-order")
+        self._log_ns = store.fleet_key("outbox:log-ns")
+        self._log_seq = store.fleet_key("outbox:log-seq")
         self._count_key = store.fleet_key("outbox:counts")
         self._lease = max(0.1, lease)
         self.consumer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._enqueue = self._redis.register_script(_ENQUEUE)
         self._promote = self._redis.register_script(_PROMOTE)
         self._finish = self._redis.register_script(_FINISH)
+        self._hand_back = self._redis.register_script(_HAND_BACK)
         #: The providers' signing schemes by name (set by the app once providers load).
         self.schemes: Mapping[str, WebhookScheme] = {}
         self._unwritten: list[tuple[FleetDelivery, float]] = []
@@ -238,10 +259,11 @@ class RedisDispatcher(Dispatcher):
         args: list[Any] = [repr(self._clock.now()), self._max_owed, self._log_size]
         for d, due in batch:
             args += [d.id, repr(due), _dump(d, state="pending")]
-            args.append(_dump(d, state="failed", failure=DROPPED))
+            args += [_dump(d, state="failed", failure=DROPPED), d.event.namespace]
         try:
             dropped = await self._enqueue(
-                keys=[self._stream, self._later, self._log, self._log_order, self._count_key],
+                keys=[self._stream, self._later, self._log, self._log_order, self._count_key,
+                      self._log_ns, self._log_seq],
                 args=args)
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"the webhook outbox (Redis) is unreachable: {exc}") from None
@@ -257,14 +279,12 @@ class RedisDispatcher(Dispatcher):
                               state: str | None = None, limit: int = 100) -> list[Delivery]:
         found: list[Delivery] = []
         seen: set[str] = set()
-        end = int(await self._redis.llen(self._log_order))
-        while end > 0 and len(found) < limit:
-            start = max(0, end - 500)
-            ids = await self._redis.lrange(self._log_order, start, end - 1)
-            end = start
+        start = 0
+        while len(found) < limit:  # newest first, 500 at a time
+            ids: Any = await self._redis.zrevrange(self._log_order, start, start + 499)
+            start += 500
             if not ids:
                 break
-            ids.reverse()
             for raw in await self._redis.hmget(self._log, ids):
                 d = self._load(raw) if raw else None
                 if d is None or d.id in seen:
@@ -307,16 +327,20 @@ class RedisDispatcher(Dispatcher):
                 d.state = "failed"  # its sender skips it; the reset removed its entry
         if namespace is None:
             await self._redis.delete(self._stream, self._later, self._log, self._log_order,
-                                     self._count_key)
+                                     self._log_ns, self._log_seq, self._count_key)
             await self._ensure_group()
             self._fleet = dict.fromkeys(self._fleet, 0)
             return
         # redis-py types these replies loosely (bytes or str): they are bytes here.
-        log_records: Any = await self._redis.hgetall(self._log)
-        for key, raw in log_records.items():
-            if _namespace_of(raw) == namespace:
-                await self._redis.hdel(self._log, key)
-                await self._redis.lrem(self._log_order, 1, key)
+        owners: Any = await self._redis.hgetall(self._log_ns)
+        gone = [key for key, ns in owners.items() if ns == namespace.encode()]
+        for at in range(0, len(gone), 1000):
+            chunk = gone[at:at + 1000]
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hdel(self._log, *chunk)
+            pipe.hdel(self._log_ns, *chunk)
+            pipe.zrem(self._log_order, *chunk)
+            await pipe.execute()
         waiting: Any = await self._redis.zrange(self._later, 0, -1)
         for raw in waiting:
             if _namespace_of(raw) == namespace:
@@ -345,15 +369,23 @@ class RedisDispatcher(Dispatcher):
 
     async def stop(self, *, drain_timeout: float = 5.0) -> dict[str, int]:
         """Finish the attempts under way (up to `drain_timeout`); what this process still
-        holds stays in the outbox, and another process sends it once its lease ends."""
+        holds stays in the outbox, and another process (or this one, restarted) sends it
+        once its lease ends."""
         self._unsubscribe()
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
             self._loop_task = None
+        unstarted: list[Any] = []
         for lane in self._lanes.values():
-            lane.ready.clear()  # not started: left to the fleet
+            for d in lane.ready:
+                if isinstance(d, FleetDelivery) and d.state == "pending":
+                    unstarted += [d.entry, _dump(d, state="pending")]
+            lane.ready.clear()
+        if unstarted:  # else they wait for the lease, as if this process had died
+            with contextlib.suppress(RedisError, OSError):
+                await self._hand_back(keys=[self._stream], args=[GROUP, *unstarted])
         if self._workers:
             await asyncio.wait(set(self._workers), timeout=max(0.0, drain_timeout))
         cut_off = self._delivering
@@ -363,7 +395,10 @@ class RedisDispatcher(Dispatcher):
             await asyncio.wait(set(self._workers))
         if self._session is not None:
             await self._session.close()
-        return {**self._fleet, "pending": len(self._held), "delivering": cut_off}
+        with contextlib.suppress(RedisError, OSError):
+            await self._count()
+        # The fleet's counts: what is still owed stays in Redis for the other processes.
+        return {**self._fleet, "delivering": max(cut_off, self._fleet["delivering"])}
 
     async def _ensure_group(self) -> None:
         try:
@@ -448,6 +483,14 @@ class RedisDispatcher(Dispatcher):
             log.warning("webhook outbox: took over %d deliveries whose sender stopped "
                         "renewing its lease (%.0f s)", len(taken), self._lease)
             self._dispatch(taken)
+        # Consumers of processes long gone that hold nothing: forgotten, so the group's
+        # list of them stays as short as the fleet.
+        consumers: Any = await self._redis.xinfo_consumers(self._stream, GROUP)
+        for c in consumers:
+            name = c["name"].decode() if isinstance(c["name"], bytes) else str(c["name"])
+            if name != self.consumer and not c["pending"] and \
+                    c["idle"] > 10_000 * self._lease:
+                await self._redis.xgroup_delconsumer(self._stream, GROUP, name)
 
     async def _count(self) -> None:
         pipe = self._redis.pipeline(transaction=False)

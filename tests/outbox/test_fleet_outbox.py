@@ -114,10 +114,15 @@ def test_a_killed_process_owes_no_webhook_the_survivor_does_not_send(
 
     with ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(pay, n) for n in range(PAYMENTS)]
-        # Kill one process half-way through the load, once it has sent (and so holds, or
-        # owes retries of) deliveries of its own events.
-        assert wait_until(lambda: len(done) >= PAYMENTS // 2 and receiver.attempts,
-                          timeout=60)
+        # Kill one process half-way through the load, once it has made attempts (so it
+        # owes retries, and holds deliveries while the receiver thinks).
+        dead = f":{doomed.proc.pid}:"
+
+        def attempted() -> bool:
+            log = survivor.admin("/webhooks/deliveries?limit=1000")["deliveries"]
+            return any(dead in a["process"] for d in log for a in d["attempts"])
+
+        assert wait_until(lambda: len(done) >= PAYMENTS // 2 and attempted(), timeout=60)
         doomed.proc.send_signal(signal.SIGKILL)
         doomed.proc.wait(10)
         for f in futures:
@@ -144,7 +149,6 @@ def test_a_killed_process_owes_no_webhook_the_survivor_does_not_send(
     log = survivor.admin("/webhooks/deliveries?limit=10000")["deliveries"]
     by_event = {d["event_id"]: d for d in log if d["state"] == "delivered"}
     assert set(events) <= set(by_event)
-    dead = f":{doomed.proc.pid}:"
     alive = f":{survivor.proc.pid}:"
     processes = {a["process"] for d in log for a in d["attempts"]}
     assert any(dead in p for p in processes), processes
