@@ -102,3 +102,24 @@ def test_the_fleets_delivery_log_keeps_the_newest_records_within_its_bound(
     finally:
         a.stop()
         b.stop()
+
+
+def test_the_fleets_owed_deliveries_are_bounded_and_the_one_beyond_fails_as_dropped(
+        empty_redis: str, receiver: Receiver) -> None:
+    # Every first attempt fails, so each delivery is owed (its retry waits 300 virtual
+    # seconds) once tried: two owed fill the fleet's queue.
+    a, b = start_fleet(empty_redis, receiver, delivery_queue=2)
+    try:
+        key = f"sk_test_{uuid.uuid4().hex}"
+        pay(a, key)
+        assert wait_until(lambda: len(receiver.attempts) >= 2)
+        pay(b, key)
+        assert wait_until(lambda: deliveries(a, "&state=failed"))
+        dropped = deliveries(a, "&state=failed")
+        assert {d["failure"] for d in dropped} == {"dropped: queue full"}
+        assert wait_until(lambda: b.admin("GET", "/webhooks")["deliveries"]["dropped"]
+                          == len(dropped))
+        assert b.admin("GET", "/webhooks")["deliveries"]["pending"] == 2
+    finally:
+        a.stop()
+        b.stop()
