@@ -346,17 +346,8 @@ class Dispatcher:
         one plus `endpoints` (those registered through the provider's own API); or, when
         the API named a URL for it, that URL only, signed with the provider's configured
         secret (the dashboard's) or else its default one."""
-        configured = self._endpoints.get(event.provider, ())
-        if event.url:
-            secret = configured[0].secret if configured else default_secret(event.provider)
-            targets = [Endpoint(url=event.url, secret=secret, provider=event.provider,
-                                namespace=event.namespace)]
-        else:
-            targets = [*configured, *endpoints]
         created = []
-        for endpoint in targets:
-            if not endpoint.wants(event):
-                continue
+        for endpoint in self._targets(event, endpoints):
             d = Delivery("whd_" + secrets.token_hex(8), event, endpoint, scheme,
                          fail_first=fail_first, bad_signature=bad_signature, stale=stale)
             self._remember(d)
@@ -368,6 +359,15 @@ class Dispatcher:
                 continue
             self._schedule(d, self._clock.now() + delay)
         return created
+
+    def _targets(self, event: Event, endpoints: Sequence[Endpoint]) -> list[Endpoint]:
+        """The endpoints that get `event` (see `publish`)."""
+        configured = self._endpoints.get(event.provider, ())
+        if event.url:
+            secret = configured[0].secret if configured else default_secret(event.provider)
+            return [Endpoint(url=event.url, secret=secret, provider=event.provider,
+                             namespace=event.namespace)]
+        return [e for e in (*configured, *endpoints) if e.wants(event)]
 
     #: Whether deliveries outlive this process (the fleet's Redis outbox): then the engine
     #: awaits `flush` before it lists a request's events.

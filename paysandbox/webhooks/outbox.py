@@ -59,7 +59,6 @@ from redis.exceptions import RedisError, ResponseError
 
 from paysandbox import tracing
 from paysandbox.core.clock import VirtualClock
-from paysandbox.settings import default_secret
 from paysandbox.store.base import StoreUnavailable
 from paysandbox.webhooks.destinations import Destinations
 from paysandbox.webhooks.dispatcher import (
@@ -216,6 +215,7 @@ class RedisDispatcher(Dispatcher):
         self._fleet = {"pending": 0, "delivering": 0, "delivered": 0, "failed": 0,
                        "dropped": 0}
         self._trouble: str | None = None  # why the outbox cannot reach Redis, while so
+        self._warned = False
 
     # -- publishing ----------------------------------------------------------------
 
@@ -225,18 +225,14 @@ class RedisDispatcher(Dispatcher):
                 stale: bool = False) -> list[Delivery]:
         """As the in-process dispatcher, but the deliveries are written to the fleet's
         outbox by the next `flush`, which the engine awaits before the event is listed."""
-        configured = self._endpoints.get(event.provider, ())
-        if event.url:
-            secret = configured[0].secret if configured else default_secret(event.provider)
-            targets = [Endpoint(url=event.url, secret=secret, provider=event.provider,
-                                namespace=event.namespace)]
-        else:
-            targets = [*configured, *endpoints]
+        if self.schemes.get(event.provider, scheme) is not scheme and not self._warned:
+            self._warned = True
+            log.warning("a %s event came with a webhook scheme other than %s's own; the "
+                        "fleet's outbox signs every delivery with its provider's scheme",
+                        event.provider, event.provider)
         created: list[Delivery] = []
         due = self._clock.now() + delay
-        for endpoint in targets:
-            if not endpoint.wants(event):
-                continue
+        for endpoint in self._targets(event, endpoints):
             d = FleetDelivery("whd_" + secrets.token_hex(8), event, endpoint, scheme,
                               fail_first=fail_first, bad_signature=bad_signature,
                               stale=stale, next_attempt_at=due, scheme_name=event.provider)
