@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -25,16 +26,16 @@ def pay(server: SimulatorServer, key: str) -> str:
     return pi.id
 
 
-def deliveries(server: SimulatorServer, query: str = "") -> list[dict[str, object]]:
-    found: list[dict[str, object]] = server.admin(
+def deliveries(server: SimulatorServer, query: str = "") -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = server.admin(
         "GET", f"/webhooks/deliveries?limit=1000{query}")["deliveries"]
     return found
 
 
 def start_fleet(redis_url: str, receiver: Receiver,
-                **options: object) -> tuple[SimulatorServer, SimulatorServer]:
+                **options: Any) -> tuple[SimulatorServer, SimulatorServer]:
     settings = Settings(store=redis_url, webhooks={"stripe": WebhookTarget(
-        f"http://127.0.0.1:{receiver.port}/hook", SECRET)}, **options)  # type: ignore[arg-type]
+        f"http://127.0.0.1:{receiver.port}/hook", SECRET)}, **options)
     a, b = SimulatorServer(settings), SimulatorServer(settings)
     a.start()
     b.start()
@@ -120,6 +121,25 @@ def test_the_fleets_owed_deliveries_are_bounded_and_the_one_beyond_fails_as_drop
         assert wait_until(lambda: b.admin("GET", "/webhooks")["deliveries"]["dropped"]
                           == len(dropped))
         assert b.admin("GET", "/webhooks")["deliveries"]["pending"] == 2
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_a_retry_waits_for_no_process_and_any_simulators_clock_releases_it(
+        empty_redis: str, receiver: Receiver) -> None:
+    a, b = start_fleet(empty_redis, receiver)
+    try:
+        key = f"sk_test_{uuid.uuid4().hex}"
+        pay(a, key)  # every first attempt fails: each retry is 300 virtual seconds away
+        assert wait_until(lambda: len(deliveries(b, "&state=pending")) >= 2
+                          and all(len(d["attempts"]) == 1 for d in deliveries(b)))
+        owed = {str(d["event_id"]) for d in deliveries(b)}
+        b.admin("POST", "/clock/advance", {"by": "10m"})
+        assert wait_until(lambda: owed <= receiver.delivered_ids())
+        log = deliveries(a)
+        assert {d["state"] for d in log} == {"delivered"}
+        assert all(len(d["attempts"]) == 2 for d in log)
     finally:
         a.stop()
         b.stop()
