@@ -360,6 +360,12 @@ class RedisDispatcher(Dispatcher):
     # -- lifecycle -----------------------------------------------------------------
 
     async def start(self) -> None:
+        info: Any = await self._redis.info("server")
+        version = tuple(int(p) for p in str(info.get("redis_version", "0")).split(".")[:2]
+                        if p.isdigit())
+        if version < (6, 2):  # XAUTOCLAIM, which takes over a dead process's deliveries
+            raise StoreUnavailable(f"the webhook outbox needs Redis 6.2 or later; this one "
+                                   f"is {info.get('redis_version')}")
         await self._ensure_group()
         await super().start()
 
