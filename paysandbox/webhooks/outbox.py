@@ -431,7 +431,8 @@ class RedisDispatcher(Dispatcher):
                     log.warning("webhook outbox: Redis answers again")
                     self._trouble = None
             except ResponseError as exc:
-                if "NOGROUP" in str(exc):  # a full reset emptied the outbox
+                if "NOGROUP" in str(exc) or "UNBLOCKED" in str(exc):
+                    # A full reset (or a Redis restarted empty) took the stream away.
                     await self._ensure_group()
                     continue
                 await self._wait_out(exc)

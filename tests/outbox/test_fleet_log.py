@@ -143,3 +143,28 @@ def test_a_retry_waits_for_no_process_and_any_simulators_clock_releases_it(
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_simulator_stopped_gracefully_hands_back_what_it_had_not_begun(
+        empty_redis: str, receiver: Receiver) -> None:
+    # One attempt at a time per host, each held 0.3 s by the receiver: the process holds
+    # deliveries it has not begun when it stops. The lease is far longer than the wait
+    # below, so only a hand-back lets the other process send them in time.
+    a, b = start_fleet(empty_redis, receiver, delivery_concurrency=1, delivery_lease=600,
+                       clock_scale=100)
+    try:
+        key = f"sk_test_{uuid.uuid4().hex}"
+        for _ in range(6):
+            pay(a, key)
+    finally:
+        a.stop()
+    try:
+        client = stripe.StripeClient(key, base_addresses={"api": b.url("stripe")},
+                                     max_network_retries=0)
+        events = {e.id for e in client.v1.events.list(params={"limit": 100})
+                  .auto_paging_iter()}
+        assert len(events) >= 6
+        assert wait_until(lambda: events <= receiver.delivered_ids(), timeout=60), (
+            f"{len(events - receiver.delivered_ids())} of {len(events)} never delivered")
+    finally:
+        b.stop()
