@@ -216,6 +216,7 @@ class RedisDispatcher(Dispatcher):
                        "dropped": 0}
         self._trouble: str | None = None  # why the outbox cannot reach Redis, while so
         self._warned = False
+        self._claim_from = "0-0"  # where the next XAUTOCLAIM goes on from
 
     # -- publishing ----------------------------------------------------------------
 
@@ -422,7 +423,9 @@ class RedisDispatcher(Dispatcher):
                     next_renewal = now + self._lease / 3
                 if now >= next_takeover:
                     await self._take_over()
-                    next_takeover = now + self._lease / 2
+                    # a whole pass over the pending entries every half lease
+                    next_takeover = now + (self._lease / 2 if self._claim_from == "0-0"
+                                           else 0.0)
                 if now >= next_count:
                     await self._count()
                     next_count = now + 0.5
@@ -479,15 +482,22 @@ class RedisDispatcher(Dispatcher):
         room = self._room - len(self._held)
         if room <= 0:
             return
+        # XAUTOCLAIM looks at a window of the pending entries per call: go on from where
+        # the last call stopped, so that a long list of live ones hides no dead one.
         reply = await self._redis.xautoclaim(self._stream, GROUP, self.consumer,
-                                             int(self._lease * 1000), "0-0", count=room)
+                                             int(self._lease * 1000), self._claim_from,
+                                             count=room)
+        cursor = reply[0]
+        self._claim_from = cursor.decode() if isinstance(cursor, bytes) else str(cursor)
         taken = [m for m in reply[1] if m and m[1]]
         if taken:
             log.warning("webhook outbox: took over %d deliveries whose sender stopped "
                         "renewing its lease (%.0f s)", len(taken), self._lease)
             self._dispatch(taken)
-        # Consumers of processes long gone that hold nothing: forgotten, so the group's
-        # list of them stays as short as the fleet.
+        if self._claim_from != "0-0":
+            return
+        # Once a pass: consumers of processes long gone that hold nothing are forgotten,
+        # so the group's list of them stays as short as the fleet.
         consumers: Any = await self._redis.xinfo_consumers(self._stream, GROUP)
         for c in consumers:
             name = c["name"].decode() if isinstance(c["name"], bytes) else str(c["name"])

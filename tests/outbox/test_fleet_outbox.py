@@ -142,7 +142,7 @@ def test_a_killed_process_owes_no_webhook_the_survivor_does_not_send(
     assert receiver.bad_signatures == 0  # signed with Stripe's scheme, found by name
     assert wait_until(lambda: survivor.admin("/webhooks")["deliveries"]["pending"] == 0
                       and survivor.admin("/webhooks")["deliveries"]["delivering"] == 0,
-                      timeout=30)
+                      timeout=60)
 
     # The survivor's delivery log is the fleet's: it lists the deliveries of both
     # processes, including attempts made by the one that died.
