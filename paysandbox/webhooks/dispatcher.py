@@ -13,6 +13,10 @@ once per receiving host (`--delivery-concurrency`), at most `max_owed` deliverie
 owed (`--delivery-queue`: waiting for their first attempt or a retry; when one more is
 published, the oldest owed one fails as "dropped: queue full" and is counted), and the
 delivery log keeps the newest `log_size` records (`--delivery-log`) whatever their state.
+
+This queue and log live in the process. With the Redis store a fleet shares them in
+Redis instead (`paysandbox.webhooks.outbox.RedisDispatcher`), so a process that dies
+owes nothing.
 """
 
 from __future__ import annotations
