@@ -217,6 +217,7 @@ class RedisDispatcher(Dispatcher):
         self._trouble: str | None = None  # why the outbox cannot reach Redis, while so
         self._warned = False
         self._claim_from = "0-0"  # where the next XAUTOCLAIM goes on from
+        self._stopping = False
 
     # -- publishing ----------------------------------------------------------------
 
@@ -375,10 +376,16 @@ class RedisDispatcher(Dispatcher):
         holds stays in the outbox, and another process (or this one, restarted) sends it
         once its lease ends."""
         self._unsubscribe()
+        self._stopping = True
         if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+            # redis-py may turn a cancellation that lands inside a command into a
+            # connection error, which the loop survives; the flag ends it either way.
+            for _ in range(3):
+                self._loop_task.cancel()
+                self._wake.set()
+                await asyncio.wait({self._loop_task}, timeout=1.0)
+                if self._loop_task.done():
+                    break
             self._loop_task = None
         unstarted: list[Any] = []
         for lane in self._lanes.values():
@@ -414,7 +421,7 @@ class RedisDispatcher(Dispatcher):
 
     async def _run(self) -> None:
         next_renewal = next_takeover = next_count = 0.0
-        while True:
+        while not self._stopping:
             try:
                 now = time.monotonic()
                 await self._release()
@@ -442,10 +449,14 @@ class RedisDispatcher(Dispatcher):
             except (RedisError, OSError) as exc:
                 await self._wait_out(exc)
             except Exception:  # a bug must not stop the fleet's deliveries for good
+                if self._stopping:
+                    return
                 log.exception("webhook outbox: unexpected error; carrying on in a second")
                 await self._pause(1.0)
 
     async def _wait_out(self, exc: BaseException) -> None:
+        if self._stopping:
+            return
         reason = f"{type(exc).__name__}: {exc}"
         if self._trouble is None:  # a warning: the store's own line is the error
             log.warning("webhook outbox: Redis unreachable (%s); deliveries wait in Redis "
