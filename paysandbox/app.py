@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -159,10 +160,21 @@ def create_app(settings: Settings | None = None) -> web.Application:
     _quiet_malformed_requests()
     clock = VirtualClock(scale=settings.clock_scale)
     store, check_store = open_store(settings)
-    dispatcher = Dispatcher(clock, destinations=Destinations(settings.webhook_allow),
-                            keep_replies=settings.keep_webhook_replies,
-                            concurrency=settings.delivery_concurrency,
-                            max_owed=settings.delivery_queue, log_size=settings.delivery_log)
+    sending: dict[str, Any] = {
+        "destinations": Destinations(settings.webhook_allow),
+        "keep_replies": settings.keep_webhook_replies,
+        "concurrency": settings.delivery_concurrency, "max_owed": settings.delivery_queue,
+        "log_size": settings.delivery_log}
+    dispatcher: Dispatcher
+    outbox = None
+    if settings.store != "memory":  # the Redis store: the fleet shares one outbox
+        from paysandbox.store.redis import RedisStore
+        from paysandbox.webhooks.outbox import RedisDispatcher
+        assert isinstance(store, RedisStore)
+        dispatcher = outbox = RedisDispatcher(store, clock, lease=settings.delivery_lease,
+                                              **sending)
+    else:
+        dispatcher = Dispatcher(clock, **sending)
     for name, target in settings.webhooks.items():
         dispatcher.configure(Endpoint(url=target.url, secret=target.secret, provider=name))
     dispatcher.remember_configuration()
@@ -191,6 +203,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
                            engine=engine, providers=providers,
                            journal_size=settings.journal_size)
     control: Control = fleet or LocalControl(clock, scenarios, journal)
+    if outbox is not None:  # a delivery read from Redis is signed by its provider's name
+        outbox.schemes = {name: p.webhooks for name, p in providers.items()}
     unknown_hooks = set(settings.webhooks) - set(providers)
     if unknown_hooks:
         raise ValueError(f"Webhook configured for unknown provider(s): "
@@ -255,7 +269,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
             max(0.0, deadline - asyncio.get_running_loop().time())
         report = await dispatcher.stop(drain_timeout=drain)
         app[SHUTDOWN_REPORT].update(report)
-        if report["pending"] or report["delivering"]:
+        if (report["pending"] or report["delivering"]) and not dispatcher.durable:
             log.warning("shut down with %d webhook deliveries still owed (pending retry or "
                         "cut off); they are lost with this process",
                         report["pending"] + report["delivering"])

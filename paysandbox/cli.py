@@ -65,7 +65,7 @@ and for the limits: PAYSANDBOX_RETAIN_PAYMENTS, PAYSANDBOX_MAX_PAYMENTS,
 PAYSANDBOX_IDEMPOTENCY_TTL, PAYSANDBOX_IDEMPOTENCY_LEASE,
 PAYSANDBOX_RETAIN_IDEMPOTENCY_KEYS, PAYSANDBOX_MAX_NAMESPACES, PAYSANDBOX_JOURNAL_BYTES,
 PAYSANDBOX_JOURNAL_BODY_BYTES, PAYSANDBOX_CONTRACT_GROUPS, PAYSANDBOX_DELIVERY_CONCURRENCY,
-PAYSANDBOX_DELIVERY_QUEUE, PAYSANDBOX_DELIVERY_LOG.
+PAYSANDBOX_DELIVERY_QUEUE, PAYSANDBOX_DELIVERY_LOG, PAYSANDBOX_DELIVERY_LEASE.
 """
 
 
@@ -194,6 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "'dropped: queue full' (default 10000)")
     limits.add_argument("--delivery-log", type=int, metavar="N",
                         help="webhook delivery records the admin API lists (default 10000)")
+    limits.add_argument("--delivery-lease", type=float, metavar="SECONDS",
+                        help="with the Redis store, real seconds a process holds a webhook "
+                             "delivery without renewing it before another process sends it "
+                             "(default 30)")
 
     validate = sub.add_parser(
         "validate", help="check scenario files and print every error",
@@ -327,7 +331,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     for flag in ("host", "port", "clock_scale", "journal_size", "max_body_bytes",
                  "admin_token", "public_url", "drain_timeout", "log_level", "contracts",
                  "check_responses", "store", "workers", "idempotency_ttl",
-                 "idempotency_lease",
+                 "idempotency_lease", "delivery_lease",
                  *LIMITS):
         value = getattr(args, flag, None)
         if value is not None:

@@ -475,9 +475,11 @@ class Engine:
                       events: Sequence[Event]) -> None:
         """Events that no state change carries (a modification the provider refused,
         announced by webhook): through the same outbox, webhook chaos and contract
-        checks as every other event, with the request's scenario effects."""
-        await self.store.append_events(namespace, events)
+        checks as every other event, with the request's scenario effects. A fleet's
+        outbox holds their deliveries before they are listed, so no event listed by a
+        process that then died is one that nobody will send."""
         await self._deliver(provider, namespace, events, APPLIED.get() or NO_EFFECTS)
+        await self.store.append_events(namespace, events)
 
     async def _deliver(self, provider: EventSource, namespace: str,
                        events: Sequence[Event], effects: Effects,
@@ -510,3 +512,5 @@ class Engine:
                     bad_signature=bool(chaos.bad_signature)
                     and rng.random() < chaos.bad_signature,
                     stale=bool(chaos.stale_timestamp) and rng.random() < chaos.stale_timestamp)
+        if self.dispatcher.durable:  # a fleet's outbox, in Redis: written now
+            await self.dispatcher.flush()

@@ -91,6 +91,7 @@ class Settings:
     max_payments: int = 50_000  # in all namespaces: each keeps at most its share
     idempotency_ttl: float = 86_400.0  # virtual seconds a key is remembered (Stripe: 24 h)
     idempotency_lease: float = 60.0  # real seconds an unfinished claim holds its key
+    delivery_lease: float = 30.0  # real seconds a fleet process holds a delivery unrenewed
     retain_idempotency_keys: int = 10_000  # per namespace, newest kept
     max_namespaces: int = 1_000  # the least recently used one is forgotten
     journal_bytes: int = 64 * 1024 * 1024  # oldest entries go first
@@ -136,6 +137,9 @@ class Settings:
         if not (math.isfinite(self.idempotency_ttl) and self.idempotency_ttl > 0):
             raise SettingsError(f"idempotency TTL must be a number of seconds > 0, got "
                                 f"{self.idempotency_ttl}")
+        if not (math.isfinite(self.delivery_lease) and self.delivery_lease > 0):
+            raise SettingsError(f"delivery lease must be a finite number of seconds > 0, got "
+                                f"{self.delivery_lease}")
         if not (math.isfinite(self.idempotency_lease) and self.idempotency_lease > 0):
             raise SettingsError(f"idempotency lease must be a number of seconds > 0, got "
                                 f"{self.idempotency_lease}")
@@ -225,6 +229,8 @@ def env_values(env: Mapping[str, str] | None = None) -> dict[str, object]:
             values["workers"] = int(get("WORKERS") or 0)
         if get("IDEMPOTENCY_LEASE"):
             values["idempotency_lease"] = float(get("IDEMPOTENCY_LEASE") or 0)
+        if get("DELIVERY_LEASE"):
+            values["delivery_lease"] = float(get("DELIVERY_LEASE") or 0)
         for name, (variable, _) in LIMITS.items():
             if get(variable):
                 values[name] = int(get(variable) or 0)

@@ -209,7 +209,7 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         ns = namespace_of(given)
         await control.reset(ns, store.reset)
         journal.clear(ns)
-        dispatcher.forget(ns)
+        await dispatcher.discard(ns)
         if ns is None:  # a full reset also undoes endpoints set through this API
             dispatcher.restore_configuration()
             contract_log.clear()
@@ -386,21 +386,20 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
 
     async def deliveries(request: web.Request) -> web.Response:
         q = request.query
-        found = dispatcher.deliveries(provider=q.get("provider"), state=q.get("state"),
-                                      event_id=q.get("event_id"),
-                                      namespace=namespace_of(q.get("namespace")),
-                                      limit=limit_of(request))
+        found = await dispatcher.list_deliveries(
+            provider=q.get("provider"), state=q.get("state"), event_id=q.get("event_id"),
+            namespace=namespace_of(q.get("namespace")), limit=limit_of(request))
         return _json({"deliveries": [{**d.to_json(), "event_created": d.event.created}
                                      for d in found]})
 
     async def delivery_get(request: web.Request) -> web.Response:
-        d = dispatcher.get(request.match_info["id"])
+        d = await dispatcher.find(request.match_info["id"])
         if d is None:
             raise AdminError(404, f"No delivery {request.match_info['id']}.")
         return _json({**d.to_json(), "body": orjson.loads(d.event.body)})
 
     async def redeliver(request: web.Request) -> web.Response:
-        d = dispatcher.redeliver(request.match_info["id"])
+        d = await dispatcher.send_again(request.match_info["id"])
         if d is None:
             raise AdminError(404, f"No delivery {request.match_info['id']}.")
         return _json(d.to_json(), 202)

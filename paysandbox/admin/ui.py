@@ -183,8 +183,8 @@ def add_dashboard(app: web.Application, *, journal: Journal, store: Store,
             for v in e.notes.get("contract_violations") or ():
                 violations.append({**v, "seq": e.seq, "method": e.method, "path": e.path})
         needle = p.id.encode()
-        hooks = [d.to_json() for d in dispatcher.deliveries(namespace=p.namespace,
-                                                            limit=PAYMENT_DELIVERIES)
+        hooks = [d.to_json() for d in await dispatcher.list_deliveries(
+                     namespace=p.namespace, limit=PAYMENT_DELIVERIES)
                  if needle in d.event.body]
         return _json({"payment": render_payment(p),
                       "requests": [e.to_json(bodies=False) for e in reversed(entries)],

@@ -13,6 +13,10 @@ once per receiving host (`--delivery-concurrency`), at most `max_owed` deliverie
 owed (`--delivery-queue`: waiting for their first attempt or a retry; when one more is
 published, the oldest owed one fails as "dropped: queue full" and is counted), and the
 delivery log keeps the newest `log_size` records (`--delivery-log`) whatever their state.
+
+This queue and log live in the process. With the Redis store a fleet shares them in
+Redis instead (`paysandbox.webhooks.outbox.RedisDispatcher`), so a process that dies
+owes nothing.
 """
 
 from __future__ import annotations
@@ -346,17 +350,8 @@ class Dispatcher:
         one plus `endpoints` (those registered through the provider's own API); or, when
         the API named a URL for it, that URL only, signed with the provider's configured
         secret (the dashboard's) or else its default one."""
-        configured = self._endpoints.get(event.provider, ())
-        if event.url:
-            secret = configured[0].secret if configured else default_secret(event.provider)
-            targets = [Endpoint(url=event.url, secret=secret, provider=event.provider,
-                                namespace=event.namespace)]
-        else:
-            targets = [*configured, *endpoints]
         created = []
-        for endpoint in targets:
-            if not endpoint.wants(event):
-                continue
+        for endpoint in self._targets(event, endpoints):
             d = Delivery("whd_" + secrets.token_hex(8), event, endpoint, scheme,
                          fail_first=fail_first, bad_signature=bad_signature, stale=stale)
             self._remember(d)
@@ -368,6 +363,39 @@ class Dispatcher:
                 continue
             self._schedule(d, self._clock.now() + delay)
         return created
+
+    def _targets(self, event: Event, endpoints: Sequence[Endpoint]) -> list[Endpoint]:
+        """The endpoints that get `event` (see `publish`)."""
+        configured = self._endpoints.get(event.provider, ())
+        if event.url:
+            secret = configured[0].secret if configured else default_secret(event.provider)
+            return [Endpoint(url=event.url, secret=secret, provider=event.provider,
+                             namespace=event.namespace)]
+        return [e for e in (*configured, *endpoints) if e.wants(event)]
+
+    #: Whether deliveries outlive this process (the fleet's Redis outbox): then the engine
+    #: awaits `flush` before it lists a request's events.
+    durable = False
+
+    async def flush(self) -> None:
+        """Nothing to write: this dispatcher's outbox is the process's memory."""
+
+    # The admin API's view of the delivery log: awaited, since a fleet's log is in Redis.
+
+    async def list_deliveries(self, *, provider: str | None = None,
+                              namespace: str | None = None, event_id: str | None = None,
+                              state: str | None = None, limit: int = 100) -> list[Delivery]:
+        return self.deliveries(provider=provider, namespace=namespace, event_id=event_id,
+                               state=state, limit=limit)
+
+    async def find(self, delivery_id: str) -> Delivery | None:
+        return self.get(delivery_id)
+
+    async def send_again(self, delivery_id: str) -> Delivery | None:
+        return self.redeliver(delivery_id)
+
+    async def discard(self, namespace: str | None = None) -> None:
+        self.forget(namespace)
 
     def has_targets(self, provider: str) -> bool:
         return bool(self._endpoints.get(provider))
