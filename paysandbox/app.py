@@ -203,8 +203,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
                            engine=engine, providers=providers,
                            journal_size=settings.journal_size)
     control: Control = fleet or LocalControl(clock, scenarios, journal)
+    owed = None
     if outbox is not None:  # a delivery read from Redis is signed by its provider's name
         outbox.schemes = {name: p.webhooks for name, p in providers.items()}
+        from paysandbox.shared.owed import OwedDeliveries
+        owed = OwedDeliveries(store, outbox, providers, lease=settings.delivery_lease)
     unknown_hooks = set(settings.webhooks) - set(providers)
     if unknown_hooks:
         raise ValueError(f"Webhook configured for unknown provider(s): "
@@ -252,6 +255,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
         if fleet is not None:
             await fleet.start(startup=startup)
         await dispatcher.start()
+        if owed is not None:
+            owed.start()
         watcher = None
         if settings.watch and settings.scenarios:
             watcher = asyncio.create_task(watch_files(scenarios, settings.scenarios,
@@ -263,6 +268,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
                 await watcher
         if fleet is not None:
             await fleet.stop()
+        if owed is not None:
+            await owed.stop()
         await engine.close()
         deadline = app[SHUTDOWN].deadline
         drain = settings.drain_timeout if deadline is None else \

@@ -50,7 +50,15 @@ from paysandbox.core.outcomes import APPROVED, Outcome
 from paysandbox.faults import Fault
 from paysandbox.objects import ListsEndpoints, Objects
 from paysandbox.scenarios.runtime import ScenarioSet, WebhookChaos, facts_for
-from paysandbox.store.base import Claim, Committed, NotFound, Store
+from paysandbox.store.base import (
+    OWED_ALWAYS,
+    OWED_IF_ANY,
+    OWED_NONE,
+    Claim,
+    Committed,
+    NotFound,
+    Store,
+)
 from paysandbox.webhooks.dispatcher import Dispatcher, Endpoint, Event, WebhookScheme
 
 
@@ -216,6 +224,8 @@ class Engine:
                 if done is not None and done.events:
                     await self._deliver(provider, namespace, done.events, effects,
                                         self._known(provider, done))
+                    if done.owed:  # their deliveries are in the fleet's outbox now
+                        await self.store.delivered(namespace, [e.id for e in done.events])
                 if effects.settle_after is not None and \
                         result.payment.status is payments.Status.PENDING:
                     self.schedule(provider, namespace, Complete(result.payment.id, True),
@@ -422,9 +432,14 @@ class Engine:
                  after: payments.Payment) -> Sequence[Event]:
             return provider.events_for(namespace, command, result_of(before, after))
 
+        # With a webhook outbox that outlives the process, the events are noted as owed
+        # with the change and the note is cleared once their deliveries are written, so
+        # a process that dies between the two leaves them for OwedDeliveries to send.
+        owed = OWED_NONE if not self.dispatcher.durable else \
+            OWED_ALWAYS if self.dispatcher.has_targets(provider.name) else OWED_IF_ANY
         done = await store.commit(namespace, pid, fn, create=create, writes=writes,
                                   emit=emit, read=self._endpoints_kind(provider),
-                                  claim=claim)
+                                  claim=claim, owed=owed)
         return result_of(done.before, done.after), done
 
     @staticmethod

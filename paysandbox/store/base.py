@@ -65,6 +65,13 @@ class Committed:
     after: Payment
     events: Sequence[Event] = ()
     read: Sequence[Mapping[str, Any]] = ()
+    owed: bool = False  # its events' deliveries are owed until `delivered` is called
+
+
+#: `Store.commit`'s `owed`: nothing to note; the events are owed deliveries (someone is
+#: to receive them); they are if an event names its own URL or the records read (the
+#: provider's endpoints) are not none.
+OWED_NONE, OWED_ALWAYS, OWED_IF_ANY = 0, 1, 2
 
 
 @dataclass(slots=True)
@@ -132,7 +139,7 @@ class Store(Protocol):
     async def commit(
         self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment] | None,
         *, create: Payment | None = None, writes: Writes, emit: Emit | None = None,
-        read: str | None = None, claim: Claim | None = None
+        read: str | None = None, claim: Claim | None = None, owed: int = OWED_NONE
     ) -> Committed:
         """One state change as one atomic unit: insert `create` (AlreadyExists if its id
         is taken) or read the stored payment, apply `fn` (None: leave it as it is), and
@@ -142,7 +149,11 @@ class Store(Protocol):
         when there are events (a provider's webhook endpoints), and with `claim` (not yet
         taken) its idempotency key is claimed in the same step (KeyTaken, and nothing
         written, when it is held), so that one state change is one call to a remote
-        store. Whatever `fn` or `emit` raises propagates and nothing changes."""
+        store. With `owed` (a store whose webhook outbox outlives the process), the
+        events are noted as owed deliveries in the same step, until `delivered` says
+        their deliveries are written: a process that dies between the two leaves them
+        for `owed_events` to find. Whatever `fn` or `emit` raises propagates and nothing
+        changes."""
 
     async def list_payments(self, namespace: str, *, provider: str | None = None,
                    limit: int = 100) -> list[Payment]:
@@ -186,6 +197,13 @@ class Store(Protocol):
     async def events(self, namespace: str, *, provider: str | None = None,
                      limit: int = 100) -> list[Event]:
         """Newest first."""
+
+    async def delivered(self, namespace: str, event_ids: Sequence[str]) -> None:
+        """The deliveries of these events (noted as owed by a commit) are written."""
+
+    async def owed_events(self, namespace: str, older_than: float) -> list[str]:
+        """Ids of events noted as owed before `older_than` (wall-clock time) whose
+        deliveries were never said to be written."""
 
     async def namespaces(self) -> list[str]: ...
 

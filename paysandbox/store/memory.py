@@ -141,7 +141,7 @@ class MemoryStore:
     async def commit(
         self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment] | None,
         *, create: Payment | None = None, writes: Writes, emit: Emit | None = None,
-        read: str | None = None, claim: Claim | None = None
+        read: str | None = None, claim: Claim | None = None, owed: int = 0
     ) -> Committed:
         # No await from the read to the last write: nothing can interleave.
         claiming = claim is not None and not claim.taken
@@ -316,6 +316,12 @@ class MemoryStore:
         found = [e for e in reversed(space.events)
                  if provider is None or e.provider == provider]
         return found[:limit]
+
+    async def delivered(self, namespace: str, event_ids: Sequence[str]) -> None:
+        """Nothing to do: this process's own dispatcher holds its deliveries."""
+
+    async def owed_events(self, namespace: str, older_than: float) -> list[str]:
+        return []
 
     async def namespaces(self) -> list[str]:
         return sorted(self._spaces)

@@ -17,6 +17,9 @@ namespace:
     idem-age            their age, to forget the oldest first (sorted set), and
     idem-meta           when each was claimed and until when its lease holds (hash)
     events              the outbox, newest first, capped at `max_events` (list)
+    owed                ids of events whose deliveries the fleet's webhook outbox had
+                        not yet taken when they were stored, by wall-clock time (sorted
+                        set; emptied as it takes them, see Store.delivered)
     namespace           in a Redis Cluster only: the namespace's name (set; see below)
 
 and the namespaces that hold anything: on one Redis the set `<prefix>{fleet}:namespaces`;
@@ -66,6 +69,8 @@ from paysandbox.core.commands import NO_WRITES, Writes
 from paysandbox.core.payments import Payment
 from paysandbox.store.base import (
     LEASE_SECONDS,
+    OWED_ALWAYS,
+    OWED_NONE,
     AlreadyExists,
     Claim,
     Committed,
@@ -171,9 +176,12 @@ end
 # namespace's key prefix, its namespace, kind, id and JSON, and the number of events and
 # the events, then whether to claim an idempotency key and, if so, the key, its claim,
 # the keys kept, virtual now, TTL, wall-clock now and lease (as _IDEMPOTENCY_BEGIN, whose
-# four keys follow the others). Returns -1 when a payment to create exists, {2, claim,
-# response} when the key is held, {0, the stored bytes or false} when they are not the
-# ones expected (nothing written in either case), else {1, the records read}.
+# four keys follow the others), then whether to note the events as owed deliveries
+# (KEYS[15]: '1' yes, '2' if records were read, else no) and, if so, the wall-clock time
+# and the events' ids. Returns -1 when a payment to create exists, {2, claim, response}
+# when the key is held, {0, the stored bytes or false} when they are not the ones
+# expected (nothing written in either case), else {1, the records read}, or {3, …} when
+# the events were noted as owed.
 _COMMIT = _RETAIN + _TOUCH + """
 local function writable(key, kind)
   local t = redis.call('TYPE', key)['ok']
@@ -261,15 +269,25 @@ if e == 0 then return {1} end
 if redis.call('LPUSH', KEYS[8], unpack(ARGV, ev + 1, ev + e)) > tonumber(ARGV[7]) then
   redis.call('LTRIM', KEYS[8], 0, tonumber(ARGV[7]) - 1)
 end
+local result = {1}
 if ARGV[8] == '1' then
   local ids = redis.call('LRANGE', KEYS[10], 0, -1)
   if #ids > 0 then
-    local found = redis.call('HMGET', KEYS[9], unpack(ids))
-    table.insert(found, 1, 1)
-    return found
+    result = redis.call('HMGET', KEYS[9], unpack(ids))
+    table.insert(result, 1, 1)
   end
 end
-return {1}
+local oc = ic + (claiming and 8 or 1)
+if ARGV[oc] == '1' or (ARGV[oc] == '2' and #result > 1) then
+  local owed = {}
+  for i = 1, e do
+    owed[#owed + 1] = ARGV[oc + 1]
+    owed[#owed + 1] = ARGV[oc + 1 + i]
+  end
+  redis.call('ZADD', KEYS[15], unpack(owed))
+  result[1] = 3
+end
+return result
 """
 
 # KEYS: claims, responses, ages, namespaces, meta; ARGV: key, claim JSON, max,
@@ -553,7 +571,7 @@ class RedisStore:
     async def commit(
         self, namespace: str, payment_id: str, fn: Callable[[Payment], Payment] | None,
         *, create: Payment | None = None, writes: Writes, emit: Emit | None = None,
-        read: str | None = None, claim: Claim | None = None
+        read: str | None = None, claim: Claim | None = None, owed: int = OWED_NONE
     ) -> Committed:
         """One script call when this process saw the payment last (it created or changed
         or read it, and no other process changed it since); otherwise the script answers
@@ -619,8 +637,16 @@ class RedisStore:
                          self._lease]
             else:
                 args.append(0)
+            noting = 0
+            if owed and events:
+                noting = 1 if owed == OWED_ALWAYS or any(e.url for e in events) else \
+                    2 if read is not None else 0
+            args.append(noting)
+            if noting:
+                args += [time.time(), *(e.id for e in events)]
             try:
-                done = await self._commit(keys=keys, args=args)
+                done = await self._commit(keys=[*keys, self._key(namespace, "owed")],
+                                          args=args)
             except ResponseError as exc:
                 foreign = _FOREIGN.search(str(exc))
                 if foreign is None and str(exc).startswith("WRONGTYPE"):
@@ -657,7 +683,8 @@ class RedisStore:
             if claim is not None and claiming:
                 claim.taken = True
             return Committed(was, after, events,
-                             [_load_object(v) for v in done[1:] if v is not None])
+                             [_load_object(v) for v in done[1:] if v is not None],
+                             owed=done[0] == 3)
 
     def _remember(self, key: str, raw: bytes, payment: Payment) -> None:
         """The bytes of a payment as this process last wrote or read them, so that its
@@ -787,6 +814,17 @@ class RedisStore:
         found = (_load_event(raw) for raw in
                  await self._redis.lrange(self._key(namespace, "events"), 0, stop))
         return [e for e in found if provider is None or e.provider == provider][:limit]
+
+    @_guarded
+    async def delivered(self, namespace: str, event_ids: Sequence[str]) -> None:
+        if event_ids:
+            await self._redis.zrem(self._key(namespace, "owed"), *event_ids)
+
+    @_guarded
+    async def owed_events(self, namespace: str, older_than: float) -> list[str]:
+        found = await self._redis.zrangebyscore(
+            self._key(namespace, "owed"), "-inf", older_than, start=0, num=1000)
+        return [_text(cast(bytes, i)) for i in found]
 
     # -- lifecycle ------------------------------------------------------------------
 
