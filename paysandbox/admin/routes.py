@@ -211,7 +211,7 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         journal.clear(ns)
         await dispatcher.discard(ns)
         if ns is None:  # a full reset also undoes endpoints set through this API
-            dispatcher.restore_configuration()
+            await dispatcher.restore_endpoints()
             contract_log.clear()
         release_frozen()
         return _json({"reset": ns or "all"})
@@ -375,12 +375,12 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         if refusal is not None:
             raise AdminError(400, f"destination not allowed: {refusal}")
         secret = data.get("secret") or default_secret(provider)
-        dispatcher.configure(Endpoint(url=url, secret=secret, provider=provider,
-                                      namespace=namespace_of(data.get("namespace"))))
+        await dispatcher.set_endpoint(Endpoint(url=url, secret=secret, provider=provider,
+                                               namespace=namespace_of(data.get("namespace"))))
         return _json({"provider": provider, "url": display_url(url), "secret": secret})
 
     async def webhooks_delete(request: web.Request) -> web.Response:
-        if not dispatcher.unconfigure(request.match_info["provider"]):
+        if not await dispatcher.remove_endpoint(request.match_info["provider"]):
             raise AdminError(404, "No webhook endpoint configured for that provider.")
         return _json({"deleted": request.match_info["provider"]})
 

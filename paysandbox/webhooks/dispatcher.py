@@ -298,6 +298,17 @@ class Dispatcher:
     def restore_configuration(self) -> None:
         self._endpoints = {k: list(v) for k, v in self._defaults.items()}
 
+    # What the admin API calls: the same, and with a fleet's outbox, for every process.
+
+    async def set_endpoint(self, endpoint: Endpoint) -> None:
+        self.configure(endpoint)
+
+    async def remove_endpoint(self, provider: str) -> bool:
+        return self.unconfigure(provider)
+
+    async def restore_endpoints(self) -> None:
+        self.restore_configuration()
+
     # -- lifecycle -----------------------------------------------------------------
 
     async def start(self) -> None:

@@ -13,6 +13,7 @@ store's fleet keys (one Redis Cluster slot, so each script below may touch all o
     outbox:log-order  its ids by a sequence number (sorted set, from outbox:log-seq) and
     outbox:log-ns     each one's namespace (hash): the newest `log_size` records are kept
     outbox:counts     delivered / failed / dropped, fleet-wide since the last full reset
+    outbox:endpoints  provider -> the receivers set with --webhook or the admin API (JSON)
 
 A process reads due entries with XREADGROUP, so each is held by one process, sends them
 with the same lanes, breakers and signing as the in-process dispatcher, and acknowledges
@@ -25,10 +26,12 @@ its sender died is sent again, and the receiver sees that event twice (as it may
 real providers; receivers dedupe by event id).
 
 What stays per process: the receiving-host lanes (`--delivery-concurrency` per host per
-process), the breakers for unreachable hosts, and the endpoints configured at start-up or
-through the admin API (each delivery carries its URL and secret, so whichever process
-sends it needs no configuration). A delivery names its signing scheme by provider and is
-signed with that provider's scheme in the process that sends it.
+process) and the breakers for unreachable hosts. The endpoints set through the admin API
+are the fleet's (`outbox:endpoints`, followed every half second); those given with
+`--webhook` join it at a process's start unless the fleet set that provider already
+(each delivery carries its URL and secret, so whichever process sends it needs no
+configuration). A delivery names its signing scheme by provider and is signed with that
+provider's scheme in the process that sends it.
 
 Bounds: at most `max_owed` deliveries owed fleet-wide (due or waiting); one more queued
 beyond that (a new delivery or a retry) fails as "dropped: queue full" and is counted.
@@ -179,6 +182,11 @@ class FleetDelivery(Delivery):
         return doc
 
 
+def _endpoint_doc(endpoints: Sequence[Endpoint]) -> bytes:
+    return orjson.dumps([{"url": e.url, "secret": e.secret, "namespace": e.namespace}
+                         for e in endpoints])
+
+
 class RedisDispatcher(Dispatcher):
     """The dispatcher of a fleet: the same sending, with the queue and log in Redis."""
 
@@ -199,6 +207,7 @@ class RedisDispatcher(Dispatcher):
         self._log_ns = store.fleet_key("outbox:log-ns")
         self._log_seq = store.fleet_key("outbox:log-seq")
         self._count_key = store.fleet_key("outbox:counts")
+        self._endpoints_key = store.fleet_key("outbox:endpoints")
         self._lease = max(0.1, lease)
         self.consumer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._enqueue = self._redis.register_script(_ENQUEUE)
@@ -369,7 +378,45 @@ class RedisDispatcher(Dispatcher):
             raise StoreUnavailable(f"the webhook outbox needs Redis 6.2 or later; this one "
                                    f"is {info.get('redis_version')}")
         await self._ensure_group()
+        # The endpoints given at start-up (--webhook) join the fleet's, unless the fleet
+        # set that provider's already (through the admin API of any process).
+        for provider, endpoints in self._defaults.items():
+            await self._redis.hsetnx(self._endpoints_key, provider, _endpoint_doc(endpoints))
+        self._follow_endpoints(await self._redis.hgetall(self._endpoints_key))
         await super().start()
+
+    # -- endpoints set through the admin API: the fleet's ---------------------------
+
+    async def set_endpoint(self, endpoint: Endpoint) -> None:
+        await self._redis.hset(self._endpoints_key, endpoint.provider,
+                               _endpoint_doc([endpoint]))
+        self.configure(endpoint)
+
+    async def remove_endpoint(self, provider: str) -> bool:
+        removed = bool(await self._redis.hdel(self._endpoints_key, provider))
+        return self.unconfigure(provider) or removed
+
+    async def restore_endpoints(self) -> None:
+        self.restore_configuration()
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.delete(self._endpoints_key)
+        for provider, endpoints in self._defaults.items():
+            pipe.hset(self._endpoints_key, provider, _endpoint_doc(endpoints))
+        await pipe.execute()
+
+    def _follow_endpoints(self, stored: Mapping[Any, Any]) -> None:
+        """Take the fleet's endpoints as this process's (every half second, with the
+        counts): one set through any process's admin API reaches the others."""
+        endpoints: dict[str, list[Endpoint]] = {}
+        for provider, doc in stored.items():
+            name = provider.decode() if isinstance(provider, bytes) else str(provider)
+            try:
+                endpoints[name] = [Endpoint(url=e["url"], secret=e["secret"], provider=name,
+                                            namespace=e.get("namespace"))
+                                   for e in orjson.loads(doc)]
+            except (KeyError, TypeError, ValueError):
+                continue  # not one of ours: skipped, as a reader cannot fix it
+        self._endpoints = endpoints
 
     async def stop(self, *, drain_timeout: float = 5.0) -> dict[str, int]:
         """Finish the attempts under way (up to `drain_timeout`); what this process still
@@ -522,7 +569,9 @@ class RedisDispatcher(Dispatcher):
         pipe.xlen(self._stream)
         pipe.zcard(self._later)
         pipe.xpending(self._stream, GROUP)
-        counts, due, later, pel = await pipe.execute()
+        pipe.hgetall(self._endpoints_key)
+        counts, due, later, pel, endpoints = await pipe.execute()
+        self._follow_endpoints(endpoints)
         held = int(pel["pending"]) if isinstance(pel, dict) else 0
         fleet = {k.decode(): int(v) for k, v in counts.items()}
         self._fleet = {"pending": max(0, int(due) - held) + int(later), "delivering": held,

@@ -176,10 +176,14 @@ def throughput(url_of: dict[str, str], seconds: float, client: redis.Redis
                 spent["command_us"] += after["commands_usec"] - before["commands_usec"]
                 spent["requests"] += run.requests
     n = max(1.0, spent["requests"])
-    return rates, {"cpu_us": spent["cpu_us"] / n, "command_us": spent["command_us"] / n}
+    per = {"cpu_us": spent["cpu_us"] / n, "command_us": spent["command_us"] / n}
+    for name in url_of:
+        per[f"{name}_cpu_us"] = spent[f"{name}_cpu_us"] / max(1.0, spent[f"{name}_requests"])
+    return rates, per
 
 
 def serve_plain(store: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A simulator (not under callgrind), warmed up; its process and URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYSANDBOX_")}
     proc = subprocess.Popen([sys.executable, "-m", "paysandbox", "serve", "--port", str(port),
@@ -228,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                 for store in ("memory", url):
                     proc, target = serve_plain(store)
                     started.append(proc)
-                    urls["memory" if store == "memory" else "redis"] = target
+                    urls["memory" if store == "memory" else "redis"] = target, proc.pid
                 rates, redis_load = throughput(urls, args.wrk, client)
         except (BenchError, subprocess.SubprocessError, OSError, redis.RedisError) as exc:
             print(f"redisbench: BROKEN: {exc}", file=sys.stderr)
@@ -258,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrk {name}: " + " / ".join(f"{r:,.0f}" for r in got) + " req/s")
         ratio = max(rates["redis"]) / max(rates["memory"])
         print(f"wrk redis/memory (best of each): {ratio:.3f}")
+        mem, red = redis_load["memory_cpu_us"], redis_load["redis_cpu_us"]
+        print(f"simulator CPU per request under wrk: memory {mem:.0f} us, redis {red:.0f} us;"
+              f" memory/redis {mem / max(red, 1e-9):.3f} (the throughput ratio on a core each)")
         print(f"Redis under that load, per create+confirm: {redis_load['cpu_us']:.1f} us of "
               f"CPU ({1e6 / max(redis_load['cpu_us'], 1e-9):,.0f}/s on one core), "
               f"{redis_load['command_us']:.1f} us in commands")

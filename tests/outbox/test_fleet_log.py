@@ -168,3 +168,27 @@ def test_a_simulator_stopped_gracefully_hands_back_what_it_had_not_begun(
             f"{len(events - receiver.delivered_ids())} of {len(events)} never delivered")
     finally:
         b.stop()
+
+
+def test_an_endpoint_set_through_one_simulator_is_the_fleets(
+        empty_redis: str, plain_receiver: Receiver) -> None:
+    """PUT /__admin/webhooks on A: B lists it and sends B's events there; DELETE on B: A
+    no longer has it."""
+    a, b = SimulatorServer(Settings(store=empty_redis)), SimulatorServer(
+        Settings(store=empty_redis))
+    a.start()
+    b.start()
+    try:
+        url = f"http://127.0.0.1:{plain_receiver.port}/hook"
+        a.admin("PUT", "/webhooks/stripe", {"url": url, "secret": SECRET})
+        assert wait_until(lambda: "stripe" in b.admin("GET", "/webhooks")["endpoints"])
+        key = f"sk_test_{uuid.uuid4().hex}"
+        pay(b, key)
+        assert wait_until(lambda: any(d["state"] == "delivered" and d["namespace"] == key
+                                      for d in deliveries(a)))
+
+        b.admin("DELETE", "/webhooks/stripe")
+        assert wait_until(lambda: "stripe" not in a.admin("GET", "/webhooks")["endpoints"])
+    finally:
+        a.stop()
+        b.stop()
