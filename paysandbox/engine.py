@@ -428,9 +428,12 @@ class Engine:
         else:
             raise TypeError(f"unknown command {type(command).__name__}")
 
+        made: list[Result] = []  # the result emit saw, kept if it is the one committed
+
         def emit(before: payments.Payment | None,
                  after: payments.Payment) -> Sequence[Event]:
-            return provider.events_for(namespace, command, result_of(before, after))
+            made[:] = (result_of(before, after),)
+            return provider.events_for(namespace, command, made[0])
 
         # With a webhook outbox that outlives the process, the events are noted as owed
         # with the change and the note is cleared once their deliveries are written, so
@@ -440,6 +443,8 @@ class Engine:
         done = await store.commit(namespace, pid, fn, create=create, writes=writes,
                                   emit=emit, read=self._endpoints_kind(provider),
                                   claim=claim, owed=owed)
+        if made and made[0].payment is done.after and made[0].previous is done.before:
+            return made[0], done
         return result_of(done.before, done.after), done
 
     @staticmethod
@@ -509,6 +514,9 @@ class Engine:
         if self.inspect_event is not None:
             for event in events:
                 self.inspect_event(event)
+        if not endpoints and not self.dispatcher.has_targets(provider.name) and \
+                not any(event.url for event in events):
+            return  # nobody receives them
         for event in events:
             if chaos is None or not chaos.wants(event.type):
                 self.dispatcher.publish(event, provider.webhooks, endpoints,

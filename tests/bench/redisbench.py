@@ -156,17 +156,32 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=10)
 
 
-def throughput(url_of: dict[str, str], seconds: float, client: redis.Redis
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def throughput(url_of: dict[str, tuple[str, int]], seconds: float, client: redis.Redis
                ) -> tuple[dict[str, list[float]], dict[str, float]]:
-    """req/s of each server, twice, alternating; and Redis' CPU and commands' time per
-    request while the Redis-backed one ran (Redis busy, so its own idle work is
-    negligible beside it)."""
+    """req/s of each server, twice, alternating, and each server's own CPU per request
+    (what its throughput is on a core of its own, whatever else ran); and Redis' CPU and
+    commands' time per request while the Redis-backed one ran (Redis busy, so its own
+    idle work is negligible beside it)."""
     rates: dict[str, list[float]] = {name: [] for name in url_of}
     spent = {"cpu_us": 0.0, "command_us": 0.0, "requests": 0.0}
+    for name in url_of:
+        spent[f"{name}_cpu_us"] = spent[f"{name}_requests"] = 0.0
     for _ in range(2):
-        for name, url in url_of.items():
+        for name, (url, pid) in url_of.items():
             before = redis_counters(client)
+            used = cpu_seconds(pid)
             run = run_wrk(url, duration=seconds, connections=32, threads=1, cpu=None)
+            spent[f"{name}_cpu_us"] += (cpu_seconds(pid) - used) * 1e6
+            spent[f"{name}_requests"] += run.requests
             after = redis_counters(client)
             if run.errors.get("status") or run.socket_errors:
                 raise BenchError(f"{name}: wrk saw errors: {run.errors}")
