@@ -544,26 +544,29 @@ class Dispatcher:
                 if d.state != "pending":
                     continue
                 self._owed.pop(d.id, None)
-                breaker = self._breaker(host)
-                error: str | None
-                if breaker.holds():
-                    ok, error = False, breaker.reason
-                    d.attempts.append(Attempt(self._due(d), None, error, 0.0))
-                else:
-                    d.state = "delivering"
-                    self._delivering += 1
-                    try:
-                        ok, error = await self._attempt(d)
-                    finally:
-                        self._delivering -= 1
-                    last = d.attempts[-1]
-                    breaker.record(unreachable=last.status is None
-                                   and len(d.attempts) > d.fail_first, error=error)
+                ok, error = await self._try(host, d)
                 self._after_attempt(d, ok, error)
         finally:
             lane.workers -= 1
             if not lane.workers and not lane.ready and self._lanes.get(host) is lane:
                 del self._lanes[host]
+
+    async def _try(self, host: str, d: Delivery) -> tuple[bool, str | None]:
+        """One attempt, unless the host's breaker holds it back (recorded as failed)."""
+        breaker = self._breaker(host)
+        if breaker.holds():
+            d.attempts.append(Attempt(self._due(d), None, breaker.reason, 0.0))
+            return False, breaker.reason
+        d.state = "delivering"
+        self._delivering += 1
+        try:
+            ok, error = await self._attempt(d)
+        finally:
+            self._delivering -= 1
+        last = d.attempts[-1]
+        breaker.record(unreachable=last.status is None and len(d.attempts) > d.fail_first,
+                       error=error)
+        return ok, error
 
     def _due(self, d: Delivery) -> float:
         """When an attempt happens: when it fell due, so that after an advance of the

@@ -640,7 +640,6 @@ class RedisDispatcher(Dispatcher):
                 del self._lanes[host]
 
     async def _deliver(self, host: str, d: FleetDelivery) -> None:
-        breaker = self._breaker(host)
         error: str | None
         if d.scheme_name not in self.schemes:
             ok, error = False, (f"no webhook scheme for provider {d.scheme_name!r} in this "
@@ -649,19 +648,7 @@ class RedisDispatcher(Dispatcher):
             d.by.append(self.consumer)
             await self._settle(d, ok, error, give_up=True)
             return
-        if breaker.holds():
-            ok, error = False, breaker.reason
-            d.attempts.append(Attempt(self._due(d), None, error, 0.0))
-        else:
-            d.state = "delivering"
-            self._delivering += 1
-            try:
-                ok, error = await self._attempt(d)
-            finally:
-                self._delivering -= 1
-            last = d.attempts[-1]
-            breaker.record(unreachable=last.status is None
-                           and len(d.attempts) > d.fail_first, error=error)
+        ok, error = await self._try(host, d)
         d.by.append(self.consumer)
         await self._settle(d, ok, error)
 
