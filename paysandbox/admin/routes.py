@@ -489,7 +489,8 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
     r.add_get("/clock", clock_get)
     r.add_post("/clock/advance", clock_advance)
     add_dashboard(app, journal=journal, store=store, dispatcher=dispatcher,
-                  scenarios=scenarios, find_payment=find_payment, render_payment=payment_json)
+                  scenarios=scenarios, find_payment=find_payment, render_payment=payment_json,
+                  control=control)
     return app
 
 

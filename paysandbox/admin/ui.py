@@ -35,6 +35,7 @@ from paysandbox.scenarios.loader import ScenarioError, load_text
 from paysandbox.scenarios.runtime import ScenarioSet
 
 if TYPE_CHECKING:
+    from paysandbox.shared import Control
     from paysandbox.store.base import Store
     from paysandbox.webhooks.dispatcher import Dispatcher
 
@@ -89,8 +90,10 @@ def _status_filter(value: str | None) -> int | str | None:
 def add_dashboard(app: web.Application, *, journal: Journal, store: Store,
                   dispatcher: Dispatcher, scenarios: ScenarioSet,
                   find_payment: Callable[[str], Awaitable[Payment]],
-                  render_payment: Callable[[Payment], dict[str, Any]]) -> None:
-    """Add the dashboard's routes to the admin application `app`."""
+                  render_payment: Callable[[Payment], dict[str, Any]],
+                  control: Control) -> None:
+    """Add the dashboard's routes to the admin application `app`. A journal entry and
+    a payment's requests are read through `control`: a fleet's are the whole fleet's."""
     cache: dict[str, bytes] = {}
 
     def read(name: str) -> bytes:
@@ -162,7 +165,7 @@ def add_dashboard(app: web.Application, *, journal: Journal, store: Store,
             seq = int(request.match_info["seq"])
         except ValueError:
             return _error(400, "A journal entry is named by its number (`seq`).")
-        entry = journal.get(seq)
+        entry = await control.journal_entry(seq)
         if entry is None:
             return _error(404, f"No journal entry {seq}: the journal keeps the latest "
                                f"{len(journal)} (see --journal-size).")
@@ -175,7 +178,8 @@ def add_dashboard(app: web.Application, *, journal: Journal, store: Store,
         the scenario rules that fired on them, their contract violations, and the
         webhook deliveries of its events."""
         p = await find_payment(request.match_info["id"])
-        entries = journal.query(namespace=p.namespace, mentions=p.id, limit=PAYMENT_REQUESTS)
+        entries = await control.journal(namespace=p.namespace, mentions=p.id,
+                                       limit=PAYMENT_REQUESTS)
         rules: Counter[str] = Counter()
         violations = []
         for e in entries:

@@ -35,7 +35,9 @@ class Control(Protocol):
 
     async def journal(self, *, provider: str | None = None, path: str | None = None,
                       status: int | None = None, namespace: str | None = None,
-                      limit: int = 100) -> list[Entry]: ...
+                      mentions: str | None = None, limit: int = 100) -> list[Entry]: ...
+
+    async def journal_entry(self, seq: int) -> Entry | None: ...
 
     async def reset(self, namespace: str | None,
                     store_reset: Callable[[str | None], Awaitable[None]]) -> None:
@@ -72,9 +74,12 @@ class LocalControl:
 
     async def journal(self, *, provider: str | None = None, path: str | None = None,
                       status: int | None = None, namespace: str | None = None,
-                      limit: int = 100) -> list[Entry]:
+                      mentions: str | None = None, limit: int = 100) -> list[Entry]:
         return self.journal_.query(provider=provider, path=path, status=status,
-                                   namespace=namespace, limit=limit)
+                                   namespace=namespace, mentions=mentions, limit=limit)
+
+    async def journal_entry(self, seq: int) -> Entry | None:
+        return self.journal_.get(seq)
 
     async def reset(self, namespace: str | None,
                     store_reset: Callable[[str | None], Awaitable[None]]) -> None:

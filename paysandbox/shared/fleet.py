@@ -294,11 +294,17 @@ class RedisFleet:
 
     async def journal(self, *, provider: str | None = None, path: str | None = None,
                       status: int | None = None, namespace: str | None = None,
-                      limit: int = 100) -> list[Entry]:
+                      mentions: str | None = None, limit: int = 100) -> list[Entry]:
         if self.shared_journal is None:
             return []
         return await self.shared_journal.query(provider=provider, path=path, status=status,
-                                               namespace=namespace, limit=limit)
+                                               namespace=namespace, mentions=mentions,
+                                               limit=limit)
+
+    async def journal_entry(self, seq: int) -> Entry | None:
+        if self.shared_journal is None:
+            return None
+        return await self.shared_journal.entry(seq)
 
     def summary(self) -> dict[str, Any] | None:
         journal = self.shared_journal

@@ -112,9 +112,18 @@ class SharedJournal:
                 await asyncio.wait_for(asyncio.shield(writer), 2.0)
             writer.cancel()
 
+    async def entry(self, seq: int) -> Entry | None:
+        """The entry numbered `seq` (see `_seq`), whichever process wrote it."""
+        if seq < 0:
+            return None
+        stream_id = f"{seq // 1000}-{seq % 1000}"
+        found: list[Any] = await self._client.xrange(self.key, min=stream_id, max=stream_id,
+                                                     count=1) or []
+        return _entry(*found[0]) if found else None
+
     async def query(self, *, provider: str | None = None, path: str | None = None,
                     status: int | None = None, namespace: str | None = None,
-                    limit: int = 100) -> list[Entry]:
+                    mentions: str | None = None, limit: int = 100) -> list[Entry]:
         """Newest first, filtered as `Journal.query` filters."""
         found: list[Entry] = []
         end = "+"
@@ -124,7 +133,8 @@ class SharedJournal:
             for stream_id, fields in chunk:
                 e = _entry(stream_id, fields)
                 if e is not None and selected(e, provider=provider, path=path,
-                                              status=status, namespace=namespace):
+                                              status=status, namespace=namespace,
+                                              mentions=mentions):
                     found.append(e)
                     if len(found) >= limit:
                         break

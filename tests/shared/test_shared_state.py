@@ -320,6 +320,12 @@ def test_the_journal_of_one_process_lists_the_other_processes_requests(
     assert [e["seq"] for e in after] == [newest["seq"]]
     assert a.admin("GET", "/health")["fleet"] == {"journal_dropped": 0, "schedule_dropped": 0}
 
+    # One entry, and a payment's requests, are the fleet's too: A shows what B served.
+    shown = a.admin("GET", f"/journal/{older['seq']}")
+    assert shown["response"]["id"] == intent_b["id"] and shown["seq"] == older["seq"]
+    explained = a.admin("GET", f"/payments/{intent_b['id']}/explain")
+    assert [r["seq"] for r in explained["requests"]] == [older["seq"]]
+
 
 def test_a_process_started_later_joins_the_fleets_clock_and_scenarios_even_after_a_reset(
         fleet: tuple[Serve, Serve], redis_url: str, tmp_path: Any) -> None:
