@@ -9,6 +9,7 @@ store's `fleet_key`s, so any process answers for the whole fleet.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
@@ -92,3 +93,19 @@ class LocalControl:
 def is_fleet_store(store: object) -> bool:
     """Whether `store` is one a fleet shares (it offers `client` and `fleet_key`)."""
     return callable(getattr(store, "fleet_key", None)) and hasattr(store, "client")
+
+
+async def stop_task(task: asyncio.Task[Any] | None, *, within: float = 2.0) -> None:
+    """Cancel `task` and wait until it ends, cancelling it again while it carries on:
+    redis-py may turn a cancellation that lands inside a command into a connection
+    error, which a loop that outlives Redis outages catches and carries on from. Gives
+    up after `within` seconds (the task is then left cancelled at its next await)."""
+    if task is None:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not task.done() and loop.time() < deadline:
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.05)
+    if task.done() and not task.cancelled():
+        task.exception()  # retrieved: a loop's last error is not an unhandled one

@@ -40,6 +40,7 @@ from paysandbox.engine import Engine, EventSource
 from paysandbox.journal import Entry, Journal
 from paysandbox.scenarios.loader import ScenarioError, load_text
 from paysandbox.scenarios.runtime import Scenario, ScenarioSet
+from paysandbox.shared import stop_task
 from paysandbox.shared.journal import SharedJournal
 from paysandbox.shared.schedule import SharedSchedule
 
@@ -145,10 +146,7 @@ class RedisFleet:
     async def stop(self) -> None:
         self._journal.sink = None
         follower, self._follower = self._follower, None
-        if follower is not None:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
+        await stop_task(follower)
         await self.schedule.stop()
         if self.shared_journal is not None:
             await self.shared_journal.stop()

@@ -25,6 +25,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from paysandbox.journal import Entry, selected
+from paysandbox.shared import stop_task
 
 log = logging.getLogger("paysandbox.shared")
 
@@ -110,7 +111,7 @@ class SharedJournal:
         if writer is not None and not writer.done():
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(writer), 2.0)
-            writer.cancel()
+            await stop_task(writer)
 
     async def entry(self, seq: int) -> Entry | None:
         """The entry numbered `seq` (see `_seq`), whichever process wrote it."""

@@ -14,7 +14,6 @@ process that was only slow may send them too; receivers dedupe by event id). At 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from redis.exceptions import RedisError
 
 from paysandbox.engine import EventSource
 from paysandbox.objects import Objects
+from paysandbox.shared import stop_task
 from paysandbox.store.base import Store, StoreUnavailable
 from paysandbox.webhooks.dispatcher import Dispatcher
 
@@ -43,10 +43,7 @@ class OwedDeliveries:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
 
     async def _run(self) -> None:
         while True:

@@ -35,6 +35,7 @@ from paysandbox.core import payments
 from paysandbox.core.clock import VirtualClock
 from paysandbox.core.commands import Command
 from paysandbox.engine import Engine, EventSource
+from paysandbox.shared import stop_task
 from paysandbox.shared.codec import BadCommand, Scheduled, decode, encode
 from paysandbox.store.base import NotFound, StoreUnavailable
 
@@ -193,12 +194,9 @@ class SharedSchedule:
         if writer is not None and not writer.done():
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(writer), 2.0)
-            writer.cancel()
+            await stop_task(writer)
         runner, self._runner = self._runner, None
-        if runner is not None:
-            runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await runner
+        await stop_task(runner)
 
     def _unreachable(self, exc: BaseException) -> None:
         if not self._down:
