@@ -779,8 +779,8 @@ class RedisStore:
         since the request claimed the key): the caller writes it again, claim and all."""
         stored = await self._idem_finish(
             keys=self._idempotency_keys(namespace),
-            args=[key, orjson.dumps({"status": status, "body": base64.b64encode(body).decode(),
-                                     "headers": {str(k): str(v) for k, v in headers.items()}}),
+            args=[key, orjson.dumps({"status": status, "headers": {
+                str(k): str(v) for k, v in headers.items()}}) + b"\n" + body,
                   self._max_idempotency, namespace])
         if not stored:
             raise StoreUnavailable(f"the idempotency key {key!r} was lost by the store "
@@ -919,9 +919,13 @@ def _load_record(claim: bytes, response: bytes) -> IdempotencyRecord:
     first = orjson.loads(claim)
     if not response:  # the request that claimed the key has not finished
         return IdempotencyRecord(first["fingerprint"], first["created"])
-    done = orjson.loads(response)
+    # The response as its status and headers (JSON, one line), then its body as it is; a
+    # response kept before that form is one JSON document with its body in base64.
+    header, newline, body = response.partition(b"\n")
+    done = orjson.loads(header)
     return IdempotencyRecord(first["fingerprint"], first["created"], done["status"],
-                             base64.b64decode(done["body"]), done["headers"])
+                             body if newline else base64.b64decode(done["body"]),
+                             done["headers"])
 
 
 def _dump_event(e: Event) -> bytes:
