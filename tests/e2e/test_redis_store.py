@@ -123,6 +123,27 @@ def test_serve_names_its_store_in_the_banner(empty_redis: str) -> None:
     assert proc.returncode == 0, out
 
 
+def test_serve_on_redis_stops_on_sigterm_right_after_it_starts(empty_redis: str) -> None:
+    """Its loops on Redis (the fleet's clock, schedule, journal, outbox) end when told,
+    even when the cancellation lands inside a Redis command: five starts, five stops."""
+    for _ in range(5):
+        proc = subprocess.Popen([*CMD, "serve", "--port", "0", "--store", empty_redis],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        banner = ""
+        while not banner.endswith("first.\n"):
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+            if not line:
+                break
+            banner += line
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("serve did not stop within 30 s of SIGTERM:\n" + banner)
+        assert proc.returncode == 0, banner + out
+
+
 def test_an_unreachable_redis_is_a_one_line_error_at_start_up() -> None:
     with socket.socket() as held:  # bound, never listening: connections are refused
         held.bind(("127.0.0.1", 0))
