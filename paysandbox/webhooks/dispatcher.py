@@ -162,6 +162,13 @@ class Delivery:
     traceparent: str = field(default_factory=lambda: tracing.child(tracing.current()))
     queued_at: float = field(default_factory=time.perf_counter)  # for delivery latency
 
+    def matches(self, *, provider: str | None = None, namespace: str | None = None,
+                event_id: str | None = None, state: str | None = None) -> bool:
+        """Whether the delivery log's filters (None: any) select it."""
+        return (not provider or self.event.provider == provider) and \
+            (not namespace or self.event.namespace == namespace) and \
+            (not event_id or self.event.id == event_id) and (not state or self.state == state)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -416,17 +423,11 @@ class Dispatcher:
                    limit: int = 100) -> list[Delivery]:
         found = []
         for d in reversed(self._deliveries.values()):
-            if provider and d.event.provider != provider:
-                continue
-            if namespace and d.event.namespace != namespace:
-                continue
-            if event_id and d.event.id != event_id:
-                continue
-            if state and d.state != state:
-                continue
-            found.append(d)
-            if len(found) >= limit:
-                break
+            if d.matches(provider=provider, namespace=namespace, event_id=event_id,
+                         state=state):
+                found.append(d)
+                if len(found) >= limit:
+                    break
         return found
 
     def get(self, delivery_id: str) -> Delivery | None:

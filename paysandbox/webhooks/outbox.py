@@ -297,13 +297,8 @@ class RedisDispatcher(Dispatcher):
                 if d is None or d.id in seen:
                     continue
                 seen.add(d.id)
-                if provider and d.event.provider != provider:
-                    continue
-                if namespace and d.event.namespace != namespace:
-                    continue
-                if event_id and d.event.id != event_id:
-                    continue
-                if state and d.state != state:
+                if not d.matches(provider=provider, namespace=namespace, event_id=event_id,
+                                 state=state):
                     continue
                 found.append(d)
                 if len(found) >= limit:
