@@ -339,6 +339,16 @@ class Dispatcher:
                 await self._loop_task
             self._loop_task = None
         self._release_due(self._clock.now())
+        cut_off = await self._end_workers(drain_timeout)
+        summary = self.summary()
+        summary["delivering"] = cut_off
+        if self._session is not None:
+            await self._session.close()
+        return summary
+
+    async def _end_workers(self, drain_timeout: float) -> int:
+        """Let the senders finish within `drain_timeout`, then cut off the rest; how
+        many attempts were cut off."""
         if self._workers:
             await asyncio.wait(set(self._workers), timeout=max(0.0, drain_timeout))
         cut_off = self._delivering
@@ -346,11 +356,7 @@ class Dispatcher:
             task.cancel()
         if self._workers:
             await asyncio.wait(set(self._workers))
-        summary = self.summary()
-        summary["delivering"] = cut_off
-        if self._session is not None:
-            await self._session.close()
-        return summary
+        return cut_off
 
     def summary(self) -> dict[str, int]:
         """Counts since start (or a full reset): `pending` and `delivering` are owed now;

@@ -438,13 +438,7 @@ class RedisDispatcher(Dispatcher):
         if unstarted:  # else they wait for the lease, as if this process had died
             with contextlib.suppress(RedisError, OSError):
                 await self._hand_back(keys=[self._stream], args=[GROUP, *unstarted])
-        if self._workers:
-            await asyncio.wait(set(self._workers), timeout=max(0.0, drain_timeout))
-        cut_off = self._delivering
-        for task in list(self._workers):
-            task.cancel()
-        if self._workers:
-            await asyncio.wait(set(self._workers))
+        cut_off = await self._end_workers(drain_timeout)
         if self._session is not None:
             await self._session.close()
         with contextlib.suppress(RedisError, OSError):
