@@ -178,6 +178,8 @@ class Engine:
         self._holds: Callable[[str, str], bool] | None = getattr(store, "holds", None)
         self._compact_at = _COMPACT_FLOOR
         self._endpoint_kinds: dict[int, str | None] = {}
+        #: Whether the store may answer a read for a change from a copy (Store).
+        self.keeps_copies = store.keeps_copies
         #: A fleet's shared schedule, when there is one (set at start-up).
         self.schedule_sink: ScheduleSink | None = None
         clock.on_advance(self._wake)

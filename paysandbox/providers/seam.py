@@ -174,9 +174,10 @@ class Context:
         self.request = request
         self.namespace = namespace
         self._public_url = public_url
-        # A request that changes state reads the payment it is about to change; the
-        # change itself is checked against what is stored (Store.get's `to_change`).
-        self._changes = request.method not in ("GET", "HEAD")
+        # A request that changes state reads the payment it is about to change, from the
+        # copy a remote store kept when it has one; the change itself is checked against
+        # what is stored (Store.get's `to_change`).
+        self._changes = engine.keeps_copies and request.method not in ("GET", "HEAD")
         #: Whether a payment was read that way: a refusal before any change may then
         #: come from a copy another process has since changed (the envelope runs the
         #: handler again, reading what is stored).

@@ -115,6 +115,10 @@ class IdempotencyRecord:
 
 
 class Store(Protocol):
+    #: Whether `get(…, to_change=True)` may answer from a copy this process kept (a
+    #: remote store's), which another process may have changed since.
+    keeps_copies: bool
+
     async def create(self, payment: Payment) -> None:
         """Insert a new payment; AlreadyExists if its id is taken in its namespace."""
 

@@ -54,6 +54,8 @@ class MemoryStore:
     forgotten first. Every eviction is O(1) and happens in the write that exceeds the
     bound."""
 
+    keeps_copies = False  # every read is of what is stored
+
     def __init__(self, *, retain_payments: int = 10_000, max_events: int | None = None,
                  max_idempotency_keys: int = 10_000, idempotency_ttl: float = 86_400.0,
                  lease: float = LEASE_SECONDS, max_namespaces: int = 1_000,

@@ -408,6 +408,8 @@ class RedisStore:
     `max_idempotency_keys` idempotency keys, each for `idempotency_ttl` virtual seconds,
     and `max_events` events (default: as many as payments)."""
 
+    keeps_copies = True  # the payments it last wrote or read (_remember)
+
     def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX, max_events: int | None = None,
                  max_idempotency_keys: int = 10_000, retain_payments: int = 10_000,
                  idempotency_ttl: float = 86_400.0, lease: float = LEASE_SECONDS,

@@ -251,6 +251,34 @@ def test_a_create_and_confirm_is_one_call_to_redis_and_so_is_its_capture(
     assert types.count("charge.captured") == 1 and types.count("payment_intent.created") == 2
 
 
+def test_a_refusal_on_a_copy_another_process_has_outdated_is_made_again_on_what_is_stored(
+        redis_url: str) -> None:
+    """A keeps the payment it authorized; B captures it; a refund through A is checked
+    first on A's copy (not captured: refused before any change), so A reads what is
+    stored and the refund goes through, as on one process."""
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    a, b = SimulatorServer(Settings(store=redis_url)), SimulatorServer(Settings(store=redis_url))
+    a.start()
+    b.start()
+    try:
+        key = f"sk_test_{uuid.uuid4().hex}"
+        via_a, via_b = (stripe.StripeClient(key, base_addresses={"api": s.url("stripe")},
+                                            max_network_retries=0) for s in (a, b))
+        pi = via_a.v1.payment_intents.create(params={
+            "amount": 1500, "currency": "eur", "payment_method": "pm_card_visa",
+            "confirm": True, "capture_method": "manual"})
+        assert pi.status == "requires_capture"
+        assert via_b.v1.payment_intents.capture(pi.id).status == "succeeded"
+        refund = via_a.v1.refunds.create(params={"payment_intent": pi.id})
+        assert refund.status == "succeeded" and refund.amount == 1500
+    finally:
+        a.stop()
+        b.stop()
+        client.flushdb()
+        client.close()
+
+
 @pytest.fixture
 def redis_simulator(redis_url: str) -> Iterator[tuple[SimulatorServer, redis.Redis]]:
     """A simulator on the session's redis-server, emptied (it uses the default prefix)."""
