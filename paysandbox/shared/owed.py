@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from redis.exceptions import RedisError
 
@@ -24,7 +24,7 @@ from paysandbox.engine import EventSource
 from paysandbox.objects import Objects
 from paysandbox.shared import stop_task
 from paysandbox.store.base import Store, StoreUnavailable
-from paysandbox.webhooks.dispatcher import Dispatcher
+from paysandbox.webhooks.dispatcher import Dispatcher, Endpoint
 
 log = logging.getLogger("paysandbox.shared")
 
@@ -63,15 +63,15 @@ class OwedDeliveries:
             if not ids:
                 continue
             wanted = set(ids)
+            endpoints: dict[str, Sequence[Endpoint]] = {}  # by provider, read once
             for event in await self._store.events(namespace, limit=10_000_000):
-                if event.id not in wanted:
-                    continue
                 provider = self._providers.get(event.provider)
-                if provider is None:
+                if event.id not in wanted or provider is None:
                     continue
-                endpoints = await provider.webhook_endpoints(
-                    Objects(self._store, namespace), namespace)
-                self._dispatcher.publish(event, provider.webhooks, endpoints)
+                if provider.name not in endpoints:
+                    endpoints[provider.name] = await provider.webhook_endpoints(
+                        Objects(self._store, namespace), namespace)
+                self._dispatcher.publish(event, provider.webhooks, endpoints[provider.name])
                 sent += 1
             await self._dispatcher.flush()
             await self._store.delivered(namespace, ids)
