@@ -105,20 +105,24 @@ def test_two_simulators_on_one_redis_serve_the_same_payments(empty_redis: str) -
         b.stop()
 
 
-def test_serve_names_its_store_in_the_banner(empty_redis: str) -> None:
-    proc = subprocess.Popen([*CMD, "serve", "--port", "0", "--store", empty_redis],
+def _serving(store: str) -> tuple[subprocess.Popen[str], str]:
+    """`paysandbox serve` on `store`, and its banner once printed (within 30 s)."""
+    proc = subprocess.Popen([*CMD, "serve", "--port", "0", "--store", store],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        banner = ""
-        deadline = time.monotonic() + 30
-        while not banner.endswith("first.\n") and time.monotonic() < deadline:
-            line = proc.stdout.readline()  # type: ignore[union-attr]
-            if not line:
-                break
-            banner += line
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
+    banner = ""
+    deadline = time.monotonic() + 30
+    while not banner.endswith("first.\n") and time.monotonic() < deadline:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        if not line:
+            break
+        banner += line
+    return proc, banner
+
+
+def test_serve_names_its_store_in_the_banner(empty_redis: str) -> None:
+    proc, banner = _serving(empty_redis)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
     assert re.search(rf"store\s+{re.escape(empty_redis)} \(shared", banner), banner + out
     assert proc.returncode == 0, out
 
@@ -127,14 +131,7 @@ def test_serve_on_redis_stops_on_sigterm_right_after_it_starts(empty_redis: str)
     """Its loops on Redis (the fleet's clock, schedule, journal, outbox) end when told,
     even when the cancellation lands inside a Redis command: five starts, five stops."""
     for _ in range(5):
-        proc = subprocess.Popen([*CMD, "serve", "--port", "0", "--store", empty_redis],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        banner = ""
-        while not banner.endswith("first.\n"):
-            line = proc.stdout.readline()  # type: ignore[union-attr]
-            if not line:
-                break
-            banner += line
+        proc, banner = _serving(empty_redis)
         proc.send_signal(signal.SIGTERM)
         try:
             out, _ = proc.communicate(timeout=30)
