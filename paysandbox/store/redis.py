@@ -609,16 +609,17 @@ class RedisStore:
                 for r in elsewhere:
                     assert r.namespace is not None
                     await self._put(r.namespace, r.kind, r.id, _dump_object(r.value))
-            claiming = claim is not None and not claim.taken
+            claiming = claim if claim is not None and not claim.taken else None
             kind = read or "-"
             keys = [key, self._key(namespace, "order"),
                     self._key(namespace, "order:" + after.provider), self._registry(namespace),
                     self._key(namespace, "aliases"), self._key(namespace, "evicted"),
                     self._key(namespace, "evicted-set"), self._key(namespace, "events"),
                     self._key(namespace, "obj:" + kind), self._key(namespace, "obj-order:" + kind),
-                    *self._idempotency_keys(namespace)[:3], self._key(namespace, "idem-meta")]
+                    *self._idempotency_keys(namespace)[:3], self._key(namespace, "idem-meta"),
+                    self._key(namespace, "owed")]
             written = [*keys[1:5], *(keys[7:8] if events else ()),
-                       *(keys[10:14] if claiming else ()),
+                       *(keys[10:14] if claiming is not None else ()),
                        *(f"{self._key(r.namespace or namespace, '')}{part}{r.kind}"
                          for r in records for part in ("obj:", "obj-order:"))]
             typed = self._typed
@@ -632,10 +633,10 @@ class RedisStore:
                 args += [self._key(ns, ""), ns, r.kind, r.id, _dump_object(r.value)]
             args.append(len(events))
             args += [_dump_event(e) for e in events]
-            if claim is not None and claiming:
-                args += [1, claim.key, orjson.dumps({"fingerprint": claim.fingerprint,
-                                                     "created": claim.now}),
-                         self._max_idempotency, claim.now, self._ttl, time.time(),
+            if claiming is not None:
+                args += [1, claiming.key, orjson.dumps({"fingerprint": claiming.fingerprint,
+                                                        "created": claiming.now}),
+                         self._max_idempotency, claiming.now, self._ttl, time.time(),
                          self._lease]
             else:
                 args.append(0)
@@ -647,8 +648,7 @@ class RedisStore:
             if noting:
                 args += [time.time(), *(e.id for e in events)]
             try:
-                done = await self._commit(keys=[*keys, self._key(namespace, "owed")],
-                                          args=args)
+                done = await self._commit(keys=keys, args=args)
             except ResponseError as exc:
                 foreign = _FOREIGN.search(str(exc))
                 if foreign is None and str(exc).startswith("WRONGTYPE"):
@@ -682,8 +682,8 @@ class RedisStore:
                 if len(typed) > _TYPED:
                     typed.clear()
                 typed.update(written)
-            if claim is not None and claiming:
-                claim.taken = True
+            if claiming is not None:
+                claiming.taken = True
             return Committed(was, after, events,
                              [_load_object(v) for v in done[1:] if v is not None],
                              owed=done[0] == 3)
