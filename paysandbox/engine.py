@@ -36,6 +36,7 @@ from paysandbox.core.commands import (
     ExpireDispute,
     OpenDispute,
     RefundPayment,
+    Renew,
     ReopenDispute,
     ResolveDispute,
     Result,
@@ -44,11 +45,13 @@ from paysandbox.core.commands import (
     UpdateDispute,
     Void,
     Writes,
+    credential_facts,
 )
 from paysandbox.core.disputes import DisputePlan
 from paysandbox.core.outcomes import APPROVED, Outcome
 from paysandbox.faults import Fault
 from paysandbox.objects import ListsEndpoints, Objects
+from paysandbox.providers.hooks import Renews
 from paysandbox.scenarios.runtime import ScenarioSet, WebhookChaos, facts_for
 from paysandbox.store.base import (
     OWED_ALWAYS,
@@ -218,6 +221,8 @@ class Engine:
                       scheduled: bool = False, claim: Claim | None = None) -> Result:
         """`claim`: the request's idempotency key, claimed with the state change unless
         an earlier one took it (store.base.Claim)."""
+        if isinstance(command, Renew):
+            return await self._renew(provider, namespace, command)
         effects = await self._consult(provider, namespace, command, facts,
                                       scheduled=scheduled)
         try:
@@ -240,6 +245,24 @@ class Engine:
             if effects.latency > 0:
                 await asyncio.sleep(effects.latency)
         return result
+
+    async def _renew(self, provider: EventSource, namespace: str, due: Renew) -> Result:
+        """A subscription's period is due: the provider says what to charge; the charge
+        runs as any scheduled command does (scenarios see a merchant-initiated
+        authorize), and the next period is scheduled whatever this one's outcome."""
+        if not isinstance(provider, Renews):
+            raise TypeError(f"{type(provider).__name__} scheduled a renewal but has no "
+                            "renewal hook (providers.hooks.Renews)")
+        renewal = await provider.renewal(due, Objects(self.store, namespace),
+                                         self.clock.now())
+        if renewal.next is not None and renewal.next_at is not None:
+            self.schedule(provider, namespace, renewal.next, renewal.next_at)
+        if renewal.charge is None:
+            raise NotFound(namespace, due.payment_id)
+        charge = renewal.charge
+        return await self.execute(provider, namespace, charge,
+                                  {**credential_facts(charge, None), **renewal.facts},
+                                  scheduled=True)
 
     def new_dispute_id(self, provider: EventSource) -> str:
         """An id for a dispute opened at `provider`, shaped as the provider shapes them
@@ -312,7 +335,8 @@ class Engine:
         schedule has doubled since the last time, so it costs O(1) per command."""
         holds = self._holds
         if holds is not None:
-            self._due = [d for d in self._due if holds(d[3], d[4].payment_id)]
+            self._due = [d for d in self._due
+                         if isinstance(d[4], Renew) or holds(d[3], d[4].payment_id)]
             heapq.heapify(self._due)
         self._compact_at = max(_COMPACT_FLOOR, 2 * len(self._due))
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from paysandbox.core.credentials import Credential
 from paysandbox.core.disputes import (
     DEFAULT_DECISION_DELAY,
     DEFAULT_EVIDENCE_WINDOW,
@@ -156,6 +157,18 @@ class RefundPayment(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class Renew(Command):
+    """A provider's subscription (a mandate charged on a schedule) is due: the provider's
+    `Renews` hook (providers/hooks.py) turns it into the period's merchant-initiated
+    payment, `payment_id`, and says when the next one is due. `plan` names the
+    subscription, `sequence` counts its periods from 1."""
+
+    operation: ClassVar[str] = "renew"
+    plan: str = ""
+    sequence: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class Retrieve(Command):
     operation: ClassVar[str] = "retrieve"
 
@@ -254,3 +267,18 @@ class Result:
     def of(before: Payment | None, after: Payment) -> Result:
         """A state change's result from the payment before (None: created) and after."""
         return Result(after, before)
+
+
+def credential_facts(command: Command, payment: Payment | None) -> dict[str, Any]:
+    """Who initiated a payment, for scenario rules (`initiator`, `mit_type`): from the
+    credential an authorization sets or creates its payment with, else the payment's."""
+    credential: Credential | None = None
+    if isinstance(command, Authorize):
+        credential = command.changes.get("credential") or (
+            command.create.credential if command.create is not None else None)
+    if credential is None and payment is not None:
+        credential = payment.credential
+    if credential is None:
+        return {"initiator": "customer"}
+    return {"initiator": credential.initiator.value,
+            "mit_type": None if credential.mit_type is None else credential.mit_type.value}

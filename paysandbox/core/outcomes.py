@@ -52,6 +52,9 @@ class DeclineReason(StrEnum):
     INVALID_ACCOUNT = "invalid_account"
     WITHDRAWAL_COUNT_LIMIT_EXCEEDED = "withdrawal_count_limit_exceeded"
     TRANSACTION_NOT_ALLOWED = "transaction_not_allowed"
+    # Merchant-initiated payments on a saved card (paysandbox/core/credentials.py).
+    AUTHENTICATION_REQUIRED = "authentication_required"
+    REVOCATION_OF_AUTHORIZATION = "revocation_of_authorization"
 
 
 CATEGORIES: frozenset[str] = frozenset(
@@ -141,6 +144,18 @@ REASONS: Mapping[DeclineReason, ReasonInfo] = MappingProxyType(
         ),
         _R.TRANSACTION_NOT_ALLOWED: ReasonInfo(
             "The issuer does not allow this kind of transaction on the card.", False, "issuer"
+        ),
+        _R.AUTHENTICATION_REQUIRED: ReasonInfo(
+            "The issuer wants the cardholder to authenticate (3D Secure), which a payment "
+            "made without them cannot do: bring the customer back to pay on-session.",
+            True,
+            "authentication",
+        ),
+        _R.REVOCATION_OF_AUTHORIZATION: ReasonInfo(
+            "The cardholder told the issuer to stop this merchant's payments on the saved "
+            "card: do not retry it.",
+            False,
+            "issuer",
         ),
     }
 )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from paysandbox.core.credentials import Credential, without_customer
 from paysandbox.core.outcomes import DeclineReason, Outcome, OutcomeKind
 
 if TYPE_CHECKING:
@@ -168,6 +169,7 @@ class Payment:
     history: tuple[HistoryEntry, ...] = ()
     version: int = 0
     disputes: tuple[Dispute, ...] = ()
+    credential: Credential | None = None  # a saved card's use (core/credentials.py)
 
     @property
     def amount_capturable(self) -> int:
@@ -259,6 +261,7 @@ class PaymentChanges(TypedDict, total=False):
     metadata: Mapping[str, str]
     description: str | None
     extra: Mapping[str, Any]
+    credential: Credential | None
 
 
 def _merged(p: Payment, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -290,7 +293,11 @@ def attempt(p: Payment, outcome: Outcome, now: float, **changes: Any) -> Payment
     """Apply an authorization attempt's outcome: approve, decline, action or pending."""
     if p.status not in ATTEMPTABLE:
         raise InvalidTransition(p, "authorize", ATTEMPTABLE)
-    return _settle(p, outcome, now, "authorize", _merged(p, changes))
+    merged = _merged(p, changes)
+    credential = merged.get("credential", p.credential)
+    if credential is not None and credential.merchant_initiated:
+        outcome = without_customer(outcome, merged.get("card", p.card), now)
+    return _settle(p, outcome, now, "authorize", merged)
 
 
 def _settle(p: Payment, outcome: Outcome, now: float, verb: str,

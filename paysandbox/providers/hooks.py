@@ -3,13 +3,16 @@ a hook asks with isinstance (the protocols are runtime-checkable), never with ge
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from paysandbox.core.commands import Authorize, Renew
 from paysandbox.core.payments import Payment
 
 if TYPE_CHECKING:
     from paysandbox.hosted.pages import PageRoute
+    from paysandbox.objects import Objects
 
 
 @runtime_checkable
@@ -30,3 +33,24 @@ class HostsPages(Protocol):
         """The provider's own pages, served under /__hosted/<name>/<page>/<token>: each
         handler gets a hosted.pages.PageContext for a token the provider made with
         seam.Context.hosted_link(payment_id, page="<name>/<page>")."""
+
+
+@dataclass(frozen=True, slots=True)
+class Renewal:
+    """What a due `Renew` becomes: the period's payment to attempt (None: nothing to
+    charge, the subscription was cancelled or is over), the facts scenarios match it on
+    (its amount, currency, card, method), and the next period (None: the last)."""
+
+    charge: Authorize | None
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    next: Renew | None = None
+    next_at: float | None = None
+
+
+@runtime_checkable
+class Renews(Protocol):
+    async def renewal(self, due: Renew, objects: Objects, now: float) -> Renewal:
+        """The provider's subscription `due.plan` is due at `now`: read it from the
+        namespace's `objects` and say what to charge (an `Authorize` that creates the
+        payment, with its credential) and when the next period is due. Everything it
+        writes goes with the charge (`Authorize.writes`)."""

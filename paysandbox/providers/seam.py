@@ -31,7 +31,11 @@ from multidict import CIMultiDictProxy
 from paysandbox.contracts import Violation
 from paysandbox.core.cards import card_fingerprint
 from paysandbox.core.clock import VirtualClock
-from paysandbox.core.commands import Command, Listing, Record, Result
+from paysandbox.core.commands import Command, Listing, Record, Result, credential_facts
+from paysandbox.core.credentials import (
+    issue_network_transaction_id,
+    network_transaction_id_matches,
+)
 from paysandbox.core.payments import CardDetails, Payment
 from paysandbox.core.tenancy import internal
 from paysandbox.errors import ApiError
@@ -223,16 +227,29 @@ class Context:
         """Execute a canonical command through the engine (scenarios, faults, the
         transition with the command's writes as one unit, events, latency). Scenarios
         match on the request's path and headers, on `payment`'s amount (or `amount`),
-        currency, card (or `card`), method and metadata, and on `facts`."""
+        currency, card (or `card`), method and metadata, on who initiated it (the
+        command's or the payment's stored credential: `initiator`, `mit_type`), and on
+        `facts`."""
         self.executed = True
         seen = self.facts()
         if payment is not None:
             seen.update(amount=payment.amount if amount is None else amount,
                         currency=payment.currency, card=card or payment.card,
                         method=payment.method, metadata=payment.metadata)
+        seen.update(credential_facts(command, payment))
         seen.update(facts)
         return await self._engine.execute(self.provider, self.namespace, command, seen,
                                           claim=self.claim)
+
+    def network_transaction_id(self, card: CardDetails) -> str:
+        """A new network transaction id for a payment with `card`, as the card scheme
+        gives one (core/credentials.py): any imitated acquirer accepts it for a
+        merchant-initiated payment with the same card."""
+        return issue_network_transaction_id(self._engine.fingerprint_key, card)
+
+    def network_transaction_id_matches(self, nti: str, card: CardDetails) -> bool:
+        """Whether the schemes issued `nti` for a payment with `card`."""
+        return network_transaction_id_matches(self._engine.fingerprint_key, nti, card)
 
     async def intercept(self, operation: str, **facts: Any) -> None:
         """Let scenarios act on a request that executes no command (latency, faults)."""

@@ -176,7 +176,8 @@ def _negate(sub: Matcher) -> Matcher:
 
 
 #: Matchers that cost nothing to evaluate first go first; the rest keep file order.
-_CHEAP_FIRST = ("amount", "currency", "method", "namespace", "country", "card", "time")
+_CHEAP_FIRST = ("amount", "currency", "method", "initiator", "mit_type", "namespace",
+                "country", "card", "time")
 
 
 #: Each `match` key and how it compiles; the keys are the YAML names.
@@ -184,6 +185,8 @@ _MATCHERS: dict[str, Callable[[Any], Matcher | None]] = {
     "provider": lambda v: _field("provider", v, str.lower),
     "operation": lambda v: _field("operation", v, str.lower),
     "method": lambda v: _field("method", v, str.lower),
+    "initiator": lambda v: _field("initiator", v),
+    "mit_type": lambda v: _field("mit_type", v),
     "namespace": lambda v: _field("namespace", v),
     "currency": lambda v: _field("currency", v, str.upper),
     "amount": _amount,

@@ -26,6 +26,7 @@ from paysandbox.core.commands import (
     ExpireDispute,
     OpenDispute,
     Record,
+    Renew,
     ReopenDispute,
     ResolveDispute,
     UpdateDispute,
@@ -39,7 +40,7 @@ __all__ = ["SCHEDULED", "BadCommand", "Scheduled", "decode", "encode"]
 #: one is refused when scheduled, with what to add here.
 SCHEDULED: dict[str, type[Command]] = {c.__name__: c for c in (
     Complete, Expire, Void, OpenDispute, UpdateDispute, ReopenDispute, ResolveDispute,
-    ExpireDispute)}
+    ExpireDispute, Renew)}
 
 
 class BadCommand(ValueError):

@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from paysandbox.core.credentials import Credential, Initiator, MitType
 from paysandbox.core.disputes import (
     Dispute,
     DisputeEntry,
@@ -74,7 +75,24 @@ def encode_payment(p: Payment) -> bytes:
         "history": [[h.at, h.action, h.status.value, h.amount, h.detail] for h in p.history],
         "version": p.version,
         "disputes": [_dispute(d) for d in p.disputes],
+        "credential": _credential(p.credential),
     }, default=_plain, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _credential(c: Credential | None) -> list[Any] | None:
+    if c is None:
+        return None
+    return [c.initiator.value, None if c.mit_type is None else c.mit_type.value,
+            c.network_transaction_id, c.original_network_transaction_id, c.stored_method,
+            c.saves]
+
+
+def _load_credential(raw: Any) -> Credential | None:
+    if raw is None:
+        return None
+    initiator, mit_type, nti, original, stored, saves = _list(raw)
+    return Credential(Initiator(initiator), None if mit_type is None else MitType(mit_type),
+                      _opt_str(nti), _opt_str(original), _opt_str(stored), _bool(saves))
 
 
 def decode_payment(raw: bytes, key: str) -> Payment:
@@ -128,7 +146,8 @@ def _payment(d: dict[str, Any]) -> Payment:
                                    None if amount is None else _int(amount), _opt_str(detail))
                       for at, action, status, amount, detail in _list(d["history"])),
         version=_int(d["version"]),
-        disputes=tuple(_load_dispute(x) for x in _list(d.get("disputes", []))))
+        disputes=tuple(_load_dispute(x) for x in _list(d.get("disputes", []))),
+        credential=_load_credential(d.get("credential")))
 
 
 def _dispute(d: Dispute) -> dict[str, Any]:

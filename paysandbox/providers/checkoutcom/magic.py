@@ -58,14 +58,14 @@ RESPONSE_CODES: Mapping[str, Code] = {
     "20087": Code("Bad Track Data", R.PROCESSING_ERROR),
     "20150": Code("Card not 3D Secure enabled", R.CARD_NOT_SUPPORTED),
     "20151": Code("Cardholder failed 3DS authentication", R.AUTHENTICATION_FAILED),
-    "20154": Code("3D Secure authentication required", R.AUTHENTICATION_FAILED),
+    "20154": Code("3D Secure authentication required", R.AUTHENTICATION_REQUIRED),
     "2005C": Code("Transaction not supported / blocked by issuer", R.TRANSACTION_NOT_ALLOWED),
     "2009G": Code("Blocked by cardholder / Contact cardholder", R.RESTRICTED_CARD),
     "200N7": Code("Decline for CVV2 failure", R.INCORRECT_CVC),
     "200R1": Code("Issuer initiated a stop payment (revocation order) for this "
-                  "authorization", R.TRANSACTION_NOT_ALLOWED),
+                  "authorization", R.REVOCATION_OF_AUTHORIZATION),
     "200R3": Code("Issuer initiated a stop payment (revocation order) for all "
-                  "authorizations", R.TRANSACTION_NOT_ALLOWED),
+                  "authorizations", R.REVOCATION_OF_AUTHORIZATION),
     "30015": Code("No such issuer", R.INVALID_ACCOUNT),
     "30033": Code("Expired Card - Pick Up", R.EXPIRED_CARD),
     "30041": Code("Lost Card - Pick Up", R.LOST_CARD),
