@@ -27,6 +27,7 @@ from paysandbox.admin.ui import add_dashboard
 from paysandbox.collector import release_frozen
 from paysandbox.contract_report import ContractLog
 from paysandbox.core.commands import Command, Complete, Expire, Void
+from paysandbox.core.credentials import Credential
 from paysandbox.core.disputes import RendersDisputes
 from paysandbox.core.outcomes import UnknownDeclineReason, decline_reason
 from paysandbox.core.payments import InvalidTransition, Payment, PaymentError
@@ -101,7 +102,20 @@ def payment_json(p: Payment) -> dict[str, Any]:
                      "amount": h.amount, "detail": h.detail} for h in p.history],
         "amount_disputed": p.amount_disputed,
         "disputes": [dispute_json(d) for d in p.disputes],
+        "credential": credential_json(p.credential),
     }
+
+
+def credential_json(c: Credential | None) -> dict[str, Any] | None:
+    """How a payment used a saved card: who initiated it, why, and the network
+    transaction ids (its own, and the first payment's an MIT quoted)."""
+    if c is None:
+        return None
+    return {"initiator": c.initiator.value,
+            "mit_type": None if c.mit_type is None else c.mit_type.value,
+            "network_transaction_id": c.network_transaction_id,
+            "original_network_transaction_id": c.original_network_transaction_id,
+            "stored_method": c.stored_method, "saves": c.saves}
 
 
 def process_usage() -> dict[str, Any]:

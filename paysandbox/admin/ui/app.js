@@ -355,6 +355,7 @@ views.payment = async (root, id) => {
           h("dt", null, "amount"), h("dd", null, money(p.amount, p.currency), h("span", { class: "muted" }, ` · authorized ${money(p.amount_authorized, p.currency)} · captured ${money(p.amount_captured, p.currency)} · refunded ${money(p.amount_refunded, p.currency)}`)),
           p.card ? [h("dt", null, "card"), h("dd", null, `${p.card.brand} ${p.card.bin}…${p.card.last4}`)] : null,
           p.decline ? [h("dt", null, "decline"), h("dd", null, `${p.decline}${p.decline_code ? ` (${p.decline_code})` : ""}`)] : null,
+          p.credential ? [h("dt", null, "initiated by"), h("dd", { id: "payment-credential" }, credentialText(p.credential))] : null,
           h("dt", null, "created"), h("dd", null, clockDate(p.created))),
         actions),
       h("div", { class: "grid2" },
@@ -373,6 +374,15 @@ views.payment = async (root, id) => {
   const polling = setInterval(refresh, POLL_MS);  // its webhook attempts, as they happen
   return { onRequest: throttled(() => refresh()), leave() { clearInterval(polling); } };
 };
+
+function credentialText(c) {
+  const parts = [c.initiator === "merchant" ? `the merchant (${c.mit_type ?? "card on file"}), without the customer` : "the customer"];
+  if (c.saves) parts.push("saves the card");
+  if (c.stored_method) parts.push(`saved card ${c.stored_method}`);
+  if (c.network_transaction_id) parts.push(`network transaction id ${c.network_transaction_id}`);
+  if (c.original_network_transaction_id) parts.push(`quoting ${c.original_network_transaction_id}`);
+  return parts.join(" · ");
+}
 
 function requestTable(entries) {
   const rows = entries.map((e) => {
