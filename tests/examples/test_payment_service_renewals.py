@@ -245,3 +245,10 @@ async def test_a_bad_subscription_names_its_field(
     card, _ = await subscribe(service, stubs)
     with pytest.raises(ValueError, match=field):
         service.wallet.subscribe({"card": card["id"], **body}, 0)
+
+
+async def test_saving_a_card_needs_a_customer(service: PaymentService) -> None:
+    from paysandbox.examples.payment_service.app import BadInput
+    with pytest.raises(BadInput, match="save_card: needs method 'card' and a customer"):
+        await service.create({"amount": 999, "currency": "usd", "card": CARD,
+                              "save_card": True}, None)
