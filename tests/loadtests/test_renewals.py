@@ -1,0 +1,67 @@
+"""The `renewals` suite: a short headless Locust run (subprocess) of customers saving
+cards and renewing subscriptions through the reference service, against a simulator;
+asserted from Locust's CSV and the service's own renewal counts."""
+
+from __future__ import annotations
+
+import csv
+import urllib.error
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from paysandbox.cli import main as paysandbox
+from paysandbox.examples.payment_service.server import ServiceServer
+from paysandbox.loadtests.run import SUITES
+from paysandbox.testing.server import SimulatorServer
+
+
+def serves_saved_cards(simulator: SimulatorServer) -> bool:
+    """Whether the simulator's Stripe has customers (stored credentials) yet."""
+    req = urllib.request.Request(f"{simulator.base_url}/stripe/v1/customers", data=b"",
+                                 headers={"Authorization": "Bearer sk_test_probe"})
+    try:
+        with urllib.request.urlopen(req, timeout=10):
+            return True
+    except urllib.error.HTTPError as exc:
+        return exc.code != 404
+
+
+def stats(report: Path) -> dict[str, dict[str, int]]:
+    with (report / "locust_stats.csv").open(newline="") as f:
+        return {row["Name"]: {"requests": int(row["Request Count"]),
+                              "failures": int(row["Failure Count"])}
+                for row in csv.DictReader(f)}
+
+
+def test_the_renewals_suite_is_a_suite_of_the_runner() -> None:
+    assert SUITES["renewals"].name == "renewals.py" and SUITES["renewals"].exists()
+
+
+def test_customers_save_cards_and_their_subscriptions_renew_under_load(
+        service: ServiceServer, simulator: SimulatorServer, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if not serves_saved_cards(simulator):
+        pytest.skip("the simulator's Stripe has no customers (stored credentials) yet")
+    monkeypatch.setenv("LOAD_RENEWAL_INTERVAL", "1")  # virtual seconds: due within the run
+    report = tmp_path / "report"
+    code = paysandbox(["load", "--suite", "renewals", "--target", service.url,
+                       "--simulator", simulator.base_url, "--users", "4", "--spawn-rate", "4",
+                       "--run-time", "6s", "--slo", "errors<1%", "--report", str(report)])
+    assert code == 0
+    rows = stats(report)
+    for name in ("POST /payments (save card)", "POST /subscriptions",
+                 "POST /subscriptions/renew-due", "GET /subscriptions/{id}"):
+        assert rows[name]["requests"] > 0, name
+        assert rows[name]["failures"] == 0, name
+    renewed = Counter({k: n for k, n in service.service.counts.items()
+                       if k.startswith("renewal:")})
+    approved = sum(n for k, n in renewed.items() if k.endswith((":captured", ":authorized")))
+    assert approved >= rows["POST /subscriptions"]["requests"], renewed
+    # No scenario: every renewal of every subscription is approved at its own acquirer.
+    subs = list(service.service.wallet.subscriptions.values())
+    assert len(subs) == rows["POST /subscriptions"]["requests"]
+    assert all(s.status == "active" and s.renewals_total >= 1 for s in subs)
+    assert {a["with"] for s in subs for r in s.renewals for a in r["attempts"]} == {"token"}
