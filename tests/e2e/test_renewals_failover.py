@@ -1,0 +1,115 @@
+"""Subscription renewals failing over between acquirers, end to end: the reference
+service saves a card on a customer's first payment, subscribes it, and when the
+acquirer that saved it cannot charge the renewal (503, or its issuer unavailable), the
+renewal goes to the next acquirer for the currency with the raw card and the first
+payment's network transaction id, which that acquirer accepts."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from paysandbox.examples.payment_service.server import ServiceServer
+from paysandbox.testing.server import SimulatorServer
+
+CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}
+MONTH = 30 * 86400
+
+
+def serves_saved_cards(simulator: SimulatorServer) -> bool:
+    """Whether the simulator's Stripe has customers (stored credentials) yet."""
+    req = urllib.request.Request(f"{simulator.base_url}/stripe/v1/customers", data=b"",
+                                 headers={"Authorization": "Bearer sk_test_probe"})
+    try:
+        with urllib.request.urlopen(req, timeout=10):
+            return True
+    except urllib.error.HTTPError as exc:
+        return exc.code != 404
+
+
+def failing(provider: str, effect: dict[str, Any]) -> dict[str, Any]:
+    """A scenario that fails the provider's merchant-initiated payments only."""
+    return {"name": f"{provider}-renewals-fail", "rules": [{
+        "name": "mit-fails", "match": {"provider": provider, "operation": "authorize",
+                                       "initiator": "merchant"}, **effect}]}
+
+
+def subscribe(service: ServiceServer, currency: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    status, p = service.call("POST", "/payments", {
+        "amount": 1500, "currency": currency, "card": CARD, "save_card": True,
+        "customer": {"id": "cust-renew", "email": "renew@example.com"}})
+    if p.get("save_error"):  # approved, but the provider does not save cards yet
+        pytest.skip(f"{p['save_error']}: its stored credentials are not served yet")
+    assert status == 201 and p["saved_card"], p
+    status, sub = service.call("POST", "/subscriptions", {
+        "card": p["saved_card"], "amount": 1500, "currency": currency, "interval_s": MONTH})
+    assert status == 201, sub
+    return p, sub
+
+
+@pytest.mark.parametrize(("currency", "first", "second", "effect"), [
+    ("usd", "stripe", "checkoutcom", {"fault": {"http": 503}}),
+    ("eur", "adyen", "checkoutcom", {"outcome": {"decline": "issuer_unavailable"}}),
+])
+def test_a_renewal_the_saving_acquirer_cannot_charge_is_approved_at_the_next_with_the_nti(
+        service: ServiceServer, simulator: SimulatorServer, currency: str, first: str,
+        second: str, effect: dict[str, Any]) -> None:
+    if not serves_saved_cards(simulator):
+        pytest.skip("the simulator's Stripe has no customers (stored credentials) yet")
+    p, sub = subscribe(service, currency)
+    assert p["provider"] == first
+    nti = p["network_transaction_id"]
+    assert nti and len(nti) == 15
+
+    # Not due yet: nothing is charged.
+    _, out = service.call("POST", "/subscriptions/renew-due", {})
+    assert out["renewed"] == 0
+
+    simulator.use_scenario(failing(first, effect))
+    simulator.advance_clock(MONTH + 1)
+    _, out = service.call("POST", "/subscriptions/renew-due", {})
+    assert out["renewed"] == 1
+    _, sub = service.call("GET", f"/subscriptions/{sub['id']}")
+    [renewal] = sub["renewals"]
+    assert (sub["status"], renewal["status"], renewal["provider"]) == \
+        ("active", "captured", second)
+    assert [a["provider"] for a in renewal["attempts"]] == [first, second]
+    assert renewal["attempts"][-1]["with"] == "network_transaction_id"
+
+    # The second acquirer got the first payment's network transaction id, and took the
+    # payment as a merchant-initiated one quoting it.
+    at_second = simulator.client.payment(renewal["provider_reference"])
+    credential = at_second["credential"]
+    assert (credential["initiator"], credential["original_network_transaction_id"]) == \
+        ("merchant", nti)
+    sent = [e for e in simulator.journal() if e["provider"] == second
+            and e["method"] == "POST" and e["status"] in (200, 201, 202)]
+    assert sent and json.dumps(sent[-1]["request"]).count(nti) == 1
+
+    # Renewal day is over: the next renewal goes back to the acquirer that saved the card.
+    simulator.client.call("DELETE", f"/scenarios/{first}-renewals-fail")
+    simulator.advance_clock(MONTH)
+    service.call("POST", "/subscriptions/renew-due", {})
+    _, sub = service.call("GET", f"/subscriptions/{sub['id']}")
+    assert (sub["renewals"][-1]["provider"], sub["renewals"][-1]["status"]) == \
+        (first, "captured")
+    assert sub["renewals"][-1]["attempts"][0]["with"] == "token"
+
+
+def test_a_renewal_that_needs_the_customer_is_neither_retried_nor_failed_over(
+        service: ServiceServer, simulator: SimulatorServer) -> None:
+    if not serves_saved_cards(simulator):
+        pytest.skip("the simulator's Stripe has no customers (stored credentials) yet")
+    _, sub = subscribe(service, "usd")
+    simulator.use_scenario(failing("stripe", {"outcome": {
+        "decline": "authentication_required"}}))
+    simulator.advance_clock(MONTH + 1)
+    service.call("POST", "/subscriptions/renew-due", {})
+    _, sub = service.call("GET", f"/subscriptions/{sub['id']}")
+    assert sub["status"] == "needs_customer_action"
+    assert [a["provider"] for a in sub["renewals"][-1]["attempts"]] == ["stripe"]
+    assert sub["renewals"][-1]["decline_code"] == "authentication_required"
