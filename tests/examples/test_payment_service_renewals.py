@@ -4,6 +4,7 @@ answer does to the subscription."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -252,3 +253,24 @@ async def test_saving_a_card_needs_a_customer(service: PaymentService) -> None:
     with pytest.raises(BadInput, match="save_card: needs method 'card' and a customer"):
         await service.create({"amount": 999, "currency": "usd", "card": CARD,
                               "save_card": True}, None)
+
+
+async def test_overlapping_renew_due_calls_charge_a_period_once(
+        service: PaymentService, stubs: dict[str, Stub], clock: Clock) -> None:
+    _, sub_id = await subscribe(service, stubs, interval=60)
+    gate = asyncio.Event()
+    slow = stubs["stripe"].authorize
+
+    async def held(request: PaymentRequest, key: str) -> ProviderResult:
+        await gate.wait()
+        return await slow(request, key)
+
+    stubs["stripe"].authorize = held  # type: ignore[method-assign]
+    clock.t += 60
+    first = asyncio.create_task(renew_due(service))
+    await asyncio.sleep(0)
+    # While the first is at the acquirer (a second charge would wait on it: bounded).
+    second = await asyncio.wait_for(renew_due(service), 10)
+    gate.set()
+    assert ((await first)["renewed"], second["renewed"]) == (1, 0)
+    assert service.wallet.subscriptions[sub_id].renewals_total == 1

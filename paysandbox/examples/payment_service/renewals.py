@@ -64,15 +64,21 @@ async def renew_due(service: PaymentService) -> dict[str, Any]:
     once (a subscription several intervals behind catches up one interval per call)."""
     now = await service.now()
     due = service.wallet.due(now)
+    taken = due[:MAX_DUE]
+    for sub in taken:  # claimed before the first await: another call skips them
+        sub.renewing = True
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(sub: Subscription) -> dict[str, Any]:
-        async with gate:
-            return await renew(service, sub, now)
+        try:
+            async with gate:
+                return await renew(service, sub, now)
+        finally:
+            sub.renewing = False
 
-    done = await asyncio.gather(*(one(s) for s in due[:MAX_DUE]))
+    done = await asyncio.gather(*(one(s) for s in taken))
     return {"now": now, "renewed": len(done), "more": len(due) > MAX_DUE,
-            "renewals": [{"subscription": s.id, **r} for s, r in zip(due, done, strict=False)]}
+            "renewals": [{"subscription": s.id, **r} for s, r in zip(taken, done, strict=True)]}
 
 
 async def renew(service: PaymentService, sub: Subscription, now: float) -> dict[str, Any]:

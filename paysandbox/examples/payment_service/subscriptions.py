@@ -106,6 +106,9 @@ class Subscription:
     status: str = ACTIVE
     renewals_total: int = 0
     renewals: list[dict[str, Any]] = field(default_factory=list)
+    #: A renewal is under way: overlapping renew-due calls (several schedulers, the
+    #: load test's users) must not charge the same period twice.
+    renewing: bool = False
 
     def record(self, renewal: dict[str, Any]) -> None:
         self.renewals_total += 1
@@ -177,5 +180,5 @@ class Wallet:
 
     def due(self, now: float) -> list[Subscription]:
         found = (s for s in self.subscriptions.values()
-                 if s.status in RENEWABLE and s.next_at <= now)
+                 if s.status in RENEWABLE and s.next_at <= now and not s.renewing)
         return sorted(found, key=lambda s: s.next_at)
