@@ -115,13 +115,13 @@ class AdyenAdapter:
         if mit is not None:
             body.update({"shopperInteraction": "ContAuth",
                          "recurringProcessingModel": "Subscription"})
-            body.pop("returnUrl")
             if mit.customer:
                 body["shopperReference"] = mit.customer
         elif request.save_card:
             body.update({"storePaymentMethod": True, "shopperInteraction": "Ecommerce",
                          "recurringProcessingModel": "Subscription",
-                         "shopperReference": request.customer_id or request.reference})
+                         "shopperReference": shopper_reference(
+                             request.customer_id or request.reference)})
         if not request.capture:
             extra["manualCapture"] = "true"
         if extra:
@@ -229,6 +229,11 @@ class AdyenAdapter:
 
     def webhook_ack(self) -> tuple[str, str]:
         return "[accepted]", "text/plain"
+
+
+def shopper_reference(customer_id: str) -> str:
+    """Our customer id as Adyen's shopperReference, which must be 3 to 256 characters."""
+    return (customer_id if len(customer_id) >= 3 else f"customer-{customer_id}")[:256]
 
 
 def disputes_base(checkout_base: str) -> str:
