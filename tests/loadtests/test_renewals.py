@@ -65,3 +65,39 @@ def test_customers_save_cards_and_their_subscriptions_renew_under_load(
     assert len(subs) == rows["POST /subscriptions"]["requests"]
     assert all(s.status == "active" and s.renewals_total >= 1 for s in subs)
     assert {a["with"] for s in subs for r in s.renewals for a in r["attempts"]} == {"token"}
+
+
+RENEWAL_DAY = """\
+name: stripe-renewal-day
+rules:
+  - name: stripe-mit-503
+    match: {provider: stripe, operation: authorize, initiator: merchant}
+    fault: {http: 503}
+"""
+
+
+def test_under_load_renewals_stripe_cannot_charge_are_approved_elsewhere(
+        service: ServiceServer, simulator: SimulatorServer, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stripe refuses every renewal (503) while its customers' own payments go through:
+    the dollar renewals fail over to Checkout.com with the network transaction id, and
+    none is lost."""
+    if not serves_saved_cards(simulator):
+        pytest.skip("the simulator's Stripe has no customers (stored credentials) yet")
+    monkeypatch.setenv("LOAD_RENEWAL_INTERVAL", "1")
+    scenario = tmp_path / "renewal-day.yaml"
+    scenario.write_text(RENEWAL_DAY)
+    report = tmp_path / "report"
+    code = paysandbox(["load", "--suite", "renewals", "--target", service.url,
+                       "--simulator", simulator.base_url, "--users", "4", "--spawn-rate", "4",
+                       "--run-time", "6s", "--scenario", str(scenario),
+                       "--slo", "errors<1%", "--report", str(report)])
+    assert code == 0
+    assert stats(report)["POST /payments (save card)"]["failures"] == 0
+    renewals = [r for s in service.service.wallet.subscriptions.values() for r in s.renewals]
+    dollars = [r for r in renewals if r["attempts"][0]["provider"] == "stripe"]
+    assert dollars, renewals
+    for r in dollars:
+        assert (r["status"], r["provider"]) == ("captured", "checkoutcom"), r
+        assert r["attempts"][-1]["with"] == "network_transaction_id"
+    assert all(r["status"] == "captured" for r in renewals)
