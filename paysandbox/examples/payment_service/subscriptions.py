@@ -141,7 +141,9 @@ class Wallet:
 
     def save(self, customer: str, provider: str, result: ProviderResult, card: Card
              ) -> SavedCard:
-        self.check_room()
+        """Keep a card the acquirer saved. Not refused here: the payment went through, so
+        the card is kept even if saves made at the same time pass the cap (by at most
+        the saves in flight when it was reached)."""
         assert result.token
         saved = SavedCard(f"card_{secrets.token_hex(8)}", customer, provider, result.token,
                           result.customer, result.network_transaction_id, card)
