@@ -57,6 +57,7 @@ from paysandbox.core.commands import (
     Command,
     OpenDispute,
     RefundPayment,
+    Renew,
     ReopenDispute,
     ResolveDispute,
     Result,
@@ -65,7 +66,16 @@ from paysandbox.core.disputes import Dispute, DisputeStatus
 from paysandbox.core.payments import Payment
 from paysandbox.hosted.pages import PageRoute
 from paysandbox.objects import Objects
-from paysandbox.providers.mollie import chargebacks, pages, payments, refunds, wire
+from paysandbox.providers.hooks import Renewal
+from paysandbox.providers.mollie import (
+    chargebacks,
+    customers,
+    pages,
+    payments,
+    refunds,
+    subscriptions,
+    wire,
+)
 from paysandbox.providers.mollie.dialect import MollieDialect
 from paysandbox.providers.seam import Route, op
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -116,7 +126,12 @@ class MollieProvider:
             op("GET", "/v2/payments/{id}/chargebacks/{chargeback}",
                chargebacks.get_chargeback, read="retrieve"),
             op("GET", "/v2/chargebacks", chargebacks.list_chargebacks, read="list"),
+            *_recurring_routes(),
         ]
+
+    async def renewal(self, due: Renew, objects: Objects, now: float) -> Renewal:
+        """A subscription's period is due (mollie/subscriptions.py)."""
+        return await subscriptions.renewal(due, objects, now)
 
     def hosted_routes(self) -> Iterable[PageRoute]:
         return pages.routes()
@@ -143,6 +158,34 @@ class MollieProvider:
         return [Event(id=wire.new_id("evt", 14), provider=self.name, namespace=namespace,
                       type=type_, created=at, render=lambda: wire.webhook_body(pid),
                       url=p.extra.get("webhookUrl") or None)]
+
+
+def _recurring_routes() -> list[Route]:
+    """Customers, their payments, mandates and subscriptions."""
+    c, s = customers, subscriptions
+    customer = "/v2/customers/{id}"
+    return [
+        op("POST", "/v2/customers", c.create_customer),
+        op("GET", "/v2/customers", c.list_customers, read="list"),
+        op("GET", customer, c.get_customer, read="retrieve"),
+        op("PATCH", customer, c.update_customer),
+        op("DELETE", customer, c.delete_customer),
+        op("POST", customer + "/payments", c.create_customer_payment),
+        op("GET", customer + "/payments", c.list_customer_payments, read="list"),
+        op("POST", customer + "/mandates", c.create_mandate),
+        op("GET", customer + "/mandates", c.list_mandates, read="list"),
+        op("GET", customer + "/mandates/{mandate}", c.get_mandate, read="retrieve"),
+        op("DELETE", customer + "/mandates/{mandate}", c.revoke_mandate),
+        op("POST", customer + "/subscriptions", s.create_subscription),
+        op("GET", customer + "/subscriptions", s.list_subscriptions, read="list"),
+        op("GET", customer + "/subscriptions/{subscription}", s.get_subscription,
+           read="retrieve"),
+        op("PATCH", customer + "/subscriptions/{subscription}", s.update_subscription),
+        op("DELETE", customer + "/subscriptions/{subscription}", s.cancel_subscription),
+        op("GET", customer + "/subscriptions/{subscription}/payments",
+           s.list_subscription_payments, read="list"),
+        op("GET", "/v2/subscriptions", s.list_all_subscriptions, read="list"),
+    ]
 
 
 def _chargeback_event(command: Command, result: Result) -> str | None:
