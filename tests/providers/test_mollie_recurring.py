@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+import requests
 from mollie.api.client import Client
 from mollie.api.error import NotFoundError, UnprocessableEntityError
 from mollie.api.objects.customer import Customer
@@ -17,6 +18,7 @@ from paysandbox.testing.server import SimulatorServer
 from tests.conftest import WebhookReceiver
 from tests.providers import mollie_support as support
 from tests.providers.mollie_support import REDIRECT, refetched_statuses, webhook_id
+from tests.providers.test_mollie_bad_input import check_envelope
 
 EUR10 = {"currency": "EUR", "value": "10.00"}
 
@@ -207,3 +209,48 @@ def test_a_rule_for_merchant_initiated_payments_leaves_first_payments_alone(
     assert mandate_id  # the first payment, customer-initiated, was paid
     r = recurring(c)
     assert r.status == "failed" and r.details["failureReason"] == "insufficient_funds"
+
+
+def test_deleting_a_customer_revokes_its_mandates_and_cancels_its_subscriptions(
+        mollie: Client, payment_simulator: SimulatorServer):
+    c, mandate_id = paying_customer(mollie, payment_simulator)
+    sub = c.subscriptions.create({"amount": EUR10, "interval": "1 month",
+                                  "description": "Plan", "mandateId": mandate_id})
+    mollie.customers.delete(c.id)
+
+    listed = {s.id: s for s in mollie.subscriptions.list()}
+    assert listed[sub.id].status == "canceled" and listed[sub.id].canceled_at
+    with pytest.raises(NotFoundError):
+        c.mandates.list()
+
+
+# -- bad input -----------------------------------------------------------------------------
+
+def test_bad_input_on_customers_mandates_and_subscriptions_gets_mollie_s_envelope(
+        payment_simulator: SimulatorServer):
+    api = f"{payment_simulator.url('mollie')}/v2"
+    auth = {"Authorization": f"Bearer {support.new_key()}"}
+
+    def call(method: str, path: str, body: Any = None) -> requests.Response:
+        return requests.request(method, api + path, json=body, headers=auth, timeout=10)
+
+    check_envelope(call("POST", "/customers", {"nickname": "J"}), 422, "nickname",
+                   "Non-existent body parameter")
+    check_envelope(call("GET", "/customers/cst_nobody"), 404, None, "cst_nobody")
+    cid = call("POST", "/customers", {"name": "J"}).json()["id"]
+    check_envelope(call("POST", f"/customers/{cid}/mandates",
+                        {"method": "creditcard", "consumerName": "J"}), 422, "method",
+                   "invalid")
+    check_envelope(call("POST", f"/customers/{cid}/mandates",
+                        {"method": "directdebit", "consumerName": "J"}), 422,
+                   "consumerAccount", "required")
+    check_envelope(call("POST", f"/customers/{cid}/subscriptions",
+                        {"amount": {"currency": "EUR", "value": "5"}, "interval": "1 month",
+                         "description": "Plan"}), 422, "amount.value", "decimals")
+    check_envelope(call("POST", f"/customers/{cid}/subscriptions",
+                        {"amount": EUR10, "interval": "13 months", "description": "Plan"}),
+                   422, "interval", "at most a year")
+    check_envelope(call("GET", f"/customers/{cid}/subscriptions?limit=0"), 400, "limit",
+                   "")
+    check_envelope(call("GET", f"/customers/{cid}/mandates/mdt_nothing"), 404, None,
+                   "mdt_nothing")

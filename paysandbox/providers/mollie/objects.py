@@ -57,6 +57,16 @@ class SubscriptionRecord(TypedDict):
     _anchorSequence: int
 
 
+class CancellationRecord(TypedDict):
+    """A subscription's cancellation, kept apart from the subscription: a period being
+    charged writes the subscription it read, and must not undo a cancellation made
+    meanwhile."""
+
+    id: str
+    canceledAt: str
+
+
 CUSTOMERS: Kind[CustomerRecord] = Kind("mollie.customer")
 MANDATES: Kind[MandateRecord] = Kind("mollie.mandate")
 SUBSCRIPTIONS: Kind[SubscriptionRecord] = Kind("mollie.subscription")
+CANCELLATIONS: Kind[CancellationRecord] = Kind("mollie.subscription_cancellation")

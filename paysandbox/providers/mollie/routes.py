@@ -1,4 +1,5 @@
-"""Mollie's v2 Payments and Refunds API -> canonical commands, and back to Mollie's objects.
+"""Mollie's v2 Payments, Refunds, Customers, Mandates and Subscriptions APIs -> canonical
+commands and the provider's own records, and back to Mollie's objects.
 
 Every payment starts `open` with `_links.checkout` pointing at the hosted test checkout
 (`/__hosted/mollie/checkout/{token}`) where the tester picks the final status, as in
@@ -15,9 +16,11 @@ until `after:` (then `paid`, or what `then:` says), and `requires_action` with
 
 LIMITATIONS (what of the real API this does not imitate):
 - Endpoints: payments (create, get, list, update, cancel), payment refunds (create,
-  get, list) and chargebacks (get and list of a payment's, the top-level list; `embed=
-  payment`). No Orders, Customers, Mandates, Subscriptions, Captures, Methods, Payment
-  links, Profiles, Settlements or the top-level `GET /v2/refunds`.
+  get, list), chargebacks (get and list of a payment's, the top-level list; `embed=
+  payment`), customers (create, get, update, delete, list; a customer's payments),
+  mandates (create, get, list, revoke) and subscriptions (create, get, update, cancel,
+  list, the top-level list, a subscription's payments). No Orders, Captures, Methods,
+  Payment links, Profiles, Settlements or the top-level `GET /v2/refunds`.
 - Chargebacks: Mollie documents no API test trigger (its dashboard books them), so a
   chargeback is opened by a scenario rule or the admin API. Mollie has no API to answer
   one: it is lost (it stays booked) unless its trigger says `ends: won`, when Mollie
@@ -35,9 +38,29 @@ LIMITATIONS (what of the real API this does not imitate):
   eps, kbc, przelewy24 (or a list of them, or none: the checkout then asks for one).
   Method-specific extras (`cardToken`, addresses, `billingEmail`) are accepted; only
   `issuer` (iDEAL, KBC) and `dueDate` (bank transfer) are checked and change anything.
-- Recurring payments (`sequenceType` first/recurring), manual capture, Apple Pay,
-  routing and application fees are not imitated. Per-method minimum and maximum
-  amounts are not enforced beyond "more than zero".
+- Recurring payments: a first payment (`sequenceType: first`, with `customerId`) by
+  card, iDEAL, Bancontact, Belfius, EPS, KBC or PayPal leaves a valid mandate once
+  paid (card; SEPA Direct Debit for the bank methods; PayPal), shown as its
+  `mandateId`. The card is a Visa ending 6787 that expires two years after the first
+  payment. A recurring payment (`sequenceType: recurring`) is charged on the named or
+  newest valid mandate at once: paid (direct debit too, without its days of
+  `pending`), or failed when a scenario declines it (operation `authorize`,
+  `initiator: merchant`) or the card has expired since (`card_expired`); no valid
+  mandate is a 422. Mandates created through the API (directdebit, paypal) are valid
+  at once and not checked further (no IBAN check digits). A customer's payments and
+  mandates are searched among the namespace's 10,000 newest payments.
+- Subscriptions charge on the virtual clock at 00:00 UTC of each period's date
+  (months are calendar months, kept to the start date's day or the month's last);
+  each period is a recurring payment with `subscriptionId` whose status changes call
+  the subscription's webhookUrl. A subscription needs a valid mandate when created
+  (422 otherwise; Mollie would create it `pending`); revoking its mandate or deleting
+  its customer cancels it (Mollie suspends one whose mandate becomes invalid). A
+  period already being charged when a cancellation arrives is still charged (none
+  after it); an update (amount, description, metadata, times) that arrives while a
+  period is being charged can be lost to that period's write.
+  `applicationFee`, `profileId` and `testmode` are not taken.
+- Manual capture, Apple Pay, routing and application fees are not imitated.
+  Per-method minimum and maximum amounts are not enforced beyond "more than zero".
 - `include=details.qrCode` is accepted and adds nothing. `embed=refunds` works on
   `GET /v2/payments/{id}`.
 - Refunds are created `pending` and stay so (Mollie settling them later is not

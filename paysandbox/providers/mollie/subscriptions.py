@@ -26,8 +26,10 @@ from paysandbox.objects import Objects
 from paysandbox.providers.hooks import Renewal
 from paysandbox.providers.mollie import mandates, payments, wire
 from paysandbox.providers.mollie.objects import (
+    CANCELLATIONS,
     MANDATES,
     SUBSCRIPTIONS,
+    CancellationRecord,
     MandateRecord,
     SubscriptionRecord,
 )
@@ -115,7 +117,7 @@ def _start(value: str | None, today: date) -> date:
 
 
 async def _unique(ctx: Context, cid: str, description: str, sid: str | None = None) -> None:
-    for s in await ctx.objects(SUBSCRIPTIONS).all():
+    for s in await _all(ctx):
         if s["customerId"] == cid and s["status"] == "active" and s["id"] != sid and \
                 s["description"] == description:
             raise MollieError(f"The description {description!r} is already used by the "
@@ -164,7 +166,22 @@ async def _subscription(ctx: Context) -> SubscriptionRecord:
     found = await ctx.objects(SUBSCRIPTIONS).get(sid)
     if found is None or found["customerId"] != cid:
         raise _missing(sid)
-    return found
+    return _as_canceled(found, await ctx.objects(CANCELLATIONS).get(sid))
+
+
+def _as_canceled(s: SubscriptionRecord,
+                 cancellation: CancellationRecord | None) -> SubscriptionRecord:
+    """The subscription with its cancellation, if it has one."""
+    if cancellation is None or s["status"] == "canceled":
+        return s
+    return SubscriptionRecord(**{**s, "status": "canceled", "nextPaymentDate": None,
+                                 "canceledAt": cancellation["canceledAt"], "_due": None})
+
+
+async def _all(ctx: Context) -> list[SubscriptionRecord]:
+    ended = {c["id"]: c for c in await ctx.objects(CANCELLATIONS).all()}
+    return [_as_canceled(s, ended.get(s["id"]))
+            for s in await ctx.objects(SUBSCRIPTIONS).all()]
 
 
 async def get_subscription(ctx: Context, params: dict[str, Any]) -> Any:
@@ -211,9 +228,12 @@ async def update_subscription(ctx: Context, params: dict[str, Any]) -> Any:
     return render(record, api_base(ctx))
 
 
-def _canceled(s: SubscriptionRecord, now: float) -> SubscriptionRecord:
-    return SubscriptionRecord(**{**s, "status": "canceled", "canceledAt": wire.timestamp(now),
-                                 "nextPaymentDate": None, "_due": None})
+async def _cancel(ctx: Context, s: SubscriptionRecord) -> SubscriptionRecord:
+    cancellation = CancellationRecord(id=s["id"], canceledAt=wire.timestamp(ctx.clock.now()))
+    await ctx.objects(CANCELLATIONS).put(s["id"], cancellation)
+    record = _as_canceled(s, cancellation)
+    await ctx.objects(SUBSCRIPTIONS).put(s["id"], record)
+    return record
 
 
 async def cancel_subscription(ctx: Context, params: dict[str, Any]) -> Any:
@@ -221,29 +241,26 @@ async def cancel_subscription(ctx: Context, params: dict[str, Any]) -> Any:
     if s["status"] != "active":
         raise MollieError(f"The subscription {s['id']} cannot be canceled: its status is "
                           f"{s['status']}.")
-    record = _canceled(s, ctx.clock.now())
-    await ctx.objects(SUBSCRIPTIONS).put(record["id"], record)
-    return render(record, api_base(ctx))
+    return render(await _cancel(ctx, s), api_base(ctx))
 
 
 async def cancel_all(ctx: Context, cid: str, *, mandate: str | None = None) -> None:
     """Cancel the customer's active subscriptions (those on `mandate`, if one is named)."""
-    repository = ctx.objects(SUBSCRIPTIONS)
-    for s in await repository.all():
+    for s in await _all(ctx):
         if s["customerId"] == cid and s["status"] == "active" and (
                 mandate is None or s["mandateId"] == mandate):
-            await repository.put(s["id"], _canceled(s, ctx.clock.now()))
+            await _cancel(ctx, s)
 
 
 async def list_subscriptions(ctx: Context, params: dict[str, Any]) -> Any:
     cid = (await mandates.customer(ctx, ctx.path["id"]))["id"]
-    theirs = [s for s in await ctx.objects(SUBSCRIPTIONS).all() if s["customerId"] == cid]
+    theirs = [s for s in await _all(ctx) if s["customerId"] == cid]
     return _listing(ctx, params, theirs, f"/customers/{cid}/subscriptions",
                     "subscriptions-api/list-subscriptions")
 
 
 async def list_all_subscriptions(ctx: Context, params: dict[str, Any]) -> Any:
-    return _listing(ctx, params, await ctx.objects(SUBSCRIPTIONS).all(), "/subscriptions",
+    return _listing(ctx, params, await _all(ctx), "/subscriptions",
                     "subscriptions-api/list-all-subscriptions")
 
 
@@ -272,7 +289,8 @@ async def renewal(due: Renew, objects: Objects, now: float) -> Renewal:
     """The period `due.sequence` of subscription `due.plan`: a recurring payment on its
     mandate, the subscription's next period written with it."""
     s = await objects.of(SUBSCRIPTIONS).get(due.plan)
-    if s is None or s["status"] != "active" or s["_due"] != due.payment_id:
+    if s is None or s["status"] != "active" or s["_due"] != due.payment_id or \
+            await objects.of(CANCELLATIONS).get(due.plan) is not None:
         return Renewal(None)  # canceled, rescheduled, or reset since it was scheduled
     mandate = await _mandate(objects, s)
     if mandate is None:
