@@ -94,13 +94,13 @@ async def find(ctx: Context, account: str, shopper: str | None, token: str,
     this is not one of them."""
     if not shopper:
         raise shopper_required()
-    mine = await of_shopper(ctx, account, shopper)
-    if not mine:
-        raise contract_not_found()
-    found = next((r for r in mine if r["id"] == token), None)
-    if found is None:
-        raise detail_not_found(param)
-    return found
+    found = await ctx.objects(STORED).get(token)
+    if found is not None and found["merchantAccount"] == account \
+            and found["shopperReference"] == shopper and await usable(ctx, found):
+        return found
+    # Which error: only a miss reads the namespace's tokens.
+    raise detail_not_found(param) if await of_shopper(ctx, account, shopper) \
+        else contract_not_found()
 
 
 def card_of(record: StoredMethodRecord) -> CardDetails:
