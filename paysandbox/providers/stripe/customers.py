@@ -51,11 +51,14 @@ def customer(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _address(given: Any) -> dict[str, Any] | None:
-    return wire.billing_details({"address": given})["address"] if given else None
+    if not isinstance(given, Mapping) or not given:
+        return None
+    return {k: given.get(k) for k in ("city", "country", "line1", "line2", "postal_code",
+                                      "state")}
 
 
 def _changed(record: CustomerRecord, params: Mapping[str, Any]) -> CustomerRecord:
-    out = CustomerRecord(**record)  # type: ignore[typeddict-item]
+    out = CustomerRecord(**record)
     for k in _TEXT:
         if k in params:
             out[k] = params[k] or None  # type: ignore[literal-required]

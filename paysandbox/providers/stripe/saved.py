@@ -48,7 +48,7 @@ async def settle(ctx: Context, record: PaymentMethodRecord) -> Saved:
     if p is None or p.status not in SUCCEEDED:
         return Saved(record)
     pending = record.get("pending_customer")
-    settled = PaymentMethodRecord(**record)  # type: ignore[typeddict-item]
+    settled = PaymentMethodRecord(**record)
     if pending and not record.get("customer"):
         settled["customer"] = pending
     nti = p.credential.network_transaction_id if p.credential is not None else None
@@ -78,14 +78,14 @@ async def attach_payment_method(ctx: Context, params: dict[str, Any]) -> Any:
     test = magic.BY_NUMBER.get(found.record.get("magic", ""))
     if found.outcome.kind is OutcomeKind.DECLINE and not (test and test.attaches):
         f = dict(wire.codes()[(found.outcome.reason or DeclineReason.GENERIC_DECLINE).value])
-        raise wire.CardError(f["message"], code=f["code"], param=f.get("param"),
-                             extra={"decline_code": f.get("decline_code")})
+        raise wire.CardError(f["message"], code=f["code"], param=f.get("param"), extra={
+            k: v for k, v in f.items() if k == "decline_code" and v})
     saved = (await settle(ctx, found.record)).record
     owner = saved.get("customer")
     if owner and owner != cus["id"]:
         raise InvalidRequest("The payment method you provided has already been attached to "
                              f"a customer ({owner}). Detach it first.", param="customer")
-    record = PaymentMethodRecord(**{**saved, "customer": cus["id"]})  # type: ignore[typeddict-item]
+    record = PaymentMethodRecord(**{**saved, "customer": cus["id"]})
     await ctx.objects(PAYMENT_METHODS).put(record["id"], record)
     shown = wire.payment_method(record)
     await _published(ctx, "payment_method.attached", shown)
@@ -100,7 +100,7 @@ async def detach_payment_method(ctx: Context, params: dict[str, Any]) -> Any:
     if not (await settle(ctx, stored)).record.get("customer"):
         raise InvalidRequest("The payment method you provided is not attached to a customer "
                              "so detachment is impossible.", param="payment_method")
-    record = PaymentMethodRecord(**{  # type: ignore[typeddict-item]
+    record = PaymentMethodRecord(**{
         **stored, "customer": None, "pending_customer": None, "setup_by": None,
         "detached": True})
     await ctx.objects(PAYMENT_METHODS).put(pm_id, record)
@@ -202,9 +202,9 @@ async def use(ctx: Context, found: objects.Resolved, params: Mapping[str, Any], 
     if not saves:
         return Use(outcome, credential, record if found.fresh else None)
     if saved.set_up:  # already saved by an earlier setup: that one stays its proof
-        kept = PaymentMethodRecord(**{**saved.record, "customer": customer})  # type: ignore[typeddict-item]
+        kept = PaymentMethodRecord(**{**saved.record, "customer": customer})
         return Use(outcome, credential, kept)
-    pending = PaymentMethodRecord(**{  # type: ignore[typeddict-item]
+    pending = PaymentMethodRecord(**{
         **saved.record, "pending_customer": customer, "setup_by": p.id})
     return Use(outcome, credential, pending)
 
