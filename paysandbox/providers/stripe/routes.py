@@ -2,9 +2,20 @@
 
 LIMITATIONS (what of the real API this does not imitate):
 - Objects: PaymentIntents, Charges (read), Refunds, Disputes, Radar early fraud
-  warnings (read), PaymentMethods (cards), Events, WebhookEndpoints. No Customers,
-  SetupIntents, Checkout Sessions, Connect (`Stripe-Account` is ignored), Billing, Files
-  or payouts.
+  warnings (read), PaymentMethods (cards), Customers, SetupIntents, Events,
+  WebhookEndpoints. No Checkout Sessions, Connect (`Stripe-Account` is ignored),
+  Billing (subscriptions, invoices), Files or payouts.
+- Saved cards (saved.py): a card is saved by attach, a SetupIntent or a PaymentIntent
+  with `setup_future_usage` and a customer; every approved card charge shows a
+  `network_transaction_id`. `off_session` payments are merchant-initiated (`recurring`
+  ones recurring, otherwise unscheduled) and quote the setup's network transaction id,
+  or the one `payment_method_options[card][mit_exemption][network_transaction_id]`
+  names (one any imitated acquirer issued for the same card is accepted). Customers
+  have no balance, sources, tax ids, discounts or search; deleting one leaves its cards
+  showing it. SetupIntents have no `update`, `mandate`, `latest_attempt` or
+  microdeposits; they are listed with the payments in the admin API (as payments of no
+  amount). A payment method used without a customer may be used again (Stripe refuses
+  that; here only a detached one is refused).
 - Disputes: opened by the dispute test cards, a scenario rule or the admin API; list
   (by charge or payment_intent), retrieve, update (evidence, metadata, submit) and
   close. Evidence file fields take any string (there is no Files API to upload to);
