@@ -71,6 +71,11 @@ def test_stripe_node(sim: TlsSimulator, node: Path) -> None:
                               "last4": "0002"}
     assert out["event"] == ["payment_intent.succeeded", True]
     assert out["billing_email"] is None  # billing_details is an object, its fields null
+    assert out["saved"] == {"setup": "succeeded", "listed": True, "off_session": "succeeded",
+                            "nti": True, "soft": {"type": "StripeCardError",
+                                                  "code": "authentication_required",
+                                                  "status": 402,
+                                                  "intent": "requires_payment_method"}}
 
 
 def test_adyen_node(sim: TlsSimulator, node: Path) -> None:

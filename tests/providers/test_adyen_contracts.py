@@ -16,7 +16,7 @@ import requests
 
 from paysandbox import contracts
 from paysandbox.providers.adyen import disputes as adyen_disputes
-from paysandbox.providers.adyen.routes import provider
+from paysandbox.providers.adyen.routes import RECURRING, provider
 from paysandbox.testing.server import SimulatorServer
 from tests.providers import adyen_support
 from tests.providers.adyen_support import HMAC_KEY, RETURN_URL, Checkout, Receiver, card
@@ -88,18 +88,41 @@ def test_the_sdk_through_every_operation_breaks_no_contract(
     with pytest.raises(Adyen.AdyenAPIUnprocessableEntity):  # an error envelope too
         adyen.pay(card("4111111111111121"))  # fails Luhn: a valid request, refused
 
+    # a stored card: listed, charged without the shopper, deleted (Checkout API), and the
+    # Recurring API's list and disable
+    shopper = {**acct, "shopperReference": "shopper-contracts"}
+    stored = adyen.pay(storePaymentMethod=True, shopperReference="shopper-contracts",
+                       recurringProcessingModel="CardOnFile")
+    token = stored["additionalData"]["tokenization.storedPaymentMethodId"]
+    assert adyen.pay({"type": "scheme", "storedPaymentMethodId": token},
+                     shopperReference="shopper-contracts", shopperInteraction="ContAuth",
+                     recurringProcessingModel="Subscription")["resultCode"] == "Authorised"
+    tokens = adyen.sdk.checkout.recurring_api
+    tokens.baseUrl = adyen.payments.baseUrl
+    assert tokens.get_tokens_for_stored_payment_details(query_parameters=shopper).message[
+        "storedPaymentMethods"][0]["id"] == token
+    tokens.delete_token_for_stored_payment_details(token, query_parameters=shopper)
+    recurring = adyen.sdk.recurring.recurring_api
+    recurring.baseUrl = payment_simulator.url("adyen") + RECURRING
+    adyen.pay(storePaymentMethod=True, shopperReference="shopper-contracts")
+    assert len(recurring.list_recurring_details(shopper).message["details"]) == 1
+    recurring.disable(shopper)
+
     # a notification of every payment event code the provider declares, each signed and
     # each keeping its contract as delivered (with additionalData.hmacSignature); the
     # dispute event codes are test_adyen_disputes.py's
     assert notifications.wait_for(
         lambda got: {n.item["eventCode"] for n in got} >=
         provider.event_types - adyen_disputes.EVENT_CODES)
-    check = contracts.validator("adyen", "webhooks/notification")
     for n in notifications.received:
-        check(n.json())
+        contracts.validator("adyen", SCHEMAS.get(n.item["eventCode"],
+                                                 "webhooks/notification"))(n.json())
         assert Adyen.util.is_valid_hmac_notification(n.json(), HMAC_KEY)
         assert n.item["additionalData"]["hmacSignature"]
     assert payment_simulator.admin("GET", "/contracts")["total"] == 0
+
+
+SCHEMAS = {"RECURRING_CONTRACT": "webhooks/recurring_contract_notification"}
 
 
 # (id, operation, path below /checkout/v71 ("{psp}": any pspReference), body, status,

@@ -76,8 +76,11 @@ CREATE_CASES: list[tuple[str, Any, str, int, str | None, str]] = [
      "description", "must be a string"),
     ("due-date-on-ideal", {**GOOD, "dueDate": "2030-01-01"}, "application/json", 422,
      "dueDate", "bank transfer"),
-    ("recurring", {**GOOD, "sequenceType": "recurring"}, "application/json", 422,
-     "sequenceType", "oneoff"),
+    ("recurring-without-customer", {**GOOD, "sequenceType": "recurring"},
+     "application/json", 422, "customerId", "needs a customerId"),
+    ("first-with-unknown-customer", {**GOOD, "sequenceType": "first",
+                                     "customerId": "cst_nobody"}, "application/json", 422,
+     "customerId", "no customer exists"),
     ("huge-metadata", {**GOOD, "metadata": {"blob": "x" * 2000}}, "application/json", 422,
      "metadata", "1 kB"),
 ]

@@ -36,6 +36,9 @@ STRUCTURES: Mapping[str, str] = {
     "delete_dispute_defense_document.request": "DeleteDefenseDocumentRequest",
     "defend_dispute.request": "DefendDisputeRequest",
     "accept_dispute.request": "AcceptDisputeRequest",
+    "stored_payment_methods.request": "StoredPaymentMethodsQuery",
+    "list_recurring_details.request": "RecurringDetailsRequest",
+    "disable.request": "DisableRequest",
 }
 
 # The structure of the body being checked: the envelope asks `invalid` about a
@@ -65,6 +68,8 @@ class AdyenDialect:
     async def decode(self, request: web.Request, schema: str | None) -> dict[str, Any]:
         structure = STRUCTURES.get(schema or "", "Request")
         _STRUCTURE.set(structure)
+        if request.method in ("GET", "DELETE"):  # /storedPaymentMethods: the query
+            return dict(request.query)
         data = wire.parse_json(request.get(RAW_BODY, b""), request.content_type)
         if not isinstance(data, dict):
             raise wire.unparsable(f"Unable to parse the request: expected a JSON object "

@@ -25,9 +25,10 @@ MODIFICATION_EVENTS: Mapping[str, str] = {
     "standalone_cancels": "TECHNICAL_CANCEL",
 }
 AUTHORISATION = "AUTHORISATION"
+RECURRING_CONTRACT = "RECURRING_CONTRACT"
 #: Every event code `events_for` and the modification endpoints can notify (each has a
 #: payload contract in paysandbox/contracts_data/adyen/operations.json).
-EVENT_CODES = frozenset({AUTHORISATION, *MODIFICATION_EVENTS.values()})
+EVENT_CODES = frozenset({AUTHORISATION, RECURRING_CONTRACT, *MODIFICATION_EVENTS.values()})
 
 
 # -- modification commands: the canonical ones, carrying Adyen's references ---------------
@@ -68,6 +69,27 @@ def authorisation_item(p: Payment) -> dict[str, Any]:
         event_code=AUTHORISATION, success=ok, at=last_change(p), reason=reason,
         payment_method=x.get("brand", ""),
         operations=("CANCEL", "CAPTURE", "REFUND") if ok else ())
+
+
+def recurring_contract_item(p: Payment) -> dict[str, Any] | None:
+    """The RECURRING_CONTRACT notification of an authorised payment that created a token:
+    its pspReference is the token (the recurringDetailReference), its originalReference
+    (and originalPsp) the payment's."""
+    credential, x = p.credential, p.extra
+    if credential is None or not credential.saves or not credential.stored_method \
+            or x.get("token_operation") != "created":
+        return None
+    item = wire.notification_item(
+        psp=credential.stored_method, original=p.id,
+        merchant_account=x.get("merchantAccount", ""),
+        merchant_reference=x.get("reference", ""), value=p.amount, currency=p.currency,
+        event_code=RECURRING_CONTRACT, success=True, at=last_change(p),
+        payment_method=x.get("brand", ""))
+    item["originalPsp"] = p.id
+    item["additionalData"] = {"shopperReference": x.get("shopperReference", ""),
+                              "recurring.recurringDetailReference": credential.stored_method,
+                              "recurring.firstPspReference": p.id}
+    return item
 
 
 def modification_item(p: Payment, psp: str, reference: str, event_code: str, value: int,

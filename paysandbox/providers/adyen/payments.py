@@ -16,7 +16,7 @@ from paysandbox.core.commands import Authorize, Complete, Writes
 from paysandbox.core.money import UnknownCurrency, currency
 from paysandbox.core.outcomes import Outcome
 from paysandbox.core.payments import CardDetails, Payment, PaymentChanges, Status
-from paysandbox.providers.adyen import disputes, magic, wire
+from paysandbox.providers.adyen import disputes, magic, tokens, wire
 from paysandbox.providers.adyen.notifications import NAME
 from paysandbox.providers.adyen.wire import AdyenError
 from paysandbox.providers.seam import Context
@@ -49,10 +49,23 @@ async def create_payment(ctx: Context, params: dict[str, Any]) -> Any:
     code = checked_currency(params["amount"]["currency"])
     native = ((params.get("authenticationData") or {}).get("threeDSRequestData")
               or {}).get("nativeThreeDS") == "preferred"
-    card, outcome, brand = _card(ctx, params["paymentMethod"], native)
+    method = params["paymentMethod"]
     psp = wire.psp_reference()
+    token = method.get("storedPaymentMethodId") or method.get("recurringDetailReference")
+    saved = None
+    if token:
+        saved = await tokens.find(ctx, params["merchantAccount"],
+                                  params.get("shopperReference"), str(token),
+                                  "paymentMethod.storedPaymentMethodId")
+        card, outcome, brand = _stored_card(ctx, saved, method, native)
+    else:
+        card, outcome, brand = _card(ctx, method, native)
+    number = digits_only(_field(method, "number")) if saved is None else ""
+    stored = await tokens.use(ctx, params, psp, card, outcome, saved,
+                              number if number in magic.BY_NUMBER else "")
+    outcome = stored.outcome
     action_url, challenge = ctx.hosted_link(psp)
-    token = challenge.id  # the redirectResult and authorisationToken too
+    redirect = challenge.id  # the redirectResult and authorisationToken too
     extra = params.get("additionalData") or {}
     manual = str(extra.get("manualCapture", "")).lower() == "true" or \
         params.get("captureDelayHours", 0) > 0
@@ -60,17 +73,17 @@ async def create_payment(ctx: Context, params: dict[str, Any]) -> Any:
     payment = Payment(
         id=psp, namespace=ctx.namespace, provider=NAME, amount=params["amount"]["value"],
         currency=code, created=ctx.clock.now(), capture_manual=manual,
-        metadata=dict(params.get("metadata") or {}),
+        metadata=dict(params.get("metadata") or {}), credential=stored.credential,
         extra={"merchantAccount": account, "reference": reference,
-               "returnUrl": params["returnUrl"], "brand": brand, "redirect_token": token,
+               "returnUrl": params["returnUrl"], "brand": brand, "redirect_token": redirect,
                "native": native, "auth_code": f"{secrets.randbelow(1_000_000):06d}",
-               "action_url": action_url,
-               **disputes.test_dispute_extra(params["paymentMethod"].get("holderName"))})
+               "action_url": action_url, **stored.extra,
+               **disputes.test_dispute_extra(method.get("holderName"))})
     # The device fingerprint comes before the challenge: its page opens only once the
     # shopper is challenged (submit_payment_details).
     fingerprint = outcome.action == wire.FINGERPRINT
-    writes = Writes(aliases=(ref_key(account, reference), _token_key(token)),
-                    on_action=() if fingerprint else (challenge,))
+    writes = Writes(aliases=(ref_key(account, reference), _token_key(redirect)),
+                    records=stored.records, on_action=() if fingerprint else (challenge,))
     result = await ctx.execute(Authorize(psp, outcome, PaymentChanges(card=card),
                                          create=payment, writes=writes), payment, card=card)
     disputes.after_capture(ctx, result)
@@ -106,6 +119,21 @@ def _card(ctx: Context, method: Mapping[str, Any], native: bool
                        country=test.country if test else "NL",
                        fingerprint=ctx.card_fingerprint(number))
     return card, _outcome(ctx, method, test, month, year, cvc, native), brand
+
+
+def _stored_card(ctx: Context, saved: tokens.StoredMethodRecord, method: Mapping[str, Any],
+                 native: bool) -> tuple[CardDetails, Outcome, str]:
+    """A token's card and the outcome its test values ask for (a shopper paying with a
+    card that has expired since it was stored is refused; without the shopper, the core
+    refuses it)."""
+    test = tokens.test_card(saved)
+    card = tokens.card_of(saved)
+    if tokens.expired(ctx, saved):
+        return card, magic.WRONG_EXPIRY.outcome, saved["brand"]
+    month, year = (magic.TEST_EXPIRY if test is not None
+                   else (saved["exp_month"], saved["exp_year"]))
+    return card, _outcome(ctx, method, test, month, year, _field(method, "cvc"), native), \
+        saved["brand"]
 
 
 def _outcome(ctx: Context, method: Mapping[str, Any], test: magic.TestCard | None,

@@ -14,9 +14,25 @@ Modifications are asynchronous, as in Adyen (modifications.py): the call answers
 `status: received`, and its outcome arrives as a standard notification.
 
 LIMITATIONS (what of the real API this does not imitate):
-- Card payments only (`paymentMethod.type: scheme`); `/paymentMethods` lists cards.
-  No sessions flow (`/sessions`), stored payment methods, recurring, orders, payment
+- Card payments only (`paymentMethod.type: scheme`); `/paymentMethods` lists cards
+  (not the shopper's stored ones). No sessions flow (`/sessions`), orders, payment
   links, donations, Apple/Google Pay, or local payment methods.
+- Stored cards (tokens.py, recurring.py): a token is created by an authorised payment
+  with `storePaymentMethod: true` and a `shopperReference` (the same card again for the
+  same shopper: `alreadyExisting`), listed and deleted through `/storedPaymentMethods`
+  and the Recurring API v68 (`/listRecurringDetails`, `/disable`, at
+  /pal/servlet/Recurring/v68). No `POST /storedPaymentMethods` (tokens without a
+  payment), zero-value verification, `/forward`, permits, the account updater, network
+  tokens or `/paymentMethods`' `storedPaymentMethods`. Every token serves every
+  `recurringProcessingModel` and both contract types (ONECLICK, RECURRING);
+  `recurringExpiry`/`recurringFrequency` are not enforced. A token is kept with the
+  merchant account's other objects (the newest as many as payments are retained, per
+  API key); a token whose first payment was never authorised is never usable.
+- Merchant-initiated payments: `shopperInteraction: ContAuth` with a token, or with raw
+  card data and `additionalData.networkTxReference` (any network transaction id this
+  simulator issued for that card, by any provider; another is Refused 23). A 3D Secure
+  test card is Refused 38 ("Authentication required"), a card expired since it was
+  stored Refused 6. Every authorised card payment shows a `networkTxReference`.
 - 3D Secure 2: redirect (default since v69, `RedirectShopper`) and native
   (`authenticationData.threeDSRequestData.nativeThreeDS: preferred`) flows. Native:
   the device fingerprint (`IdentifyShopper`, then `Authorised` when frictionless or
@@ -61,7 +77,7 @@ from urllib.parse import urlencode
 from paysandbox.core.commands import Authorize, Command, Complete, DisputeStep, Result
 from paysandbox.core.payments import Payment, Status
 from paysandbox.objects import Objects
-from paysandbox.providers.adyen import disputes, modifications, payments, wire
+from paysandbox.providers.adyen import disputes, modifications, payments, recurring, wire
 from paysandbox.providers.adyen.dialect import AdyenDialect
 from paysandbox.providers.adyen.notifications import (
     EVENT_CODES,
@@ -75,6 +91,7 @@ from paysandbox.providers.adyen.notifications import (
     event,
     last_change,
     modification_item,
+    recurring_contract_item,
 )
 from paysandbox.providers.seam import Route, op
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -83,6 +100,8 @@ _V = "/checkout/v{version:[0-9]+}"
 #: The Disputes API, where its real host puts it relative to the Checkout API's:
 #: ca-test.adyen.com/ca/services/DisputeService/v30 -> /adyen/ca/services/DisputeService/v30.
 DISPUTES = "/ca/services/DisputeService/v30"
+#: The Recurring API, likewise: pal-test.adyen.com/pal/servlet/Recurring/v68.
+RECURRING = "/pal/servlet/Recurring/v68"
 
 
 class AdyenProvider:
@@ -91,7 +110,8 @@ class AdyenProvider:
     # Test mode, then the live-prefix hosts the SDKs build ({prefix}-checkout-live…).
     hostnames: Mapping[str, str] = {"checkout-test.adyen.com": "/checkout",
                                     "*.adyenpayments.com": "",
-                                    "ca-test.adyen.com": ""}
+                                    "ca-test.adyen.com": "",
+                                    "pal-test.adyen.com": ""}
     webhooks: WebhookScheme = wire.AdyenWebhooks()
     dialect = AdyenDialect()
 
@@ -132,6 +152,15 @@ class AdyenProvider:
             op("POST", f"{_V}/payments/{{psp}}/amountUpdates",
                modifications.update_payment_amount),
             op("POST", f"{_V}/cancels", modifications.cancel_payment_by_reference),
+            op("GET", f"{_V}/storedPaymentMethods", recurring.list_stored_payment_methods,
+               read="list"),
+            op("DELETE", f"{_V}/storedPaymentMethods/{{storedPaymentMethodId}}",
+               recurring.delete_stored_payment_method, read="update"),
+            # Recurring API v68: a read and a change, both POSTs with a JSON body
+            op("POST", f"{RECURRING}/listRecurringDetails", recurring.list_recurring_details,
+               read="list", idempotent=False),
+            op("POST", f"{RECURRING}/disable", recurring.disable, read="update",
+               idempotent=False),
             # Disputes API: reads and steps alike are POSTs with a JSON body
             op("POST", f"{DISPUTES}/retrieveApplicableDefenseReasons",
                disputes.retrieve_applicable_defense_reasons, read="retrieve",
@@ -167,7 +196,11 @@ class AdyenProvider:
         elif isinstance(command, Authorize | Complete) and \
                 (before is None or before.status is not p.status) and \
                 p.status in (Status.AUTHORIZED, Status.CAPTURED, Status.FAILED):
-            item = authorisation_item(p)
+            events = [event(namespace, authorisation_item(p), last_change(p))]
+            stored = recurring_contract_item(p) if p.status is not Status.FAILED else None
+            if stored is not None:
+                events.append(event(namespace, stored, last_change(p)))
+            return events
         else:
             return ()
         return [event(namespace, item, last_change(p))]

@@ -231,8 +231,30 @@ def _additional_data(p: Payment) -> dict[str, str]:
     if p.status in _AUTHORISED:
         data["authCode"] = p.extra.get("auth_code", "")
         data["refusalReasonRaw"] = "AUTHORISED"
+        data.update(_stored_credential(p))
     elif p.status is Status.FAILED:
         data["refusalReasonRaw"] = refusal(p)[3]
+    return data
+
+
+def _stored_credential(p: Payment) -> dict[str, str]:
+    """An authorised payment's network transaction id and, when it stored the card,
+    its token (the fields Adyen returns once they are enabled in the Customer Area)."""
+    credential = p.credential
+    if credential is None:
+        return {}
+    data: dict[str, str] = {}
+    if credential.network_transaction_id:
+        data["networkTxReference"] = credential.network_transaction_id
+    shopper = p.extra.get("shopperReference", "")
+    if credential.saves and credential.stored_method:
+        token = credential.stored_method
+        data.update({"tokenization.storedPaymentMethodId": token,
+                     "tokenization.shopperReference": shopper,
+                     "tokenization.store.operationType": p.extra.get("token_operation",
+                                                                     "created"),
+                     "recurring.recurringDetailReference": token,
+                     "recurring.shopperReference": shopper})
     return data
 
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from paysandbox.core.payments import CardDetails
+
 MINUTE = 60.0
 HOUR = 3600.0
 DAY = 86400.0
@@ -109,3 +111,30 @@ def expires_at(method: str | None, created: float, due_date: date | None = None)
         weekday = datetime.fromtimestamp(at, UTC).weekday()
         at += {5: 2 * DAY, 6: DAY}.get(weekday, 0.0)
     return at
+
+
+# -- recurring payments ------------------------------------------------------------------
+
+#: Methods a first payment (`sequenceType: first`) may use, and the mandate its payment
+#: leaves (https://docs.mollie.com/payments/recurring: cards give a card mandate, PayPal a
+#: PayPal one, the bank methods a SEPA Direct Debit mandate on the paying account).
+FIRST_PAYMENT_MANDATES: dict[str, str] = {
+    "creditcard": "creditcard", "paypal": "paypal", "ideal": "directdebit",
+    "bancontact": "directdebit", "belfius": "directdebit", "eps": "directdebit",
+    "kbc": "directdebit",
+}
+
+#: The card a first card payment is paid with at the test checkout (Mollie shows the
+#: last four digits and the label; the rest stands in for what its vault keeps).
+TEST_CARD_BIN, TEST_CARD_LAST4, TEST_CARD_BRAND = "411111", "6787", "visa"
+#: The test card expires at the end of the month this many years after the payment, so
+#: a test can advance the clock past it and see the card's recurring payments fail.
+TEST_CARD_YEARS = 2
+
+
+def test_card(created: float) -> CardDetails:
+    """The card of a first card payment made at `created`."""
+    made = datetime.fromtimestamp(created, UTC)
+    return CardDetails(brand=TEST_CARD_BRAND, last4=TEST_CARD_LAST4, bin=TEST_CARD_BIN,
+                       exp_month=made.month, exp_year=made.year + TEST_CARD_YEARS,
+                       country="NL")

@@ -10,7 +10,8 @@ from urllib.parse import urlencode, urlsplit
 import orjson
 
 from paysandbox.core.commands import Authorize, Command, Expire, Result, Update, Void, Writes
-from paysandbox.core.outcomes import Outcome
+from paysandbox.core.credentials import Credential, MitType
+from paysandbox.core.outcomes import DeclineReason, Outcome
 from paysandbox.core.payments import (
     AmountExceeded,
     InvalidTransition,
@@ -19,7 +20,7 @@ from paysandbox.core.payments import (
     PaymentChanges,
 )
 from paysandbox.errors import ResourceMissing
-from paysandbox.providers.mollie import magic, wire
+from paysandbox.providers.mollie import magic, mandates, wire
 from paysandbox.providers.mollie.wire import MollieError
 from paysandbox.providers.seam import Context, Reply
 
@@ -119,7 +120,7 @@ def _url(value: Any, field: str, label: str) -> str | None:
     return str(value)
 
 
-def _webhook_url(ctx: Context, value: Any) -> str | None:
+def webhook_url(ctx: Context, value: Any) -> str | None:
     """Mollie refuses a webhook URL it cannot reach; here, one the operator has not
     allowed webhooks to go to."""
     url = _url(value, "webhookUrl", "webhook URL")
@@ -131,7 +132,7 @@ def _webhook_url(ctx: Context, value: Any) -> str | None:
     return url
 
 
-def _metadata(value: Any) -> tuple[Any, dict[str, str]]:
+def metadata_of(value: Any) -> tuple[Any, dict[str, str]]:
     """Mollie keeps any JSON (about 1 kB); scenarios match on its scalar keys."""
     if value is not None and len(orjson.dumps(value)) > 1024:
         raise MollieError("The metadata is too large: Mollie keeps up to about 1 kB of "
@@ -193,36 +194,116 @@ def _methods(value: Any, currency: str) -> tuple[str | None, list[str]]:
 # -- handlers --------------------------------------------------------------------------
 
 async def create_payment(ctx: Context, params: dict[str, Any]) -> Any:
-    """A payment starts `open`, its checkout's token written with it; it expires on the
-    virtual clock unless the tester finishes it first."""
+    customer = params.get("customerId")
+    if customer is not None:
+        await mandates.customer(ctx, customer, field="customerId")
+    return await create(ctx, params, customer)
+
+
+async def create(ctx: Context, params: dict[str, Any], customer: str | None) -> Reply:
+    """A one-off or first payment starts `open`, its checkout's token written with it;
+    it expires on the virtual clock unless the tester finishes it first. A recurring
+    one is charged on the customer's mandate at once, without the customer."""
+    sequence = params.get("sequenceType") or "oneoff"
+    if sequence != "oneoff" and customer is None:
+        raise MollieError(f"A payment with sequenceType {sequence} needs a customerId: "
+                          "the customer whose mandate it makes or uses.", field="customerId")
+    if sequence == "recurring":
+        return await _recurring(ctx, params, customer or "")
+    if params.get("mandateId") is not None:
+        raise MollieError("The mandateId parameter applies to recurring payments "
+                          "(sequenceType recurring) only.", field="mandateId")
+    if params.get("redirectUrl") is None:
+        raise MollieError("The 'redirectUrl' field is required; it is missing from the "
+                          "request. Only recurring payments go without one.",
+                          field="redirectUrl")
     amount, currency = amount_of(params)
     method, usable = _methods(params.get("method"), currency)
+    if sequence == "first":
+        method, usable = _first_methods(method, usable, currency)
     extra: dict[str, Any] = {
         "method": method,
         "methods": usable,
         "issuer": _issuer(method, params.get("issuer")),
         "redirectUrl": _url(params["redirectUrl"], "redirectUrl", "redirect URL"),
         "cancelUrl": _url(params.get("cancelUrl"), "cancelUrl", "cancel URL"),
-        "webhookUrl": _webhook_url(ctx, params.get("webhookUrl")),
+        "webhookUrl": webhook_url(ctx, params.get("webhookUrl")),
         "locale": params.get("locale"),
         "restrictPaymentMethodsToCountry": params.get("restrictPaymentMethodsToCountry"),
         "billingEmail": params.get("billingEmail"),
+        "sequenceType": sequence,
+        "customerId": customer,
     }
     due = _due_date(params.get("dueDate"), method, ctx.clock.now_datetime().date())
-    extra["metadata"], flat_meta = _metadata(params.get("metadata"))
+    extra["metadata"], flat_meta = metadata_of(params.get("metadata"))
     now = ctx.clock.now()
     pid = wire.new_id("tr")
+    card, credential = None, None
+    if sequence == "first" and method == "creditcard":
+        card = magic.test_card(now)
+        credential = Credential(network_transaction_id=ctx.network_transaction_id(card),
+                                stored_method=wire.mandate_id(pid), saves=True)
     extra["checkoutUrl"], checkout = ctx.hosted_link(pid, page=CHECKOUT)
     extra["expiresAt"] = magic.expires_at(method, now, due)
     new = Payment(id=pid, namespace=ctx.namespace, provider="mollie", amount=amount,
                   currency=currency, created=now, method=method or "", metadata=flat_meta,
-                  description=str(params["description"])[:255], extra=extra)
+                  description=str(params["description"])[:255], extra=extra, card=card,
+                  credential=credential)
     result = await run(ctx, Authorize(pid, Outcome.requires_action("redirect"), create=new,
                                       writes=Writes(on_action=(checkout,))), new)
-    p = result.payment
+    return _created(ctx, result.payment)
+
+
+def _created(ctx: Context, p: Payment) -> Reply:
     if wire.status(p) in ("open", "pending"):
-        ctx.schedule(Expire(pid), p.extra["expiresAt"])
+        ctx.schedule(Expire(p.id), p.extra["expiresAt"])
     return Reply(body(ctx, p), status=201)
+
+
+def _first_methods(method: str | None, usable: list[str],
+                   currency: str) -> tuple[str | None, list[str]]:
+    """A first payment takes only the methods that leave a mandate."""
+    allowed = magic.FIRST_PAYMENT_MANDATES
+    if method is not None and method not in allowed:
+        raise MollieError(f"The payment method {method} does not support first payments "
+                          f"(sequenceType first); use one of {', '.join(sorted(allowed))}.",
+                          field="method")
+    if usable:
+        usable = [m for m in usable if m in allowed]
+    else:
+        usable = [m for m in allowed if magic.METHODS[m].accepts(currency)]
+    if not usable:
+        raise MollieError("None of the payment methods given supports first payments "
+                          f"(sequenceType first); use one of {', '.join(sorted(allowed))}.",
+                          field="method")
+    return method, usable
+
+
+async def _recurring(ctx: Context, params: dict[str, Any], customer: str) -> Reply:
+    """Charged on the customer's mandate (the one named, else the newest valid one):
+    no checkout, paid or failed at once; the core declines it if its card has expired
+    since the mandate was made."""
+    amount, currency = amount_of(params)
+    method = params.get("method")
+    if method is not None and not isinstance(method, str):
+        raise MollieError("A recurring payment is charged on one mandate: give one method "
+                          "(or none), not a list.", field="method")
+    mandate = await mandates.usable(ctx, customer, params.get("mandateId"), method)
+    metadata, flat_meta = metadata_of(params.get("metadata"))
+    now = ctx.clock.now()
+    new = mandates.charge(
+        mandate, pid=wire.new_id("tr"), namespace=ctx.namespace, now=now, amount=amount,
+        currency=currency, description=str(params["description"])[:255],
+        mit_type=MitType.UNSCHEDULED, metadata=flat_meta,
+        extra={"metadata": metadata, "webhookUrl": webhook_url(ctx, params.get("webhookUrl")),
+               "redirectUrl": _url(params.get("redirectUrl"), "redirectUrl", "redirect URL")})
+    card, nti = new.card, mandate["_nti"]
+    outcome = Outcome.approve()
+    if card is not None and nti is not None and \
+            not ctx.network_transaction_id_matches(nti, card):
+        outcome = Outcome.decline(DeclineReason.TRANSACTION_NOT_ALLOWED)
+    result = await run(ctx, Authorize(new.id, outcome, create=new), new)
+    return _created(ctx, result.payment)
 
 
 async def get_payment(ctx: Context, params: dict[str, Any]) -> Any:
@@ -250,12 +331,12 @@ async def update_payment(ctx: Context, params: dict[str, Any]) -> Any:
         if key in params:
             extra[key] = _url(params[key], key, label)
     if "webhookUrl" in params:
-        extra["webhookUrl"] = _webhook_url(ctx, params["webhookUrl"])
+        extra["webhookUrl"] = webhook_url(ctx, params["webhookUrl"])
     for key in ("locale", "restrictPaymentMethodsToCountry"):
         if key in params:
             extra[key] = params[key]
     if "metadata" in params:
-        extra["metadata"], changes["metadata"] = _metadata(params["metadata"])
+        extra["metadata"], changes["metadata"] = metadata_of(params["metadata"])
     if "description" in params:
         changes["description"] = str(params["description"])[:255]
     result = await run(ctx, Update(p.id, changes), p)

@@ -1,4 +1,5 @@
-"""Mollie's v2 Payments and Refunds API -> canonical commands, and back to Mollie's objects.
+"""Mollie's v2 Payments, Refunds, Customers, Mandates and Subscriptions APIs -> canonical
+commands and the provider's own records, and back to Mollie's objects.
 
 Every payment starts `open` with `_links.checkout` pointing at the hosted test checkout
 (`/__hosted/mollie/checkout/{token}`) where the tester picks the final status, as in
@@ -15,9 +16,11 @@ until `after:` (then `paid`, or what `then:` says), and `requires_action` with
 
 LIMITATIONS (what of the real API this does not imitate):
 - Endpoints: payments (create, get, list, update, cancel), payment refunds (create,
-  get, list) and chargebacks (get and list of a payment's, the top-level list; `embed=
-  payment`). No Orders, Customers, Mandates, Subscriptions, Captures, Methods, Payment
-  links, Profiles, Settlements or the top-level `GET /v2/refunds`.
+  get, list), chargebacks (get and list of a payment's, the top-level list; `embed=
+  payment`), customers (create, get, update, delete, list; a customer's payments),
+  mandates (create, get, list, revoke) and subscriptions (create, get, update, cancel,
+  list, the top-level list, a subscription's payments). No Orders, Captures, Methods,
+  Payment links, Profiles, Settlements or the top-level `GET /v2/refunds`.
 - Chargebacks: Mollie documents no API test trigger (its dashboard books them), so a
   chargeback is opened by a scenario rule or the admin API. Mollie has no API to answer
   one: it is lost (it stays booked) unless its trigger says `ends: won`, when Mollie
@@ -35,9 +38,29 @@ LIMITATIONS (what of the real API this does not imitate):
   eps, kbc, przelewy24 (or a list of them, or none: the checkout then asks for one).
   Method-specific extras (`cardToken`, addresses, `billingEmail`) are accepted; only
   `issuer` (iDEAL, KBC) and `dueDate` (bank transfer) are checked and change anything.
-- Recurring payments (`sequenceType` first/recurring), manual capture, Apple Pay,
-  routing and application fees are not imitated. Per-method minimum and maximum
-  amounts are not enforced beyond "more than zero".
+- Recurring payments: a first payment (`sequenceType: first`, with `customerId`) by
+  card, iDEAL, Bancontact, Belfius, EPS, KBC or PayPal leaves a valid mandate once
+  paid (card; SEPA Direct Debit for the bank methods; PayPal), shown as its
+  `mandateId`. The card is a Visa ending 6787 that expires two years after the first
+  payment. A recurring payment (`sequenceType: recurring`) is charged on the named or
+  newest valid mandate at once: paid (direct debit too, without its days of
+  `pending`), or failed when a scenario declines it (operation `authorize`,
+  `initiator: merchant`) or the card has expired since (`card_expired`); no valid
+  mandate is a 422. Mandates created through the API (directdebit, paypal) are valid
+  at once and not checked further (no IBAN check digits). A customer's payments and
+  mandates are searched among the namespace's 10,000 newest payments.
+- Subscriptions charge on the virtual clock at 00:00 UTC of each period's date
+  (months are calendar months, kept to the start date's day or the month's last);
+  each period is a recurring payment with `subscriptionId` whose status changes call
+  the subscription's webhookUrl. A subscription needs a valid mandate when created
+  (422 otherwise; Mollie would create it `pending`); revoking its mandate or deleting
+  its customer cancels it (Mollie suspends one whose mandate becomes invalid). A
+  period already being charged when a cancellation arrives is still charged (none
+  after it); an update (amount, description, metadata, times) that arrives while a
+  period is being charged can be lost to that period's write.
+  `applicationFee`, `profileId` and `testmode` are not taken.
+- Manual capture, Apple Pay, routing and application fees are not imitated.
+  Per-method minimum and maximum amounts are not enforced beyond "more than zero".
 - `include=details.qrCode` is accepted and adds nothing. `embed=refunds` works on
   `GET /v2/payments/{id}`.
 - Refunds are created `pending` and stay so (Mollie settling them later is not
@@ -57,6 +80,7 @@ from paysandbox.core.commands import (
     Command,
     OpenDispute,
     RefundPayment,
+    Renew,
     ReopenDispute,
     ResolveDispute,
     Result,
@@ -65,7 +89,16 @@ from paysandbox.core.disputes import Dispute, DisputeStatus
 from paysandbox.core.payments import Payment
 from paysandbox.hosted.pages import PageRoute
 from paysandbox.objects import Objects
-from paysandbox.providers.mollie import chargebacks, pages, payments, refunds, wire
+from paysandbox.providers.hooks import Renewal
+from paysandbox.providers.mollie import (
+    chargebacks,
+    customers,
+    pages,
+    payments,
+    refunds,
+    subscriptions,
+    wire,
+)
 from paysandbox.providers.mollie.dialect import MollieDialect
 from paysandbox.providers.seam import Route, op
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -116,7 +149,12 @@ class MollieProvider:
             op("GET", "/v2/payments/{id}/chargebacks/{chargeback}",
                chargebacks.get_chargeback, read="retrieve"),
             op("GET", "/v2/chargebacks", chargebacks.list_chargebacks, read="list"),
+            *_recurring_routes(),
         ]
+
+    async def renewal(self, due: Renew, objects: Objects, now: float) -> Renewal:
+        """A subscription's period is due (mollie/subscriptions.py)."""
+        return await subscriptions.renewal(due, objects, now)
 
     def hosted_routes(self) -> Iterable[PageRoute]:
         return pages.routes()
@@ -143,6 +181,34 @@ class MollieProvider:
         return [Event(id=wire.new_id("evt", 14), provider=self.name, namespace=namespace,
                       type=type_, created=at, render=lambda: wire.webhook_body(pid),
                       url=p.extra.get("webhookUrl") or None)]
+
+
+def _recurring_routes() -> list[Route]:
+    """Customers, their payments, mandates and subscriptions."""
+    c, s = customers, subscriptions
+    customer = "/v2/customers/{id}"
+    return [
+        op("POST", "/v2/customers", c.create_customer),
+        op("GET", "/v2/customers", c.list_customers, read="list"),
+        op("GET", customer, c.get_customer, read="retrieve"),
+        op("PATCH", customer, c.update_customer),
+        op("DELETE", customer, c.delete_customer),
+        op("POST", customer + "/payments", c.create_customer_payment),
+        op("GET", customer + "/payments", c.list_customer_payments, read="list"),
+        op("POST", customer + "/mandates", c.create_mandate),
+        op("GET", customer + "/mandates", c.list_mandates, read="list"),
+        op("GET", customer + "/mandates/{mandate}", c.get_mandate, read="retrieve"),
+        op("DELETE", customer + "/mandates/{mandate}", c.revoke_mandate),
+        op("POST", customer + "/subscriptions", s.create_subscription),
+        op("GET", customer + "/subscriptions", s.list_subscriptions, read="list"),
+        op("GET", customer + "/subscriptions/{subscription}", s.get_subscription,
+           read="retrieve"),
+        op("PATCH", customer + "/subscriptions/{subscription}", s.update_subscription),
+        op("DELETE", customer + "/subscriptions/{subscription}", s.cancel_subscription),
+        op("GET", customer + "/subscriptions/{subscription}/payments",
+           s.list_subscription_payments, read="list"),
+        op("GET", "/v2/subscriptions", s.list_all_subscriptions, read="list"),
+    ]
 
 
 def _chargeback_event(command: Command, result: Result) -> str | None:

@@ -31,6 +31,8 @@ class TestCard:
     country: str = "US"
     dispute: DisputePlan | None = None  # disputed once captured
     early_fraud_warning: bool = False  # draws an early fraud warning once it succeeds
+    attaches: bool = False  # saved to a customer (attach, SetupIntent) though charges fail
+    set_up_exempts: bool = False  # no authentication off-session once a setup passed 3DS
 
     @property
     def brand(self) -> Brand:
@@ -104,6 +106,9 @@ CARDS: tuple[TestCard, ...] = (
     # Fraud prevention: always blocked by Radar.
     _no("4100000000000019", R.FRAUDULENT, "pm_card_radarBlock", "tok_radarBlock",
         "pm_card_chargeDeclinedFraudulent", "tok_chargeDeclinedFraudulent"),
+    # Saved cards: attaching succeeds, charging the customer fails.
+    TestCard("4000000000000341", Outcome.decline(R.GENERIC_DECLINE),
+             ("pm_card_chargeCustomerFail", "tok_chargeCustomerFail"), attaches=True),
     # Disputes.
     _disputed("4000000000000259", DisputeReason.FRAUDULENT, "pm_card_createDispute",
               "tok_createDispute"),
@@ -116,8 +121,9 @@ CARDS: tuple[TestCard, ...] = (
              ("pm_card_createIssuerFraudRecord", "tok_createIssuerFraudRecord"),
              early_fraud_warning=True),
     # 3D Secure authentication.
-    _3ds("4000002500003155", "pm_card_authenticationRequiredOnSetup",
-         "tok_authenticationRequiredOnSetup"),
+    TestCard("4000002500003155", Outcome.requires_action("three_ds_challenge"),
+             ("pm_card_authenticationRequiredOnSetup", "tok_authenticationRequiredOnSetup"),
+             set_up_exempts=True),
     _3ds("4000002760003184", "pm_card_authenticationRequired", "tok_authenticationRequired"),
     _3ds("4000008260003178", "pm_card_authenticationRequiredChargeDeclinedInsufficientFunds",
          "tok_authenticationRequiredChargeDeclinedInsufficientFunds",

@@ -6,7 +6,7 @@ import functools
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import orjson
 
@@ -33,6 +33,13 @@ class PaymentMethodRecord(TypedDict):
     billing_details: dict[str, Any] | None
     metadata: dict[str, str]
     card: Mapping[str, Any]
+    # Saved cards (saved.py): the customer it is attached to; the SetupIntent or
+    # PaymentIntent whose success attaches it (until then `pending_customer`); detached
+    # for good.
+    customer: NotRequired[str | None]
+    pending_customer: NotRequired[str | None]
+    setup_by: NotRequired[str | None]
+    detached: NotRequired[bool]
 
 
 class EndpointRecord(TypedDict):

@@ -30,7 +30,7 @@ from paysandbox.core.payments import (
 )
 from paysandbox.errors import InvalidRequest
 from paysandbox.providers.seam import Context, page
-from paysandbox.providers.stripe import disputes, magic, objects, wire
+from paysandbox.providers.stripe import customers, disputes, magic, objects, saved, wire
 from paysandbox.providers.stripe.errors import (
     amount_error,
     checked_currency,
@@ -60,7 +60,7 @@ def _extra(params: Mapping[str, Any]) -> dict[str, Any]:
 
 async def payment_intent(ctx: Context, pi_id: str, param: str = "intent") -> Payment:
     p = await ctx.payment(pi_id)
-    if p is None:
+    if p is None or p.id.startswith("seti_"):
         raise missing("payment_intent", pi_id, param)
     return p
 
@@ -96,6 +96,8 @@ def _saved(found: objects.Resolved, ctx: Context) -> tuple[Record, ...]:
 
 async def create_payment_intent(ctx: Context, params: dict[str, Any]) -> Any:
     code = checked_currency(params["currency"])
+    if params.get("customer"):
+        await customers.by_id(ctx, params["customer"])
     pi_id = wire.new_id("pi")
     capture = params.get("capture_method", "automatic_async")
     payment = Payment(
@@ -148,8 +150,9 @@ async def _confirm(ctx: Context, p: Payment, params: Mapping[str, Any], *,
     charge_id = "ch_" + p.id[3:]
     action_url, challenge = ctx.hosted_link(p.id)
     card = wire.card_of(record)
+    used = await saved.use(ctx, found, params, p, card)
     tested = disputes.test_card_extra(magic.BY_NUMBER.get(record.get("magic", "")))
-    changes = PaymentChanges(card=card, extra={
+    changes = PaymentChanges(card=card, credential=used.credential, extra={
         "payment_method": record["id"], "charge": charge_id,
         "billing_details": record.get("billing_details"),
         "charge_created": ctx.clock.now(), "action_url": action_url, **_extra(params),
@@ -159,8 +162,8 @@ async def _confirm(ctx: Context, p: Payment, params: Mapping[str, Any], *,
         changes["capture_manual"] = capture == "manual"
     warning = tested.get("early_fraud_warning")
     writes = Writes(aliases=(record["id"], charge_id, *([warning] if warning else [])),
-                    records=_saved(found, ctx), on_action=(challenge,))
-    result = await run(ctx, Authorize(p.id, found.outcome, changes,
+                    records=saved.record_of(ctx, used), on_action=(challenge,))
+    result = await run(ctx, Authorize(p.id, used.outcome, changes,
                                       create=p if create else None, writes=writes),
                        p, card=card)
     after = result.payment
@@ -223,7 +226,10 @@ async def cancel_payment_intent(ctx: Context, params: dict[str, Any]) -> Any:
 
 
 async def list_payment_intents(ctx: Context, params: dict[str, Any]) -> Any:
-    found, more = page(await ctx.payments(), limit=params.get("limit", 10),
+    customer = params.get("customer")
+    intents = [p for p in await ctx.payments() if not p.id.startswith("seti_")
+               and (customer is None or p.extra.get("customer") == customer)]
+    found, more = page(intents, limit=params.get("limit", 10),
                        after=params.get("starting_after"), key=lambda p: p.id,
                        missing=cursor_missing)
     return wire.listing("/v1/payment_intents", [wire.payment_intent(p) for p in found], more)

@@ -2,9 +2,20 @@
 
 LIMITATIONS (what of the real API this does not imitate):
 - Objects: PaymentIntents, Charges (read), Refunds, Disputes, Radar early fraud
-  warnings (read), PaymentMethods (cards), Events, WebhookEndpoints. No Customers,
-  SetupIntents, Checkout Sessions, Connect (`Stripe-Account` is ignored), Billing, Files
-  or payouts.
+  warnings (read), PaymentMethods (cards), Customers, SetupIntents, Events,
+  WebhookEndpoints. No Checkout Sessions, Connect (`Stripe-Account` is ignored),
+  Billing (subscriptions, invoices), Files or payouts.
+- Saved cards (saved.py): a card is saved by attach, a SetupIntent or a PaymentIntent
+  with `setup_future_usage` and a customer; every approved card charge shows a
+  `network_transaction_id`. `off_session` payments are merchant-initiated (`recurring`
+  ones recurring, otherwise unscheduled) and quote the setup's network transaction id,
+  or the one `payment_method_options[card][mit_exemption][network_transaction_id]`
+  names (one any imitated acquirer issued for the same card is accepted). Customers
+  have no balance, sources, tax ids, discounts or search; deleting one leaves its cards
+  showing it. SetupIntents have no `update`, `mandate`, `latest_attempt` or
+  microdeposits; they are listed with the payments in the admin API (as payments of no
+  amount). A payment method used without a customer may be used again (Stripe refuses
+  that; here only a detached one is refused).
 - Disputes: opened by the dispute test cards, a scenario rule or the admin API; list
   (by charge or payment_intent), retrieve, update (evidence, metadata, submit) and
   close. Evidence file fields take any string (there is no Files API to upload to);
@@ -49,7 +60,16 @@ from paysandbox.core.disputes import DisputeKind
 from paysandbox.core.payments import Payment, Status
 from paysandbox.objects import Objects
 from paysandbox.providers.seam import Route, op
-from paysandbox.providers.stripe import disputes, objects, payments, refunds, wire
+from paysandbox.providers.stripe import (
+    customers,
+    disputes,
+    objects,
+    payments,
+    refunds,
+    saved,
+    setup_intents,
+    wire,
+)
 from paysandbox.providers.stripe.dialect import StripeDialect
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 
@@ -74,7 +94,7 @@ class StripeProvider:
         return wire.new_id("dp")
 
     def public_status(self, p: Payment) -> str:
-        return wire.pi_status(p)
+        return setup_intents.status(p) if p.id.startswith("seti_") else wire.pi_status(p)
 
     def return_url(self, p: Payment) -> str | None:
         """Where the shopper goes after a challenge, with the query Stripe appends.
@@ -84,11 +104,12 @@ class StripeProvider:
         url = p.extra.get("return_url")
         if not url:
             return None
-        status = wire.pi_status(p)
+        kind = "setup_intent" if p.id.startswith("seti_") else "payment_intent"
+        status = self.public_status(p)
         redirect = {"succeeded": "succeeded", "requires_capture": "succeeded",
                     "processing": "processing"}.get(status, "failed")
-        query = urlencode({"payment_intent": p.id,
-                           "payment_intent_client_secret": p.extra.get("client_secret", ""),
+        query = urlencode({kind: p.id,
+                           f"{kind}_client_secret": p.extra.get("client_secret", ""),
                            "redirect_status": redirect})
         return f"{url}{'&' if '?' in url else '?'}{query}"
 
@@ -107,8 +128,26 @@ class StripeProvider:
             op("GET", "/v1/refunds", refunds.list_refunds, read="list"),
             op("GET", "/v1/refunds/{id}", refunds.retrieve_refund, read="retrieve"),
             op("POST", "/v1/payment_methods", objects.create_payment_method, read="create"),
-            op("GET", "/v1/payment_methods/{id}", objects.retrieve_payment_method,
+            op("GET", "/v1/payment_methods", saved.list_payment_methods, read="list"),
+            op("GET", "/v1/payment_methods/{id}", saved.retrieve_payment_method,
                read="retrieve"),
+            op("POST", "/v1/payment_methods/{id}/attach", saved.attach_payment_method,
+               read="update"),
+            op("POST", "/v1/payment_methods/{id}/detach", saved.detach_payment_method,
+               read="update"),
+            op("POST", "/v1/customers", customers.create_customer, read="create"),
+            op("GET", "/v1/customers", customers.list_customers, read="list"),
+            op("GET", "/v1/customers/{id}", customers.retrieve_customer, read="retrieve"),
+            op("POST", "/v1/customers/{id}", customers.update_customer, read="update"),
+            op("DELETE", "/v1/customers/{id}", customers.delete_customer, read="update"),
+            op("GET", "/v1/customers/{id}/payment_methods",
+               saved.list_customer_payment_methods, read="list"),
+            op("POST", "/v1/setup_intents", setup_intents.create_setup_intent),
+            op("GET", "/v1/setup_intents", setup_intents.list_setup_intents, read="list"),
+            op("GET", "/v1/setup_intents/{id}", setup_intents.retrieve_setup_intent,
+               read="retrieve"),
+            op("POST", "/v1/setup_intents/{id}/confirm", setup_intents.confirm_setup_intent),
+            op("POST", "/v1/setup_intents/{id}/cancel", setup_intents.cancel_setup_intent),
             op("POST", "/v1/webhook_endpoints", objects.create_webhook_endpoint,
                read="create"),
             op("GET", "/v1/webhook_endpoints", objects.list_webhook_endpoints, read="list"),
@@ -139,6 +178,8 @@ class StripeProvider:
         types: list[tuple[str, str]] = []  # (event type, object kind)
         if result.dispute is not None:
             return self._dispute_events(namespace, command, result)
+        if p.id.startswith("seti_"):
+            return self._setup_events(namespace, result)
         if before is None:
             types.append(("payment_intent.created", "pi"))
         if isinstance(command, Capture):
@@ -149,6 +190,8 @@ class StripeProvider:
             types += [("refund.created", "re"), ("charge.refunded", "ch")]
         elif before is None or before.status is not p.status:
             types += _ATTEMPT_EVENTS.get(p.status, [])
+            if p.status in saved.SUCCEEDED and saved.attached_event(p) is not None:
+                types.append(("payment_method.attached", "pm"))
             if disputes.has_warning(p) and (before is None or not disputes.has_warning(before)):
                 types.append(("radar.early_fraud_warning.created", "efw"))
         refund = result.refund
@@ -161,6 +204,8 @@ class StripeProvider:
                 return lambda: wire.charge(p)
             if kind == "efw":
                 return lambda: disputes.early_fraud_warning(p)
+            if kind == "pm":
+                return lambda: saved.attached_event(p) or {}
             assert refund is not None
             return lambda: wire.refund(p, refund)
 
@@ -168,14 +213,19 @@ class StripeProvider:
 
     def _events(self, namespace: str, now: float,
                 made: Sequence[tuple[str, Callable[[], dict[str, Any]]]]) -> list[Event]:
-        events = []
-        for type_, obj in made:
-            eid = wire.new_id("evt")
-            events.append(Event(
-                id=eid, provider=self.name, namespace=namespace, type=type_, created=now,
-                render=lambda eid=eid, type_=type_, obj=obj: wire.dumps(  # type: ignore[misc]
-                    wire.event(eid, type_, now, obj(), None, None))))
-        return events
+        return wire.events(namespace, now, made)
+
+    def _setup_events(self, namespace: str, result: Result) -> list[Event]:
+        p, before = result.payment, result.previous
+        types = ["setup_intent.created"] if before is None else []
+        if p.status is not Status.CREATED and (before is None or before.status is not p.status):
+            types += _SETUP_EVENTS.get(p.status, [])
+        made: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+            (t, lambda: setup_intents.setup_intent(p)) for t in types]
+        if "setup_intent.succeeded" in types and saved.attached_event(p) is not None:
+            made.append(("payment_method.attached", lambda: saved.attached_event(p) or {}))
+        now = p.history[-1].at if p.history else p.created
+        return self._events(namespace, now, made)
 
     def _dispute_events(self, namespace: str, command: Command, result: Result
                         ) -> list[Event]:
@@ -211,8 +261,18 @@ _ATTEMPT_EVENTS: dict[Status, list[tuple[str, str]]] = {
     Status.PENDING: [("payment_intent.processing", "pi")],
 }
 
-#: Every event type `events_for` can emit (each has a payload contract).
+_SETUP_EVENTS: dict[Status, list[str]] = {
+    Status.REQUIRES_ACTION: ["setup_intent.requires_action"],
+    Status.CAPTURED: ["setup_intent.succeeded"],
+    Status.FAILED: ["setup_intent.setup_failed"],
+    Status.VOIDED: ["setup_intent.canceled"],
+}
+
+#: Every event type `events_for` and the handlers can emit (each has a payload contract).
 EVENT_TYPES = frozenset({
+    "customer.created", "customer.updated", "customer.deleted",
+    "payment_method.attached", "payment_method.detached",
+    *(t for types in _SETUP_EVENTS.values() for t in types), "setup_intent.created",
     "payment_intent.created", "charge.captured", "payment_intent.succeeded",
     "payment_intent.canceled", "refund.created", "charge.refunded",
     "charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",

@@ -12,7 +12,7 @@ import hmac
 import random
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -23,7 +23,7 @@ from paysandbox.core.outcomes import DeclineReason
 from paysandbox.core.payments import CardDetails, Payment, Refund, Status
 from paysandbox.errors import ApiError, InvalidRequest
 from paysandbox.providers.base import data_table
-from paysandbox.webhooks.dispatcher import Signed
+from paysandbox.webhooks.dispatcher import Event, Signed
 
 API_VERSION = "2026-10-28.endive"
 DOCS = "https://docs.stripe.com"
@@ -325,12 +325,13 @@ def charge(p: Payment, pm: Mapping[str, Any] | None = None) -> dict[str, Any]:
                    "risk_level": "normal", "risk_score": 32,
                    "seller_message": "Payment complete.", "type": "authorized"}
     card = p.card
+    nti = p.credential.network_transaction_id if p.credential and not failed else None
     details = {"brand": card.brand, "country": card.country, "exp_month": card.exp_month,
                "exp_year": card.exp_year, "fingerprint": card.fingerprint,
                "funding": card.funding, "last4": card.last4, "network": card.brand,
                "checks": {"address_line1_check": None, "address_postal_code_check": None,
                           "cvc_check": "pass"},
-               "three_d_secure": None} if card else None
+               "network_transaction_id": nti, "three_d_secure": None} if card else None
     return {
         "id": x.get("charge"),
         "object": "charge",
@@ -442,7 +443,7 @@ def payment_method(record: Mapping[str, Any]) -> dict[str, Any]:
             "regulated_status": "unregulated", "three_d_secure_usage": {"supported": True},
             "wallet": None},
         "created": record["created"],
-        "customer": None,
+        "customer": record.get("customer"),
         "livemode": False,
         "metadata": dict(record.get("metadata") or {}),
         "type": "card",
@@ -478,6 +479,19 @@ def event(event_id: str, type_: str, created: float, obj: Mapping[str, Any],
 
 def dumps(obj: Any) -> bytes:
     return orjson.dumps(obj)
+
+
+def events(namespace: str, now: float,
+           made: Sequence[tuple[str, Callable[[], Mapping[str, Any]]]]) -> list[Event]:
+    """Stripe events of `(type, object renderer)` pairs, rendered when first sent."""
+    out = []
+    for type_, obj in made:
+        eid = new_id("evt")
+        out.append(Event(
+            id=eid, provider="stripe", namespace=namespace, type=type_, created=now,
+            render=lambda eid=eid, type_=type_, obj=obj: dumps(  # type: ignore[misc]
+                event(eid, type_, now, obj(), None, None))))
+    return out
 
 
 # -- errors ---------------------------------------------------------------------------
