@@ -23,8 +23,7 @@ LIMITATIONS (what of the real API this does not imitate):
   the schemes did not issue for the card is declined 20057. `scheme_id` is a network
   transaction id on every card payment. On a merchant-initiated payment a card whose
   issuer challenges (the 3DS challenge test cards, or a `3ds` request that would be
-  challenged) is declined
-  20154; a card expired since it was saved, 20054. The error codes
+  challenged) is declined 20154; a card expired since it was saved, 20054. The error codes
   `payment_source_id_invalid`, `customer_not_found`, `customer_instrument_not_found`,
   `previous_payment_id_invalid`, `instrument_invalid`, `instrument_type_invalid` and
   the 409 `customer_email_already_exists` are this simulator's.
