@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import mercadopago
 import pytest
 from checkout_sdk.common.enums import InstrumentType, PaymentSourceType
 from checkout_sdk.customers.customers import CustomerRequest
@@ -25,6 +26,7 @@ from checkout_sdk.payments.payments import (
 
 from paysandbox.testing.server import SimulatorServer
 from tests.providers.checkoutcom_support import card_payment, new_key, sdk
+from tests.providers.mercadopago_sdk import sdk as mercadopago_sdk
 
 #: A 3DS test card whose issuer always challenges ("3D Secure test cards").
 CHALLENGE_CARD = "4010061700000021"
@@ -229,3 +231,24 @@ def _card_instrument() -> CreateInstrumentRequest:
     request.number = "4242424242424242"
     request.expiry_month, request.expiry_year = 6, 2031
     return request
+
+
+def test_a_renewal_failing_over_from_mercado_pago(payment_simulator: SimulatorServer,
+                                                  api: Any) -> None:
+    """The network transaction id Mercado Pago gave a card's first payment is accepted
+    by Checkout.com for a merchant-initiated payment with the same card."""
+    mp = mercadopago_sdk(payment_simulator.url("mercadopago"))
+    token = mp.card_token().create({"card_number": "5031433215406351",
+                                    "expiration_month": 11, "expiration_year": 2030,
+                                    "security_code": "123", "cardholder": {"name": "APRO"}})
+    first = mp.payment().create({
+        "transaction_amount": 20, "token": token["response"]["id"], "installments": 1,
+        "payment_method_id": "master", "payer": {"email": "ana@testuser.com"}},
+        mercadopago.config.RequestOptions(
+            max_retries=0, custom_headers={"X-Expand-Responde-Nodes": "gateway.reference"}))
+    nti = first["response"]["expanded"]["gateway"]["reference"]["network_transaction_id"]
+
+    card = card_payment("5031433215406351", 1500)
+    card.merchant_initiated, card.payment_type = True, PaymentType.RECURRING
+    card.previous_payment_id = nti
+    assert api.payments.request_payment(card).approved

@@ -7,7 +7,8 @@ A card instrument's id follows from the card (`src_` and its fingerprint), so th
 card saved twice under one key is one instrument, as at Checkout.com. An instrument
 keeps the scheme id of the payment that first saved it: the network transaction id a
 merchant-initiated payment on it quotes. Both kinds are bounded by the repositories'
-retention per namespace (the newest kept).
+retention per namespace (the newest kept), and a customer links at most
+`MAX_INSTRUMENTS` instruments.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from paysandbox.providers.checkoutcom.wire import Invalid
 from paysandbox.providers.seam import Context, Reply
 
 _HEX_TO_B32 = str.maketrans("0189", "wxyz")
+#: The instruments one customer links (a request naming more is refused by its contract).
+MAX_INSTRUMENTS = 100
 
 
 class CustomerRecord(TypedDict):
@@ -119,11 +122,15 @@ def customer_records(ctx: Context, c: CustomerRecord) -> tuple[Record, ...]:
 
 
 def link(c: CustomerRecord, src_id: str, *, default: bool = False) -> CustomerRecord:
-    """`c` with instrument `src_id` linked (its default when asked, or when it has none)."""
+    """`c` with instrument `src_id` linked (its default when asked, or when it has none);
+    past `MAX_INSTRUMENTS`, the oldest that is not the default is unlinked."""
     instruments = c["instruments"] if src_id in c["instruments"] else \
         [*c["instruments"], src_id]
-    return {**c, "instruments": instruments,
-            "default": src_id if default or not c["default"] else c["default"]}
+    chosen = src_id if default or not c["default"] else c["default"]
+    while len(instruments) > MAX_INSTRUMENTS:
+        oldest = next(i for i in instruments if i != chosen)
+        instruments = [i for i in instruments if i != oldest]
+    return {**c, "instruments": instruments, "default": chosen}
 
 
 async def payment_customer(ctx: Context, given: Mapping[str, Any]
