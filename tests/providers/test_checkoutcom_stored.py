@@ -9,6 +9,7 @@ from typing import Any
 
 import mercadopago
 import pytest
+import stripe
 from checkout_sdk.common.enums import InstrumentType, PaymentSourceType
 from checkout_sdk.customers.customers import CustomerRequest
 from checkout_sdk.exception import CheckoutApiException
@@ -173,29 +174,60 @@ def test_an_unknown_instrument_or_customer_is_refused(api: Any) -> None:
         ["customer_id_required"]
 
 
+def _stripe_nti(client: stripe.StripeClient, number: str) -> str:
+    """The network transaction id Stripe gave a customer's first payment with `number`."""
+    cus = client.v1.customers.create()
+    pm = client.v1.payment_methods.create(params={"type": "card", "card": {
+        "number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
+    pi = client.v1.payment_intents.create(params={
+        "amount": 1500, "currency": "eur", "customer": cus.id, "payment_method": pm.id,
+        "confirm": True, "setup_future_usage": "off_session"})
+    card = client.v1.charges.retrieve(str(pi.latest_charge)).payment_method_details.card
+    return str(card.network_transaction_id)
+
+
 def test_previous_payment_id_of_this_key_or_another_acquirers_id(
-        payment_simulator: SimulatorServer, api: Any) -> None:
+        payment_simulator: SimulatorServer, client: stripe.StripeClient, api: Any) -> None:
     first = _saving(api)
     ours = api.payments.request_payment(
         _mit(_by_id(first.source.id), previous=first.id))
     assert ours.approved
+    assert payment_simulator.admin("GET", f"/payments/{ours.id}")["credential"][
+        "original_network_transaction_id"] == first.scheme_id
 
-    # A renewal that failed over from another acquirer quotes the id it got there
-    # (here: a payment made with the same card under another key).
-    elsewhere = sdk(payment_simulator.url("checkoutcom"), new_key())
-    foreign = elsewhere.payments.request_payment(card_payment("4242424242424242")).scheme_id
+    # A renewal that failed over from Stripe quotes the id the card got there.
+    foreign = _stripe_nti(client, "4242424242424242")
     card = card_payment("4242424242424242", 1500)
     card.merchant_initiated, card.payment_type = True, PaymentType.RECURRING
     card.previous_payment_id = foreign
-    assert api.payments.request_payment(card).approved
+    renewed = api.payments.request_payment(card)
+    assert renewed.approved
+    credential = payment_simulator.admin("GET", f"/payments/{renewed.id}")["credential"]
+    assert (credential["initiator"], credential["mit_type"],
+            credential["original_network_transaction_id"]) == \
+        ("merchant", "recurring", foreign)
 
-    other_card = elsewhere.payments.request_payment(card_payment("5436031030606378"))
-    card.previous_payment_id = other_card.scheme_id
-    refused = api.payments.request_payment(card)
-    assert (refused.approved, refused.response_code, refused.status) == \
-        (False, "20057", "Declined")
-    card.previous_payment_id = "123456789012345"
-    assert api.payments.request_payment(card).response_code == "20057"
+    # Another card's id, or one no scheme issued, is refused.
+    for quoted in (_stripe_nti(client, "5555555555554444"), "123456789012345"):
+        card.previous_payment_id = quoted
+        refused = api.payments.request_payment(card)
+        assert (refused.approved, refused.response_code, refused.status) == \
+            (False, "20057", "Declined")
+
+
+def test_previous_payment_id_from_another_key(payment_simulator: SimulatorServer,
+                                              api: Any) -> None:
+    """A scheme id another key's payment got is another acquirer's id here."""
+    elsewhere = sdk(payment_simulator.url("checkoutcom"), new_key())
+    card = card_payment("4242424242424242", 1500)
+    card.merchant_initiated, card.payment_type = True, PaymentType.INSTALLMENT
+    card.previous_payment_id = elsewhere.payments.request_payment(
+        card_payment("4242424242424242")).scheme_id
+    assert api.payments.request_payment(card).approved
+    other = elsewhere.payments.request_payment(card_payment("5436031030606378"))
+    card.previous_payment_id = other.id  # a pay_ id of another key: not this key's
+    assert _refused(lambda: api.payments.request_payment(card)).error_details == \
+        ["previous_payment_id_invalid"]
 
 
 def test_an_issuer_asking_for_3ds_declines_the_merchant_initiated_payment(api: Any) -> None:

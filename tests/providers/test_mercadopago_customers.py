@@ -5,12 +5,12 @@ a deleted card."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import mercadopago
 import pytest
+import stripe
 
 from paysandbox.testing.server import SimulatorServer
 from tests.providers.mercadopago_sdk import sdk
@@ -117,29 +117,38 @@ def test_a_payment_with_the_saved_card_and_a_renewal_without_the_customer(
 
 
 def test_a_renewal_quoting_another_acquirers_id(payment_simulator: SimulatorServer,
+                                                client: stripe.StripeClient,
                                                 mp: mercadopago.SDK) -> None:
     customer = _customer(mp)
     card = _saved_card(mp, customer["id"])
     first = _pay(mp, customer["id"], _token_of(mp, card["id"]))
 
-    # The same card paid under another access token: another acquirer's id for it.
-    elsewhere = sdk(payment_simulator.url("mercadopago"))
-    other = _customer(elsewhere, f"{uuid.uuid4().hex[:8]}@testuser.com")
-    there = _saved_card(elsewhere, other["id"])
-    foreign = _pay(elsewhere, other["id"], _token_of(elsewhere, there["id"]))
-    foreign_nti = foreign["expanded"]["gateway"]["reference"]["network_transaction_id"]
+    # The same card's first payment at Stripe: the renewal fails over with its id.
+    foreign = _stripe_nti(client, CARD["card_number"])
     accepted = _pay(mp, customer["id"], _token_of(mp, card["id"], cvv=None),
-                    **_renewal(first, foreign_nti))
+                    **_renewal(first, foreign))
     assert accepted["status"] == "approved"
+    credential = payment_simulator.admin("GET", f"/payments/{accepted['id']}")["credential"]
+    assert (credential["initiator"], credential["mit_type"],
+            credential["original_network_transaction_id"]) == \
+        ("merchant", "recurring", foreign)
 
-    visa = _saved_card(elsewhere, other["id"], number="4235647728025682")
-    visa_nti = _pay(elsewhere, other["id"], _token_of(elsewhere, visa["id"]),
-                    payment_method_id="visa")["expanded"]["gateway"]["reference"][
-        "network_transaction_id"]
     refused = _pay(mp, customer["id"], _token_of(mp, card["id"], cvv=None),
-                   **_renewal(first, visa_nti))
+                   **_renewal(first, _stripe_nti(client, "4242424242424242")))
     assert (refused["status"], refused["status_detail"]) == \
         ("rejected", "cc_rejected_card_type_not_allowed")
+
+
+def _stripe_nti(client: stripe.StripeClient, number: str) -> str:
+    """The network transaction id Stripe gave a customer's first payment with `number`."""
+    cus = client.v1.customers.create()
+    pm = client.v1.payment_methods.create(params={"type": "card", "card": {
+        "number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
+    pi = client.v1.payment_intents.create(params={
+        "amount": 1500, "currency": "brl", "customer": cus.id, "payment_method": pm.id,
+        "confirm": True, "setup_future_usage": "off_session"})
+    card = client.v1.charges.retrieve(str(pi.latest_charge)).payment_method_details.card
+    return str(card.network_transaction_id)
 
 
 def test_a_saved_card_without_its_security_code_is_charged_without_the_customer(
