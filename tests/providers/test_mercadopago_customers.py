@@ -188,3 +188,16 @@ def test_an_unknown_customer_is_refused_on_a_payment(mp: mercadopago.SDK) -> Non
         "transaction_amount": 10, "token": token, "installments": 1,
         "payment_method_id": "master", "payer": {"type": "customer", "id": "1-nobody"}})
     assert answer["status"] == 400 and answer["response"]["cause"][0]["code"] == 2002
+
+
+def test_bad_customer_and_card_requests_get_mercado_pagos_envelope(
+        mp: mercadopago.SDK) -> None:
+    no_email = mp.customer().create({"first_name": "Ana"})
+    assert no_email["status"] == 400
+    assert no_email["response"]["message"].startswith("email attribute can't be null")
+    customer = _customer(mp)
+    for body, code in (({}, 1), ({"token": "f" * 32}, 2006)):
+        answer = mp.card().create(customer["id"], body)
+        assert (answer["status"], answer["response"]["cause"][0]["code"]) == (400, code)
+    answer = mp.customer().search({"limit": 0})
+    assert answer["status"] == 400 and answer["response"]["error"] == "bad_request"
