@@ -8,26 +8,24 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from paysandbox.core.cards import detect_brand, digits_only, is_expired, luhn_valid
+from paysandbox.core.cards import digits_only, is_expired, luhn_valid
 from paysandbox.core.commands import Authorize, Command, Record, Result, Writes
 from paysandbox.core.money import Currency, UnknownCurrency, currency
 from paysandbox.core.outcomes import Outcome
 from paysandbox.core.payments import (
     AmountExceeded,
-    CardDetails,
     InvalidTransition,
     NoSuchPayment,
     Payment,
     Status,
 )
 from paysandbox.errors import ResourceMissing
-from paysandbox.providers.checkoutcom import disputes, magic, wire
+from paysandbox.providers.checkoutcom import disputes, magic, stored, vault, wire
 from paysandbox.providers.checkoutcom.objects import notes
 from paysandbox.providers.checkoutcom.wire import Invalid
 from paysandbox.providers.seam import Context, Reply
 
 NAME = "checkoutcom"
-_HEX_TO_B32 = str.maketrans("0189", "wxyz")
 
 
 async def payment(ctx: Context, pid: str) -> Payment:
@@ -58,10 +56,12 @@ def not_allowed(action: str) -> Invalid:
 
 
 async def create_payment(ctx: Context, params: dict[str, Any]) -> Any:
-    """A card payment: the payment, its session id's alias and, when the shopper is sent
-    to 3DS, the page the session id opens are written as one unit."""
-    p, outcome, challenge = _new_payment(ctx, params)
-    writes = Writes(aliases=(p.extra["session_id"],), on_action=(challenge,))
+    """A card payment: the payment, its session id's alias, the instrument and customer
+    it saves and, when the shopper is sent to 3DS, the page the session id opens are
+    written as one unit."""
+    p, outcome, challenge, records = await _new_payment(ctx, params)
+    writes = Writes(aliases=(p.extra["session_id"],), records=records,
+                    on_action=(challenge,))
     result = await run(ctx, Authorize(p.id, outcome, create=p, writes=writes), p)
     after = result.payment
     disputes.after_capture(ctx, result.previous, after)
@@ -72,7 +72,8 @@ async def create_payment(ctx: Context, params: dict[str, Any]) -> Any:
 def examine(body: Mapping[str, Any], now: datetime | None
             ) -> tuple[list[str], Currency | None, str]:
     """A payment request's problems (every one, for one 422), its currency and its card
-    number; whether the card has expired only when `now` is given."""
+    number (empty for a saved source); whether the card has expired only when `now` is
+    given."""
     problems: list[str] = []
     try:
         cur: Currency | None = currency(body["currency"])
@@ -84,6 +85,10 @@ def examine(body: Mapping[str, Any], now: datetime | None
     kind = src["type"]
     if kind == "token":
         problems.append("token_invalid")
+    elif kind in ("id", "customer"):
+        if not src.get("id"):
+            problems.append("payment_source_id_required" if kind == "id"
+                            else "customer_id_required")
     elif kind != "card":
         problems.append("payment_source_type_invalid")
     else:
@@ -112,22 +117,26 @@ def _card_number(src: Mapping[str, Any], problems: list[str], now: datetime | No
     return number
 
 
-def _new_payment(ctx: Context, body: Mapping[str, Any]) -> tuple[Payment, Outcome, Record]:
-    """The payment a request describes, the outcome its test values call for and the
-    record that opens its 3DS page; every problem found at once, in one 422."""
+async def _new_payment(ctx: Context, body: Mapping[str, Any]
+                       ) -> tuple[Payment, Outcome, Record, tuple[Record, ...]]:
+    """The payment a request describes, the outcome its test values call for, the
+    record that opens its 3DS page and the vault records it writes; every problem found
+    at once, in one 422."""
     problems, cur, number = examine(body, ctx.clock.now_datetime())
-    if problems or cur is None or not number:
-        raise Invalid(*problems)
     src = body["source"]
-    fingerprint = ctx.card_fingerprint(number, 64).upper()
-    card = CardDetails(brand=detect_brand(number).value, last4=number[-4:], bin=number[:6],
-                       exp_month=src["expiry_month"], exp_year=src["expiry_year"],
-                       country="GB", fingerprint=fingerprint)
+    if problems or cur is None or (src["type"] == "card" and not number):
+        raise Invalid(*problems)
+    paid = await stored.source(ctx, body, number)
+    card = paid.card
+    nti = ctx.network_transaction_id(card)
+    cred, refusal = await stored.credential(ctx, body, paid, nti)
     amount = body.get("amount", 0)
     tds = body.get("3ds") or {}
-    outcome = magic.outcome(number, amount, cur.minor_units,
-                            three_ds=bool(tds.get("enabled")),
-                            attempt_n3d=bool(tds.get("attempt_n3d")))
+    challenged = cred.merchant_initiated and stored.challenges(paid)
+    outcome = refusal or magic.outcome(
+        paid.number, amount, cur.minor_units,
+        three_ds=bool(tds.get("enabled")) or challenged,
+        attempt_n3d=bool(tds.get("attempt_n3d")))
     pid = wire.new_id("pay")
     sid = wire.secret_id("sid")  # the 3DS page's token too: unguessable
     redirect, challenge = ctx.hosted_link_at(sid, pid)
@@ -136,29 +145,33 @@ def _new_payment(ctx: Context, body: Mapping[str, Any]) -> tuple[Payment, Outcom
         "base": ctx.api_url(),
         "session_id": sid,
         "redirect": redirect,
-        "source_id": "src_" + fingerprint[:26].lower().translate(_HEX_TO_B32),
+        "source_id": paid.instrument["id"] if paid.instrument else
+        vault.instrument_id(card.fingerprint),
         "auth_code": f"{secrets.randbelow(1_000_000):06d}",
-        "scheme_id": f"{secrets.randbelow(10**15):015d}",
+        "scheme_id": nti,
         "acquirer_transaction_id": secrets.token_hex(10),
         "retrieval_reference_number": f"{secrets.randbelow(10**12):012d}",
         "verification": amount == 0,
         "three_ds": bool(tds.get("enabled")),
         "cvv": bool(src.get("cvv")),
-        "card_name": src.get("name"),
+        "card_name": src.get("name") if src["type"] == "card" or paid.instrument is None
+        else paid.instrument["name"],
         "payment_type": body.get("payment_type", "Regular"),
+        "merchant_initiated": cred.merchant_initiated,
         "metadata": metadata,
     }
-    for key in ("reference", "description", "success_url", "failure_url"):
+    for key in ("reference", "description", "success_url", "failure_url",
+                "previous_payment_id"):
         if body.get(key) is not None:
             extra[key] = body[key]
-    if body.get("customer") is not None:
-        extra["customer"] = wire.customer(ctx.namespace, body["customer"])
+    if paid.shown_customer is not None:
+        extra["customer"] = paid.shown_customer
     p = Payment(id=pid, namespace=ctx.namespace, provider=NAME, amount=amount,
                 currency=cur.code, created=ctx.clock.now(),
                 capture_manual=body.get("capture") is False or amount == 0, card=card,
                 metadata={str(k): str(v) for k, v in metadata.items()},
-                description=body.get("description"), extra=extra)
-    return p, outcome, challenge
+                description=body.get("description"), extra=extra, credential=cred)
+    return p, outcome, challenge, stored.writes(ctx, paid, nti)
 
 
 async def get_payment(ctx: Context, params: dict[str, Any]) -> Any:

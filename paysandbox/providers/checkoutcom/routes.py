@@ -6,11 +6,27 @@ Mounted at `/checkoutcom`: give the official SDK an Environment whose `base_uri`
 `sk_test_…`); the key is the namespace.
 
 LIMITATIONS (what of the real API this does not imitate):
-- Payments with a `card` source only. A `token` source (`tok_…` from Frames or the
-  Tokens API) is refused with 422 `token_invalid`: there is no Tokens API here; other
-  source types (`id`, `customer`, `network_token`, APMs) with 422
-  `payment_source_type_invalid`. Payouts, payment links, hosted payments, sessions and
-  the Workflows API are not imitated.
+- Payments with a `card`, `id` (a saved instrument) or `customer` (its default
+  instrument) source. A `token` source (`tok_…` from Frames or the Tokens API) is
+  refused with 422 `token_invalid`: there is no Tokens API here; other source types
+  (`network_token`, APMs) with 422 `payment_source_type_invalid`. Payouts, payment
+  links, hosted payments, sessions and the Workflows API are not imitated.
+- Stored credentials (stored.py, vault.py): a `card` source is saved as an instrument
+  unless `store_for_future_use` is false, whatever the payment's outcome; its id
+  (`src_…`) follows from the card, so one card is one instrument per key. Customers
+  (`/customers`, found by id or email) and card instruments (`/instruments`, `type:
+  card` with the card's details; `type: token` answers 422 `token_invalid`, bank
+  accounts are not imitated). `merchant_initiated: true` makes a merchant-initiated
+  payment (`payment_type` Recurring, Installment, else unscheduled); it quotes
+  `previous_payment_id` (this key's `pay_` id, or any imitated acquirer's network
+  transaction id), else the scheme id of the payment that saved its instrument; an id
+  the schemes did not issue for the card is declined 20057. `scheme_id` is a network
+  transaction id on every card payment. On a merchant-initiated payment a card whose
+  issuer challenges (the 3DS challenge test cards, or a `3ds` request that would be
+  challenged) is declined 20154; a card expired since it was saved, 20054. The error codes
+  `payment_source_id_invalid`, `customer_not_found`, `customer_instrument_not_found`,
+  `previous_payment_id_invalid`, `instrument_invalid`, `instrument_type_invalid` and
+  the 409 `customer_email_already_exists` are this simulator's.
 - One capture per payment: a partial capture releases the rest ("Partially Captured");
   `capture_type: NonFinal` is accepted and changes nothing. Voids void the whole
   authorization. Incremental authorizations, reversals and `capture_on` are not imitated.
@@ -18,10 +34,10 @@ LIMITATIONS (what of the real API this does not imitate):
   amount triggers of "Response code testing" (see magic.py). The bypass by expiry date,
   the 3DS-only amount triggers (20150, 20153), "first attempt only" for 2011/2013, the
   card-verification cards and the AFT/payout cards are not imitated.
-- A payment's `customer` gets a `cus_` id derived from its email (the same email under
-  the same key is the same customer); the Customers API itself is not imitated.
+- A payment's `customer` with an email no customer has creates that customer (its
+  `cus_` id derived from the email); one with an unknown `id` is shown as given.
 - A payment declined by 3DS or the issuer is final, as in the real API; there is no
-  retry (`retry`) or `previous_payment_id` chaining. Risk rules are not evaluated.
+  retry (`retry`). Risk rules are not evaluated.
 - The bodies of 403 (action not allowed) answers and the error codes of malformed or
   non-JSON bodies are this simulator's (the reference does not document them); an
   idempotency key reused with another body answers 422 `idempotency_key_invalid`.
@@ -74,7 +90,7 @@ from paysandbox.core.commands import (
 from paysandbox.core.disputes import DisputeStatus
 from paysandbox.core.payments import Payment, Status
 from paysandbox.objects import Objects
-from paysandbox.providers.checkoutcom import actions, disputes, payments, wire
+from paysandbox.providers.checkoutcom import actions, disputes, payments, vault, wire
 from paysandbox.providers.checkoutcom.dialect import CheckoutDialect
 from paysandbox.providers.seam import Route, op
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -122,6 +138,16 @@ class CheckoutProvider:
             op("POST", "/payments/{id}/captures", actions.capture_payment),
             op("POST", "/payments/{id}/refunds", actions.refund_payment),
             op("POST", "/payments/{id}/voids", actions.void_payment),
+            op("POST", "/customers", vault.create_customer, read="create"),
+            op("GET", "/customers/{id}", vault.get_customer, read="retrieve"),
+            op("PATCH", "/customers/{id}", vault.update_customer, read="update"),
+            op("DELETE", "/customers/{id}", vault.delete_customer, read="update"),
+            op("POST", "/instruments", vault.create_instrument, read="create"),
+            op("GET", "/instruments/{id}", vault.get_instrument, read="retrieve"),
+            op("PATCH", "/instruments/{id}", vault.update_instrument,
+               read="update"),
+            op("DELETE", "/instruments/{id}", vault.delete_instrument,
+               read="update"),
             op("GET", "/disputes", disputes.list_disputes, read="list"),
             op("GET", "/disputes/{id}", disputes.get_dispute, read="retrieve"),
             op("PUT", "/disputes/{id}/evidence", disputes.provide_dispute_evidence),

@@ -1,5 +1,7 @@
 """Mercado Pago's card tokens (`POST /v1/card_tokens`, as the SDKs make them with the
-access token): kept in a typed repository, single use, valid for seven days."""
+access token): kept in a typed repository, single use, valid for seven days. A token is
+made from a card's details, or from a customer's saved card (`card_id`, with its
+`security_code` when the customer is there to type it)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any, TypedDict
 from paysandbox.core.cards import detect_brand, digits_only, is_expired, luhn_valid
 from paysandbox.errors import InvalidRequest
 from paysandbox.providers.mercadopago import wire
+from paysandbox.providers.mercadopago.cards import CARDS, card_missing
 from paysandbox.providers.mercadopago.errors import not_found
 from paysandbox.providers.seam import Context, Kind, Reply
 
@@ -26,7 +29,7 @@ class CardTokenRecord(TypedDict):
 
     id: str
     public_key: None
-    card_id: None
+    card_id: str | None
     luhn_validation: bool
     status: str
     live_mode: bool
@@ -64,6 +67,8 @@ def _int(value: int | float | str, code: str) -> int:
 
 
 async def create_card_token(ctx: Context, params: dict[str, Any]) -> Any:
+    if params.get("card_id") is not None:
+        return await _from_card(ctx, params)
     number = digits_only(params["card_number"])
     if not luhn_valid(number):
         raise InvalidRequest("Invalid card_number: it fails the Luhn check. Use a test "
@@ -95,6 +100,27 @@ async def create_card_token(ctx: Context, params: dict[str, Any]) -> Any:
         date_due=wire.date(now + TTL),
         _brand=detect_brand(number).value, _used=False, _due=now + TTL,
         _fingerprint=ctx.card_fingerprint(number))
+    await ctx.objects(TOKENS).put(token_id, record)
+    return Reply(wire.card_token(record), status=201)
+
+
+async def _from_card(ctx: Context, params: dict[str, Any]) -> Any:
+    card = await ctx.objects(CARDS).get(params["card_id"])
+    if card is None or (params.get("customer_id") not in (None, card["customer_id"])):
+        raise card_missing()
+    now = ctx.clock.now()
+    token_id = secrets.token_hex(16)
+    record = CardTokenRecord(
+        id=token_id, public_key=None, card_id=card["id"], luhn_validation=True,
+        status="active", live_mode=False, require_esc=False, date_used=None,
+        card_number_length=16, security_code_length=len(params.get("security_code") or ""),
+        first_six_digits=card["first_six_digits"], last_four_digits=card["last_four_digits"],
+        expiration_month=card["expiration_month"], expiration_year=card["expiration_year"],
+        cardholder=Cardholder(name=card["cardholder"].get("name"),
+                              identification=card["cardholder"].get("identification") or {}),
+        date_created=wire.date(now), date_last_updated=wire.date(now),
+        date_due=wire.date(now + TTL), _brand=card["_brand"], _used=False, _due=now + TTL,
+        _fingerprint=card["_fingerprint"])
     await ctx.objects(TOKENS).put(token_id, record)
     return Reply(wire.card_token(record), status=201)
 

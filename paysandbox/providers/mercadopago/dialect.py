@@ -48,7 +48,8 @@ class MercadoPagoDialect:
     async def decode(self, request: web.Request, schema: str | None) -> dict[str, Any]:
         """A write's JSON body; the search's query parameters. Other reads take none."""
         if request.method in ("GET", "DELETE"):
-            if schema in ("search_payments.request", "search_chargebacks.request"):
+            if schema in ("search_payments.request", "search_chargebacks.request",
+                          "search_customers.request"):
                 return _search(request)
             return {}
         if schema == "upload_documentation.request":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 import secrets
 from collections.abc import Mapping
@@ -31,7 +30,7 @@ from paysandbox.core.payments import (
     Status,
 )
 from paysandbox.errors import InvalidRequest
-from paysandbox.providers.mercadopago import boleto, magic, pix, wire
+from paysandbox.providers.mercadopago import boleto, magic, pix, stored, wire
 from paysandbox.providers.mercadopago.card_tokens import TOKENS
 from paysandbox.providers.mercadopago.errors import amount_error, not_found, state_error
 from paysandbox.providers.seam import Context, Reply
@@ -45,15 +44,6 @@ AUTHORIZATION_HOLD = 7 * 86400.0
 _BRT = timezone(timedelta(hours=-3))
 #: The payer's page of a PIX, boleto or OXXO payment (mercadopago/pages.py).
 TICKETS = "mercadopago/tickets"
-
-
-def user_id(token: str) -> int:
-    """The account a test token belongs to: its last segment, as Mercado Pago's tokens
-    end with the user id; otherwise a stable number derived from the token."""
-    last = token.rsplit("-", 1)[-1]
-    if last.isdigit() and 0 < len(last) <= 12:
-        return int(last)
-    return int(hashlib.sha256(token.encode()).hexdigest()[:12], 16) % 10**9
 
 
 async def payment(ctx: Context, raw_id: str) -> Payment:
@@ -136,7 +126,7 @@ def _new_payment(ctx: Context, params: Mapping[str, Any], minor: int, code: str,
     metadata = params.get("metadata") or {}
     extra: dict[str, Any] = {
         "payment_method_id": params["payment_method_id"], "payment_type_id": type_id,
-        "payer": _payer(params["payer"]), "collector_id": user_id(ctx.namespace),
+        "payer": _payer(params["payer"]), "collector_id": wire.user_id(ctx.namespace),
         "metadata": metadata, "expires_at": expires_at,
         **{k: params[k] for k in ("external_reference", "notification_url", "callback_url",
                                   "statement_descriptor", "installments", "issuer_id",
@@ -172,23 +162,39 @@ async def _pay_by_card(ctx: Context, p: Payment, params: Mapping[str, Any]) -> A
                        exp_year=record["expiration_year"],
                        funding="debit" if params["payment_method_id"].startswith("deb")
                        else "credit", country="BR", fingerprint=record["_fingerprint"])
+    nti = ctx.network_transaction_id(card)
+    kept = await stored.stored(ctx, params, record, card, nti)
     now = wire.date(ctx.clock.now())
-    changes = PaymentChanges(card=card, extra={
+    extra: dict[str, Any] = {"network_transaction_id": nti}
+    if kept.customer is not None:
+        extra["payer"] = {**p.extra["payer"], "id": kept.customer["id"], "type": "customer",
+                          "email": p.extra["payer"]["email"] or kept.customer["email"]}
+    changes = PaymentChanges(card=card, credential=kept.credential, extra={
+        **extra,
         "authorization_code": f"{secrets.randbelow(10**6):06d}",
-        "card": {"id": None, "first_six_digits": record["first_six_digits"],
+        "card": {"id": record["card_id"], "first_six_digits": record["first_six_digits"],
                  "last_four_digits": record["last_four_digits"],
                  "expiration_month": record["expiration_month"],
                  "expiration_year": record["expiration_year"],
                  "date_created": now, "date_last_updated": now,
                  "cardholder": record["cardholder"]}})
-    outcome = magic.outcome_for_cardholder(record["cardholder"].get("name"))
+    outcome = kept.refusal or magic.outcome_for_cardholder(record["cardholder"].get("name"))
     p = dataclasses.replace(p, card=card)
     used = tokens.record(token_id, {**record, "_used": True})
     result = await run(ctx, Authorize(p.id, outcome, changes, create=p,
-                                      writes=Writes(records=(used,))), p)
+                                      writes=Writes(records=(used, *kept.records))), p)
     if result.payment.status is Status.AUTHORIZED:
         ctx.schedule(Void(p.id, "expired"), ctx.clock.now() + AUTHORIZATION_HOLD)
-    return Reply(wire.payment(result.payment), status=201)
+    return Reply(shown(ctx, result.payment), status=201)
+
+
+def shown(ctx: Context, p: Payment) -> dict[str, Any]:
+    """The payment, with `expanded` when the request asks for it."""
+    out = wire.payment(p)
+    more = stored.expanded(ctx, p.extra.get("network_transaction_id"))
+    if more is not None:
+        out["expanded"] = more
+    return out
 
 
 async def _pay_later(ctx: Context, p: Payment) -> Any:
@@ -207,7 +213,7 @@ async def _pay_later(ctx: Context, p: Payment) -> Any:
 # -- read, change ----------------------------------------------------------------------
 
 async def get_payment(ctx: Context, params: dict[str, Any]) -> Any:
-    return wire.payment(await payment(ctx, ctx.path["id"]))
+    return shown(ctx, await payment(ctx, ctx.path["id"]))
 
 
 async def update_payment(ctx: Context, params: dict[str, Any]) -> Any:

@@ -6,9 +6,27 @@ or voucher and are paid on a hosted page (`ticket_url` / `external_resource_url`
 through `POST /__admin/payments/{id}/complete`, or expire on the virtual clock.
 
 LIMITATIONS (what of the real API this does not imitate):
-- Resources: payments, refunds, card tokens and chargebacks only. No Orders API,
-  preferences (Checkout Pro), customers and saved cards, merchant orders,
-  disbursements, subscriptions or Point.
+- Resources: payments, refunds, card tokens, customers and their saved cards, and
+  chargebacks only. No Orders API, preferences (Checkout Pro), merchant orders,
+  disbursements, subscriptions (preapproval) or Point.
+- Customers (`/v1/customers`, search by `email` or all, `limit`/`offset`; one customer
+  per email, a second refused with cause 101) and their cards (saved from a card
+  token, at most 10 per customer; the same card saved twice is one card; `PUT` of a
+  card is not imitated). A saved card pays through a token made from its `card_id`
+  (stored.py): with `point_of_interaction.type: SUBSCRIPTIONS` and
+  `transaction_data.first_time_use: false` the payment is a merchant-initiated
+  recurring one, and a saved card's token without a security code, paid by the
+  customer (`payer.type: customer`), an unscheduled one; it quotes
+  `forward_data.network_transaction_data.network_transaction_id`, else the payment
+  `transaction_data.payment_reference.id` names, else the card's first payment's id,
+  and is rejected `cc_rejected_card_type_not_allowed` when the schemes did not issue it
+  for the card. `X-Expand-Responde-Nodes: gateway.reference` adds the payment's
+  network transaction id (`expanded.gateway.reference.network_transaction_id`). A
+  merchant-initiated payment whose card expired since it was saved is rejected
+  `cc_rejected_bad_filled_date`. Customer not found is cause 2002; a card not found
+  (or deleted) is this simulator's 404 with cause 2000. `subscription_sequence`,
+  `subscription_id`, `invoice_period` and `billing_date` are accepted and change
+  nothing.
 - Chargebacks: opened by a scenario rule or the admin API (Mercado Pago documents no
   test trigger); `GET /v1/chargebacks/{id}` (or the payment's id), `GET
   /v1/chargebacks/search` (`payment_id`, `limit`, `offset`) and `POST
@@ -56,6 +74,7 @@ from paysandbox.objects import Objects
 from paysandbox.providers.mercadopago import (
     card_tokens,
     chargebacks,
+    customers,
     pages,
     payments,
     refunds,
@@ -101,6 +120,17 @@ class MercadoPagoProvider:
                read="retrieve"),
             op("POST", "/v1/card_tokens", card_tokens.create_card_token),
             op("GET", "/v1/card_tokens/{id}", card_tokens.get_card_token, read="retrieve"),
+            op("POST", "/v1/customers", customers.create_customer, read="create"),
+            op("GET", "/v1/customers/search", customers.search_customers, read="list"),
+            op("GET", "/v1/customers/{id}", customers.get_customer, read="retrieve"),
+            op("PUT", "/v1/customers/{id}", customers.update_customer, read="update"),
+            op("DELETE", "/v1/customers/{id}", customers.delete_customer, read="update"),
+            op("POST", "/v1/customers/{id}/cards", customers.create_card, read="create"),
+            op("GET", "/v1/customers/{id}/cards", customers.list_cards, read="list"),
+            op("GET", "/v1/customers/{id}/cards/{card_id}", customers.get_card,
+               read="retrieve"),
+            op("DELETE", "/v1/customers/{id}/cards/{card_id}", customers.delete_card,
+               read="update"),
             op("GET", "/v1/chargebacks/search", chargebacks.search_chargebacks, read="list"),
             op("GET", "/v1/chargebacks/{id}", chargebacks.get_chargeback, read="retrieve"),
             op("POST", "/v1/chargebacks/{id}/documentation",

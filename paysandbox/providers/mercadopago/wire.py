@@ -210,6 +210,15 @@ def _when(p: Payment, *actions: str) -> float | None:
         Status.CAPTURED,)), None)
 
 
+def user_id(token: str) -> int:
+    """The account a test token belongs to: its last segment, as Mercado Pago's tokens
+    end with the user id; otherwise a stable number derived from the token."""
+    last = token.rsplit("-", 1)[-1]
+    if last.isdigit() and 0 < len(last) <= 12:
+        return int(last)
+    return int(hashlib.sha256(token.encode()).hexdigest()[:12], 16) % 10**9
+
+
 def payment(p: Payment) -> dict[str, Any]:
     x = p.extra
     st, detail = status(p)
