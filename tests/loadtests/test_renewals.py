@@ -5,8 +5,6 @@ asserted from Locust's CSV and the service's own renewal counts."""
 from __future__ import annotations
 
 import csv
-import urllib.error
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -16,17 +14,6 @@ from paysandbox.cli import main as paysandbox
 from paysandbox.examples.payment_service.server import ServiceServer
 from paysandbox.loadtests.run import SUITES
 from paysandbox.testing.server import SimulatorServer
-
-
-def serves_saved_cards(simulator: SimulatorServer) -> bool:
-    """Whether the simulator's Stripe has customers (stored credentials) yet."""
-    req = urllib.request.Request(f"{simulator.base_url}/stripe/v1/customers", data=b"",
-                                 headers={"Authorization": "Bearer sk_test_probe"})
-    try:
-        with urllib.request.urlopen(req, timeout=10):
-            return True
-    except urllib.error.HTTPError as exc:
-        return exc.code != 404
 
 
 def stats(report: Path) -> dict[str, dict[str, int]]:
@@ -43,8 +30,6 @@ def test_the_renewals_suite_is_a_suite_of_the_runner() -> None:
 def test_customers_save_cards_and_their_subscriptions_renew_under_load(
         service: ServiceServer, simulator: SimulatorServer, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    if not serves_saved_cards(simulator):
-        pytest.skip("the simulator's Stripe has no customers (stored credentials) yet")
     monkeypatch.setenv("LOAD_RENEWAL_INTERVAL", "1")  # virtual seconds: due within the run
     report = tmp_path / "report"
     code = paysandbox(["load", "--suite", "renewals", "--target", service.url,
@@ -82,8 +67,6 @@ def test_under_load_renewals_stripe_cannot_charge_are_approved_elsewhere(
     """Stripe refuses every renewal (503) while its customers' own payments go through:
     the dollar renewals fail over to Checkout.com with the network transaction id, and
     none is lost."""
-    if not serves_saved_cards(simulator):
-        pytest.skip("the simulator's Stripe has no customers (stored credentials) yet")
     monkeypatch.setenv("LOAD_RENEWAL_INTERVAL", "1")
     scenario = tmp_path / "renewal-day.yaml"
     scenario.write_text(RENEWAL_DAY)

@@ -1183,12 +1183,7 @@ def test_renewals_decline_merchant_initiated_payments_only_and_fail_stripe_on_re
     renewals (off-session, merchant-initiated) are declined expired, authentication
     required or revoked at the file's shares; in the renewal-day phase Stripe's renewals
     fail with 503 or issuer_not_available."""
-    try:
-        customer, method = _saved_card(client)
-    except stripe.InvalidRequestError as err:  # the provider's stored credentials
-        if err.http_status == 404:
-            pytest.skip("Stripe's customers and off-session payments are not served yet")
-        raise
+    customer, method = _saved_card(client)
     doc = document("renewals.yaml")
     phases = doc.pop("phases")
     for rule in doc["rules"]:
