@@ -274,3 +274,26 @@ async def test_overlapping_renew_due_calls_charge_a_period_once(
     gate.set()
     assert ((await first)["renewed"], second["renewed"]) == (1, 0)
     assert service.wallet.subscriptions[sub_id].renewals_total == 1
+
+
+async def test_renew_due_answers_503_and_renews_nothing_when_the_clock_cannot_be_read(
+        service: PaymentService, stubs: dict[str, Stub]) -> None:
+    from aiohttp import ClientConnectionError
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from paysandbox.examples.payment_service.app import SERVICE, create_app
+
+    _, sub_id = await subscribe(service, stubs, interval=60)
+
+    async def unreachable() -> float:
+        raise ClientConnectionError("connection refused")
+
+    service.now = unreachable
+    app = create_app(service.config)
+    app.cleanup_ctx.clear()  # the service above, not one with real adapters
+    app[SERVICE] = service
+    async with TestClient(TestServer(app)) as client:
+        resp = await client.post("/subscriptions/renew-due", json={})
+        assert resp.status == 503
+        assert "GET /__admin/clock" in (await resp.json())["error"]
+    assert service.wallet.subscriptions[sub_id].renewals_total == 0

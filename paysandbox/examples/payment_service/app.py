@@ -573,7 +573,12 @@ async def create_subscription(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     body = await _body(request)
     try:
-        sub = service.wallet.subscribe(body, await service.now())
+        now = await service.now()
+    except (aiohttp.ClientError, TimeoutError, KeyError, ValueError) as exc:
+        return _json({"error": f"the clock renewals fall due by could not be read "
+                               f"(GET /__admin/clock): {type(exc).__name__}: {exc}"}, 503)
+    try:
+        sub = service.wallet.subscribe(body, now)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     return _json(sub.view(), 201)
@@ -587,7 +592,12 @@ async def get_subscription(request: web.Request) -> web.Response:
 
 
 async def renew_due_subscriptions(request: web.Request) -> web.Response:
-    return _json(await renew_due(request.app[SERVICE]))
+    try:
+        return _json(await renew_due(request.app[SERVICE]))
+    except (aiohttp.ClientError, TimeoutError, KeyError, ValueError) as exc:
+        return _json({"error": f"the clock renewals fall due by could not be read "
+                               f"(GET /__admin/clock): {type(exc).__name__}: {exc}; "
+                               "nothing was renewed, call again"}, 503)
 
 
 async def get_card(request: web.Request) -> web.Response:
