@@ -19,15 +19,17 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     """The `load` and `demo` subcommands and their options."""
     load = sub.add_parser(
         "load", help="run a Locust suite headless, with SLO gates and a report",
-        description="Run the checkout suite (a payment service's API) or the providers "
-                    "suite (the provider APIs) headless in a Locust subprocess; exit 1 when "
-                    "an SLO gate is breached.",
+        description="Run the checkout suite (a payment service's API), the renewals suite "
+                    "(saved cards and subscriptions through the reference service) or the "
+                    "providers suite (the provider APIs) headless in a Locust subprocess; "
+                    "exit 1 when an SLO gate is breached.",
         epilog="example:\n  paysandbox load --suite checkout --target http://127.0.0.1:8000 "
                "--users 20 --spawn-rate 5 --run-time 60s \\\n"
                "      --scenario acquirer-brownout --slo 'p95<300ms' "
                "--slo 'errors<1%' --report reports/run1",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    load.add_argument("--suite", choices=["checkout", "providers"], default="checkout")
+    load.add_argument("--suite", choices=["checkout", "providers", "renewals"],
+                      default="checkout")
     load.add_argument("--target", help="the system under test's base URL (providers suite: "
                                        "default the simulator)")
     load.add_argument("--simulator", help="the simulator's base URL (default "

@@ -63,6 +63,10 @@ def _options(parser: Any) -> None:
                        help="share of all payments made with a local method (iDEAL, "
                             "Bancontact, PIX, OXXO, UPI, M-Pesa), evenly; default: each "
                             "market's usual share (env LOAD_LOCAL_METHOD_RATIO)")
+    group.add_argument("--renewal-interval", type=float,
+                       default=float(os.environ.get("LOAD_RENEWAL_INTERVAL", 5)),
+                       help="renewals suite: virtual seconds between a subscription's "
+                            "renewals (default 5; env LOAD_RENEWAL_INTERVAL)")
     group.add_argument("--sut-adapter", default="paysandbox.loadtests.adapters:ReferenceService",
                        help="module:Class of the adapter to your payment service's API")
     group.add_argument("--shape", default="", choices=["", "ramp", "step", "spike", "soak",

@@ -34,7 +34,8 @@ from paysandbox.loadtests.report import bucket_for, build_report, slo_value
 from paysandbox.loadtests.sampler import Sampled, SimulatorSampler
 
 HERE = Path(__file__).resolve().parent
-SUITES = {"checkout": HERE / "checkout.py", "providers": HERE / "providers.py"}
+SUITES = {"checkout": HERE / "checkout.py", "providers": HERE / "providers.py",
+          "renewals": HERE / "renewals.py"}
 PROVIDER_USERS = {"stripe": "StripeUser", "adyen": "AdyenUser", "checkoutcom": "CheckoutcomUser"}
 
 

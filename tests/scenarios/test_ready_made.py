@@ -1157,3 +1157,59 @@ def test_disputes_open_weeks_later_at_their_rate_and_end_as_the_file_says(
     assert all(d.balance_transactions == [] for d in inquiries)
     won = [d for d in found if d.status == "won"]
     assert all(len(d.balance_transactions) == 2 for d in won)
+
+
+# -- renewals --------------------------------------------------------------------------
+
+def _saved_card(client: stripe.StripeClient) -> tuple[str, str]:
+    """A customer's first payment, present, that saves the card: (customer, method)."""
+    customer = client.v1.customers.create(params={"email": "renew@example.com"})
+    pi = client.v1.payment_intents.create(params={
+        **PAYMENT, "currency": "usd", "customer": customer.id,
+        "setup_future_usage": "off_session"})
+    assert pi.status == "succeeded"
+    return customer.id, str(pi.payment_method)
+
+
+def _renew(client: stripe.StripeClient, customer: str, method: str) -> Attempt:
+    return authorize(client, "usd", customer=customer, payment_method=method,
+                     off_session=True)
+
+
+@exercises("renewals.yaml")
+def test_renewals_decline_merchant_initiated_payments_only_and_fail_stripe_on_renewal_day(
+        client, payment_simulator):
+    """Its rates raised 4 times: customers' own payments that save cards go through, the
+    renewals (off-session, merchant-initiated) are declined expired, authentication
+    required or revoked at the file's shares; in the renewal-day phase Stripe's renewals
+    fail with 503 or issuer_not_available."""
+    customer, method = _saved_card(client)
+    doc = document("renewals.yaml")
+    phases = doc.pop("phases")
+    for rule in doc["rules"]:
+        rule["probability"] *= 4
+    payment_simulator.use_scenario(doc)
+    assert {_saved_card(client)[0] != customer for _ in range(20)} == {True}
+    n = 200
+    made = [_renew(client, customer, method) for _ in range(n)]
+    expected = _declines(doc)
+    seen = Counter(a.decline_code for a in made if a.status == "declined")
+    for reason, share in expected.items():
+        lo, hi = band(n, share)
+        assert lo <= seen[reason] <= hi, (reason, seen)
+    assert sum(seen.values()) + Counter(a.status for a in made)["succeeded"] == n
+
+    payment_simulator.use_scenario({"name": "renewals", "phases": [
+        dict(phases[0], after="0s") | {"for": "10m"}]})
+    outage = Counter[str]()
+    for _ in range(100):
+        try:
+            outage[_renew(client, customer, method).decline_code or "approved"] += 1
+        except stripe.APIError as err:
+            outage[f"http {err.http_status}"] += 1
+    phase = phases[0]["rules"]
+    for key, share in (("http 503", phase[0]["probability"]), ("issuer_not_available",
+                       (1 - phase[0]["probability"]) * phase[1]["probability"])):
+        lo, hi = band(100, share)
+        assert lo <= outage[key] <= hi, outage
+    assert authorize(client, "usd").status == "succeeded"  # a customer's own payment

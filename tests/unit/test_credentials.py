@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from paysandbox.core import payments
+from paysandbox.core.cards import luhn_valid, redact_pans
 from paysandbox.core.credentials import (
     Credential,
     Initiator,
@@ -40,6 +41,16 @@ def test_a_network_transaction_id_is_15_digits_and_checks_against_its_card() -> 
                                               VISA)
     assert not network_transaction_id_matches(KEY, "abc", VISA)
     assert issue_network_transaction_id(KEY, VISA) != nti
+
+
+def test_a_network_transaction_id_is_never_masked_as_a_card_number() -> None:
+    """About one 15-digit number in ten passes Luhn, and logs and the journal mask those:
+    none issued does, so a renewal's quoted id can be found where it was sent."""
+    issued = [issue_network_transaction_id(KEY, VISA) for _ in range(300)]
+    assert not any(luhn_valid(nti) for nti in issued)
+    assert all(redact_pans(f'{{"previous_payment_id": "{nti}"}}').count(nti) == 1
+               for nti in issued)
+    assert all(network_transaction_id_matches(KEY, nti, VISA) for nti in issued)
 
 
 def _payment(card: CardDetails | None = VISA) -> Payment:

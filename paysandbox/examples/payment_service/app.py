@@ -10,6 +10,13 @@
     POST /payments/{id}/refund      {"amount": optional}
     POST /webhooks/{provider}       signed provider webhooks
     GET  /health, GET /stats        breaker states, counts per provider and status
+    POST /payments with "save_card": true and "customer": {"id" or "email"}: the card is
+                                    saved at the acquirer; the payment names `saved_card`
+    GET  /cards/{id}                a saved card (token, brand, last4, expiry, NTI)
+    POST /subscriptions             {"card": saved card id, "amount", "currency",
+                                     "interval_s": virtual seconds, "customer": optional}
+    GET  /subscriptions/{id}        status, renewals and each renewal's attempts
+    POST /subscriptions/renew-due   renew what is due by the simulator's virtual clock
 
 Each payment goes to the first acquirer the router names whose circuit is closed;
 transport failures are retried with the same idempotency key, then the next acquirer
@@ -73,7 +80,14 @@ from paysandbox.examples.payment_service.adapters.razorpay import RazorpayAdapte
 from paysandbox.examples.payment_service.adapters.stripe import StripeAdapter
 from paysandbox.examples.payment_service.breaker import CircuitBreaker
 from paysandbox.examples.payment_service.config import ServiceConfig
+from paysandbox.examples.payment_service.renewals import (
+    Clock,
+    renew_due,
+    simulator_clock,
+    wall_clock,
+)
 from paysandbox.examples.payment_service.router import NoRoute, Router
+from paysandbox.examples.payment_service.subscriptions import Full, Wallet
 
 T = TypeVar("T")
 SERVICE: web.AppKey[PaymentService] = web.AppKey("service")
@@ -118,7 +132,8 @@ def build_adapter(name: str, session: aiohttp.ClientSession, config: ServiceConf
 class PaymentService:
     def __init__(self, config: ServiceConfig, adapters: Mapping[str, Adapter], *,
                  router: Router | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 now: Clock = wall_clock) -> None:
         self.config, self.adapters = config, dict(adapters)
         self.router = router or Router(self.adapters)
         self.breakers = {n: CircuitBreaker(n, config.breaker_threshold, config.breaker_reset_s,
@@ -129,6 +144,9 @@ class PaymentService:
         self.counts: Counter[str] = Counter()
         #: How providers reach our webhook receivers (set once the port is known).
         self.public_url = config.public_url
+        #: Saved cards and subscriptions; `now` is the clock renewals fall due by (the
+        #: simulator's virtual clock when the service runs against one).
+        self.wallet, self.now = Wallet(), now
 
     # -- resilience ------------------------------------------------------------------
 
@@ -143,7 +161,7 @@ class PaymentService:
                 await asyncio.sleep(delay * (0.5 + random.random()))  # full jitter-ish
         raise AssertionError("unreachable")
 
-    async def _on(self, name: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def on(self, name: str, call: Callable[[], Awaitable[T]]) -> T:
         """A call to one provider, through its breaker."""
         breaker = self.breakers[name]
         try:
@@ -166,6 +184,8 @@ class PaymentService:
             return _HTTP.get(p["status"], 201), p
         request, method = parse_payment(body)
         candidates = self.router.candidates(method, request.currency, request.country)
+        if request.save_card:
+            self.wallet.check_room()
         p: dict[str, Any] = {
             "id": request.reference, "status": FAILED, "amount": request.amount,
             "currency": request.currency, "method": method, "provider": None,
@@ -173,6 +193,7 @@ class PaymentService:
             "decline_code": None,
             "captured": 0, "refunded": 0, "attempts": [], "created": time.time(),
             "email": request.email, "charged_back": 0, "disputes": {},
+            "saved_card": None,
         }
         if idempotency_key:
             self.idempotency[idempotency_key] = p["id"]
@@ -183,9 +204,11 @@ class PaymentService:
                 continue
             key = f"{p['id']}-{name}"
             adapter = self.adapters[name]
-            attempt = replace(request, notify_url=f"{self.public_url}/webhooks/{name}")
+            attempt = replace(request, notify_url=f"{self.public_url}/webhooks/{name}",
+                              provider_customer=self.wallet.customers.get(
+                                  (request.customer_id or "", name)))
             try:
-                result = await self._on(name, lambda a=adapter, k=key, r=attempt:
+                result = await self.on(name, lambda a=adapter, k=key, r=attempt:
                                         a.authorize(r, k))
             except Unavailable as exc:
                 p["attempts"].append({"provider": name, "outcome": f"unavailable: {exc}"})
@@ -196,6 +219,8 @@ class PaymentService:
                 break
             p["attempts"].append({"provider": name, "outcome": result.status})
             self._apply(p, name, result)
+            if request.save_card and result.status in (AUTHORIZED, CAPTURED):
+                self._save(p, request, name, result)
             if result.status == CAPTURED:
                 p["captured"] = p["amount"]
             break
@@ -203,6 +228,16 @@ class PaymentService:
             p["error"] = "every acquirer for this payment is unavailable; retry later"
         self.counts[f"{p['provider'] or 'none'}:{p['status']}"] += 1
         return _HTTP.get(p["status"], 201), p
+
+    def _save(self, p: dict[str, Any], request: PaymentRequest, name: str,
+              result: ProviderResult) -> None:
+        if not result.token:
+            p["save_error"] = f"{name} approved the payment but returned no saved card"
+            return
+        saved = self.wallet.save(request.customer_id or "", name, result,
+                                 request.card_details)
+        p["saved_card"] = saved.id
+        p["network_transaction_id"] = saved.network_transaction_id
 
     def _apply(self, p: dict[str, Any], name: str, result: ProviderResult) -> None:
         p["provider"], p["status"] = name, result.status
@@ -225,7 +260,7 @@ class PaymentService:
         if p["status"] in (REQUIRES_ACTION, PENDING) and p["provider_reference"]:
             adapter = self.adapters[p["provider"]]
             try:
-                found = await self._on(p["provider"],
+                found = await self.on(p["provider"],
                                        lambda: adapter.retrieve(p["provider_reference"]))
             except (Unavailable, Rejected):
                 return p  # keep what we know; a webhook may still tell
@@ -289,7 +324,7 @@ class PaymentService:
         """A capture or refund at the payment's provider: None when it went through,
         otherwise the answer the client gets."""
         try:
-            await self._on(p["provider"], call)
+            await self.on(p["provider"], call)
         except Unavailable as exc:
             return 503, {"error": f"{p['provider']} is unavailable ({exc}); retry with the "
                                   "same Idempotency-Key"}
@@ -312,7 +347,7 @@ class PaymentService:
         changed = 0
         for u in updates:
             if isinstance(adapter, ReadsDisputes):
-                named = await self._on(provider, lambda u=u: adapter.disputes_named(u))
+                named = await self.on(provider, lambda u=u: adapter.disputes_named(u))
                 for ref, notice in named:
                     known = self.by_reference.get((provider, ref))
                     if known is not None:
@@ -324,7 +359,7 @@ class PaymentService:
                 changed += await self.dispute(provider, self.payments[pid], u.dispute)
                 continue
             if u.status is None:
-                found = await self._on(provider, lambda r=u.reference: adapter.retrieve(r))
+                found = await self.on(provider, lambda r=u.reference: adapter.retrieve(r))
                 if found is None:
                     continue
                 u = WebhookUpdate(u.reference, found.status, u.event, found.decline_code)
@@ -362,7 +397,7 @@ class PaymentService:
                 and isinstance(adapter, Defends):
             d["answering"] = True  # its other webhooks (funds withdrawn) arrive meanwhile
             try:
-                status = await self._on(provider, lambda: adapter.submit_evidence(
+                status = await self.on(provider, lambda: adapter.submit_evidence(
                     notice.dispute_id, adapter.evidence_for(p)))
             except Rejected as exc:  # closed before we answered: its close books it
                 d["refused"] = str(exc)
@@ -377,7 +412,9 @@ class PaymentService:
 
     def stats(self) -> dict[str, Any]:
         return {"breakers": {n: b.snapshot() for n, b in self.breakers.items()},
-                "counts": dict(self.counts), "payments": len(self.payments)}
+                "counts": dict(self.counts), "payments": len(self.payments),
+                "saved_cards": len(self.wallet.cards),
+                "subscriptions": len(self.wallet.subscriptions)}
 
 
 def parse_payment(body: Mapping[str, Any]) -> tuple[PaymentRequest, str]:
@@ -400,6 +437,13 @@ def parse_payment(body: Mapping[str, Any]) -> tuple[PaymentRequest, str]:
     upi = body.get("upi") if isinstance(body.get("upi"), Mapping) else {}
     ideal = body.get("ideal") if isinstance(body.get("ideal"), Mapping) else {}
     country = body.get("country")
+    save = body.get("save_card", False)
+    if not isinstance(save, bool):
+        raise BadInput("save_card: true to keep the card for later charges, or leave it out")
+    customer_id = customer.get("id") or customer.get("email")
+    if save and (method != "card" or not isinstance(customer_id, str) or not customer_id):
+        raise BadInput("save_card: needs method 'card' and a customer {\"id\": …} or "
+                       "{\"email\": …} the card belongs to")
     request = PaymentRequest(
         reference=f"pay_{secrets.token_hex(10)}", amount=amount, currency=currency.lower(),
         card=card, capture=bool(body.get("capture", True)),
@@ -407,7 +451,8 @@ def parse_payment(body: Mapping[str, Any]) -> tuple[PaymentRequest, str]:
         country=str(country).upper() if country else None,
         email=customer.get("email"), method=method,
         phone=str(customer["phone"]) if customer.get("phone") else None,
-        vpa=upi.get("vpa"), issuer=ideal.get("issuer"), name=customer.get("name"))
+        vpa=upi.get("vpa"), issuer=ideal.get("issuer"), name=customer.get("name"),
+        save_card=save, customer_id=str(customer_id) if customer_id else None)
     return request, method
 
 
@@ -468,6 +513,8 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return _json({"error": str(exc)}, 400)
     except NoRoute as exc:
         return _json({"error": str(exc)}, 422)
+    except Full as exc:
+        return _json({"error": str(exc)}, 507)
     except web.HTTPNotFound as exc:
         return _json({"error": exc.text or "not found"}, 404)
 
@@ -522,6 +569,44 @@ async def receive_webhook(request: web.Request) -> web.Response:
     return web.Response(text=text, content_type=ctype)
 
 
+async def create_subscription(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    body = await _body(request)
+    try:
+        now = await service.now()
+    except (aiohttp.ClientError, TimeoutError, KeyError, ValueError) as exc:
+        return _json({"error": f"the clock renewals fall due by could not be read "
+                               f"(GET /__admin/clock): {type(exc).__name__}: {exc}"}, 503)
+    try:
+        sub = service.wallet.subscribe(body, now)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    return _json(sub.view(), 201)
+
+
+async def get_subscription(request: web.Request) -> web.Response:
+    sub = request.app[SERVICE].wallet.subscriptions.get(request.match_info["id"])
+    if sub is None:
+        raise web.HTTPNotFound(text=f"no subscription {request.match_info['id']}")
+    return _json(sub.view())
+
+
+async def renew_due_subscriptions(request: web.Request) -> web.Response:
+    try:
+        return _json(await renew_due(request.app[SERVICE]))
+    except (aiohttp.ClientError, TimeoutError, KeyError, ValueError) as exc:
+        return _json({"error": f"the clock renewals fall due by could not be read "
+                               f"(GET /__admin/clock): {type(exc).__name__}: {exc}; "
+                               "nothing was renewed, call again"}, 503)
+
+
+async def get_card(request: web.Request) -> web.Response:
+    card = request.app[SERVICE].wallet.cards.get(request.match_info["id"])
+    if card is None:
+        raise web.HTTPNotFound(text=f"no saved card {request.match_info['id']}")
+    return _json(card.view())
+
+
 async def health(request: web.Request) -> web.Response:
     return _json({"status": "ok", "providers": sorted(request.app[SERVICE].adapters)})
 
@@ -537,7 +622,9 @@ def create_app(config: ServiceConfig) -> web.Application:
         connector = aiohttp.TCPConnector(limit=256, limit_per_host=128)
         async with aiohttp.ClientSession(connector=connector) as session:
             adapters = {n: build_adapter(n, session, config) for n in config.providers}
-            app[SERVICE] = PaymentService(config, adapters)
+            now = simulator_clock(session, config.simulator_url, config.timeout_s) \
+                if config.simulator_url else wall_clock
+            app[SERVICE] = PaymentService(config, adapters, now=now)
             yield
 
     app.cleanup_ctx.append(lifecycle)
@@ -546,6 +633,10 @@ def create_app(config: ServiceConfig) -> web.Application:
     app.router.add_post("/payments/{id}/capture", capture_payment)
     app.router.add_post("/payments/{id}/refund", refund_payment)
     app.router.add_post("/webhooks/{provider}", receive_webhook)
+    app.router.add_post("/subscriptions", create_subscription)
+    app.router.add_post("/subscriptions/renew-due", renew_due_subscriptions)
+    app.router.add_get("/subscriptions/{id}", get_subscription)
+    app.router.add_get("/cards/{id}", get_card)
     app.router.add_get("/health", health)
     app.router.add_get("/stats", stats)
     return app

@@ -93,18 +93,39 @@ class AdyenAdapter:
         return status, parsed
 
     async def authorize(self, request: PaymentRequest, idempotency_key: str) -> ProviderResult:
-        card = request.card_details
         body: dict[str, Any] = {
             "merchantAccount": self.merchant_account, "reference": request.reference,
             "amount": {"value": request.amount, "currency": request.currency.upper()},
-            "paymentMethod": {"type": "scheme", "number": card.number,
-                              "expiryMonth": f"{card.exp_month:02d}",
-                              "expiryYear": str(card.exp_year), "cvc": card.cvc,
-                              "holderName": card.holder},
             "returnUrl": request.return_url, "channel": "Web",
         }
+        extra: dict[str, str] = {}
+        mit = request.mit
+        if mit is not None and mit.token:
+            body["paymentMethod"] = {"type": "scheme", "storedPaymentMethodId": mit.token}
+        else:
+            card = request.card_details
+            body["paymentMethod"] = {"type": "scheme", "number": card.number,
+                                     "expiryMonth": f"{card.exp_month:02d}",
+                                     "expiryYear": str(card.exp_year),
+                                     "holderName": card.holder}
+            if mit is None:
+                body["paymentMethod"]["cvc"] = card.cvc
+            elif mit.network_transaction_id:
+                extra["networkTxReference"] = mit.network_transaction_id
+        if mit is not None:
+            body.update({"shopperInteraction": "ContAuth",
+                         "recurringProcessingModel": "Subscription"})
+            if mit.customer:
+                body["shopperReference"] = mit.customer
+        elif request.save_card:
+            body.update({"storePaymentMethod": True, "shopperInteraction": "Ecommerce",
+                         "recurringProcessingModel": "Subscription",
+                         "shopperReference": shopper_reference(
+                             request.customer_id or request.reference)})
         if not request.capture:
-            body["additionalData"] = {"manualCapture": "true"}
+            extra["manualCapture"] = "true"
+        if extra:
+            body["additionalData"] = extra
         if request.email:
             body["shopperEmail"] = request.email
         if request.country:
@@ -113,7 +134,13 @@ class AdyenAdapter:
         code = res.get("resultCode", "")
         psp = res.get("pspReference", "")
         if code == "Authorised":
-            return ProviderResult(CAPTURED if request.capture else AUTHORIZED, psp, raw=res)
+            data = res.get("additionalData") or {}
+            saved = request.save_card and mit is None
+            return ProviderResult(
+                CAPTURED if request.capture else AUTHORIZED, psp, raw=res,
+                token=data.get("tokenization.storedPaymentMethodId") if saved else None,
+                customer=body.get("shopperReference"),
+                network_transaction_id=data.get("networkTxReference"))
         if code in _ACTION:
             action = res.get("action") or {}
             return ProviderResult(REQUIRES_ACTION, psp or action.get("paymentData", ""),
@@ -202,6 +229,11 @@ class AdyenAdapter:
 
     def webhook_ack(self) -> tuple[str, str]:
         return "[accepted]", "text/plain"
+
+
+def shopper_reference(customer_id: str) -> str:
+    """Our customer id as Adyen's shopperReference, which must be 3 to 256 characters."""
+    return (customer_id if len(customer_id) >= 3 else f"customer-{customer_id}")[:256]
 
 
 def disputes_base(checkout_base: str) -> str:

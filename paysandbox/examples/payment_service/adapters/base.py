@@ -33,6 +33,17 @@ class Card:
 
 
 @dataclass(frozen=True)
+class Mit:
+    """A recurring charge without the customer. At the acquirer that saved the card:
+    its `token` (and its `customer`, where the token belongs to one). At any other: the
+    raw card with the first payment's `network_transaction_id`, which every scheme
+    accepts from any acquirer."""
+    network_transaction_id: str | None = None
+    token: str | None = None
+    customer: str | None = None
+
+
+@dataclass(frozen=True)
 class PaymentRequest:
     reference: str
     amount: int             # minor units
@@ -48,6 +59,13 @@ class PaymentRequest:
     issuer: str | None = None   # iDEAL bank, e.g. ideal_INGBNL2A
     name: str | None = None
     notify_url: str = ""        # our receiver, for APIs that take it per payment
+    #: Save the card for later merchant-initiated charges, for this customer (our id).
+    save_card: bool = False
+    customer_id: str | None = None
+    #: A merchant-initiated charge of a saved card (the customer is not there).
+    mit: Mit | None = None
+    #: The customer at this acquirer, when an earlier saved card made one there.
+    provider_customer: str | None = None
 
     @property
     def card_details(self) -> Card:
@@ -67,6 +85,11 @@ class ProviderResult:
     next_action: Mapping[str, Any] | None = None
     message: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    #: A saved card: the acquirer's token for it, the customer it belongs to there,
+    #: and the network transaction id the scheme gave this payment.
+    token: str | None = None
+    customer: str | None = None
+    network_transaction_id: str | None = None
 
 
 # A dispute's state as the service books it, provider-neutral.

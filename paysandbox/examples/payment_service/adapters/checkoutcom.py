@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -77,18 +78,45 @@ class CheckoutcomAdapter:
         return status, parsed
 
     async def authorize(self, request: PaymentRequest, idempotency_key: str) -> ProviderResult:
-        card = request.card_details
+        mit = request.mit
+        source: dict[str, Any]
+        if mit is not None and mit.token:
+            source = {"type": "id", "id": mit.token}
+        else:
+            card = request.card_details
+            source = {"type": "card", "number": card.number, "expiry_month": card.exp_month,
+                      "expiry_year": card.exp_year, "name": card.holder}
+            if mit is None:
+                source["cvv"] = card.cvc
+            if request.save_card and mit is None:
+                source["store_for_future_use"] = True
         body: dict[str, Any] = {
-            "source": {"type": "card", "number": card.number, "expiry_month": card.exp_month,
-                       "expiry_year": card.exp_year, "cvv": card.cvc, "name": card.holder},
+            "source": source,
             "amount": request.amount, "currency": request.currency.upper(),
             "reference": request.reference, "capture": request.capture,
-            "success_url": request.return_url, "failure_url": request.return_url,
         }
-        if request.email:
+        if mit is not None:
+            body.update({"payment_type": "Recurring", "merchant_initiated": True})
+            if mit.network_transaction_id:
+                body["previous_payment_id"] = mit.network_transaction_id
+        else:
+            body.update({"success_url": request.return_url,
+                         "failure_url": request.return_url})
+            if request.save_card:
+                body["payment_type"] = "Recurring"
+        known = (mit.customer if mit else None) or request.provider_customer
+        if known:
+            body["customer"] = {"id": known}
+        elif request.email:
             body["customer"] = {"email": request.email}
         _, res = await self._call("POST", "/payments", body, idempotency_key)
-        return _result(res, request.capture)
+        result = _result(res, request.capture)
+        if not (request.save_card or mit is not None):
+            return result
+        src = res.get("source") or {}
+        return replace(result, network_transaction_id=res.get("scheme_id"),
+                       token=src.get("id") if request.save_card and mit is None else None,
+                       customer=(res.get("customer") or {}).get("id"))
 
     async def capture(self, reference: str, amount: int, currency: str,
                       idempotency_key: str) -> ProviderResult:

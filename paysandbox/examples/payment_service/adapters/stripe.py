@@ -13,6 +13,7 @@ import hmac
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -72,19 +73,35 @@ class StripeAdapter:
         return status, body
 
     async def authorize(self, request: PaymentRequest, idempotency_key: str) -> ProviderResult:
-        card = request.card_details
-        form = {
+        form: dict[str, Any] = {
             "amount": request.amount, "currency": request.currency, "confirm": "true",
             "capture_method": "automatic" if request.capture else "manual",
-            "payment_method_data[type]": "card",
-            "payment_method_data[card][number]": card.number,
-            "payment_method_data[card][exp_month]": card.exp_month,
-            "payment_method_data[card][exp_year]": card.exp_year,
-            "payment_method_data[card][cvc]": card.cvc,
             "return_url": request.return_url,
-            "metadata[reference]": request.reference,
+            "metadata[reference]": request.reference, "expand[]": "latest_charge",
         }
-        if request.email:
+        mit = request.mit
+        if mit is not None and mit.token:  # our own saved card, charged off-session
+            form.update({"customer": mit.customer or "", "payment_method": mit.token,
+                         "off_session": "true"})
+            form.pop("return_url")
+        else:
+            card = request.card_details
+            form.update({"payment_method_data[type]": "card",
+                         "payment_method_data[card][number]": card.number,
+                         "payment_method_data[card][exp_month]": card.exp_month,
+                         "payment_method_data[card][exp_year]": card.exp_year})
+            if mit is not None:  # another acquirer's card: the scheme's id is the proof
+                form.pop("return_url")
+                form["off_session"] = "true"
+                form["payment_method_options[card][mit_exemption][network_transaction_id]"] \
+                    = mit.network_transaction_id or ""
+            else:
+                form["payment_method_data[card][cvc]"] = card.cvc
+        customer = request.provider_customer
+        if request.save_card and mit is None:
+            customer = customer or await self._customer(request, idempotency_key)
+            form.update({"customer": customer, "setup_future_usage": "off_session"})
+        if request.email and mit is None:
             form["receipt_email"] = request.email
         status, body = await self._call("POST", "/v1/payment_intents", form, idempotency_key)
         if status == 402:  # card_error: the intent is in the error
@@ -93,7 +110,25 @@ class StripeAdapter:
             return ProviderResult(DECLINED, pi.get("id", ""),
                                   decline_code=error.get("decline_code") or error.get("code"),
                                   message=error.get("message"), raw=body)
-        return self._result(body)
+        result = self._result(body)
+        if request.save_card or mit is not None:
+            charge = body.get("latest_charge")
+            card_details = ((charge if isinstance(charge, dict) else {})
+                            .get("payment_method_details") or {}).get("card") or {}
+            method = body.get("payment_method")
+            result = replace(result, customer=customer or (mit.customer if mit else None),
+                             token=method if request.save_card and isinstance(method, str)
+                             else None,
+                             network_transaction_id=card_details.get("network_transaction_id"))
+        return result
+
+    async def _customer(self, request: PaymentRequest, idempotency_key: str) -> str:
+        """A Stripe customer for the card to belong to (a saved card needs one)."""
+        form = {"metadata[customer_id]": request.customer_id or ""}
+        if request.email:
+            form["email"] = request.email
+        _, body = await self._call("POST", "/v1/customers", form, f"{idempotency_key}-customer")
+        return str(body["id"])
 
     def _result(self, pi: Mapping[str, Any]) -> ProviderResult:
         status = _STATUS.get(pi.get("status", ""), PENDING)
