@@ -12,22 +12,10 @@ import stripe
 from paysandbox.testing.server import SimulatorServer
 from tests.providers import adyen_support
 from tests.providers.adyen_support import card
+from tests.providers.stripe_support import first_payment_nti
 
 VISA = "4242424242424242"
 MIT = {"shopperInteraction": "ContAuth", "recurringProcessingModel": "Subscription"}
-
-
-def _stripe_first_payment(client: stripe.StripeClient) -> str:
-    """A customer's first payment at Stripe, saving the card: its charge's NTI."""
-    cus = client.v1.customers.create()
-    pi = client.v1.payment_intents.create(params={
-        "amount": 1500, "currency": "eur", "customer": cus.id, "confirm": True,
-        "payment_method": "pm_card_visa", "setup_future_usage": "off_session"})
-    assert pi.status == "succeeded"
-    nti = client.v1.charges.retrieve(str(pi.latest_charge)) \
-        .payment_method_details.card.network_transaction_id
-    assert nti is not None and len(nti) == 15
-    return str(nti)
 
 
 def _adyen_renewal(adyen: adyen_support.Checkout, number: str, nti: str) -> dict[str, Any]:
@@ -37,7 +25,7 @@ def _adyen_renewal(adyen: adyen_support.Checkout, number: str, nti: str) -> dict
 
 def test_a_renewal_fails_over_from_stripe_to_adyen_with_the_first_payments_id(
         client: stripe.StripeClient, payment_simulator: SimulatorServer):
-    nti = _stripe_first_payment(client)
+    nti = first_payment_nti(client)
     adyen = adyen_support.make_checkout(payment_simulator)
 
     renewed = _adyen_renewal(adyen, VISA, nti)

@@ -28,6 +28,7 @@ from checkout_sdk.payments.payments import (
 from paysandbox.testing.server import SimulatorServer
 from tests.providers.checkoutcom_support import card_payment, new_key, sdk
 from tests.providers.mercadopago_sdk import sdk as mercadopago_sdk
+from tests.providers.stripe_support import first_payment_nti
 
 #: A 3DS test card whose issuer always challenges ("3D Secure test cards").
 CHALLENGE_CARD = "4010061700000021"
@@ -174,18 +175,6 @@ def test_an_unknown_instrument_or_customer_is_refused(api: Any) -> None:
         ["customer_id_required"]
 
 
-def _stripe_nti(client: stripe.StripeClient, number: str) -> str:
-    """The network transaction id Stripe gave a customer's first payment with `number`."""
-    cus = client.v1.customers.create()
-    pm = client.v1.payment_methods.create(params={"type": "card", "card": {
-        "number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
-    pi = client.v1.payment_intents.create(params={
-        "amount": 1500, "currency": "eur", "customer": cus.id, "payment_method": pm.id,
-        "confirm": True, "setup_future_usage": "off_session"})
-    card = client.v1.charges.retrieve(str(pi.latest_charge)).payment_method_details.card
-    return str(card.network_transaction_id)
-
-
 def test_previous_payment_id_of_this_key_or_another_acquirers_id(
         payment_simulator: SimulatorServer, client: stripe.StripeClient, api: Any) -> None:
     first = _saving(api)
@@ -196,7 +185,7 @@ def test_previous_payment_id_of_this_key_or_another_acquirers_id(
         "original_network_transaction_id"] == first.scheme_id
 
     # A renewal that failed over from Stripe quotes the id the card got there.
-    foreign = _stripe_nti(client, "4242424242424242")
+    foreign = first_payment_nti(client, "4242424242424242")
     card = card_payment("4242424242424242", 1500)
     card.merchant_initiated, card.payment_type = True, PaymentType.RECURRING
     card.previous_payment_id = foreign
@@ -208,7 +197,7 @@ def test_previous_payment_id_of_this_key_or_another_acquirers_id(
         ("merchant", "recurring", foreign)
 
     # Another card's id, or one no scheme issued, is refused.
-    for quoted in (_stripe_nti(client, "5555555555554444"), "123456789012345"):
+    for quoted in (first_payment_nti(client, "5555555555554444"), "123456789012345"):
         card.previous_payment_id = quoted
         refused = api.payments.request_payment(card)
         assert (refused.approved, refused.response_code, refused.status) == \

@@ -14,6 +14,7 @@ import stripe
 
 from paysandbox.testing.server import SimulatorServer
 from tests.providers.mercadopago_sdk import sdk
+from tests.providers.stripe_support import first_payment_nti
 
 CARD = {"card_number": "5031433215406351", "expiration_month": 11, "expiration_year": 2030,
         "security_code": "123"}
@@ -124,7 +125,7 @@ def test_a_renewal_quoting_another_acquirers_id(payment_simulator: SimulatorServ
     first = _pay(mp, customer["id"], _token_of(mp, card["id"]))
 
     # The same card's first payment at Stripe: the renewal fails over with its id.
-    foreign = _stripe_nti(client, CARD["card_number"])
+    foreign = first_payment_nti(client, CARD["card_number"], "brl")
     accepted = _pay(mp, customer["id"], _token_of(mp, card["id"], cvv=None),
                     **_renewal(first, foreign))
     assert accepted["status"] == "approved"
@@ -134,21 +135,9 @@ def test_a_renewal_quoting_another_acquirers_id(payment_simulator: SimulatorServ
         ("merchant", "recurring", foreign)
 
     refused = _pay(mp, customer["id"], _token_of(mp, card["id"], cvv=None),
-                   **_renewal(first, _stripe_nti(client, "4242424242424242")))
+                   **_renewal(first, first_payment_nti(client, "4242424242424242", "brl")))
     assert (refused["status"], refused["status_detail"]) == \
         ("rejected", "cc_rejected_card_type_not_allowed")
-
-
-def _stripe_nti(client: stripe.StripeClient, number: str) -> str:
-    """The network transaction id Stripe gave a customer's first payment with `number`."""
-    cus = client.v1.customers.create()
-    pm = client.v1.payment_methods.create(params={"type": "card", "card": {
-        "number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
-    pi = client.v1.payment_intents.create(params={
-        "amount": 1500, "currency": "brl", "customer": cus.id, "payment_method": pm.id,
-        "confirm": True, "setup_future_usage": "off_session"})
-    card = client.v1.charges.retrieve(str(pi.latest_charge)).payment_method_details.card
-    return str(card.network_transaction_id)
 
 
 def test_a_saved_card_without_its_security_code_is_charged_without_the_customer(

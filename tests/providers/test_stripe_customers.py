@@ -4,6 +4,8 @@ initiated), network transaction ids, and their events."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 import stripe
 
@@ -124,9 +126,14 @@ def test_3184_off_session_is_declined_authentication_required(
 
 def test_a_saved_card_that_expires_is_declined_off_session(
         client: stripe.StripeClient, payment_simulator: SimulatorServer):
-    cus, pm = _saved_with_setup(client, payment_simulator, "pm_card_visa")
+    # a card that expires at the end of the virtual clock's month
+    now = datetime.fromtimestamp(payment_simulator.admin("GET", "/clock")["now"], UTC)
+    card = client.v1.payment_methods.create(params={"type": "card", "card": {
+        "number": "4242424242424242", "exp_month": now.month, "exp_year": now.year,
+        "cvc": "123"}})
+    cus, pm = _saved_with_setup(client, payment_simulator, card.id)
     assert _off_session(client, cus, pm).status == "succeeded"
-    payment_simulator.advance_clock("1200d")  # test cards expire in about two years
+    payment_simulator.advance_clock("40d")
     with pytest.raises(stripe.CardError) as err:
         _off_session(client, cus, pm)
     assert err.value.code == "expired_card"

@@ -14,6 +14,7 @@ from paysandbox.core.commands import (
     ExpireDispute,
     OpenDispute,
     Record,
+    Renew,
     ReopenDispute,
     ResolveDispute,
     UpdateDispute,
@@ -39,6 +40,7 @@ EXAMPLES = [
                   evidence_window=3600.0),
     ResolveDispute("pay_4", dispute_id="dp_1", outcome=DisputeStatus.WON),
     ExpireDispute("pay_4", dispute_id="dp_1", due_by=1_800_000_000.5),
+    Renew("tr_6", plan="sub_1", sequence=3),
     Expire("pay_5", writes=Writes(("alias_1",), (Record("token", "t1", {"a": 1}),),
                                   (Record("page", "p1", {"b": "c"}, namespace="ns2"),))),
 ]
