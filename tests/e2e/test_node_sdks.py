@@ -1,6 +1,7 @@
 """Wire compatibility in a second language: each provider's official Node.js SDK runs its
-main flow (create, capture or complete, refund, a decline, a verified webhook) against
-the simulator, at the SDK's production defaults: the providers' real hostnames over TLS
+main flow (create, capture or complete, refund, a decline, a verified webhook) and a
+stored-credential flow (a card saved, then charged without the customer) against the
+simulator, at the SDK's production defaults: the providers' real hostnames over TLS
 (see tls_support for how a client reaches them, and why as root). The scripts are in
 tests/e2e/node/; the SDKs are installed from npm into a folder of this run."""
 
@@ -85,6 +86,8 @@ def test_adyen_node(sim: TlsSimulator, node: Path) -> None:
     assert out["refused"] == ["Refused", "Not enough balance"]
     assert {"AUTHORISATION", "CAPTURE"} <= set(out["events"])
     assert out["verified"] is True and out["forged"] is False
+    assert out["stored"] == {"first": "Authorised", "token": True, "nti": True,
+                             "renewal": "Authorised", "listed": [[True, "1111"]]}
 
 
 def test_checkoutcom_node(sim: TlsSimulator, node: Path) -> None:
