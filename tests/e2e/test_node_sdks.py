@@ -98,6 +98,11 @@ def test_checkoutcom_node(sim: TlsSimulator, node: Path) -> None:
     assert out["status"] in ("Captured", "Partially Refunded")
     assert {"payment_approved", "payment_captured"} <= set(out["types"])
     assert out["verified"] is True
+    # source.id and scheme_id of the first payment, then a merchant-initiated renewal;
+    # the scheme_id quoted for another card is refused
+    assert out["saved"] == {"first": [True, True, True],
+                            "renewal": [True, "Authorized", True],
+                            "other_card": [False, "20057"]}
 
 
 def test_mercadopago_node(sim: TlsSimulator, node: Path) -> None:
