@@ -113,6 +113,8 @@ def test_mercadopago_node(sim: TlsSimulator, node: Path) -> None:
     assert out["listed"] == [True]  # listed through the path ending in a slash
     assert out["rejected"] == ["rejected", "cc_rejected_insufficient_amount"]
     assert out["notified"] is True
+    assert out["saved"] == {"card": [True, "6351"], "listed": [True],
+                            "paid": ["approved", "accredited", True, True]}
 
 
 def test_mollie_node(sim: TlsSimulator, node: Path) -> None:
