@@ -123,6 +123,9 @@ def test_mollie_node(sim: TlsSimulator, node: Path) -> None:
     assert out["paid"] == "paid"
     assert out["refund"][1] == "4.00" and out["refund"][0] in ("queued", "pending")
     assert out["notified"] == ["first:paid", "second:failed"]
+    assert out["recurring"] == {"first": ["open", "paid", "first"],
+                                "mandates": [[True, "valid", "creditcard"]],
+                                "renewal": ["paid", "recurring", True, True]}
 
 
 def test_razorpay_node(sim: TlsSimulator, node: Path) -> None:
