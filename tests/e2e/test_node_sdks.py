@@ -1,6 +1,7 @@
 """Wire compatibility in a second language: each provider's official Node.js SDK runs its
-main flow (create, capture or complete, refund, a decline, a verified webhook) against
-the simulator, at the SDK's production defaults: the providers' real hostnames over TLS
+main flow (create, capture or complete, refund, a decline, a verified webhook) and a
+stored-credential flow (a card saved, then charged without the customer) against the
+simulator, at the SDK's production defaults: the providers' real hostnames over TLS
 (see tls_support for how a client reaches them, and why as root). The scripts are in
 tests/e2e/node/; the SDKs are installed from npm into a folder of this run."""
 
@@ -85,6 +86,8 @@ def test_adyen_node(sim: TlsSimulator, node: Path) -> None:
     assert out["refused"] == ["Refused", "Not enough balance"]
     assert {"AUTHORISATION", "CAPTURE"} <= set(out["events"])
     assert out["verified"] is True and out["forged"] is False
+    assert out["stored"] == {"first": "Authorised", "token": True, "nti": True,
+                             "renewal": "Authorised", "listed": [[True, "1111"]]}
 
 
 def test_checkoutcom_node(sim: TlsSimulator, node: Path) -> None:
@@ -95,6 +98,11 @@ def test_checkoutcom_node(sim: TlsSimulator, node: Path) -> None:
     assert out["status"] in ("Captured", "Partially Refunded")
     assert {"payment_approved", "payment_captured"} <= set(out["types"])
     assert out["verified"] is True
+    # source.id and scheme_id of the first payment, then a merchant-initiated renewal;
+    # the scheme_id quoted for another card is refused
+    assert out["saved"] == {"first": [True, True, True],
+                            "renewal": [True, "Authorized", True],
+                            "other_card": [False, "20057"]}
 
 
 def test_mercadopago_node(sim: TlsSimulator, node: Path) -> None:
@@ -105,6 +113,8 @@ def test_mercadopago_node(sim: TlsSimulator, node: Path) -> None:
     assert out["listed"] == [True]  # listed through the path ending in a slash
     assert out["rejected"] == ["rejected", "cc_rejected_insufficient_amount"]
     assert out["notified"] is True
+    assert out["saved"] == {"card": [True, "6351"], "listed": [True],
+                            "paid": ["approved", "accredited", True, True]}
 
 
 def test_mollie_node(sim: TlsSimulator, node: Path) -> None:
@@ -113,6 +123,9 @@ def test_mollie_node(sim: TlsSimulator, node: Path) -> None:
     assert out["paid"] == "paid"
     assert out["refund"][1] == "4.00" and out["refund"][0] in ("queued", "pending")
     assert out["notified"] == ["first:paid", "second:failed"]
+    assert out["recurring"] == {"first": ["open", "paid", "first"],
+                                "mandates": [[True, "valid", "creditcard"]],
+                                "renewal": ["paid", "recurring", True, True]}
 
 
 def test_razorpay_node(sim: TlsSimulator, node: Path) -> None:

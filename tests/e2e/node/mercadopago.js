@@ -1,10 +1,11 @@
 // Mercado Pago's Node SDK at its default (https://api.mercadopago.com): a card payment
 // for later capture, a partial capture, a refund and the refunds listed (the SDK asks
-// GET /v1/payments/{id}/refunds/), a rejection, and a notification whose x-signature
-// the SDK's WebhookSignatureValidator accepts.
+// GET /v1/payments/{id}/refunds/), a rejection, a notification whose x-signature
+// the SDK's WebhookSignatureValidator accepts, and a customer's card saved from a token
+// then paid with a token made from its card_id.
 "use strict";
 const crypto = require("crypto");
-const { MercadoPagoConfig, Payment, PaymentRefund, CardToken,
+const { MercadoPagoConfig, Payment, PaymentRefund, CardToken, Customer, CustomerCard,
         WebhookSignatureValidator } = require("mercadopago");
 const { receiver, admin, run } = require("./receiver.js");
 
@@ -35,6 +36,8 @@ run(async () => {
     transaction_amount: 50, token: await token("FUND"), installments: 1,
     payment_method_id: "master", payer: PAYER } });
 
+  const saved = await savedCard(client, await token("APRO"));
+
   const got = await hooks.until((all) => all.length >= 1);
   const verified = got.map((d) => {
     const dataId = new URL(d.path, "http://receiver").searchParams.get("data.id");
@@ -50,5 +53,25 @@ run(async () => {
     refund: [refund.status, refund.amount], listed: listed.map((r) => r.id === refund.id),
     rejected: [rejected.status, rejected.status_detail],
     notified: verified.includes(String(authorized.id)),
+    saved,
   };
 });
+
+async function savedCard(client, token) {
+  const customer = await new Customer(client).create({ body: {
+    email: `ana.${Date.now()}@testuser.com`, first_name: "Ana", last_name: "Silva" } });
+  const card = await new CustomerCard(client).create({ customerId: customer.id,
+                                                      body: { token } });
+  const listed = await new CustomerCard(client).list({ customerId: customer.id });
+  const again = await new CardToken(client).create({ body: {
+    card_id: card.id, security_code: "123" } });
+  const paid = await new Payment(client).create({ body: {
+    transaction_amount: 49.9, token: again.id, installments: 1, payment_method_id: "master",
+    payer: { type: "customer", id: customer.id } } });
+  return {
+    card: [card.customer_id === customer.id, card.last_four_digits],
+    listed: listed.map((c) => c.id === card.id),
+    paid: [paid.status, paid.status_detail, String(paid.card.id) === String(card.id),
+           paid.payer.id === customer.id],
+  };
+}
