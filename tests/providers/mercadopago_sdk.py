@@ -48,3 +48,9 @@ def verify(headers: dict[str, str], path: str, secret: str) -> str:
     WebhookSignatureValidator.validate(lowered["x-signature"], lowered["x-request-id"],
                                        data_id, secret, tolerance_seconds=300)
     return data_id
+
+
+def ok(result: dict[str, Any], status: int = 200) -> Any:
+    """The response body of an SDK call that must answer `status`."""
+    assert result["status"] == status, result
+    return result["response"]

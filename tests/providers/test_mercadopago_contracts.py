@@ -11,7 +11,7 @@ import mercadopago
 import pytest
 
 from paysandbox.testing.server import SimulatorServer
-from tests.providers.mercadopago_sdk import sdk
+from tests.providers.mercadopago_sdk import ok, sdk
 
 PAYER = {"email": "buyer@testuser.com", "first_name": "Ana", "last_name": "Silva",
          "identification": {"type": "CPF", "number": "19119119100"}}
@@ -22,14 +22,6 @@ PIX = {"transaction_amount": 10, "payment_method_id": "pix", "payer": PAYER}
 UNKNOWN = "12345678901"  # a payment id: the body is checked before the payment is looked up
 
 
-@pytest.fixture
-def mp(payment_simulator: SimulatorServer) -> mercadopago.SDK:
-    return sdk(payment_simulator.url("mercadopago"))
-
-
-def ok(result: dict[str, Any], status: int = 200) -> Any:
-    assert result["status"] == status, result
-    return result["response"]
 
 
 def test_the_sdk_through_every_operation_keeps_every_contract(

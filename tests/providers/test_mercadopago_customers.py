@@ -9,25 +9,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import mercadopago
-import pytest
 import stripe
 
 from paysandbox.testing.server import SimulatorServer
-from tests.providers.mercadopago_sdk import sdk
+from tests.providers.mercadopago_sdk import ok
 from tests.providers.stripe_support import first_payment_nti
 
 CARD = {"card_number": "5031433215406351", "expiration_month": 11, "expiration_year": 2030,
         "security_code": "123"}
 
 
-@pytest.fixture
-def mp(payment_simulator: SimulatorServer) -> mercadopago.SDK:
-    return sdk(payment_simulator.url("mercadopago"))
-
-
-def ok(result: dict[str, Any], status: int = 200) -> Any:
-    assert result["status"] == status, result
-    return result["response"]
 
 
 def _customer(mp: mercadopago.SDK, email: str = "ana@testuser.com") -> dict[str, Any]:

@@ -15,7 +15,7 @@ import requests
 from paysandbox.core.outcomes import DeclineReason
 from paysandbox.providers.mercadopago import boleto, pix
 from paysandbox.testing.server import SimulatorServer
-from tests.providers.mercadopago_sdk import API, SimulatorHttpClient, new_token, sdk
+from tests.providers.mercadopago_sdk import API, SimulatorHttpClient, new_token, ok, sdk
 
 PAYER = {"email": "buyer@testuser.com", "first_name": "Ana", "last_name": "Silva",
          "identification": {"type": "CPF", "number": "19119119100"}}
@@ -23,15 +23,6 @@ CARD = {"card_number": "5031433215406351", "expiration_month": 11, "expiration_y
         "security_code": "123"}
 
 
-@pytest.fixture
-def mp(payment_simulator: SimulatorServer) -> mercadopago.SDK:
-    return sdk(payment_simulator.url("mercadopago"))
-
-
-def ok(result: dict[str, Any], status: int = 200) -> dict[str, Any]:
-    assert result["status"] == status, result
-    body: dict[str, Any] = result["response"]
-    return body
 
 
 def card_token(mp: mercadopago.SDK, holder: str = "APRO", **card: Any) -> str:

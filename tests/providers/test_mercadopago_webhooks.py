@@ -15,7 +15,7 @@ from paysandbox.settings import default_secret
 from paysandbox.testing.client import wait_until
 from paysandbox.testing.server import SimulatorServer
 from tests.conftest import WebhookReceiver
-from tests.providers.mercadopago_sdk import sdk, verify
+from tests.providers.mercadopago_sdk import verify
 
 # The SDK warns that notification_url is deprecated in favour of dashboard webhooks;
 # both are imitated, so both are tested.
@@ -24,10 +24,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:notification_url is deprecated")
 PAYER = {"email": "buyer@testuser.com"}
 SECRET = "a-secret-signature-from-your-integrations"
 
-
-@pytest.fixture
-def mp(payment_simulator: SimulatorServer) -> mercadopago.SDK:
-    return sdk(payment_simulator.url("mercadopago"))
 
 
 def pix(mp: mercadopago.SDK, **extra: Any) -> dict[str, Any]:
