@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, cast
 from aiohttp import web
 
 from paysandbox import __version__, contract_report, fleet, loadrun
+from paysandbox.ledger import export as ledger_export
 from paysandbox.providers import base
 from paysandbox.settings import (
     DEFAULT_HOST,
@@ -55,9 +56,10 @@ Every flag has a PAYSANDBOX_* environment variable (flags win): PAYSANDBOX_HOST,
 PAYSANDBOX_PORT, PAYSANDBOX_PROVIDERS (comma-separated), PAYSANDBOX_WEBHOOK_<PROVIDER>,
 PAYSANDBOX_WEBHOOK_SECRET_<PROVIDER>, PAYSANDBOX_CLOCK_SCALE, PAYSANDBOX_JOURNAL_SIZE,
 PAYSANDBOX_MAX_BODY_BYTES, PAYSANDBOX_ADMIN_TOKEN, PAYSANDBOX_LOG_LEVEL,
-PAYSANDBOX_DRAIN_TIMEOUT, PAYSANDBOX_PUBLIC_URL, PAYSANDBOX_SCENARIOS (paths joined by
-':'), PAYSANDBOX_WATCH, PAYSANDBOX_CONTRACTS, PAYSANDBOX_CHECK_RESPONSES, PAYSANDBOX_STORE,
-PAYSANDBOX_ALLOWED_HOSTS and PAYSANDBOX_WEBHOOK_ALLOW (comma-separated),
+PAYSANDBOX_DRAIN_TIMEOUT, PAYSANDBOX_PUBLIC_URL, PAYSANDBOX_PRICING, PAYSANDBOX_RATES,
+PAYSANDBOX_SCENARIOS (paths joined by ':'), PAYSANDBOX_WATCH, PAYSANDBOX_CONTRACTS,
+PAYSANDBOX_CHECK_RESPONSES, PAYSANDBOX_STORE, PAYSANDBOX_ALLOWED_HOSTS and
+PAYSANDBOX_WEBHOOK_ALLOW (comma-separated),
 PAYSANDBOX_KEEP_WEBHOOK_REPLIES, PAYSANDBOX_WORKERS;
 HTTPS on the real hostnames: PAYSANDBOX_TLS, PAYSANDBOX_TLS_PORT, PAYSANDBOX_PROXY_PORT,
 PAYSANDBOX_CA_DIR;
@@ -118,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "log (default: status and size only)")
     serve.add_argument("--public-url", metavar="URL",
                        help="the URL clients use to reach this server, when not the bind address")
+    serve.add_argument("--pricing", metavar="FILE",
+                       help="what each provider charges and how it settles, for the ledger "
+                            "(GET /__admin/ledger); default: paysandbox/ledger/pricing.yaml")
+    serve.add_argument("--rates", metavar="FILE",
+                       help="the exchange rates the ledger converts with; default: "
+                            "paysandbox/ledger/rates.yaml")
     serve.add_argument("--drain-timeout", type=float, metavar="SECONDS",
                        help="on shutdown, how long to wait for due webhook deliveries "
                             "(default 5)")
@@ -243,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="List the ready-made scenarios, usable by name wherever "
                                    "a scenario file is.")
     loadrun.add_commands(sub)
+    ledger_export.add_commands(sub, lambda p: _connection_options(p, default=None))
     mcp = sub.add_parser(
         "mcp", help="an MCP server (stdio) whose tools drive a running simulator",
         description="Serve the simulator's MCP tools over stdin/stdout for a coding agent: "
@@ -329,7 +338,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """Flags over PAYSANDBOX_* variables over defaults, validated once merged."""
     values = env_values()
     for flag in ("host", "port", "clock_scale", "journal_size", "max_body_bytes",
-                 "admin_token", "public_url", "drain_timeout", "log_level", "contracts",
+                 "admin_token", "public_url", "pricing", "rates", "drain_timeout",
+                 "log_level", "contracts",
                  "check_responses", "store", "workers", "idempotency_ttl",
                  "idempotency_lease", "delivery_lease",
                  *LIMITS):
@@ -609,6 +619,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return contract_report.command(args)
     if args.command == "ca":
         return ca_command(args)
+    if args.command == "ledger":
+        return ledger_export.command(args, f"http://{DEFAULT_HOST}:{DEFAULT_PORT}")
     if args.command == "mcp":
         try:
             from paysandbox import mcp_server

@@ -14,6 +14,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 12111
@@ -72,6 +73,8 @@ class Settings:
     log_level: str = "info"
     drain_timeout: float = 5.0
     public_url: str | None = None
+    pricing: str | None = None  # the ledger's pricing file (None: paysandbox/ledger's)
+    rates: str | None = None  # the ledger's exchange rates file (None: paysandbox/ledger's)
     scenarios: tuple[str, ...] = ()  # scenario files loaded at start-up
     watch: bool = False  # reload scenario files when they change
     contracts: str = "strict"  # strict: the provider's 4xx | report: served, recorded | off
@@ -164,6 +167,14 @@ class Settings:
             refusal = destinations.url_refusal(target.url)
             if refusal is not None:
                 raise SettingsError(f"--webhook {name}=…: destination not allowed: {refusal}")
+        if self.pricing or self.rates:
+            from paysandbox.ledger import BooksError, load_books
+
+            try:
+                load_books(Path(self.pricing) if self.pricing else None,
+                           Path(self.rates) if self.rates else None)
+            except BooksError as exc:
+                raise SettingsError(f"the ledger's pricing or rates:\n{exc}") from None
         if not self.loopback and not self.admin_token:
             # Beyond loopback the admin API needs a token: make one up, and the banner
             # prints it (it is never written anywhere else).
@@ -236,7 +247,7 @@ def env_values(env: Mapping[str, str] | None = None) -> dict[str, object]:
                 values[name] = int(get(variable) or 0)
     except ValueError as exc:
         raise SettingsError(f"bad {ENV_PREFIX}* value: {exc}") from None
-    for name in ("ADMIN_TOKEN", "PUBLIC_URL", "STORE"):
+    for name in ("ADMIN_TOKEN", "PUBLIC_URL", "STORE", "PRICING", "RATES"):
         if get(name):
             values[name.lower()] = get(name)
     for name in ("ALLOWED_HOSTS", "WEBHOOK_ALLOW"):

@@ -130,6 +130,29 @@ def test_stripe(served: Served) -> None:
     assert declined.value.error.decline_code == "insufficient_funds"
 
 
+def test_a_saved_card_charged_off_session_and_the_ledger_export(served: Served) -> None:
+    key = f"sk_test_{uuid.uuid4().hex}"
+    client = stripe.StripeClient(key, base_addresses={"api": served.url + "/stripe"})
+    cus = client.v1.customers.create()
+    first = client.v1.payment_intents.create(params={
+        "amount": 1500, "currency": "usd", "customer": cus.id, "confirm": True,
+        "payment_method": "pm_card_visa", "setup_future_usage": "off_session"})
+    renewal = client.v1.payment_intents.create(params={
+        "amount": 1500, "currency": "usd", "customer": cus.id, "confirm": True,
+        "payment_method": first.payment_method, "off_session": True})
+    assert renewal.status == "succeeded"
+    with pytest.raises(stripe.CardError) as soft:
+        client.v1.payment_intents.create(params={
+            "amount": 1500, "currency": "usd", "confirm": True, "off_session": True,
+            "payment_method": "pm_card_authenticationRequired"})
+    assert soft.value.code == "authentication_required"
+    export = run("ledger", "export", "--url", served.url, "--namespace", key)
+    assert export.returncode == 0, export.stderr
+    lines = export.stdout.splitlines()
+    assert lines[0].startswith("id,type,provider,payment")
+    assert sorted(line.split(",")[3] for line in lines[1:]) == sorted([first.id, renewal.id])
+
+
 def test_adyen(served: Served) -> None:
     adyen = Adyen.Adyen(xapikey="AQE_wheel", platform="test")
     adyen.checkout.payments_api.baseUrl = served.url + "/adyen/checkout/v71"

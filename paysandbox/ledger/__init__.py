@@ -1,0 +1,224 @@
+"""The sandbox's own books: every payment's money movements as ledger entries, priced.
+
+The ledger is read from the payments the store keeps, when asked (the admin API's
+`GET /__admin/ledger`), never written beside them: a capture is a charge entry (converted
+to the account's settlement currency at the rates table, less the provider's fees), a
+refund a debit, a chargeback a debit with the provider's dispute fee and, once won, a
+reinstatement. So it costs a payment nothing, it is the same in every process of a
+fleet, and it holds exactly what the store holds: as many payments per account as
+retention keeps (`--retain-payments`).
+
+`Books` is what prices them: a pricing model and a settlement (currency, delay in days,
+home country) per provider, from `pricing.yaml` (or the user's `--pricing` file), and the
+exchange rates from `rates.yaml` (or `--rates`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unused-ignore]
+
+from paysandbox.core.disputes import Dispute
+from paysandbox.core.fees import (
+    Blended,
+    FeeLine,
+    InterchangePlusPlus,
+    MethodPrice,
+    PerMethod,
+    Pricing,
+    Rates,
+)
+from paysandbox.core.ledger import Entry, EntryType, Settlement, balance, charge_entry
+from paysandbox.core.payments import Payment, Status
+
+__all__ = ["Books", "BooksError", "entries", "ledger_json", "load_books"]
+
+#: The history steps that capture money (an approval that captures at once, a finished
+#: action, a capture).
+_CAPTURING = frozenset({"authorize", "complete", "capture"})
+
+
+class BooksError(ValueError):
+    """A pricing or rates file that cannot be used: every problem, one per line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """One provider's pricing and settlement."""
+
+    pricing: Pricing
+    settlement: Settlement
+    dispute_fee: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Books:
+    terms: Mapping[str, Terms]
+    rates: Rates
+
+
+def _read(path: Path | None, default: str) -> tuple[Any, str]:
+    if path is None:
+        text = resources.files(__name__).joinpath(default).read_text(encoding="utf-8")
+        return yaml.safe_load(text), f"<packaged {default}>"
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")), str(path)
+    except (OSError, yaml.YAMLError) as exc:
+        raise BooksError(f"{path}: {exc}") from None
+
+
+def _schema() -> Draft202012Validator:
+    text = resources.files(__name__).joinpath("pricing.schema.json").read_text("utf-8")
+    return Draft202012Validator(json.loads(text))
+
+
+def _dec(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+def _pricing(doc: Mapping[str, Any]) -> Pricing:
+    model = doc["model"]
+    if model == "blended":
+        return Blended(_dec(doc["percent"]), dict(doc["fixed"]),
+                       _dec(doc.get("international_percent", 0)),
+                       _dec(doc.get("fx_percent", 0)))
+    if model == "interchange_plus_plus":
+        return InterchangePlusPlus({k: _dec(v) for k, v in doc["interchange"].items()},
+                                   _dec(doc["scheme_fee_percent"]),
+                                   _dec(doc["markup_percent"]), dict(doc["commission"]))
+    return PerMethod({name: MethodPrice(dict(m.get("fixed") or {}),
+                                        _dec(m.get("percent", 0)))
+                      for name, m in doc["methods"].items()})
+
+
+def load_books(pricing: Path | None = None, rates: Path | None = None) -> Books:
+    """The books from a pricing and a rates file (the packaged ones when None); every
+    problem of a file at once, as BooksError."""
+    doc, where = _read(pricing, "pricing.yaml")
+    problems = [f"{where}: $.{'.'.join(map(str, e.absolute_path))}: {e.message}"
+                for e in _schema().iter_errors(doc)]
+    rates_doc, rates_where = _read(rates, "rates.yaml")
+    if not (isinstance(rates_doc, dict) and isinstance(rates_doc.get("base"), str)
+            and isinstance(rates_doc.get("rates"), dict)
+            and all(isinstance(v, int | float) and v > 0
+                    for v in rates_doc["rates"].values())):
+        problems.append(f"{rates_where}: expected `base: <currency>` and `rates:` mapping "
+                        "each currency to a positive number of units per one base unit")
+    if problems:
+        raise BooksError("\n".join(problems))
+    per_base = {str(k).lower(): _dec(v) for k, v in rates_doc["rates"].items()}
+    table = Rates(rates_doc["base"].lower(), per_base)
+    terms: dict[str, Terms] = {}
+    for provider, p in doc.items():
+        s = p["settlement"]
+        settlement = Settlement(s["currency"], s["delay_days"], s.get("country", "US"))
+        if settlement.currency not in per_base:
+            problems.append(f"{where}: $.{provider}.settlement.currency: "
+                            f"{settlement.currency} has no rate in {rates_where}")
+        terms[provider] = Terms(_pricing(p), settlement, p.get("dispute_fee", 0))
+    if problems:
+        raise BooksError("\n".join(problems))
+    return Books(terms, table)
+
+
+def _entry_id(payment_id: str, kind: str, source: str) -> str:
+    digest = hashlib.blake2b(f"{payment_id}:{kind}:{source}".encode(), digest_size=12)
+    return "txn_" + digest.hexdigest()
+
+
+def _debit(p: Payment, terms: Terms, books: Books, kind: EntryType, source: str,
+           amount: int, at: float, fee: int = 0) -> Entry:
+    """A movement that is not a charge, in the settlement currency, available at once."""
+    target = terms.settlement.currency
+    converted = p.currency.lower() != target
+    gross, rate = (books.rates.convert(amount, p.currency, target) if converted
+                   else (amount, None))
+    sign = -1 if kind in (EntryType.REFUND, EntryType.CHARGEBACK) else 1
+    fees = (FeeLine("dispute_fee", fee, "chargeback fee"),) if fee else ()
+    return Entry(_entry_id(p.id, kind.value, source), p.namespace, p.provider, kind, source,
+                 p.id, target, sign * gross, fees, at, at,
+                 sign * amount if converted else None,
+                 p.currency.lower() if converted else None, rate)
+
+
+def _dispute_entries(p: Payment, d: Dispute, terms: Terms, books: Books) -> list[Entry]:
+    """Funds withdrawn when a chargeback opens or reopens, back when it is won."""
+    out: list[Entry] = []
+    held = False
+    for n, h in enumerate(d.history):
+        if h.action in ("opened", "reopened") and not held and \
+                (h.action == "reopened" or d.funds_withdrawn or d.funds_reinstated):
+            out.append(_debit(p, terms, books, EntryType.CHARGEBACK, f"{d.id}:{n}",
+                              d.amount, h.at, terms.dispute_fee))
+            held = True
+        elif h.action == "won" and held:
+            out.append(_debit(p, terms, books, EntryType.CHARGEBACK_REVERSAL,
+                              f"{d.id}:{n}", d.amount, h.at))
+            held = False
+    return out
+
+
+def entries(p: Payment, books: Books) -> list[Entry]:
+    """Payment `p`'s movements of funds, oldest first ([] for a provider the books do
+    not price)."""
+    terms = books.terms.get(p.provider)
+    if terms is None:
+        return []
+    card = p.card
+    out: list[Entry] = []
+    for n, h in enumerate(p.history):
+        if h.action in _CAPTURING and h.status is Status.CAPTURED and h.amount:
+            out.append(charge_entry(
+                _entry_id(p.id, "charge", str(n)), account=p.namespace,
+                provider=p.provider, payment_id=p.id, amount=h.amount,
+                currency=p.currency, method=p.method,
+                funding=card.funding if card else "credit",
+                card_country=card.country if card else None, created=h.at,
+                pricing=terms.pricing, settlement=terms.settlement, rates=books.rates))
+    out += [_debit(p, terms, books, EntryType.REFUND, r.id, r.amount, r.created)
+            for r in p.refunds]
+    for d in p.disputes:
+        out += _dispute_entries(p, d, terms, books)
+    out.sort(key=lambda e: e.created)
+    return out
+
+
+def entry_json(e: Entry) -> dict[str, Any]:
+    return {
+        "id": e.id, "type": e.type.value, "provider": e.provider, "source": e.source,
+        "payment": e.payment_id, "currency": e.currency, "amount": e.amount,
+        "fee": e.fee, "net": e.net, "created": e.created, "available_on": e.available_on,
+        "fee_details": [{"type": f.kind, "amount": f.amount, "description": f.description}
+                        for f in e.fees],
+        "original_amount": e.original_amount, "original_currency": e.original_currency,
+        "exchange_rate": None if e.exchange_rate is None else str(e.exchange_rate)}
+
+
+def ledger_json(found: Iterable[Entry], now: float, *, limit: int) -> dict[str, Any]:
+    """Balances per account (provider, namespace) and currency over every entry, and the
+    newest `limit` entries."""
+    accounts: dict[tuple[str, str], list[Entry]] = {}
+    every: list[Entry] = []
+    for e in found:
+        accounts.setdefault((e.provider, e.account), []).append(e)
+        every.append(e)
+    every.sort(key=lambda e: e.created, reverse=True)
+    return {
+        "now": now,
+        "accounts": [{"provider": provider, "namespace": namespace[:8] + "…",
+                      "entries": len(kept),
+                      "available": (b := balance(kept, now)).available,
+                      "pending": b.pending}
+                     for (provider, namespace), kept in sorted(accounts.items())],
+        "entries": [entry_json(e) for e in every[:limit]],
+        "total_entries": len(every),
+    }

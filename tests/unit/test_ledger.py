@@ -1,0 +1,92 @@
+"""The ledger read from payments: charges priced and converted, refunds, chargebacks and
+their reinstatement, balances on the virtual clock, and pricing files checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from paysandbox.core import disputes, payments
+from paysandbox.core.disputes import DisputeReason, DisputeStatus
+from paysandbox.core.ledger import DAY, EntryType, balance
+from paysandbox.core.outcomes import Outcome
+from paysandbox.core.payments import CardDetails, Payment
+from paysandbox.ledger import BooksError, entries, ledger_json, load_books
+
+BOOKS = load_books()
+T0 = 20_000 * DAY + 9 * 3600  # 09:00 UTC
+US_VISA = CardDetails("visa", "4242", "424242", 12, 2034, "credit", "US")
+
+
+def _captured(provider: str = "stripe", currency: str = "USD", amount: int = 10_000,
+              manual: bool = False) -> Payment:
+    p = Payment("pay_1", "sk_test_1", provider, amount, currency, T0, card=US_VISA,
+                capture_manual=manual)
+    return payments.attempt(p, Outcome.approve(), T0)
+
+
+def test_a_captured_charge_is_priced_and_available_after_the_settlement_delay() -> None:
+    (charge,) = entries(_captured(), BOOKS)
+    assert charge.type is EntryType.CHARGE and charge.payment_id == "pay_1"
+    assert (charge.currency, charge.amount, charge.fee) == ("usd", 10_000, 290 + 30)
+    assert charge.available_on == 20_002 * DAY  # Stripe: two days, at 00:00 UTC
+    assert balance([charge], T0).pending == {"usd": 9_680}
+    assert balance([charge], 20_002 * DAY).available == {"usd": 9_680}
+
+
+def test_an_authorization_is_not_money_until_it_is_captured_in_parts() -> None:
+    held = _captured(manual=True)
+    assert entries(held, BOOKS) == []
+    captured = payments.capture(held, 6_000, T0 + 60)
+    (charge,) = entries(captured, BOOKS)
+    assert charge.amount == 6_000 and charge.created == T0 + 60
+
+
+def test_a_charge_in_another_currency_is_converted_and_shows_the_rate() -> None:
+    (charge,) = entries(_captured("adyen", "USD"), BOOKS)  # Adyen settles in EUR
+    assert (charge.original_amount, charge.original_currency) == (10_000, "usd")
+    assert charge.currency == "eur" and charge.amount == 9_259  # 100 USD at 1.08
+    assert [f.kind for f in charge.fees] == ["interchange", "scheme_fee", "markup",
+                                             "commission"]
+    assert charge.fee == sum(f.amount for f in charge.fees)
+
+
+def test_refunds_and_a_won_chargeback_move_funds_out_and_back() -> None:
+    p = payments.refund(_captured(), "re_1", 2_500, T0 + 3600)
+    p = disputes.open_dispute(p, "dp_1", T0 + 7200, reason=DisputeReason.FRAUDULENT)
+    found = entries(p, BOOKS)
+    assert [(e.type, e.amount, e.fee) for e in found] == [
+        (EntryType.CHARGE, 10_000, 320), (EntryType.REFUND, -2_500, 0),
+        (EntryType.CHARGEBACK, -7_500, 1_500)]
+    assert found[1].available_on == found[1].created  # debits leave at once
+    p = disputes.update_evidence(p, "dp_1", T0 + 8000, evidence={"note": "x"}, submit=True)
+    p = disputes.resolve(p, "dp_1", T0 + 9000, DisputeStatus.WON)
+    reversal = entries(p, BOOKS)[-1]
+    assert (reversal.type, reversal.amount, reversal.created) == \
+        (EntryType.CHARGEBACK_REVERSAL, 7_500, T0 + 9000)
+    # ids are the same each time the ledger is read
+    assert [e.id for e in entries(p, BOOKS)] == [e.id for e in entries(p, BOOKS)]
+
+
+def test_the_ledger_sums_accounts_and_keeps_the_newest_entries() -> None:
+    found = entries(payments.refund(_captured(), "re_1", 1_000, T0 + 60), BOOKS)
+    doc = ledger_json(found, T0 + 120, limit=1)
+    (account,) = doc["accounts"]
+    assert account["provider"] == "stripe" and account["entries"] == 2
+    assert account["pending"] == {"usd": 9_680} and account["available"] == {"usd": -1_000}
+    assert [e["type"] for e in doc["entries"]] == ["refund"] and doc["total_entries"] == 2
+
+
+def test_a_bad_pricing_file_names_every_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "pricing.yaml"
+    bad.write_text("stripe: {model: blended, percent: 120, settlement: {currency: usd}}\n"
+                   "adyen: {model: flat, settlement: {currency: zzz, delay_days: 2}}\n")
+    with pytest.raises(BooksError) as err:
+        load_books(bad)
+    message = str(err.value)
+    assert "$.stripe" in message and "$.adyen" in message
+    rates = tmp_path / "rates.yaml"
+    rates.write_text("base: eur\nrates: {eur: 1}\n")
+    with pytest.raises(BooksError, match="usd has no rate"):
+        load_books(None, rates)
