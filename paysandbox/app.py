@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -25,6 +26,7 @@ from paysandbox.core.clock import VirtualClock
 from paysandbox.engine import Engine, ScenarioEffects
 from paysandbox.hosted import hosted_app
 from paysandbox.journal import Journal
+from paysandbox.ledger import load_books
 from paysandbox.providers import base
 from paysandbox.scenarios.loader import ScenarioError, load_file, locate
 from paysandbox.scenarios.runtime import ScenarioSet
@@ -193,6 +195,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     store = metrics.timed_store(store, measured)
     engine = Engine(store=store, clock=clock, dispatcher=dispatcher,
                     scenarios=ScenarioEffects(scenarios))
+    if settings.pricing or settings.rates:  # checked when the settings were made
+        engine.books = load_books(Path(settings.pricing) if settings.pricing else None,
+                                  Path(settings.rates) if settings.rates else None)
     journal = Journal(settings.journal_size, max_bytes=settings.journal_bytes,
                       body_bytes=settings.journal_body_bytes)
     providers = {p.name: p for p in base.load(settings.providers or None)}

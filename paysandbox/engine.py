@@ -50,6 +50,7 @@ from paysandbox.core.commands import (
 from paysandbox.core.disputes import DisputePlan
 from paysandbox.core.outcomes import APPROVED, Outcome
 from paysandbox.faults import Fault
+from paysandbox.ledger import Books, load_books
 from paysandbox.objects import ListsEndpoints, Objects
 from paysandbox.providers.hooks import Renews
 from paysandbox.scenarios.runtime import ScenarioSet, WebhookChaos, facts_for
@@ -185,6 +186,9 @@ class Engine:
         self.keeps_copies = store.keeps_copies
         #: A fleet's shared schedule, when there is one (set at start-up).
         self.schedule_sink: ScheduleSink | None = None
+        #: What prices the ledger (paysandbox/ledger): the packaged pricing and rates
+        #: unless the settings name files (set at start-up).
+        self.books: Books = load_books()
         clock.on_advance(self._wake)
 
     async def _consult(self, provider: EventSource, namespace: str, command: Command,

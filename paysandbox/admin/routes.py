@@ -15,7 +15,6 @@ import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -30,12 +29,10 @@ from paysandbox.contract_report import ContractLog
 from paysandbox.core.commands import Command, Complete, Expire, Void
 from paysandbox.core.credentials import Credential
 from paysandbox.core.disputes import RendersDisputes
-from paysandbox.core.ledger import Entry
 from paysandbox.core.outcomes import UnknownDeclineReason, decline_reason
 from paysandbox.core.payments import InvalidTransition, Payment, PaymentError
 from paysandbox.core.tenancy import tenant
-from paysandbox.ledger import entries as ledger_entries
-from paysandbox.ledger import ledger_json, load_books
+from paysandbox.ledger import ledger_json
 from paysandbox.scenarios.loader import ScenarioError, load_text
 from paysandbox.scenarios.runtime import ScenarioSet
 from paysandbox.settings import Settings, default_secret
@@ -271,21 +268,17 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         found.sort(key=lambda p: p.created, reverse=True)
         return _json({"payments": [payment_json(p) for p in found[:limit_of(request)]]})
 
-    books = load_books(Path(settings.pricing) if settings.pricing else None,
-                       Path(settings.rates) if settings.rates else None)
-
     async def ledger(request: web.Request) -> web.Response:
         """The sandbox's own books (paysandbox/ledger): every kept payment's movements of
-        funds, priced; balances per account and currency, and the newest entries."""
+        funds, priced; balances and daily payouts per account, and the newest entries."""
         q = request.query
         namespaces = [tenant(q["namespace"])] if q.get("namespace") else \
             await store.namespaces()
-        found: list[Entry] = []
+        found: list[Payment] = []
         for ns in namespaces:
-            for p in await store.list_payments(ns, provider=q.get("provider"),
-                                               limit=settings.retain_payments):
-                found += ledger_entries(p, books)
-        return _json(ledger_json(found, clock.now(), limit=limit_of(request)))
+            found += await store.list_payments(ns, provider=q.get("provider"),
+                                               limit=settings.retain_payments)
+        return _json(ledger_json(found, engine.books, clock.now(), limit=limit_of(request)))
 
     async def payments_summary(request: web.Request) -> web.Response:
         """Counts over every payment the store holds, however many (the list above stops

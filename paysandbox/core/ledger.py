@@ -14,6 +14,7 @@ the engine's.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,8 +22,8 @@ from enum import StrEnum
 
 from paysandbox.core.fees import Charged, FeeLine, Pricing, Rates
 
-__all__ = ["Balance", "Entry", "EntryType", "Settlement", "available_day", "balance",
-           "charge_entry", "payout_entry"]
+__all__ = ["Balance", "Entry", "EntryType", "Payout", "Settlement",
+           "available_day", "balance", "charge_entry", "payouts"]
 
 DAY = 86400.0
 
@@ -101,25 +102,73 @@ def charge_entry(entry_id: str, *, account: str, provider: str, payment_id: str,
                  rate)
 
 
-def payout_entry(entry_id: str, *, account: str, provider: str, currency: str,
-                 amount: int, created: float) -> Entry:
-    """A payout of `amount` (what was available) to the account's bank."""
-    return Entry(entry_id, account, provider, EntryType.PAYOUT, entry_id, None, currency,
-                 -amount, (), created, created, payout=entry_id)
+@dataclass(frozen=True, slots=True)
+class Payout:
+    """What an account is paid for one day: the funds that became available that day
+    (its charges, less fees, refunds and chargebacks, plus what earlier days left
+    owing), sent on that day and arriving `arrival_days` later. `entries` are the
+    entries it pays out."""
+
+    id: str
+    account: str
+    provider: str
+    currency: str
+    amount: int
+    created: float
+    arrival: float
+    entries: tuple[str, ...]
+
+    def status(self, now: float) -> str:
+        return "paid" if self.arrival <= now else "in_transit"
+
+
+def _payout_id(account: str, provider: str, currency: str, day: float) -> str:
+    digest = hashlib.blake2b(f"{account}:{provider}:{currency}:{day}".encode(),
+                             digest_size=12)
+    return "po_" + digest.hexdigest()
+
+
+def payouts(entries: Iterable[Entry], now: float, *, arrival_days: int = 1) -> list[Payout]:
+    """The daily payouts of one account's entries up to `now`, oldest first: each day
+    whose funds (with what earlier days left) add up to more than nothing is paid out
+    at 00:00 UTC; a day that adds up to nothing or less is carried to the next."""
+    by_day: dict[tuple[str, str, str, float], list[Entry]] = {}
+    for e in entries:
+        if e.available_on <= now:
+            day = e.available_on // DAY * DAY
+            by_day.setdefault((e.account, e.provider, e.currency, day), []).append(e)
+    out: list[Payout] = []
+    carried: dict[tuple[str, str, str], tuple[int, list[str]]] = {}
+    for (account, provider, currency, day) in sorted(by_day, key=lambda k: k[3]):
+        found = by_day[(account, provider, currency, day)]
+        owed, ids = carried.get((account, provider, currency), (0, []))
+        owed += sum(e.net for e in found)
+        ids = [*ids, *(e.id for e in found)]
+        if owed > 0:
+            out.append(Payout(_payout_id(account, provider, currency, day), account,
+                              provider, currency, owed, day, day + arrival_days * DAY,
+                              tuple(ids)))
+            owed, ids = 0, []
+        carried[(account, provider, currency)] = (owed, ids)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
 class Balance:
-    """Per currency: what is available now and what is still pending."""
+    """Per currency: what is available now (not yet paid out: what the daily payouts
+    left owing) and what is still pending."""
 
     available: Mapping[str, int]
     pending: Mapping[str, int]
 
 
-def balance(entries: Iterable[Entry], now: float) -> Balance:
+def balance(entries: Iterable[Entry], now: float, *, paid: Iterable[Payout] = ()) -> Balance:
+    """An account's balance at `now`, less the payouts `paid` (see `payouts`)."""
     available: dict[str, int] = {}
     pending: dict[str, int] = {}
     for e in entries:
         into = available if e.available_on <= now else pending
         into[e.currency] = into.get(e.currency, 0) + e.net
+    for p in paid:
+        available[p.currency] = available.get(p.currency, 0) - p.amount
     return Balance(available, pending)

@@ -37,10 +37,20 @@ from paysandbox.core.fees import (
     Pricing,
     Rates,
 )
-from paysandbox.core.ledger import Entry, EntryType, Settlement, balance, charge_entry
+from paysandbox.core.ledger import (
+    Balance,
+    Entry,
+    EntryType,
+    Payout,
+    Settlement,
+    balance,
+    charge_entry,
+    payouts,
+)
 from paysandbox.core.payments import Payment, Status
 
-__all__ = ["Books", "BooksError", "entries", "ledger_json", "load_books"]
+__all__ = ["AccountBooks", "Books", "BooksError", "account_books", "entries",
+           "ledger_json", "load_books"]
 
 #: The history steps that capture money (an approval that captures at once, a finished
 #: action, a capture).
@@ -58,6 +68,7 @@ class Terms:
     pricing: Pricing
     settlement: Settlement
     dispute_fee: int = 0
+    arrival_days: int = 1  # from a payout's day to the money in the bank
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +135,8 @@ def load_books(pricing: Path | None = None, rates: Path | None = None) -> Books:
         if settlement.currency not in per_base:
             problems.append(f"{where}: $.{provider}.settlement.currency: "
                             f"{settlement.currency} has no rate in {rates_where}")
-        terms[provider] = Terms(_pricing(p), settlement, p.get("dispute_fee", 0))
+        terms[provider] = Terms(_pricing(p), settlement, p.get("dispute_fee", 0),
+                                s.get("arrival_days", 1))
     if problems:
         raise BooksError("\n".join(problems))
     return Books(terms, table)
@@ -203,22 +215,47 @@ def entry_json(e: Entry) -> dict[str, Any]:
         "exchange_rate": None if e.exchange_rate is None else str(e.exchange_rate)}
 
 
-def ledger_json(found: Iterable[Entry], now: float, *, limit: int) -> dict[str, Any]:
-    """Balances per account (provider, namespace) and currency over every entry, and the
-    newest `limit` entries."""
-    accounts: dict[tuple[str, str], list[Entry]] = {}
-    every: list[Entry] = []
-    for e in found:
-        accounts.setdefault((e.provider, e.account), []).append(e)
-        every.append(e)
+@dataclass(frozen=True, slots=True)
+class AccountBooks:
+    """One account's books at a moment: its entries (oldest first), the daily payouts
+    made of them so far, and what is left."""
+
+    entries: list[Entry]
+    payouts: list[Payout]
+    balance: Balance
+
+
+def account_books(found: Iterable[Payment], books: Books, now: float) -> AccountBooks:
+    """The books of the payments of one account (one provider, one namespace)."""
+    kept = sorted((e for p in found for e in entries(p, books)), key=lambda e: e.created)
+    arrival = books.terms[kept[0].provider].arrival_days if kept else 1
+    paid = payouts(kept, now, arrival_days=arrival)
+    return AccountBooks(kept, paid, balance(kept, now, paid=paid))
+
+
+def payout_json(p: Payout, now: float) -> dict[str, Any]:
+    return {"id": p.id, "provider": p.provider, "currency": p.currency, "amount": p.amount,
+            "created": p.created, "arrival": p.arrival, "status": p.status(now),
+            "entries": len(p.entries)}
+
+
+def ledger_json(found: Iterable[Payment], books: Books, now: float, *,
+                limit: int) -> dict[str, Any]:
+    """Per account (provider and namespace): its balance per currency and payouts; and
+    the newest `limit` entries of them all."""
+    by_account: dict[tuple[str, str], list[Payment]] = {}
+    for p in found:
+        by_account.setdefault((p.provider, p.namespace), []).append(p)
+    accounts, every = [], []
+    for (provider, namespace), kept in sorted(by_account.items()):
+        a = account_books(kept, books, now)
+        if not a.entries:
+            continue
+        every += a.entries
+        accounts.append({"provider": provider, "namespace": namespace[:8] + "…",
+                         "entries": len(a.entries), "available": a.balance.available,
+                         "pending": a.balance.pending,
+                         "payouts": [payout_json(p, now) for p in a.payouts[-limit:]]})
     every.sort(key=lambda e: e.created, reverse=True)
-    return {
-        "now": now,
-        "accounts": [{"provider": provider, "namespace": namespace[:8] + "…",
-                      "entries": len(kept),
-                      "available": (b := balance(kept, now)).available,
-                      "pending": b.pending}
-                     for (provider, namespace), kept in sorted(accounts.items())],
-        "entries": [entry_json(e) for e in every[:limit]],
-        "total_entries": len(every),
-    }
+    return {"now": now, "accounts": accounts,
+            "entries": [entry_json(e) for e in every[:limit]], "total_entries": len(every)}

@@ -46,6 +46,7 @@ from paysandbox.hosted.pages import (
     public_base,
     token_record,
 )
+from paysandbox.ledger import AccountBooks, account_books
 from paysandbox.objects import Kind, Objects, Repository, page
 from paysandbox.store.base import Claim, KeyTaken
 from paysandbox.webhooks.dispatcher import Event
@@ -308,6 +309,12 @@ class Context:
         """The provider's events in this namespace, newest first."""
         return await self._engine.store.events(self.namespace, provider=self.provider.name,
                                                limit=limit)
+
+    async def ledger(self) -> AccountBooks:
+        """This account's books at the provider (paysandbox/ledger): its payments'
+        movements of funds, priced by the provider's pricing, the daily payouts made
+        of them so far on the virtual clock, and its balance."""
+        return account_books(await self.payments(), self._engine.books, self.clock.now())
 
     def objects(self, kind: Kind[T]) -> Repository[T]:
         repository = Objects(self._engine.store, self.namespace).of(kind)

@@ -12,7 +12,7 @@ from paysandbox.core.disputes import DisputeReason, DisputeStatus
 from paysandbox.core.ledger import DAY, EntryType, balance
 from paysandbox.core.outcomes import Outcome
 from paysandbox.core.payments import CardDetails, Payment
-from paysandbox.ledger import BooksError, entries, ledger_json, load_books
+from paysandbox.ledger import BooksError, account_books, entries, ledger_json, load_books
 
 BOOKS = load_books()
 T0 = 20_000 * DAY + 9 * 3600  # 09:00 UTC
@@ -70,12 +70,27 @@ def test_refunds_and_a_won_chargeback_move_funds_out_and_back() -> None:
 
 
 def test_the_ledger_sums_accounts_and_keeps_the_newest_entries() -> None:
-    found = entries(payments.refund(_captured(), "re_1", 1_000, T0 + 60), BOOKS)
-    doc = ledger_json(found, T0 + 120, limit=1)
+    p = payments.refund(_captured(), "re_1", 1_000, T0 + 60)
+    doc = ledger_json([p], BOOKS, T0 + 120, limit=1)
     (account,) = doc["accounts"]
     assert account["provider"] == "stripe" and account["entries"] == 2
     assert account["pending"] == {"usd": 9_680} and account["available"] == {"usd": -1_000}
+    assert account["payouts"] == []
     assert [e["type"] for e in doc["entries"]] == ["refund"] and doc["total_entries"] == 2
+
+
+def test_each_day_that_adds_up_to_more_than_nothing_is_paid_out() -> None:
+    first = payments.refund(_captured(), "re_1", 1_000, T0 + 60)  # -1,000 at once
+    second = _captured(amount=5_000)  # same day: available with the first charge
+    books = account_books([first, second], BOOKS, T0 + 60)
+    assert books.payouts == [] and books.balance.available == {"usd": -1_000}
+    later = account_books([first, second], BOOKS, 20_002 * DAY + 1)
+    (payout,) = later.payouts
+    assert payout.amount == 9_680 + 4_825 - 1_000  # the refund's day was carried over
+    assert payout.created == 20_002 * DAY and payout.status(20_002 * DAY + 1) == "in_transit"
+    assert payout.status(20_003 * DAY) == "paid"
+    assert set(payout.entries) == {e.id for e in later.entries}
+    assert later.balance.available == {"usd": 0} and later.balance.pending == {}
 
 
 def test_a_bad_pricing_file_names_every_problem(tmp_path: Path) -> None:

@@ -37,9 +37,11 @@ def test_stripe_payments_refunds_and_their_balance_on_the_clock(
     assert account["pending"] == {"usd": 9_680 + 4_825}
     assert account["available"] == {"usd": -1_000}  # a refund leaves at once
 
-    payment_simulator.advance_clock("3d")  # Stripe settles after two days
+    payment_simulator.advance_clock("3d")  # available after two days, paid out that day
     (account,) = _ledger(payment_simulator, stripe_key)["accounts"]
-    assert account["pending"] == {} and account["available"] == {"usd": 13_505}
+    assert account["pending"] == {} and account["available"] == {"usd": 0}
+    (payout,) = account["payouts"]
+    assert payout["amount"] == 13_505 and payout["entries"] == 3
 
     # the same books as CSV, for a reconciliation job
     res = subprocess.run([sys.executable, "-m", "paysandbox", "ledger", "export", "--url",
