@@ -48,6 +48,7 @@ from paysandbox.core.commands import (
     credential_facts,
 )
 from paysandbox.core.disputes import DisputePlan
+from paysandbox.core.drift import Drift
 from paysandbox.core.outcomes import APPROVED, Outcome
 from paysandbox.faults import Fault
 from paysandbox.ledger import Books, load_books
@@ -98,11 +99,17 @@ class Scenarios(Protocol):
     def effects(self, provider: str, namespace: str, command: Command,
                 facts: Mapping[str, Any]) -> Effects: ...
 
+    def drift(self) -> Drift | None:
+        """The discrepancies the providers' settlement surfaces report (core/drift.py)."""
+
 
 class NoScenarios:
     def effects(self, provider: str, namespace: str, command: Command,
                 facts: Mapping[str, Any]) -> Effects:
         return NO_EFFECTS
+
+    def drift(self) -> Drift | None:
+        return None
 
 
 class ScenarioEffects:
@@ -110,6 +117,9 @@ class ScenarioEffects:
 
     def __init__(self, scenarios: ScenarioSet) -> None:
         self.scenarios = scenarios
+
+    def drift(self) -> Drift | None:
+        return self.scenarios.drift()
 
     def effects(self, provider: str, namespace: str, command: Command,
                 facts: Mapping[str, Any]) -> Effects:

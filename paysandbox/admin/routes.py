@@ -278,7 +278,8 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         for ns in namespaces:
             found += await store.list_payments(ns, provider=q.get("provider"),
                                                limit=settings.retain_payments)
-        return _json(ledger_json(found, engine.books, clock.now(), limit=limit_of(request)))
+        return _json(ledger_json(found, engine.books, clock.now(), limit=limit_of(request),
+                                 drift=engine.scenarios.drift()))
 
     async def payments_summary(request: web.Request) -> web.Response:
         """Counts over every payment the store holds, however many (the list above stops

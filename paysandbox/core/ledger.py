@@ -117,8 +117,11 @@ class Payout:
     created: float
     arrival: float
     entries: tuple[str, ...]
+    failed: bool = False  # the bank refused it: its amount is back in the balance
 
     def status(self, now: float) -> str:
+        if self.failed:
+            return "failed"
         return "paid" if self.arrival <= now else "in_transit"
 
 
@@ -170,5 +173,6 @@ def balance(entries: Iterable[Entry], now: float, *, paid: Iterable[Payout] = ()
         into = available if e.available_on <= now else pending
         into[e.currency] = into.get(e.currency, 0) + e.net
     for p in paid:
-        available[p.currency] = available.get(p.currency, 0) - p.amount
+        if not p.failed:
+            available[p.currency] = available.get(p.currency, 0) - p.amount
     return Balance(available, pending)

@@ -28,6 +28,13 @@ import yaml
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unused-ignore]
 
 from paysandbox.core.disputes import Dispute
+from paysandbox.core.drift import (
+    Drift,
+    Injected,
+    drift_entries,
+    drift_lines,
+    drift_payouts,
+)
 from paysandbox.core.fees import (
     Blended,
     FeeLine,
@@ -223,14 +230,24 @@ class AccountBooks:
     entries: list[Entry]
     payouts: list[Payout]
     balance: Balance
+    #: The discrepancies a scenario's `settlement:` section put in (core/drift.py).
+    injected: tuple[Injected, ...] = ()
 
 
-def account_books(found: Iterable[Payment], books: Books, now: float) -> AccountBooks:
-    """The books of the payments of one account (one provider, one namespace)."""
+def account_books(found: Iterable[Payment], books: Books, now: float,
+                  drift: Drift | None = None) -> AccountBooks:
+    """The books of the payments of one account (one provider, one namespace); with
+    `drift`, as the provider reports them, discrepancies and all."""
     kept = sorted((e for p in found for e in entries(p, books)), key=lambda e: e.created)
     arrival = books.terms[kept[0].provider].arrival_days if kept else 1
-    paid = payouts(kept, now, arrival_days=arrival)
-    return AccountBooks(kept, paid, balance(kept, now, paid=paid))
+    if drift is None:
+        paid = payouts(kept, now, arrival_days=arrival)
+        return AccountBooks(kept, paid, balance(kept, now, paid=paid))
+    injected: list[Injected] = []
+    moved = drift_entries(kept, drift, injected)
+    paid = drift_payouts(payouts(moved, now, arrival_days=arrival), drift, injected)
+    return AccountBooks(drift_lines(moved, drift, injected), paid,
+                        balance(moved, now, paid=paid), tuple(injected))
 
 
 def payout_json(p: Payout, now: float) -> dict[str, Any]:
@@ -240,9 +257,10 @@ def payout_json(p: Payout, now: float) -> dict[str, Any]:
 
 
 def ledger_json(found: Iterable[Payment], books: Books, now: float, *,
-                limit: int) -> dict[str, Any]:
-    """Per account (provider and namespace): its balance per currency and payouts; and
-    the newest `limit` entries of them all."""
+                limit: int, drift: Drift | None = None) -> dict[str, Any]:
+    """Per account (provider and namespace): its balance per currency and payouts, and
+    the discrepancies `drift` puts in what the provider reports of it; and the newest
+    `limit` entries of them all (the truth)."""
     by_account: dict[tuple[str, str], list[Payment]] = {}
     for p in found:
         by_account.setdefault((p.provider, p.namespace), []).append(p)
@@ -252,10 +270,13 @@ def ledger_json(found: Iterable[Payment], books: Books, now: float, *,
         if not a.entries:
             continue
         every += a.entries
+        reported = account_books(kept, books, now, drift) if drift is not None else a
         accounts.append({"provider": provider, "namespace": namespace[:8] + "…",
                          "entries": len(a.entries), "available": a.balance.available,
                          "pending": a.balance.pending,
-                         "payouts": [payout_json(p, now) for p in a.payouts[-limit:]]})
+                         "payouts": [payout_json(p, now) for p in a.payouts[-limit:]],
+                         "injected": [{"kind": i.kind, "id": i.id, "detail": i.detail}
+                                      for i in reported.injected]})
     every.sort(key=lambda e: e.created, reverse=True)
     return {"now": now, "accounts": accounts,
             "entries": [entry_json(e) for e in every[:limit]], "total_entries": len(every)}

@@ -313,8 +313,10 @@ class Context:
     async def ledger(self) -> AccountBooks:
         """This account's books at the provider (paysandbox/ledger): its payments'
         movements of funds, priced by the provider's pricing, the daily payouts made
-        of them so far on the virtual clock, and its balance."""
-        return account_books(await self.payments(), self._engine.books, self.clock.now())
+        of them so far on the virtual clock, and its balance; as the provider reports
+        them, with the discrepancies a loaded scenario's `settlement:` puts in."""
+        return account_books(await self.payments(), self._engine.books, self.clock.now(),
+                             self._engine.scenarios.drift())
 
     def objects(self, kind: Kind[T]) -> Repository[T]:
         repository = Objects(self._engine.store, self.namespace).of(kind)

@@ -24,6 +24,7 @@ from paysandbox.core.disputes import (
     DisputeStatus,
     dispute_reason,
 )
+from paysandbox.core.drift import Drift
 from paysandbox.core.outcomes import Outcome, decline_reason
 from paysandbox.faults import Fault, Sampler, distribution
 from paysandbox.scenarios.durations import seconds
@@ -416,6 +417,7 @@ class Scenario:
     rules: list[Rule]
     phases: list[Phase]
     webhooks: WebhookChaos | None
+    drift: Drift | None = None  # the `settlement:` section (core/drift.py)
     priority: int = 0
     seed: int | None = None
     manual_start: bool = False
@@ -469,6 +471,14 @@ class Scenario:
 _LOADED = itertools.count(1)
 
 
+def _drift(spec: Mapping[str, Any], seed: object) -> Drift:
+    """The `settlement:` section, its durations in seconds."""
+    late = spec.get("late_payout")
+    if late is not None:
+        spec = {**spec, "late_payout": {**late, "by": seconds(late["by"])}}
+    return Drift.compile(spec, seed)
+
+
 def compile_scenario(doc: Mapping[str, Any], *, source: str = "<api>",
                      now: float | None = None) -> Scenario:
     """A validated document (see paysandbox/scenarios/loader.py) -> a running scenario."""
@@ -497,8 +507,11 @@ def compile_scenario(doc: Mapping[str, Any], *, source: str = "<api>",
             stale_timestamp=float(hooks.get("stale_timestamp", 0)))
     seed = doc.get("seed")
     manual = doc.get("start") == "manual"
+    drift = _drift(doc["settlement"], seed if seed is not None else doc["name"]) \
+        if doc.get("settlement") else None
     scenario = Scenario(
         name=str(doc["name"]), document=doc, rules=rules, phases=phases, webhooks=chaos,
+        drift=drift,
         priority=int(doc.get("priority", 0)), seed=seed, manual_start=manual, source=source,
         loaded=next(_LOADED), rng=random.Random(seed))
     if not manual:
@@ -596,6 +609,10 @@ class ScenarioSet:
         if scenario is not None:
             scenario.start(self._clock())
         return scenario
+
+    def drift(self) -> Drift | None:
+        """The first loaded scenario's `settlement:` discrepancies, if any has some."""
+        return next((s.drift for s in self._active if s.drift is not None), None)
 
     def status(self) -> list[dict[str, Any]]:
         now = self._clock()

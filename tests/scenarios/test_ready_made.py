@@ -1213,3 +1213,31 @@ def test_renewals_decline_merchant_initiated_payments_only_and_fail_stripe_on_re
         lo, hi = band(100, share)
         assert lo <= outage[key] <= hi, outage
     assert authorize(client, "usd").status == "succeeded"  # a customer's own payment
+
+
+# -- reconciliation drift -----------------------------------------------------------------
+
+@exercises("reconciliation-drift.yaml")
+def test_reconciliation_drift_changes_the_reports_and_the_ledger_says_which(
+        client, stripe_key, payment_simulator):
+    """Its shares raised until every line and payout is hit by one kind: the admin
+    ledger keeps the truth and lists each injected discrepancy by id; the truth's
+    balance is the pricing's."""
+    doc = document("reconciliation-drift.yaml")
+    assert set(doc["settlement"]) == {"missing_line", "duplicated_line", "fee_mismatch",
+                                      "fx_rounding", "late_payout", "failed_payout",
+                                      "partial_payout"}
+    doc["settlement"] = {"fee_mismatch": {"share": 1, "by": 7}, "failed_payout": 1,
+                         "missing_line": 1}
+    payment_simulator.use_scenario(doc)
+    made = [authorize(client, "usd").status for _ in range(3)]
+    assert made == ["succeeded"] * 3
+    payment_simulator.advance_clock("3d")
+    (account,) = payment_simulator.admin("GET", f"/ledger?namespace={stripe_key}")[
+        "accounts"]
+    kinds = sorted(i["kind"] for i in account["injected"])
+    assert kinds == ["failed_payout"] + ["fee_mismatch"] * 3 + ["missing_line"] * 3
+    (payout,) = account["payouts"]  # the truth: paid, priced as the pricing says
+    assert payout["status"] in ("in_transit", "paid")
+    fee = 58 + 30  # 2.9% of 2,000 and 30 cents: pricing.yaml's stripe
+    assert payout["amount"] == 3 * (2000 - fee) and account["available"] == {"usd": 0}

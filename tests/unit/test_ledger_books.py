@@ -9,6 +9,7 @@ import pytest
 
 from paysandbox.core import disputes, payments
 from paysandbox.core.disputes import DisputeReason, DisputeStatus
+from paysandbox.core.drift import Drift
 from paysandbox.core.ledger import DAY, EntryType, balance
 from paysandbox.core.outcomes import Outcome
 from paysandbox.core.payments import CardDetails, Payment
@@ -105,3 +106,26 @@ def test_a_bad_pricing_file_names_every_problem(tmp_path: Path) -> None:
     rates.write_text("base: eur\nrates: {eur: 1}\n")
     with pytest.raises(BooksError, match="usd has no rate"):
         load_books(None, rates)
+
+
+def test_drift_is_deterministic_and_says_what_it_changed() -> None:
+    p = _captured("adyen", "USD")  # converted: EUR books
+    found = [p, payments.attempt(Payment("pay_2", "sk_test_1", "adyen", 5_000, "EUR", T0,
+                                         card=US_VISA), Outcome.approve(), T0)]
+    truth = account_books(found, BOOKS, 20_003 * DAY)
+    drift = Drift.compile({"duplicated_line": 1, "fx_rounding": {"share": 1, "by": 1},
+                           "late_payout": {"share": 1, "by": 2 * DAY},
+                           "partial_payout": {"share": 1, "paid": 0.5}}, 7)
+    reported = account_books(found, BOOKS, 20_003 * DAY, drift)
+    assert [e.id for e in reported.entries] == [e.id for e in truth.entries for _ in (1, 2)]
+    converted = next(e for e in reported.entries if e.exchange_rate is not None)
+    assert converted.amount == next(e.amount for e in truth.entries
+                                    if e.id == converted.id) + 1
+    (paid,), (true_payout,) = reported.payouts, truth.payouts
+    assert paid.amount == (true_payout.amount + 1) // 2
+    assert paid.arrival == true_payout.arrival + 2 * DAY
+    assert paid.status(20_003 * DAY) == "in_transit" and true_payout.status(20_003 * DAY) \
+        == "paid"
+    assert sorted(i.kind for i in reported.injected) == [
+        "duplicated_line", "duplicated_line", "fx_rounding", "late_payout", "partial_payout"]
+    assert reported.injected == account_books(found, BOOKS, 20_003 * DAY, drift).injected
