@@ -177,3 +177,26 @@ def test_bad_ids_and_filters_get_stripes_own_errors(
         call(client)
     assert info.value.http_status == status
     assert info.value.param == param
+
+
+def test_a_settlement_scenario_shows_a_failed_payout_and_fees_over_the_pricing(
+        client: stripe.StripeClient, payment_simulator: SimulatorServer) -> None:
+    by = 7
+    drift = yaml.safe_load(resources.files("paysandbox.scenarios.ready").joinpath(
+        "reconciliation-drift.yaml").read_text("utf-8"))
+    drift["settlement"] = {"failed_payout": 1, "fee_mismatch": {"share": 1, "by": by}}
+    payment_simulator.use_scenario(drift)
+    pay(client, 10_000)
+    payment_simulator.advance_clock("3d")
+    (charge,) = transactions(client, type="charge")
+    assert charge.fee == stripe_fee(10_000) + by
+    (payout,) = client.v1.payouts.list().data
+    assert (payout.status, payout.failure_code, payout.amount) == (
+        "failed", "account_closed", charge.net)
+    back = client.v1.balance_transactions.retrieve(str(payout.failure_balance_transaction))
+    assert (back.type, back.amount, back.source) == ("payout_failure", charge.net, payout.id)
+    assert sorted(t.type for t in transactions(client, payout=payout.id)) == [
+        "charge", "payout", "payout_failure"]
+    # the amount is back in the balance, as the available transactions add up to
+    assert amounts(client.v1.balance.retrieve()) == ({"usd": charge.net}, {"usd": 0})
+    assert sum(t.net for t in transactions(client)) == charge.net

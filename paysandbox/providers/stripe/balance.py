@@ -9,14 +9,18 @@ entry is a balance transaction (a charge `charge`, a refund `refund`, a chargeba
 daily payout is a payout with a balance transaction of its own (`payout`, negative), so
 the available transactions add up to the available balance.
 
-LIMITATIONS: payouts are automatic, daily and standard, to one fixed bank account, and
-never fail, cancel or reverse; there are no manual or instant payouts (no POST
-/v1/payouts), no `payout.*` or `balance.available` webhooks (the ledger is read on
-demand: nothing runs when a payout is made), no Connect balances, no
-`instant_available`, `connect_reserved` or `issuing` balances, no `/v1/balance/history`
-alias and no `expand[]`. A charge's, refund's and dispute's own `balance_transaction`
-fields are not linked to these transactions (a charge's and a refund's are null; a
-dispute's carry ids of their own).
+A scenario's `settlement:` section (core/drift.py) shows here as Stripe would show it:
+lines missing or listed twice, fees above the pricing, payouts late, partial or failed
+(`failed`, `account_closed`, and a `payout_failure` transaction giving the amount back).
+
+LIMITATIONS: payouts are automatic, daily and standard, to one fixed bank account; they
+are never canceled or reversed, and a failed one fails when it is made (its
+`payout_failure` transaction is dated with it). No manual or instant payouts (no POST
+/v1/payouts), no `payout.*` or `balance.available` webhooks (the provider has no
+Settles hook yet), no Connect balances, no `instant_available`, `connect_reserved` or
+`issuing` balances, no `/v1/balance/history` alias, no `expand[]`. A charge's,
+refund's and dispute's own `balance_transaction` fields are not linked to these
+transactions (a charge's and a refund's are null; a dispute's carry ids of their own).
 """
 
 from __future__ import annotations
@@ -54,8 +58,8 @@ def charge_id(payment_id: str) -> str:
     return "ch_" + payment_id.removeprefix("pi_")
 
 
-def _payout_txn_id(payout_id: str) -> str:
-    digest = hashlib.blake2b(f"payout:{payout_id}".encode(), digest_size=12)
+def _payout_txn_id(payout_id: str, kind: str = "payout") -> str:
+    digest = hashlib.blake2b(f"{kind}:{payout_id}".encode(), digest_size=12)
     return "txn_" + digest.hexdigest()
 
 
@@ -102,24 +106,27 @@ def balance_transaction(e: Entry, now: float) -> dict[str, Any]:
     }
 
 
-def payout_transaction(p: Payout) -> dict[str, Any]:
-    """The balance transaction that takes a payout's amount out of the balance."""
+def payout_transaction(p: Payout, *, failure: bool = False) -> dict[str, Any]:
+    """The balance transaction that takes a payout's amount out of the balance, or
+    (`failure`) that of a failed payout's return (dated with the payout: the ledger
+    never took a failed payout's amount out of the balance)."""
+    amount = p.amount if failure else -p.amount
     return {
-        "id": _payout_txn_id(p.id),
+        "id": _payout_txn_id(p.id, "payout_failure" if failure else "payout"),
         "object": "balance_transaction",
-        "amount": -p.amount,
+        "amount": amount,
         "available_on": int(p.created),
         "created": int(p.created),
         "currency": p.currency,
-        "description": "STRIPE PAYOUT",
+        "description": "STRIPE PAYOUT FAILURE" if failure else "STRIPE PAYOUT",
         "exchange_rate": None,
         "fee": 0,
         "fee_details": [],
-        "net": -p.amount,
-        "reporting_category": "payout",
+        "net": amount,
+        "reporting_category": "payout_reversal" if failure else "payout",
         "source": p.id,
         "status": "available",
-        "type": "payout",
+        "type": "payout_failure" if failure else "payout",
     }
 
 
@@ -136,9 +143,10 @@ def payout(p: Payout, now: float) -> dict[str, Any]:
         "currency": p.currency,
         "description": "STRIPE PAYOUT",
         "destination": DESTINATION,
-        "failure_balance_transaction": None,
-        "failure_code": None,
-        "failure_message": None,
+        "failure_balance_transaction": _payout_txn_id(p.id, "payout_failure")
+        if p.failed else None,
+        "failure_code": "account_closed" if p.failed else None,
+        "failure_message": "The bank account has been closed." if p.failed else None,
         "livemode": False,
         "metadata": {},
         "method": "standard",
@@ -195,6 +203,8 @@ def _transactions(books: AccountBooks, now: float) -> list[dict[str, Any]]:
     made: list[tuple[float, int, int, dict[str, Any]]] = [
         (e.created, 0, n, balance_transaction(e, now)) for n, e in enumerate(books.entries)]
     made += [(p.created, 1, n, payout_transaction(p)) for n, p in enumerate(books.payouts)]
+    made += [(p.created, 2, n, payout_transaction(p, failure=True))
+             for n, p in enumerate(books.payouts) if p.failed]
     made.sort(key=lambda m: m[:3], reverse=True)
     return [m[3] for m in made]
 
@@ -216,7 +226,8 @@ async def list_balance_transactions(ctx: Context, params: dict[str, Any]) -> Any
         paid = next((p for p in books.payouts if p.id == params["payout"]), None)
         if paid is None:
             raise missing("payout", params["payout"], "payout")
-        ids = {*paid.entries, _payout_txn_id(paid.id)}
+        ids = {*paid.entries, _payout_txn_id(paid.id),
+               _payout_txn_id(paid.id, "payout_failure")}
         found = [t for t in found if t["id"] in ids]
     checks: list[Callable[[dict[str, Any]], bool]] = []
     if "type" in params:
