@@ -3,8 +3,10 @@
 LIMITATIONS (what of the real API this does not imitate):
 - Objects: PaymentIntents, Charges (read), Refunds, Disputes, Radar early fraud
   warnings (read), PaymentMethods (cards), Customers, SetupIntents, Events,
-  WebhookEndpoints. No Checkout Sessions, Connect (`Stripe-Account` is ignored),
-  Billing (subscriptions, invoices), Files or payouts.
+  WebhookEndpoints, and the balance, balance transactions and payouts read from the
+  sandbox's ledger (balance.py, with its own limitations). No Checkout Sessions,
+  Connect (`Stripe-Account` is ignored), Billing (subscriptions, invoices), Files,
+  manual payouts or reporting.
 - Saved cards (saved.py): a card is saved by attach, a SetupIntent or a PaymentIntent
   with `setup_future_usage` and a customer; every approved card charge shows a
   `network_transaction_id`. `off_session` payments are merchant-initiated (`recurring`
@@ -23,8 +25,9 @@ LIMITATIONS (what of the real API this does not imitate):
   submitted dispute is decided after its decision delay (default 1 h of virtual time):
   `winning_evidence` / `losing_evidence` in `evidence[uncategorized_text]` as Stripe
   documents, else as its trigger said, else won. An inquiry closes as `warning_closed`
-  (it never escalates to a chargeback here). Balance transactions are rendered in the
-  dispute only (a flat 15.00 dispute fee); there is no balance API.
+  (it never escalates to a chargeback here). A dispute's own `balance_transactions`
+  (a flat 15.00 dispute fee) carry ids of their own, not those /v1/balance_transactions
+  lists.
 - The dispute test card 4000000000001976 opens an inquiry; 4000000000005423 draws an
   early fraud warning (made_with_stolen_card) and no dispute. Stripe's other dispute
   test cards (multiple disputes, withdrawal failures) are not imitated.
@@ -61,6 +64,7 @@ from paysandbox.core.payments import Payment, Status
 from paysandbox.objects import Objects
 from paysandbox.providers.seam import Route, op
 from paysandbox.providers.stripe import (
+    balance,
     customers,
     disputes,
     objects,
@@ -163,6 +167,13 @@ class StripeProvider:
                read="list"),
             op("GET", "/v1/radar/early_fraud_warnings/{id}",
                disputes.retrieve_early_fraud_warning, read="retrieve"),
+            op("GET", "/v1/balance", balance.retrieve_balance, read="retrieve"),
+            op("GET", "/v1/balance_transactions", balance.list_balance_transactions,
+               read="list"),
+            op("GET", "/v1/balance_transactions/{id}", balance.retrieve_balance_transaction,
+               read="retrieve"),
+            op("GET", "/v1/payouts", balance.list_payouts, read="list"),
+            op("GET", "/v1/payouts/{id}", balance.retrieve_payout, read="retrieve"),
             op("GET", "/v1/events", objects.list_events, read="list"),
             op("GET", "/v1/events/{id}", objects.retrieve_event, read="retrieve"),
         ]

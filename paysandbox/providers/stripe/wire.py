@@ -112,6 +112,8 @@ def coerce(data: Any, sch: Mapping[str, Any]) -> Any:
         return {}
     if t == "integer" and isinstance(data, str) and _INT.match(data):
         return int(data)
+    if t == ["integer", "object"]:  # `created=123` or `created[gte]=123`
+        return coerce(data, {**sch, "type": "object" if isinstance(data, dict) else "integer"})
     if t == "boolean" or ("anyOf" in sch and isinstance(data, str) and data in ("true", "false")):
         return {"true": True, "false": False}.get(data, data) if isinstance(data, str) else data
     if t == "array" and isinstance(data, list):
