@@ -200,3 +200,22 @@ def test_a_settlement_scenario_shows_a_failed_payout_and_fees_over_the_pricing(
     # the amount is back in the balance, as the available transactions add up to
     assert amounts(client.v1.balance.retrieve()) == ({"usd": charge.net}, {"usd": 0})
     assert sum(t.net for t in transactions(client)) == charge.net
+
+
+def test_payouts_are_announced_by_webhook_when_made_and_when_they_arrive(
+        client: stripe.StripeClient, payment_simulator: SimulatorServer,
+        webhook_receiver: Any) -> None:
+    pay(client, 10_000)
+    payment_simulator.advance_clock(f"{PRICING['settlement']['delay_days']}d")
+    created = webhook_receiver.wait_for("stripe", "payout.created")
+    event = stripe.Webhook.construct_event(created.body.decode(),
+                                           created.headers["stripe-signature"],
+                                           webhook_receiver.secret("stripe"))
+    payout = event.data.object
+    assert payout["amount"] == 10_000 - stripe_fee(10_000)
+    assert payout["status"] == "in_transit"
+    assert client.v1.payouts.retrieve(payout["id"]).amount == payout["amount"]
+    payment_simulator.advance_clock("1d")
+    paid = webhook_receiver.wait_for("stripe", "payout.paid").json()
+    assert paid["data"]["object"]["id"] == payout["id"]
+    assert paid["data"]["object"]["status"] == "paid"

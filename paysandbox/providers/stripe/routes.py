@@ -42,6 +42,7 @@ LIMITATIONS (what of the real API this does not imitate):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -56,11 +57,13 @@ from paysandbox.core.commands import (
     ReopenDispute,
     ResolveDispute,
     Result,
+    Settle,
     UpdateDispute,
     Void,
 )
 from paysandbox.core.disputes import DisputeKind
 from paysandbox.core.payments import Payment, Status
+from paysandbox.ledger import AccountBooks
 from paysandbox.objects import Objects
 from paysandbox.providers.seam import Route, op
 from paysandbox.providers.stripe import (
@@ -96,6 +99,23 @@ class StripeProvider:
 
     def new_dispute_id(self) -> str:
         return wire.new_id("dp")
+
+    def settlement_events(self, books: AccountBooks, namespace: str, due: Settle,
+                          now: float) -> Sequence[Event]:
+        """`payout.created` when a day's funds are paid out; `payout.paid` (or
+        `payout.failed`) when the payout reaches the bank. A late payout (a scenario's
+        drift) is still in transit then: its arrival is not announced."""
+        out = []
+        for p in (p for p in books.payouts if p.created == due.day):
+            if not due.arrived:
+                kind = "payout.created"
+            elif p.failed or p.status(now) == "paid":
+                kind = "payout.failed" if p.failed else "payout.paid"
+            else:
+                continue
+            out.append(wire.fixed_event(namespace, f"{p.id}:{kind}", kind, now,
+                                        functools.partial(balance.payout, p, now)))
+        return out
 
     def public_status(self, p: Payment) -> str:
         return setup_intents.status(p) if p.id.startswith("seti_") else wire.pi_status(p)
@@ -288,7 +308,7 @@ EVENT_TYPES = frozenset({
     "payment_intent.canceled", "refund.created", "charge.refunded",
     "charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
     "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated",
-    "radar.early_fraud_warning.created",
+    "radar.early_fraud_warning.created", "payout.created", "payout.paid", "payout.failed",
     *(t for pairs in _ATTEMPT_EVENTS.values() for t, _ in pairs)})
 
 

@@ -496,6 +496,15 @@ def events(namespace: str, now: float,
     return out
 
 
+def fixed_event(namespace: str, key: str, type_: str, now: float,
+                obj: Callable[[], Mapping[str, Any]]) -> Event:
+    """A Stripe event whose id comes from `key` (what it announces), so that announcing
+    the same thing twice sends the same event."""
+    eid = "evt_" + hashlib.blake2b(f"{namespace}:{key}".encode(), digest_size=12).hexdigest()
+    return Event(id=eid, provider="stripe", namespace=namespace, type=type_, created=now,
+                 render=lambda: dumps(event(eid, type_, now, obj(), None, None)))
+
+
 # -- errors ---------------------------------------------------------------------------
 
 _TYPE = {
