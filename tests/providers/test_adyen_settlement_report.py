@@ -185,7 +185,10 @@ def test_what_is_not_a_report_is_adyens_404_never_a_500(
                  f"{adyen.merchant}/settlement_detail_report_batch_0.csv",
                  f"{adyen.merchant}/settlement_detail_report_batch_x.csv",
                  f"{adyen.merchant}/received_payments_report_2026_01_01.csv",
-                 f"{adyen.merchant}/settlement_detail_report_batch_99999999999999.csv"):
+                 f"{adyen.merchant}/settlement_detail_report_batch_99999999999999.csv",
+                 "%C3%A9t%C3%A9/settlement_detail_report_batch_1.csv",
+                 f"{'x' * 300}/settlement_detail_report_batch_1.csv",
+                 f"{adyen.merchant}/..%2F..%2Fsettlement_detail_report_batch_1.csv"):
         res = requests.get(base + path, auth=(USER, adyen.key), timeout=10)
         assert res.status_code == 404, path
         assert set(res.json()) == {"status", "errorCode", "message", "errorType",
@@ -195,3 +198,16 @@ def test_what_is_not_a_report_is_adyens_404_never_a_500(
     assert 400 <= odd.status_code < 500 and odd.json()["status"] == odd.status_code
     none = requests.get(report_url(payment_simulator, adyen.merchant, 1), timeout=10)
     assert none.status_code == 401
+
+
+def test_the_report_downloads_from_its_real_host(payment_simulator: SimulatorServer,
+                                                 adyen: Checkout):
+    adyen.pay(card("4111111111111111"))
+    payment_simulator.advance_clock("3d")
+    path = (f"/reports/download/MerchantAccount/{adyen.merchant}/"
+            "settlement_detail_report_batch_1.csv")
+    res = requests.get(payment_simulator.base_url + path, auth=(USER, adyen.key),
+                       headers={"Host": "ca-test.adyen.com"}, timeout=10)
+    header, lines = rows(res)
+    assert header == COLUMNS and [r["Type"] for r in lines] == ["Settled", "MerchantPayout"]
+    assert res.text == download(payment_simulator, adyen).text
