@@ -23,8 +23,12 @@ Fee/MiscCosts/DepositCorrection lines: the ledger's only fee outside a transacti
 costs is the chargeback fee, shown as the Chargeback line's Commission as Adyen does);
 times in UTC; a Settled line's Modification Reference is a stable reference of the
 capture made up from it, not the pspReference a /captures call answered; batches are
-per API key, not per merchant account. No REPORT_AVAILABLE notification (the ledger is
-read on demand; it needs a scheduled emitter the simulator does not have yet).
+per API key, not per merchant account. A scenario's `settlement:` discrepancies show as
+they are injected (a line missing or twice, a fee off, a partial payout: the batch then
+does not balance); a failed payout keeps its MerchantPayout line, with no
+BankInstructionReturned after it. No REPORT_AVAILABLE notification: the Settles hook
+(providers/hooks.py) gets the account's books, which do not say which merchant account
+a payment was for, and the notification names the report by its merchant account.
 """
 
 from __future__ import annotations
