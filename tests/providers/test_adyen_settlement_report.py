@@ -3,8 +3,9 @@ refund, a chargeback by its test holder name) close into settlement batch 1 when
 virtual clock reaches their payout; the batch's CSV, downloaded as a report user does
 (requests, HTTP Basic) and read with the csv module, has Adyen's columns in their order,
 a line per entry the batch paid, with the interchange++ costs of the pricing file, and
-a MerchantPayout line that balances it. A batch not yet closed, another merchant
-account, another file and the wrong credentials are refused in Adyen's envelope."""
+a MerchantPayout line that balances it; a settlement scenario's discrepancies show in it.
+A batch not yet closed, another merchant account, another file and the wrong
+credentials are refused in Adyen's envelope."""
 
 from __future__ import annotations
 
@@ -211,3 +212,23 @@ def test_the_report_downloads_from_its_real_host(payment_simulator: SimulatorSer
     header, lines = rows(res)
     assert header == COLUMNS and [r["Type"] for r in lines] == ["Settled", "MerchantPayout"]
     assert res.text == download(payment_simulator, adyen).text
+
+
+def test_a_settlement_scenario_puts_its_discrepancies_in_the_report(
+        payment_simulator: SimulatorServer, adyen: Checkout):
+    by = 7
+    drift = yaml.safe_load(resources.files("paysandbox.scenarios.ready").joinpath(
+        "reconciliation-drift.yaml").read_text("utf-8"))
+    drift["settlement"] = {"duplicated_line": 1, "fee_mismatch": {"share": 1, "by": by}}
+    payment_simulator.use_scenario(drift)
+    paid = adyen.pay(card("4111111111111111"), value=10_000)
+    payment_simulator.advance_clock("3d")
+    _, lines = rows(download(payment_simulator, adyen))
+    assert [(r["Type"], r["Psp Reference"]) for r in lines] == [
+        ("Settled", paid["pspReference"]), ("Settled", paid["pspReference"]),
+        ("MerchantPayout", "")]
+    expected = costs(10_000, "credit")
+    expected["Interchange (NC)"] += Decimal(by) / 100  # over the pricing
+    assert {c: money(lines[0][c]) for c in expected} == expected
+    # the money moved once: the payout pays one line, so the batch does not balance
+    assert money(lines[-1]["Net Debit (NC)"]) == money(lines[0]["Net Credit (NC)"])
