@@ -242,7 +242,7 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
         if response.status < 400 and response.content_type == "text/csv":
             return  # a report file: its columns are the provider's, not a JSON schema
         problems = contracts.response_problems(provider.name, operation, response.status,
-                                               body)
+                                               body, response.content_type)
         if problems:
             log.error("%s %s: the simulator's response breaks its contract: %s",
                       request.method, request.path,
