@@ -239,8 +239,6 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
         if response.status == _BROKEN or not isinstance(body, bytes) or \
                 contracts.manifest(provider.name) is None:
             return
-        if response.status < 400 and response.content_type == "text/csv":
-            return  # a report file: its columns are the provider's, not a JSON schema
         problems = contracts.response_problems(provider.name, operation, response.status,
                                                body, response.content_type)
         if problems:
