@@ -1,0 +1,171 @@
+"""Mollie's balance and settlements through the official SDK: payments paid at the test
+checkout and a refund show on the primary balance and its transactions, priced by
+pricing.yaml's per-method prices; once the virtual clock has passed the day the funds
+became available, they are one settlement with its payments and refunds, paid out."""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from importlib import resources
+from typing import Any
+
+import pytest
+import requests
+import yaml
+from mollie.api.client import Client
+from mollie.api.error import NotFoundError
+
+from paysandbox.testing.server import SimulatorServer
+from tests.providers import mollie_support as support
+from tests.providers.mollie_support import create
+
+DAY = 86_400
+
+
+@pytest.fixture
+def mollie(payment_simulator: SimulatorServer) -> Client:
+    return support.client(payment_simulator)
+
+
+def _fee(method: str, cents: int) -> int:
+    """Mollie's fee for a payment, from the packaged pricing's own numbers."""
+    doc = yaml.safe_load(resources.files("paysandbox.ledger").joinpath("pricing.yaml")
+                         .read_text("utf-8"))
+    methods = doc["mollie"]["methods"]
+    price = methods.get(method, methods["default"])
+    percent = Decimal(str(price.get("percent", 0))) * cents / 100
+    return int(percent.quantize(Decimal(1), rounding=ROUND_HALF_UP)) + \
+        price.get("fixed", {}).get("eur", 0)
+
+
+def _eur(cents: int) -> dict[str, str]:
+    return {"value": f"{Decimal(cents).scaleb(-2):.2f}", "currency": "EUR"}
+
+
+def _early_in_a_day(sim: SimulatorServer) -> None:
+    """Move the clock to 01:00 UTC of the next day, so that what a test does falls on one
+    day, however long it runs."""
+    now = sim.admin("GET", "/clock")["now"]
+    sim.advance_clock((now // DAY + 1) * DAY + 3600 - now)
+
+
+def _paid(mollie: Client, sim: SimulatorServer, method: str, value: str) -> Any:
+    p = create(mollie, method=method, amount={"currency": "EUR", "value": value})
+    sim.client.complete(p.id, "success")
+    return mollie.payments.get(p.id)
+
+
+def test_paid_payments_and_a_refund_on_the_balance_then_one_settlement(
+        mollie: Client, payment_simulator: SimulatorServer) -> None:
+    _early_in_a_day(payment_simulator)
+    ideal = _paid(mollie, payment_simulator, "ideal", "10.00")
+    card = _paid(mollie, payment_simulator, "creditcard", "20.00")
+    refund = card.refunds.create({"amount": {"currency": "EUR", "value": "5.00"}})
+    ideal_fee, card_fee = _fee("ideal", 1000), _fee("creditcard", 2000)
+    pending = 1000 - ideal_fee + 2000 - card_fee
+
+    balance = mollie.balances.get("primary")
+    assert balance.resource == "balance" and balance.id.startswith("bal_")
+    assert (balance.currency, balance.status, balance.transfer_frequency) == \
+        ("EUR", "active", "daily")
+    assert balance.pending_amount == _eur(pending)  # available the next day
+    assert balance.available_amount == _eur(-500)  # a refund leaves at once
+    assert mollie.balances.get(balance.id).id == balance.id
+    assert [b.id for b in mollie.balances.list()] == [balance.id]
+
+    txs = list(balance.get_transactions())
+    assert [(t.type, t.initial_amount, t.deductions, t.result_amount, t.context)
+            for t in txs] == [
+        ("refund", _eur(-500), None, _eur(-500),
+         {"paymentId": card.id, "refundId": refund.id}),
+        ("payment", _eur(2000), _eur(-card_fee), _eur(2000 - card_fee),
+         {"paymentId": card.id}),
+        ("payment", _eur(1000), _eur(-ideal_fee), _eur(1000 - ideal_fee),
+         {"paymentId": ideal.id})]
+    assert all(t.id.startswith("baltr_") for t in txs)
+    first = balance.get_transactions(limit=2)
+    assert [t.id for t in first] == [t.id for t in txs[:2]] and first.has_next()
+    assert [t.id for t in first.get_next()] == [txs[2].id]
+
+    assert list(mollie.settlements.list()) == []
+    upcoming = mollie.settlements.get("next")
+    assert (upcoming.id, upcoming.status, upcoming.reference) == ("next", "open", None)
+    assert upcoming.amount == _eur(pending - 500)
+    assert mollie.settlements.get("open").amount == _eur(pending - 500)
+
+    payment_simulator.advance_clock("2d")  # available the next day, arrived the day after
+
+    (settlement,) = mollie.settlements.list()
+    assert settlement.id.startswith("stl_")
+    assert re.fullmatch(r"\d{7}\.\d{4}\.01", settlement.reference)
+    assert settlement.status == "paidout" and settlement.settled_at is not None
+    assert settlement.amount == _eur(pending - 500)
+    months = [m for year in settlement.periods.values() for m in year.values()]
+    revenue = sorted((r["description"], r["method"], r["count"], r["amountGross"]["value"])
+                     for m in months for r in m["revenue"])
+    assert revenue == [("Card", "creditcard", 1, "20.00"), ("Refunds Card", "refund", 1,
+                                                            "-5.00"),
+                       ("iDEAL", "ideal", 1, "10.00")]
+    costs = sorted((c["method"], c["count"], c["amountGross"]) for m in months
+                   for c in m["costs"])
+    assert costs == [("creditcard", 1, _eur(card_fee)), ("ideal", 1, _eur(ideal_fee))]
+    assert {p.id for p in settlement.payments.list()} == {ideal.id, card.id}
+    assert [r.id for r in settlement.refunds.list()] == [refund.id]
+    assert list(settlement.chargebacks.list()) == []
+    assert mollie.settlements.get(settlement.reference).id == settlement.id
+
+    after = mollie.balances.get("primary")
+    assert after.available_amount == _eur(0) and after.pending_amount == _eur(0)
+    transfer = next(iter(after.get_transactions()))
+    assert transfer.type == "outgoing-transfer"
+    assert transfer.result_amount == _eur(-(pending - 500))
+    assert transfer.context["settlementId"] == settlement.id
+    with pytest.raises(NotFoundError):  # nothing is waiting to be paid out
+        mollie.settlements.get("next")
+
+
+def test_a_settlement_is_pending_until_it_arrives(
+        mollie: Client, payment_simulator: SimulatorServer) -> None:
+    _early_in_a_day(payment_simulator)
+    _paid(mollie, payment_simulator, "bancontact", "12.34")
+    payment_simulator.advance_clock("1d")  # 01:00 the next day: paid out, not arrived
+    (settlement,) = mollie.settlements.list()
+    assert (settlement.status, settlement.settled_at) == ("pending", None)
+    assert settlement.amount == _eur(1234 - _fee("bancontact", 1234))
+
+
+def test_another_key_sees_none_of_it(mollie: Client,
+                                     payment_simulator: SimulatorServer) -> None:
+    _paid(mollie, payment_simulator, "ideal", "10.00")
+    other = support.client(payment_simulator)
+    assert other.balances.get("primary").pending_amount == _eur(0)
+    assert other.balances.get("primary").id != mollie.balances.get("primary").id
+    payment_simulator.advance_clock("2d")
+    assert list(other.settlements.list()) == []
+
+
+def test_unknown_ids_are_mollie_s_404(mollie: Client) -> None:
+    with pytest.raises(NotFoundError, match="No balance exists with token bal_nope"):
+        mollie.balances.get("bal_nope")
+    with pytest.raises(NotFoundError, match="No settlement exists"):
+        mollie.settlements.get("stl_nope")
+    with pytest.raises(NotFoundError):
+        mollie.settlements.get("open")
+
+
+@pytest.mark.parametrize(("path", "field"), [
+    ("/balances/primary/transactions?limit=251", "limit"),
+    ("/balances/primary/transactions?from=baltr_nope", "from"),
+    ("/settlements?limit=0", "limit"),
+    ("/settlements?year=2026", "year"),
+    ("/balances?currency=euro", "currency"),
+])
+def test_bad_filters_are_mollie_s_400(payment_simulator: SimulatorServer, path: str,
+                                      field: str) -> None:
+    res = requests.get(f"{payment_simulator.url('mollie')}/v2{path}", timeout=10,
+                       headers={"Authorization": f"Bearer {support.new_key()}"})
+    assert res.status_code == 400, res.text
+    body = res.json()
+    assert (body["status"], body["title"], body["field"]) == (400, "Bad Request", field)
+    assert body["_links"]["documentation"]["href"].startswith("https://docs.mollie.com/")
