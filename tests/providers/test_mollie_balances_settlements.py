@@ -169,3 +169,23 @@ def test_bad_filters_are_mollie_s_400(payment_simulator: SimulatorServer, path: 
     body = res.json()
     assert (body["status"], body["title"], body["field"]) == (400, "Bad Request", field)
     assert body["_links"]["documentation"]["href"].startswith("https://docs.mollie.com/")
+
+
+def test_a_payout_the_bank_refuses_is_a_failed_settlement_and_back_on_the_balance(
+        mollie: Client, payment_simulator: SimulatorServer) -> None:
+    # (a scenario needs rules, phases or webhooks besides its `settlement:`)
+    payment_simulator.client.use_scenario({"name": "refused-payouts",
+                                           "settlement": {"failed_payout": 1},
+                                           "webhooks": {"duplicate": 0}})
+    _early_in_a_day(payment_simulator)
+    _paid(mollie, payment_simulator, "ideal", "10.00")
+    payment_simulator.advance_clock("2d")
+
+    (settlement,) = mollie.settlements.list()
+    net = 1000 - _fee("ideal", 1000)
+    assert (settlement.status, settlement.amount) == ("failed", _eur(net))
+    assert mollie.balances.get("primary").available_amount == _eur(net)
+    returned, sent = list(mollie.balances.get("primary").get_transactions())[:2]
+    assert (returned.type, returned.result_amount) == ("returned-transfer", _eur(net))
+    assert (sent.type, sent.result_amount) == ("outgoing-transfer", _eur(-net))
+    assert returned.context["settlementId"] == settlement.id

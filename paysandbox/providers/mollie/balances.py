@@ -7,7 +7,8 @@ available and was not yet paid out, its `pendingAmount` what is still on its way
 paid out daily (`transferFrequency: daily`), each payout being one settlement
 (mollie/settlements.py). Every movement is a balance transaction: a paid payment (its
 fees as `deductions`), a refund, a chargeback (its fee as `deductions`), a chargeback's
-reversal, and each payout (`outgoing-transfer`).
+reversal, each payout (`outgoing-transfer`) and a payout the bank refused
+(`returned-transfer`, when it was due to arrive).
 """
 
 from __future__ import annotations
@@ -166,12 +167,25 @@ def payout_transaction(p: Payout, currency: str) -> dict[str, Any]:
     }
 
 
+def returned_transaction(p: Payout, currency: str) -> dict[str, Any]:
+    """A payout the bank refused: its amount back on the balance when it was due."""
+    return {**payout_transaction(p, currency),
+            "id": wire.stable_id("baltr", "returned:" + p.id, 22),
+            "type": "returned-transfer",
+            "resultAmount": wire.money(p.amount, currency),
+            "initialAmount": wire.money(p.amount, currency),
+            "createdAt": wire.timestamp(p.arrival)}
+
+
 def transactions(a: Account) -> list[dict[str, Any]]:
     """Every balance transaction, newest first (a payout after the movements of its
     day)."""
     rows = [(e.created, 0, entry_transaction(e, a.currency)) for e in a.books.entries
             if e.type in TYPES]
-    rows += [(p.created, 1, payout_transaction(p, a.currency)) for p in a.books.payouts]
+    for p in a.books.payouts:
+        rows.append((p.created, 1, payout_transaction(p, a.currency)))
+        if p.failed:
+            rows.append((p.arrival, 1, returned_transaction(p, a.currency)))
     rows.sort(key=lambda r: (r[0], r[1]), reverse=True)
     return [r[2] for r in rows]
 

@@ -3,7 +3,8 @@ ledger), as Mollie shows them (https://docs.mollie.com/reference/get-settlement)
 
 Each payout is one settlement (`stl_…`, with a bank reference `<organization>.<YYMM>.
 <NN>`): `pending` from 00:00 UTC of the day its funds became available, `paidout` (with
-`settledAt`) once it has arrived a day later. Its `periods` (by the month the movements
+`settledAt`) once it has arrived a day later, `failed` when the bank refused it (its
+amount is back on the balance). Its `periods` (by the month the movements
 were made) give the revenue per payment method (refunds and chargebacks as their own
 lines, negative) and the costs per method (the fees of the pricing); revenue less costs
 is its amount. `next` is what the next payout will take (what is owed plus the funds
@@ -27,6 +28,9 @@ from paysandbox.providers.mollie import chargebacks, magic, wire
 from paysandbox.providers.mollie.balances import Account, account, settlement_id
 from paysandbox.providers.mollie.payments import api_base, body, listing, page_of
 from paysandbox.providers.seam import Context
+
+#: A settlement's status for its payout's.
+_STATUS = {"in_transit": "pending", "paid": "paidout", "failed": "failed"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +62,9 @@ def batches(ctx: Context, a: Account) -> list[Batch]:
         day = datetime.fromtimestamp(p.created, UTC)
         seq = seq + 1 if day.strftime("%y%m") == month else 1
         month = day.strftime("%y%m")
-        paid = p.status(a.now) == "paid"
+        status = _STATUS[p.status(a.now)]
         out.append(Batch(settlement_id(p), f"{org}.{month}.{seq:02d}", p.created,
-                         "paidout" if paid else "pending", p.arrival if paid else None,
+                         status, p.arrival if status == "paidout" else None,
                          p.amount, tuple(by_id[i] for i in p.entries)))
     out.reverse()
     return out
