@@ -189,3 +189,28 @@ def test_a_payout_the_bank_refuses_is_a_failed_settlement_and_back_on_the_balanc
     assert (returned.type, returned.result_amount) == ("returned-transfer", _eur(net))
     assert (sent.type, sent.result_amount) == ("outgoing-transfer", _eur(-net))
     assert returned.context["settlementId"] == settlement.id
+
+
+def test_lines_left_out_or_listed_twice_show_in_the_transactions_and_settlements(
+        mollie: Client, payment_simulator: SimulatorServer) -> None:
+    _early_in_a_day(payment_simulator)
+    left_out = _paid(mollie, payment_simulator, "ideal", "10.00")
+    payment_simulator.client.use_scenario({"name": "drift",
+                                           "settlement": {"missing_line": 1},
+                                           "webhooks": {"duplicate": 0}})
+    payment_simulator.advance_clock("2d")
+
+    (settlement,) = mollie.settlements.list()  # paid out, its payment not listed
+    assert settlement.amount == _eur(1000 - _fee("ideal", 1000))
+    assert list(settlement.payments.list()) == []
+    assert [t.type for t in mollie.balances.get("primary").get_transactions()] == \
+        ["outgoing-transfer"]
+    assert left_out.id not in {t.context.get("paymentId")
+                               for t in mollie.balances.get("primary").get_transactions()}
+
+    payment_simulator.client.use_scenario({"name": "drift",
+                                           "settlement": {"duplicated_line": 1},
+                                           "webhooks": {"duplicate": 0}})
+    listed = [t for t in mollie.balances.get("primary").get_transactions()
+              if t.type == "payment"]
+    assert [t.context["paymentId"] for t in listed] == [left_out.id, left_out.id]

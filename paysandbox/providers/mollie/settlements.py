@@ -10,7 +10,9 @@ lines, negative) and the costs per method (the fees of the pricing); revenue les
 is its amount. `next` is what the next payout will take (what is owed plus the funds
 of the next day that becomes available), `open` everything not yet paid out; both are
 404 while empty. A settlement's payments, refunds and chargebacks are listed from the
-movements it pays out.
+movements it pays out. With a scenario's `settlement:` discrepancies, they show what
+the books report (a line left out is in no list; a partial payout's amount is what was
+paid).
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def batches(ctx: Context, a: Account) -> list[Batch]:
         status = _STATUS[p.status(a.now)]
         out.append(Batch(settlement_id(p), f"{org}.{month}.{seq:02d}", p.created,
                          status, p.arrival if status == "paidout" else None,
-                         p.amount, tuple(by_id[i] for i in p.entries)))
+                         p.amount,
+                         tuple(by_id[i] for i in p.entries if i in by_id)))
     out.reverse()
     return out
 
