@@ -28,11 +28,17 @@ def mollie(payment_simulator: SimulatorServer) -> Client:
     return support.client(payment_simulator)
 
 
-def _fee(method: str, cents: int) -> int:
-    """Mollie's fee for a payment, from the packaged pricing's own numbers."""
+def _pricing() -> dict[str, Any]:
+    """Mollie's part of the packaged pricing.yaml."""
     doc = yaml.safe_load(resources.files("paysandbox.ledger").joinpath("pricing.yaml")
                          .read_text("utf-8"))
-    methods = doc["mollie"]["methods"]
+    mollie: dict[str, Any] = doc["mollie"]
+    return mollie
+
+
+def _fee(method: str, cents: int) -> int:
+    """Mollie's fee for a payment, from the pricing's own numbers."""
+    methods = _pricing()["methods"]
     price = methods.get(method, methods["default"])
     percent = Decimal(str(price.get("percent", 0))) * cents / 100
     return int(percent.quantize(Decimal(1), rounding=ROUND_HALF_UP)) + \
@@ -214,3 +220,30 @@ def test_lines_left_out_or_listed_twice_show_in_the_transactions_and_settlements
     listed = [t for t in mollie.balances.get("primary").get_transactions()
               if t.type == "payment"]
     assert [t.context["paymentId"] for t in listed] == [left_out.id, left_out.id]
+
+
+def test_a_chargeback_and_its_fee_are_in_the_balance_and_the_settlement(
+        mollie: Client, payment_simulator: SimulatorServer) -> None:
+    _early_in_a_day(payment_simulator)
+    kept = _paid(mollie, payment_simulator, "creditcard", "50.00")
+    disputed = _paid(mollie, payment_simulator, "creditcard", "10.00")
+    state = payment_simulator.admin("POST", f"/payments/{disputed.id}/dispute",
+                                    {"reason": "fraudulent"})
+    chargeback_id = state["disputes"][-1]["id"]
+    dispute_fee = _pricing()["dispute_fee"]
+
+    (chargeback,) = [t for t in mollie.balances.get("primary").get_transactions()
+                     if t.type == "chargeback"]
+    assert chargeback.context == {"paymentId": disputed.id, "chargebackId": chargeback_id}
+    assert (chargeback.initial_amount, chargeback.deductions, chargeback.result_amount) == \
+        (_eur(-1000), _eur(-dispute_fee), _eur(-1000 - dispute_fee))
+
+    payment_simulator.advance_clock("2d")
+    (settlement,) = mollie.settlements.list()
+    assert settlement.amount == _eur(5000 - _fee("creditcard", 5000) + 1000
+                                     - _fee("creditcard", 1000) - 1000 - dispute_fee)
+    assert [c.id for c in settlement.chargebacks.list()] == [chargeback_id]
+    assert {p.id for p in settlement.payments.list()} == {kept.id, disputed.id}
+    costs = {c["method"]: c["amountGross"] for year in settlement.periods.values()
+             for m in year.values() for c in m["costs"]}
+    assert costs["chargeback"] == _eur(dispute_fee)
