@@ -164,7 +164,7 @@ def test_unknown_ids_are_mollie_s_404(mollie: Client) -> None:
     ("/balances/primary/transactions?limit=251", "limit"),
     ("/balances/primary/transactions?from=baltr_nope", "from"),
     ("/settlements?limit=0", "limit"),
-    ("/settlements?year=2026", "year"),
+    ("/settlements?expand=payments", "expand"),
     ("/balances?currency=euro", "currency"),
 ])
 def test_bad_filters_are_mollie_s_400(payment_simulator: SimulatorServer, path: str,

@@ -47,7 +47,7 @@ class Account:
 
 async def account(ctx: Context) -> Account:
     books = await ctx.ledger()
-    pays = {p.id: p for p in await ctx.payments(limit=100_000)}
+    pays = {p.id: p for p in await ctx.payments()}  # the payments the books are of
     code = books.entries[0].currency.upper() if books.entries else DEFAULT_CURRENCY
     return Account(books, pays, code, wire.stable_id("bal", "balance:" + ctx.namespace, 21),
                    ctx.clock.now())
