@@ -6,9 +6,11 @@ became available, they are one settlement with its payments and refunds, paid ou
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -247,3 +249,56 @@ def test_a_chargeback_and_its_fee_are_in_the_balance_and_the_settlement(
     costs = {c["method"]: c["amountGross"] for year in settlement.periods.values()
              for m in year.values() for c in m["costs"]}
     assert costs["chargeback"] == _eur(dispute_fee)
+
+
+def _amsterdam_day(stamp: str, days: int = 0) -> str:
+    at = datetime.fromisoformat(stamp).astimezone(ZoneInfo("Europe/Amsterdam"))
+    return (at.date() + timedelta(days=days)).isoformat()
+
+
+def test_the_balance_report_by_status_and_by_category(
+        mollie: Client, payment_simulator: SimulatorServer) -> None:
+    _early_in_a_day(payment_simulator)
+    paid = _paid(mollie, payment_simulator, "ideal", "10.00")
+    paid.refunds.create({"amount": {"currency": "EUR", "value": "2.00"}})
+    fee = _fee("ideal", 1000)
+    day = _amsterdam_day(paid.created_at)
+    balance = mollie.balances.get("primary")
+
+    report = balance.get_report(**{"from": day, "until": _amsterdam_day(paid.created_at, 1)})
+    assert (report.resource, report.balance_id, report.time_zone, report.grouping) == \
+        ("balance-report", balance.id, "Europe/Amsterdam", "status-balances")
+    pending, available = (report.totals["pendingBalance"],
+                          report.totals["availableBalance"])
+    assert pending["open"]["amount"] == _eur(0)
+    assert pending["pending"]["amount"] == pending["close"]["amount"] == _eur(1000 - fee)
+    assert sorted((t["transactionType"], t["amount"]["value"], t["subtotals"])
+                  for t in pending["pending"]["subtotals"]) == [
+        ("fee-prepayment", _eur(-fee)["value"],
+         [{"method": "ideal", "count": 1, "amount": _eur(-fee)}]),
+        ("payment", "10.00", [{"method": "ideal", "count": 1, "amount": _eur(1000)}])]
+    assert available["immediatelyAvailable"]["amount"] == available["close"]["amount"] \
+        == _eur(-200)
+
+    payment_simulator.advance_clock("2d")
+    report = balance.get_report(**{"from": day, "until": _amsterdam_day(paid.created_at, 3),
+                                   "grouping": "transaction-categories"})
+    t = report.totals
+    assert t["payments"]["pending"]["amount"] == t["payments"]["movedToAvailable"]["amount"] \
+        == _eur(1000)
+    assert t["fee-prepayments"]["movedToAvailable"]["amount"] == _eur(-fee)
+    assert t["refunds"]["immediatelyAvailable"]["amount"] == _eur(-200)
+    assert t["transfers"]["immediatelyAvailable"]["amount"] == _eur(-(1000 - fee - 200))
+    assert t["close"] == {"pending": {"amount": _eur(0)}, "available": {"amount": _eur(0)}}
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("until=2026-01-01", "from"), ("from=2026-01-02&until=2026-01-01", "until"),
+    ("from=2026-02-30&until=2026-03-01", "from"),
+    ("from=2026-01-01&until=2026-02-01&grouping=daily", "grouping")])
+def test_a_report_s_bad_dates_are_mollie_s_400(payment_simulator: SimulatorServer,
+                                               query: str, field: str) -> None:
+    res = requests.get(f"{payment_simulator.url('mollie')}/v2/balances/primary/report?"
+                       + query, timeout=10,
+                       headers={"Authorization": f"Bearer {support.new_key()}"})
+    assert (res.status_code, res.json()["field"]) == (400, field), res.text

@@ -91,7 +91,7 @@ def balance(ctx: Context, a: Account) -> dict[str, Any]:
     }
 
 
-async def _balance_of(ctx: Context) -> Account:
+async def balance_of(ctx: Context) -> Account:
     """The account, if the path names its balance (`primary` or its id)."""
     a = await account(ctx)
     wanted = ctx.path["id"]
@@ -109,7 +109,7 @@ async def list_balances(ctx: Context, params: dict[str, Any]) -> Any:
 
 
 async def get_balance(ctx: Context, params: dict[str, Any]) -> Any:
-    return balance(ctx, await _balance_of(ctx))
+    return balance(ctx, await balance_of(ctx))
 
 
 async def get_primary_balance(ctx: Context, params: dict[str, Any]) -> Any:
@@ -191,7 +191,7 @@ def transactions(a: Account) -> list[dict[str, Any]]:
 
 
 async def list_balance_transactions(ctx: Context, params: dict[str, Any]) -> Any:
-    a = await _balance_of(ctx)
+    a = await balance_of(ctx)
     found, nxt = page_of(transactions(a), params, lambda t: t["id"])
     return listing(ctx, "balance_transactions", found,
                    f"{api_base(ctx)}/balances/{ctx.path['id']}/transactions", params, nxt,

@@ -21,15 +21,18 @@ LIMITATIONS (what of the real API this does not imitate):
   mandates (create, get, list, revoke) and subscriptions (create, get, update, cancel,
   list, the top-level list, a subscription's payments), balances (list, get, primary,
   transactions) and settlements (list, get by id or bank reference, next, open, a
-  settlement's payments, refunds and chargebacks). No Orders, Captures, Methods,
-  Payment links, Profiles, balance reports, settlement captures, invoices or the
+  settlement's payments, refunds and chargebacks) and the balance report
+  (status-balances, transaction-categories). No Orders, Captures, Methods,
+  Payment links, Profiles, settlement captures, invoices or the
   top-level `GET /v2/refunds`.
 - Balances and settlements: Mollie serves them to organization access tokens and
   OAuth only; here the profile's test API key reads them, so they are the books of
   that key's payments (the same namespace). One balance per key (the pricing's
   settlement currency), paid out daily whatever its amount (no threshold); each payout
   is one settlement, `pending` from the day it is made and `paidout` once it arrives.
-  Costs show no `rate` and no VAT (`amountVat` null); refunds carry no fee. A payment's
+  Costs show no `rate` and no VAT (`amountVat` null); refunds carry no fee. The
+  balance report's fee-prepayments are the fees only (no VAT, no rounding
+  compensation parts), and it has no capital or corrections categories. A payment's
   and a chargeback's `_links.settlement` and `settlementId` are not given. No payout
   or settlement webhooks (Mollie sends none; the books are read when asked).
 - Chargebacks: Mollie documents no API test trigger (its dashboard books them), so a
@@ -108,6 +111,7 @@ from paysandbox.providers.mollie import (
     pages,
     payments,
     refunds,
+    reports,
     settlements,
     subscriptions,
     wire,
@@ -235,6 +239,7 @@ def _money_routes() -> list[Route]:
         op("GET", "/v2/balances/{id}", b.get_balance, read="retrieve"),
         op("GET", "/v2/balances/{id}/transactions", b.list_balance_transactions,
            read="list"),
+        op("GET", "/v2/balances/{id}/report", reports.get_balance_report, read="retrieve"),
         op("GET", "/v2/settlements", s.list_settlements, read="list"),
         op("GET", "/v2/settlements/next", s.get_next_settlement, read="retrieve"),
         op("GET", "/v2/settlements/open", s.get_open_settlement, read="retrieve"),
