@@ -26,6 +26,7 @@ from paysandbox.store.memory import MemoryStore
 from paysandbox.store.redis import DEFAULT_PREFIX, RedisStore
 from paysandbox.testing.server import SimulatorServer
 from paysandbox.webhooks.dispatcher import Event
+from tests.waiting import wait_until
 
 HOSTED = internal("hosted")
 
@@ -237,6 +238,8 @@ def test_a_create_and_confirm_is_one_call_to_redis_and_so_is_its_capture(
 
     post(base, body)  # the scripts are loaded on first use
     post(base, body.replace(b"&capture_method=manual", b""))  # today's payout is planned
+    assert wait_until(lambda: any(client.zcard(k) >= 2 for k in  # ...in the shared schedule
+                                  client.scan_iter(match="*{fleet}:schedule")))
     made: list[dict[str, Any]] = []
     assert _calls_during(client, lambda: made.append(post(base, body))) == ["evalsha"]
     assert made[0]["status"] == "requires_capture"
