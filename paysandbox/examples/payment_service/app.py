@@ -36,6 +36,7 @@ the deadline refused ours). `/stats` counts disputes by provider, reason and out
 from __future__ import annotations
 
 import asyncio
+import csv
 import random
 import secrets
 import time
@@ -459,7 +460,7 @@ class PaymentService:
                         session, s.reports_url, s.merchant_account, s.report_user,
                         s.report_password or s.api_key, max_lines=max_lines)
             except (recon.ReadError, aiohttp.ClientError, TimeoutError, KeyError,
-                    ValueError) as exc:
+                    ValueError, TypeError, csv.Error) as exc:
                 results.append({"provider": name, "error": f"{type(exc).__name__}: {exc}"})
                 continue
             found = recon.compare(name, self.expected(name), report, pricing, now)

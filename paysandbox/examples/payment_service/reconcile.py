@@ -318,7 +318,10 @@ def _minor(value: str, code: str) -> int:
     if not value:
         return 0
     exponent = _EXPONENT.get(code.lower(), 2)
-    return int((Decimal(value) * Decimal(10) ** exponent).quantize(Decimal(1)))
+    try:
+        return int((Decimal(value) * Decimal(10) ** exponent).quantize(Decimal(1)))
+    except ArithmeticError:
+        raise ReadError(f"not an amount in a settlement report: {value!r}") from None
 
 
 _ADYEN_KINDS = {"Settled": "charge", "Refunded": "refund"}
