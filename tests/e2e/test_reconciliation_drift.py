@@ -34,7 +34,7 @@ DAYS, PER_DAY = 6, 8
 #: Two passes over the same payments: the kinds each can see apart.
 MONEY = {"fee_mismatch": {"share": 0.2, "by": 7}, "fx_rounding": {"share": 0.3, "by": 1},
          "duplicated_line": 0.1, "late_payout": {"share": 0.3, "by": "1d"},
-         "failed_payout": 0.25}
+         "failed_payout": 0.4}
 LINES = {"missing_line": 0.12, "duplicated_line": 0.1,
          "partial_payout": {"share": 0.35, "paid": 0.5},
          "late_payout": {"share": 0.3, "by": "1d"}}
