@@ -41,6 +41,7 @@ from paysandbox.core.commands import (
     ResolveDispute,
     Result,
     Retrieve,
+    Settle,
     Update,
     UpdateDispute,
     Void,
@@ -49,11 +50,12 @@ from paysandbox.core.commands import (
 )
 from paysandbox.core.disputes import DisputePlan
 from paysandbox.core.drift import Drift
+from paysandbox.core.ledger import DAY, available_day
 from paysandbox.core.outcomes import APPROVED, Outcome
 from paysandbox.faults import Fault
-from paysandbox.ledger import Books, load_books
+from paysandbox.ledger import Books, account_books, load_books
 from paysandbox.objects import ListsEndpoints, Objects
-from paysandbox.providers.hooks import Renews
+from paysandbox.providers.hooks import Renews, Settles
 from paysandbox.scenarios.runtime import ScenarioSet, WebhookChaos, facts_for
 from paysandbox.store.base import (
     OWED_ALWAYS,
@@ -161,6 +163,8 @@ class InjectedFault(Exception):
 
 
 _COMPACT_FLOOR = 1024
+#: Account-days whose payout is planned, remembered so that each is announced once.
+_SETTLING = 100_000
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -199,6 +203,7 @@ class Engine:
         #: What prices the ledger (paysandbox/ledger): the packaged pricing and rates
         #: unless the settings name files (set at start-up).
         self.books: Books = load_books()
+        self._settling: set[tuple[str, str, float]] = set()
         clock.on_advance(self._wake)
 
     async def _consult(self, provider: EventSource, namespace: str, command: Command,
@@ -237,6 +242,8 @@ class Engine:
         an earlier one took it (store.base.Claim)."""
         if isinstance(command, Renew):
             return await self._renew(provider, namespace, command)
+        if isinstance(command, Settle):
+            return await self._settle(provider, namespace, command)
         effects = await self._consult(provider, namespace, command, facts,
                                       scheduled=scheduled)
         try:
@@ -255,6 +262,9 @@ class Engine:
                     self._plan_dispute(provider, namespace, result, effects.dispute)
                 if isinstance(command, DisputeStep):
                     self._dispute_deadlines(provider, namespace, result)
+                if isinstance(provider, Settles) and result.payment.amount_captured > (
+                        result.previous.amount_captured if result.previous else 0):
+                    self._plan_settlement(provider, namespace, result.payment.id)
         finally:
             if effects.latency > 0:
                 await asyncio.sleep(effects.latency)
@@ -277,6 +287,43 @@ class Engine:
         return await self.execute(provider, namespace, charge,
                                   {**credential_facts(charge, None), **renewal.facts},
                                   scheduled=True)
+
+    def _plan_settlement(self, provider: EventSource, namespace: str,
+                         payment_id: str) -> None:
+        """A capture's funds become available on a day: announce that day's payout then,
+        and its arrival, once per account and day (`_settling` remembers the days
+        planned: at most _SETTLING of them, the past ones forgotten first)."""
+        terms = self.books.terms.get(provider.name)
+        if terms is None:
+            return
+        day = available_day(self.clock.now(), terms.settlement.delay_days)
+        key = (provider.name, namespace, day)
+        if key in self._settling:
+            return
+        if len(self._settling) >= _SETTLING:
+            today = self.clock.now() // DAY * DAY
+            self._settling = {k for k in self._settling if k[2] >= today}
+            if len(self._settling) >= _SETTLING:
+                return  # so many accounts settle at once that a day goes unannounced
+        self._settling.add(key)
+        self.schedule(provider, namespace, Settle(payment_id, day=day), day)
+        self.schedule(provider, namespace, Settle(payment_id, day=day, arrived=True),
+                      day + terms.arrival_days * DAY)
+
+    async def _settle(self, provider: EventSource, namespace: str, due: Settle) -> Result:
+        """Announce a day's payout (or its arrival) as the provider does, from the
+        account's books as the provider reports them (a loaded scenario's drift in)."""
+        found = await self.store.get(namespace, due.payment_id)
+        if found is None or not isinstance(provider, Settles):
+            raise NotFound(namespace, due.payment_id)
+        now = self.clock.now()
+        books = account_books(
+            await self.store.list_payments(namespace, provider=provider.name, limit=10_000),
+            self.books, now, self.scenarios.drift())
+        events = provider.settlement_events(books, namespace, due, now)
+        if events:
+            await self.publish(provider, namespace, events)
+        return Result(found, found)
 
     def new_dispute_id(self, provider: EventSource) -> str:
         """An id for a dispute opened at `provider`, shaped as the provider shapes them
@@ -350,7 +397,8 @@ class Engine:
         holds = self._holds
         if holds is not None:
             self._due = [d for d in self._due
-                         if isinstance(d[4], Renew) or holds(d[3], d[4].payment_id)]
+                         if isinstance(d[4], Renew | Settle)
+                         or holds(d[3], d[4].payment_id)]
             heapq.heapify(self._due)
         self._compact_at = max(_COMPACT_FLOOR, 2 * len(self._due))
 

@@ -169,6 +169,18 @@ class Renew(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class Settle(Command):
+    """A day of an account's funds became available (`day`, 00:00 UTC) and was paid out,
+    or (`arrived`) that payout reached the bank: the provider's `Settles` hook
+    (providers/hooks.py) says what it announces (a payout, a settlement report).
+    `payment_id` is the payment whose capture was the day's first."""
+
+    operation: ClassVar[str] = "settle"
+    day: float = 0.0
+    arrived: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Retrieve(Command):
     operation: ClassVar[str] = "retrieve"
 

@@ -3,16 +3,18 @@ a hook asks with isinstance (the protocols are runtime-checkable), never with ge
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from paysandbox.core.commands import Authorize, Renew
+from paysandbox.core.commands import Authorize, Renew, Settle
 from paysandbox.core.payments import Payment
 
 if TYPE_CHECKING:
     from paysandbox.hosted.pages import PageRoute
+    from paysandbox.ledger import AccountBooks
     from paysandbox.objects import Objects
+    from paysandbox.webhooks.dispatcher import Event
 
 
 @runtime_checkable
@@ -54,3 +56,15 @@ class Renews(Protocol):
         namespace's `objects` and say what to charge (an `Authorize` that creates the
         payment, with its credential) and when the next period is due. Everything it
         writes goes with the charge (`Authorize.writes`)."""
+
+
+@runtime_checkable
+class Settles(Protocol):
+    def settlement_events(self, books: AccountBooks, namespace: str, due: Settle,
+                          now: float) -> Sequence[Event]:
+        """The account's funds of `due.day` were paid out (or, `due.arrived`, that payout
+        reached the bank): the events the provider sends for it (`payout.created` and
+        `payout.paid`, a report's REPORT_AVAILABLE), from the account's `books` as the
+        provider reports them. Events need ids that are the same each time (from the
+        payout's id): a fleet may announce one day twice, and a receiver tells them
+        apart by id."""

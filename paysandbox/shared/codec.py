@@ -29,6 +29,7 @@ from paysandbox.core.commands import (
     Renew,
     ReopenDispute,
     ResolveDispute,
+    Settle,
     UpdateDispute,
     Void,
     Writes,
@@ -40,7 +41,7 @@ __all__ = ["SCHEDULED", "BadCommand", "Scheduled", "decode", "encode"]
 #: one is refused when scheduled, with what to add here.
 SCHEDULED: dict[str, type[Command]] = {c.__name__: c for c in (
     Complete, Expire, Void, OpenDispute, UpdateDispute, ReopenDispute, ResolveDispute,
-    ExpireDispute, Renew)}
+    ExpireDispute, Renew, Settle)}
 
 
 class BadCommand(ValueError):

@@ -17,6 +17,7 @@ from paysandbox.core.commands import (
     Renew,
     ReopenDispute,
     ResolveDispute,
+    Settle,
     UpdateDispute,
     Void,
     Writes,
@@ -41,6 +42,7 @@ EXAMPLES = [
     ResolveDispute("pay_4", dispute_id="dp_1", outcome=DisputeStatus.WON),
     ExpireDispute("pay_4", dispute_id="dp_1", due_by=1_800_000_000.5),
     Renew("tr_6", plan="sub_1", sequence=3),
+    Settle("pi_7", day=1_800_000_000.0, arrived=True),
     Expire("pay_5", writes=Writes(("alias_1",), (Record("token", "t1", {"a": 1}),),
                                   (Record("page", "p1", {"b": "c"}, namespace="ns2"),))),
 ]

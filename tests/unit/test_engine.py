@@ -23,12 +23,15 @@ from paysandbox.core.commands import (
     RefundPayment,
     Result,
     Retrieve,
+    Settle,
     Update,
     Void,
 )
+from paysandbox.core.ledger import DAY
 from paysandbox.core.outcomes import DeclineReason, Outcome
 from paysandbox.core.payments import AmountExceeded, InvalidTransition, Payment, Status
 from paysandbox.engine import Effects, Engine, InjectedFault
+from paysandbox.ledger import Books
 from paysandbox.store import AlreadyExists, MemoryStore, NotFound
 from paysandbox.store.base import Store
 from paysandbox.webhooks.dispatcher import Dispatcher, Endpoint, Event, Signed
@@ -472,3 +475,45 @@ async def test_scheduled_commands_go_with_payments_evicted_by_retention(
     p = await settled(store, "pay_2999", Status.EXPIRED)
     assert p.history[-1].action == "expire"
     await engine.close()
+
+
+# -- payouts announced on the virtual clock ----------------------------------------------
+
+@dataclass
+class SettlingProvider(FakeProvider):
+    """A provider that announces each day's payout and its arrival."""
+
+    announced: list[tuple[float, bool, int]] = field(default_factory=list)
+
+    def settlement_events(self, books: Any, namespace: str, due: Settle,
+                          now: float) -> Sequence[Event]:
+        (payout,) = [p for p in books.payouts if p.created == due.day]
+        self.announced.append((due.day, due.arrived, payout.amount))
+        kind = "paid" if due.arrived else "created"
+        return [Event(id=f"evt_{payout.id}_{kind}", provider=self.name, namespace=namespace,
+                      type=f"payout.{kind}", created=now, render=lambda: b"{}")]
+
+
+async def _announced(provider: SettlingProvider, n: int) -> None:
+    for _ in range(500):
+        if len(provider.announced) >= n:
+            return
+        await asyncio.sleep(0.01)
+
+
+async def test_a_days_captures_are_announced_once_when_paid_out_and_when_they_arrive(
+        engine: Engine, store: Store, clock: VirtualClock) -> None:
+    stripe_terms = engine.books.terms["stripe"]
+    engine.books = Books({"fake": stripe_terms}, engine.books.rates)
+    provider = SettlingProvider()
+    await authorized(engine, provider, "pay_1", manual=False)
+    await authorized(engine, provider, "pay_2", manual=False)  # the same day: one payout
+    day = (START // DAY + stripe_terms.settlement.delay_days) * DAY
+    clock.advance(day - START + 1)
+    await _announced(provider, 1)
+    net = 2 * (1000 - 29 - 30)  # 2.9% + 30 cents, as pricing.yaml prices Stripe
+    assert provider.announced == [(day, False, net)]
+    clock.advance(DAY)
+    await _announced(provider, 2)
+    assert provider.announced == [(day, False, net), (day, True, net)]
+    assert [e.type for e in await store.events(NS)][:2] == ["payout.paid", "payout.created"]
