@@ -128,6 +128,30 @@ def test_a_payout_short_of_a_missing_lines_net_is_not_a_partial_payout() -> None
         ("missing_line", "re_1")]
 
 
+def test_lines_missing_from_a_payout_are_owed_to_the_payout_of_their_day() -> None:
+    """Four of our charges of a day missing from its payout; the day before, one
+    missing from a payout paid in part."""
+    charges = [recon.Expected(f"ch_{n}", "charge", f"pi_{n}", f"pay_{n}", 1000 + n, "usd",
+                              "US", at=T0 - 2 * DAY + (0 if n < 5 else DAY))
+               for n in range(8)]  # paid out on T0 (0-4) and on T0 + 1 day (5-7)
+    lines = [txn(f"txn_{n}", f"ch_{n}", "charge", 1000 + n, stripe_fee(1000 + n))
+             for n in range(8)]
+    first, second = lines[:5], lines[5:]
+    payouts = [recon.ReportedPayout("po_first", sum(x.net for x in first) // 2, "usd", T0,
+                                    T0 + DAY, "paid", tuple(first[1:])),
+               recon.ReportedPayout("po_second", sum(x.net for x in second), "usd",
+                                    T0 + DAY, T0 + 2 * DAY, "paid", ())]
+    assert found(charges, first[1:], payouts, now=T0 + 3 * DAY) == [
+        ("missing_line", "pi_0"), ("missing_line", "pi_5"), ("missing_line", "pi_6"),
+        ("missing_line", "pi_7"), ("partial_payout", "po_first")]
+    # without the times (Adyen's answers have none), by what the payout is short of
+    untimed = [recon.Expected(c.key, c.kind, c.provider_id, c.payment, c.amount,
+                              c.currency, "US") for c in charges]
+    assert found(untimed, first[1:], payouts, now=T0 + 3 * DAY) == [
+        ("missing_line", "pi_0"), ("missing_line", "pi_5"), ("missing_line", "pi_6"),
+        ("missing_line", "pi_7"), ("partial_payout", "po_first")]
+
+
 def test_late_failed_and_partial_payouts() -> None:
     expected, lines = books()
     one, two, three = ([line] for line in lines)

@@ -203,6 +203,7 @@ class PaymentService:
             "captured": 0, "refunded": 0, "attempts": [], "created": time.time(),
             "email": request.email, "charged_back": 0, "disputes": {},
             "saved_card": None, "settlement_key": None, "card_country": None,
+            "card_funding": None, "captured_at": None,
             "refunds": [],
         }
         if idempotency_key:
@@ -233,6 +234,7 @@ class PaymentService:
                 self._save(p, request, name, result)
             if result.status == CAPTURED:
                 p["captured"] = p["amount"]
+                p["captured_at"] = result.raw.get("created") if name == "stripe" else None
             break
         if p["status"] == FAILED and p["provider"] is None:
             p["error"] = "every acquirer for this payment is unavailable; retry later"
@@ -259,7 +261,8 @@ class PaymentService:
         p["next_action"] = dict(result.next_action) if result.status == PENDING \
             and result.next_action else None
         p["decline_code"] = result.decline_code
-        p["settlement_key"], p["card_country"] = settlement_key(name, result.raw)
+        p["settlement_key"], p["card_country"], p["card_funding"] = \
+            settlement_key(name, result.raw)
 
     def get(self, payment_id: str) -> dict[str, Any]:
         if payment_id not in self.payments:
@@ -332,7 +335,7 @@ class PaymentService:
             return failed
         raw = done[-1].raw if done and isinstance(done[-1], ProviderResult) else {}
         p["refunds"].append({"id": str(raw.get("id") or raw.get("pspReference") or ""),
-                             "amount": amount})
+                             "amount": amount, "at": raw.get("created")})
         p["refunded"] += amount
         p["status"] = REFUNDED if p["refunded"] >= p["captured"] else PARTIALLY_REFUNDED
         return 200, p
@@ -436,9 +439,11 @@ class PaymentService:
                 continue
             ref = p["provider_reference"]
             out.append(recon.Expected(p["settlement_key"] or ref, "charge", ref, p["id"],
-                                      p["captured"], p["currency"], p["card_country"]))
+                                      p["captured"], p["currency"], p["card_country"],
+                                      p["card_funding"] or "credit", _unix(p["captured_at"])))
             out += [recon.Expected(r["id"], "refund", r["id"], p["id"], r["amount"],
-                                   p["currency"]) for r in p["refunds"] if r["id"]]
+                                   p["currency"], at=_unix(r["at"]))
+                    for r in p["refunds"] if r["id"]]
         return out
 
     async def reconcile(self, session: aiohttp.ClientSession, *,
@@ -476,21 +481,28 @@ class PaymentService:
                 "subscriptions": len(self.wallet.subscriptions)}
 
 
-def settlement_key(provider: str, raw: Mapping[str, Any]) -> tuple[str | None, str | None]:
+def _unix(value: Any) -> int | None:
+    """A provider's unix time (Stripe's `created`), or None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def settlement_key(provider: str, raw: Mapping[str, Any]
+                   ) -> tuple[str | None, str | None, str | None]:
     """How an acquirer's settlement data names this payment's capture (Stripe: the
     charge, `latest_charge`; Adyen: the pspReference), and the card's issuing country
-    where the acquirer said it."""
+    and funding (credit, debit, …) where the acquirer said them: what its fee depends on."""
     if provider == "stripe":
         charge = raw.get("latest_charge")
         if isinstance(charge, Mapping):
             card = (charge.get("payment_method_details") or {}).get("card") or {}
-            return charge.get("id"), card.get("country")
-        return (charge if isinstance(charge, str) else None), None
+            return charge.get("id"), card.get("country"), card.get("funding")
+        return (charge if isinstance(charge, str) else None), None, None
     if provider == "adyen":
         extra = raw.get("additionalData") or {}
-        return raw.get("pspReference"), extra.get("cardIssuingCountry") \
-            or extra.get("issuerCountry")
-    return None, None
+        funding = extra.get("fundingSource")
+        return raw.get("pspReference"), extra.get("issuerCountry"), \
+            funding.lower() if isinstance(funding, str) else None
+    return None, None, None
 
 
 def parse_payment(body: Mapping[str, Any]) -> tuple[PaymentRequest, str]:

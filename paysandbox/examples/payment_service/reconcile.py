@@ -35,13 +35,13 @@ and failed payouts are found at Stripe only.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from itertools import combinations
 from typing import Any
 
 import aiohttp
@@ -69,7 +69,8 @@ class Pricing:
     scheme_fee_percent: Decimal = Decimal(0)
     markup_percent: Decimal = Decimal(0)
     commission: Mapping[str, int] = field(default_factory=dict)
-    arrival_days: int = 1
+    delay_days: int = 2  # from a capture's day to the payout that pays it
+    arrival_days: int = 1  # from a payout's day to the bank
 
 
 def _pct(amount: int, rate: Decimal) -> int:
@@ -138,6 +139,8 @@ class Expected:
     amount: int  # minor units of `currency`, positive
     currency: str
     card_country: str | None = None
+    card_funding: str = "credit"
+    at: int | None = None  # when it was made (unix), where the acquirer said
 
 
 @dataclass(frozen=True)
@@ -200,7 +203,7 @@ def compare(provider: str, expected: Sequence[Expected], report: Report, pricing
     for e in expected:
         converted = e.currency.lower() != target
         gross = convert(e.amount, e.currency, target, rates)
-        want_fee = fee(pricing, gross, converted=converted,
+        want_fee = fee(pricing, gross, converted=converted, funding=e.card_funding,
                        foreign=e.card_country is not None
                        and e.card_country.upper() != pricing.home_country) \
             if e.kind == "charge" else 0
@@ -224,11 +227,32 @@ def compare(provider: str, expected: Sequence[Expected], report: Report, pricing
     return out
 
 
-def _payouts(provider: str, payouts: Iterable[ReportedPayout],
+def _payday(e: Expected, pricing: Pricing) -> int | None:
+    """00:00 UTC of the day a capture (after the settlement delay) or a refund (at
+    once) is paid out, when we know when it was made."""
+    if e.at is None:
+        return None
+    return (e.at // DAY + (pricing.delay_days if e.kind == "charge" else 0)) * DAY
+
+
+def _payouts(provider: str, payouts: Sequence[ReportedPayout],
              missing: list[tuple[Expected, int]], pricing: Pricing,
              now: int) -> list[Discrepancy]:
+    """Payouts failed, late, or paying other than their lines' net. A line of ours
+    missing from the report still moved money: its net is owed to the payout of its
+    day (when we know when it was made), else to a payout short of exactly it."""
     out: list[Discrepancy] = []
-    unplaced = [net for _, net in missing]
+    owed: dict[str, int] = {}
+    unplaced: list[int] = []
+    days = sorted((p.created, p.id) for p in payouts)
+    for e, net in missing:
+        day = _payday(e, pricing)
+        payout = next((pid for created, pid in days if day is not None and created >= day),
+                      None)
+        if payout is None:
+            unplaced.append(net)
+        else:
+            owed[payout] = owed.get(payout, 0) + net
     for p in payouts:
         if p.status == "failed":
             out.append(Discrepancy("failed_payout", p.id, provider,
@@ -239,7 +263,7 @@ def _payouts(provider: str, payouts: Iterable[ReportedPayout],
             out.append(Discrepancy("late_payout", p.id, provider,
                                    f"arrives at {p.arrival}, expected by {due}"))
         unique = {line.id: line for line in p.lines}
-        short = sum(line.net for line in unique.values()) - p.amount
+        short = sum(line.net for line in unique.values()) + owed.get(p.id, 0) - p.amount
         if short == 0:
             continue
         placed = _subset(unplaced, short)  # lines of ours it paid but does not list
@@ -252,16 +276,22 @@ def _payouts(provider: str, payouts: Iterable[ReportedPayout],
     return out
 
 
-def _subset(values: Sequence[int], total: int, most: int = 3) -> tuple[int, ...] | None:
-    """Indexes of up to `most` of `values` adding up to -`total` (missing lines a payout
-    paid leave its listed lines short by their net), or None."""
-    if len(values) > 40:
-        most = 1  # bounded: one missing line per payout beyond a few dozen
-    for size in range(1, most + 1):
-        for pick in combinations(range(len(values)), size):
-            if sum(values[i] for i in pick) == -total:
-                return pick
-    return None
+#: The sums `_subset` keeps at most while it looks for one.
+SUBSET_STATES = 100_000
+
+
+def _subset(values: Sequence[int], total: int) -> tuple[int, ...] | None:
+    """Indexes of some of `values` adding up to -`total` (missing lines a payout paid
+    leave its listed lines short by their net), or None; bounded by SUBSET_STATES."""
+    reachable: dict[int, tuple[int, ...]] = {0: ()}
+    for i, value in enumerate(values):
+        for made, pick in list(reachable.items()):
+            if len(reachable) >= SUBSET_STATES:
+                break
+            reachable.setdefault(made + value, (*pick, i))
+        if -total in reachable:
+            return reachable[-total] or None
+    return reachable.get(-total) or None
 
 
 # -- reading the acquirers --------------------------------------------------------------
@@ -301,12 +331,15 @@ async def read_stripe(session: aiohttp.ClientSession, base_url: str, api_key: st
         return Line(t["id"], str(t.get("source") or ""), kind, int(t["amount"]),
                     int(t["fee"]), int(t["net"]), t["currency"])
 
+    def funds(t: Mapping[str, Any]) -> bool:
+        """Not the payouts' own transactions (payout, payout_failure, payout_cancel…)."""
+        return not str(t["type"]).startswith("payout")
+
     report.lines = [line(t) for t in await listing("/v1/balance_transactions", {})
-                    if t["type"] != "payout"]
+                    if funds(t)]
     for p in await listing("/v1/payouts", {}):
         lines = [line(t) for t in await listing("/v1/balance_transactions",
-                                                {"payout": p["id"]})
-                 if t["type"] != "payout"]
+                                                {"payout": p["id"]}) if funds(t)]
         report.payouts.append(ReportedPayout(p["id"], int(p["amount"]), p["currency"],
                                              int(p["created"]), int(p["arrival_date"]),
                                              p["status"], tuple(lines)))
@@ -365,12 +398,13 @@ async def read_adyen(session: aiohttp.ClientSession, reports_url: str, merchant:
                      timeout: float = 10.0) -> Report:
     """Adyen: settlement_detail_report_batch_1.csv, 2, … until one is not there (404)."""
     report = Report()
-    auth = aiohttp.BasicAuth(user, password)
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    headers = {"Authorization": f"Basic {basic}"}
     batch = 1
     while report.read < max_lines:
         url = f"{reports_url}/MerchantAccount/{merchant}/" \
               f"settlement_detail_report_batch_{batch}.csv"
-        async with session.get(url, auth=auth,
+        async with session.get(url, headers=headers,
                                timeout=aiohttp.ClientTimeout(total=timeout)) as r:
             if r.status == 404:
                 return report
