@@ -101,10 +101,11 @@ def injected(simulator: SimulatorServer, provider: str, key: str
 def reconcile(service: ServiceServer) -> dict[str, Any]:
     status, result = service.call("POST", "/reconcile", {})
     assert status == 200, result
-    (found,) = result["acquirers"]
+    found: dict[str, Any] = result["acquirers"][0]
+    assert len(result["acquirers"]) == 1, result
     assert "error" not in found and not found["truncated"], found
     assert service.call("GET", "/reconciliation")[1] == result
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def passes(simulator: SimulatorServer, service: ServiceServer, provider: str, key: str,
