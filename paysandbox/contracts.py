@@ -17,7 +17,9 @@ provider's own notation (Stripe's `metadata[order_id]`), and what was wrong.
 
 from __future__ import annotations
 
+import csv
 import functools
+import io
 import json
 import os
 import re
@@ -370,12 +372,17 @@ def check(provider: str, name: str, data: Any) -> Any:
 
 # -- responses and webhooks (test mode) ----------------------------------------------------
 
-def _problems(provider: str, name: str, body: bytes, source: str) -> list[Finding]:
+def _problems(provider: str, name: str, body: bytes, source: str,
+              content_type: str = "application/json") -> list[Finding]:
     try:
-        data = json.loads(body) if body else None
-    except ValueError:
+        # A CSV report is checked as the list of its rows, each a mapping of the header
+        # line's column names to the row's values.
+        data = (list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+                if content_type == "text/csv" else json.loads(body) if body else None)
+    except (ValueError, csv.Error):
         return [Finding(provider, name, source, Violation(
-            "format", (), "is not JSON", value=body[:80].decode("utf-8", "replace")))]
+            "format", (), "is not CSV" if content_type == "text/csv" else "is not JSON",
+            value=body[:80].decode("utf-8", "replace")))]
     try:
         validator(provider, name)(data)
     except ContractViolation as first:
@@ -385,10 +392,11 @@ def _problems(provider: str, name: str, body: bytes, source: str) -> list[Findin
 
 
 def response_problems(provider: str, operation: str | None, status: int,
-                      body: bytes) -> list[Finding]:
+                      body: bytes, content_type: str = "application/json"
+                      ) -> list[Finding]:
     """How a response breaks its contract: the operation's response schema for a
-    success, the provider's error schema otherwise. A route missing from the manifest
-    is itself a problem."""
+    success (a `text/csv` one read as its rows), the provider's error schema otherwise.
+    A route missing from the manifest is itself a problem."""
     m = manifest(provider)
     op = m.operations.get(operation or "") if m else None
     if m is None or op is None:
@@ -398,7 +406,8 @@ def response_problems(provider: str, operation: str | None, status: int,
     name = op.response if status < 400 else m.error
     if status == 204 or (status >= 400 and not body):
         return []  # no body to check (some providers answer errors with none)
-    return _problems(provider, name, body, "response")
+    return _problems(provider, name, body, "response",
+                     content_type if status < 400 else "application/json")
 
 
 def webhook_problems(provider: str, event_type: str, body: bytes) -> list[Finding]:

@@ -232,22 +232,29 @@ class AccountBooks:
     balance: Balance
     #: The discrepancies a scenario's `settlement:` section put in (core/drift.py).
     injected: tuple[Injected, ...] = ()
+    #: The provider's settlement currency (None when the books do not price it): what
+    #: an account with no movements yet shows its zero balance in.
+    currency: str | None = None
 
 
 def account_books(found: Iterable[Payment], books: Books, now: float,
-                  drift: Drift | None = None) -> AccountBooks:
+                  drift: Drift | None = None, *, provider: str | None = None
+                  ) -> AccountBooks:
     """The books of the payments of one account (one provider, one namespace); with
-    `drift`, as the provider reports them, discrepancies and all."""
+    `drift`, as the provider reports them, discrepancies and all; with `provider`, in
+    its settlement currency."""
     kept = sorted((e for p in found for e in entries(p, books)), key=lambda e: e.created)
     arrival = books.terms[kept[0].provider].arrival_days if kept else 1
+    terms = books.terms.get(provider) if provider is not None else None
+    currency = terms.settlement.currency.lower() if terms is not None else None
     if drift is None:
         paid = payouts(kept, now, arrival_days=arrival)
-        return AccountBooks(kept, paid, balance(kept, now, paid=paid))
+        return AccountBooks(kept, paid, balance(kept, now, paid=paid), currency=currency)
     injected: list[Injected] = []
     moved = drift_entries(kept, drift, injected)
     paid = drift_payouts(payouts(moved, now, arrival_days=arrival), drift, injected)
     return AccountBooks(drift_lines(moved, drift, injected), paid,
-                        balance(moved, now, paid=paid), tuple(injected))
+                        balance(moved, now, paid=paid), tuple(injected), currency)
 
 
 def payout_json(p: Payout, now: float) -> dict[str, Any]:

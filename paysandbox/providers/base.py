@@ -240,7 +240,7 @@ def mount(app: web.Application, provider: Provider, engine: Engine, journal: Jou
                 contracts.manifest(provider.name) is None:
             return
         problems = contracts.response_problems(provider.name, operation, response.status,
-                                               body)
+                                               body, response.content_type)
         if problems:
             log.error("%s %s: the simulator's response breaks its contract: %s",
                       request.method, request.path,

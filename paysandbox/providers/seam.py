@@ -316,7 +316,7 @@ class Context:
         of them so far on the virtual clock, and its balance; as the provider reports
         them, with the discrepancies a loaded scenario's `settlement:` puts in."""
         return account_books(await self.payments(), self._engine.books, self.clock.now(),
-                             self._engine.scenarios.drift())
+                             self._engine.scenarios.drift(), provider=self.provider.name)
 
     def objects(self, kind: Kind[T]) -> Repository[T]:
         repository = Objects(self._engine.store, self.namespace).of(kind)

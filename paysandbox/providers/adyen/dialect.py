@@ -12,12 +12,14 @@ from aiohttp import web
 from paysandbox.contracts import Violation
 from paysandbox.core.tenancy import tenant
 from paysandbox.errors import ApiError
-from paysandbox.providers.adyen import wire
+from paysandbox.providers.adyen import reports, wire
+from paysandbox.providers.adyen.notifications import NAME
 from paysandbox.providers.adyen.wire import AdyenError
 from paysandbox.providers.base import RAW_BODY, REQUEST_ID
 from paysandbox.providers.seam import basic_credentials, json_fingerprint, provider_path
 
 MIN_VERSION = 68
+REPORTS_PATH = f"/{NAME}{reports.REPORTS}/"
 
 #: The name Adyen's errors give each request body (its API's structure), by the
 #: request contract of its route.
@@ -59,6 +61,16 @@ class AdyenDialect:
             raise AdyenError(f"Checkout API v{version} is not imitated: use v{MIN_VERSION} "
                              "or newer in the path, for example /checkout/v71/payments.",
                              code="000", status=404, error_type="configuration")
+        if provider_path(request).startswith(REPORTS_PATH):
+            # A report user (report@Company.{CompanyAccount}) whose password is the API
+            # key the payments were made with.
+            if reports.company_account(request) is None:
+                raise AdyenError("HTTP Status Response - Unauthorized: reports are "
+                                 "downloaded with a report user's Basic credentials "
+                                 "(report@Company.YourCompany, and here the API key as "
+                                 "its password).", code="000", status=401,
+                                 error_type="security")
+            return tenant(basic_credentials(request)[1])
         key = request.headers.get("X-API-Key", "").strip() or basic_credentials(request)[0]
         if not key:
             raise AdyenError("HTTP Status Response - Unauthorized", code="000", status=401,

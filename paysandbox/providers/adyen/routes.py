@@ -67,6 +67,11 @@ LIMITATIONS (what of the real API this does not imitate):
   imitated. Reason codes are Visa's and Mastercard's (Visa's for other schemes).
   A refund of more than what is neither refunded nor charged back is refused in its
   REFUND notification ("Insufficient balance on payment").
+- Reports (reports.py): the Settlement details report of each settlement batch (the
+  ledger's payouts), downloaded at /reports/download/MerchantAccount/{account}/
+  settlement_detail_report_batch_{n}.csv as ca-test.adyen.com serves it, by a report
+  user whose password is the API key. No other reports, no REPORT_AVAILABLE
+  notification.
 """
 
 from __future__ import annotations
@@ -77,7 +82,14 @@ from urllib.parse import urlencode
 from paysandbox.core.commands import Authorize, Command, Complete, DisputeStep, Result
 from paysandbox.core.payments import Payment, Status
 from paysandbox.objects import Objects
-from paysandbox.providers.adyen import disputes, modifications, payments, recurring, wire
+from paysandbox.providers.adyen import (
+    disputes,
+    modifications,
+    payments,
+    recurring,
+    reports,
+    wire,
+)
 from paysandbox.providers.adyen.dialect import AdyenDialect
 from paysandbox.providers.adyen.notifications import (
     EVENT_CODES,
@@ -170,6 +182,9 @@ class AdyenProvider:
                disputes.delete_dispute_defense_document),
             op("POST", f"{DISPUTES}/defendDispute", disputes.defend_dispute),
             op("POST", f"{DISPUTES}/acceptDispute", disputes.accept_dispute),
+            # Reports, where ca-test.adyen.com serves them, for a report user
+            op("GET", f"{reports.REPORTS}/MerchantAccount/{{account}}/{{file}}",
+               reports.download_settlement_detail_report, read="retrieve"),
         ]
 
     async def webhook_endpoints(self, objects: Objects, namespace: str) -> Sequence[Endpoint]:

@@ -20,7 +20,7 @@ from paysandbox.providers.seam import bearer_token, json_fingerprint, provider_p
 
 #: The request contracts of the reads whose query string carries parameters (the other
 #: reads take none, and a stray query string on them is ignored, as the real API does).
-QUERY_CONTRACTS = frozenset({"list_disputes.request"})
+QUERY_CONTRACTS = frozenset({"list_disputes.request", "financial_actions.request"})
 _INTEGERS = frozenset({"limit", "skip"})
 _BOOLEANS = frozenset({"this_channel_only"})
 

@@ -11,6 +11,8 @@ LIMITATIONS (what of the real API this does not imitate):
   refused with 422 `token_invalid`: there is no Tokens API here; other source types
   (`network_token`, APMs) with 422 `payment_source_type_invalid`. Payouts, payment
   links, hosted payments, sessions and the Workflows API are not imitated.
+- Financial actions (`GET /financial-actions`, financial.py) are read from the
+  sandbox's ledger; the Balances and Reports APIs are not served.
 - Stored credentials (stored.py, vault.py): a `card` source is saved as an instrument
   unless `store_for_future_use` is false, whatever the payment's outcome; its id
   (`src_…`) follows from the card, so one card is one instrument per key. Customers
@@ -90,7 +92,7 @@ from paysandbox.core.commands import (
 from paysandbox.core.disputes import DisputeStatus
 from paysandbox.core.payments import Payment, Status
 from paysandbox.objects import Objects
-from paysandbox.providers.checkoutcom import actions, disputes, payments, vault, wire
+from paysandbox.providers.checkoutcom import actions, disputes, financial, payments, vault, wire
 from paysandbox.providers.checkoutcom.dialect import CheckoutDialect
 from paysandbox.providers.seam import Route, op
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -149,6 +151,7 @@ class CheckoutProvider:
             op("DELETE", "/instruments/{id}", vault.delete_instrument,
                read="update"),
             op("GET", "/disputes", disputes.list_disputes, read="list"),
+            op("GET", "/financial-actions", financial.list_financial_actions, read="list"),
             op("GET", "/disputes/{id}", disputes.get_dispute, read="retrieve"),
             op("PUT", "/disputes/{id}/evidence", disputes.provide_dispute_evidence),
             op("GET", "/disputes/{id}/evidence", disputes.get_dispute_evidence,

@@ -6,8 +6,9 @@ or voucher and are paid on a hosted page (`ticket_url` / `external_resource_url`
 through `POST /__admin/payments/{id}/complete`, or expire on the virtual clock.
 
 LIMITATIONS (what of the real API this does not imitate):
-- Resources: payments, refunds, card tokens, customers and their saved cards, and
-  chargebacks only. No Orders API, preferences (Checkout Pro), merchant orders,
+- Resources: payments, refunds, card tokens, customers and their saved cards,
+  chargebacks and the Released money report (reports.py, read from the ledger)
+  only. No Orders API, preferences (Checkout Pro), merchant orders,
   disbursements, subscriptions (preapproval) or Point.
 - Customers (`/v1/customers`, search by `email` or all, `limit`/`offset`; one customer
   per email, a second refused with cause 101) and their cards (saved from a card
@@ -78,6 +79,7 @@ from paysandbox.providers.mercadopago import (
     pages,
     payments,
     refunds,
+    reports,
     wire,
 )
 from paysandbox.providers.mercadopago.dialect import MercadoPagoDialect
@@ -132,6 +134,12 @@ class MercadoPagoProvider:
             op("DELETE", "/v1/customers/{id}/cards/{card_id}", customers.delete_card,
                read="update"),
             op("GET", "/v1/chargebacks/search", chargebacks.search_chargebacks, read="list"),
+            op("POST", "/v1/account/release_report", reports.create_release_report,
+               read="create", idempotent=False),
+            op("GET", "/v1/account/release_report/list", reports.list_release_reports,
+               read="list"),
+            op("GET", "/v1/account/release_report/{file_name}",
+               reports.download_release_report, read="retrieve"),
             op("GET", "/v1/chargebacks/{id}", chargebacks.get_chargeback, read="retrieve"),
             op("POST", "/v1/chargebacks/{id}/documentation",
                chargebacks.upload_documentation, idempotent=False),

@@ -31,7 +31,7 @@ from paysandbox.providers.base import data_table
 from paysandbox.webhooks.dispatcher import Event, Signed
 
 #: Mercado Pago's API answers in its own zone (GMT-4) with milliseconds.
-_ZONE = timezone(timedelta(hours=-4))
+ZONE = timezone(timedelta(hours=-4))
 
 _ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                 405: "method_not_allowed", 409: "conflict", 413: "request_entity_too_large",
@@ -62,7 +62,7 @@ def new_id() -> int:
 def date(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, _ZONE).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(ts, ZONE).isoformat(timespec="milliseconds")
 
 
 def parse_date(text: str) -> float:

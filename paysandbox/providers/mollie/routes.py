@@ -19,8 +19,22 @@ LIMITATIONS (what of the real API this does not imitate):
   get, list), chargebacks (get and list of a payment's, the top-level list; `embed=
   payment`), customers (create, get, update, delete, list; a customer's payments),
   mandates (create, get, list, revoke) and subscriptions (create, get, update, cancel,
-  list, the top-level list, a subscription's payments). No Orders, Captures, Methods,
-  Payment links, Profiles, Settlements or the top-level `GET /v2/refunds`.
+  list, the top-level list, a subscription's payments), balances (list, get, primary,
+  transactions) and settlements (list, get by id or bank reference, next, open, a
+  settlement's payments, refunds and chargebacks) and the balance report
+  (status-balances, transaction-categories). No Orders, Captures, Methods,
+  Payment links, Profiles, settlement captures, invoices or the
+  top-level `GET /v2/refunds`.
+- Balances and settlements: Mollie serves them to organization access tokens and
+  OAuth only; here the profile's test API key reads them, so they are the books of
+  that key's payments (the same namespace). One balance per key (the pricing's
+  settlement currency), paid out daily whatever its amount (no threshold); each payout
+  is one settlement, `pending` from the day it is made and `paidout` once it arrives.
+  Costs show no `rate` and no VAT (`amountVat` null); refunds carry no fee. The
+  balance report's fee-prepayments are the fees only (no VAT, no rounding
+  compensation parts), and it has no capital or corrections categories. A payment's
+  and a chargeback's `_links.settlement` and `settlementId` are not given. No payout
+  or settlement webhooks (Mollie sends none; the books are read when asked).
 - Chargebacks: Mollie documents no API test trigger (its dashboard books them), so a
   chargeback is opened by a scenario rule or the admin API. Mollie has no API to answer
   one: it is lost (it stays booked) unless its trigger says `ends: won`, when Mollie
@@ -91,11 +105,14 @@ from paysandbox.hosted.pages import PageRoute
 from paysandbox.objects import Objects
 from paysandbox.providers.hooks import Renewal
 from paysandbox.providers.mollie import (
+    balances,
     chargebacks,
     customers,
     pages,
     payments,
     refunds,
+    reports,
+    settlements,
     subscriptions,
     wire,
 )
@@ -150,6 +167,7 @@ class MollieProvider:
                chargebacks.get_chargeback, read="retrieve"),
             op("GET", "/v2/chargebacks", chargebacks.list_chargebacks, read="list"),
             *_recurring_routes(),
+            *_money_routes(),
         ]
 
     async def renewal(self, due: Renew, objects: Objects, now: float) -> Renewal:
@@ -208,6 +226,27 @@ def _recurring_routes() -> list[Route]:
         op("GET", customer + "/subscriptions/{subscription}/payments",
            s.list_subscription_payments, read="list"),
         op("GET", "/v2/subscriptions", s.list_all_subscriptions, read="list"),
+    ]
+
+
+def _money_routes() -> list[Route]:
+    """The account's balance and its settlements, read from the ledger."""
+    b, s = balances, settlements
+    one = "/v2/settlements/{id}"
+    return [
+        op("GET", "/v2/balances", b.list_balances, read="list"),
+        op("GET", "/v2/balances/primary", b.get_primary_balance, read="retrieve"),
+        op("GET", "/v2/balances/{id}", b.get_balance, read="retrieve"),
+        op("GET", "/v2/balances/{id}/transactions", b.list_balance_transactions,
+           read="list"),
+        op("GET", "/v2/balances/{id}/report", reports.get_balance_report, read="retrieve"),
+        op("GET", "/v2/settlements", s.list_settlements, read="list"),
+        op("GET", "/v2/settlements/next", s.get_next_settlement, read="retrieve"),
+        op("GET", "/v2/settlements/open", s.get_open_settlement, read="retrieve"),
+        op("GET", one, s.get_settlement, read="retrieve"),
+        op("GET", one + "/payments", s.list_settlement_payments, read="list"),
+        op("GET", one + "/refunds", s.list_settlement_refunds, read="list"),
+        op("GET", one + "/chargebacks", s.list_settlement_chargebacks, read="list"),
     ]
 
 

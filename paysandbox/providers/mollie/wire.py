@@ -47,6 +47,13 @@ def profile_id(namespace: str) -> str:
     return "pfl_" + digest[:10].translate(_TO_BASE62).decode()
 
 
+def stable_id(prefix: str, seed: str, length: int = 10) -> str:
+    """An id shaped like Mollie's that is the same every time it is read from the same
+    thing (a balance of one key, a settlement of one payout)."""
+    digest = hashlib.sha256(seed.encode()).digest()
+    return prefix + "_" + digest[:length].translate(_TO_BASE62).decode()
+
+
 def mandate_id(payment_id: str) -> str:
     """The mandate a paid first payment made: a function of the payment's id, so the
     payment shows it whoever made it paid (providers/mollie/mandates.py)."""

@@ -18,9 +18,10 @@ from paysandbox.providers.seam import basic_credentials, json_fingerprint, provi
 
 _KEY_ID = re.compile(r"^rzp_test_[A-Za-z0-9]{1,64}$")
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{10,}$")
-#: The contract of the list routes: the only GETs whose query the simulator reads
-#: (a GET of one entity reads none, whatever it is sent).
-_LIST = "list.request"
+#: The contracts of the list and report routes: the only GETs whose query the
+#: simulator reads (a GET of one entity reads none, whatever it is sent).
+_QUERIES = frozenset({"list.request", "settlement_list.request",
+                      "settlement_recon.request"})
 
 
 class RazorpayDialect:
@@ -44,7 +45,7 @@ class RazorpayDialect:
 
     async def decode(self, request: web.Request, schema: str | None) -> dict[str, Any]:
         if request.method == "GET":
-            return wire.parse_query(request.query) if schema == _LIST else {}
+            return wire.parse_query(request.query) if schema in _QUERIES else {}
         raw = request.get(RAW_BODY, b"")
         return wire.parse_body(raw, request.content_type if raw else "")
 

@@ -13,7 +13,9 @@ LIMITATIONS (what of the real API this does not imitate):
 - Payment methods: UPI collect only. No cards, netbanking, wallets, UPI intent/QR
   (`upi.flow: intent` is refused with a clear error), EMI, recurring payments,
   customers, tokens, payment links, invoices, subscriptions, Route transfers,
-  settlements or the Checkout (browser) flow and its payment signature.
+  on-demand settlements or the Checkout (browser) flow and its payment signature.
+- Settlements (`/v1/settlements`, fetch, and the combined recon) are read from the
+  sandbox's ledger: see settlements.py for what they leave out.
 - Disputes: opened by a scenario rule or the admin API (Razorpay documents no test
   values that raise one); `/v1/disputes` list (count, skip, from, to), fetch, accept
   and contest (`action: draft` stages evidence, `submit` sends it: at least one
@@ -63,7 +65,14 @@ from paysandbox.core.commands import (
 from paysandbox.core.disputes import DisputeStatus
 from paysandbox.core.payments import Payment, Status
 from paysandbox.objects import Objects
-from paysandbox.providers.razorpay import disputes, orders, payments, refunds, wire
+from paysandbox.providers.razorpay import (
+    disputes,
+    orders,
+    payments,
+    refunds,
+    settlements,
+    wire,
+)
 from paysandbox.providers.razorpay.dialect import RazorpayDialect
 from paysandbox.providers.seam import Route, op
 from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
@@ -111,6 +120,11 @@ class RazorpayProvider:
             op("POST", "/v1/disputes/{id}/accept", disputes.accept_dispute,
                idempotent=False),
             op("PATCH", "/v1/disputes/{id}/contest", disputes.contest_dispute),
+            op("GET", "/v1/settlements", settlements.list_settlements, read="list"),
+            op("GET", "/v1/settlements/recon/combined", settlements.settlement_recon,
+               read="list"),
+            op("GET", "/v1/settlements/{id}", settlements.retrieve_settlement,
+               read="retrieve"),
         ]
 
     async def webhook_endpoints(self, objects: Objects, namespace: str) -> Sequence[Endpoint]:

@@ -30,18 +30,18 @@ from paysandbox.webhooks.dispatcher import Signed
 DOCS = "https://razorpay.com/docs/api"
 
 _ALPHABET = (string.ascii_letters + string.digits).encode()
-_TO_BASE62 = bytes(_ALPHABET[i % len(_ALPHABET)] for i in range(256))
+TO_BASE62 = bytes(_ALPHABET[i % len(_ALPHABET)] for i in range(256))
 
 
 def new_id(prefix: str) -> str:
     """Ids shaped like Razorpay's: a type prefix and 14 base62 characters."""
-    return prefix + "_" + random.randbytes(14).translate(_TO_BASE62).decode()
+    return prefix + "_" + random.randbytes(14).translate(TO_BASE62).decode()
 
 
 def account_id(namespace: str) -> str:
     """A stable `acc_…` per key id, as every event of one account carries the same."""
     digest = hashlib.sha256(namespace.encode()).digest()[:14]
-    return "acc_" + digest.translate(_TO_BASE62).decode()
+    return "acc_" + digest.translate(TO_BASE62).decode()
 
 
 def dumps(obj: Any) -> bytes:
@@ -116,7 +116,8 @@ def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
 
 
 #: Query parameters of a list that are whole numbers (the rest are strings).
-_LIST_INTS = frozenset({"count", "skip", "from", "to", "authorized"})
+_LIST_INTS = frozenset({"count", "skip", "from", "to", "authorized", "year", "month",
+                        "day"})
 
 
 def parse_query(query: Mapping[str, str]) -> dict[str, Any]:
@@ -347,7 +348,7 @@ def event_id_of(body: bytes) -> str:
     if found is not None:
         return found
     digest = hashlib.sha256(body).digest()[:14]
-    return "evt_" + digest.translate(_TO_BASE62).decode()
+    return "evt_" + digest.translate(TO_BASE62).decode()
 
 
 def signature(body: bytes, secret: str) -> str:

@@ -3,8 +3,10 @@
 LIMITATIONS (what of the real API this does not imitate):
 - Objects: PaymentIntents, Charges (read), Refunds, Disputes, Radar early fraud
   warnings (read), PaymentMethods (cards), Customers, SetupIntents, Events,
-  WebhookEndpoints. No Checkout Sessions, Connect (`Stripe-Account` is ignored),
-  Billing (subscriptions, invoices), Files or payouts.
+  WebhookEndpoints, and the balance, balance transactions and payouts read from the
+  sandbox's ledger (balance.py, with its own limitations). No Checkout Sessions,
+  Connect (`Stripe-Account` is ignored), Billing (subscriptions, invoices), Files,
+  manual payouts or reporting.
 - Saved cards (saved.py): a card is saved by attach, a SetupIntent or a PaymentIntent
   with `setup_future_usage` and a customer; every approved card charge shows a
   `network_transaction_id`. `off_session` payments are merchant-initiated (`recurring`
@@ -23,8 +25,9 @@ LIMITATIONS (what of the real API this does not imitate):
   submitted dispute is decided after its decision delay (default 1 h of virtual time):
   `winning_evidence` / `losing_evidence` in `evidence[uncategorized_text]` as Stripe
   documents, else as its trigger said, else won. An inquiry closes as `warning_closed`
-  (it never escalates to a chargeback here). Balance transactions are rendered in the
-  dispute only (a flat 15.00 dispute fee); there is no balance API.
+  (it never escalates to a chargeback here). A dispute's own `balance_transactions`
+  (a flat 15.00 dispute fee) carry ids of their own, not those /v1/balance_transactions
+  lists.
 - The dispute test card 4000000000001976 opens an inquiry; 4000000000005423 draws an
   early fraud warning (made_with_stolen_card) and no dispute. Stripe's other dispute
   test cards (multiple disputes, withdrawal failures) are not imitated.
@@ -39,6 +42,7 @@ LIMITATIONS (what of the real API this does not imitate):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -53,14 +57,17 @@ from paysandbox.core.commands import (
     ReopenDispute,
     ResolveDispute,
     Result,
+    Settle,
     UpdateDispute,
     Void,
 )
 from paysandbox.core.disputes import DisputeKind
 from paysandbox.core.payments import Payment, Status
+from paysandbox.ledger import AccountBooks
 from paysandbox.objects import Objects
 from paysandbox.providers.seam import Route, op
 from paysandbox.providers.stripe import (
+    balance,
     customers,
     disputes,
     objects,
@@ -92,6 +99,23 @@ class StripeProvider:
 
     def new_dispute_id(self) -> str:
         return wire.new_id("dp")
+
+    def settlement_events(self, books: AccountBooks, namespace: str, due: Settle,
+                          now: float) -> Sequence[Event]:
+        """`payout.created` when a day's funds are paid out; `payout.paid` (or
+        `payout.failed`) when the payout reaches the bank. A late payout (a scenario's
+        drift) is still in transit then: its arrival is not announced."""
+        out = []
+        for p in (p for p in books.payouts if p.created == due.day):
+            if not due.arrived:
+                kind = "payout.created"
+            elif p.failed or p.status(now) == "paid":
+                kind = "payout.failed" if p.failed else "payout.paid"
+            else:
+                continue
+            out.append(wire.fixed_event(namespace, f"{p.id}:{kind}", kind, now,
+                                        functools.partial(balance.payout, p, now)))
+        return out
 
     def public_status(self, p: Payment) -> str:
         return setup_intents.status(p) if p.id.startswith("seti_") else wire.pi_status(p)
@@ -163,6 +187,13 @@ class StripeProvider:
                read="list"),
             op("GET", "/v1/radar/early_fraud_warnings/{id}",
                disputes.retrieve_early_fraud_warning, read="retrieve"),
+            op("GET", "/v1/balance", balance.retrieve_balance, read="retrieve"),
+            op("GET", "/v1/balance_transactions", balance.list_balance_transactions,
+               read="list"),
+            op("GET", "/v1/balance_transactions/{id}", balance.retrieve_balance_transaction,
+               read="retrieve"),
+            op("GET", "/v1/payouts", balance.list_payouts, read="list"),
+            op("GET", "/v1/payouts/{id}", balance.retrieve_payout, read="retrieve"),
             op("GET", "/v1/events", objects.list_events, read="list"),
             op("GET", "/v1/events/{id}", objects.retrieve_event, read="retrieve"),
         ]
@@ -277,7 +308,7 @@ EVENT_TYPES = frozenset({
     "payment_intent.canceled", "refund.created", "charge.refunded",
     "charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
     "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated",
-    "radar.early_fraud_warning.created",
+    "radar.early_fraud_warning.created", "payout.created", "payout.paid", "payout.failed",
     *(t for pairs in _ATTEMPT_EVENTS.values() for t, _ in pairs)})
 
 

@@ -112,6 +112,8 @@ def coerce(data: Any, sch: Mapping[str, Any]) -> Any:
         return {}
     if t == "integer" and isinstance(data, str) and _INT.match(data):
         return int(data)
+    if t == ["integer", "object"]:  # `created=123` or `created[gte]=123`
+        return coerce(data, {**sch, "type": "object" if isinstance(data, dict) else "integer"})
     if t == "boolean" or ("anyOf" in sch and isinstance(data, str) and data in ("true", "false")):
         return {"true": True, "false": False}.get(data, data) if isinstance(data, str) else data
     if t == "array" and isinstance(data, list):
@@ -492,6 +494,15 @@ def events(namespace: str, now: float,
             render=lambda eid=eid, type_=type_, obj=obj: dumps(  # type: ignore[misc]
                 event(eid, type_, now, obj(), None, None))))
     return out
+
+
+def fixed_event(namespace: str, key: str, type_: str, now: float,
+                obj: Callable[[], Mapping[str, Any]]) -> Event:
+    """A Stripe event whose id comes from `key` (what it announces), so that announcing
+    the same thing twice sends the same event."""
+    eid = "evt_" + hashlib.blake2b(f"{namespace}:{key}".encode(), digest_size=12).hexdigest()
+    return Event(id=eid, provider="stripe", namespace=namespace, type=type_, created=now,
+                 render=lambda: dumps(event(eid, type_, now, obj(), None, None)))
 
 
 # -- errors ---------------------------------------------------------------------------

@@ -1,0 +1,275 @@
+"""Stripe's Balance, Balance Transactions and Payouts, read from the sandbox's ledger
+(https://docs.stripe.com/api/balance, https://docs.stripe.com/api/balance_transactions,
+https://docs.stripe.com/api/payouts).
+
+Nothing here is stored: every request reads the account's books (`Context.ledger`,
+paysandbox/ledger) at the virtual clock's now and renders them as Stripe does. A ledger
+entry is a balance transaction (a charge `charge`, a refund `refund`, a chargeback
+`adjustment` / `dispute`, its reinstatement `adjustment` / `dispute_reversal`), and each
+daily payout is a payout with a balance transaction of its own (`payout`, negative), so
+the available transactions add up to the available balance.
+
+A scenario's `settlement:` section (core/drift.py) shows here as Stripe would show it:
+lines missing or listed twice, fees above the pricing, payouts late, partial or failed
+(`failed`, `account_closed`, and a `payout_failure` transaction giving the amount back).
+
+LIMITATIONS: payouts are automatic, daily and standard, to one fixed bank account; they
+are never canceled or reversed, and a failed one fails when it is made (its
+`payout_failure` transaction is dated with it). No manual or instant payouts (no POST
+/v1/payouts), no `payout.*` or `balance.available` webhooks (the provider has no
+Settles hook yet), no Connect balances, no `instant_available`, `connect_reserved` or
+`issuing` balances, no `/v1/balance/history` alias, no `expand[]`. A charge's,
+refund's and dispute's own `balance_transaction` fields are not linked to these
+transactions (a charge's and a refund's are null; a dispute's carry ids of their own).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from paysandbox.core.ledger import Entry, EntryType, Payout
+from paysandbox.errors import InvalidRequest
+from paysandbox.ledger import AccountBooks
+from paysandbox.providers.seam import Context, page
+from paysandbox.providers.stripe import wire
+from paysandbox.providers.stripe.errors import cursor_missing, missing
+
+#: The bank account every payout goes to (an account's only external account here).
+DESTINATION = "ba_1SandboxPayoutsBankAcct"
+
+#: How Stripe types and reports each ledger movement: (type, reporting_category).
+_TYPES: Mapping[EntryType, tuple[str, str]] = {
+    EntryType.CHARGE: ("charge", "charge"),
+    EntryType.REFUND: ("refund", "refund"),
+    EntryType.CHARGEBACK: ("adjustment", "dispute"),
+    EntryType.CHARGEBACK_REVERSAL: ("adjustment", "dispute_reversal"),
+}
+
+_FEE_DESCRIPTIONS = {"processing": "Stripe processing fees",
+                     "international": "International card fee",
+                     "fx": "Currency conversion fee",
+                     "dispute_fee": "Dispute fee"}
+
+
+def charge_id(payment_id: str) -> str:
+    """The charge a PaymentIntent's attempt made (see payments.py)."""
+    return "ch_" + payment_id.removeprefix("pi_")
+
+
+def _payout_txn_id(payout_id: str, kind: str = "payout") -> str:
+    digest = hashlib.blake2b(f"{kind}:{payout_id}".encode(), digest_size=12)
+    return "txn_" + digest.hexdigest()
+
+
+def _source(e: Entry) -> str | None:
+    if e.type is EntryType.CHARGE:
+        return charge_id(e.payment_id) if e.payment_id else None
+    if e.type in (EntryType.CHARGEBACK, EntryType.CHARGEBACK_REVERSAL):
+        return e.source.split(":", 1)[0]  # the dispute id (the source names its step)
+    return e.source
+
+
+def _description(e: Entry) -> str | None:
+    charge = charge_id(e.payment_id) if e.payment_id else None
+    if e.type is EntryType.REFUND:
+        return f"REFUND FOR CHARGE ({charge})"
+    if e.type is EntryType.CHARGEBACK:
+        return f"Chargeback withdrawal for {charge}"
+    if e.type is EntryType.CHARGEBACK_REVERSAL:
+        return f"Chargeback reversal for {charge}"
+    return None
+
+
+def balance_transaction(e: Entry, now: float) -> dict[str, Any]:
+    """Stripe's balance transaction for one ledger entry."""
+    kind, category = _TYPES[e.type]
+    return {
+        "id": e.id,
+        "object": "balance_transaction",
+        "amount": e.amount,
+        "available_on": int(e.available_on),
+        "created": int(e.created),
+        "currency": e.currency,
+        "description": _description(e),
+        "exchange_rate": None if e.exchange_rate is None else float(e.exchange_rate),
+        "fee": e.fee,
+        "fee_details": [{"amount": f.amount, "application": None, "currency": e.currency,
+                         "description": _FEE_DESCRIPTIONS.get(f.kind, f.description),
+                         "type": "stripe_fee"} for f in e.fees],
+        "net": e.net,
+        "reporting_category": category,
+        "source": _source(e),
+        "status": "available" if e.available_on <= now else "pending",
+        "type": kind,
+    }
+
+
+def payout_transaction(p: Payout, *, failure: bool = False) -> dict[str, Any]:
+    """The balance transaction that takes a payout's amount out of the balance, or
+    (`failure`) that of a failed payout's return (dated with the payout: the ledger
+    never took a failed payout's amount out of the balance)."""
+    amount = p.amount if failure else -p.amount
+    return {
+        "id": _payout_txn_id(p.id, "payout_failure" if failure else "payout"),
+        "object": "balance_transaction",
+        "amount": amount,
+        "available_on": int(p.created),
+        "created": int(p.created),
+        "currency": p.currency,
+        "description": "STRIPE PAYOUT FAILURE" if failure else "STRIPE PAYOUT",
+        "exchange_rate": None,
+        "fee": 0,
+        "fee_details": [],
+        "net": amount,
+        "reporting_category": "payout_reversal" if failure else "payout",
+        "source": p.id,
+        "status": "available",
+        "type": "payout_failure" if failure else "payout",
+    }
+
+
+def payout(p: Payout, now: float) -> dict[str, Any]:
+    """Stripe's payout object for one of the ledger's daily payouts."""
+    return {
+        "id": p.id,
+        "object": "payout",
+        "amount": p.amount,
+        "arrival_date": int(p.arrival),
+        "automatic": True,
+        "balance_transaction": _payout_txn_id(p.id),
+        "created": int(p.created),
+        "currency": p.currency,
+        "description": "STRIPE PAYOUT",
+        "destination": DESTINATION,
+        "failure_balance_transaction": _payout_txn_id(p.id, "payout_failure")
+        if p.failed else None,
+        "failure_code": "account_closed" if p.failed else None,
+        "failure_message": "The bank account has been closed." if p.failed else None,
+        "livemode": False,
+        "metadata": {},
+        "method": "standard",
+        "original_payout": None,
+        "reconciliation_status": "completed",
+        "reversed_by": None,
+        "source_type": "card",
+        "statement_descriptor": None,
+        "status": p.status(now),
+        "type": "bank_account",
+    }
+
+
+def _amounts(by_currency: Mapping[str, int], currency: str) -> list[dict[str, Any]]:
+    shown = dict(by_currency) or {currency: 0}
+    return [{"amount": amount, "currency": code, "source_types": {"card": amount}}
+            for code, amount in sorted(shown.items())]
+
+
+# -- filters ---------------------------------------------------------------------------
+
+def _in_range(value: float, bound: Any) -> bool:
+    """Stripe's `created=…` (exactly) or `created[gt|gte|lt|lte]=…`."""
+    if isinstance(bound, int):
+        return int(value) == bound
+    v = int(value)
+    return all(({"gt": v > n, "gte": v >= n, "lt": v < n, "lte": v <= n})[op]
+               for op, n in bound.items())
+
+
+def _paged(params: Mapping[str, Any], items: Sequence[dict[str, Any]],
+           url: str) -> dict[str, Any]:
+    """A page of `items` (newest first) by `starting_after` or `ending_before`."""
+    limit = params.get("limit", 10)
+    before = params.get("ending_before")
+    if before is not None and "starting_after" not in params:
+        older_first = list(reversed(items))
+        found, more = page(older_first, limit=limit, after=before, key=lambda o: o["id"],
+                           missing=_before_missing)
+        return wire.listing(url, list(reversed(found)), more)
+    found, more = page(items, limit=limit, after=params.get("starting_after"),
+                       key=lambda o: o["id"], missing=cursor_missing)
+    return wire.listing(url, found, more)
+
+
+def _before_missing(before: str) -> InvalidRequest:
+    return InvalidRequest(f"No such object: '{before}'", param="ending_before",
+                          code="resource_missing")
+
+
+def _transactions(books: AccountBooks, now: float) -> list[dict[str, Any]]:
+    """Every balance transaction of the account, newest first (a payout's after the
+    entries it pays, which are older or of its day)."""
+    made: list[tuple[float, int, int, dict[str, Any]]] = [
+        (e.created, 0, n, balance_transaction(e, now)) for n, e in enumerate(books.entries)]
+    made += [(p.created, 1, n, payout_transaction(p)) for n, p in enumerate(books.payouts)]
+    made += [(p.created, 2, n, payout_transaction(p, failure=True))
+             for n, p in enumerate(books.payouts) if p.failed]
+    made.sort(key=lambda m: m[:3], reverse=True)
+    return [m[3] for m in made]
+
+
+# -- handlers -----------------------------------------------------------------------------
+
+async def retrieve_balance(ctx: Context, params: dict[str, Any]) -> Any:
+    books = await ctx.ledger()
+    currency = books.currency or "usd"
+    return {"object": "balance", "available": _amounts(books.balance.available, currency),
+            "livemode": False, "pending": _amounts(books.balance.pending, currency)}
+
+
+async def list_balance_transactions(ctx: Context, params: dict[str, Any]) -> Any:
+    books = await ctx.ledger()
+    now = ctx.clock.now()
+    found = _transactions(books, now)
+    if "payout" in params:
+        paid = next((p for p in books.payouts if p.id == params["payout"]), None)
+        if paid is None:
+            raise missing("payout", params["payout"], "payout")
+        ids = {*paid.entries, _payout_txn_id(paid.id),
+               _payout_txn_id(paid.id, "payout_failure")}
+        found = [t for t in found if t["id"] in ids]
+    checks: list[Callable[[dict[str, Any]], bool]] = []
+    if "type" in params:
+        checks.append(lambda t: t["type"] == params["type"])
+    if "source" in params:
+        checks.append(lambda t: t["source"] == params["source"])
+    if "currency" in params:
+        checks.append(lambda t: t["currency"] == params["currency"].lower())
+    if "created" in params:
+        checks.append(lambda t: _in_range(t["created"], params["created"]))
+    found = [t for t in found if all(c(t) for c in checks)]
+    return _paged(params, found, "/v1/balance_transactions")
+
+
+async def retrieve_balance_transaction(ctx: Context, params: dict[str, Any]) -> Any:
+    txn_id = ctx.path["id"]
+    books = await ctx.ledger()
+    found = next((t for t in _transactions(books, ctx.clock.now()) if t["id"] == txn_id),
+                 None)
+    if found is None:
+        raise missing("balance transaction", txn_id)
+    return found
+
+
+async def list_payouts(ctx: Context, params: dict[str, Any]) -> Any:
+    books = await ctx.ledger()
+    now = ctx.clock.now()
+    found = [payout(p, now) for p in reversed(books.payouts)]
+    if "status" in params:
+        found = [p for p in found if p["status"] == params["status"]]
+    if "destination" in params:
+        found = [p for p in found if p["destination"] == params["destination"]]
+    for field in ("created", "arrival_date"):
+        if field in params:
+            found = [p for p in found if _in_range(p[field], params[field])]
+    return _paged(params, found, "/v1/payouts")
+
+
+async def retrieve_payout(ctx: Context, params: dict[str, Any]) -> Any:
+    payout_id = ctx.path["id"]
+    books = await ctx.ledger()
+    found = next((p for p in books.payouts if p.id == payout_id), None)
+    if found is None:
+        raise missing("payout", payout_id)
+    return payout(found, ctx.clock.now())
