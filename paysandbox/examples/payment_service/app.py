@@ -9,6 +9,9 @@
     POST /payments/{id}/capture     {"amount": optional}
     POST /payments/{id}/refund      {"amount": optional}
     POST /webhooks/{provider}       signed provider webhooks
+    POST /reconcile                 {"max_lines": optional}: each acquirer's settlement
+                                    (Stripe, Adyen) against our books (reconcile.py)
+    GET  /reconciliation            the last result
     GET  /health, GET /stats        breaker states, counts per provider and status
     POST /payments with "save_card": true and "customer": {"id" or "email"}: the card is
                                     saved at the acquirer; the payment names `saved_card`
@@ -33,6 +36,7 @@ the deadline refused ours). `/stats` counts disputes by provider, reason and out
 from __future__ import annotations
 
 import asyncio
+import csv
 import random
 import secrets
 import time
@@ -44,6 +48,7 @@ from typing import Any, TypeVar
 import aiohttp
 from aiohttp import web
 
+from paysandbox.examples.payment_service import reconcile as recon
 from paysandbox.examples.payment_service.adapters.adyen import AdyenAdapter
 from paysandbox.examples.payment_service.adapters.base import (
     AUTHORIZED,
@@ -91,6 +96,7 @@ from paysandbox.examples.payment_service.subscriptions import Full, Wallet
 
 T = TypeVar("T")
 SERVICE: web.AppKey[PaymentService] = web.AppKey("service")
+SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("session", aiohttp.ClientSession)
 
 #: How far along a payment is; a late or duplicated webhook never moves it back.
 _RANK = {PENDING: 0, REQUIRES_ACTION: 0, AUTHORIZED: 1, DECLINED: 5, CANCELED: 5, FAILED: 5,
@@ -147,6 +153,9 @@ class PaymentService:
         #: Saved cards and subscriptions; `now` is the clock renewals fall due by (the
         #: simulator's virtual clock when the service runs against one).
         self.wallet, self.now = Wallet(), now
+        #: The contracted pricing per acquirer that settlement is checked against.
+        self.pricing: dict[str, recon.Pricing] = dict(recon.PRICING)
+        self.last_reconciliation: dict[str, Any] | None = None
 
     # -- resilience ------------------------------------------------------------------
 
@@ -193,7 +202,9 @@ class PaymentService:
             "decline_code": None,
             "captured": 0, "refunded": 0, "attempts": [], "created": time.time(),
             "email": request.email, "charged_back": 0, "disputes": {},
-            "saved_card": None,
+            "saved_card": None, "settlement_key": None, "card_country": None,
+            "card_funding": None, "captured_at": None,
+            "refunds": [],
         }
         if idempotency_key:
             self.idempotency[idempotency_key] = p["id"]
@@ -223,6 +234,7 @@ class PaymentService:
                 self._save(p, request, name, result)
             if result.status == CAPTURED:
                 p["captured"] = p["amount"]
+                p["captured_at"] = result.raw.get("created") if name == "stripe" else None
             break
         if p["status"] == FAILED and p["provider"] is None:
             p["error"] = "every acquirer for this payment is unavailable; retry later"
@@ -249,6 +261,8 @@ class PaymentService:
         p["next_action"] = dict(result.next_action) if result.status == PENDING \
             and result.next_action else None
         p["decline_code"] = result.decline_code
+        p["settlement_key"], p["card_country"], p["card_funding"] = \
+            settlement_key(name, result.raw)
 
     def get(self, payment_id: str) -> dict[str, Any]:
         if payment_id not in self.payments:
@@ -311,10 +325,17 @@ class PaymentService:
             return 400, {"error": f"only {left} is left to refund"}
         adapter = self.adapters[p["provider"]]
         key = key or f"{payment_id}-refund-{p['refunded']}"
-        failed = await self._modify(p, "refund", lambda: adapter.refund(
-            p["provider_reference"], amount, p["currency"], key))
+        done: list[Any] = []
+
+        async def call() -> Any:
+            done.append(await adapter.refund(p["provider_reference"], amount,
+                                             p["currency"], key))
+        failed = await self._modify(p, "refund", call)
         if failed is not None:
             return failed
+        raw = done[-1].raw if done and isinstance(done[-1], ProviderResult) else {}
+        p["refunds"].append({"id": str(raw.get("id") or raw.get("pspReference") or ""),
+                             "amount": amount, "at": raw.get("created")})
         p["refunded"] += amount
         p["status"] = REFUNDED if p["refunded"] >= p["captured"] else PARTIALLY_REFUNDED
         return 200, p
@@ -410,11 +431,78 @@ class PaymentService:
                 d["answering"] = False
         return True
 
+    def expected(self, provider: str) -> list[recon.Expected]:
+        """The captures and refunds of ours the acquirer should report, one line each."""
+        out = []
+        for p in self.payments.values():
+            if p["provider"] != provider or not p["captured"]:
+                continue
+            ref = p["provider_reference"]
+            out.append(recon.Expected(p["settlement_key"] or ref, "charge", ref, p["id"],
+                                      p["captured"], p["currency"], p["card_country"],
+                                      p["card_funding"] or "credit", _unix(p["captured_at"])))
+            out += [recon.Expected(r["id"], "refund", r["id"], p["id"], r["amount"],
+                                   p["currency"], at=_unix(r["at"]))
+                    for r in p["refunds"] if r["id"]]
+        return out
+
+    async def reconcile(self, session: aiohttp.ClientSession, *,
+                        max_lines: int = recon.MAX_LINES) -> dict[str, Any]:
+        """Read each acquirer's settlement data (Stripe, Adyen) and compare it with our
+        books; the result is kept for GET /reconciliation."""
+        now = int(await self.now())
+        results = []
+        for name, pricing in self.pricing.items():
+            if name not in self.adapters:
+                continue
+            s = self.config.providers[name]
+            try:
+                if name == "stripe":
+                    report = await recon.read_stripe(session, s.base_url, s.api_key,
+                                                     max_lines=max_lines)
+                else:
+                    report = await recon.read_adyen(
+                        session, s.reports_url, s.merchant_account, s.report_user,
+                        s.report_password or s.api_key, max_lines=max_lines)
+            except (recon.ReadError, aiohttp.ClientError, TimeoutError, KeyError,
+                    ValueError, TypeError, csv.Error) as exc:
+                results.append({"provider": name, "error": f"{type(exc).__name__}: {exc}"})
+                continue
+            found = recon.compare(name, self.expected(name), report, pricing, now)
+            results.append(recon.view(name, found, report))
+        self.last_reconciliation = {"at": now, "max_lines": max_lines,
+                                    "acquirers": results}
+        return self.last_reconciliation
+
     def stats(self) -> dict[str, Any]:
         return {"breakers": {n: b.snapshot() for n, b in self.breakers.items()},
                 "counts": dict(self.counts), "payments": len(self.payments),
                 "saved_cards": len(self.wallet.cards),
                 "subscriptions": len(self.wallet.subscriptions)}
+
+
+def _unix(value: Any) -> int | None:
+    """A provider's unix time (Stripe's `created`), or None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def settlement_key(provider: str, raw: Mapping[str, Any]
+                   ) -> tuple[str | None, str | None, str | None]:
+    """How an acquirer's settlement data names this payment's capture (Stripe: the
+    charge, `latest_charge`; Adyen: the pspReference), and the card's issuing country
+    and funding (credit, debit, …) where the acquirer said them: what its fee depends on."""
+    if provider == "stripe":
+        charge = raw.get("latest_charge")
+        if isinstance(charge, Mapping):
+            card = (charge.get("payment_method_details") or {}).get("card") or {}
+            return charge.get("id"), card.get("country"), card.get("funding")
+        return (charge if isinstance(charge, str) else None), None, None
+    if provider == "adyen":
+        extra = raw.get("additionalData") or {}
+        funding = extra.get("fundingSource")
+        return raw.get("pspReference"), extra.get("issuerCountry"), \
+            funding.lower() if isinstance(funding, str) else None
+    return None, None, None
 
 
 def parse_payment(body: Mapping[str, Any]) -> tuple[PaymentRequest, str]:
@@ -607,6 +695,27 @@ async def get_card(request: web.Request) -> web.Response:
     return _json(card.view())
 
 
+async def run_reconciliation(request: web.Request) -> web.Response:
+    body = await _body(request)
+    bound = body.get("max_lines", recon.MAX_LINES)
+    if not isinstance(bound, int) or isinstance(bound, bool) or not 1 <= bound <= 50000:
+        raise BadInput("max_lines: report lines to read at most, 1 to 50000 "
+                       f"(default {recon.MAX_LINES})")
+    service = request.app[SERVICE]
+    try:
+        return _json(await service.reconcile(request.app[SESSION], max_lines=bound))
+    except (aiohttp.ClientError, TimeoutError, KeyError, ValueError) as exc:
+        return _json({"error": f"the clock could not be read (GET /__admin/clock): "
+                               f"{type(exc).__name__}: {exc}; call again"}, 503)
+
+
+async def get_reconciliation(request: web.Request) -> web.Response:
+    last = request.app[SERVICE].last_reconciliation
+    if last is None:
+        raise web.HTTPNotFound(text="no reconciliation yet: POST /reconcile")
+    return _json(last)
+
+
 async def health(request: web.Request) -> web.Response:
     return _json({"status": "ok", "providers": sorted(request.app[SERVICE].adapters)})
 
@@ -625,6 +734,7 @@ def create_app(config: ServiceConfig) -> web.Application:
             now = simulator_clock(session, config.simulator_url, config.timeout_s) \
                 if config.simulator_url else wall_clock
             app[SERVICE] = PaymentService(config, adapters, now=now)
+            app[SESSION] = session
             yield
 
     app.cleanup_ctx.append(lifecycle)
@@ -637,6 +747,8 @@ def create_app(config: ServiceConfig) -> web.Application:
     app.router.add_post("/subscriptions/renew-due", renew_due_subscriptions)
     app.router.add_get("/subscriptions/{id}", get_subscription)
     app.router.add_get("/cards/{id}", get_card)
+    app.router.add_post("/reconcile", run_reconciliation)
+    app.router.add_get("/reconciliation", get_reconciliation)
     app.router.add_get("/health", health)
     app.router.add_get("/stats", stats)
     return app

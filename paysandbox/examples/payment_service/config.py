@@ -35,6 +35,11 @@ class ProviderSettings:
     api_secret: str = ""            # Razorpay's key secret, Daraja's consumer secret
     shortcode: str = SANDBOX_SHORTCODE  # Daraja: the paybill, and its passkey
     passkey: str = SANDBOX_PASSKEY
+    #: Adyen: where settlement reports are downloaded, by a report user (Basic auth;
+    #: its password is `report_password`, or the API key when empty).
+    reports_url: str = ""
+    report_user: str = ""
+    report_password: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,8 +76,12 @@ def for_simulator(url: str = DEFAULT_SIMULATOR, providers: Iterable[str] = KNOWN
         if name not in _SIM_PATHS:
             raise ValueError(f"unknown provider {name!r}; this service has adapters for "
                              f"{', '.join(KNOWN)}")
+        reports = {"reports_url": url + "/adyen/reports/download",
+                   "report_user": "report@Company.PaysandboxReference"} \
+            if name == "adyen" else {}
         chosen[name] = ProviderSettings(name, url + _SIM_PATHS[name], keys[name],
-                                        _secret(name), api_secret=f"{name}_secret")
+                                        _secret(name), api_secret=f"{name}_secret",
+                                        **reports)
     return ServiceConfig(providers=chosen, simulator_url=url, **options)
 
 
