@@ -274,16 +274,15 @@ def _connection_options(parser: argparse.ArgumentParser, *, default: object) -> 
 
 def scenarios_command(args: argparse.Namespace) -> int:
     from paysandbox.scenarios.loader import locate
-    from paysandbox.testing.client import AdminClient, AdminError
+    from paysandbox.testing.client import AdminClient
 
     if args.action == "ready":
         from paysandbox.scenarios import ready
 
         print("\n".join(ready.names()))
         return 0
-    url = args.url or os.environ.get("PAYSANDBOX_URL") or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
-    client = AdminClient(url, token=args.admin_token or os.environ.get("PAYSANDBOX_ADMIN_TOKEN"))
-    try:
+
+    def act(client: AdminClient) -> int:
         if args.action == "list":
             for s in client.scenarios():
                 state = f"started {s['elapsed_s']} s ago" if s["started"] else "not started"
@@ -308,12 +307,9 @@ def scenarios_command(args: argparse.Namespace) -> int:
                 client.call("DELETE", f"/scenarios/{target}")
                 print(f"unloaded {target}")
         return 0
-    except AdminError as exc:
-        print(f"paysandbox: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"paysandbox: cannot reach the simulator at {url}: {exc}", file=sys.stderr)
-        return 1
+
+    return AdminClient.for_command(args.url, args.admin_token,
+                                   f"http://{DEFAULT_HOST}:{DEFAULT_PORT}").command(act)
 
 
 def ca_command(args: argparse.Namespace) -> int:

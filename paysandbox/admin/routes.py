@@ -257,27 +257,26 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
                 await asyncio.sleep(0)  # provider traffic through between batches
         return _json({"entries": rendered})
 
-    async def payments_list(request: web.Request) -> web.Response:
+    async def kept(request: web.Request, limit: int) -> list[Payment]:
+        """The newest `limit` payments of each namespace (or the one `namespace` names),
+        of every provider (or the one `provider` names)."""
         q = request.query
         namespaces = [tenant(q["namespace"])] if q.get("namespace") else \
             await store.namespaces()
         found: list[Payment] = []
         for ns in namespaces:
-            found += await store.list_payments(ns, provider=q.get("provider"),
-                                               limit=limit_of(request))
+            found += await store.list_payments(ns, provider=q.get("provider"), limit=limit)
+        return found
+
+    async def payments_list(request: web.Request) -> web.Response:
+        found = await kept(request, limit_of(request))
         found.sort(key=lambda p: p.created, reverse=True)
         return _json({"payments": [payment_json(p) for p in found[:limit_of(request)]]})
 
     async def ledger(request: web.Request) -> web.Response:
         """The sandbox's own books (paysandbox/ledger): every kept payment's movements of
         funds, priced; balances and daily payouts per account, and the newest entries."""
-        q = request.query
-        namespaces = [tenant(q["namespace"])] if q.get("namespace") else \
-            await store.namespaces()
-        found: list[Payment] = []
-        for ns in namespaces:
-            found += await store.list_payments(ns, provider=q.get("provider"),
-                                               limit=settings.retain_payments)
+        found = await kept(request, settings.retain_payments)
         return _json(ledger_json(found, engine.books, clock.now(), limit=limit_of(request),
                                  drift=engine.scenarios.drift()))
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -48,24 +47,19 @@ def _row(entry: Mapping[str, Any]) -> list[Any]:
 
 
 def command(args: argparse.Namespace, default_url: str) -> int:
-    from paysandbox.testing.client import AdminClient, AdminError
+    from paysandbox.testing.client import AdminClient
 
-    url = args.url or os.environ.get("PAYSANDBOX_URL") or default_url
-    client = AdminClient(url, token=args.admin_token or os.environ.get("PAYSANDBOX_ADMIN_TOKEN"))
     query = {"namespace": args.namespace, "provider": args.provider, "limit": args.limit}
-    try:
+
+    def export(client: AdminClient) -> int:
         ledger = client.call("GET", "/ledger", query=query)
-    except AdminError as exc:
-        print(f"paysandbox: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"paysandbox: cannot reach the simulator at {url}: {exc}", file=sys.stderr)
-        return 1
-    if args.format == "json":
-        json.dump(ledger, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        if args.format == "json":
+            json.dump(ledger, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+            return 0
+        writer = csv.writer(sys.stdout)
+        writer.writerow(COLUMNS)
+        writer.writerows(_row(e) for e in ledger["entries"])
         return 0
-    writer = csv.writer(sys.stdout)
-    writer.writerow(COLUMNS)
-    writer.writerows(_row(e) for e in ledger["entries"])
-    return 0
+
+    return AdminClient.for_command(args.url, args.admin_token, default_url).command(export)

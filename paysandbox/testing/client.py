@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -30,6 +32,25 @@ class AdminError(Exception):
 
 
 class AdminClient:
+    @classmethod
+    def for_command(cls, url: str | None, token: str | None, default_url: str) -> AdminClient:
+        """The client a command line asks for: its --url and --admin-token, else
+        PAYSANDBOX_URL and PAYSANDBOX_ADMIN_TOKEN, else `default_url` and no token."""
+        return cls(url or os.environ.get("PAYSANDBOX_URL") or default_url,
+                   token=token or os.environ.get("PAYSANDBOX_ADMIN_TOKEN"))
+
+    def command(self, action: Callable[[AdminClient], int]) -> int:
+        """A command's exit status: `action`'s, or 1 (said on stderr) when the admin
+        API refused or could not be reached."""
+        try:
+            return action(self)
+        except AdminError as exc:
+            print(f"paysandbox: {exc}", file=sys.stderr)
+        except OSError as exc:
+            print(f"paysandbox: cannot reach the simulator at {self.base_url}: {exc}",
+                  file=sys.stderr)
+        return 1
+
     def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 30) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
