@@ -53,7 +53,7 @@ from paysandbox.core.drift import Drift
 from paysandbox.core.ledger import DAY, available_day
 from paysandbox.core.outcomes import APPROVED, Outcome
 from paysandbox.faults import Fault
-from paysandbox.ledger import Books, account_books, load_books
+from paysandbox.ledger import AccountBooks, Books, account_books, load_books
 from paysandbox.objects import ListsEndpoints, Objects
 from paysandbox.providers.hooks import Renews, Settles
 from paysandbox.scenarios.runtime import ScenarioSet, WebhookChaos, facts_for
@@ -310,17 +310,22 @@ class Engine:
         self.schedule(provider, namespace, Settle(payment_id, day=day, arrived=True),
                       day + terms.arrival_days * DAY)
 
+    async def account_books(self, provider: str, namespace: str) -> AccountBooks:
+        """One account's books at `provider` now, as the provider reports them: its
+        newest payments (up to 10,000) priced, paid out on the virtual clock, with a
+        loaded scenario's `settlement:` discrepancies in."""
+        return account_books(
+            await self.store.list_payments(namespace, provider=provider, limit=10_000),
+            self.books, self.clock.now(), self.scenarios.drift(), provider=provider)
+
     async def _settle(self, provider: EventSource, namespace: str, due: Settle) -> Result:
         """Announce a day's payout (or its arrival) as the provider does, from the
         account's books as the provider reports them (a loaded scenario's drift in)."""
         found = await self.store.get(namespace, due.payment_id)
         if found is None or not isinstance(provider, Settles):
             raise NotFound(namespace, due.payment_id)
-        now = self.clock.now()
-        books = account_books(
-            await self.store.list_payments(namespace, provider=provider.name, limit=10_000),
-            self.books, now, self.scenarios.drift())
-        events = provider.settlement_events(books, namespace, due, now)
+        books = await self.account_books(provider.name, namespace)
+        events = provider.settlement_events(books, namespace, due, self.clock.now())
         if events:
             await self.publish(provider, namespace, events)
         return Result(found, found)

@@ -3,13 +3,13 @@ provider's balance, payout and settlement surface renders.
 
 Each movement of funds is an `Entry` per account (a namespace) and settlement currency:
 a captured charge (gross, less its fees), a refund, a chargeback's debit and its
-reinstatement, a payout and a failed payout's return. An entry becomes available on a
-day after it was made (each provider's usual settlement delay, on the virtual clock, at
-00:00 UTC as providers date it); a payout takes what is available.
+reinstatement. An entry becomes available on a day after it was made (each provider's
+usual settlement delay, on the virtual clock, at 00:00 UTC as providers date it); each
+day's available funds are one `Payout` (see `payouts`), which names the entries it pays.
 
-Pure data and arithmetic: what the entries are for a state change, what a balance is,
-what a payout takes. Keeping entries (the store) and scheduling payouts (the clock) are
-the engine's.
+Pure data and arithmetic: what a charge's entry is, what the payouts and the balance
+are. Reading entries from payments is paysandbox/ledger's; announcing payouts on the
+clock is the engine's.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ class EntryType(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One movement of funds, in the account's settlement currency (minor units;
-    negative when money leaves the balance). `source` is what made it (a payment,
-    refund, dispute or payout id); a converted one keeps what was charged and the
+    negative when money leaves the balance). `source` is what made it (a capture,
+    refund or dispute step); a converted one keeps what was charged and the
     rate."""
 
     id: str
@@ -58,7 +58,6 @@ class Entry:
     original_amount: int | None = None
     original_currency: str | None = None
     exchange_rate: Decimal | None = None
-    payout: str | None = None  # the payout that took it
 
     @property
     def fee(self) -> int:

@@ -46,7 +46,7 @@ from paysandbox.hosted.pages import (
     public_base,
     token_record,
 )
-from paysandbox.ledger import AccountBooks, account_books
+from paysandbox.ledger import AccountBooks
 from paysandbox.objects import Kind, Objects, Repository, page
 from paysandbox.store.base import Claim, KeyTaken
 from paysandbox.webhooks.dispatcher import Event
@@ -315,8 +315,7 @@ class Context:
         movements of funds, priced by the provider's pricing, the daily payouts made
         of them so far on the virtual clock, and its balance; as the provider reports
         them, with the discrepancies a loaded scenario's `settlement:` puts in."""
-        return account_books(await self.payments(), self._engine.books, self.clock.now(),
-                             self._engine.scenarios.drift(), provider=self.provider.name)
+        return await self._engine.account_books(self.provider.name, self.namespace)
 
     def objects(self, kind: Kind[T]) -> Repository[T]:
         repository = Objects(self._engine.store, self.namespace).of(kind)
