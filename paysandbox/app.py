@@ -194,10 +194,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     measured = metrics.Metrics(scenarios, dispatcher, owed_limit=settings.delivery_queue)
     store = metrics.timed_store(store, measured)
     engine = Engine(store=store, clock=clock, dispatcher=dispatcher,
-                    scenarios=ScenarioEffects(scenarios))
-    if settings.pricing or settings.rates:  # checked when the settings were made
-        engine.books = load_books(Path(settings.pricing) if settings.pricing else None,
-                                  Path(settings.rates) if settings.rates else None)
+                    scenarios=ScenarioEffects(scenarios),
+                    books=load_books(Path(settings.pricing) if settings.pricing else None,
+                                     Path(settings.rates) if settings.rates else None))
     journal = Journal(settings.journal_size, max_bytes=settings.journal_bytes,
                       body_bytes=settings.journal_body_bytes)
     providers = {p.name: p for p in base.load(settings.providers or None)}

@@ -174,7 +174,7 @@ def _resolve(future: asyncio.Future[None]) -> None:
 
 class Engine:
     def __init__(self, *, store: Store, clock: VirtualClock, dispatcher: Dispatcher,
-                 scenarios: Scenarios | None = None) -> None:
+                 scenarios: Scenarios | None = None, books: Books | None = None) -> None:
         self.store = store
         self.clock = clock
         self.dispatcher = dispatcher
@@ -201,8 +201,8 @@ class Engine:
         #: A fleet's shared schedule, when there is one (set at start-up).
         self.schedule_sink: ScheduleSink | None = None
         #: What prices the ledger (paysandbox/ledger): the packaged pricing and rates
-        #: unless the settings name files (set at start-up).
-        self.books: Books = load_books()
+        #: unless the settings name files.
+        self.books: Books = books or load_books()
         self._settling: set[tuple[str, str, float]] = set()
         clock.on_advance(self._wake)
 
