@@ -325,7 +325,8 @@ class Engine:
         if found is None or not isinstance(provider, Settles):
             raise NotFound(namespace, due.payment_id)
         books = await self.account_books(provider.name, namespace)
-        events = provider.settlement_events(books, namespace, due, self.clock.now())
+        events = await provider.settlement_events(books, Objects(self.store, namespace),
+                                                 namespace, due, self.clock.now())
         if events:
             await self.publish(provider, namespace, events)
         return Result(found, found)

@@ -60,11 +60,12 @@ class Renews(Protocol):
 
 @runtime_checkable
 class Settles(Protocol):
-    def settlement_events(self, books: AccountBooks, namespace: str, due: Settle,
-                          now: float) -> Sequence[Event]:
+    async def settlement_events(self, books: AccountBooks, objects: Objects,
+                                namespace: str, due: Settle, now: float
+                                ) -> Sequence[Event]:
         """The account's funds of `due.day` were paid out (or, `due.arrived`, that payout
         reached the bank): the events the provider sends for it (`payout.created` and
         `payout.paid`, a report's REPORT_AVAILABLE), from the account's `books` as the
-        provider reports them. Events need ids that are the same each time (from the
-        payout's id): a fleet may announce one day twice, and a receiver tells them
-        apart by id."""
+        provider reports them and the namespace's `objects` (where its bank account is).
+        Events need ids that are the same each time (from the payout's id): a fleet may
+        announce one day twice, and a receiver tells them apart by id."""

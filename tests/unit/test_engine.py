@@ -485,8 +485,8 @@ class SettlingProvider(FakeProvider):
 
     announced: list[tuple[float, bool, int]] = field(default_factory=list)
 
-    def settlement_events(self, books: Any, namespace: str, due: Settle,
-                          now: float) -> Sequence[Event]:
+    async def settlement_events(self, books: Any, objects: Any, namespace: str,
+                                due: Settle, now: float) -> Sequence[Event]:
         (payout,) = [p for p in books.payouts if p.created == due.day]
         self.announced.append((due.day, due.arrived, payout.amount))
         kind = "paid" if due.arrived else "created"

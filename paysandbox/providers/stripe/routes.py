@@ -100,8 +100,9 @@ class StripeProvider:
     def new_dispute_id(self) -> str:
         return wire.new_id("dp")
 
-    def settlement_events(self, books: AccountBooks, namespace: str, due: Settle,
-                          now: float) -> Sequence[Event]:
+    async def settlement_events(self, books: AccountBooks, objects: Objects,
+                                namespace: str, due: Settle, now: float
+                                ) -> Sequence[Event]:
         """`payout.created` when a day's funds are paid out; `payout.paid` (or
         `payout.failed`) when the payout reaches the bank. A late payout (a scenario's
         drift) is still in transit then: its arrival is not announced."""
