@@ -84,6 +84,16 @@ def test_3ds_completes_on_the_hosted_page_and_the_signed_webhook_updates_the_pay
     assert wait_until(lambda: service.service.payments[p["id"]]["status"] == "captured")
     assert service.service.counts["webhook:stripe:verified"] > 0
     assert service.service.counts["webhook:stripe:bad_signature"] == 0
+    # Captured by the challenge, not by the request: the service still learns the charge
+    # that Stripe's balance transactions name, so reconciliation finds its line.
+    assert wait_until(lambda: service.service.payments[p["id"]]["settlement_key"])
+    req = urllib.request.Request(
+        f"{simulator.url('stripe')}/v1/payment_intents/{p['provider_reference']}",
+        headers={"Authorization": "Bearer sk_test_reference_service"})
+    with urllib.request.urlopen(req) as resp:
+        latest = json.loads(resp.read())["latest_charge"]
+    assert service.service.payments[p["id"]]["settlement_key"] == latest
+    assert latest.startswith("ch_")
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -278,8 +278,9 @@ class PaymentService:
                                        lambda: adapter.retrieve(p["provider_reference"]))
             except (Unavailable, Rejected):
                 return p  # keep what we know; a webhook may still tell
-            if found is not None:
-                self.update(p, found.status, found.decline_code)
+            if found is not None and self.update(p, found.status, found.decline_code) \
+                    and p["status"] == CAPTURED:
+                await self._captured(p, found.raw)
         return p
 
     def update(self, p: dict[str, Any], status: str, decline_code: str | None = None
@@ -306,12 +307,41 @@ class PaymentService:
         amount = amount or p["amount"]
         adapter = self.adapters[p["provider"]]
         key = key or f"{payment_id}-capture"
-        failed = await self._modify(p, "capture", lambda: adapter.capture(
-            p["provider_reference"], amount, p["currency"], key))
+        done: list[Any] = []
+
+        async def call() -> Any:
+            done.append(await adapter.capture(p["provider_reference"], amount,
+                                              p["currency"], key))
+        failed = await self._modify(p, "capture", call)
         if failed is not None:
             return failed
         p["status"], p["captured"] = CAPTURED, amount
+        await self._captured(p, done[-1].raw if done else None)
         return 200, p
+
+    async def _captured(self, p: dict[str, Any], raw: Mapping[str, Any] | None) -> None:
+        """A payment captured after it was made (a later capture, a challenge or an
+        asynchronous method finished): what names its capture in the acquirer's
+        settlement data, from the provider's payment object `raw` (read from the
+        provider when None), and when it was captured, by the clock the service runs on.
+        Without it reconciliation would look for the capture under the wrong name."""
+        if p["provider"] not in self.pricing:  # no settlement data to reconcile with
+            return
+        if p["settlement_key"] is None and p["provider_reference"]:
+            if raw is None:
+                adapter = self.adapters[p["provider"]]
+                try:
+                    found = await self.on(p["provider"],
+                                          lambda: adapter.retrieve(p["provider_reference"]))
+                except (Unavailable, Rejected):
+                    found = None  # reconciliation then names it by its reference
+                raw = found.raw if found is not None else {}
+            key, country, funding = settlement_key(p["provider"], raw)
+            if key is not None:
+                p["settlement_key"], p["card_country"], p["card_funding"] = \
+                    key, country, funding
+        if p["captured_at"] is None and p["provider"] == "stripe":
+            p["captured_at"] = int(await self.now())
 
     async def refund(self, payment_id: str, amount: int | None, key: str | None
                      ) -> tuple[int, dict[str, Any]]:
@@ -386,6 +416,8 @@ class PaymentService:
                 u = WebhookUpdate(u.reference, found.status, u.event, found.decline_code)
             if u.status and self.update(self.payments[pid], u.status, u.decline_code):
                 changed += 1
+                if u.status == CAPTURED:
+                    await self._captured(self.payments[pid], None)
         return changed
 
     async def dispute(self, provider: str, p: dict[str, Any], notice: DisputeNotice) -> bool:

@@ -141,7 +141,8 @@ class StripeAdapter:
     async def capture(self, reference: str, amount: int, currency: str,
                       idempotency_key: str) -> ProviderResult:
         _, body = await self._call("POST", f"/v1/payment_intents/{reference}/capture",
-                                   {"amount_to_capture": amount}, idempotency_key)
+                                   {"amount_to_capture": amount,
+                                    "expand[]": "latest_charge"}, idempotency_key)
         return self._result(body)
 
     async def refund(self, reference: str, amount: int, currency: str,
@@ -153,7 +154,8 @@ class StripeAdapter:
         return ProviderResult(REFUNDED if ok else CAPTURED, reference, raw=body)
 
     async def retrieve(self, reference: str) -> ProviderResult:
-        _, body = await self._call("GET", f"/v1/payment_intents/{reference}")
+        _, body = await self._call(
+            "GET", f"/v1/payment_intents/{reference}?expand%5B%5D=latest_charge")
         return self._result(body)
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes,
