@@ -11,8 +11,10 @@ Three pricing models, as the imitated providers price cards and local methods:
 - `PerMethod`: a fixed fee (and, for some methods, a rate) per payment method and
   currency (Mollie's pricing).
 
-Rates are percentages as Decimals; every fee is rounded to the settlement currency's
-minor units, half up, per fee line, so a report's lines add up to its total exactly.
+Each model may add a tax on its fees (`tax_percent`: India's 18% GST on Razorpay's
+fees), a fee line of its own. Rates are percentages as Decimals; every fee is rounded
+to the settlement currency's minor units, half up, per fee line, so a report's lines
+add up to its total exactly.
 `Rates` converts between currencies from a table the user can replace (units of each
 currency per one unit of the base currency): deterministic, never fetched.
 """
@@ -63,6 +65,14 @@ def _percent(amount: int, rate: Decimal) -> int:
     return round_minor(Decimal(amount) * rate / _HUNDRED)
 
 
+def _taxed(lines: list[FeeLine], tax_percent: Decimal) -> tuple[FeeLine, ...]:
+    """The fee lines, and the tax on their sum as one more line when there is one."""
+    if tax_percent:
+        lines.append(FeeLine("tax", _percent(sum(f.amount for f in lines), tax_percent),
+                             f"{tax_percent}% tax on fees"))
+    return tuple(lines)
+
+
 def _fixed(table: Mapping[str, int], code: str, what: str) -> int:
     try:
         return table[code.lower()]
@@ -78,6 +88,7 @@ class Blended:
     fixed: Mapping[str, int]
     international_percent: Decimal = Decimal(0)
     fx_percent: Decimal = Decimal(0)
+    tax_percent: Decimal = Decimal(0)
 
     def fee(self, c: Charged) -> tuple[FeeLine, ...]:
         lines = [FeeLine("processing", _percent(c.amount, self.percent)
@@ -90,7 +101,7 @@ class Blended:
         if c.converted and self.fx_percent:
             lines.append(FeeLine("fx", _percent(c.amount, self.fx_percent),
                                  f"{self.fx_percent}% currency conversion"))
-        return tuple(lines)
+        return _taxed(lines, self.tax_percent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +112,13 @@ class InterchangePlusPlus:
     scheme_fee_percent: Decimal
     markup_percent: Decimal
     commission: Mapping[str, int]
+    tax_percent: Decimal = Decimal(0)
 
     def fee(self, c: Charged) -> tuple[FeeLine, ...]:
         funding = "international" if c.foreign and "international" in self.interchange \
             else c.funding
         rate = self.interchange.get(funding, self.interchange.get("credit", Decimal(0)))
-        return (
+        return _taxed([
             FeeLine("interchange", _percent(c.amount, rate),
                     f"interchange {rate}% ({funding})"),
             FeeLine("scheme_fee", _percent(c.amount, self.scheme_fee_percent),
@@ -115,7 +127,7 @@ class InterchangePlusPlus:
                     f"markup {self.markup_percent}%"),
             FeeLine("commission", _fixed(self.commission, c.currency, "commission"),
                     "commission per transaction"),
-        )
+        ], self.tax_percent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +139,7 @@ class MethodPrice:
 @dataclass(frozen=True, slots=True)
 class PerMethod:
     methods: Mapping[str, MethodPrice]
+    tax_percent: Decimal = Decimal(0)
 
     def fee(self, c: Charged) -> tuple[FeeLine, ...]:
         price = self.methods.get(c.method) or self.methods.get("default")
@@ -136,8 +149,9 @@ class PerMethod:
         amount = _percent(c.amount, price.percent) if price.percent else 0
         if price.fixed:
             amount += _fixed(price.fixed, c.currency, f"fixed fee for {c.method}")
-        return (FeeLine("processing", amount, f"{c.method}: fixed per payment"
-                        + (f" + {price.percent}%" if price.percent else "")),)
+        return _taxed([FeeLine("processing", amount, f"{c.method}: fixed per payment"
+                               + (f" + {price.percent}%" if price.percent else ""))],
+                      self.tax_percent)
 
 
 Pricing = Blended | InterchangePlusPlus | PerMethod

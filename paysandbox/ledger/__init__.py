@@ -104,18 +104,18 @@ def _dec(value: Any) -> Decimal:
 
 
 def _pricing(doc: Mapping[str, Any]) -> Pricing:
-    model = doc["model"]
+    model, tax = doc["model"], _dec(doc.get("tax_percent", 0))
     if model == "blended":
         return Blended(_dec(doc["percent"]), dict(doc["fixed"]),
                        _dec(doc.get("international_percent", 0)),
-                       _dec(doc.get("fx_percent", 0)))
+                       _dec(doc.get("fx_percent", 0)), tax)
     if model == "interchange_plus_plus":
         return InterchangePlusPlus({k: _dec(v) for k, v in doc["interchange"].items()},
                                    _dec(doc["scheme_fee_percent"]),
-                                   _dec(doc["markup_percent"]), dict(doc["commission"]))
+                                   _dec(doc["markup_percent"]), dict(doc["commission"]), tax)
     return PerMethod({name: MethodPrice(dict(m.get("fixed") or {}),
                                         _dec(m.get("percent", 0)))
-                      for name, m in doc["methods"].items()})
+                      for name, m in doc["methods"].items()}, tax)
 
 
 def load_books(pricing: Path | None = None, rates: Path | None = None) -> Books:

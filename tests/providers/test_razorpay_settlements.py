@@ -1,7 +1,8 @@
 """Razorpay settlements on the official SDK (`client.settlement.all`, `fetch`, `report`):
 captured UPI payments, a refund and a chargeback settle as one settlement on the
-virtual clock, its fees priced by pricing.yaml's `razorpay` numbers, and the combined
-recon lists what it paid; bad filters and unknown ids get Razorpay's own 400."""
+virtual clock, its fees and GST priced by pricing.yaml's `razorpay` numbers, announced
+with a signed `settlement.processed`, and the combined recon lists what it paid; bad
+filters and unknown ids get Razorpay's own 400."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import yaml
 from razorpay.errors import BadRequestError
 
 from paysandbox.testing.server import SimulatorServer
+from tests.conftest import WebhookReceiver
 from tests.providers.razorpay_helpers import collect, order, wait_status
 
 pytest_plugins = ["tests.providers.razorpay_fixtures"]
@@ -24,11 +26,21 @@ PRICING = yaml.safe_load(resources.files("paysandbox.ledger").joinpath("pricing.
                          .read_text("utf-8"))["razorpay"]
 
 
+def half_up(x: Decimal) -> int:
+    return int(x.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def tax(amount: int) -> int:
+    """The GST pricing.yaml puts on Razorpay's fee for a domestic payment of `amount`."""
+    base = half_up(amount * Decimal(str(PRICING["percent"])) / 100) + PRICING["fixed"]["inr"]
+    return half_up(base * Decimal(str(PRICING["tax_percent"])) / 100)
+
+
 def fee(amount: int) -> int:
-    """What pricing.yaml says Razorpay charges for a domestic payment of `amount`."""
-    rate = Decimal(str(PRICING["percent"])) / 100
-    return int((amount * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP)) \
-        + PRICING["fixed"]["inr"]
+    """What pricing.yaml says Razorpay charges for a domestic payment of `amount`, its
+    tax included (as Razorpay's `fee` includes it)."""
+    base = half_up(amount * Decimal(str(PRICING["percent"])) / 100) + PRICING["fixed"]["inr"]
+    return base + tax(amount)
 
 
 def paid(rzp: razorpay.Client, sim: SimulatorServer, amount: int) -> str:
@@ -63,7 +75,8 @@ def test_one_settlement_pays_what_became_available_less_the_pricings_fees(
     fees = fee(50_000) + fee(20_000)
     net = 50_000 + 20_000 - fees - 5_000 - 20_000
     assert (s["entity"], s["status"], s["amount"], s["fees"], s["tax"]) == (
-        "settlement", "processed", net, fees, 0)
+        "settlement", "processed", net, fees, tax(50_000) + tax(20_000))
+    assert s["tax"] > 0
     assert s["id"].startswith("setl_") and len(s["id"]) == 19 and s["utr"]
     assert rzp.settlement.fetch(s["id"]) == s
     # the sandbox's own books agree
@@ -86,7 +99,8 @@ def test_the_combined_recon_lists_each_transaction_of_the_settlement(
             for r in recon["items"]}
     big, small = rows[settled["big"]], rows[settled["small"]]
     assert (big["type"], big["amount"], big["fee"], big["tax"], big["credit"],
-            big["debit"]) == ("payment", 50_000, fee(50_000), 0, 50_000 - fee(50_000), 0)
+            big["debit"]) == ("payment", 50_000, fee(50_000), tax(50_000), 50_000 - fee(50_000),
+                              0)
     assert small["credit"] == 20_000 - fee(20_000) and small["payment_id"] is None
     refund = rows[settled["refund"]]
     assert (refund["type"], refund["debit"], refund["credit"], refund["payment_id"]) == (
@@ -134,3 +148,39 @@ def test_an_unknown_settlement_and_a_bad_list_filter_are_razorpays_400(
     for bad in ({"count": 101}, {"count": 0}, {"skip": -1}, {"from": "yesterday"}):
         with pytest.raises(BadRequestError):
             rzp.settlement.all(bad)
+
+
+SECRET = "whsec-razorpay-settlements"
+
+
+def test_settlement_processed_is_sent_signed_once_when_the_settlement_is_made(
+        rzp: razorpay.Client, payment_simulator: SimulatorServer,
+        hook_server: WebhookReceiver) -> None:
+    payment_simulator.admin("PUT", "/webhooks/razorpay",
+                            {"url": hook_server.url, "secret": SECRET})
+    paid(rzp, payment_simulator, 30_000)
+
+    def announced(got: list[Any]) -> list[Any]:
+        return [r for r in got if r.json()["event"] == "settlement.processed"]
+
+    payment_simulator.advance_clock(f"{PRICING['settlement']['delay_days'] - 1}d")
+    assert rzp.settlement.all()["items"] == []  # not yet made: nothing was announced
+    assert announced(hook_server.received) == []
+    payment_simulator.advance_clock("1d")
+    assert hook_server.wait_for(lambda got: len(announced(got)) >= 1)
+    payment_simulator.advance_clock("3d")  # its arrival at the bank sends nothing more
+    (sent,) = announced(hook_server.received)
+    body = sent.body.decode()
+    assert rzp.utility.verify_webhook_signature(body, sent.headers["X-Razorpay-Signature"],
+                                                SECRET)
+    (s,) = rzp.settlement.all()["items"]
+    event = sent.json()
+    assert (event["contains"], event["payload"]["settlement"]["entity"]) == (
+        ["settlement"], s)
+    assert (s["amount"], s["fees"], s["tax"]) == (30_000 - fee(30_000), fee(30_000),
+                                                  tax(30_000))
+    assert sent.headers["X-Razorpay-Event-Id"].startswith("evt_")
+    deliveries = payment_simulator.client.deliveries(provider="razorpay")
+    assert [d["event_type"] for d in deliveries].count("settlement.processed") == 1
+    report = payment_simulator.admin("GET", "/contracts")
+    assert report["total"] == 0, report["groups"]

@@ -17,10 +17,11 @@ from paysandbox.core.disputes import (
     DisputeStage,
     DisputeStatus,
 )
+from paysandbox.core.ledger import Payout
 from paysandbox.core.outcomes import DeclineReason
 from paysandbox.core.payments import Payment, Refund, Status
 from paysandbox.errors import InvalidRequest
-from paysandbox.providers.razorpay import disputes, magic, routes, wire
+from paysandbox.providers.razorpay import disputes, magic, routes, settlements, wire
 
 
 def payment(status: Status = Status.CAPTURED, **changes: Any) -> Payment:
@@ -137,6 +138,9 @@ def event_entities(type_: str) -> dict[str, dict[str, Any]]:
         "payment.dispute.won": disputed(DisputeStatus.WON),
         "payment.dispute.lost": disputed(DisputeStatus.ACCEPTED),
         "payment.dispute.closed": disputed(DisputeStatus.WON, kind=DisputeKind.INQUIRY),
+        "settlement.processed": {"settlement": settlements.settlement(
+            Payout("po_1", "rzp_test_x", "razorpay", "inr", 9800, 1_700_000_000.0,
+                   1_700_086_400.0, ()), {})},
     }[type_]
 
 
@@ -156,7 +160,8 @@ def test_event_types_are_what_events_for_emits() -> None:
         "payment.authorized", "payment.captured", "payment.failed", "order.paid",
         "refund.created", "refund.processed", "payment.dispute.created",
         "payment.dispute.under_review", "payment.dispute.won", "payment.dispute.lost",
-        "payment.dispute.closed", "payment.dispute.action_required"}
+        "payment.dispute.closed", "payment.dispute.action_required",
+        "settlement.processed"}
 
 
 @pytest.mark.parametrize(("body", "field", "words"), [

@@ -15,7 +15,8 @@ LIMITATIONS (what of the real API this does not imitate):
   customers, tokens, payment links, invoices, subscriptions, Route transfers,
   on-demand settlements or the Checkout (browser) flow and its payment signature.
 - Settlements (`/v1/settlements`, fetch, and the combined recon) are read from the
-  sandbox's ledger: see settlements.py for what they leave out.
+  sandbox's ledger, and `settlement.processed` is sent when one is made: see
+  settlements.py for what they leave out.
 - Disputes: opened by a scenario rule or the admin API (Razorpay documents no test
   values that raise one); `/v1/disputes` list (count, skip, from, to), fetch, accept
   and contest (`action: draft` stages evidence, `submit` sends it: at least one
@@ -60,10 +61,12 @@ from paysandbox.core.commands import (
     ReopenDispute,
     ResolveDispute,
     Result,
+    Settle,
     UpdateDispute,
 )
 from paysandbox.core.disputes import DisputeStatus
 from paysandbox.core.payments import Payment, Status
+from paysandbox.ledger import AccountBooks
 from paysandbox.objects import Objects
 from paysandbox.providers.razorpay import (
     disputes,
@@ -94,6 +97,17 @@ class RazorpayProvider:
 
     def new_dispute_id(self) -> str:
         return wire.new_id("disp")
+
+    async def settlement_events(self, books: AccountBooks, objects: Objects,
+                                namespace: str, due: Settle, now: float
+                                ) -> Sequence[Event]:
+        """`settlement.processed` when a day's settlement is made (Razorpay sends
+        nothing when the money reaches the bank, nor for a failed settlement)."""
+        if due.arrived:
+            return ()
+        by_id = {e.id: e for e in books.entries}
+        return [settlements.settlement_event(namespace, p, by_id, now)
+                for p in books.payouts if p.created == due.day and not p.failed]
 
     def routes(self) -> Iterable[Route]:
         # Only refunds take an idempotency key (X-Refund-Idempotency).
@@ -210,6 +224,7 @@ def _dispute_events(command: Command, result: Result) -> list[str]:
 #: Every event type `events_for` can emit (each has a payload contract in
 #: paysandbox/contracts_data/razorpay/operations.json).
 EVENT_TYPES = frozenset({*_CAPTURE_EVENTS, *_REFUND_EVENTS, *_DISPUTE_EVENTS,
+                         "settlement.processed",
                          *(t for types in _ATTEMPT_EVENTS.values() for t in types)})
 
 

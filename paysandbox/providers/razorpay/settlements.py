@@ -6,18 +6,18 @@ account, its entries the recon's items. A settlement's id and UTR are derived fr
 payout's, so they are the same on every read and in every process.
 
 LIMITATIONS (what of the real API this does not imitate):
-- `tax` is 0 everywhere: the pricing (pricing.yaml's `razorpay`) has no GST line, so the
-  settlement's `fees` are the pricing's fees alone. The payment entity's `fee`/`tax`
-  (wire.py) still show a flat 2% plus 18% GST and can differ from the settlement's.
-- Settlements are `processed` the day the payout is made (created, failed and on-hold
-  settlements, instant and on-demand settlements are not imitated); days are UTC days,
-  where Razorpay dates settlements in IST.
+- `fees` and `tax` are the pricing's (pricing.yaml's `razorpay`: 2% and 18% GST on it;
+  `fees` includes the tax, as Razorpay's does). The payment entity's `fee`/`tax`
+  (wire.py) are 2% plus 18% GST whatever the pricing file says.
+- A settlement is `processed` the day the payout is made, and `settlement.processed` is
+  sent then (its event id comes from the settlement's, so a fleet announcing a day twice
+  sends one event); a scenario's failed payout is a `failed` settlement with no webhook.
+  Created and on-hold settlements, instant and on-demand settlements are not imitated;
+  days are UTC days, where Razorpay dates settlements in IST.
 - The recon lists the entries settled on a UTC day or month: payments, refunds and
   adjustments (a chargeback's debit and its reversal); transfers do not exist here.
   `card_*` fields are null (payments are UPI), `notes` is the payment's notes as JSON
   text, `posted_at` is null.
-- No settlement webhooks (`settlement.processed`): the ledger is read on demand and
-  nothing emits events on the clock for it.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from paysandbox.core.ledger import Entry, EntryType, Payout
 from paysandbox.core.payments import Payment
 from paysandbox.providers.razorpay import wire
 from paysandbox.providers.seam import Context
+from paysandbox.webhooks.dispatcher import Event
 
 DAY = 86400
 
@@ -52,22 +53,37 @@ def utr(p: Payout) -> str:
     return f"{int(p.created)}{_base62('utr:' + p.id, 6).lower()}"
 
 
-def settlement(p: Payout, fees: int) -> dict[str, Any]:
-    """Razorpay's settlement entity (https://razorpay.com/docs/api/settlements/entity)."""
+def settlement(p: Payout, by_id: Mapping[str, Entry]) -> dict[str, Any]:
+    """Razorpay's settlement entity (https://razorpay.com/docs/api/settlements/entity):
+    the fees (tax included) and the tax of the entries it paid."""
+    paid = [by_id[e] for e in p.entries if e in by_id]
     return {"id": settlement_id(p), "entity": "settlement", "amount": p.amount,
-            "status": "processed", "fees": fees, "tax": 0, "utr": utr(p),
-            "created_at": int(p.created)}
+            "status": "failed" if p.failed else "processed",
+            "fees": sum(e.fee for e in paid), "tax": sum(_tax(e) for e in paid),
+            "utr": utr(p), "created_at": int(p.created)}
 
 
-def _fees(p: Payout, by_id: Mapping[str, Entry]) -> int:
-    return sum(by_id[e].fee for e in p.entries if e in by_id)
+def _tax(e: Entry) -> int:
+    return sum(f.amount for f in e.fees if f.kind == "tax")
+
+
+def settlement_event(namespace: str, p: Payout, by_id: Mapping[str, Entry],
+                     now: float) -> Event:
+    """`settlement.processed` for the settlement of payout `p`; its id (Razorpay's
+    `X-Razorpay-Event-Id`) comes from the settlement's."""
+    eid = "evt_" + _base62("settlement.processed:" + p.id, 14)
+    return Event(id=eid, provider="razorpay", namespace=namespace,
+                 type="settlement.processed", created=now,
+                 render=lambda: wire.remember_event_id(wire.dumps(wire.event(
+                     namespace, "settlement.processed", now,
+                     {"settlement": settlement(p, by_id)})), eid))
 
 
 async def list_settlements(ctx: Context, params: dict[str, Any]) -> Any:
     books = await ctx.ledger()
     by_id = {e.id: e for e in books.entries}
     newest = sorted(books.payouts, key=lambda p: -p.created)
-    return wire.collection([settlement(p, _fees(p, by_id)) for p in
+    return wire.collection([settlement(p, by_id) for p in
                             wire.window(newest, params, created=lambda p: p.created)])
 
 
@@ -76,7 +92,7 @@ async def retrieve_settlement(ctx: Context, params: dict[str, Any]) -> Any:
     found = next((p for p in books.payouts if settlement_id(p) == ctx.path["id"]), None)
     if found is None:
         raise wire.not_found()
-    return settlement(found, _fees(found, {e.id: e for e in books.entries}))
+    return settlement(found, {e.id: e for e in books.entries})
 
 
 # -- recon --------------------------------------------------------------------------
@@ -118,7 +134,7 @@ def recon_item(e: Entry, p: Payment | None, payout: Payout) -> dict[str, Any]:
         "amount": abs(e.amount),
         "currency": e.currency.upper(),
         "fee": e.fee,
-        "tax": 0,
+        "tax": _tax(e),
         "on_hold": False,
         "settled": True,
         "created_at": int(e.created),

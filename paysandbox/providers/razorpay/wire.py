@@ -14,12 +14,14 @@ import random
 import string
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from paysandbox.contracts import ContractViolation, Violation
 from paysandbox.contracts import check as check_contract
+from paysandbox.core.fees import round_minor
 from paysandbox.core.outcomes import DeclineReason
 from paysandbox.core.payments import Payment, Refund, Status
 from paysandbox.errors import ApiError, InvalidRequest
@@ -210,11 +212,12 @@ def _notes(notes: Mapping[str, Any]) -> Any:
 
 
 def _fee(p: Payment) -> tuple[int | None, int | None]:
-    """2% plus 18% GST on it, charged when the payment is captured."""
+    """2% plus 18% GST on it (the packaged pricing's numbers, rounded half up as the
+    ledger rounds them), charged when the payment is captured."""
     if p.status not in CAPTURED:
         return None, None
-    base = round(p.amount_captured * 0.02)
-    tax = round(base * 0.18)
+    base = round_minor(Decimal(p.amount_captured) * Decimal("0.02"))
+    tax = round_minor(Decimal(base) * Decimal("0.18"))
     return base + tax, tax
 
 
