@@ -13,9 +13,14 @@ A scenario's `settlement:` section (core/drift.py) shows here as Stripe would sh
 lines missing or listed twice, fees above the pricing, payouts late, partial or failed
 (`failed`, `account_closed`, and a `payout_failure` transaction giving the amount back).
 
-LIMITATIONS: payouts are automatic, daily and standard, to one fixed bank account; they
-are never canceled or reversed, and a failed one fails when it is made (its
-`payout_failure` transaction is dated with it). No manual or instant payouts (no POST
+A payout goes to the bank account that was the account's default on its day
+(accounts.py); to one of Stripe's failing test accounts it fails when it would have
+arrived, with the account's failure code, a `payout_failure` transaction then and the
+amount back in the available balance.
+
+LIMITATIONS: payouts are automatic, daily and standard; they are never canceled or
+reversed, and one a scenario fails fails when it is made (its `payout_failure`
+transaction is dated with it). No manual or instant payouts (no POST
 /v1/payouts), no `balance.available` or `payout.reconciliation_completed` webhooks
 (`payout.created`, `payout.paid` and `payout.failed` are sent), no Connect balances, no
 `instant_available`, `connect_reserved` or `issuing` balances, no `/v1/balance/history`
@@ -36,11 +41,8 @@ from paysandbox.errors import InvalidRequest
 from paysandbox.ledger import AccountBooks
 from paysandbox.objects import Objects
 from paysandbox.providers.seam import Context, page
-from paysandbox.providers.stripe import wire
+from paysandbox.providers.stripe import accounts, wire
 from paysandbox.providers.stripe.errors import cursor_missing, missing
-
-#: The bank account every payout goes to (an account's only external account here).
-DESTINATION = "ba_1SandboxPayoutsBankAcct"
 
 #: How Stripe types and reports each ledger movement: (type, reporting_category).
 _TYPES: Mapping[EntryType, tuple[str, str]] = {
@@ -116,7 +118,7 @@ class Paid:
     (`failure`), which fails the payout when it would have arrived."""
 
     payout: Payout
-    destination: str = DESTINATION
+    destination: str = accounts.STARTING_ACCOUNT
     failure: str | None = None
 
     def failed_at(self, now: float) -> float | None:
@@ -212,13 +214,22 @@ def payout(p: Paid, now: float) -> dict[str, Any]:
     }
 
 
+def _paid(books: AccountBooks, found: Sequence[accounts.BankAccountRecord]) -> list[Paid]:
+    out = []
+    for p in books.payouts:
+        bank = accounts.default_at(found, p.created)
+        out.append(Paid(p, bank["id"], accounts.failure(bank)))
+    return out
+
+
 async def settled(books: AccountBooks, objects: Objects) -> list[Paid]:
-    """The account's payouts as Stripe shows them, oldest first."""
-    return [Paid(p) for p in books.payouts]
+    """The account's payouts as Stripe shows them, oldest first, each to the bank
+    account that was the default on its day."""
+    return _paid(books, await accounts.bank_accounts(objects.of(accounts.BANK_ACCOUNTS)))
 
 
 async def paid_out(ctx: Context, books: AccountBooks) -> list[Paid]:
-    return [Paid(p) for p in books.payouts]
+    return _paid(books, await accounts.bank_accounts(ctx.objects(accounts.BANK_ACCOUNTS)))
 
 
 def _amounts(by_currency: Mapping[str, int], currency: str) -> list[dict[str, Any]]:

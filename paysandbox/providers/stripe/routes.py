@@ -67,6 +67,7 @@ from paysandbox.ledger import AccountBooks
 from paysandbox.objects import Objects
 from paysandbox.providers.seam import Route, op
 from paysandbox.providers.stripe import (
+    accounts,
     balance,
     customers,
     disputes,
@@ -209,6 +210,17 @@ class StripeProvider:
                read="retrieve"),
             op("GET", "/v1/files/{id}", reporting.retrieve_file, read="retrieve"),
             op("GET", "/v1/files/{id}/contents", reporting.download_file, read="retrieve"),
+            op("GET", "/v1/account", accounts.retrieve_account, read="retrieve"),
+            op("POST", "/v1/accounts/{account}/external_accounts",
+               accounts.create_external_account, read="create"),
+            op("GET", "/v1/accounts/{account}/external_accounts",
+               accounts.list_external_accounts, read="list"),
+            op("GET", "/v1/accounts/{account}/external_accounts/{id}",
+               accounts.retrieve_external_account, read="retrieve"),
+            op("POST", "/v1/accounts/{account}/external_accounts/{id}",
+               accounts.update_external_account, read="update"),
+            op("DELETE", "/v1/accounts/{account}/external_accounts/{id}",
+               accounts.delete_external_account, read="update"),
             op("GET", "/v1/events", objects.list_events, read="list"),
             op("GET", "/v1/events/{id}", objects.retrieve_event, read="retrieve"),
         ]
