@@ -188,3 +188,17 @@ def test_an_unknown_file_cannot_be_downloaded(payment_simulator: SimulatorServer
                        auth=(stripe_key, ""), timeout=30)
     assert got.status_code == 404
     assert got.json()["error"]["code"] == "resource_missing"
+
+
+def test_a_charges_and_a_refunds_balance_transactions_are_the_ones_listed(
+        client: stripe.StripeClient) -> None:
+    pi = pay(client, 4_000)
+    refund = client.v1.refunds.create(params={"payment_intent": pi.id, "amount": 500})
+    charge = client.v1.charges.retrieve(str(pi.latest_charge))
+    by_source = {t.source: t for t in transactions(client)}
+    assert charge.balance_transaction == by_source[charge.id].id
+    assert refund.balance_transaction == by_source[refund.id].id
+    assert client.v1.balance_transactions.retrieve(str(charge.balance_transaction)).amount \
+        == 4_000
+    assert client.v1.refunds.retrieve(refund.id).balance_transaction == \
+        refund.balance_transaction

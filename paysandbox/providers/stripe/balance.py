@@ -24,9 +24,9 @@ transaction is dated with it). No manual or instant payouts (no POST
 /v1/payouts), no `balance.available` or `payout.reconciliation_completed` webhooks
 (`payout.created`, `payout.paid` and `payout.failed` are sent), no Connect balances, no
 `instant_available`, `connect_reserved` or `issuing` balances, no `/v1/balance/history`
-alias, no `expand[]`. A charge's, refund's and dispute's own `balance_transaction`
-fields are not linked to these transactions (a charge's and a refund's are null; a
-dispute's carry ids of their own).
+alias, no `expand[]` (nor `expand[]=balance_transaction` on charges and refunds). A
+charge's and a refund's `balance_transaction` is the one listed here for it; a dispute's
+own `balance_transactions` carry ids of their own.
 """
 
 from __future__ import annotations
