@@ -202,3 +202,35 @@ def test_a_charges_and_a_refunds_balance_transactions_are_the_ones_listed(
         == 4_000
     assert client.v1.refunds.retrieve(refund.id).balance_transaction == \
         refund.balance_transaction
+
+
+def test_paging_one_at_a_time_shows_a_duplicated_line_as_often_as_the_list_does(
+        client: stripe.StripeClient, payment_simulator: SimulatorServer) -> None:
+    drift = yaml.safe_load(resources.files("paysandbox.scenarios.ready").joinpath(
+        "reconciliation-drift.yaml").read_text("utf-8"))
+    drift["settlement"] = {"duplicated_line": 1}
+    payment_simulator.use_scenario(drift)
+    for amount in (1_000, 2_000, 3_000):
+        pay(client, amount)
+    every = [t.id for t in transactions(client)]
+    assert len(every) == 6 and len(set(every)) == 3  # each line listed twice
+
+    walked: list[str] = []
+    params: dict[str, Any] = {"limit": 1}
+    for _ in range(len(every) + 1):  # a cursor that stalls would page forever
+        got = client.v1.balance_transactions.list(params=params)
+        walked += [t.id for t in got.data]
+        if not got.has_more:
+            break
+        params = {"limit": 1, "starting_after": got.data[-1].id}
+    assert walked == every
+
+    back: list[str] = []
+    params = {"limit": 1, "ending_before": every[-1]}
+    for _ in range(len(every) + 1):
+        got = client.v1.balance_transactions.list(params=params)
+        back = [t.id for t in got.data] + back
+        if not got.has_more:
+            break
+        params = {"limit": 1, "ending_before": got.data[0].id}
+    assert back == [i for i in every if i != every[-1]]

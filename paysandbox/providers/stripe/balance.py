@@ -40,7 +40,7 @@ from paysandbox.core.ledger import Entry, EntryType, Payout
 from paysandbox.errors import InvalidRequest
 from paysandbox.ledger import AccountBooks
 from paysandbox.objects import Objects
-from paysandbox.providers.seam import Context, page
+from paysandbox.providers.seam import Context
 from paysandbox.providers.stripe import accounts, wire
 from paysandbox.providers.stripe.errors import cursor_missing, missing
 
@@ -249,18 +249,36 @@ def in_range(value: float, bound: Any) -> bool:
                for op, n in bound.items())
 
 
+def _page(items: Sequence[dict[str, Any]], *, limit: int, after: str | None,
+          missing: Callable[[str], InvalidRequest]) -> tuple[list[dict[str, Any]], bool]:
+    """A page of `items` after the last copy of the one whose id is `after`, and
+    whether more follow. A line a scenario lists twice is listed twice in a row; a
+    cursor names both copies, so a page never ends between them (it may hold one more
+    than `limit`): a client paging through sees it twice, as the whole list shows it,
+    not a third time."""
+    start = 0
+    if after:
+        found = [n for n, t in enumerate(items) if t["id"] == after]
+        if not found:
+            raise missing(after)
+        start = found[-1] + 1
+    end = start + limit
+    while start < end < len(items) and items[end]["id"] == items[end - 1]["id"]:
+        end += 1
+    return list(items[start:end]), end < len(items)
+
+
 def _paged(params: Mapping[str, Any], items: Sequence[dict[str, Any]],
            url: str) -> dict[str, Any]:
     """A page of `items` (newest first) by `starting_after` or `ending_before`."""
     limit = params.get("limit", 10)
     before = params.get("ending_before")
     if before is not None and "starting_after" not in params:
-        older_first = list(reversed(items))
-        found, more = page(older_first, limit=limit, after=before, key=lambda o: o["id"],
-                           missing=_before_missing)
+        found, more = _page(list(reversed(items)), limit=limit, after=before,
+                            missing=_before_missing)
         return wire.listing(url, list(reversed(found)), more)
-    found, more = page(items, limit=limit, after=params.get("starting_after"),
-                       key=lambda o: o["id"], missing=cursor_missing)
+    found, more = _page(items, limit=limit, after=params.get("starting_after"),
+                        missing=cursor_missing)
     return wire.listing(url, found, more)
 
 
