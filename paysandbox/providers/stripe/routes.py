@@ -3,9 +3,10 @@
 LIMITATIONS (what of the real API this does not imitate):
 - Objects: PaymentIntents, Charges (read), Refunds, Disputes, Radar early fraud
   warnings (read), PaymentMethods (cards), Customers, SetupIntents, Events,
-  WebhookEndpoints, and the balance, balance transactions, payouts and report runs
-  (with their files) read from the sandbox's ledger (balance.py and reporting.py, with
-  their own limitations). No Checkout Sessions, Connect (`Stripe-Account` is ignored),
+  WebhookEndpoints, the account and its external bank accounts (accounts.py), and the
+  balance, balance transactions, payouts and report runs (with their files) read from
+  the sandbox's ledger (balance.py and reporting.py); each module states its own
+  limitations. No Checkout Sessions, Connect (`Stripe-Account` is ignored),
   Billing (subscriptions, invoices), file uploads or manual payouts.
 - Saved cards (saved.py): a card is saved by attach, a SetupIntent or a PaymentIntent
   with `setup_future_usage` and a customer; every approved card charge shows a
