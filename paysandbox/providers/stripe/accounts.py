@@ -15,7 +15,11 @@ id is `resource_missing`); its fields are fixed (US, usd, daily automatic payout
 `POST /v1/account` is not imitated. External accounts are US bank accounts in usd only
 (no debit cards, no other countries or currencies); only Stripe's test account numbers
 and bank account tokens are accepted, as Stripe's test mode does. `000888888883`
-(refuses instant payouts) is accepted and pays, as there are no instant payouts.
+(refuses instant payouts) is accepted and pays, as there are no instant payouts. Payouts
+are not paused after one fails (Stripe pauses them until the bank account is replaced):
+later ones go, and fail, to the same account. A refused payout's amount is back in the
+available balance Stripe shows but is never paid out again, and the admin API's ledger
+(`GET /__admin/ledger`), which knows no bank accounts, shows that payout as paid.
 """
 
 from __future__ import annotations
