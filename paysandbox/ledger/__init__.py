@@ -56,8 +56,8 @@ from paysandbox.core.ledger import (
 )
 from paysandbox.core.payments import Payment, Status
 
-__all__ = ["AccountBooks", "Books", "BooksError", "account_books", "entries",
-           "ledger_json", "load_books"]
+__all__ = ["AccountBooks", "Books", "BooksError", "account_books", "charge_entry_id",
+           "entries", "ledger_json", "load_books", "refund_entry_id"]
 
 #: The history steps that capture money (an approval that captures at once, a finished
 #: action, a capture).
@@ -152,6 +152,20 @@ def load_books(pricing: Path | None = None, rates: Path | None = None) -> Books:
 def _entry_id(payment_id: str, kind: str, source: str) -> str:
     digest = hashlib.blake2b(f"{payment_id}:{kind}:{source}".encode(), digest_size=12)
     return "txn_" + digest.hexdigest()
+
+
+def charge_entry_id(p: Payment) -> str | None:
+    """The id of the entry `p`'s capture made (what a provider shows as the charge's
+    balance transaction), None before it is captured."""
+    for n, h in enumerate(p.history):
+        if h.action in _CAPTURING and h.status is Status.CAPTURED and h.amount:
+            return _entry_id(p.id, "charge", str(n))
+    return None
+
+
+def refund_entry_id(payment_id: str, refund_id: str) -> str:
+    """The id of the entry a refund of payment `payment_id` made."""
+    return _entry_id(payment_id, EntryType.REFUND.value, refund_id)
 
 
 def _debit(p: Payment, terms: Terms, books: Books, kind: EntryType, source: str,

@@ -3,10 +3,11 @@
 LIMITATIONS (what of the real API this does not imitate):
 - Objects: PaymentIntents, Charges (read), Refunds, Disputes, Radar early fraud
   warnings (read), PaymentMethods (cards), Customers, SetupIntents, Events,
-  WebhookEndpoints, and the balance, balance transactions and payouts read from the
-  sandbox's ledger (balance.py, with its own limitations). No Checkout Sessions,
-  Connect (`Stripe-Account` is ignored), Billing (subscriptions, invoices), Files,
-  manual payouts or reporting.
+  WebhookEndpoints, the account and its external bank accounts (accounts.py), and the
+  balance, balance transactions, payouts and report runs (with their files) read from
+  the sandbox's ledger (balance.py and reporting.py); each module states its own
+  limitations. No Checkout Sessions, Connect (`Stripe-Account` is ignored),
+  Billing (subscriptions, invoices), file uploads or manual payouts.
 - Saved cards (saved.py): a card is saved by attach, a SetupIntent or a PaymentIntent
   with `setup_future_usage` and a customer; every approved card charge shows a
   `network_transaction_id`. `off_session` payments are merchant-initiated (`recurring`
@@ -67,12 +68,14 @@ from paysandbox.ledger import AccountBooks
 from paysandbox.objects import Objects
 from paysandbox.providers.seam import Route, op
 from paysandbox.providers.stripe import (
+    accounts,
     balance,
     customers,
     disputes,
     objects,
     payments,
     refunds,
+    reporting,
     saved,
     setup_intents,
     wire,
@@ -84,7 +87,7 @@ from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
 class StripeProvider:
     name = "stripe"
     title = "Stripe"
-    hostnames: Mapping[str, str] = {"api.stripe.com": ""}
+    hostnames: Mapping[str, str] = {"api.stripe.com": "", "files.stripe.com": ""}
     webhooks: WebhookScheme = wire.StripeWebhooks()
     dialect = StripeDialect()
     #: Endpoints registered with POST /v1/webhook_endpoints (objects.ListsEndpoints).
@@ -107,14 +110,16 @@ class StripeProvider:
         `payout.failed`) when the payout reaches the bank. A late payout (a scenario's
         drift) is still in transit then: its arrival is not announced."""
         out = []
-        for p in (p for p in books.payouts if p.created == due.day):
+        for p in await balance.settled(books, objects):
+            if p.payout.created != due.day:
+                continue
             if not due.arrived:
                 kind = "payout.created"
-            elif p.failed or p.status(now) == "paid":
-                kind = "payout.failed" if p.failed else "payout.paid"
+            elif (status := p.status(now)) in ("paid", "failed"):
+                kind = f"payout.{status}"
             else:
                 continue
-            out.append(wire.fixed_event(namespace, f"{p.id}:{kind}", kind, now,
+            out.append(wire.fixed_event(namespace, f"{p.payout.id}:{kind}", kind, now,
                                         functools.partial(balance.payout, p, now)))
         return out
 
@@ -195,6 +200,28 @@ class StripeProvider:
                read="retrieve"),
             op("GET", "/v1/payouts", balance.list_payouts, read="list"),
             op("GET", "/v1/payouts/{id}", balance.retrieve_payout, read="retrieve"),
+            op("GET", "/v1/reporting/report_types", reporting.list_report_types,
+               read="list"),
+            op("GET", "/v1/reporting/report_types/{id}", reporting.retrieve_report_type,
+               read="retrieve"),
+            op("POST", "/v1/reporting/report_runs", reporting.create_report_run,
+               read="create"),
+            op("GET", "/v1/reporting/report_runs", reporting.list_report_runs, read="list"),
+            op("GET", "/v1/reporting/report_runs/{id}", reporting.retrieve_report_run,
+               read="retrieve"),
+            op("GET", "/v1/files/{id}", reporting.retrieve_file, read="retrieve"),
+            op("GET", "/v1/files/{id}/contents", reporting.download_file, read="retrieve"),
+            op("GET", "/v1/account", accounts.retrieve_account, read="retrieve"),
+            op("POST", "/v1/accounts/{account}/external_accounts",
+               accounts.create_external_account, read="create"),
+            op("GET", "/v1/accounts/{account}/external_accounts",
+               accounts.list_external_accounts, read="list"),
+            op("GET", "/v1/accounts/{account}/external_accounts/{id}",
+               accounts.retrieve_external_account, read="retrieve"),
+            op("POST", "/v1/accounts/{account}/external_accounts/{id}",
+               accounts.update_external_account, read="update"),
+            op("DELETE", "/v1/accounts/{account}/external_accounts/{id}",
+               accounts.delete_external_account, read="update"),
             op("GET", "/v1/events", objects.list_events, read="list"),
             op("GET", "/v1/events/{id}", objects.retrieve_event, read="retrieve"),
         ]
@@ -310,6 +337,7 @@ EVENT_TYPES = frozenset({
     "charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
     "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated",
     "radar.early_fraud_warning.created", "payout.created", "payout.paid", "payout.failed",
+    "reporting.report_run.succeeded",
     *(t for pairs in _ATTEMPT_EVENTS.values() for t, _ in pairs)})
 
 

@@ -22,6 +22,7 @@ from paysandbox.contracts import ContractViolation, Violation, check, schema
 from paysandbox.core.outcomes import DeclineReason
 from paysandbox.core.payments import CardDetails, Payment, Refund, Status
 from paysandbox.errors import ApiError, InvalidRequest
+from paysandbox.ledger import charge_entry_id, refund_entry_id
 from paysandbox.providers.base import data_table
 from paysandbox.webhooks.dispatcher import Event, Signed
 
@@ -340,7 +341,7 @@ def charge(p: Payment, pm: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "amount": p.amount,
         "amount_captured": p.amount_captured,
         "amount_refunded": p.amount_refunded,
-        "balance_transaction": ("txn_" + p.id[3:]) if captured else None,
+        "balance_transaction": charge_entry_id(p) if captured else None,
         "billing_details": (pm or {}).get("billing_details") or x.get("billing_details")
         or empty_billing_details(),
         "captured": captured,
@@ -370,7 +371,7 @@ def refund(p: Payment, r: Refund) -> dict[str, Any]:
         "id": r.id,
         "object": "refund",
         "amount": r.amount,
-        "balance_transaction": "txn_" + r.id[3:],
+        "balance_transaction": refund_entry_id(p.id, r.id),
         "charge": p.extra.get("charge"),
         "created": int(r.created),
         "currency": p.currency.lower(),
