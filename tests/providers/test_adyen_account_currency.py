@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -139,6 +142,17 @@ def test_one_merchant_account_settles_in_gbp_another_in_eur(
     assert (by_payment[in_dollars]["currency"], by_payment[in_dollars]["amount"],
             by_payment[in_dollars]["original_amount"]) == ("gbp", gross, 1_001)
     assert by_payment[at_home]["currency"] == "eur"
+
+    # and as CSV, for a reconciliation job per merchant account
+    res = subprocess.run([sys.executable, "-m", "paysandbox", "ledger", "export", "--url",
+                          sim.base_url, "--namespace", KEY], capture_output=True, text=True,
+                         timeout=60, env=dict(os.environ))
+    assert res.returncode == 0, res.stderr
+    exported = {r["payment"]: r for r in csv.DictReader(io.StringIO(res.stdout))}
+    assert {(r["sub_account"], r["currency"]) for r in exported.values()} == {
+        ("ShopUK_ECOM", "gbp"), ("ShopNL_ECOM", "eur")}
+    assert (exported[in_dollars]["amount"], exported[in_dollars]["exchange_rate"]) == \
+        (str(gross), "0.787037")
 
 
 def test_settings_refuse_an_account_whose_currency_has_no_commission(tmp_path: Path):
