@@ -296,9 +296,11 @@ class Engine:
         terms = self.books.terms.get(provider.name)
         if terms is None:
             return
-        sub = provider.sub_account(payment) if isinstance(provider, SubAccounts) else ""
-        day = available_day(self.clock.now(),
-                            terms.settlement_of(namespace, sub).delay_days)
+        settlement = terms.settlement
+        if terms.accounts:  # only then may its delay be an account's own
+            sub = provider.sub_account(payment) if isinstance(provider, SubAccounts) else ""
+            settlement = terms.settlement_of(namespace, sub)
+        day = available_day(self.clock.now(), settlement.delay_days)
         key = (provider.name, namespace, day)
         if key in self._settling:
             return
