@@ -55,7 +55,7 @@ from paysandbox.core.outcomes import APPROVED, Outcome
 from paysandbox.faults import Fault
 from paysandbox.ledger import AccountBooks, Books, account_books, load_books
 from paysandbox.objects import ListsEndpoints, Objects
-from paysandbox.providers.hooks import Renews, Settles
+from paysandbox.providers.hooks import Renews, Settles, SubAccounts
 from paysandbox.scenarios.runtime import ScenarioSet, WebhookChaos, facts_for
 from paysandbox.store.base import (
     OWED_ALWAYS,
@@ -264,7 +264,7 @@ class Engine:
                     self._dispute_deadlines(provider, namespace, result)
                 if isinstance(provider, Settles) and result.payment.amount_captured > (
                         result.previous.amount_captured if result.previous else 0):
-                    self._plan_settlement(provider, namespace, result.payment.id)
+                    self._plan_settlement(provider, namespace, result.payment)
         finally:
             if effects.latency > 0:
                 await asyncio.sleep(effects.latency)
@@ -289,14 +289,18 @@ class Engine:
                                   scheduled=True)
 
     def _plan_settlement(self, provider: EventSource, namespace: str,
-                         payment_id: str) -> None:
+                         payment: payments.Payment) -> None:
         """A capture's funds become available on a day: announce that day's payout then,
         and its arrival, once per account and day (`_settling` remembers the days
         planned: at most _SETTLING of them, the past ones forgotten first)."""
         terms = self.books.terms.get(provider.name)
         if terms is None:
             return
-        day = available_day(self.clock.now(), terms.settlement.delay_days)
+        settlement = terms.settlement
+        if terms.accounts:  # only then may its delay be an account's own
+            sub = provider.sub_account(payment) if isinstance(provider, SubAccounts) else ""
+            settlement = terms.settlement_of(namespace, sub)
+        day = available_day(self.clock.now(), settlement.delay_days)
         key = (provider.name, namespace, day)
         if key in self._settling:
             return
@@ -306,17 +310,21 @@ class Engine:
             if len(self._settling) >= _SETTLING:
                 return  # so many accounts settle at once that a day goes unannounced
         self._settling.add(key)
-        self.schedule(provider, namespace, Settle(payment_id, day=day), day)
-        self.schedule(provider, namespace, Settle(payment_id, day=day, arrived=True),
+        self.schedule(provider, namespace, Settle(payment.id, day=day), day)
+        self.schedule(provider, namespace, Settle(payment.id, day=day, arrived=True),
                       day + terms.arrival_days * DAY)
 
-    async def account_books(self, provider: str, namespace: str) -> AccountBooks:
+    async def account_books(self, provider: EventSource, namespace: str) -> AccountBooks:
         """One account's books at `provider` now, as the provider reports them: its
-        newest payments (up to 10,000) priced, paid out on the virtual clock, with a
-        loaded scenario's `settlement:` discrepancies in."""
+        newest payments (up to 10,000) priced, paid out on the virtual clock (per
+        sub-account, for a provider that names them: providers.hooks.SubAccounts),
+        with a loaded scenario's `settlement:` discrepancies in."""
         return account_books(
-            await self.store.list_payments(namespace, provider=provider, limit=10_000),
-            self.books, self.clock.now(), self.scenarios.drift(), provider=provider)
+            await self.store.list_payments(namespace, provider=provider.name,
+                                           limit=10_000),
+            self.books, self.clock.now(), self.scenarios.drift(), provider=provider.name,
+            namespace=namespace,
+            sub_account=provider.sub_account if isinstance(provider, SubAccounts) else None)
 
     async def _settle(self, provider: EventSource, namespace: str, due: Settle) -> Result:
         """Announce a day's payout (or its arrival) as the provider does, from the
@@ -324,7 +332,7 @@ class Engine:
         found = await self.store.get(namespace, due.payment_id)
         if found is None or not isinstance(provider, Settles):
             raise NotFound(namespace, due.payment_id)
-        books = await self.account_books(provider.name, namespace)
+        books = await self.account_books(provider, namespace)
         events = await provider.settlement_events(books, Objects(self.store, namespace),
                                                  namespace, due, self.clock.now())
         if events:

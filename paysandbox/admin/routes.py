@@ -32,7 +32,8 @@ from paysandbox.core.disputes import RendersDisputes
 from paysandbox.core.outcomes import UnknownDeclineReason, decline_reason
 from paysandbox.core.payments import InvalidTransition, Payment, PaymentError
 from paysandbox.core.tenancy import tenant
-from paysandbox.ledger import ledger_json
+from paysandbox.ledger import SubAccount, ledger_json
+from paysandbox.providers.hooks import SubAccounts
 from paysandbox.scenarios.loader import ScenarioError, load_text
 from paysandbox.scenarios.runtime import ScenarioSet
 from paysandbox.settings import Settings, default_secret
@@ -147,6 +148,9 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
     scenarios = scenarios if scenarios is not None else ScenarioSet()
     contract_log = contract_log if contract_log is not None else ContractLog()
     store, dispatcher, clock = engine.store, engine.dispatcher, engine.clock
+    #: The providers that settle parts of an account apart (their ledger accounts).
+    sub_accounts: dict[str, SubAccount] = {name: p.sub_account for name, p in providers.items()
+                                           if isinstance(p, SubAccounts)}
     # What a fleet shares (clock, scenarios, journal) goes through `control`: Redis in a
     # fleet (paysandbox.shared), this process's own objects otherwise.
     control = control or LocalControl(clock, scenarios, journal)
@@ -278,7 +282,7 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
         funds, priced; balances and daily payouts per account, and the newest entries."""
         found = await kept(request, settings.retain_payments)
         return _json(ledger_json(found, engine.books, clock.now(), limit=limit_of(request),
-                                 drift=engine.scenarios.drift()))
+                                 drift=engine.scenarios.drift(), sub_accounts=sub_accounts))
 
     async def payments_summary(request: web.Request) -> web.Response:
         """Counts over every payment the store holds, however many (the list above stops

@@ -1,7 +1,9 @@
 """The money a provider owes a merchant account: one ledger, in the core, that every
 provider's balance, payout and settlement surface renders.
 
-Each movement of funds is an `Entry` per account (a namespace) and settlement currency:
+Each movement of funds is an `Entry` per account (a namespace, and within it the
+sub-account a provider settles separately, such as an Adyen merchant account) and
+settlement currency:
 a captured charge (gross, less its fees), a refund, a chargeback's debit and its
 reinstatement. An entry becomes available on a day after it was made (each provider's
 usual settlement delay, on the virtual clock, at 00:00 UTC as providers date it); each
@@ -42,7 +44,8 @@ class Entry:
     """One movement of funds, in the account's settlement currency (minor units;
     negative when money leaves the balance). `source` is what made it (a capture,
     refund or dispute step); a converted one keeps what was charged and the
-    rate."""
+    rate. `sub_account` is the part of the account (a namespace) that settles it on
+    its own, as the provider names it (an Adyen merchant account); "" for the whole."""
 
     id: str
     account: str
@@ -58,6 +61,7 @@ class Entry:
     original_amount: int | None = None
     original_currency: str | None = None
     exchange_rate: Decimal | None = None
+    sub_account: str = ""
 
     @property
     def fee(self) -> int:
@@ -86,7 +90,7 @@ def available_day(created: float, delay_days: int) -> float:
 def charge_entry(entry_id: str, *, account: str, provider: str, payment_id: str,
                  amount: int, currency: str, method: str, funding: str,
                  card_country: str | None, created: float, pricing: Pricing,
-                 settlement: Settlement, rates: Rates) -> Entry:
+                 settlement: Settlement, rates: Rates, sub_account: str = "") -> Entry:
     """A captured charge: converted to the settlement currency if need be, priced."""
     target = settlement.currency.lower()
     converted = currency.lower() != target
@@ -98,7 +102,7 @@ def charge_entry(entry_id: str, *, account: str, provider: str, payment_id: str,
                  target, gross, fees, created,
                  available_day(created, settlement.delay_days),
                  amount if converted else None, currency.lower() if converted else None,
-                 rate)
+                 rate, sub_account)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +110,7 @@ class Payout:
     """What an account is paid for one day: the funds that became available that day
     (its charges, less fees, refunds and chargebacks, plus what earlier days left
     owing), sent on that day and arriving `arrival_days` later. `entries` are the
-    entries it pays out."""
+    entries it pays out; `sub_account` the part of the account it pays (see Entry)."""
 
     id: str
     account: str
@@ -117,6 +121,7 @@ class Payout:
     arrival: float
     entries: tuple[str, ...]
     failed: bool = False  # the bank refused it: its amount is back in the balance
+    sub_account: str = ""
 
     def status(self, now: float) -> str:
         if self.failed:
@@ -124,34 +129,40 @@ class Payout:
         return "paid" if self.arrival <= now else "in_transit"
 
 
-def _payout_id(account: str, provider: str, currency: str, day: float) -> str:
-    digest = hashlib.blake2b(f"{account}:{provider}:{currency}:{day}".encode(),
-                             digest_size=12)
+def _payout_id(account: str, sub_account: str, provider: str, currency: str,
+               day: float) -> str:
+    key = f"{account}:{provider}:{currency}:{day}"
+    if sub_account:
+        key += f":{sub_account}"
+    digest = hashlib.blake2b(key.encode(), digest_size=12)
     return "po_" + digest.hexdigest()
 
 
 def payouts(entries: Iterable[Entry], now: float, *, arrival_days: int = 1) -> list[Payout]:
-    """The daily payouts of one account's entries up to `now`, oldest first: each day
-    whose funds (with what earlier days left) add up to more than nothing is paid out
-    at 00:00 UTC; a day that adds up to nothing or less is carried to the next."""
-    by_day: dict[tuple[str, str, str, float], list[Entry]] = {}
+    """The daily payouts of one account's entries up to `now`, oldest first, one per
+    sub-account and currency a day: each day whose funds (with what earlier days left)
+    add up to more than nothing is paid out at 00:00 UTC; a day that adds up to nothing
+    or less is carried to the next."""
+    by_day: dict[tuple[str, str, str, str, float], list[Entry]] = {}
     for e in entries:
         if e.available_on <= now:
             day = e.available_on // DAY * DAY
-            by_day.setdefault((e.account, e.provider, e.currency, day), []).append(e)
+            by_day.setdefault((e.account, e.sub_account, e.provider, e.currency, day),
+                              []).append(e)
     out: list[Payout] = []
-    carried: dict[tuple[str, str, str], tuple[int, list[str]]] = {}
-    for (account, provider, currency, day) in sorted(by_day, key=lambda k: k[3]):
-        found = by_day[(account, provider, currency, day)]
-        owed, ids = carried.get((account, provider, currency), (0, []))
+    carried: dict[tuple[str, str, str, str], tuple[int, list[str]]] = {}
+    for key in sorted(by_day, key=lambda k: (k[4], k[1], k[3])):
+        account, sub, provider, currency, day = key
+        found = by_day[key]
+        owed, ids = carried.get(key[:4], (0, []))
         owed += sum(e.net for e in found)
         ids = [*ids, *(e.id for e in found)]
         if owed > 0:
-            out.append(Payout(_payout_id(account, provider, currency, day), account,
+            out.append(Payout(_payout_id(account, sub, provider, currency, day), account,
                               provider, currency, owed, day, day + arrival_days * DAY,
-                              tuple(ids)))
+                              tuple(ids), sub_account=sub))
             owed, ids = 0, []
-        carried[(account, provider, currency)] = (owed, ids)
+        carried[key[:4]] = (owed, ids)
     return out
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 COLUMNS = ("id", "type", "provider", "payment", "source", "created", "available_on",
            "currency", "amount", "fee", "net", "fee_details", "original_currency",
-           "original_amount", "exchange_rate")
+           "original_amount", "exchange_rate", "sub_account")
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -43,7 +43,7 @@ def _row(entry: Mapping[str, Any]) -> list[Any]:
     details = ";".join(f"{f['type']}:{f['amount']}" for f in entry["fee_details"])
     values = {**entry, "created": day(entry["created"]),
               "available_on": day(entry["available_on"]), "fee_details": details}
-    return ["" if values[c] is None else values[c] for c in COLUMNS]
+    return ["" if values.get(c) is None else values[c] for c in COLUMNS]
 
 
 def command(args: argparse.Namespace, default_url: str) -> int:

@@ -59,6 +59,15 @@ class Renews(Protocol):
 
 
 @runtime_checkable
+class SubAccounts(Protocol):
+    def sub_account(self, p: Payment) -> str:
+        """The part of its namespace (the credential's account) that payment `p` settles
+        to on its own, as the provider names it (Adyen's merchant account); "" for the
+        namespace as a whole. The ledger keeps each part's entries, payouts and
+        settlement terms apart (paysandbox/ledger)."""
+
+
+@runtime_checkable
 class Settles(Protocol):
     async def settlement_events(self, books: AccountBooks, objects: Objects,
                                 namespace: str, due: Settle, now: float

@@ -315,7 +315,7 @@ class Context:
         movements of funds, priced by the provider's pricing, the daily payouts made
         of them so far on the virtual clock, and its balance; as the provider reports
         them, with the discrepancies a loaded scenario's `settlement:` puts in."""
-        return await self._engine.account_books(self.provider.name, self.namespace)
+        return await self._engine.account_books(self.provider, self.namespace)
 
     def objects(self, kind: Kind[T]) -> Repository[T]:
         repository = Objects(self._engine.store, self.namespace).of(kind)

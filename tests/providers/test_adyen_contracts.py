@@ -107,6 +107,8 @@ def test_the_sdk_through_every_operation_breaks_no_contract(
     adyen.pay(storePaymentMethod=True, shopperReference="shopper-contracts")
     assert len(recurring.list_recurring_details(shopper).message["details"]) == 1
     recurring.disable(shopper)
+    # the day's settlement batch closes: its report is announced
+    payment_simulator.advance_clock("3d")
 
     # a notification of every payment event code the provider declares, each signed and
     # each keeping its contract as delivered (with additionalData.hmacSignature); the
@@ -122,7 +124,8 @@ def test_the_sdk_through_every_operation_breaks_no_contract(
     assert payment_simulator.admin("GET", "/contracts")["total"] == 0
 
 
-SCHEMAS = {"RECURRING_CONTRACT": "webhooks/recurring_contract_notification"}
+SCHEMAS = {"RECURRING_CONTRACT": "webhooks/recurring_contract_notification",
+           "REPORT_AVAILABLE": "webhooks/report_available_notification"}
 
 
 # (id, operation, path below /checkout/v71 ("{psp}": any pspReference), body, status,

@@ -16,7 +16,7 @@ from paysandbox.core.commands import Authorize, Complete, Writes
 from paysandbox.core.money import UnknownCurrency, currency
 from paysandbox.core.outcomes import Outcome
 from paysandbox.core.payments import CardDetails, Payment, PaymentChanges, Status
-from paysandbox.providers.adyen import disputes, magic, tokens, wire
+from paysandbox.providers.adyen import disputes, magic, reports, tokens, wire
 from paysandbox.providers.adyen.notifications import NAME
 from paysandbox.providers.adyen.wire import AdyenError
 from paysandbox.providers.seam import Context
@@ -77,7 +77,8 @@ async def create_payment(ctx: Context, params: dict[str, Any]) -> Any:
         extra={"merchantAccount": account, "reference": reference,
                "returnUrl": params["returnUrl"], "brand": brand, "redirect_token": redirect,
                "native": native, "auth_code": f"{secrets.randbelow(1_000_000):06d}",
-               "action_url": action_url, **stored.extra,
+               "action_url": action_url, "reports_url": reports.downloads_at(ctx),
+               **stored.extra,
                **disputes.test_dispute_extra(method.get("holderName"))})
     # The device fingerprint comes before the challenge: its page opens only once the
     # shopper is challenged (submit_payment_details).

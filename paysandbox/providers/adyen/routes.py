@@ -3,7 +3,8 @@
 Mounted at `/adyen`; the Checkout API lives under `/adyen/checkout/v{version}`, any
 version from v68 on (the SDK's default, v71, v72…). Authentication is the `X-API-Key`
 header (Basic auth with a web-service user works too); the key is the namespace, and
-each payment also belongs to the `merchantAccount` it was made for.
+each payment also belongs to the `merchantAccount` it was made for, which the ledger
+settles on its own (its own batches and, if the pricing file says, its own currency).
 
 Capture: Adyen's default is immediate auto-capture (the merchant account's setting),
 so a payment is captured when authorised unless it asks for manual capture with
@@ -49,9 +50,9 @@ LIMITATIONS (what of the real API this does not imitate):
 - Encrypted card fields only in Adyen's test form (`test_4111111111111111`); real
   client-side encryption cannot be decrypted here.
 - Risk (fraudResult), AVS, DCC, splits, line items and Level 2/3 data are accepted and
-  ignored. Standard notifications (payments, modifications, disputes) are sent, no
-  report webhooks; the webhook is configured through the admin API, as Adyen's is in the
-  Customer Area.
+  ignored. Standard notifications (payments, modifications, disputes, and
+  REPORT_AVAILABLE for settlement details reports) are sent; the webhook is configured
+  through the admin API, as Adyen's is in the Customer Area.
 - Disputes (disputes.py): the Disputes API v30 at /ca/services/DisputeService/v30
   (retrieveApplicableDefenseReasons, supplyDefenseDocument,
   deleteDisputeDefenseDocument, defendDispute, acceptDispute) on disputes opened by the
@@ -67,11 +68,12 @@ LIMITATIONS (what of the real API this does not imitate):
   imitated. Reason codes are Visa's and Mastercard's (Visa's for other schemes).
   A refund of more than what is neither refunded nor charged back is refused in its
   REFUND notification ("Insufficient balance on payment").
-- Reports (reports.py): the Settlement details report of each settlement batch (the
-  ledger's payouts), downloaded at /reports/download/MerchantAccount/{account}/
-  settlement_detail_report_batch_{n}.csv as ca-test.adyen.com serves it, by a report
-  user whose password is the API key. No other reports, no REPORT_AVAILABLE
-  notification.
+- Reports (reports.py): the Settlement details report of each merchant account's
+  settlement batch (the ledger's payouts, numbered per merchant account), downloaded at
+  /reports/download/MerchantAccount/{account}/settlement_detail_report_batch_{n}.csv
+  as ca-test.adyen.com serves it, by a report user whose password is the API key, and
+  announced by a REPORT_AVAILABLE notification when the batch closes. No other
+  reports.
 """
 
 from __future__ import annotations
@@ -79,8 +81,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import urlencode
 
-from paysandbox.core.commands import Authorize, Command, Complete, DisputeStep, Result
+from paysandbox.core.commands import Authorize, Command, Complete, DisputeStep, Result, Settle
 from paysandbox.core.payments import Payment, Status
+from paysandbox.ledger import AccountBooks
 from paysandbox.objects import Objects
 from paysandbox.providers.adyen import (
     disputes,
@@ -129,7 +132,21 @@ class AdyenProvider:
 
     @property
     def event_types(self) -> frozenset[str]:
-        return EVENT_CODES | disputes.EVENT_CODES
+        return EVENT_CODES | disputes.EVENT_CODES | {reports.REPORT_AVAILABLE}
+
+    def sub_account(self, p: Payment) -> str:
+        """Adyen settles each merchant account on its own: the ledger's part of the API
+        key's account a payment settles to."""
+        return str(p.extra.get("merchantAccount", ""))
+
+    async def settlement_events(self, books: AccountBooks, objects: Objects,
+                                namespace: str, due: Settle, now: float
+                                ) -> Sequence[Event]:
+        """A batch closes with its payout: REPORT_AVAILABLE for each merchant account's
+        settlement details report of the day (nothing when the payout arrives)."""
+        if due.arrived:
+            return ()
+        return reports.report_available(books, namespace, due.day)
 
     def new_dispute_id(self) -> str:
         """A dispute's own pspReference (which also says Adyen renders disputes)."""
