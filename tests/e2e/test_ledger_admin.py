@@ -55,6 +55,31 @@ def test_stripe_payments_refunds_and_their_balance_on_the_clock(
     assert charge["fee_details"] == "processing:320" and charge["payment"] == made[0].id
 
 
+TRIGGERS = """\
+name: drift-triggers
+settlement:
+  missing_line: {amount: 1313}
+  failed_payout: {payout: 1}
+"""
+
+
+def test_a_scenarios_triggers_drop_the_line_of_an_amount_and_fail_the_first_payout(
+        client: stripe.StripeClient, stripe_key: str, payment_simulator: SimulatorServer):
+    made = {amount: client.v1.payment_intents.create(params={
+        "amount": amount, "currency": "usd", "confirm": True,
+        "payment_method": "pm_card_visa"}) for amount in (1_313, 2_000)}
+    payment_simulator.advance_clock("3d")
+    payment_simulator.use_scenario(TRIGGERS)
+    listed = client.v1.balance_transactions.list(params={"type": "charge"})
+    assert [t.amount for t in listed.data] == [2_000]  # 13.13's line is missing
+    (payout,) = client.v1.payouts.list().data
+    assert payout.status == "failed"
+    (account,) = _ledger(payment_simulator, stripe_key)["accounts"]
+    truth = {e["payment"]: e["id"] for e in _ledger(payment_simulator, stripe_key)["entries"]}
+    assert sorted((i["kind"], i["id"]) for i in account["injected"]) == sorted(
+        [("failed_payout", payout.id), ("missing_line", truth[made[1_313].id])])
+
+
 def test_an_adyen_charge_in_dollars_settles_in_euros_with_interchange_plus_plus(
         payment_simulator: SimulatorServer):
     adyen = adyen_support.make_checkout(payment_simulator)

@@ -129,3 +129,28 @@ def test_drift_is_deterministic_and_says_what_it_changed() -> None:
     assert sorted(i.kind for i in reported.injected) == [
         "duplicated_line", "duplicated_line", "fx_rounding", "late_payout", "partial_payout"]
     assert reported.injected == account_books(found, BOOKS, 20_003 * DAY, drift).injected
+
+
+def test_a_trigger_names_the_lines_of_an_amount_and_the_nth_payout() -> None:
+    """QA's deterministic form: the charge of 13.13 missing, the second payout failed,
+    without a rate (and the same lines with a rate of 0 and no trigger: none)."""
+    found = [payments.attempt(Payment(f"pay_{day}", "sk_test_1", "stripe", amount, "USD",
+                                      T0 + day * DAY, card=US_VISA),
+                              Outcome.approve(), T0 + day * DAY)
+             for day, amount in enumerate((1_313, 2_000, 1_313))]  # one payout a day
+    now = 20_010 * DAY
+    truth = account_books(found, BOOKS, now)
+    assert len(truth.payouts) == 3
+    drift = Drift.compile({"missing_line": {"amount": 1_313},
+                           "failed_payout": {"payout": 2},
+                           "late_payout": {"share": 0, "payout": 3, "by": DAY}}, 7)
+    reported = account_books(found, BOOKS, now, drift)
+    by_amount = {e.id: e.amount for e in truth.entries}
+    assert [by_amount[e.id] for e in reported.entries] == [2_000]
+    assert [p.failed for p in reported.payouts] == [False, True, False]
+    assert reported.payouts[2].arrival == truth.payouts[2].arrival + DAY
+    assert sorted((i.kind, i.id) for i in reported.injected) == sorted(
+        [("missing_line", e.id) for e in truth.entries if e.amount == 1_313]
+        + [("failed_payout", truth.payouts[1].id), ("late_payout", truth.payouts[2].id)])
+    none = Drift.compile({"missing_line": 0, "failed_payout": {"share": 0}}, 7)
+    assert account_books(found, BOOKS, now, none).injected == ()
