@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import heapq
 import itertools
@@ -314,6 +315,13 @@ class Engine:
         self.schedule(provider, namespace, Settle(payment.id, day=day, arrived=True),
                       day + terms.arrival_days * DAY)
 
+    def forget(self, namespace: str | None) -> None:
+        """A reset of `namespace` (None: everyone's): its days' payouts are planned again
+        by its next captures (the commands already scheduled find no payment and do
+        nothing)."""
+        self._settling = {k for k in self._settling
+                          if namespace is not None and k[1] != namespace}
+
     async def account_books(self, provider: EventSource, namespace: str) -> AccountBooks:
         """One account's books at `provider` now, as the provider reports them: its
         newest payments (up to 10,000) priced, paid out on the virtual clock (per
@@ -403,7 +411,10 @@ class Engine:
             self._compact()
         self._wake(at)  # the runner may be waiting for something later
         if self._runner is None or self._runner.done():
-            self._runner = asyncio.get_running_loop().create_task(self._run_due())
+            # In a context of its own: the request that happens to start it must not
+            # lend its scenario effects (webhook chaos) to every command it runs later.
+            self._runner = asyncio.get_running_loop().create_task(
+                self._run_due(), context=contextvars.Context())
 
     def _compact(self) -> None:
         """Drop scheduled commands whose payment retention has evicted; runs when the
@@ -421,6 +432,7 @@ class Engine:
             await self._sleep_until(self._due[0][0])
             while self._due and self._due[0][0] <= self.clock.now():
                 _, _, provider, namespace, command = heapq.heappop(self._due)
+                APPLIED.set(None)  # each command its own effects, not the one before's
                 try:
                     await self.execute(provider, namespace, command, scheduled=True)
                 except (payments.PaymentError, NotFound):

@@ -227,6 +227,7 @@ def admin_app(engine: Engine, journal: Journal, settings: Settings,
                                   "to reset everything.")
         ns = namespace_of(given)
         await control.reset(ns, store.reset)
+        engine.forget(ns)
         journal.clear(ns)
         await dispatcher.discard(ns)
         if ns is None:  # a full reset also undoes endpoints set through this API

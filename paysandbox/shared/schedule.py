@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import secrets
 import time
@@ -34,7 +35,7 @@ from redis.exceptions import RedisError
 from paysandbox.core import payments
 from paysandbox.core.clock import VirtualClock
 from paysandbox.core.commands import Command
-from paysandbox.engine import Engine, EventSource
+from paysandbox.engine import APPLIED, Engine, EventSource
 from paysandbox.shared import stop_task
 from paysandbox.shared.codec import BadCommand, Scheduled, decode, encode
 from paysandbox.store.base import NotFound, StoreUnavailable
@@ -184,7 +185,8 @@ class SharedSchedule:
 
     def start(self) -> None:
         self._unsubscribe = self._clock.on_advance(lambda _now: self._wake())
-        self._runner = asyncio.get_running_loop().create_task(self._run())
+        self._runner = asyncio.get_running_loop().create_task(  # no request's effects
+            self._run(), context=contextvars.Context())
 
     async def stop(self) -> None:
         """Write what is still queued (briefly), then stop claiming."""
@@ -238,6 +240,7 @@ class SharedSchedule:
                       "process (every process of a fleet should serve the same providers)",
                       item.command.operation, item.command.payment_id, item.provider)
             return
+        APPLIED.set(None)  # each command its own scenario effects, not the one before's
         try:
             await self._engine.execute(provider, item.namespace, item.command, scheduled=True)
         except (payments.PaymentError, NotFound):

@@ -219,3 +219,18 @@ def test_payouts_are_announced_by_webhook_when_made_and_when_they_arrive(
     paid = webhook_receiver.wait_for("stripe", "payout.paid").json()
     assert paid["data"]["object"]["id"] == payout["id"]
     assert paid["data"]["object"]["status"] == "paid"
+
+
+def test_after_a_reset_the_same_days_payout_is_announced_again(
+        client: stripe.StripeClient, payment_simulator: SimulatorServer) -> None:
+    """A suite resets the simulator between tests that pay on the same virtual day with
+    the same key: each test's payout is announced, not only the first one's."""
+    def announced() -> list[str]:
+        return [e.data.object["amount"] for e in client.v1.events.list(
+            params={"type": "payout.created"}).data]
+
+    pay(client, 10_000)
+    payment_simulator.reset()
+    pay(client, 20_000)
+    payment_simulator.advance_clock(f"{PRICING['settlement']['delay_days']}d")
+    assert eventually(lambda: announced() == [20_000 - stripe_fee(20_000)])

@@ -4,6 +4,8 @@ manifests name exists and compiles."""
 
 from __future__ import annotations
 
+import json
+from importlib import resources
 from typing import Any
 
 import pytest
@@ -60,3 +62,12 @@ def test_every_event_type_has_a_payload_contract(provider: Any) -> None:
     assert sorted(set(manifest.webhooks) - set(emitted)) == [], "contracts of no event"
     for schema_name in set(manifest.webhooks.values()):
         contracts.validator(provider.name, schema_name)
+
+
+def test_stripes_event_object_is_any_event_it_sends() -> None:
+    """`GET /v1/events` lists every event the webhooks send: the event object's contract
+    is one of each webhook payload's."""
+    root = resources.files("paysandbox.contracts_data").joinpath("stripe")
+    sent = set(json.loads(root.joinpath("operations.json").read_text())["webhooks"].values())
+    union = json.loads(root.joinpath("objects", "event.json").read_text())["anyOf"]
+    assert {ref["$ref"].removeprefix("../") for ref in union} == sent

@@ -32,6 +32,7 @@ from paysandbox.core.outcomes import DeclineReason, Outcome
 from paysandbox.core.payments import AmountExceeded, InvalidTransition, Payment, Status
 from paysandbox.engine import Effects, Engine, InjectedFault
 from paysandbox.ledger import Books
+from paysandbox.scenarios.runtime import WebhookChaos, compile_match
 from paysandbox.store import AlreadyExists, MemoryStore, NotFound
 from paysandbox.store.base import Store
 from paysandbox.webhooks.dispatcher import Dispatcher, Endpoint, Event, Signed
@@ -517,3 +518,38 @@ async def test_a_days_captures_are_announced_once_when_paid_out_and_when_they_ar
     await _announced(provider, 2)
     assert provider.announced == [(day, False, net), (day, True, net)]
     assert [e.type for e in await store.events(NS)][:2] == ["payout.paid", "payout.created"]
+
+
+async def test_a_scheduled_announcement_gets_no_webhook_chaos_from_the_request_that_planned_it(
+        engine: Engine, store: Store, clock: VirtualClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The request that captures a day's first payment plans its payout announcement
+    (and may start the runner of scheduled commands); its scenario's webhook chaos is
+    that request's, not the announcement's days later."""
+    stripe_terms = engine.books.terms["stripe"]
+    engine.books = Books({"fake": stripe_terms}, engine.books.rates)
+    provider = SettlingProvider()
+    published: list[tuple[str, bool]] = []
+    original = engine.dispatcher.publish
+
+    def publish(event: Event, *args: Any, **kwargs: Any) -> Any:
+        published.append((event.type, bool(kwargs.get("bad_signature"))))
+        return original(event, *args, **kwargs)
+
+    monkeypatch.setattr(engine.dispatcher, "publish", publish)
+    monkeypatch.setattr(engine.dispatcher, "has_targets", lambda _name: True)
+    chaos = WebhookChaos(match=compile_match(None), bad_signature=1.0)
+    token = engine_module.APPLIED.set(Effects(webhooks=chaos))
+    try:  # as if a scenario's rule had applied to this request
+        await authorized(engine, provider, "pay_1", manual=False)
+    finally:
+        engine_module.APPLIED.reset(token)
+    day = (START // DAY + stripe_terms.settlement.delay_days) * DAY
+    clock.advance(day - START + 1)
+    await _announced(provider, 1)
+    for _ in range(100):
+        if any(t == "payout.created" for t, _ in published):
+            break
+        await asyncio.sleep(0.01)
+    assert ("payout.created", False) in published
+    assert ("payout.created", True) not in published
