@@ -78,7 +78,7 @@ from paysandbox.providers.stripe import (
     wire,
 )
 from paysandbox.providers.stripe.dialect import StripeDialect
-from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
+from paysandbox.webhooks.dispatcher import Endpoint, Event, Source, WebhookScheme, recipe
 
 
 class StripeProvider:
@@ -228,20 +228,15 @@ class StripeProvider:
                 types.append(("radar.early_fraud_warning.created", "efw"))
         refund = result.refund
         now = p.history[-1].at if p.history else p.created
+        arg = "" if refund is None else refund.id
 
         def render(kind: str) -> Callable[[], dict[str, Any]]:
-            if kind == "pi":
-                return lambda: wire.payment_intent(p)
-            if kind == "ch":
-                return lambda: wire.charge(p)
-            if kind == "efw":
-                return lambda: disputes.early_fraud_warning(p)
-            if kind == "pm":
-                return lambda: saved.attached_event(p) or {}
-            assert refund is not None
-            return lambda: wire.refund(p, refund)
+            return lambda: _OBJECTS[kind](p, arg)
 
-        return self._events(namespace, now, [(t, render(kind)) for t, kind in types])
+        made = self._events(namespace, now, [(t, render(kind)) for t, kind in types])
+        for event, (_, kind) in zip(made, types, strict=True):
+            event.source = Source(_RECIPES[kind], arg, p)
+        return made
 
     def _events(self, namespace: str, now: float,
                 made: Sequence[tuple[str, Callable[[], dict[str, Any]]]]) -> list[Event]:
@@ -282,6 +277,34 @@ class StripeProvider:
         now = p.history[-1].at if p.history else p.created
         return self._events(namespace, now,
                             [(t, lambda: disputes.dispute(p, d)) for t in types])
+
+
+def _refund(p: Payment, refund_id: str) -> dict[str, Any]:
+    found = p.refund(refund_id)
+    assert found is not None  # (the refund the event announces is the payment's)
+    return wire.refund(p, found)
+
+
+#: The object each kind of payment event carries, from the payment and the recipe's
+#: argument (a refund's id).
+_OBJECTS: dict[str, Callable[[Payment, str], dict[str, Any]]] = {
+    "pi": lambda p, _: wire.payment_intent(p),
+    "ch": lambda p, _: wire.charge(p),
+    "efw": lambda p, _: disputes.early_fraud_warning(p),
+    "pm": lambda p, _: saved.attached_event(p) or {},
+    "re": _refund,
+}
+_RECIPES = {kind: f"stripe.{kind}" for kind in _OBJECTS}
+
+
+def _recipe(kind: str) -> Callable[[str, str, float, Payment, str], bytes]:
+    make = _OBJECTS[kind]
+    return lambda eid, type_, created, p, arg: wire.dumps(
+        wire.event(eid, type_, created, make(p, arg), None, None))
+
+
+for _kind in _OBJECTS:
+    recipe(_RECIPES[_kind], _recipe(_kind))
 
 
 _ATTEMPT_EVENTS: dict[Status, list[tuple[str, str]]] = {
