@@ -941,26 +941,26 @@ def _dump_event(e: Event) -> bytes:
 
 def _dump_events(events: Sequence[Event], after: Payment, stored: bytes) -> list[bytes]:
     """The events of one state change, in the order they are pushed (the last one
-    newest). Those rendered from the payment as it is stored (`Event.source`) keep no
+    newest). Those rendered from the payment as it is stored (`Event.recipe`) keep no
     body: each keeps its header, its recipe and the id of the newest of them, which
     keeps the payment's bytes after its header instead of a body. Events are trimmed
     oldest first and one change's are pushed together, so the one holding the payment
     is the last of them to go; each is rendered when it is read, as the memory store
     renders its own. A Stripe create+confirm sends and keeps ~1 KB (its payment) rather
     than ~4.2 KB (three bodies), and renders nothing on the request path."""
-    holder = next((e.id for e in reversed(events)
-                   if e.source is not None and e.source.payment is after), None)
+    holder = next((e.id for e in reversed(events) if e.recipe is not None
+                   and e.source is not None and e.source[1] is after), None)
     if holder is None:
         return [_dump_event(e) for e in events]
     out = []
     for e in events:
         source = e.source
-        if source is None or source.payment is not after:
+        if source is None or e.recipe is None or source[1] is not after:
             out.append(_dump_event(e))
             continue
         header = orjson.dumps({
             "id": e.id, "provider": e.provider, "namespace": e.namespace, "type": e.type,
-            "created": e.created, "url": e.url, "recipe": source.recipe, "arg": source.arg,
+            "created": e.created, "url": e.url, "recipe": e.recipe, "arg": source[0],
             "from": holder})
         out.append(header + b"\n" + stored if e.id == holder else header)
     return out

@@ -32,7 +32,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -85,7 +85,7 @@ RECIPES: dict[str, Recipe] = {}
 
 
 def recipe(name: str, make: Recipe) -> None:
-    """Register how the events carrying `Source(name, …)` are rendered, so that a store
+    """Register how the events whose `recipe` is `name` are rendered, so that a store
     keeping the payment as it was (the Redis store keeps it once per state change) need
     not keep each event's body too: it renders it when it is read, as the memory store
     does with the event itself."""
@@ -102,13 +102,10 @@ def rendered(name: str, event_id: str, type_: str, created: float, payment: Paym
     return make(event_id, type_, created, payment, arg)
 
 
-class Source(NamedTuple):
-    """What an event's body is rendered from: a registered recipe, its argument (a
-    refund's id, or empty) and the payment as it was when the event happened."""
-
-    recipe: str
-    arg: str
-    payment: Payment
+#: What the events of one change are rendered from besides their recipe (Event.recipe):
+#: its argument (a refund's id, or empty) and the payment as it was when they happened;
+#: one tuple shared by the change's events.
+Source = tuple[str, Payment]
 
 
 class Event:
@@ -116,16 +113,16 @@ class Event:
 
     The body is rendered on first use from a snapshot taken when the event happened
     (payments are immutable), so emitting an event costs nothing on the request path
-    when no one is listening. An event with a `source` says how, by name, so that a
-    store may keep that instead of the body.
+    when no one is listening. An event with a `recipe` (and its `source`) says how, so
+    that a store may keep that instead of the body.
     """
 
-    __slots__ = ("_body", "_render", "created", "id", "namespace", "provider", "source",
-                 "type", "url")
+    __slots__ = ("_body", "_render", "created", "id", "namespace", "provider", "recipe",
+                 "source", "type", "url")
 
     def __init__(self, *, id: str, provider: str, namespace: str, type: str, created: float,
                  render: Callable[[], bytes], url: str | None = None,
-                 source: Source | None = None) -> None:
+                 recipe: str | None = None, source: Source | None = None) -> None:
         self.id = id
         self.provider = provider
         self.namespace = namespace
@@ -134,6 +131,7 @@ class Event:
         # Where the request that caused it said to send it (Mollie's webhookUrl, Daraja's
         # CallBackURL, Mercado Pago's notification_url): it goes there and nowhere else.
         self.url = url
+        self.recipe = recipe
         self.source = source
         self._render: Callable[[], bytes] | None = render
         self._body = b""

@@ -331,10 +331,10 @@ def _emitted(before: Payment | None, after: Payment) -> list[Event]:
     made = []
     for n, type_ in enumerate(("payment.plain", "payment.changed", "payment.noted")):
         eid = f"evt_{after.version}_{n}"
-        source = Source("test.amount-and-status", "x" if n else "", after) if n else None
+        source: Source | None = ("x" if n else "", after) if n else None
         made.append(Event(
             id=eid, provider="stripe", namespace=after.namespace, type=type_,
-            created=NOW + n, source=source,
+            created=NOW + n, recipe="test.amount-and-status" if n else None, source=source,
             render=lambda eid=eid, type_=type_, n=n, a=after: _amount_and_status(  # type: ignore[misc]
                 eid, type_, NOW + n, a, "x" if n else "")))
     return made

@@ -78,7 +78,7 @@ from paysandbox.providers.stripe import (
     wire,
 )
 from paysandbox.providers.stripe.dialect import StripeDialect
-from paysandbox.webhooks.dispatcher import Endpoint, Event, Source, WebhookScheme, recipe
+from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme, recipe
 
 
 class StripeProvider:
@@ -228,15 +228,21 @@ class StripeProvider:
                 types.append(("radar.early_fraud_warning.created", "efw"))
         refund = result.refund
         now = p.history[-1].at if p.history else p.created
-        arg = "" if refund is None else refund.id
 
         def render(kind: str) -> Callable[[], dict[str, Any]]:
-            return lambda: _OBJECTS[kind](p, arg)
+            if kind == "pi":
+                return lambda: wire.payment_intent(p)
+            if kind == "ch":
+                return lambda: wire.charge(p)
+            if kind == "efw":
+                return lambda: disputes.early_fraud_warning(p)
+            if kind == "pm":
+                return lambda: saved.attached_event(p) or {}
+            assert refund is not None
+            return lambda: wire.refund(p, refund)
 
-        made = self._events(namespace, now, [(t, render(kind)) for t, kind in types])
-        for event, (_, kind) in zip(made, types, strict=True):
-            event.source = Source(_RECIPES[kind], arg, p)
-        return made
+        return wire.events(namespace, now, [(t, render(kind)) for t, kind in types],
+                           kinds=types, source=("" if refund is None else refund.id, p))
 
     def _events(self, namespace: str, now: float,
                 made: Sequence[tuple[str, Callable[[], dict[str, Any]]]]) -> list[Event]:
@@ -285,8 +291,8 @@ def _refund(p: Payment, refund_id: str) -> dict[str, Any]:
     return wire.refund(p, found)
 
 
-#: The object each kind of payment event carries, from the payment and the recipe's
-#: argument (a refund's id).
+#: The object each kind of payment event carries (as `events_for` renders it), from the
+#: payment and the recipe's argument (a refund's id): how the events are rendered again.
 _OBJECTS: dict[str, Callable[[Payment, str], dict[str, Any]]] = {
     "pi": lambda p, _: wire.payment_intent(p),
     "ch": lambda p, _: wire.charge(p),
@@ -294,7 +300,6 @@ _OBJECTS: dict[str, Callable[[Payment, str], dict[str, Any]]] = {
     "pm": lambda p, _: saved.attached_event(p) or {},
     "re": _refund,
 }
-_RECIPES = {kind: f"stripe.{kind}" for kind in _OBJECTS}
 
 
 def _recipe(kind: str) -> Callable[[str, str, float, Payment, str], bytes]:
@@ -304,7 +309,7 @@ def _recipe(kind: str) -> Callable[[str, str, float, Payment, str], bytes]:
 
 
 for _kind in _OBJECTS:
-    recipe(_RECIPES[_kind], _recipe(_kind))
+    recipe(wire.RECIPES[_kind], _recipe(_kind))
 
 
 _ATTEMPT_EVENTS: dict[Status, list[tuple[str, str]]] = {
