@@ -40,6 +40,7 @@ from aiohttp.abc import AbstractResolver
 
 from paysandbox import tracing
 from paysandbox.core.clock import VirtualClock
+from paysandbox.core.payments import Payment
 from paysandbox.settings import default_secret
 from paysandbox.webhooks.destinations import (
     Destinations,
@@ -75,18 +76,53 @@ class WebhookScheme(Protocol):
         """Whether the receiver acknowledged the delivery."""
 
 
+#: How an event's body is made from the payment it announces: (event id, type, created,
+#: the payment as it was, the recipe's argument) -> body.
+Recipe = Callable[[str, str, float, Payment, str], bytes]
+
+#: Recipes by name, registered by the providers whose events have one (`recipe`).
+RECIPES: dict[str, Recipe] = {}
+
+
+def recipe(name: str, make: Recipe) -> None:
+    """Register how the events whose `recipe` is `name` are rendered, so that a store
+    keeping the payment as it was (the Redis store keeps it once per state change) need
+    not keep each event's body too: it renders it when it is read, as the memory store
+    does with the event itself."""
+    RECIPES[name] = make
+
+
+def rendered(name: str, event_id: str, type_: str, created: float, payment: Payment,
+             arg: str) -> bytes:
+    """The body of an event kept as its recipe and the payment it announces."""
+    make = RECIPES.get(name)
+    if make is None:
+        raise LookupError(f"no provider loaded in this process renders events of the "
+                          f"recipe {name!r} (event {event_id})")
+    return make(event_id, type_, created, payment, arg)
+
+
+#: What the events of one change are rendered from besides their recipe (Event.recipe):
+#: its argument (a refund's id, or empty) and the payment as it was when they happened;
+#: one tuple shared by the change's events.
+Source = tuple[str, Payment]
+
+
 class Event:
     """One event as a provider would emit it.
 
     The body is rendered on first use from a snapshot taken when the event happened
     (payments are immutable), so emitting an event costs nothing on the request path
-    when no one is listening.
+    when no one is listening. An event with a `recipe` (and its `source`) says how, so
+    that a store may keep that instead of the body.
     """
 
-    __slots__ = ("_body", "_render", "created", "id", "namespace", "provider", "type", "url")
+    __slots__ = ("_body", "_render", "created", "id", "namespace", "provider", "recipe",
+                 "source", "type", "url")
 
     def __init__(self, *, id: str, provider: str, namespace: str, type: str, created: float,
-                 render: Callable[[], bytes], url: str | None = None) -> None:
+                 render: Callable[[], bytes], url: str | None = None,
+                 recipe: str | None = None, source: Source | None = None) -> None:
         self.id = id
         self.provider = provider
         self.namespace = namespace
@@ -95,6 +131,8 @@ class Event:
         # Where the request that caused it said to send it (Mollie's webhookUrl, Daraja's
         # CallBackURL, Mercado Pago's notification_url): it goes there and nowhere else.
         self.url = url
+        self.recipe = recipe
+        self.source = source
         self._render: Callable[[], bytes] | None = render
         self._body = b""
 

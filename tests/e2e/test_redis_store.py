@@ -201,3 +201,35 @@ def test_a_dispute_is_kept_in_redis_and_found_by_its_id_after_a_restart(
         assert refused.value.code == "charge_disputed"
     finally:
         second.stop()
+
+
+def test_events_are_listed_by_any_process_as_they_happened(empty_redis: str) -> None:
+    """Stripe's payment events are kept as what renders them (the payment as each change
+    left it), not as bodies: another process lists the same events, each showing the
+    payment as it was when the event happened."""
+    key = "sk_test_redis_events"
+    first, second = SimulatorServer(Settings(store=empty_redis)), \
+        SimulatorServer(Settings(store=empty_redis))
+    first.start()
+    second.start()
+    try:
+        client = sdk(first, key)
+        pi = client.v1.payment_intents.create(params={
+            "amount": 4200, "currency": "eur", "capture_method": "manual",
+            "payment_method": "pm_card_visa", "confirm": True})
+        pi = client.v1.payment_intents.capture(pi.id, params={"amount_to_capture": 4000})
+        refund = client.v1.refunds.create(params={"payment_intent": pi.id, "amount": 1500})
+        listed = [e.to_dict() for e in client.v1.events.list(params={"limit": 100}).data]
+        assert [e.to_dict() for e in
+                sdk(second, key).v1.events.list(params={"limit": 100}).data] == listed
+        shown = {e["type"]: e["data"]["object"] for e in listed}
+        assert shown["payment_intent.created"]["status"] == "requires_capture"
+        assert shown["payment_intent.amount_capturable_updated"]["amount_capturable"] == 4200
+        assert shown["payment_intent.succeeded"]["amount_received"] == 4000
+        assert shown["charge.captured"]["amount_refunded"] == 0
+        assert (shown["refund.created"]["id"], shown["refund.created"]["amount"]) == (
+            refund.id, 1500)
+        assert shown["charge.refunded"]["amount_refunded"] == 1500
+    finally:
+        first.stop()
+        second.stop()

@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from paysandbox.core import payments
+from paysandbox.core.commands import NO_WRITES
 from paysandbox.core.outcomes import Outcome
 from paysandbox.core.payments import InvalidTransition, Payment, Status
 from paysandbox.core.tenancy import internal, tenant
 from paysandbox.store import AlreadyExists, IdempotencyRecord, MemoryStore, NotFound, Store
 from paysandbox.store.redis import RedisStore
-from paysandbox.webhooks.dispatcher import Event
+from paysandbox.webhooks.dispatcher import Event, Source, recipe
 
 NOW = 1_700_000_000.0
 
@@ -316,6 +317,49 @@ async def test_event_body_is_rendered_from_the_snapshot(store: Store) -> None:
     assert e.body == b'{"n": 7}'
     assert e.summary() == {"id": "evt_7", "provider": "stripe",
                            "type": "payment_intent.succeeded", "created": NOW + 7}
+
+
+def _amount_and_status(eid: str, type_: str, created: float, p: Payment, arg: str) -> bytes:
+    return f"{eid} {type_} {created} {p.amount} {p.status.value} {arg}".encode()
+
+
+recipe("test.amount-and-status", _amount_and_status)
+
+
+def _emitted(before: Payment | None, after: Payment) -> list[Event]:
+    """One event that is not rendered from the payment by a recipe, then two that are."""
+    made = []
+    for n, type_ in enumerate(("payment.plain", "payment.changed", "payment.noted")):
+        eid = f"evt_{after.version}_{n}"
+        source: Source | None = ("x" if n else "", after) if n else None
+        made.append(Event(
+            id=eid, provider="stripe", namespace=after.namespace, type=type_,
+            created=NOW + n, recipe="test.amount-and-status" if n else None, source=source,
+            render=lambda eid=eid, type_=type_, n=n, a=after: _amount_and_status(  # type: ignore[misc]
+                eid, type_, NOW + n, a, "x" if n else "")))
+    return made
+
+
+async def test_events_rendered_from_their_payment_read_back_as_they_were_emitted(
+        make_store: MakeStore) -> None:
+    store = make_store(max_events=5)
+    done = await store.commit("sk_test_a", "pi_1", None, create=payment(), writes=NO_WRITES,
+                              emit=_emitted)
+    first = {e.id: e.body for e in done.events}
+    assert [e.body for e in await store.events("sk_test_a")] == \
+        [first[e.id] for e in reversed(done.events)]
+    done = await store.commit("sk_test_a", "pi_1", lambda p: payments.void(p, NOW),
+                              writes=NO_WRITES, emit=_emitted)
+    second = {e.id: e.body for e in done.events}
+    # The first change's oldest event is gone (max_events); the two kept are still
+    # rendered from the payment as that change left it, not as it is now.
+    kept = await store.events("sk_test_a")
+    assert [e.id for e in kept] == ["evt_1_2", "evt_1_1", "evt_1_0", "evt_0_2", "evt_0_1"]
+    assert {e.id: e.body for e in kept} == {
+        **second, "evt_0_2": first["evt_0_2"], "evt_0_1": first["evt_0_1"]}
+    assert first["evt_0_1"].split()[4] != second["evt_1_1"].split()[4]  # its status
+    assert [e.id for e in await store.events("sk_test_a", limit=1)] == ["evt_1_2"]
+    assert (await store.events("sk_test_a", limit=5))[4].body == first["evt_0_1"]
 
 
 async def test_stored_payments_are_the_immutable_snapshots(store: Store) -> None:

@@ -81,7 +81,7 @@ from paysandbox.providers.stripe import (
     wire,
 )
 from paysandbox.providers.stripe.dialect import StripeDialect
-from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme
+from paysandbox.webhooks.dispatcher import Endpoint, Event, WebhookScheme, recipe
 
 
 class StripeProvider:
@@ -268,7 +268,8 @@ class StripeProvider:
             assert refund is not None
             return lambda: wire.refund(p, refund)
 
-        return self._events(namespace, now, [(t, render(kind)) for t, kind in types])
+        return wire.events(namespace, now, [(t, render(kind)) for t, kind in types],
+                           kinds=types, source=("" if refund is None else refund.id, p))
 
     def _events(self, namespace: str, now: float,
                 made: Sequence[tuple[str, Callable[[], dict[str, Any]]]]) -> list[Event]:
@@ -309,6 +310,33 @@ class StripeProvider:
         now = p.history[-1].at if p.history else p.created
         return self._events(namespace, now,
                             [(t, lambda: disputes.dispute(p, d)) for t in types])
+
+
+def _refund(p: Payment, refund_id: str) -> dict[str, Any]:
+    found = p.refund(refund_id)
+    assert found is not None  # (the refund the event announces is the payment's)
+    return wire.refund(p, found)
+
+
+#: The object each kind of payment event carries (as `events_for` renders it), from the
+#: payment and the recipe's argument (a refund's id): how the events are rendered again.
+_OBJECTS: dict[str, Callable[[Payment, str], dict[str, Any]]] = {
+    "pi": lambda p, _: wire.payment_intent(p),
+    "ch": lambda p, _: wire.charge(p),
+    "efw": lambda p, _: disputes.early_fraud_warning(p),
+    "pm": lambda p, _: saved.attached_event(p) or {},
+    "re": _refund,
+}
+
+
+def _recipe(kind: str) -> Callable[[str, str, float, Payment, str], bytes]:
+    make = _OBJECTS[kind]
+    return lambda eid, type_, created, p, arg: wire.dumps(
+        wire.event(eid, type_, created, make(p, arg), None, None))
+
+
+for _kind in _OBJECTS:
+    recipe(wire.RECIPES[_kind], _recipe(_kind))
 
 
 _ATTEMPT_EVENTS: dict[Status, list[tuple[str, str]]] = {

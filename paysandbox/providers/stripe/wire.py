@@ -24,7 +24,7 @@ from paysandbox.core.payments import CardDetails, Payment, Refund, Status
 from paysandbox.errors import ApiError, InvalidRequest
 from paysandbox.ledger import charge_entry_id, refund_entry_id
 from paysandbox.providers.base import data_table
-from paysandbox.webhooks.dispatcher import Event, Signed
+from paysandbox.webhooks.dispatcher import Event, Signed, Source
 
 API_VERSION = "2026-10-28.endive"
 DOCS = "https://docs.stripe.com"
@@ -484,9 +484,17 @@ def dumps(obj: Any) -> bytes:
     return orjson.dumps(obj)
 
 
+#: The recipe (webhooks.dispatcher.recipe) of each kind of payment event, by the kind
+#: `events` is given.
+RECIPES = {kind: f"stripe.{kind}" for kind in ("pi", "ch", "efw", "pm", "re")}
+
+
 def events(namespace: str, now: float,
-           made: Sequence[tuple[str, Callable[[], Mapping[str, Any]]]]) -> list[Event]:
-    """Stripe events of `(type, object renderer)` pairs, rendered when first sent."""
+           made: Sequence[tuple[str, Callable[[], Mapping[str, Any]]]], *,
+           kinds: Sequence[tuple[str, str]] = (), source: Source | None = None) -> list[Event]:
+    """Stripe events of `(type, object renderer)` pairs, rendered when first sent; with
+    `kinds` (`(type, kind)`, one per pair: the kind of object, a key of RECIPES) and
+    `source`, each says how to render it again (Event.recipe)."""
     out = []
     for type_, obj in made:
         eid = new_id("evt")
@@ -494,6 +502,9 @@ def events(namespace: str, now: float,
             id=eid, provider="stripe", namespace=namespace, type=type_, created=now,
             render=lambda eid=eid, type_=type_, obj=obj: dumps(  # type: ignore[misc]
                 event(eid, type_, now, obj(), None, None))))
+    if kinds:
+        for e, (_, kind) in zip(out, kinds, strict=True):
+            e.recipe, e.source = RECIPES[kind], source
     return out
 
 
