@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import csv
+import io
 import re
 import signal
 import subprocess
@@ -32,7 +34,7 @@ from mercadopago.http import HttpClient
 from mollie.api.client import Client as Mollie
 
 import paysandbox
-from paysandbox.testing.client import AdminClient
+from paysandbox.testing.client import AdminClient, wait_until
 
 HERE = Path(__file__).resolve().parent
 
@@ -167,6 +169,54 @@ def test_adyen(served: Served) -> None:
     item = delivery.json()["notificationItems"][0]["NotificationRequestItem"]
     assert item["pspReference"] == res["pspReference"]
     assert Adyen.util.is_valid_hmac_notification(item, served.receiver.secret("adyen"))
+
+
+def test_payouts_their_report_runs_and_adyens_settlement_report(served: Served) -> None:
+    """The ledger's surfaces from the wheel: a Stripe payout and its reconciliation
+    report's CSV, an Adyen batch announced by REPORT_AVAILABLE and downloaded from it."""
+    key = f"sk_test_{uuid.uuid4().hex}"
+    client = stripe.StripeClient(key, base_addresses={"api": served.url + "/stripe"})
+    client.v1.payment_intents.create(params={
+        "amount": 10_000, "currency": "usd", "confirm": True, "payment_method": "pm_card_visa"})
+    adyen = Adyen.Adyen(xapikey=f"AQE_{uuid.uuid4().hex}", platform="test")
+    adyen.checkout.payments_api.baseUrl = served.url + "/adyen/checkout/v71"
+    paid = adyen.checkout.payments_api.payments({
+        "amount": {"currency": "EUR", "value": 2000}, "reference": "order-settle",
+        "merchantAccount": "WheelSettleECOM", "returnUrl": "https://shop.example/return",
+        "paymentMethod": {"type": "scheme", "encryptedCardNumber": "test_4111111111111111",
+                          "encryptedExpiryMonth": "test_03", "encryptedExpiryYear": "test_2030",
+                          "encryptedSecurityCode": "test_737"}}).message
+    assert paid["resultCode"] == "Authorised"
+    AdminClient(served.url).advance_clock("4d")  # available, paid out and arrived
+
+    (payout,) = client.v1.payouts.list().data
+    assert payout.status == "paid" and 0 < payout.amount < 10_000
+    run = client.v1.reporting.report_runs.create(params={
+        "report_type": "payout_reconciliation.itemized.5",
+        "parameters": {"payout": payout.id}})
+    file = client.v1.reporting.report_runs.retrieve(run.id).result
+    assert file is not None and file.url is not None
+    got = requests.get(file.url.replace("https://files.stripe.com", served.url + "/stripe"),
+                       auth=(key, ""), timeout=30)
+    assert got.status_code == 200, got.text
+    (row,) = list(csv.DictReader(io.StringIO(got.text)))
+    assert (row["automatic_payout_id"], row["reporting_category"], row["gross"]) == (
+        payout.id, "charge", "100.00")
+
+    def announced() -> list[dict[str, Any]]:
+        items = [d.json()["notificationItems"][0]["NotificationRequestItem"]
+                 for d in served.receiver.received("adyen", "REPORT_AVAILABLE")]
+        return [i for i in items if i["merchantAccountCode"] == "WheelSettleECOM"]
+
+    wait_until(announced, 10, "REPORT_AVAILABLE for WheelSettleECOM")
+    (item,) = announced()
+    assert Adyen.util.is_valid_hmac_notification(item, served.receiver.secret("adyen"))
+    report = requests.get(item["reason"], timeout=30,
+                          auth=("report@Company.Wheel", adyen.client.xapikey))
+    assert report.status_code == 200, report.text
+    rows = list(csv.DictReader(io.StringIO(report.text)))
+    assert [r["Type"] for r in rows] == ["Settled", "MerchantPayout"]
+    assert rows[0]["Psp Reference"] == paid["pspReference"]
 
 
 def test_checkoutcom(served: Served) -> None:
