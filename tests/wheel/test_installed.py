@@ -155,16 +155,23 @@ def test_a_saved_card_charged_off_session_and_the_ledger_export(served: Served) 
     assert sorted(line.split(",")[3] for line in lines[1:]) == sorted([first.id, renewal.id])
 
 
-def test_adyen(served: Served) -> None:
-    adyen = Adyen.Adyen(xapikey="AQE_wheel", platform="test")
+def adyen_card_payment(served: Served, key: str, merchant_account: str, value: int
+                       ) -> dict[str, Any]:
+    """An authorised card payment through the Adyen SDK, as a shop makes one."""
+    adyen = Adyen.Adyen(xapikey=key, platform="test")
     adyen.checkout.payments_api.baseUrl = served.url + "/adyen/checkout/v71"
-    res = adyen.checkout.payments_api.payments({
-        "amount": {"currency": "EUR", "value": 1000}, "reference": "order-1",
-        "merchantAccount": "WheelECOM", "returnUrl": "https://shop.example/return",
+    res: dict[str, Any] = adyen.checkout.payments_api.payments({
+        "amount": {"currency": "EUR", "value": value}, "reference": f"order-{value}",
+        "merchantAccount": merchant_account, "returnUrl": "https://shop.example/return",
         "paymentMethod": {"type": "scheme", "encryptedCardNumber": "test_4111111111111111",
                           "encryptedExpiryMonth": "test_03", "encryptedExpiryYear": "test_2030",
                           "encryptedSecurityCode": "test_737"}}).message
     assert res["resultCode"] == "Authorised"
+    return res
+
+
+def test_adyen(served: Served) -> None:
+    res = adyen_card_payment(served, "AQE_wheel", "WheelECOM", 1000)
     delivery = served.receiver.wait_for("adyen", "AUTHORISATION")
     item = delivery.json()["notificationItems"][0]["NotificationRequestItem"]
     assert item["pspReference"] == res["pspReference"]
@@ -178,15 +185,8 @@ def test_payouts_their_report_runs_and_adyens_settlement_report(served: Served) 
     client = stripe.StripeClient(key, base_addresses={"api": served.url + "/stripe"})
     client.v1.payment_intents.create(params={
         "amount": 10_000, "currency": "usd", "confirm": True, "payment_method": "pm_card_visa"})
-    adyen = Adyen.Adyen(xapikey=f"AQE_{uuid.uuid4().hex}", platform="test")
-    adyen.checkout.payments_api.baseUrl = served.url + "/adyen/checkout/v71"
-    paid = adyen.checkout.payments_api.payments({
-        "amount": {"currency": "EUR", "value": 2000}, "reference": "order-settle",
-        "merchantAccount": "WheelSettleECOM", "returnUrl": "https://shop.example/return",
-        "paymentMethod": {"type": "scheme", "encryptedCardNumber": "test_4111111111111111",
-                          "encryptedExpiryMonth": "test_03", "encryptedExpiryYear": "test_2030",
-                          "encryptedSecurityCode": "test_737"}}).message
-    assert paid["resultCode"] == "Authorised"
+    adyen_key = f"AQE_{uuid.uuid4().hex}"
+    paid = adyen_card_payment(served, adyen_key, "WheelSettleECOM", 2000)
     AdminClient(served.url).advance_clock("4d")  # available, paid out and arrived
 
     (payout,) = client.v1.payouts.list().data
@@ -212,7 +212,7 @@ def test_payouts_their_report_runs_and_adyens_settlement_report(served: Served) 
     (item,) = announced()
     assert Adyen.util.is_valid_hmac_notification(item, served.receiver.secret("adyen"))
     report = requests.get(item["reason"], timeout=30,
-                          auth=("report@Company.Wheel", adyen.client.xapikey))
+                          auth=("report@Company.Wheel", adyen_key))
     assert report.status_code == 200, report.text
     rows = list(csv.DictReader(io.StringIO(report.text)))
     assert [r["Type"] for r in rows] == ["Settled", "MerchantPayout"]
