@@ -288,7 +288,7 @@ if claiming then
   touch(claims, responses, ages, meta, key, IDEMS)
 end
 if e == 0 then return {1} end
-if redis.call('LPUSH', KEYS[6], unpack(ARGV, ev, ev + e - 1)) > EVENTS then
+if redis.call('LPUSH', KEYS[6], unpack(ARGV, ev, ev + e - 1)) > EVENTS + SLACK then
   redis.call('LTRIM', KEYS[6], 0, EVENTS - 1)
 end
 local result = {1}
@@ -315,12 +315,14 @@ return result
 def _commit_script(*, retain: int, events: int, idempotency_keys: int, ttl: float,
                    lease: float) -> str:
     """The commit script with this store's bounds in its source (one script per set of
-    bounds: processes configured alike share it)."""
+    bounds: processes configured alike share it). The events' list is trimmed back to
+    `events` once it holds `events // 16` more (at most 256), not at every commit: the
+    reader shows only the newest `events`."""
     def number(value: float) -> str:
         return repr(float(value)) if math.isfinite(value) else "math.huge"
     return (f"local RETAIN, EVENTS, IDEMS = {int(retain)}, {int(events)}, "
-            f"{int(idempotency_keys)}\nlocal TTL, LEASE = {number(ttl)}, {number(lease)}\n"
-            + _COMMIT)
+            f"{int(idempotency_keys)}\nlocal SLACK = {min(256, max(0, int(events)) // 16)}\n"
+            f"local TTL, LEASE = {number(ttl)}, {number(lease)}\n" + _COMMIT)
 
 
 # KEYS: claims, responses, ages, namespaces, meta; ARGV: key, claim JSON, max,
@@ -835,10 +837,14 @@ class RedisStore:
                      limit: int = 100) -> list[Event]:
         if limit <= 0:
             return []
-        stop = limit - 1 if provider is None else -1
+        # The list may hold a few more than `max_events` (see _commit_script): the
+        # oldest of them are not shown.
+        kept = self._max_events if self._max_events > 0 else 0  # 0: no bound
+        stop = (min(limit, kept or limit) if provider is None else kept) - 1
         key = self._key(namespace, "events")
         payments = _Payments(key)
-        found = (_load_event(raw, payments) for raw in await self._redis.lrange(key, 0, stop))
+        found = (_load_event(raw, payments, namespace)
+                 for raw in await self._redis.lrange(key, 0, stop))
         return [e for e in found if provider is None or e.provider == provider][:limit]
 
     @_guarded
@@ -980,10 +986,20 @@ def _dump_events(events: Sequence[Event], after: Payment, stored: bytes) -> list
         if source is None or e.recipe is None or source[1] is not after:
             out.append(_dump_event(e))
             continue
-        header = orjson.dumps({
-            "id": e.id, "provider": e.provider, "namespace": e.namespace, "type": e.type,
-            "created": e.created, "url": e.url, "recipe": e.recipe, "arg": source[0],
-            "from": holder})
+        # What the reader knows leaves the header (every byte costs Redis to hash it
+        # into a Lua string): the namespace when it is the list's, no URL, an empty
+        # argument, and the holder naming itself.
+        doc = {"id": e.id, "provider": e.provider, "type": e.type, "created": e.created,
+               "recipe": e.recipe}
+        if e.namespace != after.namespace:
+            doc["namespace"] = e.namespace
+        if e.url is not None:
+            doc["url"] = e.url
+        if source[0] != "":
+            doc["arg"] = source[0]
+        if e.id != holder:
+            doc["from"] = holder
+        header = orjson.dumps(doc)
         out.append(header + b"\n" + stored if e.id == holder else header)
     return out
 
@@ -1010,19 +1026,20 @@ class _Payments:
         return found
 
 
-def _load_event(raw: bytes | str, payments: _Payments) -> Event:
-    """An event as `_dump_events` kept it; `payments` gathers the payments of the events
-    read before it (newer), from which those with a recipe are rendered."""
+def _load_event(raw: bytes | str, payments: _Payments, namespace: str) -> Event:
+    """An event as `_dump_events` kept it, in `namespace`'s list; `payments` gathers the
+    payments of the events read before it (newer), from which those with a recipe are
+    rendered."""
     data = _bytes(raw)
     header, newline, rest = data.partition(b"\n")
     doc = orjson.loads(header)
     name = doc.get("recipe")
     if name is not None:
-        eid, type_, created, arg, holder = (doc["id"], doc["type"], doc["created"],
-                                            doc["arg"], doc["from"])
+        eid, type_, created = doc["id"], doc["type"], doc["created"]
+        arg, holder = doc.get("arg", ""), doc.get("from", eid)
         if newline:
             payments.raw[eid] = rest
-        return Event(id=eid, provider=doc["provider"], namespace=doc["namespace"],
+        return Event(id=eid, provider=doc["provider"], namespace=doc.get("namespace", namespace),
                      type=type_, created=created, url=doc.get("url"),
                      render=lambda: rendered(name, eid, type_, created,
                                              payments.get(holder), arg))
