@@ -99,6 +99,8 @@ CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 _SEEN = 4096
 _TYPED = 65_536
 _BASES = 4096
+#: Aliases, records or events one commit takes (each count is one byte, '0' + n).
+_MOST = 200
 
 _FOREIGN = re.compile(r"paysandbox-foreign (?P<key>\S+) holds a (?P<type>\w+), "
                       r"not a (?P<kind>\w+)")
@@ -174,10 +176,12 @@ end
 # parses and Lua allocates on every call. KEYS: payment, order, provider order,
 # namespaces, aliases, events; every other key of the namespace is made from its prefix
 # (the order key's, without `order`) when it is needed. ARGV: the bytes expected ('' to
-# create), the bytes to store, id, namespace, then one line of the counts and flags:
-# "<kind to read or -> <check the keys' types (see RedisStore._typed): 1 or 0>
-# <aliases> <records> <events> <claim an idempotency key: 1 or 0> <note the events as
-# owed deliveries: 1 yes, 2 if records were read, 0 no>", then the aliases, for each
+# create), the bytes to store, id, namespace, then the flags and counts as one string,
+# each of the first six bytes '0' plus a number (read with string.byte: a Lua pattern
+# costs more than the rest of the script's parsing): whether to check the keys' types
+# (see RedisStore._typed), to claim an idempotency key, to note the events as owed
+# deliveries (1 yes, 2 if records were read), the numbers of aliases, records and
+# events; then the kind of records to read ('-' for none). Then the aliases, for each
 # record its namespace ('' for this one, else its key prefix, `}:`, a newline and its
 # name), kind, id and JSON, the events, then if claiming the key, its claim and virtual
 # now, and if claiming or noting the wall-clock time. The events' ids, which owed
@@ -192,9 +196,10 @@ local function writable(key, kind)
     error('paysandbox-foreign ' .. key .. ' holds a ' .. t .. ', not a ' .. kind)
   end
 end
-local kind, check, n, m, e, claiming, noting = string.match(ARGV[5],
-  '^(.-) (%d) (%d+) (%d+) (%d+) (%d) (%d)$')
-n, m, e, claiming = tonumber(n), tonumber(m), tonumber(e), claiming == '1'
+local check, claiming, noting, n, m, e = string.byte(ARGV[5], 1, 6)
+check, claiming, noting = check - 48, claiming == 49, noting - 48
+n, m, e = n - 48, m - 48, e - 48
+local kind = string.sub(ARGV[5], 7)
 local prefix = string.sub(KEYS[2], 1, -6)
 local at = 6 + n
 local ev = at + 4 * m
@@ -222,7 +227,7 @@ local function place(where)
   return string.sub(where, 1, cut + 1), string.sub(where, cut + 3)
 end
 local created = ARGV[1] == ''
-if check == '1' then
+if check == 1 then
   -- Every key is checked before the first write (the first time this process writes
   -- it): a script that fails half-way keeps the writes it made, so a key of another
   -- type (written by something else) must stop it before it changes anything.
@@ -299,11 +304,11 @@ if kind ~= '-' then
     table.insert(result, 1, 1)
   end
 end
-if noting == '1' or (noting == '2' and #result > 1) then
+if noting == 1 or (noting == 2 and #result > 1) then
   local owed = {}
   for i = ev, ev + e - 1 do
     owed[#owed + 1] = wall
-    owed[#owed + 1] = string.match(ARGV[i], '^{"id":"([^"]*)"')
+    owed[#owed + 1] = string.sub(ARGV[i], 8, string.find(ARGV[i], '"', 8, true) - 1)
   end
   redis.call('ZADD', prefix .. 'owed', unpack(owed))
   result[1] = 3
@@ -658,10 +663,13 @@ class RedisStore:
             if owed and events:
                 noting = 1 if owed == OWED_ALWAYS or any(e.url for e in events) else \
                     2 if read is not None else 0
-            args: list[Any] = [
-                raw, stored, payment_id, namespace,
-                f"{read or '-'} {1 if check else 0} {len(writes.aliases)} {len(records)} "
-                f"{len(events)} {0 if claiming is None else 1} {noting}", *writes.aliases]
+            counts = (len(writes.aliases), len(records), len(events))
+            if max(counts) > _MOST:
+                raise ValueError(f"one change of {payment_id} has {counts} aliases, "
+                                 f"records and events; a commit takes {_MOST} of each")
+            flags = bytes((48 + check, 48 + (claiming is not None), 48 + noting,
+                           *(48 + c for c in counts))) + (read or "-").encode()
+            args: list[Any] = [raw, stored, payment_id, namespace, flags, *writes.aliases]
             for r in records:
                 ns = r.namespace
                 args += ["" if ns is None or ns == namespace else
