@@ -16,7 +16,8 @@ namespace:
     idem, idem-done     idempotency claims and responses as JSON (hashes), and
     idem-age            their age, to forget the oldest first (sorted set), and
     idem-meta           when each was claimed and until when its lease holds (hash)
-    events              the outbox, newest first, capped at `max_events` (list); see
+    events              the outbox, newest first, capped at `max_events` (list; it
+                        may hold a sixteenth more, at most 256, never shown); see
                         `_dump_events` for the forms of an event
     owed                ids of events whose deliveries the fleet's webhook outbox had
                         not yet taken when they were stored, by wall-clock time (sorted
@@ -446,7 +447,8 @@ class RedisStore:
 
     Per namespace the newest `retain_payments` payments are kept (with their aliases),
     `max_idempotency_keys` idempotency keys, each for `idempotency_ttl` virtual seconds,
-    and `max_events` events (default: as many as payments)."""
+    and `max_events` events (default: as many as payments; the list is trimmed once it
+    holds a sixteenth more, at most 256, which are never shown)."""
 
     keeps_copies = True  # the payments it last wrote or read (_remember)
 
