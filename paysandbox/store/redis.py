@@ -16,7 +16,8 @@ namespace:
     idem, idem-done     idempotency claims and responses as JSON (hashes), and
     idem-age            their age, to forget the oldest first (sorted set), and
     idem-meta           when each was claimed and until when its lease holds (hash)
-    events              the outbox, newest first, capped at `max_events` (list); see
+    events              the outbox, newest first, capped at `max_events` (list; it
+                        may hold a sixteenth more, at most 256, never shown); see
                         `_dump_events` for the forms of an event
     owed                ids of events whose deliveries the fleet's webhook outbox had
                         not yet taken when they were stored, by wall-clock time (sorted
@@ -54,6 +55,7 @@ import base64
 import contextlib
 import functools
 import logging
+import math
 import re
 import secrets
 import time
@@ -98,6 +100,8 @@ CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 _SEEN = 4096
 _TYPED = 65_536
 _BASES = 4096
+#: Aliases, records or events one commit takes (each count is one byte, '0' + n).
+_MOST = 200
 
 _FOREIGN = re.compile(r"paysandbox-foreign (?P<key>\S+) holds a (?P<type>\w+), "
                       r"not a (?P<kind>\w+)")
@@ -116,13 +120,13 @@ local function retain(max, prefix, length)
     if #gone > 0 then redis.call('HDEL', KEYS[5], unpack(gone)) end
     redis.call('DEL', prefix .. 'pay:' .. old, of)
     table.insert(gone, old)
-    redis.call('RPUSH', KEYS[6], unpack(gone))
-    redis.call('SADD', KEYS[7], unpack(gone))
-    local excess = redis.call('LLEN', KEYS[6]) - 2 * max
+    local evicted, set = prefix .. 'evicted', prefix .. 'evicted-set'
+    local excess = redis.call('RPUSH', evicted, unpack(gone)) - 2 * max
+    redis.call('SADD', set, unpack(gone))
     if excess > 0 then
-      local forgotten = redis.call('LRANGE', KEYS[6], 0, excess - 1)
-      redis.call('LTRIM', KEYS[6], excess, -1)
-      redis.call('SREM', KEYS[7], unpack(forgotten))
+      local forgotten = redis.call('LRANGE', evicted, 0, excess - 1)
+      redis.call('LTRIM', evicted, excess, -1)
+      redis.call('SREM', set, unpack(forgotten))
     end
     -- a provider's list holds no more than all of them do, so it is trimmed only here
     redis.call('LTRIM', KEYS[3], -max, -1)
@@ -168,21 +172,24 @@ local function touch(claims, responses, ages, meta, key, max)
 end
 """
 
-# One state change in one call (Store.commit). KEYS: payment, order, provider order,
-# namespaces, aliases, evicted list, evicted set, events, and the objects and order of
-# the kind to read; ARGV: the bytes expected ('' to create), the bytes to store, id,
-# namespace, retain, the namespace's key prefix, the events kept, whether to read,
-# whether to check the keys' types (see RedisStore._typed), then the number of aliases
-# and the aliases, the number of records and, for each, its
-# namespace's key prefix, its namespace, kind, id and JSON, and the number of events and
-# the events, then whether to claim an idempotency key and, if so, the key, its claim,
-# the keys kept, virtual now, TTL, wall-clock now and lease (as _IDEMPOTENCY_BEGIN, whose
-# four keys follow the others), then whether to note the events as owed deliveries
-# (KEYS[15]: '1' yes, '2' if records were read, else no) and, if so, the wall-clock time
-# and the events' ids. Returns -1 when a payment to create exists, {2, claim, response}
-# when the key is held, {0, the stored bytes or false} when they are not the ones
-# expected (nothing written in either case), else {1, the records read}, or {3, …} when
-# the events were noted as owed.
+# One state change in one call (Store.commit). The bounds are the process's own, in the
+# script's source (`_commit_script`), not arguments: each argument is a string Redis
+# parses and Lua allocates on every call. KEYS: payment, order, provider order,
+# namespaces, aliases, events; every other key of the namespace is made from its prefix
+# (the order key's, without `order`) when it is needed. ARGV: the bytes expected ('' to
+# create), the bytes to store, id, namespace, then the flags and counts as one string,
+# each of the first six bytes '0' plus a number (read with string.byte: a Lua pattern
+# costs more than the rest of the script's parsing): whether to check the keys' types
+# (see RedisStore._typed), to claim an idempotency key, to note the events as owed
+# deliveries (1 yes, 2 if records were read), the numbers of aliases, records and
+# events; then the kind of records to read ('-' for none). Then the aliases, for each
+# record its namespace ('' for this one, else its key prefix, `}:`, a newline and its
+# name), kind, id and JSON, the events, then if claiming the key, its claim and virtual
+# now, and if claiming or noting the wall-clock time. The events' ids, which owed
+# deliveries are noted by, are read from their headers (`_dump_event`: the id first).
+# Returns -1 when a payment to create exists, {2, claim, response} when the key is held,
+# {0, the stored bytes or false} when they are not the ones expected (nothing written in
+# either case), else {1, the records read}, or {3, …} when the events were noted as owed.
 _COMMIT = _RETAIN + _TOUCH + """
 local function writable(key, kind)
   local t = redis.call('TYPE', key)['ok']
@@ -190,106 +197,139 @@ local function writable(key, kind)
     error('paysandbox-foreign ' .. key .. ' holds a ' .. t .. ', not a ' .. kind)
   end
 end
-local n = tonumber(ARGV[10])
-local at = 11 + n
-local m = tonumber(ARGV[at])
-local ev = at + 1 + 5 * m
-local e = tonumber(ARGV[ev])
-local ic = ev + e + 1
-local claiming = ARGV[ic] == '1'
+local check, claiming, noting, n, m, e = string.byte(ARGV[5], 1, 6)
+check, claiming, noting = check - 48, claiming == 49, noting - 48
+n, m, e = n - 48, m - 48, e - 48
+local kind = string.sub(ARGV[5], 7)
+local prefix = string.sub(KEYS[2], 1, -6)
+local at = 6 + n
+local ev = at + 4 * m
+local ic = ev + e
+local wall = ARGV[ic + (claiming and 3 or 0)]
+local claims, responses, ages, meta
 if claiming then
-  local claim = redis.call('HGET', KEYS[11], ARGV[ic + 1])
+  claims, responses = prefix .. 'idem', prefix .. 'idem-done'
+  ages, meta = prefix .. 'idem-age', prefix .. 'idem-meta'
+  local claim = redis.call('HGET', claims, ARGV[ic])
   if claim then
-    local response = redis.call('HGET', KEYS[12], ARGV[ic + 1])
-    local meta = redis.call('HGET', KEYS[14], ARGV[ic + 1]) or ''
-    local at, leased = string.match(meta, '^(%S+) (%S+)$')
-    local expired = at and tonumber(ARGV[ic + 4]) - tonumber(at) >= tonumber(ARGV[ic + 5])
-    if not expired and (response or tonumber(leased or '0') > tonumber(ARGV[ic + 6])) then
+    local response = redis.call('HGET', responses, ARGV[ic])
+    local held = redis.call('HGET', meta, ARGV[ic]) or ''
+    local at, leased = string.match(held, '^(%S+) (%S+)$')
+    local expired = at and tonumber(ARGV[ic + 2]) - tonumber(at) >= TTL
+    if not expired and (response or tonumber(leased or '0') > tonumber(wall)) then
       return {2, claim, response or ''}
     end
   end
 end
+-- A record's namespace: '' for this one, else "<its key prefix>\\n<its name>"
+local function place(where)
+  if where == '' then return prefix, ARGV[4] end
+  local cut = string.find(where, '}:\\n', 1, true)
+  return string.sub(where, 1, cut + 1), string.sub(where, cut + 3)
+end
 local created = ARGV[1] == ''
-if created then
-  if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+if check == 1 then
+  -- Every key is checked before the first write (the first time this process writes
+  -- it): a script that fails half-way keeps the writes it made, so a key of another
+  -- type (written by something else) must stop it before it changes anything.
+  if created then
+    if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+  else
+    local stored = redis.call('GET', KEYS[1])
+    if stored ~= ARGV[1] then return {0, stored} end
+  end
+  writable(KEYS[1], 'string') writable(KEYS[2], 'list') writable(KEYS[3], 'list')
+  writable(KEYS[4], 'set') writable(KEYS[5], 'hash')
+  if e > 0 then writable(KEYS[6], 'list') end
+  if claiming then
+    writable(claims, 'hash') writable(responses, 'hash') writable(ages, 'zset')
+    writable(meta, 'hash')
+  end
+  if n > 0 then writable(prefix .. 'aliases-of:' .. ARGV[3], 'set') end
+  for i = 0, m - 1 do
+    local base = at + 4 * i
+    local p = place(ARGV[base])
+    writable(p .. 'obj:' .. ARGV[base + 1], 'hash')
+    writable(p .. 'obj-order:' .. ARGV[base + 1], 'list')
+  end
+  redis.call('SET', KEYS[1], ARGV[2])
+elseif created then
+  -- the keys were checked before: the existence check and the write are one call
+  if not redis.call('SET', KEYS[1], ARGV[2], 'NX') then return -1 end
 else
   local stored = redis.call('GET', KEYS[1])
   if stored ~= ARGV[1] then return {0, stored} end
-end
--- Every key is checked before the first write (the first time this process writes
--- it): a script that fails half-way keeps the writes it made, so a key of another type
--- (written by something else) must stop it before it changes anything.
-if ARGV[9] == '1' then
-  writable(KEYS[1], 'string') writable(KEYS[2], 'list') writable(KEYS[3], 'list')
-  writable(KEYS[4], 'set') writable(KEYS[5], 'hash')
-  if e > 0 then writable(KEYS[8], 'list') end
-  if claiming then
-    writable(KEYS[11], 'hash') writable(KEYS[12], 'hash') writable(KEYS[13], 'zset')
-    writable(KEYS[14], 'hash')
-  end
-  if n > 0 then writable(ARGV[6] .. 'aliases-of:' .. ARGV[3], 'set') end
-  for i = 0, m - 1 do
-    local base = at + 1 + 5 * i
-    writable(ARGV[base] .. 'obj:' .. ARGV[base + 2], 'hash')
-    writable(ARGV[base] .. 'obj-order:' .. ARGV[base + 2], 'list')
-  end
-end
-redis.call('SET', KEYS[1], ARGV[2])
-local aliased = {}
-for i = 11, 10 + n do
-  aliased[#aliased + 1] = ARGV[i]
-  aliased[#aliased + 1] = ARGV[3]
+  redis.call('SET', KEYS[1], ARGV[2])
 end
 if n > 0 then
+  local aliased = {}
+  for i = 6, 5 + n do
+    aliased[#aliased + 1] = ARGV[i]
+    aliased[#aliased + 1] = ARGV[3]
+  end
   redis.call('HSET', KEYS[5], unpack(aliased))
-  redis.call('SADD', ARGV[6] .. 'aliases-of:' .. ARGV[3], unpack(ARGV, 11, 10 + n))
+  redis.call('SADD', prefix .. 'aliases-of:' .. ARGV[3], unpack(ARGV, 6, 5 + n))
 end
 for i = 0, m - 1 do
-  local base = at + 1 + 5 * i
-  local objects = ARGV[base] .. 'obj:' .. ARGV[base + 2]
-  if redis.call('HSET', objects, ARGV[base + 3], ARGV[base + 4]) == 1 then
-    redis.call('RPUSH', ARGV[base] .. 'obj-order:' .. ARGV[base + 2], ARGV[base + 3])
+  local base = at + 4 * i
+  local p, ns = place(ARGV[base])
+  if redis.call('HSET', p .. 'obj:' .. ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]) == 1 then
+    redis.call('RPUSH', p .. 'obj-order:' .. ARGV[base + 1], ARGV[base + 2])
   end
-  if ARGV[base + 1] ~= ARGV[4] then redis.call('SADD', KEYS[4], ARGV[base + 1]) end
+  if ns ~= ARGV[4] then redis.call('SADD', KEYS[4], ns) end
 end
 if created then
   local length = redis.call('RPUSH', KEYS[2], ARGV[3])
   redis.call('RPUSH', KEYS[3], ARGV[3])
-  redis.call('SADD', KEYS[4], ARGV[4])
-  retain(tonumber(ARGV[5]), ARGV[6], length)
+  -- The namespace is listed while its order holds a payment (reset removes both), so
+  -- only its first payment lists it.
+  if length == 1 then redis.call('SADD', KEYS[4], ARGV[4]) end
+  retain(RETAIN, prefix, length)
 end
 if claiming then
-  local key = ARGV[ic + 1]
-  redis.call('HDEL', KEYS[12], key)
-  redis.call('HSET', KEYS[11], key, ARGV[ic + 2])
-  redis.call('HSET', KEYS[14], key,
-             ARGV[ic + 4] .. ' ' .. (tonumber(ARGV[ic + 6]) + tonumber(ARGV[ic + 7])))
-  touch(KEYS[11], KEYS[12], KEYS[13], KEYS[14], key, tonumber(ARGV[ic + 3]))
+  local key = ARGV[ic]
+  redis.call('HDEL', responses, key)
+  redis.call('HSET', claims, key, ARGV[ic + 1])
+  redis.call('HSET', meta, key, ARGV[ic + 2] .. ' ' .. (tonumber(wall) + LEASE))
+  touch(claims, responses, ages, meta, key, IDEMS)
 end
 if e == 0 then return {1} end
-if redis.call('LPUSH', KEYS[8], unpack(ARGV, ev + 1, ev + e)) > tonumber(ARGV[7]) then
-  redis.call('LTRIM', KEYS[8], 0, tonumber(ARGV[7]) - 1)
+if redis.call('LPUSH', KEYS[6], unpack(ARGV, ev, ev + e - 1)) > EVENTS + SLACK then
+  redis.call('LTRIM', KEYS[6], 0, EVENTS - 1)
 end
 local result = {1}
-if ARGV[8] == '1' then
-  local ids = redis.call('LRANGE', KEYS[10], 0, -1)
+if kind ~= '-' then
+  local ids = redis.call('LRANGE', prefix .. 'obj-order:' .. kind, 0, -1)
   if #ids > 0 then
-    result = redis.call('HMGET', KEYS[9], unpack(ids))
+    result = redis.call('HMGET', prefix .. 'obj:' .. kind, unpack(ids))
     table.insert(result, 1, 1)
   end
 end
-local oc = ic + (claiming and 8 or 1)
-if ARGV[oc] == '1' or (ARGV[oc] == '2' and #result > 1) then
+if noting == 1 or (noting == 2 and #result > 1) then
   local owed = {}
-  for i = 1, e do
-    owed[#owed + 1] = ARGV[oc + 1]
-    owed[#owed + 1] = ARGV[oc + 1 + i]
+  for i = ev, ev + e - 1 do
+    owed[#owed + 1] = wall
+    owed[#owed + 1] = string.sub(ARGV[i], 8, string.find(ARGV[i], '"', 8, true) - 1)
   end
-  redis.call('ZADD', KEYS[15], unpack(owed))
+  redis.call('ZADD', prefix .. 'owed', unpack(owed))
   result[1] = 3
 end
 return result
 """
+
+
+def _commit_script(*, retain: int, events: int, idempotency_keys: int, ttl: float,
+                   lease: float) -> str:
+    """The commit script with this store's bounds in its source (one script per set of
+    bounds: processes configured alike share it). The events' list is trimmed back to
+    `events` once it holds `events // 16` more (at most 256), not at every commit: the
+    reader shows only the newest `events`."""
+    def number(value: float) -> str:
+        return repr(float(value)) if math.isfinite(value) else "math.huge"
+    return (f"local RETAIN, EVENTS, IDEMS = {int(retain)}, {int(events)}, "
+            f"{int(idempotency_keys)}\nlocal SLACK = {min(256, max(0, int(events)) // 16)}\n"
+            f"local TTL, LEASE = {number(ttl)}, {number(lease)}\n" + _COMMIT)
+
 
 # KEYS: claims, responses, ages, namespaces, meta; ARGV: key, claim JSON, max,
 # namespace, virtual now, TTL (virtual seconds), wall-clock now, lease (seconds).
@@ -407,7 +447,8 @@ class RedisStore:
 
     Per namespace the newest `retain_payments` payments are kept (with their aliases),
     `max_idempotency_keys` idempotency keys, each for `idempotency_ttl` virtual seconds,
-    and `max_events` events (default: as many as payments)."""
+    and `max_events` events (default: as many as payments; the list is trimmed once it
+    holds a sixteenth more, at most 256, which are never shown)."""
 
     keeps_copies = True  # the payments it last wrote or read (_remember)
 
@@ -435,7 +476,9 @@ class RedisStore:
             self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=timeout,
                                                   socket_timeout=timeout)
             _pack_in_c(self._redis.connection_pool)
-        self._commit = self._redis.register_script(_COMMIT)
+        self._commit = self._redis.register_script(_commit_script(
+            retain=self._retain, events=self._max_events,
+            idempotency_keys=max_idempotency_keys, ttl=idempotency_ttl, lease=lease))
         self._put_object = self._redis.register_script(_PUT_OBJECT)
         self._delete_object = self._redis.register_script(_DELETE_OBJECT)
         self._idem_begin = self._redis.register_script(_IDEMPOTENCY_BEGIN)
@@ -539,9 +582,6 @@ class RedisStore:
         await self.commit(payment.namespace, payment.id, None, create=payment,
                           writes=NO_WRITES)
 
-    def _retention(self, namespace: str) -> tuple[int, str]:
-        return self._retain, self._key(namespace, "")
-
     @_guarded
     async def evicted(self, namespace: str, object_id: str) -> bool:
         return bool(await self._redis.sismember(self._key(namespace, "evicted-set"),
@@ -611,43 +651,37 @@ class RedisStore:
                     assert r.namespace is not None
                     await self._put(r.namespace, r.kind, r.id, _dump_object(r.value))
             claiming = claim if claim is not None and not claim.taken else None
-            kind = read or "-"
-            keys = [key, self._key(namespace, "order"),
-                    self._key(namespace, "order:" + after.provider), self._registry(namespace),
-                    self._key(namespace, "aliases"), self._key(namespace, "evicted"),
-                    self._key(namespace, "evicted-set"), self._key(namespace, "events"),
-                    self._key(namespace, "obj:" + kind), self._key(namespace, "obj-order:" + kind),
-                    *self._idempotency_keys(namespace)[:3], self._key(namespace, "idem-meta"),
-                    self._key(namespace, "owed")]
-            written = [*keys[1:5], *(keys[7:8] if events else ()),
-                       *(keys[10:14] if claiming is not None else ()),
+            base = self._key(namespace, "")
+            keys = [key, base + "order", base + "order:" + after.provider,
+                    self._registry(namespace), base + "aliases", base + "events"]
+            written = [*keys[1:5], *(keys[5:6] if events else ()),
+                       *((base + "idem", base + "idem-done", base + "idem-age",
+                          base + "idem-meta") if claiming is not None else ()),
                        *(f"{self._key(r.namespace or namespace, '')}{part}{r.kind}"
                          for r in records for part in ("obj:", "obj-order:"))]
             typed = self._typed
             check = not typed.issuperset(written)
-            args: list[Any] = [raw, stored, payment_id, namespace,
-                               *self._retention(namespace), self._max_events,
-                               1 if read is not None else 0, 1 if check else 0,
-                               len(writes.aliases), *writes.aliases, len(records)]
-            for r in records:
-                ns = r.namespace or namespace
-                args += [self._key(ns, ""), ns, r.kind, r.id, _dump_object(r.value)]
-            args.append(len(events))
-            args += _dump_events(events, after, stored)
-            if claiming is not None:
-                args += [1, claiming.key, orjson.dumps({"fingerprint": claiming.fingerprint,
-                                                        "created": claiming.now}),
-                         self._max_idempotency, claiming.now, self._ttl, time.time(),
-                         self._lease]
-            else:
-                args.append(0)
             noting = 0
             if owed and events:
                 noting = 1 if owed == OWED_ALWAYS or any(e.url for e in events) else \
                     2 if read is not None else 0
-            args.append(noting)
-            if noting:
-                args += [time.time(), *(e.id for e in events)]
+            counts = (len(writes.aliases), len(records), len(events))
+            if max(counts) > _MOST:
+                raise ValueError(f"one change of {payment_id} has {counts} aliases, "
+                                 f"records and events; a commit takes {_MOST} of each")
+            flags = bytes((48 + check, 48 + (claiming is not None), 48 + noting,
+                           *(48 + c for c in counts))) + (read or "-").encode()
+            args: list[Any] = [raw, stored, payment_id, namespace, flags, *writes.aliases]
+            for r in records:
+                ns = r.namespace
+                args += ["" if ns is None or ns == namespace else
+                         f"{self._key(ns, '')}\n{ns}", r.kind, r.id, _dump_object(r.value)]
+            args += _dump_events(events, after, stored)
+            if claiming is not None:
+                args += [claiming.key, orjson.dumps({"fingerprint": claiming.fingerprint,
+                                                     "created": claiming.now}), claiming.now]
+            if claiming is not None or noting:
+                args.append(time.time())
             try:
                 done = await self._commit(keys=keys, args=args)
             except ResponseError as exc:
@@ -813,10 +847,14 @@ class RedisStore:
                      limit: int = 100) -> list[Event]:
         if limit <= 0:
             return []
-        stop = limit - 1 if provider is None else -1
+        # The list may hold a few more than `max_events` (see _commit_script): the
+        # oldest of them are not shown.
+        kept = self._max_events if self._max_events > 0 else 0  # 0: no bound
+        stop = (min(limit, kept or limit) if provider is None else kept) - 1
         key = self._key(namespace, "events")
         payments = _Payments(key)
-        found = (_load_event(raw, payments) for raw in await self._redis.lrange(key, 0, stop))
+        found = (_load_event(raw, payments, namespace)
+                 for raw in await self._redis.lrange(key, 0, stop))
         return [e for e in found if provider is None or e.provider == provider][:limit]
 
     @_guarded
@@ -958,10 +996,20 @@ def _dump_events(events: Sequence[Event], after: Payment, stored: bytes) -> list
         if source is None or e.recipe is None or source[1] is not after:
             out.append(_dump_event(e))
             continue
-        header = orjson.dumps({
-            "id": e.id, "provider": e.provider, "namespace": e.namespace, "type": e.type,
-            "created": e.created, "url": e.url, "recipe": e.recipe, "arg": source[0],
-            "from": holder})
+        # What the reader knows leaves the header (every byte costs Redis to hash it
+        # into a Lua string): the namespace when it is the list's, no URL, an empty
+        # argument, and the holder naming itself.
+        doc = {"id": e.id, "provider": e.provider, "type": e.type, "created": e.created,
+               "recipe": e.recipe}
+        if e.namespace != after.namespace:
+            doc["namespace"] = e.namespace
+        if e.url is not None:
+            doc["url"] = e.url
+        if source[0] != "":
+            doc["arg"] = source[0]
+        if e.id != holder:
+            doc["from"] = holder
+        header = orjson.dumps(doc)
         out.append(header + b"\n" + stored if e.id == holder else header)
     return out
 
@@ -988,19 +1036,20 @@ class _Payments:
         return found
 
 
-def _load_event(raw: bytes | str, payments: _Payments) -> Event:
-    """An event as `_dump_events` kept it; `payments` gathers the payments of the events
-    read before it (newer), from which those with a recipe are rendered."""
+def _load_event(raw: bytes | str, payments: _Payments, namespace: str) -> Event:
+    """An event as `_dump_events` kept it, in `namespace`'s list; `payments` gathers the
+    payments of the events read before it (newer), from which those with a recipe are
+    rendered."""
     data = _bytes(raw)
     header, newline, rest = data.partition(b"\n")
     doc = orjson.loads(header)
     name = doc.get("recipe")
     if name is not None:
-        eid, type_, created, arg, holder = (doc["id"], doc["type"], doc["created"],
-                                            doc["arg"], doc["from"])
+        eid, type_, created = doc["id"], doc["type"], doc["created"]
+        arg, holder = doc.get("arg", ""), doc.get("from", eid)
         if newline:
             payments.raw[eid] = rest
-        return Event(id=eid, provider=doc["provider"], namespace=doc["namespace"],
+        return Event(id=eid, provider=doc["provider"], namespace=doc.get("namespace", namespace),
                      type=type_, created=created, url=doc.get("url"),
                      render=lambda: rendered(name, eid, type_, created,
                                              payments.get(holder), arg))

@@ -18,6 +18,14 @@ Stripe create+confirm (loadbench.py's request), with and without an idempotency 
   instruction ratio is the stable one).
 
     python tests/bench/redisbench.py [--requests 300] [--warmup 300] [--wrk 5]
+    python tests/bench/redisbench.py --replay 3000
+
+`--replay N` measures Redis alone: a simulator on Redis (keeping `--retain`, default
+1,000, payments, so that retention and trimming run as under a long load) serves 2N create+confirms
+while each commit's script call (its keys and arguments) is recorded; then the calls are
+replayed, in order, against a fresh redis-server under callgrind (N to fill the bounds,
+then N measured: Redis instructions per commit) and against a plain one (`INFO
+commandstats` and `INFO cpu` per commit, on an otherwise idle Redis).
 
 It starts its own redis-server (loopback, no persistence, a temporary directory) and
 stops it and every simulator before it exits; every step has a time limit. Exit status
@@ -47,17 +55,21 @@ from instructions import allocations, connect, free_port, have_valgrind  # noqa:
 from loadbench import BODY, HEADERS, HOST, REPO, SIM_PATH, BenchError, run_wrk  # noqa: E402
 
 
-def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_redis(workdir: Path, *, callgrind: Path | None = None
+                ) -> tuple[subprocess.Popen[bytes], str]:
     binary = shutil.which("redis-server")
     if binary is None:
         raise BenchError("redis-server is not installed: apt-get install -y redis-server")
+    workdir.mkdir(exist_ok=True)
     port = free_port()
+    under = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={callgrind}"] \
+        if callgrind is not None else []
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
+        [*under, binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
          "--dir", str(workdir), "--logfile", str(workdir / "redis.log")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"redis://{HOST}:{port}/0"
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + (60 if callgrind is not None else 15)
     while time.monotonic() < deadline:
         try:
             redis.Redis.from_url(url).ping()
@@ -65,7 +77,7 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
         except redis.RedisError:
             time.sleep(0.1)
     proc.kill()
-    raise BenchError(f"redis-server did not answer on {url} within 15 s")
+    raise BenchError(f"redis-server did not answer on {url} in time")
 
 
 def send(conn: http.client.HTTPConnection, count: int, keyed: bool) -> None:
@@ -96,6 +108,118 @@ def redis_counters(client: redis.Redis) -> dict[str, float]:
         "inner": inner,
         "total": int(client.info("stats")["total_commands_processed"]),
     }
+
+
+# Runs `paysandbox serve` with every commit's script call written to a file (one JSON
+# line each, arguments as redis-py sends them, in base64), after the script's source.
+_RECORDER = """
+import base64, sys
+import orjson
+from paysandbox.store import redis as store
+out = open(sys.argv[1], "wb")
+def raw(v):
+    if isinstance(v, bytes): return v
+    if isinstance(v, float): return repr(v).encode()
+    return str(v).encode()
+class Recorded:
+    def __init__(self, script):
+        self.script = script
+        out.write(orjson.dumps({"script": script.script}) + b"\\n")
+    async def __call__(self, keys=(), args=()):
+        out.write(orjson.dumps([base64.b64encode(raw(v)).decode()
+                                for v in (*keys, *args)] + [len(keys)]) + b"\\n")
+        out.flush()
+        return await self.script(keys=keys, args=args)
+made = store.RedisStore.__init__
+def init(self, *a, **k):
+    made(self, *a, **k)
+    self._commit = Recorded(self._commit)
+store.RedisStore.__init__ = init
+from paysandbox.cli import main
+raise SystemExit(main(sys.argv[2:]))
+"""
+
+
+def record(count: int, workdir: Path, retain: int) -> tuple[str, list[list[bytes]]]:
+    """The commits' script and its calls (keys, then arguments, then the number of keys)
+    for `count` create+confirms of a simulator on Redis."""
+    import base64
+
+    import orjson
+    server, url = start_redis(workdir / "record")
+    out = workdir / "commits.jsonl"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYSANDBOX_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _RECORDER, str(out), "serve", "--port", str(port),
+         "--store", url, "--retain-payments", str(retain)],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        conn = connect(port, proc, timeout=60)
+        send(conn, count, False)
+        conn.close()
+    finally:
+        stop(proc)
+        stop(server)
+    lines = out.read_bytes().splitlines()
+    script = orjson.loads(lines[0])["script"]
+    calls = []
+    for line in lines[1:]:
+        *parts, nkeys = orjson.loads(line)
+        calls.append([str(nkeys).encode(), *(base64.b64decode(p) for p in parts)])
+    return script, calls
+
+
+def replay(count: int, workdir: Path, retain: int) -> dict[str, float]:
+    """Redis instructions per commit under callgrind, and commandstats and CPU per
+    commit without it, for the second half of 2 x `count` recorded commits."""
+    script, calls = record(2 * count, workdir, retain)
+    if len(calls) < 2 * count:
+        raise BenchError(f"recorded {len(calls)} commits for {2 * count} requests")
+    warm, measured = calls[:count], calls[count:2 * count]
+    result: dict[str, float] = {
+        "args": sum(len(c) - 1 - int(c[0]) for c in measured) / count,
+        "keys": sum(int(c[0]) for c in measured) / count,
+        "bytes": sum(sum(len(a) for a in c[1:]) for c in measured) / count}
+    for under in (True, False):
+        here = workdir / ("callgrind" if under else "plain")
+        server, url = start_redis(here, callgrind=here / "redis.callgrind" if under else None)
+        client = redis.Redis.from_url(url, socket_timeout=120)
+        try:
+            sha = client.script_load(script)
+            for c in warm:
+                client.execute_command("EVALSHA", sha, *c)
+            if under:
+                subprocess.run(["callgrind_control", "-z", str(server.pid)],
+                               capture_output=True, check=True, timeout=60)
+            else:
+                before = redis_counters(client)
+            for c in measured:
+                client.execute_command("EVALSHA", sha, *c)
+            if under:
+                subprocess.run(["callgrind_control", "-d", str(server.pid)],
+                               capture_output=True, check=True, timeout=60)
+            else:
+                after = redis_counters(client)
+                result["script_us"] = (after["scripts_usec"] - before["scripts_usec"]) / count
+                result["cpu_us"] = (after["cpu_s"] - before["cpu_s"]) * 1e6 / count
+                result["inner"] = (after["inner"] - before["inner"]) / count
+                result["memory_mb"] = int(client.info("memory")["used_memory"]) / 1e6
+        finally:
+            client.close()
+            stop(server)
+        if under:
+            total = 0
+            for dump in here.glob("redis.callgrind*"):
+                with open(dump) as fh:
+                    for line in fh:
+                        if line.startswith(("summary:", "totals:")):
+                            total = max(total, int(line.split()[1]))
+            if total == 0:
+                raise BenchError("redis-server under callgrind wrote no totals")
+            result["instructions"] = total / count
+    return result
 
 
 def measure(store: str, keyed: bool, args: argparse.Namespace, workdir: Path,
@@ -218,12 +342,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=300)
     p.add_argument("--wrk", type=float, default=5.0,
                    help="also run wrk for this many seconds per store, twice (0: no)")
+    p.add_argument("--replay", type=int, default=0, metavar="N",
+                   help="measure Redis alone: record 2N commits, replay them (see above)")
+    p.add_argument("--retain", type=int, default=1000, metavar="N",
+                   help="with --replay: the recording simulator's --retain-payments")
     args = p.parse_args(argv)
     if not (1 <= args.requests <= 100_000 and 0 <= args.warmup <= 100_000
             and 0 <= args.wrk <= 60):
         p.error("bounds: 1 <= --requests <= 100000, 0 <= --warmup <= 100000, --wrk <= 60")
     if not have_valgrind("redisbench"):
         return 2
+    if args.replay:
+        if not 1 <= args.replay <= 100_000:
+            p.error("bounds: 1 <= --replay <= 100000")
+        with tempfile.TemporaryDirectory(prefix="redisbench-") as tmp:
+            try:
+                r = replay(args.replay, Path(tmp), args.retain)
+            except (BenchError, subprocess.SubprocessError, OSError, redis.RedisError) as exc:
+                print(f"redisbench: BROKEN: {exc}", file=sys.stderr)
+                return 2
+        print(f"commit script, {args.replay} replayed after {args.replay}: "
+              f"{r['keys']:.1f} keys, {r['args']:.1f} arguments, {r['bytes']:,.0f} bytes, "
+              f"{r['inner']:.1f} redis.calls per commit")
+        print(f"Redis instructions per commit (callgrind): {r['instructions']:,.0f}")
+        print(f"idle Redis, per commit: {r['script_us']:.1f} us in the script "
+              f"(commandstats), {r['cpu_us']:.1f} us of CPU (INFO cpu); "
+              f"used_memory {r['memory_mb']:.1f} MB")
+        return 0
     rows: dict[str, dict[str, float]] = {}
     rates: dict[str, list[float]] = {}
     redis_load: dict[str, float] = {}
