@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
@@ -60,7 +60,7 @@ from paysandbox.core.ledger import (
     charge_entry,
     payouts,
 )
-from paysandbox.core.payments import Payment, Status
+from paysandbox.core.payments import HistoryEntry, Payment, Status
 
 __all__ = ["AccountBooks", "Books", "BooksError", "SubAccount", "account_books",
            "charge_entry_id", "entries", "ledger_json", "load_books", "refund_entry_id"]
@@ -207,13 +207,17 @@ def _entry_id(payment_id: str, kind: str, source: str) -> str:
     return "txn_" + digest.hexdigest()
 
 
+def _captures(p: Payment) -> Iterator[tuple[str, HistoryEntry]]:
+    """Each step of `p`'s history that captured money, with its charge entry's id."""
+    for n, h in enumerate(p.history):
+        if h.action in _CAPTURING and h.status is Status.CAPTURED and h.amount:
+            yield _entry_id(p.id, "charge", str(n)), h
+
+
 def charge_entry_id(p: Payment) -> str | None:
     """The id of the entry `p`'s capture made (what a provider shows as the charge's
     balance transaction), None before it is captured."""
-    for n, h in enumerate(p.history):
-        if h.action in _CAPTURING and h.status is Status.CAPTURED and h.amount:
-            return _entry_id(p.id, "charge", str(n))
-    return None
+    return next((entry_id for entry_id, _ in _captures(p)), None)
 
 
 def refund_entry_id(payment_id: str, refund_id: str) -> str:
@@ -265,16 +269,16 @@ def entries(p: Payment, books: Books, sub_account: str = "") -> list[Entry]:
     settlement = terms.settlement_of(p.namespace, sub_account)
     card = p.card
     out: list[Entry] = []
-    for n, h in enumerate(p.history):
-        if h.action in _CAPTURING and h.status is Status.CAPTURED and h.amount:
-            out.append(charge_entry(
-                _entry_id(p.id, "charge", str(n)), account=p.namespace,
-                provider=p.provider, payment_id=p.id, amount=h.amount,
-                currency=p.currency, method=p.method,
-                funding=card.funding if card else "credit",
-                card_country=card.country if card else None, created=h.at,
-                pricing=terms.pricing, settlement=settlement, rates=books.rates,
-                sub_account=sub_account))
+    for entry_id, h in _captures(p):
+        assert h.amount is not None  # (a capture's step says how much)
+        out.append(charge_entry(
+            entry_id, account=p.namespace,
+            provider=p.provider, payment_id=p.id, amount=h.amount,
+            currency=p.currency, method=p.method,
+            funding=card.funding if card else "credit",
+            card_country=card.country if card else None, created=h.at,
+            pricing=terms.pricing, settlement=settlement, rates=books.rates,
+            sub_account=sub_account))
     out += [_debit(p, settlement, sub_account, books, EntryType.REFUND, r.id, r.amount,
                    r.created) for r in p.refunds]
     for d in p.disputes:

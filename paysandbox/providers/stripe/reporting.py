@@ -197,6 +197,13 @@ def render_csv(run: Mapping[str, Any], books: AccountBooks, paid: Sequence[balan
     return out.getvalue()
 
 
+def _csv_size(run: Mapping[str, Any], books: AccountBooks, paid: Sequence[balance.Paid],
+             now: float) -> int:
+    """The run's file size in bytes (a File's `size`): the file is rendered to know it,
+    as it is kept nowhere."""
+    return len(render_csv(run, books, paid, now).encode())
+
+
 def _available(books: AccountBooks, now: float) -> tuple[int, int]:
     """When the account's data starts (the day of its first balance transaction) and
     ends (now)."""
@@ -316,7 +323,7 @@ async def create_report_run(ctx: Context, params: dict[str, Any]) -> Any:
                       "parameters": _checked(kind, params.get("parameters") or {}, books,
                                              paid, now)}
     await ctx.objects(RUNS).put(run["id"], run)
-    size = len(render_csv(run, books, paid, now).encode())
+    size = _csv_size(run, books, paid, now)
     done = report_run(ctx, run, size)
     await ctx.publish([wire.fixed_event(ctx.namespace, f"{run['id']}:succeeded",
                                         "reporting.report_run.succeeded", now,
@@ -333,7 +340,7 @@ async def retrieve_report_run(ctx: Context, params: dict[str, Any]) -> Any:
     if run is None:
         raise missing("report run", ctx.path["id"])
     books, paid = await _books(ctx)
-    return report_run(ctx, run, len(render_csv(run, books, paid, ctx.clock.now()).encode()))
+    return report_run(ctx, run, _csv_size(run, books, paid, ctx.clock.now()))
 
 
 async def list_report_runs(ctx: Context, params: dict[str, Any]) -> Any:
@@ -346,7 +353,7 @@ async def list_report_runs(ctx: Context, params: dict[str, Any]) -> Any:
     books, paid = await _books(ctx)
     now = ctx.clock.now()
     return wire.listing("/v1/reporting/report_runs", [
-        report_run(ctx, r, len(render_csv(r, books, paid, now).encode())) for r in found],
+        report_run(ctx, r, _csv_size(r, books, paid, now)) for r in found],
         more)
 
 
@@ -363,7 +370,7 @@ async def _file_run(ctx: Context) -> RunRecord:
 async def retrieve_file(ctx: Context, params: dict[str, Any]) -> Any:
     run = await _file_run(ctx)
     books, paid = await _books(ctx)
-    return file(ctx, run, len(render_csv(run, books, paid, ctx.clock.now()).encode()))
+    return file(ctx, run, _csv_size(run, books, paid, ctx.clock.now()))
 
 
 async def download_file(ctx: Context, params: dict[str, Any]) -> web.StreamResponse:

@@ -253,23 +253,12 @@ class StripeProvider:
                 types.append(("payment_method.attached", "pm"))
             if disputes.has_warning(p) and (before is None or not disputes.has_warning(before)):
                 types.append(("radar.early_fraud_warning.created", "efw"))
-        refund = result.refund
+        arg = "" if result.refund is None else result.refund.id
         now = p.history[-1].at if p.history else p.created
-
-        def render(kind: str) -> Callable[[], dict[str, Any]]:
-            if kind == "pi":
-                return lambda: wire.payment_intent(p)
-            if kind == "ch":
-                return lambda: wire.charge(p)
-            if kind == "efw":
-                return lambda: disputes.early_fraud_warning(p)
-            if kind == "pm":
-                return lambda: saved.attached_event(p) or {}
-            assert refund is not None
-            return lambda: wire.refund(p, refund)
-
-        return wire.events(namespace, now, [(t, render(kind)) for t, kind in types],
-                           kinds=types, source=("" if refund is None else refund.id, p))
+        # rendered as the recipes render them again (_OBJECTS)
+        return wire.events(namespace, now,
+                           [(t, functools.partial(_OBJECTS[kind], p, arg)) for t, kind in types],
+                           kinds=types, source=(arg, p))
 
     def _events(self, namespace: str, now: float,
                 made: Sequence[tuple[str, Callable[[], dict[str, Any]]]]) -> list[Event]:
